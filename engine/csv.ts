@@ -1,0 +1,212 @@
+/**
+ * CSV loading into a {@link PartyTable}, refusing bad input with coded errors that name the file,
+ * line, column and field.
+ *
+ * Accepted: comma-separated, a header row, optional double quotes around a field ("" inside a quoted
+ * field is a quote), LF or CRLF line endings, a UTF-8 byte-order mark. Missing feature values are
+ * the empty string, NA, N/A, NaN, null (any case); they load as NaN. Fields may not span lines.
+ */
+import { readFileSync } from 'node:fs';
+import { IndomainError } from './errors.ts';
+import type { PartyTable } from './table.ts';
+import { usccProblem } from './uscc.ts';
+
+export interface LoadOptions {
+  /** Name of the id column (required). */
+  idColumn: string;
+  /** Name of the 0/1 label column; only the label holder has one. */
+  labelColumn?: string;
+  /** Ids are Unified Social Credit Codes: validate the GB 32100-2015 check character. */
+  idFormat?: 'string' | 'uscc';
+  /** Columns to ignore entirely. */
+  exclude?: readonly string[];
+}
+
+const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null']);
+
+/** Load a CSV file. */
+export function loadCsv(path: string, options: LoadOptions): PartyTable {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new IndomainError('DATA_FILE_UNREADABLE', (e as Error).message, { file: path });
+  }
+  return parseCsv(text, options, path);
+}
+
+/** Parse CSV text; `source` names it in errors. */
+export function parseCsv(text: string, options: LoadOptions, source = '<input>'): PartyTable {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = text.split('\n');
+  // Drop one trailing empty line (file ends with a newline).
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  if (lines.length === 0 || lines[0]!.replace(/\r$/, '').trim() === '') {
+    throw new IndomainError('DATA_EMPTY_FILE', undefined, { file: source, line: 1 });
+  }
+  const header = splitLine(lines[0]!, source, 1).map((h) => h.trim());
+  const seen = new Map<string, number>();
+  header.forEach((h, j) => {
+    if (seen.has(h)) {
+      throw new IndomainError('DATA_DUPLICATE_COLUMN', `"${h}" is column ${seen.get(h)! + 1} and ${j + 1}`, {
+        file: source,
+        line: 1,
+        column: j + 1,
+        field: h,
+      });
+    }
+    seen.set(h, j);
+  });
+  const idIdx = header.indexOf(options.idColumn);
+  if (idIdx < 0) {
+    throw new IndomainError('DATA_MISSING_ID_COLUMN', `no column "${options.idColumn}" in header [${header.join(', ')}]`, {
+      file: source,
+      line: 1,
+    });
+  }
+  let labelIdx = -1;
+  if (options.labelColumn !== undefined) {
+    labelIdx = header.indexOf(options.labelColumn);
+    if (labelIdx < 0) {
+      throw new IndomainError(
+        'DATA_MISSING_LABEL_COLUMN',
+        `no column "${options.labelColumn}" in header [${header.join(', ')}]`,
+        { file: source, line: 1 },
+      );
+    }
+  }
+  const excluded = new Set(options.exclude ?? []);
+  const featureIdx: number[] = [];
+  header.forEach((h, j) => {
+    if (j !== idIdx && j !== labelIdx && !excluded.has(h)) featureIdx.push(j);
+  });
+  if (featureIdx.length === 0) {
+    throw new IndomainError('DATA_NO_FEATURES', `header [${header.join(', ')}] has only id/label columns`, {
+      file: source,
+      line: 1,
+    });
+  }
+  // Count data lines (blank lines are not allowed inside the data: they are ragged rows).
+  const n = lines.length - 1;
+  if (n === 0) throw new IndomainError('DATA_NO_ROWS', undefined, { file: source, line: 2 });
+
+  const ids = new Array<string>(n);
+  const label = labelIdx >= 0 ? new Uint8Array(n) : undefined;
+  const features = featureIdx.map(() => new Float64Array(n));
+  const idRow = new Map<string, number>();
+  const uscc = options.idFormat === 'uscc';
+  const width = header.length;
+
+  for (let i = 0; i < n; i++) {
+    const lineNo = i + 2;
+    const fields = splitLine(lines[i + 1]!, source, lineNo);
+    if (fields.length !== width) {
+      throw new IndomainError('DATA_RAGGED_ROW', `${fields.length} fields, header has ${width}`, {
+        file: source,
+        line: lineNo,
+      });
+    }
+    const id = fields[idIdx]!.trim();
+    const idAt = { file: source, line: lineNo, column: idIdx + 1, field: options.idColumn };
+    if (id === '') throw new IndomainError('DATA_EMPTY_ID', undefined, idAt);
+    const first = idRow.get(id);
+    if (first !== undefined) {
+      throw new IndomainError('DATA_DUPLICATE_ID', `"${id}" first appears on line ${first + 2}`, idAt);
+    }
+    if (uscc) {
+      const problem = usccProblem(id);
+      if (problem) throw new IndomainError('DATA_BAD_USCC', problem, idAt);
+    }
+    idRow.set(id, i);
+    ids[i] = id;
+    if (label) {
+      const raw = fields[labelIdx]!.trim();
+      const v = raw === '1' || raw === '1.0' ? 1 : raw === '0' || raw === '0.0' ? 0 : -1;
+      if (v < 0) {
+        throw new IndomainError('DATA_BAD_LABEL', `"${raw}"`, {
+          file: source,
+          line: lineNo,
+          column: labelIdx + 1,
+          field: options.labelColumn!,
+        });
+      }
+      label[i] = v;
+    }
+    for (let j = 0; j < featureIdx.length; j++) {
+      const col = featureIdx[j]!;
+      const raw = fields[col]!.trim();
+      let v: number;
+      if (MISSING.has(raw.toLowerCase())) v = Number.NaN;
+      else {
+        v = Number(raw);
+        if (!Number.isFinite(v)) {
+          throw new IndomainError('DATA_NON_NUMERIC', `"${raw}"`, {
+            file: source,
+            line: lineNo,
+            column: col + 1,
+            field: header[col]!,
+          });
+        }
+      }
+      features[j]![i] = v;
+    }
+  }
+  return {
+    source,
+    idColumn: options.idColumn,
+    ids,
+    ...(label ? { label, labelColumn: options.labelColumn! } : {}),
+    featureNames: featureIdx.map((j) => header[j]!),
+    features,
+  };
+}
+
+/** Split one CSV line into fields, honouring double quotes. */
+function splitLine(line: string, source: string, lineNo: number): string[] {
+  if (line.endsWith('\r')) line = line.slice(0, -1);
+  if (!line.includes('"')) return line.split(',');
+  const out: string[] = [];
+  let i = 0;
+  while (i <= line.length) {
+    if (line[i] === '"') {
+      let value = '';
+      i++;
+      for (;;) {
+        if (i >= line.length) {
+          throw new IndomainError('DATA_UNTERMINATED_QUOTE', undefined, {
+            file: source,
+            line: lineNo,
+            column: out.length + 1,
+          });
+        }
+        if (line[i] === '"') {
+          if (line[i + 1] === '"') {
+            value += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        value += line[i];
+        i++;
+      }
+      out.push(value);
+      // Skip to the next separator (anything between the closing quote and the comma is kept out).
+      const next = line.indexOf(',', i);
+      if (next < 0) break;
+      i = next + 1;
+      if (i === line.length) out.push('');
+    } else {
+      const next = line.indexOf(',', i);
+      if (next < 0) {
+        out.push(line.slice(i));
+        break;
+      }
+      out.push(line.slice(i, next));
+      i = next + 1;
+      if (i === line.length) out.push('');
+    }
+  }
+  return out;
+}

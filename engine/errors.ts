@@ -1,0 +1,100 @@
+/**
+ * One catalogue of coded errors for the whole engine.
+ *
+ * Every failure that can reach a user or cross a node boundary is an {@link IndomainError} with a
+ * code from {@link ERRORS}: a stable identifier, a message template and the HTTP status a service
+ * answers with. Errors cross the wire as `{ code, message }`, never as a stack trace.
+ * `tests/engine/errors.test.ts` checks that every code is unique, well formed and documented in
+ * `docs/ERRORS.md`.
+ */
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly message: string;
+}
+
+export const ERRORS = {
+  // Data layer: bad input files. Messages name file, line, column and field.
+  DATA_FILE_UNREADABLE: { status: 400, message: 'cannot read the data file' },
+  DATA_EMPTY_FILE: { status: 400, message: 'the file has no header row' },
+  DATA_NO_ROWS: { status: 400, message: 'the file has a header but no data rows' },
+  DATA_MISSING_ID_COLUMN: { status: 400, message: 'the id column is not in the header' },
+  DATA_MISSING_LABEL_COLUMN: { status: 400, message: 'the label column is not in the header' },
+  DATA_DUPLICATE_COLUMN: { status: 400, message: 'a column name appears twice in the header' },
+  DATA_NO_FEATURES: { status: 400, message: 'the file has no feature columns' },
+  DATA_RAGGED_ROW: { status: 400, message: 'a row has a different number of fields than the header' },
+  DATA_NON_NUMERIC: { status: 400, message: 'a feature value is not a number' },
+  DATA_BAD_LABEL: { status: 400, message: 'a label is not 0 or 1' },
+  DATA_EMPTY_ID: { status: 400, message: 'an id is empty' },
+  DATA_DUPLICATE_ID: { status: 400, message: 'an id appears twice' },
+  DATA_BAD_USCC: { status: 400, message: 'an id is not a valid Unified Social Credit Code' },
+  DATA_UNTERMINATED_QUOTE: { status: 400, message: 'a quoted field is not closed' },
+  // Private set intersection.
+  PSI_WRONG_STAGE: { status: 409, message: 'a PSI message arrived in the wrong stage' },
+  PSI_BAD_MESSAGE: { status: 400, message: 'a PSI message is malformed' },
+  PSI_BAD_POINT: { status: 400, message: 'a blinded value is not a valid group element' },
+  PSI_WORKER_FAILED: { status: 500, message: 'a PSI worker thread failed' },
+  // Homomorphic encryption.
+  HE_UNKNOWN_PARAMS: { status: 400, message: 'unknown CKKS parameter set' },
+  HE_BAD_CIPHERTEXT: { status: 400, message: 'a ciphertext does not load under the job parameters' },
+  HE_TOO_MANY_VALUES: { status: 400, message: 'more values than slots in one ciphertext' },
+  HE_MISSING_ROTATION_KEY: { status: 500, message: 'no Galois key for a needed rotation' },
+  HE_OUT_OF_RANGE: { status: 400, message: 'a value is outside the range CKKS can hold at this level' },
+  // Vertical federated logistic regression.
+  VFL_WRONG_STAGE: { status: 409, message: 'a training message arrived in the wrong stage' },
+  VFL_WRONG_JOB: { status: 409, message: 'a training message belongs to another job' },
+  VFL_WRONG_ROUND: { status: 409, message: 'a training message belongs to another round' },
+  VFL_BAD_MESSAGE: { status: 400, message: 'a training message is malformed' },
+  VFL_ROW_MISMATCH: { status: 400, message: 'the parties disagree on the number of aligned rows' },
+  VFL_NOT_CONVERGED: { status: 500, message: 'training stopped without converging' },
+  VFL_BAD_CONFIG: { status: 400, message: 'invalid training configuration' },
+  // Transport and privacy policy.
+  SRV_UNDECLARED_MESSAGE: { status: 400, message: 'a message type is not declared by any protocol' },
+  SRV_UNKNOWN_PARTY: { status: 404, message: 'a message is addressed to an unknown party' },
+  // Command line.
+  CLI_BAD_ARGS: { status: 400, message: 'invalid command-line arguments' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Where in an input a problem was found; every field optional. */
+export interface ErrorLocation {
+  file?: string;
+  line?: number;
+  column?: number;
+  field?: string;
+}
+
+export class IndomainError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly location: ErrorLocation | undefined;
+
+  constructor(code: ErrorCode, detail?: string, location?: ErrorLocation) {
+    const spec = ERRORS[code];
+    super(formatMessage(spec.message, detail, location));
+    this.name = 'IndomainError';
+    this.code = code;
+    this.status = spec.status;
+    this.location = location;
+  }
+
+  /** The wire form: code and message only. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+function formatMessage(base: string, detail: string | undefined, at: ErrorLocation | undefined): string {
+  const where: string[] = [];
+  if (at?.file !== undefined) where.push(at.file);
+  if (at?.line !== undefined) where.push(`line ${at.line}`);
+  if (at?.column !== undefined) where.push(`column ${at.column}`);
+  if (at?.field !== undefined) where.push(`field "${at.field}"`);
+  const prefix = where.length > 0 ? `${where.join(', ')}: ` : '';
+  return `${prefix}${base}${detail ? `: ${detail}` : ''}`;
+}
+
+export function isIndomainError(e: unknown): e is IndomainError {
+  return e instanceof IndomainError;
+}

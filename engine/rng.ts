@@ -1,0 +1,82 @@
+/**
+ * Randomness, injected. Protocol steps that need randomness take an {@link Rng}; production code
+ * passes {@link cryptoRng}, tests and reproducible benchmarks pass {@link seededRng}.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+export interface Rng {
+  /** Uniform in [0, 1). */
+  next(): number;
+  /** n uniformly random bytes. */
+  bytes(n: number): Uint8Array;
+}
+
+/** Cryptographically secure randomness from the operating system. */
+export const cryptoRng: Rng = {
+  next() {
+    const b = randomBytes(8);
+    // 53 random bits.
+    return (b.readUInt32BE(0) * 2 ** 21 + (b.readUInt32BE(4) >>> 11)) / 2 ** 53;
+  },
+  bytes(n) {
+    return new Uint8Array(randomBytes(n));
+  },
+};
+
+/**
+ * A deterministic generator (xoshiro128**) seeded from any string or number through SHA-256.
+ * FOR TESTS AND REPRODUCIBLE SPLITS ONLY: never use it for keys or masks in production.
+ */
+export function seededRng(seed: string | number): Rng {
+  const h = createHash('sha256').update(`indomain-rng:${seed}`).digest();
+  let a = h.readUInt32LE(0) | 0;
+  let b = h.readUInt32LE(4) | 0;
+  let c = h.readUInt32LE(8) | 0;
+  let d = h.readUInt32LE(12) | 0;
+  const u32 = (): number => {
+    const r = Math.imul(rotl(Math.imul(b, 5), 7), 9);
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    return r >>> 0;
+  };
+  return {
+    next: () => (u32() * 2 ** 21 + (u32() >>> 11)) / 2 ** 53,
+    bytes(n) {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i += 4) {
+        const v = u32();
+        for (let k = 0; k < 4 && i + k < n; k++) out[i + k] = (v >>> (8 * k)) & 0xff;
+      }
+      return out;
+    },
+  };
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** A standard normal draw (Box-Muller). */
+export function gaussian(rng: Rng): number {
+  let u = 0;
+  while (u === 0) u = rng.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** Fisher-Yates permutation of 0..n-1. */
+export function permutation(n: number, rng: Rng): Uint32Array {
+  const p = new Uint32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    const t = p[i]!;
+    p[i] = p[j]!;
+    p[j] = t;
+  }
+  return p;
+}

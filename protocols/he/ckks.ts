@@ -1,0 +1,227 @@
+/**
+ * CKKS through node-seal (Microsoft SEAL 3.x compiled to WebAssembly): context, keys, encoding,
+ * encryption, serialisation and noise-flooded decryption.
+ *
+ * Key roles: the key owner (in vertical LR, the arbiter) calls {@link generateKeys} and keeps the
+ * secret key. DO NOT SERIALISE THE SECRET KEY INTO ANY MESSAGE: no message type has a field for
+ * it, and {@link exportPublicKeys} only exports the public and Galois keys. Other parties call
+ * {@link importPublicKeys} and can encrypt and evaluate, never decrypt.
+ *
+ * Memory: SEAL objects live on the WebAssembly heap and are not garbage-collected. Functions here
+ * delete every intermediate they create; callers delete what they are handed back (`release`).
+ */
+import SEAL from 'node-seal';
+import type { CipherText } from 'node-seal/implementation/cipher-text.js';
+import type { Context } from 'node-seal/implementation/context.js';
+import type { CKKSEncoder } from 'node-seal/implementation/ckks-encoder.js';
+import type { Encryptor } from 'node-seal/implementation/encryptor.js';
+import type { Evaluator } from 'node-seal/implementation/evaluator.js';
+import type { GaloisKeys } from 'node-seal/implementation/galois-keys.js';
+import type { PlainText } from 'node-seal/implementation/plain-text.js';
+import type { SEALLibrary } from 'node-seal/implementation/seal.js';
+import type { SecretKey } from 'node-seal/implementation/secret-key.js';
+import { IndomainError } from '../../engine/errors.ts';
+import { gaussian, type Rng } from '../../engine/rng.ts';
+import { CKKS_PARAMS, type CkksParams } from './params.ts';
+
+export type { CipherText, PlainText };
+
+let sealPromise: Promise<SEALLibrary> | undefined;
+
+/** The SEAL library, loaded once per process (about 100 ms). */
+export function loadSeal(): Promise<SEALLibrary> {
+  if (!sealPromise) {
+    // node-seal ships a UMD bundle typed as an ES module: under Node's ESM interop the default
+    // import is the factory itself (or, under some loaders, a namespace holding it as `default`).
+    const m = SEAL as unknown as (() => Promise<SEALLibrary>) | { default: () => Promise<SEALLibrary> };
+    sealPromise = (typeof m === 'function' ? m : m.default)();
+  }
+  return sealPromise;
+}
+
+/** A CKKS context: parameters, encoder and evaluator. Holds no key. */
+export interface Ckks {
+  readonly seal: SEALLibrary;
+  readonly params: CkksParams;
+  readonly context: Context;
+  readonly encoder: CKKSEncoder;
+  readonly evaluator: Evaluator;
+  readonly slots: number;
+  readonly scale: number;
+}
+
+export async function createCkks(params: CkksParams | string): Promise<Ckks> {
+  const p = typeof params === 'string' ? CKKS_PARAMS[params] : params;
+  if (!p) throw new IndomainError('HE_UNKNOWN_PARAMS', `"${String(params)}"; known: ${Object.keys(CKKS_PARAMS).join(', ')}`);
+  const seal = await loadSeal();
+  const parms = seal.EncryptionParameters(seal.SchemeType.ckks);
+  parms.setPolyModulusDegree(p.polyModulusDegree);
+  parms.setCoeffModulus(seal.CoeffModulus.Create(p.polyModulusDegree, Int32Array.from(p.coeffModulusBits)));
+  const context = seal.Context(parms, true, seal.SecurityLevel.tc128);
+  if (!context.parametersSet()) {
+    throw new IndomainError('HE_UNKNOWN_PARAMS', `SEAL refused ${p.name}: ${context.parametersSet()}`);
+  }
+  const encoder = seal.CKKSEncoder(context);
+  return {
+    seal,
+    params: p,
+    context,
+    encoder,
+    evaluator: seal.Evaluator(context),
+    slots: encoder.slotCount,
+    scale: 2 ** p.scaleBits,
+  };
+}
+
+/** Rotation steps with Galois keys: every power of two below the slot count (left rotations). */
+export function powerOfTwoSteps(slots: number): Int32Array {
+  const steps: number[] = [];
+  for (let s = 1; s < slots; s *= 2) steps.push(s);
+  return Int32Array.from(steps);
+}
+
+/** Everything a key owner holds. The secret key never leaves its owner. */
+export interface KeyOwner {
+  readonly secretKey: SecretKey;
+  readonly publicKey: Uint8Array;
+  readonly galoisKeys: Uint8Array;
+}
+
+/** Generate a key pair and the Galois keys for power-of-two rotations. */
+export function generateKeys(ckks: Ckks): KeyOwner {
+  const kg = ckks.seal.KeyGenerator(ckks.context);
+  const pk = kg.createPublicKey();
+  const gk = kg.createGaloisKeys(powerOfTwoSteps(ckks.slots));
+  const none = ckks.seal.ComprModeType.none;
+  const out = { secretKey: kg.secretKey(), publicKey: pk.saveArray(none), galoisKeys: gk.saveArray(none) };
+  pk.delete();
+  gk.delete();
+  kg.delete();
+  return out;
+}
+
+/** What a non-owner holds: encryption and rotation, no decryption. */
+export interface Evaluation {
+  readonly ckks: Ckks;
+  readonly encryptor: Encryptor;
+  readonly galoisKeys: GaloisKeys;
+}
+
+export function importPublicKeys(ckks: Ckks, publicKey: Uint8Array, galoisKeys: Uint8Array): Evaluation {
+  const pk = ckks.seal.PublicKey();
+  const gk = ckks.seal.GaloisKeys();
+  try {
+    pk.loadArray(ckks.context, publicKey);
+    gk.loadArray(ckks.context, galoisKeys);
+  } catch (e) {
+    throw new IndomainError('HE_BAD_CIPHERTEXT', `public or Galois key does not load: ${sealMessage(e)}`);
+  }
+  const encryptor = ckks.seal.Encryptor(ckks.context, pk);
+  pk.delete();
+  return { ckks, encryptor, galoisKeys: gk };
+}
+
+function sealMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Encode values (at most one ciphertext's slots) at the given scale and level. */
+export function encode(ckks: Ckks, values: Float64Array, scale = ckks.scale, level?: CipherText | PlainText): PlainText {
+  if (values.length > ckks.slots) {
+    throw new IndomainError('HE_TOO_MANY_VALUES', `${values.length} values, ${ckks.slots} slots`);
+  }
+  const pt = ckks.encoder.encode(values, scale) as PlainText;
+  if (level) ckks.evaluator.plainModSwitchTo(pt, level.parmsId, pt);
+  return pt;
+}
+
+/** Encrypt one vector into one ciphertext. */
+export function encryptVector(ev: Evaluation, values: Float64Array): CipherText {
+  const pt = encode(ev.ckks, values);
+  const ct = ev.encryptor.encrypt(pt) as CipherText;
+  pt.delete();
+  return ct;
+}
+
+/** Split a long vector into slot-sized chunks, encrypt and serialise each. */
+export function encryptChunks(ev: Evaluation, values: Float64Array): Uint8Array[] {
+  const s = ev.ckks.slots;
+  const out: Uint8Array[] = [];
+  for (let start = 0; start < values.length; start += s) {
+    const ct = encryptVector(ev, values.subarray(start, Math.min(values.length, start + s)));
+    out.push(serialize(ev.ckks, ct));
+    ct.delete();
+  }
+  return out;
+}
+
+export function serialize(ckks: Ckks, ct: CipherText): Uint8Array {
+  return ct.saveArray(ckks.seal.ComprModeType.none);
+}
+
+/** Load a ciphertext, refusing one that does not belong to this context (coded error, no crash). */
+export function deserialize(ckks: Ckks, bytes: Uint8Array): CipherText {
+  if (!(bytes instanceof Uint8Array) || bytes.length < 16) {
+    throw new IndomainError('HE_BAD_CIPHERTEXT', `expected ciphertext bytes, got ${describe(bytes)}`);
+  }
+  const ct = ckks.seal.CipherText();
+  try {
+    ct.loadArray(ckks.context, bytes);
+  } catch (e) {
+    ct.delete();
+    throw new IndomainError('HE_BAD_CIPHERTEXT', sealMessage(e));
+  }
+  return ct;
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  return typeof v;
+}
+
+/** Decryption, for the key owner only. */
+export interface Decryption {
+  readonly ckks: Ckks;
+  decrypt(ct: CipherText, count: number): Float64Array;
+}
+
+export function decryptorFor(ckks: Ckks, owner: KeyOwner): Decryption {
+  const dec = ckks.seal.Decryptor(ckks.context, owner.secretKey);
+  return {
+    ckks,
+    decrypt(ct, count) {
+      const pt = dec.decrypt(ct) as PlainText;
+      const values = ckks.encoder.decode(pt) as Float64Array;
+      pt.delete();
+      return Float64Array.from(values.subarray(0, count));
+    },
+  };
+}
+
+/**
+ * Noise flooding for values decrypted by the key owner and then released to another party
+ * (CKKS is not IND-CPA-D secure: Li & Micciancio, EUROCRYPT 2021, show that exact decryption
+ * results leak the secret key). Each released value gets independent Gaussian noise of standard
+ * deviation `sigma`, chosen much larger than the decryption error (see `floodSigma`).
+ */
+export function floodNoise(values: Float64Array, sigma: number, rng: Rng): Float64Array {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i]! + sigma * gaussian(rng);
+  return out;
+}
+
+/**
+ * Flooding deviation: `marginBits` above the decryption-error bound of a result with `terms`
+ * summed products at scale 2^scaleBits. SEAL's fresh CKKS noise is about 3.2·√N in the coefficient
+ * domain; each product and rescale adds comparable terms, so we bound the slot-domain error of one
+ * product by N·2^-scaleBits·2^5 and of a sum of `terms` products by √terms times that.
+ */
+export function floodSigma(ckks: Ckks, terms: number, marginBits: number): number {
+  const perProduct = ckks.params.polyModulusDegree * 2 ** -ckks.params.scaleBits * 32;
+  return perProduct * Math.sqrt(Math.max(1, terms)) * 2 ** marginBits;
+}
+
+/** Number of ciphertexts needed for n values. */
+export function chunkCount(ckks: Ckks, n: number): number {
+  return Math.ceil(n / ckks.slots);
+}

@@ -1,0 +1,63 @@
+/**
+ * The PSI group: X25519 (RFC 7748) on Curve25519 and its twist, through OpenSSL.
+ *
+ * hashToGroup(id) = SHA-256("indomain/psi/x25519/v1" ‖ id) read as a u-coordinate (RFC 7748
+ * masks the top bit). Every 255-bit string is the u-coordinate of a point on the curve or on its
+ * quadratic twist; both have a large prime-order subgroup (2^252+…, 2^253−…) and X25519 clamps
+ * scalars to multiples of the cofactor, so blinding u ↦ X25519(a, u) is a commutative map
+ * ([a][b]P = [b][a]P) on which the decisional Diffie-Hellman assumption is believed to hold on
+ * both curve and twist (Bernstein, "Curve25519", PKC 2006: twist security). The same mapping is
+ * used by SecretFlow's ECDH-PSI on Curve25519.
+ *
+ * Measured on this 2-core machine: ~15k scalar multiplications/s per core through node:crypto
+ * versus ~0.7k/s for ristretto255 in pure JavaScript (@noble/curves), hence this choice.
+ */
+import { createHash, createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
+import { IndomainError } from '../../engine/errors.ts';
+import type { Rng } from '../../engine/rng.ts';
+
+export const POINT_BYTES = 32;
+const DOMAIN = 'indomain/psi/x25519/v1';
+const PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+
+/** Hash each id to a group element; returns the concatenation (32 bytes per id). */
+export function hashToGroup(ids: readonly string[]): Uint8Array {
+  const out = new Uint8Array(ids.length * POINT_BYTES);
+  for (let i = 0; i < ids.length; i++) {
+    const h = createHash('sha256').update(DOMAIN).update('\0').update(ids[i]!, 'utf8').digest();
+    h[31]! &= 0x7f;
+    out.set(h, i * POINT_BYTES);
+  }
+  return out;
+}
+
+/** A fresh secret blinding scalar. DO NOT SEND THIS SCALAR TO ANY OTHER PARTY. */
+export function randomScalar(rng: Rng): Uint8Array {
+  return rng.bytes(32);
+}
+
+/** Single-threaded blinding, for small sets and for checking the pool. */
+export function blind(scalar: Uint8Array, points: Uint8Array): Uint8Array {
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8, scalar]), format: 'der', type: 'pkcs8' });
+  const out = new Uint8Array(points.length);
+  const der = Buffer.alloc(SPKI.length + POINT_BYTES);
+  SPKI.copy(der, 0);
+  for (let i = 0; i < points.length; i += POINT_BYTES) {
+    der.set(points.subarray(i, i + POINT_BYTES), SPKI.length);
+    try {
+      out.set(diffieHellman({ privateKey, publicKey: createPublicKey({ key: der, format: 'der', type: 'spki' }) }), i);
+    } catch {
+      throw new IndomainError('PSI_BAD_POINT', `element ${i / POINT_BYTES} is a small-order point`);
+    }
+  }
+  return out;
+}
+
+/** Points as hex strings, for set membership. */
+export function pointKeys(points: Uint8Array): string[] {
+  const keys = new Array<string>(points.length / POINT_BYTES);
+  const buf = Buffer.from(points.buffer, points.byteOffset, points.byteLength);
+  for (let i = 0; i < keys.length; i++) keys[i] = buf.toString('hex', i * POINT_BYTES, (i + 1) * POINT_BYTES);
+  return keys;
+}

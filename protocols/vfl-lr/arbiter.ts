@@ -1,0 +1,165 @@
+/**
+ * The arbiter (run by the coordinator) in `vfl-lr`: owns the CKKS secret key, decrypts only
+ * aggregates (sample Gram blocks, per-weight gradients), runs BFGS and sends each party the step
+ * for its own weights. It never holds a feature, a label or any per-enterprise value.
+ */
+import { IndomainError } from '../../engine/errors.ts';
+import { maxAbs } from '../../engine/linalg.ts';
+import type { Rng } from '../../engine/rng.ts';
+import type { Envelope } from '../message.ts';
+import type { Party } from '../transport.ts';
+import { decryptorFor, deserialize, floodNoise, generateKeys, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
+import { bfgsInit, bfgsStep, initialLogisticHessian, type BfgsState } from '../../models/bfgs.ts';
+import type { VflConfig } from './config.ts';
+import { accept, envelope } from './common.ts';
+
+type Stage = 'init' | 'gradients' | 'done';
+const EXPECTS: Record<Stage, readonly string[]> = {
+  init: ['GuestInit', 'HostInit'],
+  gradients: ['GuestGradient', 'HostGradient'],
+  done: [],
+};
+
+interface InitBody {
+  rows: number;
+  sampleRows: number;
+  gram: Float64Array;
+  eventRate?: number;
+  cross?: Uint8Array[];
+}
+
+export class VflArbiter implements Party {
+  readonly name = 'arbiter';
+  stage: Stage = 'init';
+  round = 0;
+  converged = false;
+  /** ‖gradient‖∞ seen at each round. */
+  readonly gradientNorms: number[] = [];
+  private keys: KeyOwner | undefined;
+  private dec: Decryption | undefined;
+  private guestInit: InitBody | undefined;
+  private hostInit: InitBody | undefined;
+  private guestDim = 0;
+  private hostDim = 0;
+  private bfgs: BfgsState | undefined;
+  private pending: { guest?: Float64Array; host?: Float64Array } = {};
+
+  constructor(
+    private readonly ckks: Ckks,
+    private readonly config: VflConfig,
+    private readonly rng: Rng,
+  ) {}
+
+  get done(): boolean {
+    return this.stage === 'done';
+  }
+
+  start(): Envelope[] {
+    this.keys = generateKeys(this.ckks);
+    this.dec = decryptorFor(this.ckks, this.keys);
+    const body = { params: this.ckks.params.name, publicKey: this.keys.publicKey, galoisKeys: this.keys.galoisKeys };
+    return [
+      envelope(this.config.job, 'HeSetup', 0, this.name, 'guest', body),
+      envelope(this.config.job, 'HeSetup', 0, this.name, 'host', body),
+    ];
+  }
+
+  receive(env: Envelope): Envelope[] {
+    accept(env, this.config.job, this.stage, EXPECTS, this.round);
+    const b = env.body as unknown as InitBody & { gradient: Uint8Array };
+    switch (env.type) {
+      case 'GuestInit':
+        this.guestInit = b;
+        return this.maybeStart();
+      case 'HostInit':
+        this.hostInit = b;
+        return this.maybeStart();
+      case 'GuestGradient':
+        this.pending.guest = this.decryptReleased(b.gradient, this.guestDim);
+        return this.maybeStep();
+      case 'HostGradient':
+        this.pending.host = this.decryptReleased(b.gradient, this.hostDim);
+        return this.maybeStep();
+    }
+    return [];
+  }
+
+  /** Decrypt an aggregate and flood it before anything derived from it is released. */
+  private decryptReleased(bytes: Uint8Array, count: number): Float64Array {
+    const ct = deserialize(this.ckks, bytes);
+    const values = this.dec!.decrypt(ct, count);
+    ct.delete();
+    const rows = this.guestInit!.rows;
+    // Estimated decryption error of a mean over `rows` products: 2^(10 − scaleBits)·√rows.
+    const sigma = 2 ** (10 - this.ckks.params.scaleBits) * Math.sqrt(rows) * 2 ** this.config.floodMarginBits / rows;
+    return floodNoise(values, sigma, this.rng);
+  }
+
+  private maybeStart(): Envelope[] {
+    const g = this.guestInit;
+    const h = this.hostInit;
+    if (!g || !h) return [];
+    if (g.rows !== h.rows || g.sampleRows !== h.sampleRows) {
+      throw new IndomainError('VFL_ROW_MISMATCH', `guest has ${g.rows} rows (sample ${g.sampleRows}), host ${h.rows} (sample ${h.sampleRows})`);
+    }
+    const mg = Math.round(Math.sqrt(g.gram.length));
+    const mh = Math.round(Math.sqrt(h.gram.length));
+    if (mg * mg !== g.gram.length || mh * mh !== h.gram.length || g.cross!.length !== mh) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `Gram blocks of ${g.gram.length} and ${h.gram.length} values, ${g.cross!.length} cross columns`);
+    }
+    this.guestDim = mg;
+    this.hostDim = mh;
+    const d = mg + mh;
+    const gram = new Float64Array(d * d);
+    for (let i = 0; i < mg; i++) for (let j = 0; j < mg; j++) gram[i * d + j] = g.gram[i * mg + j]!;
+    for (let i = 0; i < mh; i++) for (let j = 0; j < mh; j++) gram[(mg + i) * d + mg + j] = h.gram[i * mh + j]!;
+    g.cross!.forEach((bytes, l) => {
+      const ct = deserialize(this.ckks, bytes);
+      const col = this.dec!.decrypt(ct, mg);
+      ct.delete();
+      for (let j = 0; j < mg; j++) {
+        gram[j * d + mg + l] = col[j]!;
+        gram[(mg + l) * d + j] = col[j]!;
+      }
+    });
+    const penalised = Array.from({ length: d }, (_, j) => j > 0);
+    this.bfgs = bfgsInit(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d);
+    this.stage = 'gradients';
+    return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', {})];
+  }
+
+  private maybeStep(): Envelope[] {
+    const { guest, host } = this.pending;
+    if (!guest || !host) return [];
+    this.pending = {};
+    const grad = new Float64Array(this.guestDim + this.hostDim);
+    grad.set(guest, 0);
+    grad.set(host, this.guestDim);
+    const norm = maxAbs(grad);
+    this.gradientNorms.push(norm);
+    const job = this.config.job;
+    if (norm <= this.config.tolerance || this.round >= this.config.maxIterations) {
+      this.converged = norm <= this.config.tolerance;
+      this.stage = 'done';
+      const body = { converged: this.converged, iterations: this.round, gradientNorm: norm };
+      return [
+        envelope(job, 'Finished', this.round, this.name, 'guest', body),
+        envelope(job, 'Finished', this.round, this.name, 'host', body),
+      ];
+    }
+    const r = bfgsStep(this.bfgs!, grad);
+    this.bfgs = r.state;
+    const out = [
+      envelope(job, 'Update', this.round, this.name, 'guest', { step: r.step.slice(0, this.guestDim) }),
+      envelope(job, 'Update', this.round, this.name, 'host', { step: r.step.slice(this.guestDim) }),
+    ];
+    this.round++;
+    out.push(envelope(job, 'RoundStart', this.round, this.name, 'host', {}));
+    return out;
+  }
+
+  /** Rounds completed (steps taken). */
+  get iterations(): number {
+    return this.round;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Per-sample Chebyshev expansions of the sigmoid in the host's normalised partial logit.
+ *
+ * The guest knows its own partial logit a_i = u_G,i but not the host's u_H,i. With the host's
+ * disclosed centre c and half-width R, and τ_i = clamp((u_H,i − c)/R, −1, 1), the guest
+ * interpolates f_i(τ) = σ(a_i + c + R·τ) at K+1 Chebyshev nodes, so that
+ *   σ(z_i) ≈ Σ_k coef_k,i · T_k(τ_i)
+ * with coefficients it computes in plaintext and a basis T_k(τ_i) the host sends encrypted. The
+ * error is that of degree-K interpolation of σ over a window of width 2R around a_i + c (σ is
+ * analytic in the strip |Im z| < π, so it falls geometrically with K); rows whose u_H lies outside
+ * the window are evaluated at its edge. A global polynomial in z (FATE's Taylor step is degree 1)
+ * has to cover every joint logit, −36 to 5 on default_credit, and diverges on outliers.
+ */
+
+/** T_1..T_K at each τ (T_0 = 1 is implicit). Returned as K arrays of n values. */
+export function chebyshevBasis(tau: Float64Array, degree: number): Float64Array[] {
+  const n = tau.length;
+  const out: Float64Array[] = [];
+  let prev = new Float64Array(n).fill(1);
+  let cur = Float64Array.from(tau);
+  if (degree >= 1) out.push(cur);
+  for (let k = 2; k <= degree; k++) {
+    const next = new Float64Array(n);
+    for (let i = 0; i < n; i++) next[i] = 2 * tau[i]! * cur[i]! - prev[i]!;
+    out.push(next);
+    prev = cur;
+    cur = next;
+  }
+  return out;
+}
+
+/**
+ * Chebyshev interpolation coefficients coef[k][i] (k = 0..K) of f(base_i + scale·τ) on τ ∈ [−1, 1].
+ */
+export function perSampleCoefficients(
+  f: (z: number) => number,
+  base: Float64Array,
+  scale: number,
+  degree: number,
+): Float64Array[] {
+  const n = base.length;
+  const m = degree + 1;
+  const nodes = new Float64Array(m);
+  for (let j = 0; j < m; j++) nodes[j] = Math.cos((Math.PI * (j + 0.5)) / m);
+  const cosTable = new Float64Array(m * m);
+  for (let k = 0; k < m; k++) for (let j = 0; j < m; j++) cosTable[k * m + j] = Math.cos((Math.PI * k * (j + 0.5)) / m);
+  const coef = Array.from({ length: m }, () => new Float64Array(n));
+  const fv = new Float64Array(m);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) fv[j] = f(base[i]! + scale * nodes[j]!);
+    for (let k = 0; k < m; k++) {
+      let s = 0;
+      for (let j = 0; j < m; j++) s += fv[j]! * cosTable[k * m + j]!;
+      coef[k]![i] = ((k === 0 ? 1 : 2) / m) * s;
+    }
+  }
+  return coef;
+}
+
+/** The host's normalisation: τ = clamp((u − centre)/halfWidth, −1, 1). */
+export function normalise(u: Float64Array, centre: number, halfWidth: number): Float64Array {
+  const t = new Float64Array(u.length);
+  for (let i = 0; i < u.length; i++) t[i] = Math.max(-1, Math.min(1, (u[i]! - centre) / halfWidth));
+  return t;
+}

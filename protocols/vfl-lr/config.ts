@@ -1,0 +1,51 @@
+/** Training configuration shared by the three roles of `vfl-lr`. */
+import { IndomainError } from '../../engine/errors.ts';
+import { CKKS_PARAMS } from '../he/params.ts';
+
+export interface VflConfig {
+  readonly job: string;
+  /** Name of the CKKS parameter set (protocols/he/params.ts). */
+  readonly params: string;
+  /** L2 penalty on feature weights (not the intercept). */
+  readonly lambda: number;
+  readonly maxIterations: number;
+  /** Converged when ‖gradient‖∞ ≤ tolerance. */
+  readonly tolerance: number;
+  /** Degree K of the per-sample Chebyshev expansion of the sigmoid. */
+  readonly chebyshevDegree: number;
+  /** The host's window half-width in standard deviations of its partial logits. */
+  readonly windowStds: number;
+  /** Smallest window half-width (logit units). */
+  readonly minHalfWidth: number;
+  /** Rows (from the start of the aligned order) used for the initial Hessian; at most one ciphertext. */
+  readonly hessianSampleRows: number;
+  /** Bits of noise flooding above the estimated decryption error of released values. */
+  readonly floodMarginBits: number;
+}
+
+export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
+  params: 'ckks-n8192-d2',
+  lambda: 1e-4,
+  maxIterations: 30,
+  tolerance: 1e-4,
+  chebyshevDegree: 6,
+  windowStds: 5,
+  minHalfWidth: 1,
+  hessianSampleRows: 4096,
+  floodMarginBits: 4,
+};
+
+export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {
+  const c: VflConfig = { ...DEFAULT_VFL, ...overrides, job };
+  const bad = (field: string, why: string): never => {
+    throw new IndomainError('VFL_BAD_CONFIG', why, { field });
+  };
+  if (!CKKS_PARAMS[c.params]) bad('params', `unknown parameter set "${c.params}"`);
+  if (!(c.lambda >= 0)) bad('lambda', 'must be ≥ 0');
+  if (!Number.isInteger(c.maxIterations) || c.maxIterations < 1) bad('maxIterations', 'must be a positive integer');
+  if (!(c.tolerance > 0)) bad('tolerance', 'must be > 0');
+  if (!Number.isInteger(c.chebyshevDegree) || c.chebyshevDegree < 1 || c.chebyshevDegree > 16) bad('chebyshevDegree', 'must be 1..16');
+  if (!(c.windowStds > 0) || !(c.minHalfWidth > 0)) bad('windowStds', 'window must be positive');
+  if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
+  return c;
+}

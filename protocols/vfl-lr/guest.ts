@@ -1,0 +1,165 @@
+/**
+ * The guest (label holder, the bank) in `vfl-lr`. Holds its features, labels and weights
+ * (intercept first). Receives only ciphertexts, two host aggregates per round and its own steps.
+ */
+import { crossGram, linearPredictor, ones } from '../../engine/columns.ts';
+import { IndomainError } from '../../engine/errors.ts';
+import type { Envelope } from '../message.ts';
+import type { Party } from '../transport.ts';
+import { deserialize, encode, importPublicKeys, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { PackedColumns } from '../he/packing.ts';
+import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
+import { perSampleCoefficients } from './chebyshev.ts';
+import type { VflConfig } from './config.ts';
+import { accept, envelope } from './common.ts';
+
+type Stage = 'keys' | 'sample' | 'basis' | 'update' | 'done';
+const EXPECTS: Record<Stage, readonly string[]> = {
+  keys: ['HeSetup'],
+  sample: ['HostSampleColumns'],
+  basis: ['HostBasis', 'Finished'],
+  update: ['Update', 'Finished'],
+  done: [],
+};
+
+export class VflGuest implements Party {
+  readonly name = 'guest';
+  stage: Stage = 'keys';
+  round = 0;
+  /** Intercept first, then one weight per feature column. */
+  readonly weights: Float64Array;
+  converged = false;
+  iterations = 0;
+  private readonly x: Float64Array[];
+  private ev: Evaluation | undefined;
+  private packed: PackedColumns | undefined;
+
+  constructor(
+    private readonly ckks: Ckks,
+    cols: readonly Float64Array[],
+    private readonly y: Uint8Array,
+    private readonly config: VflConfig,
+  ) {
+    if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
+    this.x = [ones(y.length), ...cols];
+    this.weights = new Float64Array(this.x.length);
+    const rate = eventRate(y);
+    this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, rate)));
+  }
+
+  get done(): boolean {
+    return this.stage === 'done';
+  }
+
+  start(): Envelope[] {
+    return [];
+  }
+
+  receive(env: Envelope): Envelope[] {
+    accept(env, this.config.job, this.stage, EXPECTS, env.type === 'HeSetup' || env.type === 'HostSampleColumns' ? 0 : this.round);
+    const b = env.body as Record<string, never>;
+    switch (env.type) {
+      case 'HeSetup':
+        this.ev = importPublicKeys(this.ckks, b.publicKey, b.galoisKeys);
+        this.packed = new PackedColumns(this.ev, this.x, this.y.length);
+        this.stage = 'sample';
+        return [];
+      case 'HostSampleColumns':
+        return this.onSample(b.columns as Uint8Array[]);
+      case 'HostBasis':
+        return this.onBasis(b.centre, b.halfWidth, b.basis as Uint8Array[][]);
+      case 'Update': {
+        const step = b.step as Float64Array;
+        if (step.length !== this.weights.length) throw new IndomainError('VFL_BAD_MESSAGE', `step has ${step.length} values, guest has ${this.weights.length} weights`, { field: 'step' });
+        for (let j = 0; j < step.length; j++) this.weights[j] += step[j]!;
+        this.round++;
+        this.stage = 'basis';
+        return [];
+      }
+      case 'Finished':
+        this.converged = b.converged;
+        this.iterations = b.iterations;
+        this.stage = 'done';
+        this.packed?.release();
+        return [];
+    }
+    return [];
+  }
+
+  /** Cross Gram Σ x_G,j·x_H,l over the sample rows, computed on the host's encrypted columns. */
+  private onSample(columns: Uint8Array[]): Envelope[] {
+    const m = Math.min(this.y.length, this.config.hessianSampleRows, this.ckks.slots);
+    const sample = this.x.map((c) => c.subarray(0, m));
+    const samplePacked = new PackedColumns(this.ev!, sample, 1);
+    const cross = columns.map((bytes) => {
+      const ct = deserialize(this.ckks, bytes);
+      const out = samplePacked.transposeTimes([ct]);
+      ct.delete();
+      const s = serialize(this.ckks, out);
+      out.delete();
+      return s;
+    });
+    samplePacked.release();
+    this.stage = 'basis';
+    return [
+      envelope(this.config.job, 'GuestInit', 0, this.name, 'arbiter', {
+        rows: this.y.length,
+        sampleRows: m,
+        eventRate: eventRate(this.y),
+        gram: crossGram(sample, sample),
+        cross,
+      }),
+    ];
+  }
+
+  /** [[σ(z) − y]] from the host's encrypted basis, then the guest's encrypted gradient. */
+  private onBasis(centre: number, halfWidth: number, basis: Uint8Array[][]): Envelope[] {
+    const { evaluator, slots } = this.ckks;
+    const n = this.y.length;
+    const chunks = Math.ceil(n / slots);
+    if (basis.length !== this.config.chebyshevDegree || basis.some((b) => b.length !== chunks)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `basis must be ${this.config.chebyshevDegree} × ${chunks} ciphertexts`, { field: 'basis' });
+    }
+    const u = linearPredictor(this.x, this.weights, n);
+    for (let i = 0; i < n; i++) u[i] += centre;
+    const coef = perSampleCoefficients(sigmoid, u, halfWidth, this.config.chebyshevDegree);
+    const residual: CipherText[] = [];
+    for (let c = 0; c < chunks; c++) {
+      const lo = c * slots;
+      const hi = Math.min(n, lo + slots);
+      let acc: CipherText | undefined;
+      for (let k = 1; k <= this.config.chebyshevDegree; k++) {
+        const t = deserialize(this.ckks, basis[k - 1]![c]!);
+        const pt = encode(this.ckks, coef[k]!.subarray(lo, hi), this.ckks.scale, t);
+        evaluator.multiplyPlain(t, pt, t);
+        pt.delete();
+        if (acc) {
+          evaluator.add(acc, t, acc);
+          t.delete();
+        } else acc = t;
+      }
+      evaluator.rescaleToNext(acc!, acc!);
+      const constant = new Float64Array(hi - lo);
+      for (let i = lo; i < hi; i++) constant[i - lo] = coef[0]![i]! - this.y[i]!;
+      const pc = encode(this.ckks, constant, acc!.scale, acc!);
+      evaluator.addPlain(acc!, pc, acc!);
+      pc.delete();
+      residual.push(acc!);
+    }
+    const gradient = this.packed!.transposeTimes(residual);
+    const penalty = new Float64Array(this.weights.length);
+    for (let j = 1; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]!;
+    const pp = encode(this.ckks, penalty, gradient.scale, gradient);
+    evaluator.addPlain(gradient, pp, gradient);
+    pp.delete();
+    const chunksOut = residual.map((ct) => serialize(this.ckks, ct));
+    for (const ct of residual) ct.delete();
+    const g = serialize(this.ckks, gradient);
+    gradient.delete();
+    this.stage = 'update';
+    return [
+      envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunks: chunksOut }),
+      envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { gradient: g }),
+    ];
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Vertical logistic regression under CKKS with an arbiter (protocol `vfl-lr`).
+ *
+ * Parties. Guest G (the bank): aligned rows' features X_G, labels y. Host H (the platform):
+ * features X_H of the same rows in the same order (see protocols/psi). Arbiter A (the
+ * coordinator): owns the CKKS key pair, holds no data. Objective: mean log-loss +
+ * (λ/2)‖w‖² over feature weights; the guest holds the intercept.
+ *
+ * Flow.
+ *   A → G, H  HeSetup            public key + Galois keys (metadata)
+ *   H → A     HostInit           sample Gram X_Hᵀ X_H (aggregate)
+ *   H → G     HostSampleColumns  [[X_H]] on the sample rows (ciphertext)
+ *   G → A     GuestInit          sample Gram X_Gᵀ X_G, event rate, [[X_Gᵀ X_H]] (aggregate after decryption)
+ *   A         initial Hessian H₀ = p̄(1−p̄)·XᵀX/m + λI over the m sample rows; BFGS state
+ *   per round r:
+ *   A → H     RoundStart
+ *   H → G     HostBasis          c = mean(u_H), R = max(r_min, k·sd(u_H)) (two aggregates) and
+ *                                [[T_k(τ)]], k = 1..K, τ = clamp((u_H − c)/R) (ciphertext)
+ *   G → H     Residual           [[d]] = Σ_k coef_k ⊙ [[T_k]] + coef_0 − y, the per-sample Chebyshev
+ *                                expansion of σ(u_G + c + Rτ) − y (ciphertext)
+ *   G → A     GuestGradient      [[X_Gᵀ d / n + λ w_G]] (aggregate after decryption)
+ *   H → A     HostGradient       [[X_Hᵀ d / n + λ w_H]] (aggregate after decryption)
+ *   A → G, H  Update             each party's own block of the BFGS step (model)
+ *   …until ‖g‖∞ ≤ tol or the round limit: A → G, H Finished.
+ *
+ * What each role receives, exactly:
+ *   Guest:   public keys; ciphertexts under A's key; per round the centre and half-width of the
+ *            host's partial logits (two numbers); its own steps; the final status.
+ *   Host:    public keys; ciphertexts under A's key; its own steps; the final status.
+ *   Arbiter: row count, event rate, the sample Gram matrix (guest, host and cross blocks) and
+ *            per round the gradient of every weight (aggregates over all rows). From the steps it
+ *            computes, it could rebuild the weights: it learns the model, as FATE's arbiter does.
+ *   No role receives a raw feature, a label, a residual or a per-enterprise partial logit.
+ *
+ * Threat model: semi-honest parties, arbiter not colluding with either party (with the guest
+ * it could decrypt the host's basis; with the host, the residuals). Released decryptions are
+ * noise-flooded (protocols/he/ckks.ts). Encryption: CKKS (Cheon, Kim, Kim, Song, ASIACRYPT 2017)
+ * at 128-bit security, parameter set `ckks-n8192-d2`.
+ *
+ * Why this shape. FATE's hetero LR uses the first-order Taylor sigmoid 0.25·z + 0.5, which costs
+ * about 0.005 AUC on default_credit, and Paillier, which costs minutes per iteration. Here the
+ * sigmoid is expanded per sample in the host's partial logit only (the guest knows its own), so a
+ * degree-6 expansion is accurate to ~1e-3 even where joint logits reach −36; and BFGS from the
+ * exact Hessian at the starting point converges in ~10–15 rounds instead of FATE's 30–100.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Rng } from '../../engine/rng.ts';
+import { createCkks } from '../he/ckks.ts';
+import { MemoryTransport } from '../transport.ts';
+import { VflArbiter } from './arbiter.ts';
+import { vflConfig, type VflConfig } from './config.ts';
+import { VflGuest } from './guest.ts';
+import { VflHost } from './host.ts';
+
+export { VflArbiter, VflGuest, VflHost, vflConfig, type VflConfig };
+
+export interface VflTrainInput {
+  /** Guest feature columns over the aligned training rows. */
+  guest: readonly Float64Array[];
+  labels: Uint8Array;
+  /** Host feature columns over the same rows, same order. */
+  host: readonly Float64Array[];
+  config: VflConfig;
+  /** Randomness for noise flooding. */
+  rng: Rng;
+}
+
+export interface VflTrainResult {
+  guest: VflGuest;
+  host: VflHost;
+  arbiter: VflArbiter;
+  transport: MemoryTransport;
+  seconds: number;
+}
+
+/** Run all three roles in this process over the in-memory transport. */
+export async function trainInMemory(input: VflTrainInput): Promise<VflTrainResult> {
+  const t0 = performance.now();
+  const config = vflConfig(input.config.job, input.config);
+  // Each role gets its own context, as separate processes would.
+  const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
+  const guest = new VflGuest(cg, input.guest, input.labels, config);
+  const host = new VflHost(ch, input.host, config);
+  const arbiter = new VflArbiter(ca, config, input.rng);
+  const transport = new MemoryTransport([arbiter, guest, host]);
+  await transport.run();
+  return { guest, host, arbiter, transport, seconds: (performance.now() - t0) / 1000 };
+}
