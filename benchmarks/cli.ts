@@ -1,51 +1,78 @@
 /**
- * `npm run bench -- <suite> [options]`. Suites: `vfl`. Errors print their code and message.
+ * `npm run bench -- <suite> [options]`. Suites: `vfl`, `scorecard`. Errors print their code and
+ * message, never a stack trace.
  */
 import { parseArgs } from 'node:util';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { scorecardBench } from './scorecard.ts';
 import { vflBench } from './vfl.ts';
 
-const USAGE = `usage: npm run bench -- vfl --guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN
-                      [--seed 42] [--test-fraction 0.2] [--json OUT.json] [--scores-out SCORES.csv]`;
+const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
+const USAGE = `usage: npm run bench -- vfl ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
+       npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
+                      [--pmml OUT.pmml] [--sql OUT.sql] [--report REPORT.md] [--reasons-out REASONS.csv]
+                      [--policy full|partial] [--guest-categorical A,B] [--host-categorical C,D]`;
+
+const OPTIONS = {
+  guest: { type: 'string' },
+  host: { type: 'string' },
+  id: { type: 'string' },
+  label: { type: 'string' },
+  seed: { type: 'string', default: '42' },
+  'test-fraction': { type: 'string', default: '0.2' },
+  json: { type: 'string' },
+  'scores-out': { type: 'string' },
+  pmml: { type: 'string' },
+  sql: { type: 'string' },
+  report: { type: 'string' },
+  'reasons-out': { type: 'string' },
+  policy: { type: 'string', default: 'full' },
+  'guest-categorical': { type: 'string', default: '' },
+  'host-categorical': { type: 'string', default: '' },
+} as const;
+
+const SCORECARD_ONLY = ['pmml', 'sql', 'report', 'reasons-out', 'guest-categorical', 'host-categorical'] as const;
 
 async function main(argv: string[]): Promise<void> {
   const [suite, ...rest] = argv;
-  if (suite !== 'vfl') throw new IndomainError('CLI_BAD_ARGS', `unknown suite "${suite ?? ''}"\n${USAGE}`);
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      guest: { type: 'string' },
-      host: { type: 'string' },
-      id: { type: 'string' },
-      label: { type: 'string' },
-      seed: { type: 'string', default: '42' },
-      'test-fraction': { type: 'string', default: '0.2' },
-      json: { type: 'string' },
-      'scores-out': { type: 'string' },
-    },
-    strict: true,
-  });
+  if (suite !== 'vfl' && suite !== 'scorecard') throw new IndomainError('CLI_BAD_ARGS', `unknown suite "${suite ?? ''}"\n${USAGE}`);
+  const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true });
   for (const k of ['guest', 'host', 'id', 'label'] as const) {
     if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required\n${USAGE}`);
   }
   const testFraction = Number(values['test-fraction']);
-  const result = await vflBench({
-    guest: values.guest!,
-    host: values.host!,
-    id: values.id!,
-    label: values.label!,
-    seed: values.seed!,
-    testFraction,
-    ...(values.json ? { json: values.json } : {}),
-    ...(values['scores-out'] ? { scoresOut: values['scores-out'] } : {}),
-    log: (l) => process.stderr.write(`${l}\n`),
+  if (!(testFraction > 0 && testFraction < 1)) throw new IndomainError('CLI_BAD_ARGS', `--test-fraction must be in (0, 1), got "${values['test-fraction']}"`);
+  const log = (l: string) => process.stderr.write(`${l}\n`);
+  const common = { guest: values.guest!, host: values.host!, id: values.id!, label: values.label!, seed: values.seed!, testFraction, log };
+  const opt = <K extends keyof typeof values>(k: K, name: string) => (values[k] ? { [name]: values[k] } : {});
+  if (suite === 'vfl') {
+    for (const k of SCORECARD_ONLY) if (values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} belongs to the scorecard suite\n${USAGE}`);
+    const result = await vflBench({ ...common, ...opt('json', 'json'), ...opt('scores-out', 'scoresOut') });
+    const f = result.federated as Record<string, number>;
+    const c = result.centralized as Record<string, number>;
+    process.stdout.write(
+      `federated AUC ${f.testAuc!.toFixed(4)} KS ${f.testKs!.toFixed(4)} in ${f.trainSeconds!.toFixed(2)} s (${f.iterations} iterations); ` +
+        `centralised AUC ${c.testAuc!.toFixed(4)} in ${c.trainSeconds!.toFixed(4)} s; ratio ${(f.trainSeconds! / c.trainSeconds!).toFixed(0)}×\n`,
+    );
+    return;
+  }
+  const policy = values.policy;
+  if (policy !== 'full' && policy !== 'partial') throw new IndomainError('CLI_BAD_ARGS', `--policy must be full or partial, got "${policy}"`);
+  const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
+  const result = await scorecardBench({
+    ...common,
+    policy,
+    guestCategorical: list(values['guest-categorical']),
+    hostCategorical: list(values['host-categorical']),
+    ...opt('json', 'json'),
+    ...opt('scores-out', 'scoresOut'),
+    ...opt('pmml', 'pmml'),
+    ...opt('sql', 'sql'),
+    ...opt('report', 'report'),
+    ...opt('reasons-out', 'reasonsOut'),
   });
-  const f = result.federated as Record<string, number>;
-  const c = result.centralized as Record<string, number>;
-  process.stdout.write(
-    `federated AUC ${f.testAuc!.toFixed(4)} KS ${f.testKs!.toFixed(4)} in ${f.trainSeconds!.toFixed(2)} s (${f.iterations} iterations); ` +
-      `centralised AUC ${c.testAuc!.toFixed(4)} in ${c.trainSeconds!.toFixed(4)} s; ratio ${(f.trainSeconds! / c.trainSeconds!).toFixed(0)}×\n`,
-  );
+  const n = (k: string) => (result[k] as number).toFixed(4);
+  process.stdout.write(`scorecard test AUC ${n('testAuc')} KS ${n('testKs')}; raw-feature federated LR test AUC ${n('lrTestAuc')} (difference ${n('aucScorecardMinusLr')})\n`);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

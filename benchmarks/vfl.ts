@@ -8,16 +8,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { alignTo, seededSplit } from '../engine/align.ts';
-import { loadCsv } from '../engine/csv.ts';
-import { cryptoRng, seededRng } from '../engine/rng.ts';
-import { applyStandardizer, fitStandardizer } from '../engine/standardize.ts';
-import { selectRows, type PartyTable } from '../engine/table.ts';
+import { seededRng } from '../engine/rng.ts';
 import { fitLogistic, predictLogistic } from '../models/logistic.ts';
 import { binaryMetrics } from '../models/metrics.ts';
-import { BlindingPool } from '../protocols/psi/pool.ts';
-import { psiInMemory } from '../protocols/psi/run.ts';
 import { trainInMemory, vflConfig } from '../protocols/vfl-lr/protocol.ts';
+import { loadSplitPair, standardizedSide, writeScores } from './pair.ts';
 
 export interface VflBenchOptions {
   guest: string;
@@ -33,29 +28,9 @@ export interface VflBenchOptions {
 
 export async function vflBench(o: VflBenchOptions): Promise<Record<string, unknown>> {
   const log = o.log ?? (() => {});
-  const guest = loadCsv(o.guest, { idColumn: o.id, labelColumn: o.label });
-  const host = loadCsv(o.host, { idColumn: o.id, exclude: [o.label] });
-  log(`loaded guest ${guest.ids.length}×${guest.features.length}, host ${host.ids.length}×${host.features.length}`);
-
-  const pool = new BlindingPool();
-  const t0 = performance.now();
-  const psi = await psiInMemory(`bench-${o.seed}`, guest.ids, host.ids, pool, { guest: cryptoRng, host: cryptoRng });
-  await pool.close();
-  const psiSeconds = (performance.now() - t0) / 1000;
-  const ids = psi.guest.intersection!;
-  log(`PSI: ${ids.length} common ids in ${psiSeconds.toFixed(2)} s`);
-
-  const g = alignTo(guest, ids);
-  const h = alignTo(host, ids);
-  const split = seededSplit(ids.length, o.testFraction, o.seed);
-  const prep = (t: PartyTable) => {
-    const train = selectRows(t, split.train);
-    const test = selectRows(t, split.test);
-    const s = fitStandardizer(train.features);
-    return { train: applyStandardizer(s, train.features), test: applyStandardizer(s, test.features), trainTable: train, testTable: test };
-  };
-  const gp = prep(g);
-  const hp = prep(h);
+  const pair = await loadSplitPair(o);
+  const gp = standardizedSide(pair.guest);
+  const hp = standardizedSide(pair.host);
   const yTrain = gp.trainTable.label!;
   const yTest = gp.testTable.label!;
 
@@ -68,7 +43,8 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
   };
   const joinedTrain = [...gp.train, ...hp.train];
   const joinedTest = [...gp.test, ...hp.test];
-  const fedTest = binaryMetrics(predictLogistic(model, joinedTest), yTest);
+  const pTest = predictLogistic(model, joinedTest);
+  const fedTest = binaryMetrics(pTest, yTest);
   log(`federated: ${iterations} iterations, ${fed.seconds.toFixed(2)} s, test AUC ${fedTest.auc.toFixed(4)}`);
 
   // Centralised reference: the same optimiser for the same iterations, timed the same way (warm).
@@ -88,13 +64,13 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
 
   const pairs = fed.transport.bytesByPair();
   const result = {
-    rows: { guest: guest.ids.length, host: host.ids.length },
-    intersection: ids.length,
-    train: split.train.length,
-    test: split.test.length,
-    guestFeatures: guest.features.length,
-    hostFeatures: host.features.length,
-    psi: { seconds: psiSeconds, bytesSent: psi.transport.totalBytes() },
+    rows: pair.rows,
+    intersection: pair.intersection,
+    train: yTrain.length,
+    test: yTest.length,
+    guestFeatures: gp.train.length,
+    hostFeatures: hp.train.length,
+    psi: pair.psi,
     federated: {
       trainSeconds: fed.seconds,
       iterations,
@@ -127,16 +103,7 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
   };
   if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));
   if (o.scoresOut) {
-    const lines = ['id,set,score'];
-    const pTrain = predictLogistic(model, joinedTrain);
-    const pTest = predictLogistic(model, joinedTest);
-    gp.trainTable.ids.forEach((id, i) => lines.push(`${csvField(id)},train,${pTrain[i]}`));
-    gp.testTable.ids.forEach((id, i) => lines.push(`${csvField(id)},test,${pTest[i]}`));
-    writeFileSync(o.scoresOut, lines.join('\n') + '\n');
+    writeScores(o.scoresOut, ['score'], { ids: gp.trainTable.ids, cols: [predictLogistic(model, joinedTrain)] }, { ids: gp.testTable.ids, cols: [pTest] });
   }
   return result;
-}
-
-function csvField(s: string): string {
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -48,6 +48,12 @@ export const ERRORS = {
   VFL_ROW_MISMATCH: { status: 400, message: 'the parties disagree on the number of aligned rows' },
   VFL_NOT_CONVERGED: { status: 500, message: 'training stopped without converging' },
   VFL_BAD_CONFIG: { status: 400, message: 'invalid training configuration' },
+  // Scorecards: binning, selection, scaling, exports.
+  SC_BAD_CONFIG: { status: 400, message: 'invalid scorecard configuration' },
+  SC_UNKNOWN_FEATURE: { status: 400, message: 'a feature named in the configuration is not in the data' },
+  SC_WRONG_STAGE: { status: 409, message: 'a scorecard message arrived in the wrong stage' },
+  SC_BAD_MESSAGE: { status: 400, message: 'a scorecard message is malformed' },
+  SC_NO_FEATURES: { status: 422, message: 'no feature of a party passed selection' },
   // Transport and privacy policy.
   SRV_UNDECLARED_MESSAGE: { status: 400, message: 'a message type is not declared by any protocol' },
   SRV_UNKNOWN_PARTY: { status: 404, message: 'a message is addressed to an unknown party' },

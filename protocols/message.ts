@@ -14,15 +14,17 @@ import { IndomainError, type ErrorCode } from '../engine/errors.ts';
  * - `masked`: values hidden by randomness only the sender knows;
  * - `aggregate`: sums or statistics over many enterprises;
  * - `model`: model parameters or parameter updates;
+ * - `score`: a model's partial output per enterprise (a party's partial logit or points), released
+ *   only for scoring and validating a model the receiver is entitled to use;
  * - `blinded-ids`: identifiers blinded by a secret exponent;
  * - `metadata`: public material: keys, parameters, sizes, control.
  */
-export type PrivacyClass = 'ciphertext' | 'masked' | 'aggregate' | 'model' | 'blinded-ids' | 'metadata';
+export type PrivacyClass = 'ciphertext' | 'masked' | 'aggregate' | 'model' | 'score' | 'blinded-ids' | 'metadata';
 
-export const PRIVACY_CLASSES: readonly PrivacyClass[] = ['ciphertext', 'masked', 'aggregate', 'model', 'blinded-ids', 'metadata'];
+export const PRIVACY_CLASSES: readonly PrivacyClass[] = ['ciphertext', 'masked', 'aggregate', 'model', 'score', 'blinded-ids', 'metadata'];
 
 /** Wire kinds of body fields. */
-export type FieldKind = 'int' | 'number' | 'string' | 'boolean' | 'bytes' | 'bytes[]' | 'bytes[][]' | 'f64' | 'number[]';
+export type FieldKind = 'int' | 'number' | 'string' | 'boolean' | 'bytes' | 'bytes[]' | 'bytes[][]' | 'f64' | 'number[]' | 'string[]';
 
 export interface MessageSpec {
   readonly protocol: string;
@@ -110,6 +112,8 @@ function hasKind(v: unknown, kind: FieldKind): boolean {
       return v instanceof Float64Array && v.every(Number.isFinite);
     case 'number[]':
       return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+    case 'string[]':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string');
   }
 }
 

@@ -225,3 +225,20 @@ export function floodSigma(ckks: Ckks, terms: number, marginBits: number): numbe
 export function chunkCount(ckks: Ckks, n: number): number {
   return Math.ceil(n / ckks.slots);
 }
+
+/**
+ * Circuit privacy for a result computed on another party's ciphertexts before that party
+ * decrypts it: add a fresh public-key encryption of Gaussian noise of deviation `sigma` in every
+ * slot, at the result's level and scale. The fresh encryption re-randomises the ciphertext and the
+ * noise drowns what the evaluation noise could tell about the evaluator's plaintext operands.
+ */
+export function floodCiphertext(ev: Evaluation, ct: CipherText, sigma: number, rng: Rng): void {
+  const noise = new Float64Array(ev.ckks.slots);
+  for (let i = 0; i < noise.length; i++) noise[i] = sigma * gaussian(rng);
+  const pt = ev.ckks.encoder.encode(noise, ct.scale) as PlainText;
+  const fresh = ev.encryptor.encrypt(pt) as CipherText;
+  pt.delete();
+  ev.ckks.evaluator.cipherModSwitchTo(fresh, ct.parmsId, fresh);
+  ev.ckks.evaluator.add(ct, fresh, ct);
+  fresh.delete();
+}

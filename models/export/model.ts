@@ -1,0 +1,44 @@
+/**
+ * The exported scorecard: what a bank's validation unit and scoring systems receive. Field names
+ * are `guest_<csv column>` and `host_<csv column>`; under the platform's `partial` policy the
+ * platform's characteristics are replaced by one input field, `host_partial_score`.
+ */
+import type { BinSpec } from '../binning.ts';
+import type { Scaling } from '../scorecard.ts';
+
+export interface ExportCharacteristic {
+  /** Input field name, `guest_<column>` or `host_<column>`. */
+  readonly field: string;
+  readonly party: 'guest' | 'host';
+  readonly spec: Omit<BinSpec, 'feature'>;
+  readonly binLabels: readonly string[];
+  readonly woe: readonly number[];
+  readonly coefficient: number;
+  readonly points: readonly number[];
+}
+
+export interface ScorecardModel {
+  readonly name: string;
+  readonly scaling: Scaling;
+  readonly policy: 'full' | 'partial';
+  readonly intercept: number;
+  readonly basePoints: number;
+  readonly characteristics: readonly ExportCharacteristic[];
+  /** Under `partial`: the platform's partial score as one input, with its possible range. */
+  readonly hostPartial: { readonly field: string; readonly maxPoints: number; readonly minPoints: number } | null;
+  readonly reasonCodes: number;
+}
+
+export const HOST_PARTIAL_FIELD = 'host_partial_score';
+
+/** Bin of one value under a spec (NaN is missing): the same rule as models/binning.ts. */
+export function binOf(spec: Omit<BinSpec, 'feature'>, v: number): number {
+  if (Number.isNaN(v)) return spec.missingBin;
+  if (spec.kind === 'categorical') {
+    const b = spec.categories.findIndex((c) => c.includes(v));
+    return b >= 0 ? b : spec.otherBin;
+  }
+  let b = 0;
+  while (b < spec.cuts.length && v >= spec.cuts[b]!) b++;
+  return b;
+}

@@ -1,0 +1,169 @@
+/** Shared pieces of the two `scorecard` roles: envelope checks, local binning and planning. */
+import { IndomainError } from '../../engine/errors.ts';
+import { messageSpec, validateBody, type Envelope } from '../message.ts';
+import {
+  applyPlan,
+  assignBins,
+  initialBins,
+  mergeCounts,
+  mergePlan,
+  minBinCount,
+  woeEncode,
+  woeIv,
+  type BinKind,
+  type BinSpec,
+  type Shape,
+} from '../../models/binning.ts';
+import type { ScorecardConfig, FeatureDeclarations } from './config.ts';
+import { SC } from './messages.ts';
+
+export function accept(env: Envelope, job: string, stage: string, expected: Readonly<Record<string, readonly string[]>>): void {
+  if (env.protocol !== SC) throw new IndomainError('SC_BAD_MESSAGE', `protocol "${env.protocol}" is not ${SC}`);
+  if (env.job !== job) throw new IndomainError('SC_BAD_MESSAGE', `message for job "${env.job}", this is job "${job}"`);
+  const allowed = expected[stage] ?? [];
+  if (!allowed.includes(env.type)) {
+    throw new IndomainError('SC_WRONG_STAGE', `${env.type} from ${env.from} in stage "${stage}" (expects ${allowed.join(' or ') || 'nothing'})`);
+  }
+  validateBody(messageSpec(env.protocol, env.type), env.body, 'SC_BAD_MESSAGE');
+}
+
+export function envelope(job: string, type: string, from: string, to: string, body: Record<string, unknown>): Envelope {
+  return { job, protocol: SC, type, round: 0, from, to, body };
+}
+
+/** One party's rows: feature columns over the aligned training and test rows. */
+export interface SideData {
+  readonly names: readonly string[];
+  readonly train: readonly Float64Array[];
+  readonly test: readonly Float64Array[];
+}
+
+/** A feature after binning, as its owner holds it. */
+export interface BinnedFeature {
+  readonly name: string;
+  readonly fine: BinSpec;
+  readonly fineTrainBins: Int32Array;
+  spec: BinSpec;
+  woe: Float64Array;
+  iv: number;
+  trainBins: Int32Array;
+  testBins: Int32Array;
+  trainWoe: Float64Array;
+  testWoe: Float64Array;
+}
+
+export function checkDeclarations(data: SideData, decl: FeatureDeclarations, party: string): void {
+  for (const f of [...(decl.categorical ?? []), ...(decl.uShaped ?? [])]) {
+    if (!data.names.includes(f)) throw new IndomainError('SC_UNKNOWN_FEATURE', `${party} declares "${f}", which is not one of its features`, { field: f });
+  }
+  if (data.names.length === 0) throw new IndomainError('SC_NO_FEATURES', `the ${party} has no features`);
+}
+
+export function kindOf(decl: FeatureDeclarations, name: string): BinKind {
+  return decl.categorical?.includes(name) ? 'categorical' : 'numeric';
+}
+
+export function shapeOf(decl: FeatureDeclarations, name: string): Shape {
+  return decl.uShaped?.includes(name) ? 'u' : 'monotone';
+}
+
+/** Fine bins of every feature of a party over its training rows. */
+export function fineBinning(data: SideData, decl: FeatureDeclarations, c: ScorecardConfig): BinnedFeature[] {
+  const rows = data.train[0]?.length ?? 0;
+  const minCount = minBinCount(rows, c.minBinShare, c.minBinRows);
+  return data.names.map((name, j) => {
+    const fine = initialBins(name, data.train[j]!, kindOf(decl, name), { initialBins: c.initialBins, minCount });
+    const fineTrainBins = assignBins(fine, data.train[j]!);
+    return {
+      name,
+      fine,
+      fineTrainBins,
+      spec: fine,
+      woe: new Float64Array(0),
+      iv: 0,
+      trainBins: fineTrainBins,
+      testBins: new Int32Array(0),
+      trainWoe: new Float64Array(0),
+      testWoe: new Float64Array(0),
+    };
+  });
+}
+
+export interface FeaturePlan {
+  readonly mapping: Int32Array;
+  readonly events: Float64Array;
+  readonly totals: Float64Array;
+  readonly woe: Float64Array;
+  readonly ivBins: Float64Array;
+  readonly iv: number;
+}
+
+/** The label holder's decision for one feature from its fine counts. */
+export function planFeature(spec: BinSpec, events: ArrayLike<number>, totals: ArrayLike<number>, shape: Shape, maxBins: number): FeaturePlan {
+  const mapping = mergePlan(spec, events, totals, { shape, maxBins });
+  const bins = Math.max(...mapping) + 1;
+  const ce = mergeCounts(events, mapping, bins);
+  const ct = mergeCounts(totals, mapping, bins);
+  const w = woeIv(ce, ct);
+  return { mapping, events: ce, totals: ct, woe: w.woe, ivBins: w.ivBins, iv: w.iv };
+}
+
+/** The owner applies a plan and the WOE it was given, and encodes its train and test rows. */
+export function applyFeaturePlan(f: BinnedFeature, mapping: Int32Array, woe: Float64Array, iv: number, train: Float64Array, test: Float64Array): void {
+  f.spec = applyPlan(f.fine, mapping);
+  if (woe.length !== f.spec.bins) throw new IndomainError('SC_BAD_MESSAGE', `${woe.length} WOE values for ${f.spec.bins} bins`, { field: f.name });
+  f.woe = woe;
+  f.iv = iv;
+  f.trainBins = assignBins(f.spec, train);
+  f.testBins = assignBins(f.spec, test);
+  f.trainWoe = woeEncode(f.trainBins, woe);
+  f.testWoe = woeEncode(f.testBins, woe);
+}
+
+/**
+ * Split features into groups whose fine bins fit one ciphertext each (greedy, in order); both
+ * parties compute the same grouping from the bin counts alone.
+ */
+export function binGroups(bins: readonly number[], slots: number): number[][] {
+  const groups: number[][] = [];
+  let cur: number[] = [];
+  let width = 0;
+  bins.forEach((b, j) => {
+    if (b > slots) throw new IndomainError('SC_BAD_CONFIG', `a feature has ${b} fine bins, more than ${slots} slots`);
+    if (width + b > slots) {
+      groups.push(cur);
+      cur = [];
+      width = 0;
+    }
+    cur.push(j);
+    width += b;
+  });
+  if (cur.length > 0) groups.push(cur);
+  return groups;
+}
+
+/** Population stability between two distributions over the same bins (shares; ε-protected). */
+export function stabilityIndex(expected: ArrayLike<number>, actual: ArrayLike<number>): number {
+  let s = 0;
+  for (let b = 0; b < expected.length; b++) {
+    const e = Math.max(expected[b]!, 1e-6);
+    const a = Math.max(actual[b]!, 1e-6);
+    s += (a - e) * Math.log(a / e);
+  }
+  return s;
+}
+
+/** Shares of rows per bin. */
+export function binShares(bins: Int32Array, count: number): Float64Array {
+  const out = new Float64Array(count);
+  for (let i = 0; i < bins.length; i++) out[bins[i]!]!++;
+  for (let b = 0; b < count; b++) out[b]! /= Math.max(1, bins.length);
+  return out;
+}
+
+/** Characteristic stability: Σ_b (test share − train share) · points_b. */
+export function characteristicStability(train: ArrayLike<number>, test: ArrayLike<number>, points: readonly number[]): number {
+  let s = 0;
+  for (let b = 0; b < points.length; b++) s += (test[b]! - train[b]!) * points[b]!;
+  return s;
+}

@@ -1,0 +1,75 @@
+/** Scorecard configuration shared by both parties of the `scorecard` protocol. */
+import { IndomainError } from '../../engine/errors.ts';
+import { CKKS_PARAMS } from '../he/params.ts';
+import { DEFAULT_SCALING, scalingConstants, type Scaling } from '../../models/scorecard.ts';
+
+export type DisclosurePolicy = 'full' | 'partial';
+
+export interface ScorecardConfig {
+  readonly job: string;
+  readonly params: string;
+  /** Equal-frequency fine bins per numeric feature before merging. */
+  readonly initialBins: number;
+  /** Every bin holds at least this share of the training rows… */
+  readonly minBinShare: number;
+  /** …and at least this many rows. */
+  readonly minBinRows: number;
+  /** At most this many coarse value bins per feature (the missing bin not counted). */
+  readonly maxBins: number;
+  readonly minIv: number;
+  readonly maxCorrelation: number;
+  readonly maxVif: number;
+  readonly scaling: Scaling;
+  /** The platform's disclosure policy for its bins and points. */
+  readonly policy: DisclosurePolicy;
+  /** Reason codes returned per scored enterprise. */
+  readonly reasonCodes: number;
+  /** Deviation of the noise added to encrypted per-bin event counts before the guest decrypts (counts are rounded). */
+  readonly countFloodSigma: number;
+  /** Deviation of the noise added to encrypted Fisher-information sums before the guest decrypts. */
+  readonly fisherFloodSigma: number;
+}
+
+/** Per-party feature declarations (each party declares its own). */
+export interface FeatureDeclarations {
+  readonly categorical?: readonly string[];
+  /** Features whose WOE may be U-shaped instead of monotone. */
+  readonly uShaped?: readonly string[];
+}
+
+export const DEFAULT_SCORECARD: Omit<ScorecardConfig, 'job'> = {
+  params: 'ckks-n8192-d2',
+  initialBins: 20,
+  minBinShare: 0.05,
+  minBinRows: 20,
+  maxBins: 8,
+  minIv: 0.02,
+  maxCorrelation: 0.7,
+  maxVif: 10,
+  scaling: DEFAULT_SCALING,
+  policy: 'full',
+  reasonCodes: 3,
+  countFloodSigma: 0.05,
+  fisherFloodSigma: 1e-4,
+};
+
+export function scorecardConfig(job: string, overrides: Partial<ScorecardConfig> = {}): ScorecardConfig {
+  const c: ScorecardConfig = { ...DEFAULT_SCORECARD, ...overrides, job };
+  const bad = (field: string, why: string): never => {
+    throw new IndomainError('SC_BAD_CONFIG', why, { field });
+  };
+  if (!CKKS_PARAMS[c.params]) bad('params', `unknown parameter set "${c.params}"`);
+  if (!Number.isInteger(c.initialBins) || c.initialBins < 2 || c.initialBins > 200) bad('initialBins', 'must be an integer in 2..200');
+  if (!(c.minBinShare >= 0 && c.minBinShare < 0.5)) bad('minBinShare', 'must be in [0, 0.5)');
+  if (!Number.isInteger(c.minBinRows) || c.minBinRows < 1) bad('minBinRows', 'must be a positive integer');
+  if (!Number.isInteger(c.maxBins) || c.maxBins < 1) bad('maxBins', 'must be a positive integer');
+  if (!(c.minIv >= 0)) bad('minIv', 'must be ≥ 0');
+  if (!(c.maxCorrelation > 0 && c.maxCorrelation <= 1)) bad('maxCorrelation', 'must be in (0, 1]');
+  if (!(c.maxVif >= 1)) bad('maxVif', 'must be ≥ 1');
+  if (c.policy !== 'full' && c.policy !== 'partial') bad('policy', `must be "full" or "partial", not "${String(c.policy)}"`);
+  if (!Number.isInteger(c.reasonCodes) || c.reasonCodes < 0) bad('reasonCodes', 'must be a non-negative integer');
+  if (!(c.countFloodSigma > 0 && c.countFloodSigma <= 0.1)) bad('countFloodSigma', 'must be in (0, 0.1] so that counts round exactly');
+  if (!(c.fisherFloodSigma > 0)) bad('fisherFloodSigma', 'must be > 0');
+  scalingConstants(c.scaling);
+  return c;
+}
