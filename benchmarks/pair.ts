@@ -36,16 +36,21 @@ export async function loadSplitPair(o: PairOptions): Promise<SplitPair> {
   const guest = loadCsv(o.guest, { idColumn: o.id, labelColumn: o.label });
   const host = loadCsv(o.host, { idColumn: o.id, exclude: [o.label] });
   log(`loaded guest ${guest.ids.length}×${guest.features.length}, host ${host.ids.length}×${host.features.length}`);
+  return splitPair(guest, host, o.seed, o.testFraction, log);
+}
+
+/** PSI between two loaded tables, then the seeded split of the intersection. */
+export async function splitPair(guest: PartyTable, host: PartyTable, seed: string, testFraction: number, log: (line: string) => void = () => {}): Promise<SplitPair> {
   const pool = new BlindingPool();
   const t0 = performance.now();
-  const psi = await psiInMemory(`bench-${o.seed}`, guest.ids, host.ids, pool, { guest: cryptoRng, host: cryptoRng });
+  const psi = await psiInMemory(`bench-${seed}`, guest.ids, host.ids, pool, { guest: cryptoRng, host: cryptoRng });
   await pool.close();
   const seconds = (performance.now() - t0) / 1000;
   const ids = psi.guest.intersection!;
   log(`PSI: ${ids.length} common ids in ${seconds.toFixed(2)} s`);
   const g = alignTo(guest, ids);
   const h = alignTo(host, ids);
-  const split = seededSplit(ids.length, o.testFraction, o.seed);
+  const split = seededSplit(ids.length, testFraction, seed);
   return {
     rows: { guest: guest.ids.length, host: host.ids.length },
     intersection: ids.length,

@@ -35,12 +35,7 @@ export async function scorecardBench(o: ScorecardBenchOptions): Promise<Record<s
   log(`scorecard: test AUC ${r.discrimination.test.auc.toFixed(4)} KS ${r.discrimination.test.ks.toFixed(4)}; ` +
     `${run.model.characteristics.length} characteristics; binning ${run.seconds.binning.toFixed(2)} s, training ${run.seconds.training.toFixed(2)} s, scorecard ${run.seconds.scorecard.toFixed(2)} s`);
 
-  // The raw-feature federated LR on the same split, for comparison.
-  const gp = standardizedSide(pair.guest);
-  const hp = standardizedSide(pair.host);
-  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${o.seed}/raw-lr`), rng: seededRng(`flood:raw:${o.seed}`) });
-  const lrModel = { intercept: lr.guest.weights[0]!, weights: Float64Array.from([...lr.guest.weights.subarray(1), ...lr.host.weights]) };
-  const lrTest = binaryMetrics(predictLogistic(lrModel, [...gp.test, ...hp.test]), gp.testTable.label!);
+  const lrTest = await rawFederatedLr(pair, o.seed);
   log(`raw-feature federated LR: test AUC ${lrTest.auc.toFixed(4)}`);
 
   const result = {
@@ -76,6 +71,15 @@ export async function scorecardBench(o: ScorecardBenchOptions): Promise<Record<s
     writeScores(o.reasonsOut, ['reasons'], { ids: pair.guest.train.ids, cols: [codes(run.reasons.train)] }, { ids: pair.guest.test.ids, cols: [codes(run.reasons.test)] });
   }
   return result;
+}
+
+/** The raw-feature federated LR (z-scored features) on the same split: the comparison model. */
+export async function rawFederatedLr(pair: SplitPair, seed: string) {
+  const gp = standardizedSide(pair.guest);
+  const hp = standardizedSide(pair.host);
+  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`), rng: seededRng(`flood:raw:${seed}`) });
+  const model = { intercept: lr.guest.weights[0]!, weights: Float64Array.from([...lr.guest.weights.subarray(1), ...lr.host.weights]) };
+  return binaryMetrics(predictLogistic(model, [...gp.test, ...hp.test]), gp.testTable.label!);
 }
 
 export function runScorecard(pair: SplitPair, o: Pick<ScorecardBenchOptions, 'seed' | 'policy' | 'guestCategorical' | 'hostCategorical'>): Promise<ScorecardRun> {

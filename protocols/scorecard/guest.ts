@@ -46,6 +46,9 @@ export interface HostFeatureView {
   readonly name: string;
   readonly kind: string;
   readonly fineBins: number;
+  /** Decrypted (rounded) events and the host's row counts per fine bin. */
+  readonly fineEvents: readonly number[];
+  readonly fineTotals: readonly number[];
   readonly plan: FeaturePlan;
 }
 
@@ -202,7 +205,7 @@ export class ScorecardGuest implements Party {
       off += nb;
       if (t.reduce((s, x) => s + x, 0) !== rows) throw new IndomainError('SC_BAD_MESSAGE', `bins of "${name}" hold ${t.reduce((s, x) => s + x, 0)} rows, not ${rows}`, { field: 'totals' });
       const plan = planFeature(shadow, e, t, kind === 'numeric:u' ? 'u' : 'monotone', this.config.maxBins);
-      return { name, kind, fineBins: nb, plan };
+      return { name, kind, fineBins: nb, fineEvents: e, fineTotals: t, plan };
     });
     this.stage = 'selection';
     const woe: number[] = [];
