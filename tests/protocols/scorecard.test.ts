@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { loadCsv } from '../../engine/csv.ts';
 import { IndomainError } from '../../engine/errors.ts';
@@ -54,27 +55,62 @@ function centralStandardErrors(run: ScorecardRun): Float64Array {
   return Float64Array.from({ length: d }, (_, j) => Math.sqrt(cov[j * d + j]!));
 }
 
-/** Load every development-sample row into SQLite's scoring_input and run the exported SQL. */
-function sqlPoints(pair: SplitPair, sql: string, extra?: { name: string; train: ArrayLike<number>; test: ArrayLike<number> }): Map<string, number> {
-  const db = new Database(':memory:');
+interface ScoringInput {
+  cols: string[];
+  rows: (string | number | null)[][];
+}
+
+/** Every development-sample row as `scoring_input` holds it: id, guest_*, host_* (NULL for missing). */
+function scoringInput(pair: SplitPair, extra?: { name: string; train: ArrayLike<number>; test: ArrayLike<number> }): ScoringInput {
   const cols = [...pair.guest.train.featureNames.map((f) => `guest_${f}`), ...pair.host.train.featureNames.map((f) => `host_${f}`), ...(extra ? [extra.name] : [])];
-  db.exec(`CREATE TABLE scoring_input (id TEXT PRIMARY KEY, ${cols.map((c) => `"${c}" REAL`).join(', ')})`);
-  const insert = db.prepare(`INSERT INTO scoring_input VALUES (${['?', ...cols.map(() => '?')].join(', ')})`);
   const v = (x: number) => (Number.isNaN(x) ? null : x);
+  const rows: (string | number | null)[][] = [];
+  for (const set of ['train', 'test'] as const) {
+    const g = pair.guest[set];
+    const h = pair.host[set];
+    g.ids.forEach((id, i) => {
+      const row: (string | number | null)[] = [id, ...g.features.map((c) => v(c[i]!)), ...h.features.map((c) => v(c[i]!))];
+      if (extra) row.push(extra[set][i]!);
+      rows.push(row);
+    });
+  }
+  return { cols, rows };
+}
+
+/** Run the exported SQL unchanged in SQLite. */
+function sqlitePoints(input: ScoringInput, sql: string): Map<string, number> {
+  const db = new Database(':memory:');
+  db.exec(`CREATE TABLE scoring_input (id TEXT PRIMARY KEY, ${input.cols.map((c) => `"${c}" REAL`).join(', ')})`);
+  const insert = db.prepare(`INSERT INTO scoring_input VALUES (${['?', ...input.cols.map(() => '?')].join(', ')})`);
   db.transaction(() => {
-    for (const set of ['train', 'test'] as const) {
-      const g = pair.guest[set];
-      const h = pair.host[set];
-      g.ids.forEach((id, i) => {
-        const row: (string | number | null)[] = [id, ...g.features.map((c) => v(c[i]!)), ...h.features.map((c) => v(c[i]!))];
-        if (extra) row.push(extra[set][i]!);
-        insert.run(...row);
-      });
-    }
+    for (const row of input.rows) insert.run(...row);
   })();
   const out = new Map<string, number>();
   for (const r of db.prepare(sql).all() as { id: string; points: number }[]) out.set(r.id, r.points);
   db.close();
+  return out;
+}
+
+/** Run the exported SQL unchanged in DuckDB. */
+async function duckdbPoints(input: ScoringInput, sql: string): Promise<Map<string, number>> {
+  const db = await DuckDBInstance.create(':memory:');
+  const con = await db.connect();
+  await con.run(`CREATE TABLE scoring_input (id VARCHAR PRIMARY KEY, ${input.cols.map((c) => `"${c}" DOUBLE`).join(', ')})`);
+  const app = await con.createAppender('scoring_input');
+  for (const row of input.rows) {
+    app.appendVarchar(row[0] as string);
+    for (let j = 1; j < row.length; j++) {
+      const x = row[j];
+      if (x === null) app.appendNull();
+      else app.appendDouble(x as number);
+    }
+    app.endRow();
+  }
+  app.closeSync();
+  const reader = await con.runAndReadAll(sql);
+  const out = new Map<string, number>();
+  for (const r of reader.getRowObjects()) out.set(String(r.id), Number(r.points));
+  con.closeSync();
   return out;
 }
 
@@ -113,7 +149,7 @@ function contains(hay: Uint8Array, needle: ArrayBufferView): boolean {
 }
 
 describe('federated scorecard', () => {
-  it('default_credit, partial overlap: AUC, exact federated counts, standard errors, report, PMML, SQL and privacy', async () => {
+  it('default_credit, partial overlap: AUC, exact federated counts, standard errors, report, PMML, SQL (SQLite and DuckDB) and privacy', async () => {
     const pair = await overlapPair('default_credit', 0.75, 0.8, 'sc-dc');
     expect(pair.intersection).toBeGreaterThan(15000);
     const run = await runScorecard(pair, { seed: 'sc-dc', hostCategorical: ['x1', 'x2', 'x3'] });
@@ -166,7 +202,10 @@ describe('federated scorecard', () => {
 
     // Exports: the PMML validates, the SQL gives the engine's points for every enterprise.
     expect(validatePmml(scorecardPmml(run.model))).toMatch(/valid/);
-    expectEnginePoints(run, pair, sqlPoints(pair, scorecardSql(run.model)));
+    const input = scoringInput(pair);
+    const sql = scorecardSql(run.model);
+    expectEnginePoints(run, pair, sqlitePoints(input, sql));
+    expectEnginePoints(run, pair, await duckdbPoints(input, sql));
     // Reason codes: at most three, each a characteristic that lost points.
     expect(run.reasons.test.every((rs) => rs.length <= 3)).toBe(true);
     expect(run.reasons.test.some((rs) => rs.length === 3)).toBe(true);
@@ -204,7 +243,9 @@ describe('federated scorecard', () => {
     expect(pmml).toContain(`<FieldRef field="${HOST_PARTIAL_FIELD}"/>`);
     expect(validatePmml(pmml)).toMatch(/valid/);
     const g = run.guest;
-    expectEnginePoints(run, pair, sqlPoints(pair, scorecardSql(run.model), { name: HOST_PARTIAL_FIELD, train: g.train!.hostPoints, test: g.test!.hostPoints }));
+    const input = scoringInput(pair, { name: HOST_PARTIAL_FIELD, train: g.train!.hostPoints, test: g.test!.hostPoints });
+    expectEnginePoints(run, pair, sqlitePoints(input, scorecardSql(run.model)));
+    expectEnginePoints(run, pair, await duckdbPoints(input, scorecardSql(run.model)));
     const central = centralStandardErrors(run);
     for (let j = 0; j < central.length; j++) expect(Math.abs(g.standardErrors![j]! - central[j]!)).toBeLessThanOrEqual(1e-4);
   }, 120_000);
