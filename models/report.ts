@@ -41,7 +41,8 @@ export interface CoefficientRow {
 export interface StabilityRow {
   readonly feature: string;
   readonly party: 'guest' | 'host';
-  readonly psi: number;
+  /** Population stability index of the feature's bins, train → test. */
+  readonly stability: number;
   readonly csi: number;
 }
 
@@ -190,7 +191,7 @@ export function calibrationByBand(s: SampleScores, bands: readonly Band[]): Cali
   });
 }
 
-/** PSI of the score between train (expected) and test (actual) over the bands. */
+/** Population stability index of the score between train (expected) and test (actual) over the bands. */
 export function scoreStability(train: SampleScores, test: SampleScores, bands: readonly Band[]) {
   const a = bandRows(train, bands).map((r) => r.length / Math.max(1, train.labels.length));
   const b = bandRows(test, bands).map((r) => r.length / Math.max(1, test.labels.length));
@@ -199,7 +200,7 @@ export function scoreStability(train: SampleScores, test: SampleScores, bands: r
     const t = Math.max(b[k]!, 1e-6);
     return { band: band.label, trainShare: a[k]!, testShare: b[k]!, contribution: (t - e) * Math.log(t / e) };
   });
-  return { psi: rows.reduce((s, r) => s + r.contribution, 0), bands: rows };
+  return { stability: rows.reduce((s, r) => s + r.contribution, 0), bands: rows };
 }
 
 export interface ScorecardReport {
@@ -269,8 +270,8 @@ export function buildReport(r: ReportInput): ScorecardReport {
     })),
     coefficients: r.coefficients.map((c) => {
       const z = c.estimate / c.standardError;
-      // WOE is ln(%events / %non-events): a positive coefficient keeps the WOE's direction.
-      return { ...c, z, pValue: waldPValue(z), signFlag: c.party !== 'intercept' && c.estimate < 0 };
+      // WOE is ln(%goods / %bads): the coefficient of P(bad) keeps the WOE's direction when negative.
+      return { ...c, z, pValue: waldPValue(z), signFlag: c.party !== 'intercept' && c.estimate > 0 };
     }),
     selection: r.dropped,
     disclosures: r.disclosures,
@@ -328,9 +329,9 @@ export function reportMarkdown(r: ScorecardReport): string {
     ),
     '',
   );
-  out.push(`## Stability`, '', `Score PSI (train → test): ${f4(r.stability.score.psi)}.`, '');
-  out.push(table(['band', 'train share', 'test share', 'PSI term'], r.stability.score.bands.map((b) => [b.band, pct(b.trainShare), pct(b.testShare), f4(b.contribution)])), '');
-  out.push(table(['feature', 'party', 'PSI', 'CSI (points)'], r.stability.characteristics.map((c) => [c.feature, c.party, f4(c.psi), c.csi.toFixed(2)])), '');
+  out.push(`## Stability`, '', `Score population stability index, PSI (stability), train → test: ${f4(r.stability.score.stability)}.`, '');
+  out.push(table(['band', 'train share', 'test share', 'PSI (stability) term'], r.stability.score.bands.map((b) => [b.band, pct(b.trainShare), pct(b.testShare), f4(b.contribution)])), '');
+  out.push(table(['feature', 'party', 'PSI (stability)', 'CSI (points)'], r.stability.characteristics.map((c) => [c.feature, c.party, f4(c.stability), c.csi.toFixed(2)])), '');
   out.push('## Coefficients', '');
   out.push(
     table(

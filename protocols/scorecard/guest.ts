@@ -81,7 +81,7 @@ export class ScorecardGuest implements Party {
   weights: Float64Array = new Float64Array(0);
   base = 0;
   points: number[][] = [];
-  hostStability: { features: string[]; psi: Float64Array; csi: Float64Array } | undefined;
+  hostStability: { features: string[]; stability: Float64Array; csi: Float64Array } | undefined;
   hostCharacteristics: SharedCharacteristic[] | undefined;
   hostPointRange = { max: 0, min: 0 };
   train: DevScores | undefined;
@@ -151,7 +151,7 @@ export class ScorecardGuest implements Party {
       case 'HostSelection':
         return this.onSelection(b.kept, b.dropped, b.steps, b.reasons, b.vif);
       case 'HostStability':
-        this.hostStability = { features: b.features, psi: b.psi, csi: b.csi };
+        this.hostStability = { features: b.features, stability: b.stability, csi: b.csi };
         return [];
       case 'HostPoints':
         this.hostCharacteristics = parseCharacteristics(b.table);

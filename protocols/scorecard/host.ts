@@ -216,15 +216,15 @@ export class ScorecardHost implements Party {
     const test = this.partial('test');
     const kept = this.kept;
     const out: Envelope[] = [];
-    const psi: number[] = [];
+    const stability: number[] = [];
     const csi: number[] = [];
     kept.forEach((f, j) => {
       const a = binShares(f.trainBins, f.spec.bins);
       const b = binShares(f.testBins, f.spec.bins);
-      psi.push(stabilityIndex(a, b));
+      stability.push(stabilityIndex(a, b));
       csi.push(characteristicStability(a, b, this.points[j]!));
     });
-    out.push(envelope(job, 'HostStability', this.name, 'guest', { features: kept.map((f) => f.name), psi: Float64Array.from(psi), csi: Float64Array.from(csi) }));
+    out.push(envelope(job, 'HostStability', this.name, 'guest', { features: kept.map((f) => f.name), stability: Float64Array.from(stability), csi: Float64Array.from(csi) }));
     if (this.config.policy === 'full') out.push(envelope(job, 'HostPoints', this.name, 'guest', { table: JSON.stringify(this.sharedCharacteristics()) }));
     out.push(
       envelope(job, 'HostPartialScores', this.name, 'guest', {

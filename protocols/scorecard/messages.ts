@@ -64,7 +64,7 @@ export const HostStability = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'aggregate',
-  fields: { features: 'string[]', psi: 'f64', csi: 'f64' },
+  fields: { features: 'string[]', stability: 'f64', csi: 'f64' },
   discloses: "per kept host feature, the population stability of its bins between train and test and its characteristic stability in points",
 });
 

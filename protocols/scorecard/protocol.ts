@@ -259,10 +259,10 @@ function stabilityRows(guest: ScorecardGuest) {
   const own = guest.kept.map((f, j) => {
     const a = binShares(f.trainBins, f.spec.bins);
     const b = binShares(f.testBins, f.spec.bins);
-    return { feature: `guest_${f.name}`, party: 'guest' as const, psi: stabilityIndex(a, b), csi: characteristicStability(a, b, guest.points[j]!) };
+    return { feature: `guest_${f.name}`, party: 'guest' as const, stability: stabilityIndex(a, b), csi: characteristicStability(a, b, guest.points[j]!) };
   });
   const h = guest.hostStability!;
-  return [...own, ...h.features.map((f, j) => ({ feature: `host_${f}`, party: 'host' as const, psi: h.psi[j]!, csi: h.csi[j]! }))];
+  return [...own, ...h.features.map((f, j) => ({ feature: `host_${f}`, party: 'host' as const, stability: h.stability[j]!, csi: h.csi[j]! }))];
 }
 
 /** The leakage ledger of a run: what each receiver got, by declared message type. */

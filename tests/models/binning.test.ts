@@ -113,12 +113,13 @@ describe('merge plans', () => {
 });
 
 describe('WOE and IV', () => {
-  it('follow ln(%events / %non-events) and Σ(%e − %n)·WOE', () => {
+  it('follow ln(share of goods / share of bads) and Σ(goods share − bads share)·WOE', () => {
     const w = woeIv([10, 30], [100, 100]);
-    const pe = [10 / 40, 30 / 40];
-    const pn = [90 / 160, 70 / 160];
-    expect(w.woe[0]).toBeCloseTo(Math.log(pe[0]! / pn[0]!), 12);
-    expect(w.iv).toBeCloseTo((pe[0]! - pn[0]!) * Math.log(pe[0]! / pn[0]!) + (pe[1]! - pn[1]!) * Math.log(pe[1]! / pn[1]!), 12);
+    const bad = [10 / 40, 30 / 40];
+    const good = [90 / 160, 70 / 160];
+    expect(w.woe[0]).toBeCloseTo(Math.log(good[0]! / bad[0]!), 12);
+    expect(w.woe[0]).toBeGreaterThan(0);
+    expect(w.iv).toBeCloseTo((good[0]! - bad[0]!) * Math.log(good[0]! / bad[0]!) + (good[1]! - bad[1]!) * Math.log(good[1]! / bad[1]!), 12);
   });
 });
 
