@@ -57,6 +57,19 @@ export const ERRORS = {
   // Transport and privacy policy.
   SRV_UNDECLARED_MESSAGE: { status: 400, message: 'a message type is not declared by any protocol' },
   SRV_UNKNOWN_PARTY: { status: 404, message: 'a message is addressed to an unknown party' },
+  SRV_UNSIGNED: { status: 401, message: 'a request between nodes is not signed' },
+  SRV_BAD_SIGNATURE: { status: 401, message: 'a request signature does not verify' },
+  SRV_UNKNOWN_PEER: { status: 403, message: 'a request comes from a node that is not a pinned peer' },
+  SRV_STALE_REQUEST: { status: 401, message: "a request timestamp is more than five minutes from the node's clock" },
+  SRV_REPLAYED_REQUEST: { status: 409, message: 'a request nonce was already used' },
+  SRV_BODY_TOO_LARGE: { status: 413, message: "a request body exceeds the node's limit" },
+  SRV_MALFORMED_BODY: { status: 400, message: 'a request body is not valid msgpack' },
+  SRV_ADMIN_TOKEN: { status: 401, message: 'an administrative request lacks a valid admin token' },
+  SRV_NOT_FOUND: { status: 404, message: 'no such resource' },
+  SRV_BAD_REQUEST: { status: 400, message: 'a request is invalid' },
+  SRV_PEER_UNREACHABLE: { status: 503, message: 'a peer node did not accept a message in time' },
+  SRV_JOB_FAILED: { status: 500, message: 'a job failed' },
+  SRV_INTERNAL: { status: 500, message: 'internal error' },
   // Command line.
   CLI_BAD_ARGS: { status: 400, message: 'invalid command-line arguments' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -22,7 +22,7 @@ export function decodeMessage(bytes: Uint8Array): Envelope {
   try {
     v = packr.unpack(bytes);
   } catch (e) {
-    throw new IndomainError('SRV_UNDECLARED_MESSAGE', `malformed msgpack: ${(e as Error).message}`);
+    throw new IndomainError('SRV_MALFORMED_BODY', `malformed msgpack: ${(e as Error).message}`);
   }
   const env = v as Envelope;
   if (
@@ -36,7 +36,7 @@ export function decodeMessage(bytes: Uint8Array): Envelope {
     !Number.isSafeInteger(env.round) ||
     typeof env.body !== 'object'
   ) {
-    throw new IndomainError('SRV_UNDECLARED_MESSAGE', 'envelope lacks job/protocol/type/round/from/to/body');
+    throw new IndomainError('SRV_MALFORMED_BODY', 'envelope lacks job/protocol/type/round/from/to/body');
   }
   return env;
 }

@@ -29,7 +29,7 @@ export type FieldKind = 'int' | 'number' | 'string' | 'boolean' | 'bytes' | 'byt
 export interface MessageSpec {
   readonly protocol: string;
   readonly type: string;
-  readonly from: string;
+  readonly from: string | readonly string[];
   readonly to: readonly string[];
   readonly privacy: PrivacyClass;
   readonly fields: Readonly<Record<string, FieldKind>>;

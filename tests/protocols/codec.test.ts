@@ -20,8 +20,8 @@ describe('wire codec', () => {
     expect([...back.nested[0]![0]!]).toEqual([9]);
   });
   it('refuses malformed msgpack and incomplete envelopes with a coded error', () => {
-    expect(() => decodeMessage(Uint8Array.from([0xc1]))).toThrow(expect.objectContaining({ code: 'SRV_UNDECLARED_MESSAGE' }));
-    expect(() => decodeMessage(pack({ job: 'j' }))).toThrow(expect.objectContaining({ code: 'SRV_UNDECLARED_MESSAGE' }));
+    expect(() => decodeMessage(Uint8Array.from([0xc1]))).toThrow(expect.objectContaining({ code: 'SRV_MALFORMED_BODY' }));
+    expect(() => decodeMessage(pack({ job: 'j' }))).toThrow(expect.objectContaining({ code: 'SRV_MALFORMED_BODY' }));
     const env = { job: 'j', protocol: 'p', type: 't', round: 0, from: 'a', to: 'b', body: { x: Float64Array.of(1.5) } };
     expect(decodeMessage(encodeMessage(env))).toEqual(env);
   });

@@ -1,0 +1,155 @@
+/**
+ * The Fastify service of a node (role `platform`, `bank` or `coordinator`), as a tree of plugins:
+ *   - errors: every failure answers `{ code, message }` with the code's HTTP status, never a stack;
+ *   - openapi: @fastify/swagger, served at GET /openapi.json;
+ *   - peer: POST /v1/messages, signed node-to-node messages (msgpack, size-limited);
+ *   - admin: datasets and jobs, behind the node's admin token (header `x-admin-token`);
+ *   - GET /v1/health and GET /v1/identity are public.
+ * TLS: pass `https: { key, cert }` (PEM) in the options to serve HTTPS; peers' URLs then use https.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import { loadCsv, type LoadOptions } from '../engine/csv.ts';
+import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { parseJobSpec } from './job.ts';
+import { MESSAGE_PATH, type NodeRuntime, type Peer } from './runtime.ts';
+import { RequestVerifier } from './signing.ts';
+import type { Identity } from './signing.ts';
+
+export interface AppOptions {
+  readonly runtime: NodeRuntime;
+  readonly identity: Identity;
+  readonly role: string;
+  readonly peers: ReadonlyMap<string, Peer>;
+  readonly adminToken: string;
+  /** Largest accepted message body, bytes (default 64 MiB: a round of the encrypted basis is ~15 MB). */
+  readonly bodyLimit?: number;
+  readonly https?: { key: string | Buffer; cert: string | Buffer };
+  readonly logger?: boolean;
+}
+
+const ERROR_SCHEMA = { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } as const;
+
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const bodyLimit = o.bodyLimit ?? 64 * 1024 * 1024;
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit, ...(o.https ? { https: o.https } : {}) } as Record<string, unknown>) as unknown as FastifyInstance;
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
+    let e: IndomainError;
+    if (isIndomainError(err)) e = err;
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new IndomainError('SRV_BODY_TOO_LARGE', `more than ${bodyLimit} bytes`);
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+      e = new IndomainError('SRV_BAD_REQUEST', err.message);
+    else if (err.code === 'FST_ERR_VALIDATION') e = new IndomainError('SRV_BAD_REQUEST', err.message);
+    else e = new IndomainError('SRV_INTERNAL', err.statusCode && err.statusCode < 500 ? err.message : 'see the node log');
+    if (e.code === 'SRV_INTERNAL') app.log.error(err);
+    void reply.status(e.status).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new IndomainError('SRV_NOT_FOUND', `${req.method} ${req.url}`);
+    void reply.status(e.status).send(e.toJSON());
+  });
+  app.addContentTypeParser('application/msgpack', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: `indomain ${o.role} node "${o.identity.name}"`, version: '0.1.0', description: 'Signed node-to-node messages and the administrative API of an indomain node.' },
+      components: { securitySchemes: { adminToken: { type: 'apiKey', in: 'header', name: 'x-admin-token' } } },
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/v1/health', { schema: { summary: 'Liveness and identity' } }, async () => ({ name: o.identity.name, role: o.role, ok: true }));
+  app.get('/v1/identity', { schema: { summary: "This node's Ed25519 public key (base64)" } }, async () => ({
+    name: o.identity.name,
+    role: o.role,
+    publicKey: Buffer.from(o.identity.publicKey).toString('base64'),
+  }));
+
+  await app.register(peerPlugin(o));
+  await app.register(adminPlugin(o));
+  return app;
+}
+
+function peerPlugin(o: AppOptions): FastifyPluginAsync {
+  return async (app) => {
+    const keys = new Map([...o.peers.values()].map((p) => [p.name, p.publicKey]));
+    const verifier = new RequestVerifier(keys, o.runtime.store);
+    app.post(
+      MESSAGE_PATH,
+      { schema: { summary: 'A signed protocol message (msgpack envelope) from a pinned peer', response: { 202: { type: 'object', properties: { accepted: { type: 'boolean' }, duplicate: { type: 'boolean' } } }, '4xx': ERROR_SCHEMA } } },
+      async (req, reply) => {
+        const body = req.body;
+        if (!(body instanceof Uint8Array)) throw new IndomainError('SRV_MALFORMED_BODY', 'expected an application/msgpack body');
+        const sender = verifier.verify('POST', MESSAGE_PATH, req.headers as Record<string, string>, body);
+        const r = o.runtime.accept(sender, body);
+        return reply.status(202).send({ accepted: true, duplicate: r.duplicate });
+      },
+    );
+  };
+}
+
+function adminPlugin(o: AppOptions): FastifyPluginAsync {
+  return async (app) => {
+    const expected = Buffer.from(o.adminToken);
+    app.addHook('onRequest', async (req: FastifyRequest) => {
+      if (!req.url.startsWith('/v1/admin/')) return;
+      const got = Buffer.from(String(req.headers['x-admin-token'] ?? ''));
+      if (got.length !== expected.length || !timingSafeEqual(got, expected)) throw new IndomainError('SRV_ADMIN_TOKEN');
+    });
+    const store = o.runtime.store;
+    const security = [{ adminToken: [] }];
+
+    app.post('/v1/admin/datasets', { schema: { summary: 'Register a CSV dataset on this node (it stays here)', security } }, async (req) => {
+      const b = req.body as { name?: unknown; path?: unknown; idColumn?: unknown; labelColumn?: unknown; uscc?: unknown; exclude?: unknown } | undefined;
+      if (!b || typeof b.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(b.name)) throw new IndomainError('SRV_BAD_REQUEST', 'name must be 1–64 of A–Z a–z 0–9 . _ -', { field: 'name' });
+      if (typeof b.path !== 'string' || typeof b.idColumn !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'path and idColumn are required', { field: 'path' });
+      const options: LoadOptions = {
+        idColumn: b.idColumn,
+        ...(typeof b.labelColumn === 'string' ? { labelColumn: b.labelColumn } : {}),
+        ...(b.uscc === true ? { idFormat: 'uscc' as const } : {}),
+        ...(Array.isArray(b.exclude) ? { exclude: b.exclude.map(String) } : {}),
+      };
+      // Load it now: bad input is refused with its coded error before anything is stored.
+      const t = loadCsv(b.path, options);
+      store.putDataset({ name: b.name, path: b.path, options: JSON.stringify(options), rows: t.ids.length, features: JSON.stringify(t.featureNames) });
+      return { name: b.name, rows: t.ids.length, features: t.featureNames, label: t.labelColumn ?? null };
+    });
+    app.get('/v1/admin/datasets', { schema: { summary: 'Datasets registered on this node', security } }, async () =>
+      store.datasets().map((d) => ({ name: d.name, rows: d.rows, features: JSON.parse(d.features) as string[], registeredAt: d.registeredAt })),
+    );
+    app.get('/v1/admin/jobs', { schema: { summary: 'Jobs known to this node', security } }, async () => store.jobs().map(jobView));
+    app.get('/v1/admin/jobs/:id', { schema: { summary: 'Status of one job, with per-stage progress', security } }, async (req) => {
+      const row = store.job((req.params as { id: string }).id);
+      if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${(req.params as { id: string }).id}"`);
+      return { ...jobView(row), traffic: store.traffic(row.id) };
+    });
+    app.post('/v1/admin/jobs/:id/cancel', { schema: { summary: 'Cancel a job', security } }, async (req) => {
+      const id = (req.params as { id: string }).id;
+      o.runtime.cancel(id);
+      return jobView(store.job(id)!);
+    });
+    if (o.role === 'coordinator') {
+      app.post('/v1/admin/jobs', { schema: { summary: 'Create a job from a JSON spec', security } }, async (req, reply) => {
+        const spec = parseJobSpec(req.body);
+        o.runtime.createJob(spec);
+        return reply.status(201).send(jobView(store.job(spec.id)!));
+      });
+    }
+  };
+}
+
+function jobView(r: { id: string; spec: string; status: string; stage: string; progress: string; result: string | null; error: string | null; createdAt: number; updatedAt: number }) {
+  return {
+    id: r.id,
+    status: r.status,
+    stage: r.stage,
+    progress: JSON.parse(r.progress) as unknown,
+    result: r.result ? (JSON.parse(r.result) as unknown) : null,
+    error: r.error ? (JSON.parse(r.error) as unknown) : null,
+    spec: JSON.parse(r.spec) as unknown,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}

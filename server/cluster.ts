@@ -1,0 +1,145 @@
+/**
+ * Start, talk to and stop a set of node processes on this machine (the lab and the tests): each
+ * node's identity is created in its own data directory first, the pinned-peers file written, then
+ * every node started as its own process (`node --import tsx server/main.ts …`), logging to
+ * `DATA/node.log`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IndomainError } from '../engine/errors.ts';
+import type { PeersFile } from './peers.ts';
+import type { NodeRole } from './runtime.ts';
+import { NodeStore } from './store.ts';
+
+export interface NodeConfig {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly port: number;
+}
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+export class Cluster {
+  readonly token = randomBytes(24).toString('hex');
+  private readonly procs = new Map<string, ChildProcess>();
+  readonly peersFile: string;
+
+  constructor(
+    readonly dir: string,
+    readonly nodes: readonly NodeConfig[],
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.peersFile = join(dir, 'peers.json');
+    const peers: PeersFile = { nodes: [] };
+    for (const n of nodes) {
+      const store = new NodeStore(this.dataDir(n.name));
+      const id = store.identity(n.name);
+      store.close();
+      peers.nodes.push({ name: n.name, role: n.role, url: this.url(n.name), publicKey: Buffer.from(id.publicKey).toString('base64') });
+    }
+    writeFileSync(this.peersFile, JSON.stringify(peers, null, 2));
+  }
+
+  dataDir(name: string): string {
+    return resolve(this.dir, name);
+  }
+
+  url(name: string): string {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new IndomainError('SRV_NOT_FOUND', `node "${name}"`);
+    return `http://127.0.0.1:${n.port}`;
+  }
+
+  /** Start one node process and wait until it answers. */
+  async start(name: string): Promise<void> {
+    const n = this.nodes.find((x) => x.name === name)!;
+    const log = openSync(join(this.dataDir(name), 'node.log'), 'a');
+    const p = spawn(process.execPath, ['--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(n.port), '--data', this.dataDir(name), '--peers', this.peersFile], {
+      env: { ...process.env, INDOMAIN_ADMIN_TOKEN: this.token },
+      stdio: ['ignore', log, log],
+    });
+    this.procs.set(name, p);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (p.exitCode !== null) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} exited with ${p.exitCode}; see ${join(this.dataDir(name), 'node.log')}`);
+      try {
+        const r = await fetch(`${this.url(name)}/v1/health`);
+        if (r.ok) return;
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > deadline) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} did not start in 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.start(n.name)));
+  }
+
+  pid(name: string): number | undefined {
+    return this.procs.get(name)?.pid;
+  }
+
+  /** Kill a node (SIGKILL by default) and wait for the process to end. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const ended = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await ended;
+  }
+
+  /** Stop every node (SIGTERM, then SIGKILL after 5 s). */
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.procs.keys()].map(async (name) => {
+        const p = this.procs.get(name)!;
+        if (p.exitCode !== null || p.signalCode !== null) return;
+        const ended = new Promise((r) => p.once('exit', r));
+        p.kill('SIGTERM');
+        const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+        await ended;
+        clearTimeout(t);
+      }),
+    );
+  }
+
+  /** An administrative call with this cluster's admin token; throws the node's coded error. */
+  async admin<T = unknown>(name: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const r = await fetch(`${this.url(name)}${path}`, {
+      method,
+      headers: { 'x-admin-token': this.token, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const j = (await r.json()) as T & { code?: string; message?: string };
+    if (!r.ok) throw new IndomainError((j.code as never) ?? 'SRV_INTERNAL', j.message ?? `HTTP ${r.status}`);
+    return j;
+  }
+
+  /** Poll a job on the coordinator until it completes or fails. */
+  async waitForJob(coordinator: string, id: string, timeoutMs = 300_000, onProgress?: (job: JobView) => void): Promise<JobView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const j = await this.admin<JobView>(coordinator, 'GET', `/v1/admin/jobs/${id}`);
+      onProgress?.(j);
+      if (j.status === 'completed') return j;
+      if (j.status === 'failed' || j.status === 'cancelled') throw new IndomainError('SRV_JOB_FAILED', `${id}: ${JSON.stringify(j.error)}`);
+      if (Date.now() > deadline) throw new IndomainError('SRV_JOB_FAILED', `${id} did not finish in ${timeoutMs / 1000} s (stage ${j.stage})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export interface JobView {
+  id: string;
+  status: string;
+  stage: string;
+  progress: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  error: unknown;
+  traffic?: { sent: Record<string, number>; received: Record<string, number> };
+}

@@ -1,0 +1,109 @@
+/**
+ * The coordinator's part of a job: it starts each stage on both nodes, runs the arbiter of
+ * `vfl-lr` (it holds that protocol's CKKS key and sees only aggregates), and moves to the next
+ * stage when both nodes report the current one done. It holds no raw data.
+ */
+import { IndomainError } from '../engine/errors.ts';
+import { seededRng } from '../engine/rng.ts';
+import { createCkks } from '../protocols/he/ckks.ts';
+import type { Envelope } from '../protocols/message.ts';
+import { vflConfig, VflArbiter } from '../protocols/vfl-lr/protocol.ts';
+import { envelope, STAGES, type JobSpec } from './job.ts';
+import { JOB } from './messages.ts';
+
+export interface StageTiming {
+  stage: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
+export class CoordinatorJob {
+  private arbiter: VflArbiter | undefined;
+  private readonly reported = new Map<string, Map<string, Record<string, unknown>>>();
+  readonly timings: StageTiming[] = [];
+  stage = '';
+  finished = false;
+  result: Record<string, unknown> | undefined;
+
+  constructor(readonly spec: JobSpec) {}
+
+  private get stages(): readonly string[] {
+    return STAGES[this.spec.pipeline];
+  }
+
+  /** The messages that start the job: the spec to both nodes, then the first stage. */
+  create(): Envelope[] {
+    const spec = JSON.stringify(this.spec);
+    return [
+      envelope(this.spec.id, JOB, 'JobStart', 0, 'coordinator', 'guest', { spec }),
+      envelope(this.spec.id, JOB, 'JobStart', 0, 'coordinator', 'host', { spec }),
+      ...this.begin(this.stages[0]!, Date.now()),
+    ];
+  }
+
+  private begin(stage: string, now: number): Envelope[] {
+    this.stage = stage;
+    this.timings.push({ stage, startedAt: now });
+    const round = this.stages.indexOf(stage);
+    return [
+      envelope(this.spec.id, JOB, 'StageStart', round, 'coordinator', 'guest', { stage }),
+      envelope(this.spec.id, JOB, 'StageStart', round, 'coordinator', 'host', { stage }),
+    ];
+  }
+
+  /** Handle a message; null when it cannot be handled yet. `now` comes from the inbox record. */
+  async receive(env: Envelope, now: number): Promise<Envelope[] | null> {
+    if (env.protocol === 'vfl-lr') return this.arbiter ? this.arbiter.receive(env) : null;
+    if (env.protocol !== JOB || env.type !== 'StageDone') throw new IndomainError('SRV_BAD_REQUEST', `the coordinator does not take ${env.protocol}/${env.type}`);
+    const stage = env.body.stage as string;
+    let summary: Record<string, unknown>;
+    try {
+      summary = JSON.parse(env.body.summary as string) as Record<string, unknown>;
+    } catch {
+      throw new IndomainError('SRV_BAD_REQUEST', 'StageDone summary is not JSON', { field: 'summary' });
+    }
+    if (!this.reported.has(stage)) this.reported.set(stage, new Map());
+    this.reported.get(stage)!.set(env.from, summary);
+    if (stage !== this.stage || this.reported.get(stage)!.size < 2) return [];
+    this.timings[this.timings.length - 1]!.finishedAt = now;
+    const next = this.stages[this.stages.indexOf(stage) + 1];
+    if (!next) {
+      this.finished = true;
+      this.result = this.summaries();
+      return [];
+    }
+    const out = this.begin(next, now);
+    if (next === 'training') {
+      const config = vflConfig(this.spec.id, this.spec.training ?? {});
+      const ckks = await createCkks(config.params);
+      // The flooding noise follows the job's seed, as in the in-memory run.
+      this.arbiter = new VflArbiter(ckks, config, seededRng(`flood:${this.spec.seed}`));
+      out.push(...this.arbiter.start());
+    }
+    return out;
+  }
+
+  summaries(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [stage, m] of this.reported) out[stage] = Object.fromEntries(m);
+    return {
+      stages: out,
+      timings: this.timings.map((t) => ({ stage: t.stage, seconds: t.finishedAt ? (t.finishedAt - t.startedAt) / 1000 : null })),
+      training: this.arbiter ? { iterations: this.arbiter.iterations, converged: this.arbiter.converged, gradientNorms: this.arbiter.gradientNorms } : null,
+    };
+  }
+
+  /** Progress for status: stage index, training round, and a rough ETA from stages done so far. */
+  progress(): Record<string, unknown> {
+    const idx = this.stages.indexOf(this.stage);
+    const doneSeconds = this.timings.filter((t) => t.finishedAt).map((t) => (t.finishedAt! - t.startedAt) / 1000);
+    return {
+      stage: this.stage,
+      stageIndex: idx,
+      stages: this.stages,
+      trainingRound: this.arbiter?.round ?? null,
+      maxIterations: this.arbiter ? vflConfig('x', this.spec.training ?? {}).maxIterations : null,
+      secondsPerStageSoFar: doneSeconds,
+    };
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Job specifications and the node side of a job: which protocol party a node runs in each stage,
+ * built from its own registered dataset. Everything here is a deterministic function of the job's
+ * messages in arrival order (given the node's data and per-job secret seed), so that a restarted
+ * node rebuilds its state by replaying its inbox (server/runtime.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { alignTo, seededSplit } from '../engine/align.ts';
+import { loadCsv, type LoadOptions } from '../engine/csv.ts';
+import { IndomainError } from '../engine/errors.ts';
+import { seededRng } from '../engine/rng.ts';
+import { applyStandardizer, fitStandardizer } from '../engine/standardize.ts';
+import { selectRows, type PartyTable } from '../engine/table.ts';
+import { fitLogistic, predictLogistic, sigmoid } from '../models/logistic.ts';
+import { binaryMetrics } from '../models/metrics.ts';
+import { createCkks } from '../protocols/he/ckks.ts';
+import type { Envelope } from '../protocols/message.ts';
+import type { Blinder } from '../protocols/psi/protocol.ts';
+import { PsiGuest, PsiHost } from '../protocols/psi/protocol.ts';
+import { scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardConfig } from '../protocols/scorecard/protocol.ts';
+import type { Party } from '../protocols/transport.ts';
+import { vflConfig, VflGuest, VflHost, type VflConfig } from '../protocols/vfl-lr/protocol.ts';
+import { JOB } from './messages.ts';
+import type { NodeStore } from './store.ts';
+
+export type Pipeline = 'lr' | 'scorecard';
+
+export const STAGES: Record<Pipeline, readonly string[]> = {
+  lr: ['psi', 'training', 'evaluation'],
+  scorecard: ['psi', 'binning', 'training', 'scorecard', 'evaluation'],
+};
+
+export interface JobSpec {
+  readonly id: string;
+  readonly pipeline: Pipeline;
+  /** Node names. */
+  readonly coordinator: string;
+  readonly guest: { readonly node: string; readonly dataset: string };
+  readonly host: { readonly node: string; readonly dataset: string };
+  readonly seed: string;
+  readonly testFraction: number;
+  readonly training?: Partial<Omit<VflConfig, 'job'>>;
+  readonly scorecard?: Partial<Omit<ScorecardConfig, 'job'>> & { guestCategorical?: string[]; hostCategorical?: string[] };
+}
+
+/** Validate a job spec from JSON; refusals name the field. */
+export function parseJobSpec(raw: unknown): JobSpec {
+  const bad = (field: string, why: string): never => {
+    throw new IndomainError('SRV_BAD_REQUEST', `job spec: ${why}`, { field });
+  };
+  if (!raw || typeof raw !== 'object') bad('spec', 'must be an object');
+  const s = raw as Record<string, unknown>;
+  if (typeof s.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(s.id)) bad('id', 'must be 1–64 of A–Z a–z 0–9 . _ -');
+  if (s.pipeline !== 'lr' && s.pipeline !== 'scorecard') bad('pipeline', 'must be "lr" or "scorecard"');
+  if (typeof s.coordinator !== 'string') bad('coordinator', 'must name the coordinator node');
+  for (const side of ['guest', 'host'] as const) {
+    const p = s[side] as Record<string, unknown> | undefined;
+    if (!p || typeof p.node !== 'string' || typeof p.dataset !== 'string') bad(side, 'must be { node, dataset }');
+  }
+  const seed = s.seed === undefined ? '42' : String(s.seed);
+  const testFraction = s.testFraction === undefined ? 0.2 : Number(s.testFraction);
+  if (!(testFraction > 0 && testFraction < 1)) bad('testFraction', 'must be in (0, 1)');
+  const spec = { ...(s as unknown as JobSpec), seed, testFraction };
+  // Check the protocol configurations now rather than in the middle of a job.
+  vflConfig(spec.id, spec.training ?? {});
+  if (spec.pipeline === 'scorecard') scorecardConfig(spec.id, stripDeclarations(spec.scorecard));
+  return spec;
+}
+
+function stripDeclarations(s: JobSpec['scorecard']): Partial<ScorecardConfig> {
+  const { guestCategorical: _g, hostCategorical: _h, ...rest } = s ?? {};
+  return rest;
+}
+
+export function envelope(job: string, protocol: string, type: string, round: number, from: string, to: string, body: Record<string, unknown>): Envelope {
+  return { job, protocol, type, round, from, to, body };
+}
+
+/** Data of one party after PSI: aligned to the intersection and split by the job's seed. */
+interface Prepared {
+  train: PartyTable;
+  test: PartyTable;
+}
+
+/**
+ * A bank's or the platform's part of one job. `role` is its protocol role: `guest` (the bank,
+ * labels) or `host` (the platform).
+ */
+export class NodeJob {
+  private table: PartyTable | undefined;
+  private prepared: Prepared | undefined;
+  private psi: PsiGuest | PsiHost | undefined;
+  private vfl: VflGuest | VflHost | undefined;
+  private sc: ScorecardGuest | ScorecardHost | undefined;
+  private stagesDone = new Set<string>();
+  summary: Record<string, unknown> = {};
+  private hostTest: Float64Array | undefined;
+  private evaluationStarted = false;
+
+  constructor(
+    readonly spec: JobSpec,
+    readonly role: 'guest' | 'host',
+    private readonly store: NodeStore,
+    private readonly blinder: Blinder,
+  ) {}
+
+  private get job(): string {
+    return this.spec.id;
+  }
+
+  private data(): PartyTable {
+    if (this.table) return this.table;
+    const name = this.role === 'guest' ? this.spec.guest.dataset : this.spec.host.dataset;
+    const d = this.store.dataset(name);
+    if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${name}" is not registered on this node`, { field: 'dataset' });
+    this.table = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
+    return this.table;
+  }
+
+  private seed(name: string): string {
+    return Buffer.from(this.store.secret(this.job, name, () => randomBytes(32))).toString('hex');
+  }
+
+  private stageDone(stage: string, summary: Record<string, unknown>): Envelope {
+    this.stagesDone.add(stage);
+    this.summary[stage] = summary;
+    return envelope(this.job, JOB, 'StageDone', STAGES[this.spec.pipeline].indexOf(stage), this.role, 'coordinator', { stage, summary: JSON.stringify(summary) });
+  }
+
+  /** The party that receives messages of `protocol`, if its stage has started. */
+  partyFor(protocol: string): Party | undefined {
+    if (protocol === 'psi') return this.psi;
+    if (protocol === 'vfl-lr') return this.vfl;
+    if (protocol === 'scorecard') return this.sc;
+    return undefined;
+  }
+
+  async startStage(stage: string): Promise<Envelope[]> {
+    switch (stage) {
+      case 'psi': {
+        const ids = this.data().ids;
+        const rng = seededRng(this.seed('psi'));
+        this.psi = this.role === 'guest' ? new PsiGuest(this.job, ids, this.blinder, rng) : new PsiHost(this.job, ids, this.blinder, rng);
+        return this.after('psi', await this.psi.start());
+      }
+      case 'binning': {
+        const p = this.split();
+        const decl = { categorical: (this.role === 'guest' ? this.spec.scorecard?.guestCategorical : this.spec.scorecard?.hostCategorical) ?? [] };
+        const config = scorecardConfig(this.job, stripDeclarations(this.spec.scorecard));
+        const ckks = await createCkks(config.params);
+        const side = { names: p.train.featureNames, train: p.train.features, test: p.test.features };
+        this.sc =
+          this.role === 'guest'
+            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config)
+            : new ScorecardHost(ckks, side, decl, config, seededRng(this.seed('scorecard-flood')));
+        return this.after('binning', await this.sc.start());
+      }
+      case 'training': {
+        const config = vflConfig(this.job, this.spec.training ?? {});
+        const ckks = await createCkks(config.params);
+        const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
+        const p = this.split();
+        this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config) : new VflHost(ckks, cols, config);
+        return this.after('training', await this.vfl.start());
+      }
+      case 'scorecard': {
+        const w = this.vfl!.weights;
+        if (this.sc instanceof ScorecardGuest) this.sc.setModel(w[0]!, w.slice(1));
+        else this.sc!.setModel(w.slice());
+        return this.after('scorecard', await this.sc!.start());
+      }
+      case 'evaluation':
+        this.evaluationStarted = true;
+        return this.evaluate();
+    }
+    throw new IndomainError('SRV_BAD_REQUEST', `unknown stage "${stage}"`);
+  }
+
+  /** Deliver a protocol message to this node's party; report the stage when the party is done. */
+  async receive(env: Envelope): Promise<Envelope[] | null> {
+    if (env.protocol === 'lr-eval') {
+      this.hostTest = env.body.logit as Float64Array;
+      return this.evaluationStarted ? this.evaluate() : [];
+    }
+    const party = this.partyFor(env.protocol);
+    if (!party) return null; // its stage has not started here yet: the runtime defers it
+    const stage = env.protocol === 'psi' ? 'psi' : env.protocol === 'vfl-lr' ? 'training' : this.sc && this.vfl ? 'scorecard' : 'binning';
+    return this.after(stage, await party.receive(env));
+  }
+
+  private after(stage: string, out: Envelope[]): Envelope[] {
+    const party = stage === 'psi' ? this.psi : stage === 'training' ? this.vfl : this.sc;
+    if (!party?.done || this.stagesDone.has(stage)) return out;
+    let summary: Record<string, unknown> = {};
+    if (stage === 'psi') summary = { intersection: this.psi!.intersection!.length };
+    if (stage === 'training') summary = { iterations: this.vfl!.iterations, converged: this.vfl!.converged, weights: Array.from(this.vfl!.weights) };
+    if (stage === 'binning' && this.sc) summary = { kept: this.sc.kept.map((f) => f.name) };
+    return [...out, this.stageDone(stage, summary)];
+  }
+
+  private split(): Prepared {
+    if (this.prepared) return this.prepared;
+    const ids = this.psi?.intersection;
+    if (!ids) throw new IndomainError('SRV_JOB_FAILED', 'no intersection yet');
+    const a = alignTo(this.data(), ids);
+    const s = seededSplit(ids.length, this.spec.testFraction, this.spec.seed);
+    this.prepared = { train: selectRows(a, s.train), test: selectRows(a, s.test) };
+    return this.prepared;
+  }
+
+  private standardized() {
+    const p = this.split();
+    const s = fitStandardizer(p.train.features);
+    return { train: applyStandardizer(s, p.train.features), test: applyStandardizer(s, p.test.features) };
+  }
+
+  /** Test-set partial logits of this party's features (host) or the joint evaluation (guest). */
+  private evaluate(): Envelope[] {
+    if (this.stagesDone.has('evaluation')) return [];
+    const w = this.vfl!.weights;
+    if (this.role === 'host') {
+      const cols = this.spec.pipeline === 'scorecard' ? (this.sc as ScorecardHost).kept.map((f) => f.testWoe) : this.standardized().test;
+      const u = predictLogistic({ intercept: 0, weights: w }, cols).map((p) => Math.log(p / (1 - p)));
+      return [envelope(this.job, 'lr-eval', 'HostTestScores', 0, 'host', 'guest', { logit: u }), this.stageDone('evaluation', {})];
+    }
+    if (!this.hostTest) return [];
+    const p = this.split();
+    const cols = this.spec.pipeline === 'scorecard' ? (this.sc as ScorecardGuest).kept.map((f) => f.testWoe) : this.standardized().test;
+    const own = predictLogistic({ intercept: w[0]!, weights: w.slice(1) }, cols);
+    const joint = own.map((q, i) => sigmoid(Math.log(q / (1 - q)) + this.hostTest![i]!));
+    const y = p.test.label!;
+    const m = binaryMetrics(joint, y);
+    // The bank-only model: the same features, trained on the bank's own data alone.
+    const std = this.standardized();
+    const bankOnly = fitLogistic(std.train, p.train.label!, { optimizer: 'newton', lambda: this.spec.training?.lambda ?? 1e-4 });
+    const b = binaryMetrics(predictLogistic(bankOnly, std.test), y);
+    return [this.stageDone('evaluation', { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks })];
+  }
+}

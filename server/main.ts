@@ -1,0 +1,64 @@
+/**
+ * One node process: `--role platform|bank|coordinator --name NAME --port PORT --data DIR
+ * --peers PEERS.json`, admin token from INDOMAIN_ADMIN_TOKEN (or --admin-token). Listens on
+ * 127.0.0.1 unless --host says otherwise; recovers unfinished jobs from its database on start.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { BlindingPool } from '../protocols/psi/pool.ts';
+import { buildApp } from './app.ts';
+import { readPeers } from './peers.ts';
+import { NodeRuntime, type NodeRole } from './runtime.ts';
+import { NodeStore } from './store.ts';
+
+export async function startNode(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      role: { type: 'string' },
+      name: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      data: { type: 'string' },
+      peers: { type: 'string' },
+      'admin-token': { type: 'string' },
+      'psi-workers': { type: 'string', default: '1' },
+    },
+    strict: true,
+  });
+  const role = values.role as NodeRole;
+  if (!['platform', 'bank', 'coordinator'].includes(role ?? '')) throw new IndomainError('CLI_BAD_ARGS', '--role must be platform, bank or coordinator');
+  for (const k of ['name', 'port', 'data', 'peers'] as const) if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required`);
+  const token = values['admin-token'] ?? process.env.INDOMAIN_ADMIN_TOKEN;
+  if (!token || token.length < 16) throw new IndomainError('CLI_BAD_ARGS', 'an admin token of at least 16 characters is required (INDOMAIN_ADMIN_TOKEN or --admin-token)');
+  const store = new NodeStore(values.data!);
+  const identity = store.identity(values.name!);
+  writeFileSync(join(values.data!, 'identity.json'), JSON.stringify({ name: identity.name, role, publicKey: Buffer.from(identity.publicKey).toString('base64') }, null, 2));
+  const peers = readPeers(values.peers!);
+  const pool = role === 'coordinator' ? undefined : new BlindingPool(Number(values['psi-workers']));
+  const log = (l: string) => process.stderr.write(`[${identity.name}] ${l}\n`);
+  const runtime = new NodeRuntime({ name: identity.name, role, store, identity, peers, ...(pool ? { blinder: pool } : {}), log });
+  const app = await buildApp({ runtime, identity, role, peers, adminToken: token });
+  await app.listen({ port: Number(values.port), host: values.host! });
+  log(`listening on ${values.host}:${values.port}`);
+  await runtime.recover();
+  const stop = async () => {
+    runtime.stop();
+    await app.close();
+    await pool?.close();
+    store.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  startNode(process.argv.slice(2)).catch((e: unknown) => {
+    if (isIndomainError(e)) process.stderr.write(`error ${e.code}: ${e.message}\n`);
+    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * Job control between the coordinator and the nodes (protocol `job`), and the evaluation message
+ * of the logistic-regression pipeline. Declared like every protocol message: sender, receiver,
+ * privacy class and what the receiver learns.
+ */
+import { declareMessage } from '../protocols/message.ts';
+
+export const JOB = 'job';
+
+export const JobStart = declareMessage({
+  protocol: JOB,
+  type: 'JobStart',
+  from: 'coordinator',
+  to: ['guest', 'host'],
+  privacy: 'metadata',
+  fields: { spec: 'string' },
+  discloses: 'the job specification: parties, dataset names, pipeline and parameters',
+});
+
+export const StageStart = declareMessage({
+  protocol: JOB,
+  type: 'StageStart',
+  from: 'coordinator',
+  to: ['guest', 'host'],
+  privacy: 'metadata',
+  fields: { stage: 'string' },
+  discloses: 'that a pipeline stage starts',
+});
+
+export const StageDone = declareMessage({
+  protocol: JOB,
+  type: 'StageDone',
+  from: ['guest', 'host'],
+  to: ['coordinator'],
+  privacy: 'aggregate',
+  fields: { stage: 'string', summary: 'string' },
+  discloses:
+    "that the sender finished a stage, with its summary: the intersection size after PSI; the kept feature names after binning; after training, the sender's own weights (which the arbiter can already compute from its steps); after evaluation, the bank's test metrics (AUC, KS) of the joint and the bank-only model",
+});
+
+export const HostTestScores = declareMessage({
+  protocol: 'lr-eval',
+  type: 'HostTestScores',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'score',
+  fields: { logit: 'f64' },
+  discloses: "the host's partial logit for each test-set enterprise, so that the bank can score and evaluate the joint model (the disclosure of federated scoring)",
+});

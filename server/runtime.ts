@@ -1,0 +1,334 @@
+/**
+ * A node's message runtime: the HTTP transport of the protocols, with no protocol change.
+ *
+ * Receiving. A signed request's envelope is checked (declared type; the signer is the node that
+ * plays the sender's role in the job) and written to the inbox before the sender gets its 202.
+ * A message already in the inbox (same job, protocol, type, round, sender and receiver role) is
+ * acknowledged and ignored, so retries are harmless.
+ *
+ * Processing. Each job's inbox is processed in arrival order by one serial loop: the envelope
+ * goes to the job's party for its protocol; a message whose stage has not started here yet is
+ * deferred and retried after each message that is handled. The outputs and the "processed" mark
+ * are committed in one transaction, then delivered from the outbox, retried until the peer
+ * accepts them.
+ *
+ * Recovery. Everything a node does in a job is a function of its inbox in order (and its data and
+ * stored secrets), so a restarted node replays its inbox to rebuild every party's state, without
+ * re-sending what it had already committed, then goes on. A node killed in the middle of a round
+ * thus resumes from its last completed message, and its peers' retries carry the job on.
+ */
+import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
+import { messageSpec, type Envelope } from '../protocols/message.ts';
+import type { Blinder } from '../protocols/psi/protocol.ts';
+import { CoordinatorJob } from './coordinator.ts';
+import { NodeJob, parseJobSpec, type JobSpec } from './job.ts';
+import { signRequest, type Identity } from './signing.ts';
+import type { InboxRow, NodeStore } from './store.ts';
+
+export type NodeRole = 'platform' | 'bank' | 'coordinator';
+
+export interface Peer {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly url: string;
+  readonly publicKey: Uint8Array;
+}
+
+export interface RuntimeOptions {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly store: NodeStore;
+  readonly identity: Identity;
+  readonly peers: ReadonlyMap<string, Peer>;
+  /** PSI blinding pool (party nodes). */
+  readonly blinder?: Blinder;
+  readonly log?: (line: string) => void;
+}
+
+type Run = { kind: 'node'; job: NodeJob } | { kind: 'coordinator'; job: CoordinatorJob };
+
+interface JobState {
+  run: Run | undefined;
+  /** Highest inbox sequence number taken up. */
+  lastSeq: number;
+  handled: Set<number>;
+  deferred: InboxRow[];
+  chain: Promise<void>;
+}
+
+export const MESSAGE_PATH = '/v1/messages';
+
+/** The dedupe key of a message: unique per message instance in every protocol. */
+export function messageKey(env: Envelope): string {
+  return [env.job, env.protocol, env.type, env.round, env.from, env.to].join('|');
+}
+
+export function nodeOfRole(spec: JobSpec, role: string): string {
+  if (role === 'guest') return spec.guest.node;
+  if (role === 'host') return spec.host.node;
+  if (role === 'arbiter' || role === 'coordinator') return spec.coordinator;
+  throw new IndomainError('SRV_UNKNOWN_PARTY', `role "${role}"`);
+}
+
+export class NodeRuntime {
+  private readonly jobs = new Map<string, JobState>();
+  private delivering = false;
+  private deliverAgain = false;
+  private stopped = false;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly o: RuntimeOptions) {
+    this.log = o.log ?? (() => {});
+  }
+
+  get store(): NodeStore {
+    return this.o.store;
+  }
+
+  /** Rebuild every unfinished job by replaying its inbox, then deliver what is pending. */
+  async recover(): Promise<void> {
+    for (const j of this.o.store.jobs()) {
+      if (j.status === 'completed' || j.status === 'failed' || j.status === 'cancelled') continue;
+      this.log(`recovering job ${j.id} (${j.status}, stage ${j.stage || '-'})`);
+      await this.pump(j.id);
+    }
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Accept a verified request body from `sender`: check, store, schedule. */
+  accept(sender: string, bytes: Uint8Array): { duplicate: boolean } {
+    const env = decodeMessage(bytes);
+    messageSpec(env.protocol, env.type);
+    let spec: JobSpec;
+    if (env.protocol === 'job' && env.type === 'JobStart') {
+      spec = parseJobSpec(JSON.parse(String(env.body.spec)));
+      if (spec.id !== env.job) throw new IndomainError('SRV_BAD_REQUEST', `JobStart for "${env.job}" carries spec "${spec.id}"`);
+      if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `this node is "${this.o.name}", not the ${env.to} of job ${spec.id}`);
+      this.o.store.putJob(spec.id, JSON.stringify(spec));
+    } else {
+      const row = this.o.store.job(env.job);
+      if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${env.job}" is unknown here`);
+      spec = JSON.parse(row.spec) as JobSpec;
+    }
+    if (nodeOfRole(spec, env.from) !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the ${env.from} of job ${spec.id}`);
+    if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `message for the ${env.to}, this node is not it`);
+    const fresh = this.o.store.receive(env.job, messageKey(env), sender, bytes);
+    if (fresh) void this.pump(env.job);
+    return { duplicate: !fresh };
+  }
+
+  /** Create a job on the coordinator: stored as its own first inbox record, so replay covers it. */
+  createJob(spec: JobSpec): void {
+    if (this.o.role !== 'coordinator') throw new IndomainError('SRV_BAD_REQUEST', 'jobs are created on the coordinator');
+    if (spec.coordinator !== this.o.name) throw new IndomainError('SRV_BAD_REQUEST', `spec names coordinator "${spec.coordinator}", this is "${this.o.name}"`, { field: 'coordinator' });
+    for (const side of ['guest', 'host'] as const) {
+      const p = this.o.peers.get(spec[side].node);
+      if (!p) throw new IndomainError('SRV_BAD_REQUEST', `no pinned peer "${spec[side].node}"`, { field: side });
+    }
+    if (this.o.store.job(spec.id)) throw new IndomainError('SRV_BAD_REQUEST', `job "${spec.id}" exists`, { field: 'id' });
+    this.o.store.putJob(spec.id, JSON.stringify(spec));
+    const env: Envelope = { job: spec.id, protocol: 'job', type: 'JobCreate', round: 0, from: 'coordinator', to: 'coordinator', body: {} };
+    this.o.store.receive(spec.id, messageKey(env), this.o.name, encodeMessage(env));
+    void this.pump(spec.id);
+  }
+
+  cancel(job: string): void {
+    const row = this.o.store.job(job);
+    if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${job}"`);
+    if (row.status === 'completed' || row.status === 'failed') return;
+    this.o.store.updateJob(job, { status: 'cancelled' });
+  }
+
+  coordinatorJob(job: string): CoordinatorJob | undefined {
+    const r = this.jobs.get(job)?.run;
+    return r?.kind === 'coordinator' ? r.job : undefined;
+  }
+
+  /** Process a job's inbox in order (serially per job). */
+  pump(job: string): Promise<void> {
+    let st = this.jobs.get(job);
+    if (!st) {
+      st = { run: undefined, lastSeq: 0, handled: new Set(), deferred: [], chain: Promise.resolve() };
+      this.jobs.set(job, st);
+    }
+    const state = st;
+    state.chain = state.chain.then(() => this.drain(job, state)).catch((e: unknown) => this.fail(job, e));
+    return state.chain;
+  }
+
+  private async drain(job: string, st: JobState): Promise<void> {
+    const status = this.o.store.job(job)?.status;
+    if (status === 'failed' || status === 'cancelled' || status === 'completed') return;
+    for (;;) {
+      const row = this.o.store.inboxAfter(job, st.lastSeq);
+      if (!row) return;
+      st.lastSeq = row.seq;
+      if (await this.process(job, st, row)) await this.retryDeferred(job, st);
+    }
+  }
+
+  private async retryDeferred(job: string, st: JobState): Promise<void> {
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const row of [...st.deferred]) {
+        st.deferred = st.deferred.filter((d) => d.seq !== row.seq);
+        if (await this.process(job, st, row)) {
+          progress = true;
+          break;
+        }
+      }
+    }
+  }
+
+  /** True when handled; false when deferred. */
+  private async process(job: string, st: JobState, row: InboxRow): Promise<boolean> {
+    const env = decodeMessage(row.bytes);
+    const out = await this.dispatch(st, env, row);
+    if (out === null) {
+      st.deferred.push(row);
+      return false;
+    }
+    st.handled.add(row.seq);
+    if (!row.processed) {
+      const spec = this.specOf(st);
+      const outputs = out.map((o) => {
+        const toNode = nodeOfRole(spec, o.to);
+        return { key: messageKey(o), toNode, bytes: encodeMessage(o) };
+      });
+      // Messages to itself (none today) would loop back through the inbox.
+      this.o.store.commit(row.seq, job, outputs);
+      this.updateStatus(job, st);
+      this.kick();
+    }
+    return true;
+  }
+
+  private specOf(st: JobState): JobSpec {
+    return st.run!.job.spec;
+  }
+
+  private async dispatch(st: JobState, env: Envelope, row: InboxRow): Promise<Envelope[] | null> {
+    if (env.protocol === 'job' && env.type === 'JobCreate') {
+      const spec = parseJobSpec(JSON.parse(this.o.store.job(env.job)!.spec));
+      const job = new CoordinatorJob(spec);
+      st.run = { kind: 'coordinator', job };
+      return job.create();
+    }
+    if (env.protocol === 'job' && env.type === 'JobStart') {
+      const spec = parseJobSpec(JSON.parse(String(env.body.spec)));
+      const role = env.to as 'guest' | 'host';
+      st.run = { kind: 'node', job: new NodeJob(spec, role, this.o.store, this.o.blinder!) };
+      return [];
+    }
+    if (!st.run) return null;
+    if (st.run.kind === 'coordinator') return st.run.job.receive(env, this.receivedAt(row));
+    if (env.protocol === 'job' && env.type === 'StageStart') return st.run.job.startStage(String(env.body.stage));
+    return st.run.job.receive(env);
+  }
+
+  private receivedAt(row: InboxRow): number {
+    const r = this.o.store.db.prepare('SELECT received_at AS t FROM inbox WHERE seq = ?').get(row.seq) as { t: number } | undefined;
+    return r?.t ?? Date.now();
+  }
+
+  private updateStatus(job: string, st: JobState): void {
+    const run = st.run;
+    if (!run) return;
+    if (run.kind === 'coordinator') {
+      const c = run.job;
+      this.o.store.updateJob(job, {
+        status: c.finished ? 'completed' : 'running',
+        stage: c.stage,
+        progress: JSON.stringify(c.progress()),
+        ...(c.finished ? { result: JSON.stringify(c.result) } : {}),
+      });
+    } else {
+      this.o.store.updateJob(job, { status: 'running', progress: JSON.stringify(run.job.summary) });
+    }
+  }
+
+  private fail(job: string, e: unknown): void {
+    const err = isIndomainError(e) ? e.toJSON() : { code: 'SRV_INTERNAL', message: e instanceof Error ? e.message : String(e) };
+    this.log(`job ${job} failed: ${err.code}: ${err.message}`);
+    this.o.store.updateJob(job, { status: 'failed', error: JSON.stringify(err) });
+  }
+
+  /** Deliver the outbox in order, per peer; retry with back-off until accepted. */
+  kick(): void {
+    if (this.delivering) {
+      this.deliverAgain = true;
+      return;
+    }
+    this.delivering = true;
+    void this.deliver().finally(() => {
+      this.delivering = false;
+      if (this.deliverAgain && !this.stopped) {
+        this.deliverAgain = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async deliver(): Promise<void> {
+    let backoff = 50;
+    while (!this.stopped) {
+      const rows = this.o.store.undelivered();
+      if (rows.length === 0) return;
+      const blocked = new Set<string>();
+      let progressed = false;
+      for (const row of rows) {
+        if (blocked.has(row.toNode)) continue;
+        const peer = this.o.peers.get(row.toNode);
+        if (!peer) {
+          this.fail(row.job, new IndomainError('SRV_UNKNOWN_PEER', `no pinned peer "${row.toNode}"`));
+          this.o.store.delivered(row.seq);
+          continue;
+        }
+        const r = await this.post(peer, row.bytes);
+        if (r === 'ok') {
+          this.o.store.delivered(row.seq);
+          progressed = true;
+        } else if (r === 'retry') blocked.add(row.toNode);
+        else {
+          this.fail(row.job, r);
+          this.o.store.delivered(row.seq);
+        }
+      }
+      if (!progressed) {
+        await new Promise((res) => setTimeout(res, backoff));
+        backoff = Math.min(2000, backoff * 2);
+      } else backoff = 50;
+    }
+  }
+
+  private async post(peer: Peer, body: Uint8Array): Promise<'ok' | 'retry' | IndomainError> {
+    const headers = { ...signRequest(this.o.identity, 'POST', MESSAGE_PATH, body), 'content-type': 'application/msgpack' };
+    try {
+      const res = await fetch(peer.url + MESSAGE_PATH, { method: 'POST', headers, body });
+      if (res.ok) {
+        await res.arrayBuffer();
+        return 'ok';
+      }
+      const text = await res.text();
+      if (res.status >= 500 || res.status === 429) return 'retry';
+      let code = 'SRV_BAD_REQUEST';
+      let message = text;
+      try {
+        const j = JSON.parse(text) as { code?: string; message?: string };
+        code = j.code ?? code;
+        message = j.message ?? text;
+      } catch {
+        /* keep the text */
+      }
+      return new IndomainError('SRV_PEER_UNREACHABLE', `${peer.name} refused a message: ${code}: ${message}`);
+    } catch {
+      return 'retry';
+    }
+  }
+}

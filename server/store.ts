@@ -1,0 +1,173 @@
+/**
+ * A node's durable state: one SQLite database (better-sqlite3, WAL, synchronous=FULL) under its
+ * data directory. Identity key, nonces, datasets, jobs, every message received (the inbox, from
+ * which a restarted node rebuilds its protocol state by replay) and every message to send (the
+ * outbox, retried until the peer accepts it), and job secrets (CKKS secret keys, per-job seeds).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { identityFromSecret, newIdentity, MAX_SKEW_MS, type Identity, type NonceStore } from './signing.ts';
+
+export interface InboxRow {
+  seq: number;
+  job: string;
+  key: string;
+  sender: string;
+  bytes: Uint8Array;
+  processed: number;
+}
+
+export interface OutboxRow {
+  seq: number;
+  job: string;
+  key: string;
+  toNode: string;
+  bytes: Uint8Array;
+}
+
+export interface JobRow {
+  id: string;
+  spec: string;
+  status: string;
+  stage: string;
+  progress: string;
+  result: string | null;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DatasetRow {
+  name: string;
+  path: string;
+  options: string;
+  rows: number;
+  features: string;
+  registeredAt: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (sender TEXT NOT NULL, nonce TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (sender, nonce));
+CREATE TABLE IF NOT EXISTS datasets (name TEXT PRIMARY KEY, path TEXT NOT NULL, options TEXT NOT NULL, rows INTEGER NOT NULL, features TEXT NOT NULL, registered_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, spec TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, progress TEXT NOT NULL,
+  result TEXT, error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, key TEXT NOT NULL UNIQUE, sender TEXT NOT NULL,
+  bytes BLOB NOT NULL, processed INTEGER NOT NULL DEFAULT 0, received_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS inbox_job ON inbox (job, seq);
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, key TEXT NOT NULL UNIQUE, to_node TEXT NOT NULL,
+  bytes BLOB NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (job TEXT NOT NULL, name TEXT NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (job, name));
+`;
+
+export class NodeStore implements NonceStore {
+  readonly db: Database.Database;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.db = new Database(join(dir, 'node.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** This node's identity, created on first use. */
+  identity(name: string): Identity {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get('ed25519-secret') as { value: Buffer } | undefined;
+    if (row) return identityFromSecret(name, new Uint8Array(row.value));
+    const id = newIdentity(name);
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('ed25519-secret', Buffer.from(id.secretKey));
+    return id;
+  }
+
+  claim(sender: string, nonce: string, timestamp: number): boolean {
+    const now = Date.now();
+    this.db.prepare('DELETE FROM nonces WHERE ts < ?').run(now - 2 * MAX_SKEW_MS);
+    const r = this.db.prepare('INSERT OR IGNORE INTO nonces (sender, nonce, ts) VALUES (?, ?, ?)').run(sender, nonce, timestamp);
+    return r.changes === 1;
+  }
+
+  // Datasets.
+  putDataset(d: Omit<DatasetRow, 'registeredAt'>): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO datasets (name, path, options, rows, features, registered_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(d.name, d.path, d.options, d.rows, d.features, Date.now());
+  }
+  dataset(name: string): DatasetRow | undefined {
+    return this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets WHERE name = ?').get(name) as DatasetRow | undefined;
+  }
+  datasets(): DatasetRow[] {
+    return this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets ORDER BY name').all() as DatasetRow[];
+  }
+
+  // Jobs.
+  putJob(id: string, spec: string): void {
+    const now = Date.now();
+    this.db
+      .prepare("INSERT OR IGNORE INTO jobs (id, spec, status, stage, progress, created_at, updated_at) VALUES (?, ?, 'created', '', '{}', ?, ?)")
+      .run(id, spec, now, now);
+  }
+  updateJob(id: string, fields: Partial<Pick<JobRow, 'status' | 'stage' | 'progress' | 'result' | 'error'>>): void {
+    const sets = Object.keys(fields).map((k) => `${k} = @${k}`);
+    this.db.prepare(`UPDATE jobs SET ${[...sets, 'updated_at = @now'].join(', ')} WHERE id = @id`).run({ ...fields, id, now: Date.now() });
+  }
+  job(id: string): JobRow | undefined {
+    return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+  }
+  jobs(): JobRow[] {
+    return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs ORDER BY created_at').all() as JobRow[];
+  }
+
+  // Inbox: durable before the sender gets its acknowledgement; duplicates (same key) ignored.
+  receive(job: string, key: string, sender: string, bytes: Uint8Array): boolean {
+    const r = this.db.prepare('INSERT OR IGNORE INTO inbox (job, key, sender, bytes, received_at) VALUES (?, ?, ?, ?, ?)').run(job, key, sender, Buffer.from(bytes), Date.now());
+    return r.changes === 1;
+  }
+  inbox(job: string): InboxRow[] {
+    return (this.db.prepare('SELECT seq, job, key, sender, bytes, processed FROM inbox WHERE job = ? ORDER BY seq').all(job) as (InboxRow & { bytes: Buffer })[]).map((r) => ({ ...r, bytes: new Uint8Array(r.bytes) }));
+  }
+  /** The first inbox row of a job after sequence number `seq`. */
+  inboxAfter(job: string, seq: number): InboxRow | undefined {
+    const r = this.db.prepare('SELECT seq, job, key, sender, bytes, processed FROM inbox WHERE job = ? AND seq > ? ORDER BY seq LIMIT 1').get(job, seq) as (InboxRow & { bytes: Buffer }) | undefined;
+    return r && { ...r, bytes: new Uint8Array(r.bytes) };
+  }
+  /** Mark an inbox row processed and queue its outputs, atomically. */
+  commit(seq: number | null, job: string, outputs: readonly { key: string; toNode: string; bytes: Uint8Array }[]): void {
+    this.db.transaction(() => {
+      if (seq !== null) this.db.prepare('UPDATE inbox SET processed = 1 WHERE seq = ?').run(seq);
+      const ins = this.db.prepare('INSERT OR IGNORE INTO outbox (job, key, to_node, bytes, created_at) VALUES (?, ?, ?, ?, ?)');
+      for (const o of outputs) ins.run(job, o.key, o.toNode, Buffer.from(o.bytes), Date.now());
+    })();
+  }
+  undelivered(): OutboxRow[] {
+    return (this.db.prepare('SELECT seq, job, key, to_node AS toNode, bytes FROM outbox WHERE delivered = 0 ORDER BY seq').all() as (OutboxRow & { bytes: Buffer })[]).map((r) => ({
+      ...r,
+      bytes: new Uint8Array(r.bytes),
+    }));
+  }
+  delivered(seq: number): void {
+    this.db.prepare('UPDATE outbox SET delivered = 1 WHERE seq = ?').run(seq);
+  }
+  /** Bytes sent to and received from each peer, for a job (or all jobs). */
+  traffic(job?: string): { sent: Record<string, number>; received: Record<string, number> } {
+    const w = job ? 'WHERE job = ?' : '';
+    const args = job ? [job] : [];
+    const sent = this.db.prepare(`SELECT to_node AS peer, SUM(LENGTH(bytes)) AS n FROM outbox ${w} GROUP BY to_node`).all(...args) as { peer: string; n: number }[];
+    const received = this.db.prepare(`SELECT sender AS peer, SUM(LENGTH(bytes)) AS n FROM inbox ${w} GROUP BY sender`).all(...args) as { peer: string; n: number }[];
+    return { sent: Object.fromEntries(sent.map((r) => [r.peer, r.n])), received: Object.fromEntries(received.map((r) => [r.peer, r.n])) };
+  }
+
+  // Secrets (CKKS secret keys, per-job seeds): never sent anywhere.
+  secret(job: string, name: string, make: () => Uint8Array): Uint8Array {
+    const row = this.db.prepare('SELECT bytes FROM secrets WHERE job = ? AND name = ?').get(job, name) as { bytes: Buffer } | undefined;
+    if (row) return new Uint8Array(row.bytes);
+    const bytes = make();
+    this.db.prepare('INSERT INTO secrets (job, name, bytes) VALUES (?, ?, ?)').run(job, name, Buffer.from(bytes));
+    return bytes;
+  }
+}
