@@ -24,7 +24,7 @@ export async function startNode(argv: string[]): Promise<void> {
       data: { type: 'string' },
       peers: { type: 'string' },
       'admin-token': { type: 'string' },
-      'psi-workers': { type: 'string', default: '1' },
+      'psi-workers': { type: 'string', default: '2' },
     },
     strict: true,
   });

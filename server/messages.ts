@@ -47,3 +47,13 @@ export const HostTestScores = declareMessage({
   fields: { logit: 'f64' },
   discloses: "the host's partial logit for each test-set enterprise, so that the bank can score and evaluate the joint model (the disclosure of federated scoring)",
 });
+
+export const JobFailed = declareMessage({
+  protocol: JOB,
+  type: 'JobFailed',
+  from: ['guest', 'host'],
+  to: ['coordinator'],
+  privacy: 'metadata',
+  fields: { error: 'string' },
+  discloses: "that the sender's part of the job failed, with the error code and message",
+});

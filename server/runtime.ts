@@ -226,6 +226,7 @@ export class NodeRuntime {
       st.run = { kind: 'node', job: new NodeJob(spec, role, this.o.store, this.o.blinder!) };
       return [];
     }
+    if (env.protocol === 'job' && env.type === 'JobFailed') throw new IndomainError('SRV_JOB_FAILED', `the ${env.from} failed: ${String(env.body.error)}`);
     if (!st.run) return null;
     if (st.run.kind === 'coordinator') return st.run.job.receive(env, this.receivedAt(row));
     if (env.protocol === 'job' && env.type === 'StageStart') return st.run.job.startStage(String(env.body.stage));
@@ -256,7 +257,17 @@ export class NodeRuntime {
   private fail(job: string, e: unknown): void {
     const err = isIndomainError(e) ? e.toJSON() : { code: 'SRV_INTERNAL', message: e instanceof Error ? e.message : String(e) };
     this.log(`job ${job} failed: ${err.code}: ${err.message}`);
+    const row = this.o.store.job(job);
+    if (!row || row.status === 'failed') return;
     this.o.store.updateJob(job, { status: 'failed', error: JSON.stringify(err) });
+    // A party node tells the coordinator, which fails the job for everyone watching it.
+    if (this.o.role !== 'coordinator') {
+      const spec = JSON.parse(row.spec) as JobSpec;
+      const role = spec.guest.node === this.o.name ? 'guest' : 'host';
+      const env: Envelope = { job, protocol: 'job', type: 'JobFailed', round: 0, from: role, to: 'coordinator', body: { error: `${err.code}: ${err.message}` } };
+      this.o.store.commit(null, job, [{ key: messageKey(env), toNode: spec.coordinator, bytes: encodeMessage(env) }]);
+      this.kick();
+    }
   }
 
   /** Deliver the outbox in order, per peer; retry with back-off until accepted. */
