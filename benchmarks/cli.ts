@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { isMain } from '../engine/main.ts';
 import { scorecardBench } from './scorecard.ts';
 import { vflBench } from './vfl.ts';
 
@@ -33,7 +34,7 @@ const OPTIONS = {
 
 const SCORECARD_ONLY = ['pmml', 'sql', 'report', 'reasons-out', 'guest-categorical', 'host-categorical'] as const;
 
-async function main(argv: string[]): Promise<void> {
+export async function benchMain(argv: string[]): Promise<void> {
   const [suite, ...rest] = argv;
   if (suite !== 'vfl' && suite !== 'scorecard') throw new IndomainError('CLI_BAD_ARGS', `unknown suite "${suite ?? ''}"\n${USAGE}`);
   const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true });
@@ -75,10 +76,13 @@ async function main(argv: string[]): Promise<void> {
   process.stdout.write(`scorecard test AUC ${n('testAuc')} KS ${n('testKs')}; raw-feature federated LR test AUC ${n('lrTestAuc')} (difference ${n('aucScorecardMinusLr')})\n`);
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
+/** Print a failure as its code and message (never a stack trace); exit status 1. */
+export function reportFailure(e: unknown, usage = USAGE): void {
   if (isIndomainError(e)) process.stderr.write(`error ${e.code}: ${e.message}\n`);
   else if (e instanceof Error && 'code' in e && String((e as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`error CLI_BAD_ARGS: ${e.message}\n${USAGE}\n`);
+    process.stderr.write(`error CLI_BAD_ARGS: ${e.message}\n${usage}\n`);
   } else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
-});
+}
+
+if (isMain(import.meta.url)) benchMain(process.argv.slice(2)).catch((e: unknown) => reportFailure(e));

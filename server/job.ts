@@ -5,6 +5,8 @@
  * node rebuilds its state by replaying its inbox (server/runtime.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { alignTo, seededSplit } from '../engine/align.ts';
 import { loadCsv, type LoadOptions } from '../engine/csv.ts';
 import { IndomainError } from '../engine/errors.ts';
@@ -14,10 +16,13 @@ import { selectRows, type PartyTable } from '../engine/table.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../models/logistic.ts';
 import { binaryMetrics } from '../models/metrics.ts';
 import { createCkks } from '../protocols/he/ckks.ts';
-import type { Envelope } from '../protocols/message.ts';
+import { decodeMessage } from '../protocols/codec.ts';
+import { messageSpec, type Envelope } from '../protocols/message.ts';
+import { scorecardPmml } from '../models/export/pmml.ts';
+import { scorecardSql } from '../models/export/sql.ts';
 import type { Blinder } from '../protocols/psi/protocol.ts';
 import { PsiGuest, PsiHost } from '../protocols/psi/protocol.ts';
-import { scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardConfig } from '../protocols/scorecard/protocol.ts';
+import { assembleScorecard, disclosures, scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardConfig } from '../protocols/scorecard/protocol.ts';
 import type { Party } from '../protocols/transport.ts';
 import { vflConfig, VflGuest, VflHost, type VflConfig } from '../protocols/vfl-lr/protocol.ts';
 import { JOB } from './messages.ts';
@@ -234,6 +239,33 @@ export class NodeJob {
     const std = this.standardized();
     const bankOnly = fitLogistic(std.train, p.train.label!, { optimizer: 'newton', lambda: this.spec.training?.lambda ?? 1e-4 });
     const b = binaryMetrics(predictLogistic(bankOnly, std.test), y);
-    return [this.stageDone('evaluation', { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks })];
+    const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
+    if (this.sc instanceof ScorecardGuest) summary.artifacts = this.writeScorecard(this.sc);
+    return [this.stageDone('evaluation', summary)];
+  }
+
+  /** The bank's deliverables, in its own data directory: report, model, PMML, SQL, scores. */
+  private writeScorecard(g: ScorecardGuest): string {
+    const config = scorecardConfig(this.job, stripDeclarations(this.spec.scorecard));
+    const received = this.store.inbox(this.job).map((r) => {
+      const env = decodeMessage(r.bytes);
+      return { to: this.role, protocol: env.protocol, type: env.type, privacy: messageSpec(env.protocol, env.type).privacy };
+    });
+    const a = assembleScorecard(g, config, disclosures(received));
+    const dir = join(this.store.dir, 'jobs', this.job);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'report.json'), JSON.stringify(a.report, null, 2));
+    writeFileSync(join(dir, 'report.md'), a.markdown);
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(a.model, null, 2));
+    writeFileSync(join(dir, 'scorecard.pmml'), scorecardPmml(a.model));
+    writeFileSync(join(dir, 'scorecard.sql'), scorecardSql(a.model));
+    const p = this.split();
+    const lines = ['id,set,score,points,reasons'];
+    for (const set of ['train', 'test'] as const) {
+      const s = g[set]!;
+      p[set].ids.forEach((id, i) => lines.push(`${id},${set},${s.prob[i]},${s.points[i]},${a.reasons[set][i]!.join(' ')}`));
+    }
+    writeFileSync(join(dir, 'scores.csv'), lines.join('\n') + '\n');
+    return dir;
   }
 }

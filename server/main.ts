@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { isMain } from '../engine/main.ts';
 import { BlindingPool } from '../protocols/psi/pool.ts';
 import { buildApp } from './app.ts';
 import { readPeers } from './peers.ts';
@@ -55,7 +56,7 @@ export async function startNode(argv: string[]): Promise<void> {
   process.on('SIGINT', () => void stop());
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   startNode(process.argv.slice(2)).catch((e: unknown) => {
     if (isIndomainError(e)) process.stderr.write(`error ${e.code}: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);

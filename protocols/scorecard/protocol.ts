@@ -109,22 +109,7 @@ export async function scorecardInMemory(input: ScorecardInput): Promise<Scorecar
   const final = new MemoryTransport([guest, host]);
   await final.run();
   const log = [...binning.log, ...final.log];
-  const model = exportModel(guest, host, config);
-  const reasons = { train: rowReasons(guest, model, 'train'), test: rowReasons(guest, model, 'test') };
-  const report = buildReport({
-    scaling: config.scaling,
-    policy: config.policy,
-    train: guest.train!,
-    test: guest.test!,
-    characteristics: characteristicRows(guest, host, config),
-    coefficients: coefficientRows(guest),
-    stability: stabilityRows(guest),
-    dropped: [
-      ...guest.selection!.dropped.map((d) => ({ ...d, party: 'guest' as const })),
-      ...guest.hostSelection!.dropped.map((d) => ({ ...d, party: 'host' as const })),
-    ],
-    disclosures: disclosures([...log, ...training.transport.log]),
-  });
+  const { model, report, markdown, reasons } = assembleScorecard(guest, config, disclosures([...log, ...training.transport.log]));
   const t3 = performance.now();
   return {
     guest,
@@ -132,16 +117,40 @@ export async function scorecardInMemory(input: ScorecardInput): Promise<Scorecar
     training,
     model,
     report,
-    markdown: reportMarkdown(report),
+    markdown,
     reasons,
     log,
     seconds: { binning: (t1 - t0) / 1000, training: (t2 - t1) / 1000, scorecard: (t3 - t2) / 1000 },
   };
 }
 
+/**
+ * What the guest delivers once the scorecard stage is finished: the exportable model, the
+ * validation report (JSON and Markdown) and the reason codes of the development sample.
+ * `ledger` lists what each party received (see {@link disclosures}).
+ */
+export function assembleScorecard(guest: ScorecardGuest, config: ScorecardConfig, ledger: ReturnType<typeof disclosures>) {
+  const model = exportModel(guest, config);
+  const reasons = { train: rowReasons(guest, model, 'train'), test: rowReasons(guest, model, 'test') };
+  const report = buildReport({
+    scaling: config.scaling,
+    policy: config.policy,
+    train: guest.train!,
+    test: guest.test!,
+    characteristics: characteristicRows(guest, config),
+    coefficients: coefficientRows(guest),
+    stability: stabilityRows(guest),
+    dropped: [
+      ...guest.selection!.dropped.map((d) => ({ ...d, party: 'guest' as const })),
+      ...guest.hostSelection!.dropped.map((d) => ({ ...d, party: 'host' as const })),
+    ],
+    disclosures: ledger,
+  });
+  return { model, report, markdown: reportMarkdown(report), reasons };
+}
+
 /** The scorecard as the guest can export it: its own characteristics, and the host's under `full`. */
-function exportModel(guest: ScorecardGuest, host: ScorecardHost, c: ScorecardConfig): ScorecardModel {
-  void host;
+function exportModel(guest: ScorecardGuest, c: ScorecardConfig): ScorecardModel {
   const own: ExportCharacteristic[] = guest.kept.map((f, j) => ({
     field: `guest_${f.name}`,
     party: 'guest',
@@ -196,8 +205,7 @@ function rowReasons(guest: ScorecardGuest, model: ScorecardModel, which: 'train'
   return out;
 }
 
-function characteristicRows(guest: ScorecardGuest, host: ScorecardHost, c: ScorecardConfig): CharacteristicRow[] {
-  void host;
+function characteristicRows(guest: ScorecardGuest, c: ScorecardConfig): CharacteristicRow[] {
   const keptG = new Set(guest.selection!.kept);
   const keptH = new Set(guest.hostSelection!.kept);
   const own = guest.features.map((f, j): CharacteristicRow => {
@@ -266,7 +274,7 @@ function stabilityRows(guest: ScorecardGuest) {
 }
 
 /** The leakage ledger of a run: what each receiver got, by declared message type. */
-export function disclosures(log: readonly DeliveryRecord[]) {
+export function disclosures(log: readonly Pick<DeliveryRecord, 'to' | 'protocol' | 'type' | 'privacy'>[]) {
   const m = new Map<string, { to: string; type: string; privacy: string; count: number; discloses: string }>();
   for (const r of log) {
     const k = `${r.to}|${r.protocol}/${r.type}`;

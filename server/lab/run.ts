@@ -1,0 +1,145 @@
+/**
+ * The one-command lab (`npm run lab`): generate the data, start the coordinator, the platform and
+ * the bank nodes as separate processes on loopback, run the full scorecard pipeline for each bank,
+ * print a summary (bank-only vs joint AUC and KS, time per stage, bytes per party pair), write
+ * everything to the output directory and stop every process it started (`--serve` keeps them up).
+ */
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import { Cluster, type JobView } from '../cluster.ts';
+import { BANK_CATEGORICAL, DEFAULT_LAB, generateLab, LABEL, PLATFORM_CATEGORICAL, type LabOptions } from './generate.ts';
+
+export interface LabRunOptions extends LabOptions {
+  readonly out: string;
+  readonly serve: boolean;
+  readonly basePort: number;
+  readonly log: (line: string) => void;
+}
+
+export interface LabSummary {
+  banks: {
+    bank: string;
+    job: string;
+    intersection: number;
+    joint: { testAuc: number; testKs: number };
+    bankOnly: { testAuc: number; testKs: number };
+    stages: { stage: string; seconds: number | null }[];
+    artifacts: string;
+  }[];
+  bytesByPair: Record<string, number>;
+  seconds: { generate: number; start: number; total: number };
+}
+
+/** Bytes each node sent to each other node, from the nodes' outboxes. */
+function bytesByPair(c: Cluster): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of c.nodes) {
+    const db = new Database(join(c.dataDir(n.name), 'node.db'), { readonly: true });
+    for (const r of db.prepare('SELECT to_node AS peer, SUM(LENGTH(bytes)) AS n FROM outbox GROUP BY to_node').all() as { peer: string; n: number }[]) {
+      out[`${n.name} → ${r.peer}`] = r.n;
+    }
+    db.close();
+  }
+  return out;
+}
+
+const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+
+export async function runLab(o: LabRunOptions): Promise<LabSummary> {
+  const t0 = performance.now();
+  const out = resolve(o.out);
+  rmSync(out, { recursive: true, force: true });
+  o.log(`generating lab data: ${o.enterprises} platform enterprises, ${o.banks} banks × ${o.loans} loans (seed ${o.seed})`);
+  const data = generateLab(join(out, 'data'), o);
+  const t1 = performance.now();
+  const bankNames = data.banks.map((_, i) => `bank-${i + 1}`);
+  const cluster = new Cluster(join(out, 'nodes'), [
+    { name: 'coordinator', role: 'coordinator', port: o.basePort },
+    { name: 'platform', role: 'platform', port: o.basePort + 1 },
+    ...bankNames.map((name, i) => ({ name, role: 'bank' as const, port: o.basePort + 2 + i })),
+  ]);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await cluster.stop();
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  try {
+    o.log(`starting ${cluster.nodes.length} node processes on 127.0.0.1:${o.basePort}–${o.basePort + cluster.nodes.length - 1}`);
+    await cluster.startAll();
+    const t2 = performance.now();
+    await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: data.platform, idColumn: 'id', uscc: true });
+    for (const [i, name] of bankNames.entries()) {
+      await cluster.admin(name, 'POST', '/v1/admin/datasets', { name: 'loans', path: data.banks[i], idColumn: 'id', labelColumn: LABEL, uscc: true });
+    }
+    const summary: LabSummary = { banks: [], bytesByPair: {}, seconds: { generate: (t1 - t0) / 1000, start: (t2 - t1) / 1000, total: 0 } };
+    for (const name of bankNames) {
+      const id = `scorecard-${name}`;
+      await cluster.admin('coordinator', 'POST', '/v1/admin/jobs', {
+        id,
+        pipeline: 'scorecard',
+        coordinator: 'coordinator',
+        guest: { node: name, dataset: 'loans' },
+        host: { node: 'platform', dataset: 'platform-credit' },
+        seed: o.seed,
+        testFraction: 0.3,
+        scorecard: { guestCategorical: BANK_CATEGORICAL, hostCategorical: PLATFORM_CATEGORICAL },
+      });
+      let last = '';
+      const j: JobView = await cluster.waitForJob('coordinator', id, 240_000, (v) => {
+        const round = v.progress.trainingRound;
+        const line = `${name}: ${v.stage}${v.stage === 'training' && round !== null ? ` round ${String(round)}` : ''}`;
+        if (line !== last) {
+          last = line;
+          o.log(`  ${line}`);
+        }
+      });
+      const r = j.result as { stages: Record<string, Record<string, Record<string, unknown>>>; timings: { stage: string; seconds: number | null }[] };
+      const ev = r.stages.evaluation!.guest! as Record<string, number> & { artifacts: string };
+      const dest = join(out, 'reports', name);
+      cpSync(ev.artifacts, dest, { recursive: true });
+      summary.banks.push({
+        bank: name,
+        job: id,
+        intersection: Number(r.stages.psi!.guest!.intersection),
+        joint: { testAuc: ev.testAuc!, testKs: ev.testKs! },
+        bankOnly: { testAuc: ev.bankOnlyTestAuc!, testKs: ev.bankOnlyTestKs! },
+        stages: r.timings,
+        artifacts: dest,
+      });
+    }
+    summary.bytesByPair = bytesByPair(cluster);
+    summary.seconds.total = (performance.now() - t0) / 1000;
+    writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
+    writeFileSync(join(out, 'summary.md'), summaryMarkdown(summary));
+    o.log('');
+    o.log(summaryMarkdown(summary));
+    if (o.serve) {
+      o.log(`serving: admin token ${cluster.token}; peers ${cluster.peersFile}; Ctrl-C stops every node`);
+      await new Promise<never>(() => {});
+    }
+    return summary;
+  } finally {
+    if (!o.serve) await stop();
+  }
+}
+
+export function summaryMarkdown(s: LabSummary): string {
+  const lines = ['# indomain lab summary', '', '| bank | intersection | joint AUC | joint KS | bank-only AUC | bank-only KS | ' + s.banks[0]!.stages.map((t) => `${t.stage} (s)`).join(' | ') + ' |'];
+  lines.push('|' + ' --- |'.repeat(6 + s.banks[0]!.stages.length));
+  for (const b of s.banks) {
+    lines.push(
+      `| ${b.bank} | ${b.intersection} | ${b.joint.testAuc.toFixed(4)} | ${b.joint.testKs.toFixed(4)} | ${b.bankOnly.testAuc.toFixed(4)} | ${b.bankOnly.testKs.toFixed(4)} | ` +
+        b.stages.map((t) => (t.seconds === null ? '—' : t.seconds.toFixed(1))).join(' | ') +
+        ' |',
+    );
+  }
+  lines.push('', '| from → to | bytes |', '| --- | --- |', ...Object.entries(s.bytesByPair).map(([k, v]) => `| ${k} | ${mb(v)} |`));
+  lines.push('', `Total ${s.seconds.total.toFixed(1)} s (data ${s.seconds.generate.toFixed(1)} s, node start ${s.seconds.start.toFixed(1)} s). Reports, models, PMML and SQL per bank under reports/; each node's data directory and database under nodes/.`);
+  return lines.join('\n');
+}
+
+export { DEFAULT_LAB };
