@@ -10,6 +10,7 @@ import type { Envelope } from '../protocols/message.ts';
 import { vflConfig, VflArbiter } from '../protocols/vfl-lr/protocol.ts';
 import { envelope, STAGES, type JobSpec } from './job.ts';
 import { JOB } from './messages.ts';
+import type { NodeStore } from './store.ts';
 
 export interface StageTiming {
   stage: string;
@@ -25,7 +26,10 @@ export class CoordinatorJob {
   finished = false;
   result: Record<string, unknown> | undefined;
 
-  constructor(readonly spec: JobSpec) {}
+  constructor(
+    readonly spec: JobSpec,
+    private readonly store: NodeStore,
+  ) {}
 
   private get stages(): readonly string[] {
     return STAGES[this.spec.pipeline];
@@ -77,7 +81,12 @@ export class CoordinatorJob {
       const config = vflConfig(this.spec.id, this.spec.training ?? {});
       const ckks = await createCkks(config.params);
       // The flooding noise follows the job's seed, as in the in-memory run.
-      this.arbiter = new VflArbiter(ckks, config, seededRng(`flood:${this.spec.seed}`));
+      // The secret key is kept in this node's store, so a restarted coordinator can still decrypt.
+      const stored = this.store.storedSecret(this.spec.id, 'vfl-lr-ckks-secret');
+      this.arbiter = new VflArbiter(ckks, config, seededRng(`flood:${this.spec.seed}`), {
+        ...(stored ? { stored } : {}),
+        keep: (b) => this.store.keepSecret(this.spec.id, 'vfl-lr-ckks-secret', b),
+      });
       out.push(...this.arbiter.start());
     }
     return out;
@@ -93,17 +102,30 @@ export class CoordinatorJob {
     };
   }
 
-  /** Progress for status: stage index, training round, and a rough ETA from stages done so far. */
-  progress(): Record<string, unknown> {
+  /**
+   * Progress for status: stage index, training round, and an ETA. The ETA is a bound from what
+   * is known: in training, the seconds per round so far times the rounds left to the limit, plus
+   * the later stages at the time the earlier non-training stages took; before training, null.
+   */
+  progress(now = Date.now()): Record<string, unknown> {
     const idx = this.stages.indexOf(this.stage);
-    const doneSeconds = this.timings.filter((t) => t.finishedAt).map((t) => (t.finishedAt! - t.startedAt) / 1000);
+    const maxIterations = vflConfig(this.spec.id, this.spec.training ?? {}).maxIterations;
+    const t = this.timings[this.timings.length - 1];
+    let eta: number | null = null;
+    if (this.finished) eta = 0;
+    else if (this.stage === 'training' && this.arbiter && t && this.arbiter.round > 0) {
+      const perRound = (now - t.startedAt) / 1000 / this.arbiter.round;
+      const rest = this.stages.length - idx - 1;
+      eta = perRound * (maxIterations - this.arbiter.round) + rest * 2;
+    }
     return {
       stage: this.stage,
       stageIndex: idx,
       stages: this.stages,
       trainingRound: this.arbiter?.round ?? null,
-      maxIterations: this.arbiter ? vflConfig('x', this.spec.training ?? {}).maxIterations : null,
-      secondsPerStageSoFar: doneSeconds,
+      maxIterations,
+      secondsPerStage: this.timings.map((x) => ({ stage: x.stage, seconds: ((x.finishedAt ?? now) - x.startedAt) / 1000 })),
+      etaSecondsAtMost: eta,
     };
   }
 }

@@ -126,6 +126,12 @@ export class NodeJob {
     return Buffer.from(this.store.secret(this.job, name, () => randomBytes(32))).toString('hex');
   }
 
+  /** A stored CKKS secret key (after a restart) and where to keep a new one. */
+  private keys(name: string) {
+    const stored = this.store.storedSecret(this.job, name);
+    return { ...(stored ? { stored } : {}), keep: (b: Uint8Array) => this.store.keepSecret(this.job, name, b) };
+  }
+
   private stageDone(stage: string, summary: Record<string, unknown>): Envelope {
     this.stagesDone.add(stage);
     this.summary[stage] = summary;
@@ -156,7 +162,7 @@ export class NodeJob {
         const side = { names: p.train.featureNames, train: p.train.features, test: p.test.features };
         this.sc =
           this.role === 'guest'
-            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config)
+            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.keys('scorecard-ckks-secret'))
             : new ScorecardHost(ckks, side, decl, config, seededRng(this.seed('scorecard-flood')));
         return this.after('binning', await this.sc.start());
       }

@@ -2,8 +2,10 @@
  * One node process: `--role platform|bank|coordinator --name NAME --port PORT --data DIR
  * --peers PEERS.json`, admin token from INDOMAIN_ADMIN_TOKEN (or --admin-token). Listens on
  * 127.0.0.1 unless --host says otherwise; recovers unfinished jobs from its database on start.
+ * TLS: --tls-key KEY.pem --tls-cert CERT.pem serve HTTPS; peers then use https:// URLs (a private
+ * CA's certificate goes in NODE_EXTRA_CA_CERTS so that nodes trust each other).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
@@ -26,6 +28,8 @@ export async function startNode(argv: string[]): Promise<void> {
       peers: { type: 'string' },
       'admin-token': { type: 'string' },
       'psi-workers': { type: 'string', default: '2' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
     },
     strict: true,
   });
@@ -41,7 +45,9 @@ export async function startNode(argv: string[]): Promise<void> {
   const pool = role === 'coordinator' ? undefined : new BlindingPool(Number(values['psi-workers']));
   const log = (l: string) => process.stderr.write(`[${identity.name}] ${l}\n`);
   const runtime = new NodeRuntime({ name: identity.name, role, store, identity, peers, ...(pool ? { blinder: pool } : {}), log });
-  const app = await buildApp({ runtime, identity, role, peers, adminToken: token });
+  if (Boolean(values['tls-key']) !== Boolean(values['tls-cert'])) throw new IndomainError('CLI_BAD_ARGS', '--tls-key and --tls-cert go together');
+  const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
+  const app = await buildApp({ runtime, identity, role, peers, adminToken: token, ...(https ? { https } : {}) });
   await app.listen({ port: Number(values.port), host: values.host! });
   log(`listening on ${values.host}:${values.port}`);
   await runtime.recover();

@@ -57,3 +57,13 @@ export const JobFailed = declareMessage({
   fields: { error: 'string' },
   discloses: "that the sender's part of the job failed, with the error code and message",
 });
+
+export const JobCancel = declareMessage({
+  protocol: JOB,
+  type: 'JobCancel',
+  from: 'coordinator',
+  to: ['guest', 'host'],
+  privacy: 'metadata',
+  fields: {},
+  discloses: 'that the job was cancelled',
+});

@@ -118,7 +118,8 @@ export class NodeRuntime {
     if (nodeOfRole(spec, env.from) !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the ${env.from} of job ${spec.id}`);
     if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `message for the ${env.to}, this node is not it`);
     const fresh = this.o.store.receive(env.job, messageKey(env), sender, bytes);
-    if (fresh) void this.pump(env.job);
+    if (fresh && env.protocol === 'job' && env.type === 'JobCancel') this.o.store.updateJob(env.job, { status: 'cancelled' });
+    else if (fresh) void this.pump(env.job);
     return { duplicate: !fresh };
   }
 
@@ -137,11 +138,21 @@ export class NodeRuntime {
     void this.pump(spec.id);
   }
 
+  /** Cancel a job here; the coordinator also tells both nodes, which stop processing it. */
   cancel(job: string): void {
     const row = this.o.store.job(job);
     if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${job}"`);
-    if (row.status === 'completed' || row.status === 'failed') return;
+    if (row.status === 'completed' || row.status === 'failed' || row.status === 'cancelled') return;
     this.o.store.updateJob(job, { status: 'cancelled' });
+    if (this.o.role === 'coordinator') {
+      const spec = JSON.parse(row.spec) as JobSpec;
+      const out = (['guest', 'host'] as const).map((to) => {
+        const env: Envelope = { job, protocol: 'job', type: 'JobCancel', round: 0, from: 'coordinator', to, body: {} };
+        return { key: messageKey(env), toNode: nodeOfRole(spec, to), bytes: encodeMessage(env) };
+      });
+      this.o.store.commit(null, job, out);
+      this.kick();
+    }
   }
 
   coordinatorJob(job: string): CoordinatorJob | undefined {
@@ -216,7 +227,7 @@ export class NodeRuntime {
   private async dispatch(st: JobState, env: Envelope, row: InboxRow): Promise<Envelope[] | null> {
     if (env.protocol === 'job' && env.type === 'JobCreate') {
       const spec = parseJobSpec(JSON.parse(this.o.store.job(env.job)!.spec));
-      const job = new CoordinatorJob(spec);
+      const job = new CoordinatorJob(spec, this.o.store);
       st.run = { kind: 'coordinator', job };
       return job.create();
     }

@@ -163,6 +163,13 @@ export class NodeStore implements NonceStore {
   }
 
   // Secrets (CKKS secret keys, per-job seeds): never sent anywhere.
+  storedSecret(job: string, name: string): Uint8Array | undefined {
+    const row = this.db.prepare('SELECT bytes FROM secrets WHERE job = ? AND name = ?').get(job, name) as { bytes: Buffer } | undefined;
+    return row ? new Uint8Array(row.bytes) : undefined;
+  }
+  keepSecret(job: string, name: string, bytes: Uint8Array): void {
+    this.db.prepare('INSERT OR REPLACE INTO secrets (job, name, bytes) VALUES (?, ?, ?)').run(job, name, Buffer.from(bytes));
+  }
   secret(job: string, name: string, make: () => Uint8Array): Uint8Array {
     const row = this.db.prepare('SELECT bytes FROM secrets WHERE job = ? AND name = ?').get(job, name) as { bytes: Buffer } | undefined;
     if (row) return new Uint8Array(row.bytes);

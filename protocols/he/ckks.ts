@@ -87,9 +87,24 @@ export interface KeyOwner {
   readonly galoisKeys: Uint8Array;
 }
 
-/** Generate a key pair and the Galois keys for power-of-two rotations. */
-export function generateKeys(ckks: Ckks): KeyOwner {
-  const kg = ckks.seal.KeyGenerator(ckks.context);
+/**
+ * Generate a key pair and the Galois keys for power-of-two rotations. With `secret` (bytes from
+ * {@link secretKeyBytes} of an earlier run), the same secret key is restored and fresh public and
+ * Galois keys derived from it: a restarted key owner can still decrypt what was encrypted before.
+ */
+export function generateKeys(ckks: Ckks, secret?: Uint8Array): KeyOwner {
+  let kg;
+  if (secret) {
+    const sk = ckks.seal.SecretKey();
+    try {
+      sk.loadArray(ckks.context, secret);
+    } catch (e) {
+      sk.delete();
+      throw new IndomainError('HE_BAD_CIPHERTEXT', `stored secret key does not load: ${sealMessage(e)}`);
+    }
+    kg = ckks.seal.KeyGenerator(ckks.context, sk);
+    sk.delete();
+  } else kg = ckks.seal.KeyGenerator(ckks.context);
   const pk = kg.createPublicKey();
   const gk = kg.createGaloisKeys(powerOfTwoSteps(ckks.slots));
   const none = ckks.seal.ComprModeType.none;
@@ -98,6 +113,11 @@ export function generateKeys(ckks: Ckks): KeyOwner {
   gk.delete();
   kg.delete();
   return out;
+}
+
+/** The secret key's bytes, for the owner's own store only: never put them in a message. */
+export function secretKeyBytes(ckks: Ckks, owner: KeyOwner): Uint8Array {
+  return owner.secretKey.saveArray(ckks.seal.ComprModeType.none);
 }
 
 /** What a non-owner holds: encryption and rotation, no decryption. */

@@ -13,7 +13,7 @@ import { basePoints, binPoints } from '../../models/scorecard.ts';
 import { selectFeatures, type Dropped, type Selection } from '../../models/selection.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { decryptorFor, deserialize, encryptChunks, generateKeys, importPublicKeys, type Ckks, type Decryption, type Evaluation } from '../he/ckks.ts';
+import { decryptorFor, deserialize, encryptChunks, generateKeys, importPublicKeys, secretKeyBytes, type Ckks, type Decryption, type Evaluation } from '../he/ckks.ts';
 import type { FeatureDeclarations, ScorecardConfig } from './config.ts';
 import {
   accept,
@@ -99,6 +99,8 @@ export class ScorecardGuest implements Party {
     private readonly labels: { train: Uint8Array; test: Uint8Array },
     private readonly decl: FeatureDeclarations,
     private readonly config: ScorecardConfig,
+    /** A secret key kept from an earlier run of this job (restart), and where to keep a new one. */
+    private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
   ) {
     checkDeclarations(data, decl, 'guest');
     if (labels.train.length !== (data.train[0]?.length ?? 0)) throw new IndomainError('SC_BAD_CONFIG', `${labels.train.length} labels for ${data.train[0]?.length ?? 0} training rows`);
@@ -119,7 +121,8 @@ export class ScorecardGuest implements Party {
 
   start(): Envelope[] {
     if (this.stage !== 'setup') return [];
-    const keys = generateKeys(this.ckks);
+    const keys = generateKeys(this.ckks, this.keyStore?.stored);
+    if (!this.keyStore?.stored) this.keyStore?.keep?.(secretKeyBytes(this.ckks, keys));
     this.ev = importPublicKeys(this.ckks, keys.publicKey, keys.galoisKeys);
     this.dec = decryptorFor(this.ckks, keys);
     const y = Float64Array.from(this.labels.train);

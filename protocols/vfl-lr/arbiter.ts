@@ -8,7 +8,7 @@ import { maxAbs } from '../../engine/linalg.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { decryptorFor, deserialize, floodNoise, generateKeys, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
+import { decryptorFor, deserialize, floodNoise, generateKeys, secretKeyBytes, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
 import { bfgsInit, bfgsStep, initialLogisticHessian, type BfgsState } from '../../models/bfgs.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope } from './common.ts';
@@ -44,10 +44,15 @@ export class VflArbiter implements Party {
   private bfgs: BfgsState | undefined;
   private pending: { guest?: Float64Array; host?: Float64Array } = {};
 
+  /**
+   * `keys.stored`: a secret key kept from an earlier run of this job (restart); `keys.keep` is
+   * called with a newly generated one, for the owner's store.
+   */
   constructor(
     private readonly ckks: Ckks,
     private readonly config: VflConfig,
     private readonly rng: Rng,
+    private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
   ) {}
 
   get done(): boolean {
@@ -55,7 +60,8 @@ export class VflArbiter implements Party {
   }
 
   start(): Envelope[] {
-    this.keys = generateKeys(this.ckks);
+    this.keys = generateKeys(this.ckks, this.keyStore?.stored);
+    if (!this.keyStore?.stored) this.keyStore?.keep?.(secretKeyBytes(this.ckks, this.keys));
     this.dec = decryptorFor(this.ckks, this.keys);
     const body = { params: this.ckks.params.name, publicKey: this.keys.publicKey, galoisKeys: this.keys.galoisKeys };
     return [

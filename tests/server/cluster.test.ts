@@ -73,6 +73,21 @@ describe('three processes over HTTP', () => {
     expect(guest.testAuc).toBeGreaterThan(guest.bankOnlyTestAuc! + 0.05);
   }, 240_000);
 
+  it('cancels a job on the coordinator and on both nodes', async () => {
+    await c.admin('coordinator', 'POST', '/v1/admin/jobs', spec('job-cancel'));
+    const j = await c.admin<JobView>('coordinator', 'POST', '/v1/admin/jobs/job-cancel/cancel');
+    expect(j.status).toBe('cancelled');
+    for (const node of ['bank-a', 'platform']) {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const v = await c.admin<JobView>(node, 'GET', '/v1/admin/jobs/job-cancel').catch(() => undefined);
+        if (v?.status === 'cancelled') break;
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }, 60_000);
+
   it('SIGKILL of the platform in the middle of training, then a restart: the same model, no record lost', async () => {
     await c.admin('coordinator', 'POST', '/v1/admin/jobs', spec('job-kill'));
     // Wait until training is under way (round 2 or later), then kill the platform's process.
