@@ -232,6 +232,7 @@ export class NodeJob {
     if (this.role === 'host') {
       const cols = this.spec.pipeline === 'scorecard' ? (this.sc as ScorecardHost).kept.map((f) => f.testWoe) : this.standardized().test;
       const u = predictLogistic({ intercept: 0, weights: w }, cols).map((p) => Math.log(p / (1 - p)));
+      this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w) });
       return [envelope(this.job, 'lr-eval', 'HostTestScores', 0, 'host', 'guest', { logit: u }), this.stageDone('evaluation', {})];
     }
     if (!this.hostTest) return [];
@@ -247,6 +248,7 @@ export class NodeJob {
     const b = binaryMetrics(predictLogistic(bankOnly, std.test), y);
     const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     if (this.sc instanceof ScorecardGuest) summary.artifacts = this.writeScorecard(this.sc);
+    else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks });
     return [this.stageDone('evaluation', summary)];
   }
 
@@ -258,6 +260,8 @@ export class NodeJob {
       return { to: this.role, protocol: env.protocol, type: env.type, privacy: messageSpec(env.protocol, env.type).privacy };
     });
     const a = assembleScorecard(g, config, disclosures(received));
+    this.store.putModel(this.job, 'scorecard', a.model);
+    this.store.putModel(this.job, 'report', a.report);
     const dir = join(this.store.dir, 'jobs', this.job);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'report.json'), JSON.stringify(a.report, null, 2));

@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEX
 CREATE INDEX IF NOT EXISTS inbox_job ON inbox (job, seq);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, key TEXT NOT NULL UNIQUE, to_node TEXT NOT NULL,
   bytes BLOB NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS models (job TEXT NOT NULL, name TEXT NOT NULL, model TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (job, name));
 CREATE TABLE IF NOT EXISTS secrets (job TEXT NOT NULL, name TEXT NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (job, name));
 `;
 
@@ -160,6 +161,15 @@ export class NodeStore implements NonceStore {
     const sent = this.db.prepare(`SELECT to_node AS peer, SUM(LENGTH(bytes)) AS n FROM outbox ${w} GROUP BY to_node`).all(...args) as { peer: string; n: number }[];
     const received = this.db.prepare(`SELECT sender AS peer, SUM(LENGTH(bytes)) AS n FROM inbox ${w} GROUP BY sender`).all(...args) as { peer: string; n: number }[];
     return { sent: Object.fromEntries(sent.map((r) => [r.peer, r.n])), received: Object.fromEntries(received.map((r) => [r.peer, r.n])) };
+  }
+
+  // Models: what this node holds of each job's model (its own weights, points tables, reports).
+  putModel(job: string, name: string, model: unknown): void {
+    this.db.prepare('INSERT OR REPLACE INTO models (job, name, model, created_at) VALUES (?, ?, ?, ?)').run(job, name, JSON.stringify(model), Date.now());
+  }
+  model(job: string, name: string): unknown {
+    const r = this.db.prepare('SELECT model FROM models WHERE job = ? AND name = ?').get(job, name) as { model: string } | undefined;
+    return r ? (JSON.parse(r.model) as unknown) : undefined;
   }
 
   // Secrets (CKKS secret keys, per-job seeds): never sent anywhere.

@@ -90,11 +90,15 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
       });
       let last = '';
       const j: JobView = await cluster.waitForJob('coordinator', id, 240_000, (v) => {
-        const round = v.progress.trainingRound;
-        const line = `${name}: ${v.stage}${v.stage === 'training' && round !== null ? ` round ${String(round)}` : ''}`;
+        const p = v.progress as { stageIndex?: number; stages?: string[]; trainingRound?: number | null };
+        const total = p.stages?.length ?? 1;
+        const frac = ((p.stageIndex ?? 0) + (v.status === 'completed' ? 1 : 0)) / total;
+        const filled = Math.round(frac * 20);
+        const round = v.stage === 'training' && p.trainingRound !== null && p.trainingRound !== undefined ? ` round ${p.trainingRound}` : '';
+        const line = `  ${name} [${'#'.repeat(filled)}${'-'.repeat(20 - filled)}] ${v.stage}${round}`;
         if (line !== last) {
           last = line;
-          o.log(`  ${line}`);
+          o.log(line);
         }
       });
       const r = j.result as { stages: Record<string, Record<string, Record<string, unknown>>>; timings: { stage: string; seconds: number | null }[] };
