@@ -162,6 +162,14 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
 }
 
 /** Split one CSV line into fields, honouring double quotes. */
+/** Split CSV text into rows of string fields (quotes handled; a trailing newline dropped). */
+export function csvRows(text: string, source = '<input>'): string[][] {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((l, i) => splitLine(l, source, i + 1));
+}
+
 function splitLine(line: string, source: string, lineNo: number): string[] {
   if (line.endsWith('\r')) line = line.slice(0, -1);
   if (!line.includes('"')) return line.split(',');

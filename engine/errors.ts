@@ -70,6 +70,10 @@ export const ERRORS = {
   SRV_PEER_UNREACHABLE: { status: 503, message: 'a peer node did not accept a message in time' },
   SRV_JOB_FAILED: { status: 500, message: 'a job failed' },
   SRV_INTERNAL: { status: 500, message: 'internal error' },
+  SRV_EGRESS_BLOCKED: { status: 403, message: "a message leaving the node is not a declared type allowed by the node's policy" },
+  SRV_JOB_REFUSED: { status: 403, message: "the platform's analyst refused the job" },
+  AUTH_BAD_RECORD: { status: 400, message: 'an authorisation record is invalid' },
+  AUTH_NOT_AUTHORISED: { status: 403, message: 'the enterprise has no valid authorisation for this bank and purpose' },
   // Command line.
   CLI_BAD_ARGS: { status: 400, message: 'invalid command-line arguments' },
 } as const satisfies Record<string, ErrorSpec>;

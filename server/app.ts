@@ -15,9 +15,12 @@ import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { parseJobSpec } from './job.ts';
 import { MESSAGE_PATH, type NodeRuntime, type Peer } from './runtime.ts';
 import { RequestVerifier } from './signing.ts';
+import { checkRecord, PURPOSES, type AuthorisationRegistry, type Purpose } from './authz.ts';
 import type { Identity } from './signing.ts';
 
 export interface AppOptions {
+  /** The platform's authorisation registry (platform nodes only). */
+  readonly authz?: AuthorisationRegistry;
   readonly runtime: NodeRuntime;
   readonly identity: Identity;
   readonly role: string;
@@ -130,6 +133,42 @@ function adminPlugin(o: AppOptions): FastifyPluginAsync {
       o.runtime.cancel(id);
       return jobView(store.job(id)!);
     });
+    if (o.authz) {
+      const authz = o.authz;
+      app.post('/v1/admin/authorisations/import', { schema: { summary: 'Import authorisations from a CSV file on this node (all or nothing)', security } }, async (req) => {
+        const b = req.body as { path?: unknown } | undefined;
+        if (!b || typeof b.path !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'path is required', { field: 'path' });
+        return authz.importCsv(b.path);
+      });
+      app.post('/v1/admin/authorisations', { schema: { summary: 'Grant one authorisation', security } }, async (req, reply) => {
+        const b = (req.body ?? {}) as Record<string, unknown>;
+        const rec = checkRecord(Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)])), 1, 'request body');
+        authz.grant(rec);
+        return reply.status(201).send(rec);
+      });
+      app.post('/v1/admin/authorisations/revoke', { schema: { summary: 'Revoke the authorisations of an enterprise for a bank and purpose', security } }, async (req) => {
+        const b = (req.body ?? {}) as { uscc?: unknown; bank?: unknown; purpose?: unknown };
+        if (typeof b.uscc !== 'string' || typeof b.bank !== 'string' || !(PURPOSES as readonly unknown[]).includes(b.purpose)) {
+          throw new IndomainError('AUTH_BAD_RECORD', `uscc, bank and purpose (${PURPOSES.join(', ')}) are required`, { field: 'purpose' });
+        }
+        return { revoked: authz.revoke(b.uscc, b.bank, b.purpose as Purpose) };
+      });
+      app.get('/v1/admin/authorisations', { schema: { summary: 'Query authorisations by uscc and/or bank', security } }, async (req) => {
+        const q = req.query as { uscc?: string; bank?: string };
+        return authz.query({ ...(q.uscc ? { uscc: q.uscc } : {}), ...(q.bank ? { bank: q.bank } : {}) });
+      });
+      app.post('/v1/admin/jobs/:id/approve', { schema: { summary: "The platform analyst's approval of a job", security } }, async (req) => {
+        const id = (req.params as { id: string }).id;
+        o.runtime.approve(id, 'analyst');
+        return jobView(store.job(id)!);
+      });
+      app.post('/v1/admin/jobs/:id/refuse', { schema: { summary: "The platform analyst's refusal of a job", security } }, async (req) => {
+        const id = (req.params as { id: string }).id;
+        const reason = String((req.body as { reason?: unknown } | undefined)?.reason ?? 'refused by the analyst');
+        o.runtime.refuse(id, 'analyst', reason);
+        return jobView(store.job(id)!);
+      });
+    }
     if (o.role === 'coordinator') {
       app.post('/v1/admin/jobs', { schema: { summary: 'Create a job from a JSON spec', security } }, async (req, reply) => {
         const spec = parseJobSpec(req.body);

@@ -7,6 +7,7 @@
  *   indomain job create SPEC.json --url COORDINATOR_URL      (admin token: INDOMAIN_ADMIN_TOKEN)
  *   indomain job status|report|cancel ID --url COORDINATOR_URL
  *   indomain bench <suite> …                                  (see benchmarks/cli.ts)
+ *   indomain audit verify DIR...                              (lab output or node data directories)
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -14,13 +15,15 @@ import { IndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { benchMain, reportFailure } from '../benchmarks/cli.ts';
 import { startNode } from './main.ts';
+import { formatVerify, verifyAudit } from './audit-verify.ts';
 import { DEFAULT_LAB, runLab } from './lab/run.ts';
 
 const USAGE = `usage: indomain lab [--serve] [--out DIR] [--enterprises N] [--banks B] [--loans L] [--seed S] [--port P]
        indomain coordinator --name N --port P --data DIR --peers PEERS.json
        indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json
        indomain job create SPEC.json --url URL | job status|report|cancel ID --url URL
-       indomain bench vfl|scorecard …`;
+       indomain bench vfl|scorecard …
+       indomain audit verify DIR...`;
 
 function bar(fraction: number, width = 24): string {
   const n = Math.max(0, Math.min(width, Math.round(fraction * width)));
@@ -138,6 +141,14 @@ export async function main(argv: string[]): Promise<void> {
       return job(rest);
     case 'bench':
       return benchMain(rest);
+    case 'audit': {
+      const [action, ...dirs] = rest;
+      if (action !== 'verify' || dirs.length === 0) throw new IndomainError('CLI_BAD_ARGS', `usage: indomain audit verify DIR...`);
+      const r = verifyAudit(dirs);
+      process.stdout.write(formatVerify(r) + '\n');
+      if (!r.ok) process.exitCode = 1;
+      return;
+    }
   }
   throw new IndomainError('CLI_BAD_ARGS', `unknown command "${cmd ?? ''}"\n${USAGE}`);
 }

@@ -18,6 +18,8 @@ export interface NodeConfig {
   readonly name: string;
   readonly role: NodeRole;
   readonly port: number;
+  /** Extra command-line flags (e.g. `--auto-approve` for the platform). */
+  readonly args?: readonly string[];
 }
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -57,7 +59,7 @@ export class Cluster {
   async start(name: string): Promise<void> {
     const n = this.nodes.find((x) => x.name === name)!;
     const log = openSync(join(this.dataDir(name), 'node.log'), 'a');
-    const p = spawn(process.execPath, ['--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(n.port), '--data', this.dataDir(name), '--peers', this.peersFile], {
+    const p = spawn(process.execPath, ['--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(n.port), '--data', this.dataDir(name), '--peers', this.peersFile, ...(n.args ?? [])], {
       env: { ...process.env, INDOMAIN_ADMIN_TOKEN: this.token },
       stdio: ['ignore', log, log],
     });

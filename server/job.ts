@@ -27,6 +27,7 @@ import type { Party } from '../protocols/transport.ts';
 import { vflConfig, VflGuest, VflHost, type VflConfig } from '../protocols/vfl-lr/protocol.ts';
 import { JOB } from './messages.ts';
 import type { NodeStore } from './store.ts';
+import type { AuthorisationRegistry } from './authz.ts';
 
 export type Pipeline = 'lr' | 'scorecard';
 
@@ -102,12 +103,26 @@ export class NodeJob {
   private hostTest: Float64Array | undefined;
   private evaluationStarted = false;
 
+  /** Time of the message being handled (its arrival, from the inbox): the same on replay. */
+  now = 0;
+  /** True while the runtime replays already-processed messages: nothing is audited twice. */
+  replaying = false;
+
   constructor(
     readonly spec: JobSpec,
     readonly role: 'guest' | 'host',
     private readonly store: NodeStore,
     private readonly blinder: Blinder,
+    private readonly authz?: AuthorisationRegistry,
   ) {}
+
+  private get datasetName(): string {
+    return this.role === 'guest' ? this.spec.guest.dataset : this.spec.host.dataset;
+  }
+
+  private audit(kind: 'data-access' | 'psi-input', body: Record<string, unknown>): void {
+    if (!this.replaying) this.store.tx(() => this.store.audit.append(kind, this.job, body, this.now));
+  }
 
   private get job(): string {
     return this.spec.id;
@@ -115,7 +130,7 @@ export class NodeJob {
 
   private data(): PartyTable {
     if (this.table) return this.table;
-    const name = this.role === 'guest' ? this.spec.guest.dataset : this.spec.host.dataset;
+    const name = this.datasetName;
     const d = this.store.dataset(name);
     if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${name}" is not registered on this node`, { field: 'dataset' });
     this.table = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
@@ -146,10 +161,20 @@ export class NodeJob {
     return undefined;
   }
 
-  async startStage(stage: string): Promise<Envelope[]> {
+  async startStage(stage: string): Promise<Envelope[] | null> {
     switch (stage) {
       case 'psi': {
-        const ids = this.data().ids;
+        // The platform's analyst approves each job before any of its data is touched.
+        if (this.role === 'host' && this.store.decision(this.job) !== 'approved') return null;
+        let ids = this.data().ids;
+        if (this.role === 'host') {
+          // Only enterprises with a valid authorisation for this bank, for modelling, now.
+          if (!this.authz) throw new IndomainError('SRV_INTERNAL', 'the platform has no authorisation registry');
+          const f = this.authz.filter(ids, this.spec.guest.node, 'modelling', this.now);
+          ids = f.allowed;
+          this.summary.authorisation = f.excluded;
+          this.audit('psi-input', { bank: this.spec.guest.node, purpose: 'modelling', at: this.now, dataset: this.datasetName, rows: this.data().ids.length, used: ids.length, excluded: f.excluded, ids: [...ids].sort() });
+        } else this.audit('data-access', { dataset: this.datasetName, stage: 'psi', rows: ids.length, columns: ['id'] });
         const rng = seededRng(this.seed('psi'));
         this.psi = this.role === 'guest' ? new PsiGuest(this.job, ids, this.blinder, rng) : new PsiHost(this.job, ids, this.blinder, rng);
         return this.after('psi', await this.psi.start());
@@ -164,6 +189,7 @@ export class NodeJob {
           this.role === 'guest'
             ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.keys('scorecard-ckks-secret'))
             : new ScorecardHost(ckks, side, decl, config, seededRng(this.seed('scorecard-flood')));
+        this.audit('data-access', { dataset: this.datasetName, stage: 'binning', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
         return this.after('binning', await this.sc.start());
       }
       case 'training': {
@@ -171,6 +197,7 @@ export class NodeJob {
         const ckks = await createCkks(config.params);
         const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
         const p = this.split();
+        if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
         this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config) : new VflHost(ckks, cols, config);
         return this.after('training', await this.vfl.start());
       }
@@ -203,7 +230,7 @@ export class NodeJob {
     const party = stage === 'psi' ? this.psi : stage === 'training' ? this.vfl : this.sc;
     if (!party?.done || this.stagesDone.has(stage)) return out;
     let summary: Record<string, unknown> = {};
-    if (stage === 'psi') summary = { intersection: this.psi!.intersection!.length };
+    if (stage === 'psi') summary = { intersection: this.psi!.intersection!.length, ...(this.summary.authorisation ? { excluded: this.summary.authorisation } : {}) };
     if (stage === 'training') summary = { iterations: this.vfl!.iterations, converged: this.vfl!.converged, weights: Array.from(this.vfl!.weights) };
     if (stage === 'binning' && this.sc) summary = { kept: this.sc.kept.map((f) => f.name) };
     return [...out, this.stageDone(stage, summary)];

@@ -15,6 +15,7 @@ import { buildApp } from './app.ts';
 import { readPeers } from './peers.ts';
 import { NodeRuntime, type NodeRole } from './runtime.ts';
 import { NodeStore } from './store.ts';
+import { AuthorisationRegistry } from './authz.ts';
 
 export async function startNode(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -29,6 +30,7 @@ export async function startNode(argv: string[]): Promise<void> {
       'admin-token': { type: 'string' },
       'psi-workers': { type: 'string', default: '2' },
       'tls-key': { type: 'string' },
+      'auto-approve': { type: 'boolean', default: false },
       'tls-cert': { type: 'string' },
     },
     strict: true,
@@ -44,10 +46,21 @@ export async function startNode(argv: string[]): Promise<void> {
   const peers = readPeers(values.peers!);
   const pool = role === 'coordinator' ? undefined : new BlindingPool(Number(values['psi-workers']));
   const log = (l: string) => process.stderr.write(`[${identity.name}] ${l}\n`);
-  const runtime = new NodeRuntime({ name: identity.name, role, store, identity, peers, ...(pool ? { blinder: pool } : {}), log });
+  const authz = role === 'platform' ? new AuthorisationRegistry(store) : undefined;
+  const runtime = new NodeRuntime({
+    name: identity.name,
+    role,
+    store,
+    identity,
+    peers,
+    ...(pool ? { blinder: pool } : {}),
+    ...(authz ? { authz } : {}),
+    autoApprove: values['auto-approve']!,
+    log,
+  });
   if (Boolean(values['tls-key']) !== Boolean(values['tls-cert'])) throw new IndomainError('CLI_BAD_ARGS', '--tls-key and --tls-cert go together');
   const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
-  const app = await buildApp({ runtime, identity, role, peers, adminToken: token, ...(https ? { https } : {}) });
+  const app = await buildApp({ runtime, identity, role, peers, adminToken: token, ...(https ? { https } : {}), ...(authz ? { authz } : {}) });
   await app.listen({ port: Number(values.port), host: values.host! });
   log(`listening on ${values.host}:${values.port}`);
   await runtime.recover();

@@ -19,12 +19,13 @@
  */
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
-import { messageSpec, type Envelope } from '../protocols/message.ts';
+import { messageSpec, validateBody, type Envelope, type PrivacyClass } from '../protocols/message.ts';
 import type { Blinder } from '../protocols/psi/protocol.ts';
 import { CoordinatorJob } from './coordinator.ts';
 import { NodeJob, parseJobSpec, type JobSpec } from './job.ts';
 import { signRequest, type Identity } from './signing.ts';
 import type { InboxRow, NodeStore } from './store.ts';
+import type { AuthorisationRegistry } from './authz.ts';
 
 export type NodeRole = 'platform' | 'bank' | 'coordinator';
 
@@ -35,7 +36,21 @@ export interface Peer {
   readonly publicKey: Uint8Array;
 }
 
+/** What a node lets leave it. */
+export interface EgressPolicy {
+  readonly allowedClasses: readonly PrivacyClass[];
+}
+
+/**
+ * The platform's policy: every declared class its protocols need; there is no class for raw rows
+ * or plaintext per-enterprise features, and an undeclared type or field never passes.
+ */
+export const PLATFORM_POLICY: EgressPolicy = { allowedClasses: ['ciphertext', 'aggregate', 'model', 'score', 'blinded-ids', 'metadata'] };
+export const OPEN_POLICY: EgressPolicy = { allowedClasses: ['ciphertext', 'masked', 'aggregate', 'model', 'score', 'blinded-ids', 'metadata'] };
+
 export interface RuntimeOptions {
+  /** Egress policy (default: the platform's for the platform, all declared classes otherwise). */
+  readonly policy?: EgressPolicy;
   readonly name: string;
   readonly role: NodeRole;
   readonly store: NodeStore;
@@ -43,6 +58,10 @@ export interface RuntimeOptions {
   readonly peers: ReadonlyMap<string, Peer>;
   /** PSI blinding pool (party nodes). */
   readonly blinder?: Blinder;
+  /** The platform's authorisation registry. */
+  readonly authz?: AuthorisationRegistry;
+  /** Approve jobs without the analyst (the lab); off by default. */
+  readonly autoApprove?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -64,6 +83,18 @@ export function messageKey(env: Envelope): string {
   return [env.job, env.protocol, env.type, env.round, env.from, env.to].join('|');
 }
 
+/** Protocol, type and round of a message from its key (job|protocol|type|round|from|to). */
+export function metaOfKey(key: string): { protocol: string; type: string; round: number; privacy: string } {
+  const [, protocol = '', type = '', round = '0'] = key.split('|');
+  let privacy = 'undeclared';
+  try {
+    privacy = messageSpec(protocol, type).privacy;
+  } catch {
+    /* recorded as undeclared */
+  }
+  return { protocol, type, round: Number(round), privacy };
+}
+
 export function nodeOfRole(spec: JobSpec, role: string): string {
   if (role === 'guest') return spec.guest.node;
   if (role === 'host') return spec.host.node;
@@ -78,8 +109,46 @@ export class NodeRuntime {
   private stopped = false;
   private readonly log: (line: string) => void;
 
+  readonly policy: EgressPolicy;
+
   constructor(private readonly o: RuntimeOptions) {
     this.log = o.log ?? (() => {});
+    this.policy = o.policy ?? (o.role === 'platform' ? PLATFORM_POLICY : OPEN_POLICY);
+    // The policy in force goes into the audit chain whenever it changes.
+    const last = o.store.audit.records('policy').pop();
+    const body = { allowedClasses: [...this.policy.allowedClasses].sort() };
+    if (!last || last.body !== JSON.stringify(body)) o.store.tx(() => o.store.audit.append('policy', '', body));
+  }
+
+  /**
+   * The one gate every outgoing message passes: a declared type, exactly its declared fields, a
+   * privacy class the policy allows. A refusal is audited and fails the job; nothing is queued.
+   * Then the messages are queued (with the processed mark of the inbox row `seq`, if any).
+   */
+  enqueue(job: string, spec: JobSpec, envs: readonly Envelope[], seq: number | null = null): void {
+    const outputs = envs.map((env) => {
+      const reason = this.egressProblem(env);
+      if (reason) {
+        this.o.store.tx(() => this.o.store.audit.append('egress-blocked', job, { protocol: env.protocol, type: env.type, to: env.to, reason }));
+        throw new IndomainError('SRV_EGRESS_BLOCKED', `${env.protocol}/${env.type} to the ${env.to}: ${reason}`);
+      }
+      return { key: messageKey(env), toNode: nodeOfRole(spec, env.to), bytes: encodeMessage(env) };
+    });
+    this.o.store.commit(seq, job, outputs);
+    this.kick();
+  }
+
+  private egressProblem(env: Envelope): string | undefined {
+    let spec;
+    try {
+      spec = messageSpec(env.protocol, env.type);
+      validateBody(spec, env.body, 'SRV_EGRESS_BLOCKED');
+    } catch (e) {
+      return isIndomainError(e) ? e.message : String(e);
+    }
+    if (!this.policy.allowedClasses.includes(spec.privacy)) return `privacy class "${spec.privacy}" is not allowed by this node's policy`;
+    if (env.job.includes('|')) return 'job id contains "|"';
+    return undefined;
   }
 
   get store(): NodeStore {
@@ -110,6 +179,10 @@ export class NodeRuntime {
       if (spec.id !== env.job) throw new IndomainError('SRV_BAD_REQUEST', `JobStart for "${env.job}" carries spec "${spec.id}"`);
       if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `this node is "${this.o.name}", not the ${env.to} of job ${spec.id}`);
       this.o.store.putJob(spec.id, JSON.stringify(spec));
+      if (this.o.role === 'platform' && this.o.store.decision(spec.id) === undefined) {
+        if (this.o.autoApprove) this.o.store.decide(spec.id, 'approved', 'auto-approval');
+        else this.o.store.updateJob(spec.id, { status: 'awaiting-approval' });
+      }
     } else {
       const row = this.o.store.job(env.job);
       if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${env.job}" is unknown here`);
@@ -117,7 +190,8 @@ export class NodeRuntime {
     }
     if (nodeOfRole(spec, env.from) !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the ${env.from} of job ${spec.id}`);
     if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `message for the ${env.to}, this node is not it`);
-    const fresh = this.o.store.receive(env.job, messageKey(env), sender, bytes);
+    const meta = { protocol: env.protocol, type: env.type, round: env.round, privacy: messageSpec(env.protocol, env.type).privacy };
+    const fresh = this.o.store.receive(env.job, messageKey(env), sender, bytes, meta);
     if (fresh && env.protocol === 'job' && env.type === 'JobCancel') this.o.store.updateJob(env.job, { status: 'cancelled' });
     else if (fresh) void this.pump(env.job);
     return { duplicate: !fresh };
@@ -134,8 +208,28 @@ export class NodeRuntime {
     if (this.o.store.job(spec.id)) throw new IndomainError('SRV_BAD_REQUEST', `job "${spec.id}" exists`, { field: 'id' });
     this.o.store.putJob(spec.id, JSON.stringify(spec));
     const env: Envelope = { job: spec.id, protocol: 'job', type: 'JobCreate', round: 0, from: 'coordinator', to: 'coordinator', body: {} };
-    this.o.store.receive(spec.id, messageKey(env), this.o.name, encodeMessage(env));
+    this.o.store.tx(() => this.o.store.audit.append('admin', spec.id, { action: 'job-submitted', spec }));
+    this.o.store.receive(spec.id, messageKey(env), this.o.name, encodeMessage(env), { protocol: 'job', type: 'JobCreate', round: 0, privacy: 'metadata' });
     void this.pump(spec.id);
+  }
+
+  /** The platform's analyst approves a job: its stages may now touch the platform's data. */
+  approve(job: string, by: string): void {
+    const row = this.o.store.job(job);
+    if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${job}"`);
+    if (this.o.store.decision(job)) throw new IndomainError('SRV_BAD_REQUEST', `job "${job}" was already ${this.o.store.decision(job)}`);
+    this.o.store.decide(job, 'approved', by);
+    if (row.status === 'awaiting-approval') this.o.store.updateJob(job, { status: 'running' });
+    void this.pump(job);
+  }
+
+  /** The analyst refuses a job: it fails everywhere, nothing of the platform's data was used. */
+  refuse(job: string, by: string, reason: string): void {
+    const row = this.o.store.job(job);
+    if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${job}"`);
+    if (this.o.store.decision(job)) throw new IndomainError('SRV_BAD_REQUEST', `job "${job}" was already ${this.o.store.decision(job)}`);
+    this.o.store.decide(job, 'refused', by, reason);
+    this.fail(job, new IndomainError('SRV_JOB_REFUSED', reason));
   }
 
   /** Cancel a job here; the coordinator also tells both nodes, which stop processing it. */
@@ -146,12 +240,11 @@ export class NodeRuntime {
     this.o.store.updateJob(job, { status: 'cancelled' });
     if (this.o.role === 'coordinator') {
       const spec = JSON.parse(row.spec) as JobSpec;
-      const out = (['guest', 'host'] as const).map((to) => {
-        const env: Envelope = { job, protocol: 'job', type: 'JobCancel', round: 0, from: 'coordinator', to, body: {} };
-        return { key: messageKey(env), toNode: nodeOfRole(spec, to), bytes: encodeMessage(env) };
-      });
-      this.o.store.commit(null, job, out);
-      this.kick();
+      this.enqueue(
+        job,
+        spec,
+        (['guest', 'host'] as const).map((to): Envelope => ({ job, protocol: 'job', type: 'JobCancel', round: 0, from: 'coordinator', to, body: {} })),
+      );
     }
   }
 
@@ -207,15 +300,8 @@ export class NodeRuntime {
     }
     st.handled.add(row.seq);
     if (!row.processed) {
-      const spec = this.specOf(st);
-      const outputs = out.map((o) => {
-        const toNode = nodeOfRole(spec, o.to);
-        return { key: messageKey(o), toNode, bytes: encodeMessage(o) };
-      });
-      // Messages to itself (none today) would loop back through the inbox.
-      this.o.store.commit(row.seq, job, outputs);
+      this.enqueue(job, this.specOf(st), out, row.seq);
       this.updateStatus(job, st);
-      this.kick();
     }
     return true;
   }
@@ -234,12 +320,14 @@ export class NodeRuntime {
     if (env.protocol === 'job' && env.type === 'JobStart') {
       const spec = parseJobSpec(JSON.parse(String(env.body.spec)));
       const role = env.to as 'guest' | 'host';
-      st.run = { kind: 'node', job: new NodeJob(spec, role, this.o.store, this.o.blinder!) };
+      st.run = { kind: 'node', job: new NodeJob(spec, role, this.o.store, this.o.blinder!, this.o.authz) };
       return [];
     }
     if (env.protocol === 'job' && env.type === 'JobFailed') throw new IndomainError('SRV_JOB_FAILED', `the ${env.from} failed: ${String(env.body.error)}`);
     if (!st.run) return null;
     if (st.run.kind === 'coordinator') return st.run.job.receive(env, this.receivedAt(row));
+    st.run.job.now = this.receivedAt(row);
+    st.run.job.replaying = row.processed === 1;
     if (env.protocol === 'job' && env.type === 'StageStart') return st.run.job.startStage(String(env.body.stage));
     return st.run.job.receive(env);
   }
@@ -261,7 +349,8 @@ export class NodeRuntime {
         ...(c.finished ? { result: JSON.stringify(c.result) } : {}),
       });
     } else {
-      this.o.store.updateJob(job, { status: 'running', progress: JSON.stringify(run.job.summary) });
+      const status = this.o.store.job(job)?.status;
+      this.o.store.updateJob(job, { status: status === 'awaiting-approval' && this.o.store.decision(job) !== 'approved' ? status : 'running', progress: JSON.stringify(run.job.summary) });
     }
   }
 
@@ -276,8 +365,11 @@ export class NodeRuntime {
       const spec = JSON.parse(row.spec) as JobSpec;
       const role = spec.guest.node === this.o.name ? 'guest' : 'host';
       const env: Envelope = { job, protocol: 'job', type: 'JobFailed', round: 0, from: role, to: 'coordinator', body: { error: `${err.code}: ${err.message}` } };
-      this.o.store.commit(null, job, [{ key: messageKey(env), toNode: spec.coordinator, bytes: encodeMessage(env) }]);
-      this.kick();
+      try {
+        this.enqueue(job, spec, [env]);
+      } catch {
+        /* refused at the gate: audited there */
+      }
     }
   }
 
@@ -308,18 +400,18 @@ export class NodeRuntime {
         if (blocked.has(row.toNode)) continue;
         const peer = this.o.peers.get(row.toNode);
         if (!peer) {
+          this.o.store.abandoned(row, `no pinned peer "${row.toNode}"`);
           this.fail(row.job, new IndomainError('SRV_UNKNOWN_PEER', `no pinned peer "${row.toNode}"`));
-          this.o.store.delivered(row.seq);
           continue;
         }
         const r = await this.post(peer, row.bytes);
         if (r === 'ok') {
-          this.o.store.delivered(row.seq);
+          this.o.store.delivered(row, metaOfKey(row.key));
           progressed = true;
         } else if (r === 'retry') blocked.add(row.toNode);
         else {
+          this.o.store.abandoned(row, r.message);
           this.fail(row.job, r);
-          this.o.store.delivered(row.seq);
         }
       }
       if (!progressed) {

@@ -7,7 +7,17 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { AUDIT_SCHEMA, AuditLog } from './audit.ts';
 import { identityFromSecret, newIdentity, MAX_SKEW_MS, type Identity, type NonceStore } from './signing.ts';
+
+/** What the audit chain records of a message besides its bytes. */
+export interface MessageMeta {
+  protocol: string;
+  type: string;
+  round: number;
+  privacy: string;
+}
 
 export interface InboxRow {
   seq: number;
@@ -58,12 +68,15 @@ CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEX
 CREATE INDEX IF NOT EXISTS inbox_job ON inbox (job, seq);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, key TEXT NOT NULL UNIQUE, to_node TEXT NOT NULL,
   bytes BLOB NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (job TEXT PRIMARY KEY, decision TEXT NOT NULL, by TEXT NOT NULL, reason TEXT, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS models (job TEXT NOT NULL, name TEXT NOT NULL, model TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (job, name));
 CREATE TABLE IF NOT EXISTS secrets (job TEXT NOT NULL, name TEXT NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (job, name));
 `;
 
 export class NodeStore implements NonceStore {
   readonly db: Database.Database;
+  readonly audit: AuditLog;
+  private id: Identity | undefined;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -71,6 +84,16 @@ export class NodeStore implements NonceStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.exec(SCHEMA);
+    this.db.exec(AUDIT_SCHEMA);
+    this.audit = new AuditLog(this.db, () => {
+      if (!this.id) throw new Error('the node identity must be loaded before auditing');
+      return this.id;
+    });
+  }
+
+  /** Run `f` in one transaction. */
+  tx<T>(f: () => T): T {
+    return this.db.transaction(f)();
   }
 
   close(): void {
@@ -80,10 +103,10 @@ export class NodeStore implements NonceStore {
   /** This node's identity, created on first use. */
   identity(name: string): Identity {
     const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get('ed25519-secret') as { value: Buffer } | undefined;
-    if (row) return identityFromSecret(name, new Uint8Array(row.value));
+    if (row) return (this.id = identityFromSecret(name, new Uint8Array(row.value)));
     const id = newIdentity(name);
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('ed25519-secret', Buffer.from(id.secretKey));
-    return id;
+    return (this.id = id);
   }
 
   claim(sender: string, nonce: string, timestamp: number): boolean {
@@ -95,9 +118,12 @@ export class NodeStore implements NonceStore {
 
   // Datasets.
   putDataset(d: Omit<DatasetRow, 'registeredAt'>): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO datasets (name, path, options, rows, features, registered_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(d.name, d.path, d.options, d.rows, d.features, Date.now());
+    this.tx(() => {
+      this.db
+        .prepare('INSERT OR REPLACE INTO datasets (name, path, options, rows, features, registered_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(d.name, d.path, d.options, d.rows, d.features, Date.now());
+      this.audit.append('admin', '', { action: 'dataset-registered', name: d.name, path: d.path, rows: d.rows, features: JSON.parse(d.features) as unknown });
+    });
   }
   dataset(name: string): DatasetRow | undefined {
     return this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets WHERE name = ?').get(name) as DatasetRow | undefined;
@@ -124,10 +150,15 @@ export class NodeStore implements NonceStore {
     return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs ORDER BY created_at').all() as JobRow[];
   }
 
-  // Inbox: durable before the sender gets its acknowledgement; duplicates (same key) ignored.
-  receive(job: string, key: string, sender: string, bytes: Uint8Array): boolean {
-    const r = this.db.prepare('INSERT OR IGNORE INTO inbox (job, key, sender, bytes, received_at) VALUES (?, ?, ?, ?, ?)').run(job, key, sender, Buffer.from(bytes), Date.now());
-    return r.changes === 1;
+  // Inbox: durable, and audited, before the sender gets its acknowledgement; duplicates (same key) ignored.
+  receive(job: string, key: string, sender: string, bytes: Uint8Array, meta: MessageMeta): boolean {
+    return this.tx(() => {
+      const r = this.db.prepare('INSERT OR IGNORE INTO inbox (job, key, sender, bytes, received_at) VALUES (?, ?, ?, ?, ?)').run(job, key, sender, Buffer.from(bytes), Date.now());
+      if (r.changes !== 1) return false;
+      // The coordinator's own job-creation record is audited by the caller (with the spec).
+      if (sender !== this.id?.name) this.audit.append('message-received', job, { peer: sender, key, ...meta, bytes: bytes.length, sha256: sha256(bytes) });
+      return true;
+    });
   }
   inbox(job: string): InboxRow[] {
     return (this.db.prepare('SELECT seq, job, key, sender, bytes, processed FROM inbox WHERE job = ? ORDER BY seq').all(job) as (InboxRow & { bytes: Buffer })[]).map((r) => ({ ...r, bytes: new Uint8Array(r.bytes) }));
@@ -151,8 +182,19 @@ export class NodeStore implements NonceStore {
       bytes: new Uint8Array(r.bytes),
     }));
   }
-  delivered(seq: number): void {
-    this.db.prepare('UPDATE outbox SET delivered = 1 WHERE seq = ?').run(seq);
+  /** The peer accepted an outbox row: mark it and record the message as sent. */
+  delivered(row: OutboxRow, meta: MessageMeta): void {
+    this.tx(() => {
+      this.db.prepare('UPDATE outbox SET delivered = 1 WHERE seq = ?').run(row.seq);
+      this.audit.append('message-sent', row.job, { peer: row.toNode, key: row.key, ...meta, bytes: row.bytes.length, sha256: sha256(row.bytes) });
+    });
+  }
+  /** An outbox row that will never be delivered (refused by its peer). */
+  abandoned(row: OutboxRow, reason: string): void {
+    this.tx(() => {
+      this.db.prepare('UPDATE outbox SET delivered = 2 WHERE seq = ?').run(row.seq);
+      this.audit.append('delivery-refused', row.job, { peer: row.toNode, key: row.key, reason, sha256: sha256(row.bytes) });
+    });
   }
   /** Bytes sent to and received from each peer, for a job (or all jobs). */
   traffic(job?: string): { sent: Record<string, number>; received: Record<string, number> } {
@@ -161,6 +203,17 @@ export class NodeStore implements NonceStore {
     const sent = this.db.prepare(`SELECT to_node AS peer, SUM(LENGTH(bytes)) AS n FROM outbox ${w} GROUP BY to_node`).all(...args) as { peer: string; n: number }[];
     const received = this.db.prepare(`SELECT sender AS peer, SUM(LENGTH(bytes)) AS n FROM inbox ${w} GROUP BY sender`).all(...args) as { peer: string; n: number }[];
     return { sent: Object.fromEntries(sent.map((r) => [r.peer, r.n])), received: Object.fromEntries(received.map((r) => [r.peer, r.n])) };
+  }
+
+  // Job approval by the platform's analyst (or the auto-approval setting), audited.
+  decide(job: string, decision: 'approved' | 'refused', by: string, reason?: string): void {
+    this.tx(() => {
+      this.db.prepare('INSERT OR REPLACE INTO approvals (job, decision, by, reason, at) VALUES (?, ?, ?, ?, ?)').run(job, decision, by, reason ?? null, Date.now());
+      this.audit.append('admin', job, { action: decision === 'approved' ? 'job-approved' : 'job-refused', by, ...(reason ? { reason } : {}) });
+    });
+  }
+  decision(job: string): 'approved' | 'refused' | undefined {
+    return (this.db.prepare('SELECT decision FROM approvals WHERE job = ?').get(job) as { decision: 'approved' | 'refused' } | undefined)?.decision;
   }
 
   // Models: what this node holds of each job's model (its own weights, points tables, reports).
@@ -187,4 +240,8 @@ export class NodeStore implements NonceStore {
     this.db.prepare('INSERT INTO secrets (job, name, bytes) VALUES (?, ?, ?)').run(job, name, Buffer.from(bytes));
     return bytes;
   }
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

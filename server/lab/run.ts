@@ -23,6 +23,11 @@ export interface LabSummary {
     bank: string;
     job: string;
     intersection: number;
+    /** The bank's loans to platform enterprises, and how many of those PSI left out for want of a valid authorisation. */
+    onPlatform: number;
+    unauthorised: number;
+    /** The platform's records that were not valid at PSI time, by reason (over all its enterprises). */
+    excluded: Record<string, number>;
     joint: { testAuc: number; testKs: number };
     bankOnly: { testAuc: number; testKs: number };
     stages: { stage: string; seconds: number | null }[];
@@ -57,7 +62,7 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
   const bankNames = data.banks.map((_, i) => `bank-${i + 1}`);
   const cluster = new Cluster(join(out, 'nodes'), [
     { name: 'coordinator', role: 'coordinator', port: o.basePort },
-    { name: 'platform', role: 'platform', port: o.basePort + 1 },
+    { name: 'platform', role: 'platform', port: o.basePort + 1, args: ['--auto-approve'] },
     ...bankNames.map((name, i) => ({ name, role: 'bank' as const, port: o.basePort + 2 + i })),
   ]);
   let stopped = false;
@@ -72,6 +77,8 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
     await cluster.startAll();
     const t2 = performance.now();
     await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: data.platform, idColumn: 'id', uscc: true });
+    const imported = await cluster.admin<{ imported: number }>('platform', 'POST', '/v1/admin/authorisations/import', { path: data.authorisations });
+    o.log(`platform: ${imported.imported} authorisations imported`);
     for (const [i, name] of bankNames.entries()) {
       await cluster.admin(name, 'POST', '/v1/admin/datasets', { name: 'loans', path: data.banks[i], idColumn: 'id', labelColumn: LABEL, uscc: true });
     }
@@ -109,6 +116,9 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
         bank: name,
         job: id,
         intersection: Number(r.stages.psi!.guest!.intersection),
+        onPlatform: Math.round(o.loans * o.overlap),
+        unauthorised: Math.round(o.loans * o.overlap) - Number(r.stages.psi!.guest!.intersection),
+        excluded: (r.stages.psi!.host!.excluded ?? {}) as Record<string, number>,
         joint: { testAuc: ev.testAuc!, testKs: ev.testKs! },
         bankOnly: { testAuc: ev.bankOnlyTestAuc!, testKs: ev.bankOnlyTestKs! },
         stages: r.timings,
@@ -132,11 +142,11 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
 }
 
 export function summaryMarkdown(s: LabSummary): string {
-  const lines = ['# indomain lab summary', '', '| bank | intersection | joint AUC | joint KS | bank-only AUC | bank-only KS | ' + s.banks[0]!.stages.map((t) => `${t.stage} (s)`).join(' | ') + ' |'];
-  lines.push('|' + ' --- |'.repeat(6 + s.banks[0]!.stages.length));
+  const lines = ['# indomain lab summary', '', '| bank | loans to platform enterprises | left out: no valid authorisation | platform records expired / revoked / not yet valid | intersection | joint AUC | joint KS | bank-only AUC | bank-only KS | ' + s.banks[0]!.stages.map((t) => `${t.stage} (s)`).join(' | ') + ' |'];
+  lines.push('|' + ' --- |'.repeat(9 + s.banks[0]!.stages.length));
   for (const b of s.banks) {
     lines.push(
-      `| ${b.bank} | ${b.intersection} | ${b.joint.testAuc.toFixed(4)} | ${b.joint.testKs.toFixed(4)} | ${b.bankOnly.testAuc.toFixed(4)} | ${b.bankOnly.testKs.toFixed(4)} | ` +
+      `| ${b.bank} | ${b.onPlatform} | ${b.unauthorised} | ${[b.excluded.expired, b.excluded.revoked, b.excluded['not-yet-valid']].map((x) => x ?? 0).join(' / ')} | ${b.intersection} | ${b.joint.testAuc.toFixed(4)} | ${b.joint.testKs.toFixed(4)} | ${b.bankOnly.testAuc.toFixed(4)} | ${b.bankOnly.testKs.toFixed(4)} | ` +
         b.stages.map((t) => (t.seconds === null ? '—' : t.seconds.toFixed(1))).join(' | ') +
         ' |',
     );

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,6 +7,7 @@ import { seededRng } from '../../engine/rng.ts';
 import { trainInMemory, vflConfig } from '../../protocols/vfl-lr/protocol.ts';
 import { loadSplitPair, standardizedSide } from '../../benchmarks/pair.ts';
 import { Cluster, type JobView } from '../../server/cluster.ts';
+import { usccFromNumber } from '../../server/lab/generate.ts';
 
 /**
  * CKKS encryption noise differs from run to run (SEAL draws it; node-seal exposes no seed), so two
@@ -18,7 +19,26 @@ import { Cluster, type JobView } from '../../server/cluster.ts';
  */
 const TRAINING = { tolerance: 1e-6, lambda: 0.01, maxIterations: 60 };
 
-const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
+const fate = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
+
+/**
+ * The platform keys its data by USCC and admits only authorised enterprises: FATE's numeric ids
+ * become valid USCCs (same rows), and the bank is authorised for all of them.
+ */
+function usccCopies(dir: string): { guest: string; host: string; authorisations: string } {
+  const map = (src: string, dest: string) => {
+    const [head, ...lines] = readFileSync(fate(src), 'utf8').trimEnd().split('\n');
+    writeFileSync(dest, [head, ...lines.map((l) => { const k = l.indexOf(','); return usccFromNumber(Number(l.slice(0, k))) + l.slice(k); })].join('\n') + '\n');
+    return lines.map((l) => usccFromNumber(Number(l.slice(0, l.indexOf(',')))));
+  };
+  const guest = join(dir, 'guest.csv');
+  const host = join(dir, 'host.csv');
+  map('default_credit_hetero_guest.csv', guest);
+  const ids = map('default_credit_hetero_host.csv', host);
+  const authorisations = join(dir, 'authorisations.csv');
+  writeFileSync(authorisations, ['uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref', ...ids.map((id, i) => `${id},bank-a,modelling,2024-01-01,2030-12-31,,TEST-${i}`)].join('\n') + '\n');
+  return { guest, host, authorisations };
+}
 
 function weightsOf(j: JobView): number[] {
   const t = (j.result!.stages as Record<string, Record<string, { weights: number[] }>>).training!;
@@ -42,18 +62,20 @@ function lostRecords(c: Cluster): string[] {
 describe('three processes over HTTP', () => {
   const c = new Cluster(mkdtempSync(join(tmpdir(), 'indomain-cluster-')), [
     { name: 'coordinator', role: 'coordinator', port: 7410 },
-    { name: 'platform', role: 'platform', port: 7411 },
+    { name: 'platform', role: 'platform', port: 7411, args: ['--auto-approve'] },
     { name: 'bank-a', role: 'bank', port: 7412 },
   ]);
   const spec = (id: string) => ({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: TRAINING });
   let reference: number[];
 
   beforeAll(async () => {
+    const files = usccCopies(c.dir);
     await c.startAll();
-    await c.admin('bank-a', 'POST', '/v1/admin/datasets', { name: 'loans', path: data('default_credit_hetero_guest.csv'), idColumn: 'id', labelColumn: 'y' });
-    await c.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit', path: data('default_credit_hetero_host.csv'), idColumn: 'id' });
+    await c.admin('bank-a', 'POST', '/v1/admin/datasets', { name: 'loans', path: files.guest, idColumn: 'id', labelColumn: 'y', uscc: true });
+    await c.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit', path: files.host, idColumn: 'id', uscc: true });
+    await c.admin('platform', 'POST', '/v1/admin/authorisations/import', { path: files.authorisations });
     // The in-memory run with the same seed and the same preparation.
-    const pair = await loadSplitPair({ guest: data('default_credit_hetero_guest.csv'), host: data('default_credit_hetero_host.csv'), id: 'id', label: 'y', seed: '42', testFraction: 0.2 });
+    const pair = await loadSplitPair({ guest: files.guest, host: files.host, id: 'id', label: 'y', seed: '42', testFraction: 0.2 });
     const g = standardizedSide(pair.guest);
     const h = standardizedSide(pair.host);
     const fed = await trainInMemory({ guest: g.train, labels: g.trainTable.label!, host: h.train, config: vflConfig('in-memory', TRAINING), rng: seededRng('flood:42') });

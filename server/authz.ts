@@ -1,0 +1,153 @@
+/**
+ * The platform's authorisation registry: per enterprise (USCC), which bank may use its data, for
+ * which purpose, from when to when, whether revoked, and the source document. Every change is an
+ * audit record carrying the change itself, so a verifier can rebuild the registry at any moment
+ * from the audit chain alone (server/audit-verify.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { csvRows } from '../engine/csv.ts';
+import { IndomainError } from '../engine/errors.ts';
+import { usccProblem } from '../engine/uscc.ts';
+import type { NodeStore } from './store.ts';
+
+export const PURPOSES = ['modelling', 'pre-loan', 'in-loan', 'post-loan'] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+export interface Authorisation {
+  uscc: string;
+  bank: string;
+  purpose: Purpose;
+  /** Epoch milliseconds. */
+  validFrom: number;
+  validTo: number;
+  revokedAt: number | null;
+  sourceRef: string;
+}
+
+export const AUTHZ_SCHEMA = `
+CREATE TABLE IF NOT EXISTS authorisations (id INTEGER PRIMARY KEY, uscc TEXT NOT NULL, bank TEXT NOT NULL, purpose TEXT NOT NULL,
+  valid_from INTEGER NOT NULL, valid_to INTEGER NOT NULL, revoked_at INTEGER, source_ref TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS authorisations_key ON authorisations (bank, purpose, uscc);
+`;
+
+export type Exclusion = 'missing' | 'expired' | 'revoked' | 'not-yet-valid';
+
+/** Whether one authorisation (or the best of several) covers time `at`; why not otherwise. */
+export function status(records: readonly Authorisation[], at: number): 'valid' | Exclusion {
+  if (records.length === 0) return 'missing';
+  let best: Exclusion = 'missing';
+  for (const r of records) {
+    if (r.revokedAt !== null && r.revokedAt <= at) best = 'revoked';
+    else if (at < r.validFrom) best = best === 'missing' ? 'not-yet-valid' : best;
+    else if (at > r.validTo) best = best === 'missing' || best === 'not-yet-valid' ? 'expired' : best;
+    else return 'valid';
+  }
+  return best;
+}
+
+function parseTime(s: string, field: string, line: number, file: string): number {
+  const t = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
+  if (!Number.isFinite(t)) throw new IndomainError('AUTH_BAD_RECORD', `"${s}" is not a date (YYYY-MM-DD or ISO 8601)`, { file, line, field });
+  return t;
+}
+
+/** Check one record; errors name the file, line and field. */
+export function checkRecord(r: Record<string, string>, line: number, file: string): Authorisation {
+  const need = (f: string) => {
+    const v = r[f];
+    if (v === undefined || v === '') throw new IndomainError('AUTH_BAD_RECORD', 'required', { file, line, field: f });
+    return v;
+  };
+  const uscc = need('uscc');
+  const p = usccProblem(uscc);
+  if (p) throw new IndomainError('AUTH_BAD_RECORD', p, { file, line, field: 'uscc' });
+  const purpose = need('purpose');
+  if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('AUTH_BAD_RECORD', `purpose must be one of ${PURPOSES.join(', ')}`, { file, line, field: 'purpose' });
+  const validFrom = parseTime(need('valid_from'), 'valid_from', line, file);
+  const validTo = parseTime(need('valid_to'), 'valid_to', line, file);
+  if (validTo < validFrom) throw new IndomainError('AUTH_BAD_RECORD', 'valid_to is before valid_from', { file, line, field: 'valid_to' });
+  const revoked = r.revoked_at ?? '';
+  return { uscc, bank: need('bank'), purpose: purpose as Purpose, validFrom, validTo, revokedAt: revoked === '' ? null : parseTime(revoked, 'revoked_at', line, file), sourceRef: need('source_ref') };
+}
+
+export class AuthorisationRegistry {
+  constructor(private readonly store: NodeStore) {
+    store.db.exec(AUTHZ_SCHEMA);
+  }
+
+  private insert(a: Authorisation): void {
+    this.store.db
+      .prepare('INSERT INTO authorisations (uscc, bank, purpose, valid_from, valid_to, revoked_at, source_ref) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(a.uscc, a.bank, a.purpose, a.validFrom, a.validTo, a.revokedAt, a.sourceRef);
+  }
+
+  /** Import a CSV (uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref): all or nothing. */
+  importCsv(path: string): { imported: number } {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new IndomainError('DATA_FILE_UNREADABLE', (e as Error).message, { file: path });
+    }
+    const rows = csvRows(text, path);
+    const header = rows[0] ?? [];
+    for (const f of ['uscc', 'bank', 'purpose', 'valid_from', 'valid_to', 'source_ref']) {
+      if (!header.includes(f)) throw new IndomainError('AUTH_BAD_RECORD', 'missing column', { file: path, line: 1, field: f });
+    }
+    const recs = rows.slice(1).map((cells, i) => checkRecord(Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ''])), i + 2, path));
+    this.store.tx(() => {
+      for (const a of recs) this.insert(a);
+      this.store.audit.append('admin', '', { action: 'authorisations-imported', source: path, sha256: createHash('sha256').update(text).digest('hex'), records: recs });
+    });
+    return { imported: recs.length };
+  }
+
+  grant(a: Authorisation): void {
+    this.store.tx(() => {
+      this.insert(a);
+      this.store.audit.append('admin', '', { action: 'authorisation-granted', records: [a] });
+    });
+  }
+
+  /** Revoke every authorisation of (uscc, bank, purpose) that is not yet revoked, as of `at`. */
+  revoke(uscc: string, bank: string, purpose: Purpose, at = Date.now()): number {
+    return this.store.tx(() => {
+      const r = this.store.db.prepare('UPDATE authorisations SET revoked_at = ? WHERE uscc = ? AND bank = ? AND purpose = ? AND revoked_at IS NULL').run(at, uscc, bank, purpose);
+      this.store.audit.append('admin', '', { action: 'authorisation-revoked', uscc, bank, purpose, at });
+      return r.changes;
+    });
+  }
+
+  query(filter: { uscc?: string; bank?: string }): Authorisation[] {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (filter.uscc) (where.push('uscc = ?'), args.push(filter.uscc));
+    if (filter.bank) (where.push('bank = ?'), args.push(filter.bank));
+    const rows = this.store.db
+      .prepare(`SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT 10000`)
+      .all(...args);
+    return rows as Authorisation[];
+  }
+
+  /** Split ids into those authorised for (bank, purpose) at `at` and counts of the others by reason. */
+  filter(ids: readonly string[], bank: string, purpose: Purpose, at: number): { allowed: string[]; excluded: Record<Exclusion, number> } {
+    const rows = this.store.db
+      .prepare('SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations WHERE bank = ? AND purpose = ?')
+      .all(bank, purpose) as Authorisation[];
+    const by = new Map<string, Authorisation[]>();
+    for (const r of rows) {
+      const l = by.get(r.uscc);
+      if (l) l.push(r);
+      else by.set(r.uscc, [r]);
+    }
+    const excluded: Record<Exclusion, number> = { missing: 0, expired: 0, revoked: 0, 'not-yet-valid': 0 };
+    const allowed: string[] = [];
+    for (const id of ids) {
+      const s = status(by.get(id) ?? [], at);
+      if (s === 'valid') allowed.push(id);
+      else excluded[s]++;
+    }
+    return { allowed, excluded };
+  }
+}
