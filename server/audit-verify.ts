@@ -117,6 +117,15 @@ function checkChain(c: NodeChain): Finding | undefined {
   return undefined;
 }
 
+function parseBody(r: AuditRecord): Record<string, unknown> {
+  try {
+    const v = JSON.parse(r.body) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 interface Msg {
   node: string;
   seq: number;
@@ -134,18 +143,20 @@ export function verifyAudit(paths: readonly string[]): VerifyResult {
   const chains = loadChains(paths);
   const findings: Finding[] = [];
   if (chains.length === 0) findings.push({ node: '-', seq: 0, kind: '-', problem: `no node data directory (node.db) under ${paths.join(', ')}` });
+  const chainFindings: Finding[] = [];
   for (const c of chains) {
     const f = checkChain(c);
-    if (f) findings.push(f);
+    if (f) chainFindings.push(f);
   }
+  findings.push(...chainFindings);
   const names = new Set(chains.map((c) => c.name));
   const sent: Msg[] = [];
   const received: Msg[] = [];
   for (const c of chains) {
     let policy: string[] | undefined;
     for (const r of c.records) {
-      const b = JSON.parse(r.body) as Record<string, unknown>;
-      if (r.kind === 'policy') policy = b.allowedClasses as string[];
+      const b = parseBody(r);
+      if (r.kind === 'policy') policy = Array.isArray(b.allowedClasses) ? (b.allowedClasses as string[]) : [];
       if (r.kind !== 'message-sent' && r.kind !== 'message-received') continue;
       const m: Msg = {
         node: c.name,
@@ -185,16 +196,16 @@ export function verifyAudit(paths: readonly string[]): VerifyResult {
     const registry = new Map<string, Authorisation[]>();
     const k = (uscc: string, bank: string, purpose: string) => `${uscc}|${bank}|${purpose}`;
     for (const r of c.records) {
-      const b = JSON.parse(r.body) as Record<string, unknown>;
+      const b = parseBody(r);
       if (r.kind === 'admin' && (b.action === 'authorisations-imported' || b.action === 'authorisation-granted')) {
-        for (const a of b.records as Authorisation[]) {
+        for (const a of (Array.isArray(b.records) ? b.records : []) as Authorisation[]) {
           const key = k(a.uscc, a.bank, a.purpose);
           registry.set(key, [...(registry.get(key) ?? []), { ...a }]);
         }
       } else if (r.kind === 'admin' && b.action === 'authorisation-revoked') {
         for (const a of registry.get(k(String(b.uscc), String(b.bank), String(b.purpose))) ?? []) if (a.revokedAt === null) a.revokedAt = Number(b.at);
       } else if (r.kind === 'psi-input') {
-        const ids = b.ids as string[];
+        const ids = (Array.isArray(b.ids) ? b.ids : []) as string[];
         const bad = ids.find((id) => status(registry.get(k(id, String(b.bank), String(b.purpose))) ?? [], Number(b.at)) !== 'valid');
         if (bad) findings.push({ node: c.name, seq: r.seq, kind: r.kind, problem: `enterprise ${bad} had no valid ${String(b.purpose)} authorisation for ${String(b.bank)} when job ${r.job} used it` });
         psi.push({ job: r.job, bank: String(b.bank), used: ids.length, excluded: b.excluded as Record<string, number> });
@@ -219,7 +230,13 @@ export function verifyAudit(paths: readonly string[]): VerifyResult {
       ledger.set(key, { job: m.job, receiver: m.node, from: m.peer, type: `${m.protocol}/${m.type}`, privacy: m.privacy, count: 1, bytes: m.bytes, discloses });
     }
   }
-  findings.sort((a, b) => (a.node === b.node ? a.seq - b.seq : a.node < b.node ? -1 : 1));
+  // Broken chains first (nothing else about that node can be trusted), then the rest by node and record.
+  const chainBroken = new Set(chainFindings.map((f) => `${f.node}|${f.seq}`));
+  findings.sort((a, b) => {
+    const ca = chainBroken.has(`${a.node}|${a.seq}`) ? 0 : 1;
+    const cb = chainBroken.has(`${b.node}|${b.seq}`) ? 0 : 1;
+    return ca - cb || (a.node === b.node ? a.seq - b.seq : a.node < b.node ? -1 : 1);
+  });
   return {
     ok: findings.length === 0,
     nodes: chains.map((c) => ({ name: c.name, records: c.records.length, pinned: c.pinned })),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,6 +7,9 @@ import { seededRng } from '../../engine/rng.ts';
 import { trainInMemory, vflConfig } from '../../protocols/vfl-lr/protocol.ts';
 import { loadSplitPair, standardizedSide } from '../../benchmarks/pair.ts';
 import { Cluster, type JobView } from '../../server/cluster.ts';
+import { recordHash } from '../../server/audit.ts';
+import { verifyAudit } from '../../server/audit-verify.ts';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { usccFromNumber } from '../../server/lab/generate.ts';
 
 /**
@@ -129,4 +132,85 @@ describe('three processes over HTTP', () => {
     await c.stop();
     expect(lostRecords(c)).toEqual([]);
   }, 300_000);
+
+  it('audit verify: intact chains pass with every job\'s ledger; each kind of tampering is caught and named', () => {
+    const good = verifyAudit([c.dir]);
+    expect(good.findings).toEqual([]);
+    expect(good.ok).toBe(true);
+    expect(new Set(good.ledger.map((e) => e.job))).toEqual(new Set(['job-http', 'job-kill', 'job-cancel']));
+    expect(good.psi.filter((p) => p.job !== 'job-cancel').map((p) => p.used)).toEqual([30000, 30000]);
+    expect(good.nodes.every((n) => n.pinned)).toBe(true);
+
+    // A slim copy to tamper with: the audit chains, identities and pinned keys (message bodies dropped).
+    const base = mkdtempSync(join(tmpdir(), 'indomain-audit-'));
+    cpSync(c.dir, base, { recursive: true, filter: (src) => !src.endsWith('.log') && !src.endsWith('.csv') });
+    for (const nd of c.nodes) {
+      const db = new Database(join(base, nd.name, 'node.db'));
+      db.exec('DELETE FROM inbox; DELETE FROM outbox; VACUUM;');
+      db.close();
+    }
+    expect(verifyAudit([base]).ok).toBe(true);
+    /** Verify a copy of the slim copy after `mutate` ran on one node's database. */
+    const tampered = (node: string, mutate: (db: Database.Database) => void) => {
+      const copy = mkdtempSync(join(tmpdir(), 'indomain-tamper-'));
+      cpSync(base, copy, { recursive: true });
+      const db = new Database(join(copy, node, 'node.db'));
+      db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
+      mutate(db);
+      db.close();
+      return verifyAudit([copy]);
+    };
+    const count = (db: Database.Database) => (db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n;
+    const flip = (s: string, i: number) => s.slice(0, i) + String.fromCharCode(s.charCodeAt(i) ^ 1) + s.slice(i + 1);
+
+    // One flipped byte, in each field of a first, a middle and the last record.
+    const db0 = new Database(join(c.dir, 'platform', 'node.db'), { readonly: true });
+    const n = count(db0);
+    db0.close();
+    for (const seq of [1, Math.floor(n / 2), n]) {
+      for (const col of ['body', 'hash', 'prev', 'signature', 'kind', 'job', 'at']) {
+        const r = tampered('platform', (db) => {
+          const rec = db.prepare(`SELECT ${col} AS v FROM audit WHERE seq = ?`).get(seq) as { v: string | number };
+          const v = typeof rec.v === 'number' ? rec.v ^ 1 : rec.v.length ? flip(rec.v, Math.floor(rec.v.length / 2)) : 'x';
+          db.prepare(`UPDATE audit SET ${col} = ? WHERE seq = ?`).run(v, seq);
+        });
+        expect({ col, seq, ok: r.ok, first: r.findings[0] && [r.findings[0].node, r.findings[0].seq] }).toEqual({ col, seq, ok: false, first: ['platform', seq] });
+      }
+    }
+    // A deleted record.
+    const k = Math.floor(n / 3);
+    let r = tampered('platform', (db) => db.prepare('DELETE FROM audit WHERE seq = ?').run(k));
+    expect([r.ok, r.findings[0]!.node, r.findings[0]!.seq]).toEqual([false, 'platform', k + 1]);
+    // Two records swapped.
+    r = tampered('platform', (db) => {
+      const a = db.prepare('SELECT * FROM audit WHERE seq = ?').get(k) as Record<string, unknown>;
+      const b = db.prepare('SELECT * FROM audit WHERE seq = ?').get(k + 5) as Record<string, unknown>;
+      const put = db.prepare('UPDATE audit SET at = @at, kind = @kind, job = @job, body = @body, prev = @prev, hash = @hash, signature = @signature WHERE seq = @seq');
+      put.run({ ...b, seq: k });
+      put.run({ ...a, seq: k + 5 });
+    });
+    expect([r.ok, r.findings[0]!.node, r.findings[0]!.seq]).toEqual([false, 'platform', k]);
+    // The receiver's record of one message deleted, and the chain rebuilt and re-signed with the
+    // node's own key (an attacker holding the database): the sender's record still names it.
+    let victim = '';
+    r = tampered('platform', (db) => {
+      const rec = db.prepare("SELECT seq, body FROM audit WHERE kind = 'message-received' AND body LIKE '%\"type\":\"Residual\"%' ORDER BY seq LIMIT 1").get() as { seq: number; body: string };
+      victim = (JSON.parse(rec.body) as { key: string }).key;
+      db.prepare('DELETE FROM audit WHERE seq = ?').run(rec.seq);
+      const secret = new Uint8Array((db.prepare("SELECT value FROM meta WHERE key = 'ed25519-secret'").get() as { value: Buffer }).value);
+      const rows = db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq').all(rec.seq) as { seq: number; at: number; kind: string; job: string; body: string; prev: string }[];
+      let prev = (db.prepare('SELECT hash FROM audit WHERE seq = ?').get(rec.seq - 1) as { hash: string }).hash;
+      for (const x of rows) {
+        const seq = x.seq - 1;
+        const hash = recordHash(seq, x.at, x.kind, x.job, x.body, prev);
+        const sig = Buffer.from(ed25519.sign(Buffer.from(hash, 'hex'), secret)).toString('base64');
+        db.prepare('DELETE FROM audit WHERE seq = ?').run(x.seq);
+        db.prepare('INSERT INTO audit (seq, at, kind, job, body, prev, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(seq, x.at, x.kind, x.job, x.body, prev, hash, sig);
+        prev = hash;
+      }
+    });
+    expect(r.ok).toBe(false);
+    expect(r.findings[0]!.kind).toBe('message-sent');
+    expect(r.findings[0]!.problem).toBe(`platform has no record of receiving ${victim}`);
+  }, 120_000);
 });

@@ -1,0 +1,75 @@
+import { readdirSync, readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { IndomainError } from '../../engine/errors.ts';
+import type { Envelope } from '../../protocols/message.ts';
+import { parseJobSpec } from '../../server/job.ts';
+import { NodeRuntime } from '../../server/runtime.ts';
+import { NodeStore } from '../../server/store.ts';
+import '../../server/messages.ts';
+import '../../protocols/scorecard/messages.ts';
+
+const spec = parseJobSpec({ id: 'j', pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'l' }, host: { node: 'platform', dataset: 'p' } });
+const row = { id: '91370202MA3C7P2X4Q', si_headcount: 12, tax_paid_12m_10k: 55.2, lawsuits_defendant_2y: 1 };
+
+function platform() {
+  const store = new NodeStore(mkdtempSync(join(tmpdir(), 'egress-')));
+  const identity = store.identity('platform');
+  const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers: new Map() });
+  return { store, runtime };
+}
+
+function blocked(run: () => void): string {
+  try {
+    run();
+  } catch (e) {
+    return e instanceof IndomainError ? e.code : String(e);
+  }
+  return 'sent';
+}
+
+describe('egress guard', () => {
+  it('blocks a raw row on every sending path and audits each attempt; nothing is queued', () => {
+    const { store, runtime } = platform();
+    const attempts: Envelope[] = [
+      // An undeclared message type carrying the row.
+      { job: 'j', protocol: 'raw', type: 'Row', round: 0, from: 'host', to: 'guest', body: { row } },
+      // A declared type with the row smuggled in as an extra field.
+      { job: 'j', protocol: 'scorecard', type: 'HostStability', round: 0, from: 'host', to: 'guest', body: { features: ['f'], stability: Float64Array.of(0), csi: Float64Array.of(0), row } },
+      // A declared type whose field holds the row instead of its declared kind.
+      { job: 'j', protocol: 'scorecard', type: 'HostPoints', round: 0, from: 'host', to: 'guest', body: { table: [row] } },
+      // Job control (failure and stage reports) carrying the row.
+      { job: 'j', protocol: 'job', type: 'StageDone', round: 0, from: 'host', to: 'coordinator', body: { stage: 'psi', summary: JSON.stringify(row), row } },
+      { job: 'j', protocol: 'job', type: 'JobFailed', round: 0, from: 'host', to: 'coordinator', body: { error: 'x', row } },
+    ];
+    for (const env of attempts) expect(blocked(() => runtime.enqueue('j', spec, [env]))).toBe('SRV_EGRESS_BLOCKED');
+    expect(store.undelivered()).toEqual([]);
+    const records = store.audit.records('egress-blocked');
+    expect(records.map((r) => (JSON.parse(r.body) as { type: string }).type)).toEqual(['Row', 'HostStability', 'HostPoints', 'StageDone', 'JobFailed']);
+    store.close();
+  });
+
+  it("blocks a declared class the node's policy does not allow", () => {
+    const store = new NodeStore(mkdtempSync(join(tmpdir(), 'egress-')));
+    const identity = store.identity('platform');
+    const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers: new Map(), policy: { allowedClasses: ['ciphertext', 'metadata'] } });
+    const env: Envelope = { job: 'j', protocol: 'scorecard', type: 'HostPartialScores', round: 0, from: 'host', to: 'guest', body: { trainLogit: Float64Array.of(1), trainPoints: Float64Array.of(1), testLogit: Float64Array.of(1), testPoints: Float64Array.of(1), maxPoints: 1, minPoints: 0 } };
+    expect(blocked(() => runtime.enqueue('j', spec, [env]))).toBe('SRV_EGRESS_BLOCKED');
+    expect(JSON.parse(store.audit.records('egress-blocked')[0]!.body).reason).toMatch(/privacy class "score"/);
+    // The policy in force is itself in the chain.
+    expect(JSON.parse(store.audit.records('policy')[0]!.body)).toEqual({ allowedClasses: ['ciphertext', 'metadata'] });
+    store.close();
+  });
+
+  it('has one gate: only NodeRuntime.enqueue queues messages for peers', () => {
+    const dir = new URL('../../server/', import.meta.url).pathname;
+    const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
+    const callers = files.filter((f) => /\.commit\(/.test(readFileSync(join(dir, f), 'utf8')));
+    expect(callers).toEqual(['runtime.ts']);
+    const runtime = readFileSync(join(dir, 'runtime.ts'), 'utf8');
+    const body = runtime.slice(runtime.indexOf('  enqueue('), runtime.indexOf('  private egressProblem('));
+    expect(runtime.match(/\.commit\(/g)).toHaveLength(1);
+    expect(body).toMatch(/\.commit\(/);
+  });
+});
