@@ -10,7 +10,7 @@
  * `data-access`, `psi-input`, `admin`, `policy`.
  */
 import { createHash } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { sign } from './ed25519.ts';
 import type Database from 'better-sqlite3';
 import type { Identity } from './signing.ts';
 
@@ -65,7 +65,7 @@ export class AuditLog {
     const prev = last?.hash ?? GENESIS;
     const text = canonicalJson(body);
     const hash = recordHash(seq, at, kind, job, text, prev);
-    const signature = Buffer.from(ed25519.sign(Buffer.from(hash, 'hex'), this.identity().secretKey)).toString('base64');
+    const signature = Buffer.from(sign(Buffer.from(hash, 'hex'), this.identity().secretKey)).toString('base64');
     this.db.prepare('INSERT INTO audit (seq, at, kind, job, body, prev, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(seq, at, kind, job, text, prev, hash, signature);
     return { seq, at, kind, job, body: text, prev, hash, signature };
   }

@@ -1,7 +1,7 @@
 /**
  * Node identity and request signing.
  *
- * Every node has an Ed25519 key pair (@noble/curves) and pins its peers' public keys. Every
+ * Every node has an Ed25519 key pair (server/ed25519.ts) and pins its peers' public keys. Every
  * request from one node to another carries four headers, and the signature covers
  *   "indomain-v1\n" METHOD "\n" PATH "\n" SENDER "\n" TIMESTAMP "\n" NONCE "\n" hex(SHA-256(body))
  * so that method, path, body, time and nonce are all bound. The receiver refuses, each with its
@@ -10,7 +10,7 @@
  * node's database for the freshness window, so a restart does not reopen replays).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { generateSecretKey, publicKeyOf, sign, verify } from './ed25519.ts';
 import { IndomainError } from '../engine/errors.ts';
 
 export const HEADER = {
@@ -30,12 +30,12 @@ export interface Identity {
 }
 
 export function newIdentity(name: string): Identity {
-  const secretKey = ed25519.utils.randomSecretKey();
-  return { name, secretKey, publicKey: ed25519.getPublicKey(secretKey) };
+  const secretKey = generateSecretKey();
+  return { name, secretKey, publicKey: publicKeyOf(secretKey) };
 }
 
 export function identityFromSecret(name: string, secretKey: Uint8Array): Identity {
-  return { name, secretKey, publicKey: ed25519.getPublicKey(secretKey) };
+  return { name, secretKey, publicKey: publicKeyOf(secretKey) };
 }
 
 export function sha256Hex(body: Uint8Array): string {
@@ -48,7 +48,7 @@ function canonical(method: string, path: string, sender: string, timestamp: stri
 
 export function signRequest(id: Identity, method: string, path: string, body: Uint8Array, now = Date.now(), nonce = randomBytes(16).toString('hex')): Record<string, string> {
   const timestamp = String(now);
-  const sig = ed25519.sign(canonical(method, path, id.name, timestamp, nonce, body), id.secretKey);
+  const sig = sign(canonical(method, path, id.name, timestamp, nonce, body), id.secretKey);
   return {
     [HEADER.node]: id.name,
     [HEADER.timestamp]: timestamp,
@@ -84,12 +84,7 @@ export class RequestVerifier {
     }
     const key = this.peers.get(sender);
     if (!key) throw new IndomainError('SRV_UNKNOWN_PEER', `"${sender}"`);
-    let ok = false;
-    try {
-      ok = ed25519.verify(Buffer.from(signature, 'base64'), canonical(method, path, sender, timestamp, nonce, body), key);
-    } catch {
-      ok = false;
-    }
+    const ok = verify(Buffer.from(signature, 'base64'), canonical(method, path, sender, timestamp, nonce, body), key);
     if (!ok) throw new IndomainError('SRV_BAD_SIGNATURE', `from "${sender}" on ${method} ${path}`);
     const ts = Number(timestamp);
     if (!Number.isSafeInteger(ts) || Math.abs(this.clock() - ts) > MAX_SKEW_MS) {

@@ -9,7 +9,7 @@ import { loadSplitPair, standardizedSide } from '../../benchmarks/pair.ts';
 import { Cluster, type JobView } from '../../server/cluster.ts';
 import { recordHash } from '../../server/audit.ts';
 import { verifyAudit } from '../../server/audit-verify.ts';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { sign } from '../../server/ed25519.ts';
 import { usccFromNumber } from '../../server/lab/generate.ts';
 
 /**
@@ -203,7 +203,7 @@ describe('three processes over HTTP', () => {
       for (const x of rows) {
         const seq = x.seq - 1;
         const hash = recordHash(seq, x.at, x.kind, x.job, x.body, prev);
-        const sig = Buffer.from(ed25519.sign(Buffer.from(hash, 'hex'), secret)).toString('base64');
+        const sig = Buffer.from(sign(Buffer.from(hash, 'hex'), secret)).toString('base64');
         db.prepare('DELETE FROM audit WHERE seq = ?').run(x.seq);
         db.prepare('INSERT INTO audit (seq, at, kind, job, body, prev, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(seq, x.at, x.kind, x.job, x.body, prev, hash, sig);
         prev = hash;
