@@ -7,9 +7,11 @@ import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { scorecardBench } from './scorecard.ts';
 import { vflBench } from './vfl.ts';
+import { scoringBench } from './scoring.ts';
 
 const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
 const USAGE = `usage: npm run bench -- vfl ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
+       npm run bench -- scoring [--rows 1000000] [--features 20] [--workers 2] [--json OUT.json]
        npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
                       [--pmml OUT.pmml] [--sql OUT.sql] [--report REPORT.md] [--reasons-out REASONS.csv]
                       [--policy full|partial] [--guest-categorical A,B] [--host-categorical C,D]`;
@@ -36,6 +38,23 @@ const SCORECARD_ONLY = ['pmml', 'sql', 'report', 'reasons-out', 'guest-categoric
 
 export async function benchMain(argv: string[]): Promise<void> {
   const [suite, ...rest] = argv;
+  if (suite === 'scoring') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { rows: { type: 'string', default: '1000000' }, features: { type: 'string', default: '20' }, workers: { type: 'string', default: '2' }, repetitions: { type: 'string', default: '7' }, json: { type: 'string' } },
+      strict: true,
+    });
+    const int = (k: 'rows' | 'features' | 'workers' | 'repetitions') => {
+      const v = Number(values[k]);
+      if (!Number.isInteger(v) || v < 1) throw new IndomainError('CLI_BAD_ARGS', `--${k} must be a positive integer`);
+      return v;
+    };
+    const r = await scoringBench({ rows: int('rows'), features: int('features'), workers: int('workers'), repetitions: int('repetitions'), ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+    const s = r.singleThread as { rowsPerSecond: number };
+    const p = r.pool as { rowsPerSecond: number; workers: number };
+    process.stdout.write(`scoring: single thread ${(s.rowsPerSecond / 1e6).toFixed(2)}M rows/s, ${p.workers} workers ${(p.rowsPerSecond / 1e6).toFixed(2)}M rows/s\n`);
+    return;
+  }
   if (suite !== 'vfl' && suite !== 'scorecard') throw new IndomainError('CLI_BAD_ARGS', `unknown suite "${suite ?? ''}"\n${USAGE}`);
   const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true });
   for (const k of ['guest', 'host', 'id', 'label'] as const) {
