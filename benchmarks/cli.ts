@@ -8,9 +8,11 @@ import { isMain } from '../engine/main.ts';
 import { scorecardBench } from './scorecard.ts';
 import { vflBench } from './vfl.ts';
 import { scoringBench } from './scoring.ts';
+import { onlineBench } from './online.ts';
 
 const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
 const USAGE = `usage: npm run bench -- vfl ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
+       npm run bench -- online [--requests 10000] [--concurrency 64] [--port 7700] [--json OUT.json]
        npm run bench -- scoring [--rows 1000000] [--features 20] [--workers 2] [--json OUT.json]
        npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
                       [--pmml OUT.pmml] [--sql OUT.sql] [--report REPORT.md] [--reasons-out REASONS.csv]
@@ -38,6 +40,22 @@ const SCORECARD_ONLY = ['pmml', 'sql', 'report', 'reasons-out', 'guest-categoric
 
 export async function benchMain(argv: string[]): Promise<void> {
   const [suite, ...rest] = argv;
+  if (suite === 'online') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { requests: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '64' }, port: { type: 'string', default: '7700' }, json: { type: 'string' } },
+      strict: true,
+    });
+    const n = (k: 'requests' | 'concurrency' | 'port') => {
+      const v = Number(values[k]);
+      if (!Number.isInteger(v) || v < 1) throw new IndomainError('CLI_BAD_ARGS', `--${k} must be a positive integer`);
+      return v;
+    };
+    const r = await onlineBench({ requests: n('requests'), concurrency: n('concurrency'), basePort: n('port'), ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+    const l = r.latencyMs as { p50: number; p99: number };
+    process.stdout.write(`online: ${(r.requestsPerSecond as number).toFixed(0)} requests/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, ${String(r.errors)} errors\n`);
+    return;
+  }
   if (suite === 'scoring') {
     const { values } = parseArgs({
       args: rest,

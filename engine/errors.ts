@@ -54,6 +54,8 @@ export const ERRORS = {
   SC_WRONG_STAGE: { status: 409, message: 'a scorecard message arrived in the wrong stage' },
   SC_BAD_MESSAGE: { status: 400, message: 'a scorecard message is malformed' },
   SC_NO_FEATURES: { status: 422, message: 'no feature of a party passed selection' },
+  SC_UNKNOWN_ENTERPRISE: { status: 404, message: 'the platform has no record of this enterprise' },
+  SC_UNKNOWN_MODEL: { status: 404, message: 'no deployed model with this name on this node' },
   // Transport and privacy policy.
   SRV_UNDECLARED_MESSAGE: { status: 400, message: 'a message type is not declared by any protocol' },
   SRV_UNKNOWN_PARTY: { status: 404, message: 'a message is addressed to an unknown party' },

@@ -15,10 +15,14 @@ import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { parseJobSpec } from './job.ts';
 import { MESSAGE_PATH, type NodeRuntime, type Peer } from './runtime.ts';
 import { RequestVerifier } from './signing.ts';
+import { PEER_SCORE_PATH, type BankScorer, type PlatformScorer } from './online.ts';
 import { checkRecord, PURPOSES, type AuthorisationRegistry, type Purpose } from './authz.ts';
 import type { Identity } from './signing.ts';
 
 export interface AppOptions {
+  /** Online scoring: the platform's side (platform nodes) or the bank's (bank nodes). */
+  readonly platformScorer?: PlatformScorer;
+  readonly bankScorer?: BankScorer;
   /** The platform's authorisation registry (platform nodes only). */
   readonly authz?: AuthorisationRegistry;
   readonly runtime: NodeRuntime;
@@ -90,6 +94,16 @@ function peerPlugin(o: AppOptions): FastifyPluginAsync {
         return reply.status(202).send({ accepted: true, duplicate: r.duplicate });
       },
     );
+    if (o.platformScorer) {
+      const scorer = o.platformScorer;
+      app.post(PEER_SCORE_PATH, { schema: { summary: "A bank's signed request for the platform's partial score of one authorised enterprise (msgpack)" } }, async (req, reply) => {
+        const body = req.body;
+        if (!(body instanceof Uint8Array)) throw new IndomainError('SRV_MALFORMED_BODY', 'expected an application/msgpack body');
+        const sender = verifier.verify('POST', PEER_SCORE_PATH, req.headers as Record<string, string>, body);
+        const out = await scorer.answer(sender, body);
+        return reply.status(200).header('content-type', 'application/msgpack').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+      });
+    }
   };
 }
 
@@ -97,7 +111,7 @@ function adminPlugin(o: AppOptions): FastifyPluginAsync {
   return async (app) => {
     const expected = Buffer.from(o.adminToken);
     app.addHook('onRequest', async (req: FastifyRequest) => {
-      if (!req.url.startsWith('/v1/admin/')) return;
+      if (!req.url.startsWith('/v1/admin/') && !req.url.startsWith('/v1/score')) return;
       const got = Buffer.from(String(req.headers['x-admin-token'] ?? ''));
       if (got.length !== expected.length || !timingSafeEqual(got, expected)) throw new IndomainError('SRV_ADMIN_TOKEN');
     });
@@ -167,6 +181,16 @@ function adminPlugin(o: AppOptions): FastifyPluginAsync {
         const reason = String((req.body as { reason?: unknown } | undefined)?.reason ?? 'refused by the analyst');
         o.runtime.refuse(id, 'analyst', reason);
         return jobView(store.job(id)!);
+      });
+    }
+    if (o.bankScorer) {
+      const scorer = o.bankScorer;
+      app.post('/v1/score', { schema: { summary: 'Score one enterprise online: bank features here, the platform partial score over signed HTTP', security } }, async (req) => {
+        const b = (req.body ?? {}) as { model?: unknown; id?: unknown; features?: unknown; purpose?: unknown };
+        if (typeof b.model !== 'string' || typeof b.id !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'model and id are required', { field: typeof b.model !== 'string' ? 'model' : 'id' });
+        const purpose = (b.purpose ?? 'pre-loan') as Purpose;
+        if (!(PURPOSES as readonly unknown[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose must be one of ${PURPOSES.join(', ')}`, { field: 'purpose' });
+        return scorer.score(b.model, b.id, (b.features ?? {}) as Record<string, unknown>, purpose);
       });
     }
     if (o.role === 'coordinator') {

@@ -5,7 +5,10 @@
  * acknowledged record survives a crash.
  *
  * Record n: hash_n = SHA-256("indomain-audit-v1\n" n "\n" at "\n" kind "\n" job "\n" body "\n" hash_{n−1}),
- * signature_n = Ed25519(node key, hash_n); hash_0 is 64 zeros. `body` is the record's canonical
+ * signature_n = Ed25519(node key, hash_n); hash_0 is 64 zeros. Records written together by a group
+ * commit (the online scoring path) are signed once, on the last of them: its signature covers the
+ * earlier ones through the hash chain, and their own signature field is empty. The chain's last
+ * record is always signed. `body` is the record's canonical
  * JSON (keys sorted). Kinds: `message-sent`, `message-received`, `egress-blocked`, `delivery-refused`,
  * `data-access`, `psi-input`, `admin`, `policy`.
  */
@@ -53,20 +56,60 @@ export function recordHash(seq: number, at: number, kind: string, job: string, b
 }
 
 export class AuditLog {
+  /** The chain's head as last written; re-read after a rolled-back transaction. */
+  private head: { seq: number; hash: string } | undefined;
+  private readonly insert: Database.Statement;
+
   constructor(
     private readonly db: Database.Database,
     private readonly identity: () => Identity,
-  ) {}
+  ) {
+    this.insert = db.prepare('INSERT INTO audit (seq, at, kind, job, body, prev, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  }
+
+  private batch: (string | number)[][] | undefined;
+
+  /** Start a group: records are hashed now, inserted at {@link endBatch} with one signature. */
+  beginBatch(): void {
+    this.batch = [];
+  }
+
+  endBatch(): void {
+    const rows = this.batch ?? [];
+    this.batch = undefined;
+    if (rows.length === 0) return;
+    const last = rows[rows.length - 1]!;
+    last[7] = Buffer.from(sign(Buffer.from(String(last[6]), 'hex'), this.identity().secretKey)).toString('base64');
+    for (const r of rows) this.insert.run(...r);
+  }
+
+  /** Forget the cached head: called as each transaction starts (a rolled-back one leaves it stale). */
+  resetHead(): void {
+    this.head = undefined;
+  }
+
+  private last(): { seq: number; hash: string } {
+    if (!this.head) {
+      const r = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+      this.head = r ?? { seq: 0, hash: GENESIS };
+    }
+    return this.head;
+  }
 
   /** Append a record; call inside the transaction that does what it records. */
   append(kind: AuditKind, job: string, body: Record<string, unknown>, at = Date.now()): AuditRecord {
-    const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
-    const seq = (last?.seq ?? 0) + 1;
-    const prev = last?.hash ?? GENESIS;
+    const last = this.last();
+    const seq = last.seq + 1;
+    const prev = last.hash;
     const text = canonicalJson(body);
     const hash = recordHash(seq, at, kind, job, text, prev);
+    this.head = { seq, hash };
+    if (this.batch) {
+      this.batch.push([seq, at, kind, job, text, prev, hash, '']);
+      return { seq, at, kind, job, body: text, prev, hash, signature: '' };
+    }
     const signature = Buffer.from(sign(Buffer.from(hash, 'hex'), this.identity().secretKey)).toString('base64');
-    this.db.prepare('INSERT INTO audit (seq, at, kind, job, body, prev, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(seq, at, kind, job, text, prev, hash, signature);
+    this.insert.run(seq, at, kind, job, text, prev, hash, signature);
     return { seq, at, kind, job, body: text, prev, hash, signature };
   }
 

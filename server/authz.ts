@@ -130,6 +130,14 @@ export class AuthorisationRegistry {
     return rows as Authorisation[];
   }
 
+  /** The authorisation status of one enterprise for (bank, purpose) at `at` (indexed lookup). */
+  check(uscc: string, bank: string, purpose: Purpose, at: number): 'valid' | Exclusion {
+    const rows = this.store.db
+      .prepare('SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations WHERE bank = ? AND purpose = ? AND uscc = ?')
+      .all(bank, purpose, uscc) as Authorisation[];
+    return status(rows, at);
+  }
+
   /** Split ids into those authorised for (bank, purpose) at `at` and counts of the others by reason. */
   filter(ids: readonly string[], bank: string, purpose: Purpose, at: number): { allowed: string[]; excluded: Record<Exclusion, number> } {
     const rows = this.store.db

@@ -16,6 +16,7 @@ import { readPeers } from './peers.ts';
 import { NodeRuntime, type NodeRole } from './runtime.ts';
 import { NodeStore } from './store.ts';
 import { AuthorisationRegistry } from './authz.ts';
+import { BankScorer, PlatformScorer } from './online.ts';
 
 export async function startNode(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -60,7 +61,19 @@ export async function startNode(argv: string[]): Promise<void> {
   });
   if (Boolean(values['tls-key']) !== Boolean(values['tls-cert'])) throw new IndomainError('CLI_BAD_ARGS', '--tls-key and --tls-cert go together');
   const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
-  const app = await buildApp({ runtime, identity, role, peers, adminToken: token, ...(https ? { https } : {}), ...(authz ? { authz } : {}) });
+  const platformScorer = authz ? new PlatformScorer(store, authz, runtime) : undefined;
+  const bankScorer = role === 'bank' ? new BankScorer(store, identity, peers) : undefined;
+  const app = await buildApp({
+    runtime,
+    identity,
+    role,
+    peers,
+    adminToken: token,
+    ...(https ? { https } : {}),
+    ...(authz ? { authz } : {}),
+    ...(platformScorer ? { platformScorer } : {}),
+    ...(bankScorer ? { bankScorer } : {}),
+  });
   await app.listen({ port: Number(values.port), host: values.host! });
   log(`listening on ${values.host}:${values.port}`);
   await runtime.recover();

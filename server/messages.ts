@@ -67,3 +67,23 @@ export const JobCancel = declareMessage({
   fields: {},
   discloses: 'that the job was cancelled',
 });
+
+export const PartialScoreRequest = declareMessage({
+  protocol: 'score',
+  type: 'PartialScoreRequest',
+  from: 'guest',
+  to: ['host'],
+  privacy: 'metadata',
+  fields: { model: 'string', id: 'string', purpose: 'string' },
+  discloses: 'that the bank is scoring this enterprise with this model, for this purpose (the platform checks its authorisation)',
+});
+
+export const PartialScore = declareMessage({
+  protocol: 'score',
+  type: 'PartialScore',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'score',
+  fields: { points: 'int', logit: 'number', maxPoints: 'int' },
+  discloses: "the platform's partial points and partial logit for one authorised enterprise, and the highest partial points possible",
+});

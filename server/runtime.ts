@@ -138,6 +138,15 @@ export class NodeRuntime {
     this.kick();
   }
 
+  /** The gate for a message sent outside the job inbox/outbox (an online scoring reply). */
+  checkEgress(job: string, env: Envelope): void {
+    const reason = this.egressProblem(env);
+    if (reason) {
+      this.o.store.tx(() => this.o.store.audit.append('egress-blocked', job, { protocol: env.protocol, type: env.type, to: env.to, reason }));
+      throw new IndomainError('SRV_EGRESS_BLOCKED', `${env.protocol}/${env.type} to the ${env.to}: ${reason}`);
+    }
+  }
+
   private egressProblem(env: Envelope): string | undefined {
     let spec;
     try {

@@ -1,0 +1,206 @@
+/**
+ * Online federated scoring. The bank's `POST /v1/score` takes an enterprise id and the bank's own
+ * features, scores the bank's characteristics, asks the platform (signed `POST /v1/peer/score`) for
+ * the platform's partial score, and returns score, probability, band and reason codes. The platform
+ * answers only for an enterprise it knows and that has a valid authorisation for that bank and
+ * purpose at that moment; otherwise the outcome is an explicit coded error, never a default score.
+ * Both sides audit the exchange (group commit, before answering) and the answer passes the
+ * platform's egress gate.
+ */
+import { loadCsv, type LoadOptions } from '../engine/csv.ts';
+import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { sigmoid } from '../models/logistic.ts';
+import { binOf, type ScorecardModel } from '../models/export/model.ts';
+import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
+import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
+import type { AuthorisationRegistry, Purpose } from './authz.ts';
+import { PURPOSES } from './authz.ts';
+import type { JobSpec } from './job.ts';
+import type { NodeRuntime, Peer } from './runtime.ts';
+import { sha256, type NodeStore } from './store.ts';
+import { signRequest, type Identity } from './signing.ts';
+import { post, type HttpReply } from './http-client.ts';
+import type { SharedCharacteristic } from '../protocols/scorecard/host.ts';
+import './messages.ts';
+
+export const PEER_SCORE_PATH = '/v1/peer/score';
+
+interface HostIndex {
+  spec: JobSpec;
+  row: Map<string, number>;
+  points: Int32Array;
+  logit: Float64Array;
+  maxPoints: number;
+}
+
+/** The platform's side: partial scores of its own enterprises, for authorised requests only. */
+export class PlatformScorer {
+  private readonly cache = new Map<string, HostIndex>();
+
+  constructor(
+    private readonly store: NodeStore,
+    private readonly authz: AuthorisationRegistry,
+    private readonly runtime: NodeRuntime,
+  ) {}
+
+  private index(model: string): { spec: JobSpec; idx: HostIndex } {
+    const hit = this.cache.get(model);
+    if (hit) return { spec: hit.spec, idx: hit };
+    const job = this.store.job(model);
+    const deployed = this.store.model(model, 'host') as { characteristics?: SharedCharacteristic[]; weights: number[] } | undefined;
+    if (!job || !deployed?.characteristics) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
+    const spec = JSON.parse(job.spec) as JobSpec;
+    let idx = this.cache.get(model);
+    if (!idx) {
+      const d = this.store.dataset(spec.host.dataset);
+      if (!d) throw new IndomainError('SC_UNKNOWN_MODEL', `dataset "${spec.host.dataset}" of model "${model}" is gone`);
+      const t = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
+      const n = t.ids.length;
+      const points = new Int32Array(n);
+      const logit = new Float64Array(n);
+      for (const c of deployed.characteristics) {
+        const col = t.features[t.featureNames.indexOf(c.feature)];
+        if (!col) throw new IndomainError('SC_UNKNOWN_MODEL', `feature "${c.feature}" is not in dataset "${d.name}"`);
+        for (let i = 0; i < n; i++) {
+          const b = binOf(c, col[i]!);
+          points[i]! += c.points[b]!;
+          logit[i]! += c.coefficient * c.woe[b]!;
+        }
+      }
+      idx = { spec, row: new Map(t.ids.map((id, i) => [id, i])), points, logit, maxPoints: deployed.characteristics.reduce((s, c) => s + Math.max(...c.points), 0) };
+      this.cache.set(model, idx);
+    }
+    return { spec, idx };
+  }
+
+  /** Answer a verified request from `sender`; the reply bytes (msgpack envelope). */
+  async answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
+    const env = decodeMessage(bytes);
+    const spec0 = messageSpec(env.protocol, env.type);
+    if (env.protocol !== 'score' || env.type !== 'PartialScoreRequest') throw new IndomainError('SRV_BAD_REQUEST', `${env.protocol}/${env.type} on ${PEER_SCORE_PATH}`);
+    validateBody(spec0, env.body, 'SRV_BAD_REQUEST');
+    const { model, id, purpose } = env.body as { model: string; id: string; purpose: string };
+    const key = `${env.job}|score|${sha256(bytes).slice(0, 16)}`;
+    const audit = (kind: 'message-received' | 'message-sent', body: Record<string, unknown>) => this.store.later(() => this.store.audit.append(kind, model, body));
+    const received = audit('message-received', { peer: sender, key, protocol: 'score', type: 'PartialScoreRequest', round: 0, privacy: spec0.privacy, bytes: bytes.length, sha256: sha256(bytes), enterprise: id, purpose });
+    const { spec, idx } = this.index(model);
+    if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
+    if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose "${purpose}"`, { field: 'purpose' });
+    // Checked at the moment of use: a revocation takes effect on the next request.
+    const why = this.authz.check(id, sender, purpose as Purpose, Date.now());
+    if (why !== 'valid') {
+      await received;
+      throw new IndomainError('AUTH_NOT_AUTHORISED', `${id}: ${why} (${sender}, ${purpose})`, { field: 'id' });
+    }
+    const row = idx.row.get(id);
+    if (row === undefined) {
+      await received;
+      throw new IndomainError('SC_UNKNOWN_ENTERPRISE', id, { field: 'id' });
+    }
+    const reply: Envelope = { job: model, protocol: 'score', type: 'PartialScore', round: 0, from: 'host', to: 'guest', body: { points: idx.points[row]!, logit: idx.logit[row]!, maxPoints: idx.maxPoints } };
+    this.runtime.checkEgress(model, reply);
+    const out = encodeMessage(reply);
+    await Promise.all([received, audit('message-sent', { peer: sender, key: `${key}|reply`, protocol: 'score', type: 'PartialScore', round: 0, privacy: 'score', bytes: out.length, sha256: sha256(out), enterprise: id })]);
+    return out;
+  }
+}
+
+export interface ScoreResult {
+  model: string;
+  id: string;
+  score: number;
+  probability: number;
+  band: string;
+  reasonCodes: string[];
+  partial: { bank: number; platform: number };
+}
+
+/** The bank's side: its characteristics here, the platform's partial score over signed HTTP. */
+export class BankScorer {
+  private readonly models = new Map<string, { m: ScorecardModel; spec: JobSpec }>();
+
+  constructor(
+    private readonly store: NodeStore,
+    private readonly identity: Identity,
+    private readonly peers: ReadonlyMap<string, Peer>,
+  ) {}
+
+  async score(model: string, id: string, features: Record<string, unknown>, purpose: Purpose = 'pre-loan'): Promise<ScoreResult> {
+    let deployed = this.models.get(model);
+    if (!deployed) {
+      const m0 = this.store.model(model, 'scorecard') as ScorecardModel | undefined;
+      const job = this.store.job(model);
+      if (!m0 || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
+      this.models.set(model, (deployed = { m: m0, spec: JSON.parse(job.spec) as JobSpec }));
+    }
+    const { m, spec } = deployed;
+    const platform = this.peers.get(spec.host.node);
+    if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', spec.host.node);
+    const own = m.characteristics.filter((c) => c.party === 'guest');
+    let points = m.basePoints;
+    let logit = m.intercept;
+    const lost: number[] = [];
+    for (const c of own) {
+      const name = c.field.slice('guest_'.length);
+      const raw = features[name];
+      const v = raw === null || raw === undefined || raw === '' ? NaN : Number(raw);
+      if (raw !== null && raw !== undefined && raw !== '' && !Number.isFinite(v)) throw new IndomainError('SRV_BAD_REQUEST', `feature "${name}" is not a number`, { field: name });
+      const b = binOf(c.spec, v);
+      points += c.points[b]!;
+      logit += c.coefficient * c.woe[b]!;
+      lost.push(Math.max(...c.points) - c.points[b]!);
+    }
+    const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { model, id, purpose } };
+    const body = encodeMessage(request);
+    const key = `${model}|score|${sha256(body).slice(0, 16)}`;
+    const headers = { ...signRequest(this.identity, 'POST', PEER_SCORE_PATH, body), 'content-type': 'application/msgpack' };
+    const sent = this.store.later(() =>
+      this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'score', type: 'PartialScoreRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprise: id, purpose }),
+    );
+    let res: HttpReply;
+    try {
+      res = await post(platform.url + PEER_SCORE_PATH, headers, body);
+    } catch (e) {
+      throw new IndomainError('SRV_PEER_UNREACHABLE', `${platform.name}: ${(e as Error).message}`);
+    }
+    const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
+    if (res.status !== 200) {
+      await sent;
+      let err: { code?: string; message?: string } = {};
+      try {
+        err = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof err;
+      } catch {
+        /* not JSON */
+      }
+      const code = (err.code ?? 'SRV_PEER_UNREACHABLE') as never;
+      throw new IndomainError(code, `platform: ${err.message ?? String(res.status)}`);
+    }
+    const reply = decodeMessage(bytes);
+    validateBody(messageSpec('score', 'PartialScore'), reply.body, 'SRV_BAD_REQUEST');
+    const p = reply.body as { points: number; logit: number; maxPoints: number };
+    await Promise.all([
+      sent,
+      this.store.later(() =>
+        this.store.audit.append('message-received', model, { peer: platform.name, key: `${key}|reply`, protocol: 'score', type: 'PartialScore', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes), enterprise: id }),
+      ),
+    ]);
+    points += p.points;
+    logit += p.logit;
+    lost.push(p.maxPoints - p.points);
+    const names = [...own.map((c) => c.field), 'host_partial_score'];
+    const reasons = lost
+      .map((l, j) => [l, j] as const)
+      .filter(([l]) => l > 0)
+      .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+      .slice(0, 3)
+      .map(([, j]) => names[j]!);
+    const pdo = m.scaling.pdo;
+    const lo = Math.floor(points / pdo) * pdo;
+    return { model, id, score: points, probability: sigmoid(logit), band: `[${lo}, ${lo + pdo})`, reasonCodes: reasons, partial: { bank: points - p.points, platform: p.points } };
+  }
+}
+
+export function errorBody(e: unknown): { status: number; body: { code: string; message: string } } {
+  if (isIndomainError(e)) return { status: e.status, body: e.toJSON() };
+  return { status: 500, body: { code: 'SRV_INTERNAL', message: 'see the node log' } };
+}
