@@ -9,6 +9,7 @@ import { NodeRuntime } from '../../server/runtime.ts';
 import { NodeStore } from '../../server/store.ts';
 import '../../server/messages.ts';
 import '../../protocols/scorecard/messages.ts';
+import '../../server/online.ts';
 
 const spec = parseJobSpec({ id: 'j', pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'l' }, host: { node: 'platform', dataset: 'p' } });
 const row = { id: '91370202MA3C7P2X4Q', si_headcount: 12, tax_paid_12m_10k: 55.2, lawsuits_defendant_2y: 1 };
@@ -44,9 +45,13 @@ describe('egress guard', () => {
       { job: 'j', protocol: 'job', type: 'JobFailed', round: 0, from: 'host', to: 'coordinator', body: { error: 'x', row } },
     ];
     for (const env of attempts) expect(blocked(() => runtime.enqueue('j', spec, [env]))).toBe('SRV_EGRESS_BLOCKED');
+    // The online scoring reply path: the same gate.
+    const reply: Envelope = { job: 'j', protocol: 'score', type: 'PartialScore', round: 0, from: 'host', to: 'guest', body: { points: 3, logit: 0.1, maxPoints: 9, row } };
+    expect(blocked(() => runtime.checkEgress('j', reply))).toBe('SRV_EGRESS_BLOCKED');
+    expect(blocked(() => runtime.checkEgress('j', { ...reply, type: 'RawFeatures' }))).toBe('SRV_EGRESS_BLOCKED');
     expect(store.undelivered()).toEqual([]);
     const records = store.audit.records('egress-blocked');
-    expect(records.map((r) => (JSON.parse(r.body) as { type: string }).type)).toEqual(['Row', 'HostStability', 'HostPoints', 'StageDone', 'JobFailed']);
+    expect(records.map((r) => (JSON.parse(r.body) as { type: string }).type)).toEqual(['Row', 'HostStability', 'HostPoints', 'StageDone', 'JobFailed', 'PartialScore', 'RawFeatures']);
     store.close();
   });
 
@@ -62,7 +67,7 @@ describe('egress guard', () => {
     store.close();
   });
 
-  it('has one gate: only NodeRuntime.enqueue queues messages for peers', () => {
+  it('has one gate: only NodeRuntime.enqueue queues messages for peers, and scoring replies pass checkEgress', () => {
     const dir = new URL('../../server/', import.meta.url).pathname;
     const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
     const callers = files.filter((f) => /\.commit\(/.test(readFileSync(join(dir, f), 'utf8')));
@@ -71,5 +76,11 @@ describe('egress guard', () => {
     const body = runtime.slice(runtime.indexOf('  enqueue('), runtime.indexOf('  private egressProblem('));
     expect(runtime.match(/\.commit\(/g)).toHaveLength(1);
     expect(body).toMatch(/\.commit\(/);
+    const online = readFileSync(join(dir, 'online.ts'), 'utf8');
+    const answer = online.slice(online.indexOf('  async answer('), online.indexOf('export interface ScoreResult'));
+    // The reply is checked before it is encoded, and nothing else is encoded there.
+    expect(answer.indexOf('this.runtime.checkEgress(model, reply)')).toBeGreaterThan(0);
+    expect(answer.indexOf('this.runtime.checkEgress(model, reply)')).toBeLessThan(answer.indexOf('encodeMessage(reply)'));
+    expect(answer.match(/encodeMessage\(/g)).toHaveLength(1);
   });
 });

@@ -1,0 +1,82 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvRows } from '../../engine/csv.ts';
+import { onlineLab } from '../../benchmarks/online.ts';
+import { verifyAudit } from '../../server/audit-verify.ts';
+import type { Cluster } from '../../server/cluster.ts';
+import { usccFromNumber } from '../../server/lab/generate.ts';
+
+interface Score {
+  score: number;
+  probability: number;
+  band: string;
+  reasonCodes: string[];
+  partial: { bank: number; platform: number };
+}
+
+describe('online federated scoring between bank and platform processes', () => {
+  let lab: Awaited<ReturnType<typeof onlineLab>>;
+  let c: Cluster;
+  const score = (id: string, features: Record<string, unknown> = {}) =>
+    c.admin<Score>('bank-1', 'POST', '/v1/score', { model: lab.model, id, features }).then(
+      (s) => ({ ok: true as const, s }),
+      (e: { code: string; message: string }) => ({ ok: false as const, code: e.code, message: e.message }),
+    );
+
+  beforeAll(async () => {
+    lab = await onlineLab(mkdtempSync(join(tmpdir(), 'indomain-scoring-')), 7520, () => {});
+    c = lab.cluster;
+  }, 180_000);
+  afterAll(async () => {
+    await c.stop();
+  });
+
+  it('gives each authorised enterprise the points the scorecard job computed for it', async () => {
+    // The job's own scores of the development sample (bank and platform parts combined there).
+    const scores = csvRows(readFileSync(join(c.dataDir('bank-1'), 'jobs', lab.model, 'scores.csv'), 'utf8'));
+    const points = new Map(scores.slice(1).map((r) => [r[0]!, Number(r[3])]));
+    let checked = 0;
+    for (const req of lab.requests.slice(0, 60)) {
+      if (!points.has(req.id)) continue;
+      const r = await score(req.id, req.features);
+      expect(r.ok).toBe(true);
+      if (!r.ok) continue;
+      expect(r.s.score).toBe(points.get(req.id));
+      expect(r.s.partial.bank + r.s.partial.platform).toBe(r.s.score);
+      expect(r.s.probability).toBeGreaterThan(0);
+      expect(r.s.probability).toBeLessThan(1);
+      expect(r.s.reasonCodes.length).toBeLessThanOrEqual(3);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  it('answers an unauthorised enterprise and an unknown one with their coded outcomes, never a score', async () => {
+    const unauthorised = await score(lab.unauthorised[0]!);
+    expect(unauthorised).toMatchObject({ ok: false, code: 'AUTH_NOT_AUTHORISED' });
+    // Authorised, but the platform has no record of it.
+    const stranger = usccFromNumber(99_999_999);
+    await c.admin('platform', 'POST', '/v1/admin/authorisations', { uscc: stranger, bank: 'bank-1', purpose: 'pre-loan', valid_from: '2020-01-01', valid_to: '2030-01-01', source_ref: 'TEST' });
+    expect(await score(stranger)).toMatchObject({ ok: false, code: 'SC_UNKNOWN_ENTERPRISE' });
+    expect(await score(lab.requests[0]!.id, { loan_amount_10k: 'lots' })).toMatchObject({ ok: false, code: 'SRV_BAD_REQUEST' });
+  });
+
+  it('refuses at scoring time an enterprise whose authorisation was revoked after training', async () => {
+    const req = lab.requests[5]!;
+    expect((await score(req.id, req.features)).ok).toBe(true);
+    await c.admin('platform', 'POST', '/v1/admin/authorisations/revoke', { uscc: req.id, bank: 'bank-1', purpose: 'pre-loan' });
+    const after = await score(req.id, req.features);
+    expect(after).toMatchObject({ ok: false, code: 'AUTH_NOT_AUTHORISED' });
+    expect(after.ok ? '' : after.message).toMatch(/revoked/);
+  });
+
+  it('leaves audit chains that verify, scoring exchanges included', async () => {
+    await c.stop();
+    const r = verifyAudit([join(c.dir)]);
+    expect(r.findings).toEqual([]);
+    expect(r.ledger.some((e) => e.type === 'score/PartialScoreRequest' && e.receiver === 'platform')).toBe(true);
+    expect(r.ledger.some((e) => e.type === 'score/PartialScore' && e.receiver === 'bank-1')).toBe(true);
+  });
+});
