@@ -132,11 +132,13 @@ export class AuthorisationRegistry {
 
   /** The authorisation status of one enterprise for (bank, purpose) at `at` (indexed lookup). */
   check(uscc: string, bank: string, purpose: Purpose, at: number): 'valid' | Exclusion {
-    const rows = this.store.db
-      .prepare('SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations WHERE bank = ? AND purpose = ? AND uscc = ?')
-      .all(bank, purpose, uscc) as Authorisation[];
-    return status(rows, at);
+    this.one ??= this.store.db.prepare(
+      'SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations WHERE bank = ? AND purpose = ? AND uscc = ?',
+    );
+    return status(this.one.all(bank, purpose, uscc) as Authorisation[], at);
   }
+
+  private one: import('better-sqlite3').Statement<unknown[]> | undefined;
 
   /** Split ids into those authorised for (bank, purpose) at `at` and counts of the others by reason. */
   filter(ids: readonly string[], bank: string, purpose: Purpose, at: number): { allowed: string[]; excluded: Record<Exclusion, number> } {

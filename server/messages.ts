@@ -74,16 +74,17 @@ export const PartialScoreRequest = declareMessage({
   from: 'guest',
   to: ['host'],
   privacy: 'metadata',
-  fields: { model: 'string', id: 'string', purpose: 'string' },
-  discloses: 'that the bank is scoring this enterprise with this model, for this purpose (the platform checks its authorisation)',
+  fields: { model: 'string', purpose: 'string', ids: 'string[]' },
+  discloses: 'that the bank is scoring these enterprises with this model, for this purpose (the platform checks each authorisation)',
 });
 
-export const PartialScore = declareMessage({
+export const PartialScores = declareMessage({
   protocol: 'score',
-  type: 'PartialScore',
+  type: 'PartialScores',
   from: 'host',
   to: ['guest'],
   privacy: 'score',
-  fields: { points: 'int', logit: 'number', maxPoints: 'int' },
-  discloses: "the platform's partial points and partial logit for one authorised enterprise, and the highest partial points possible",
+  fields: { points: 'f64', logits: 'f64', maxPoints: 'int', outcomes: 'string[]' },
+  discloses:
+    "per requested enterprise, the platform's partial points and partial logit when it is known and authorised, or the coded reason it is not; and the highest partial points possible",
 });

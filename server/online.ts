@@ -73,34 +73,43 @@ export class PlatformScorer {
     return { spec, idx };
   }
 
-  /** Answer a verified request from `sender`; the reply bytes (msgpack envelope). */
+  /**
+   * Answer a verified request from `sender` for a batch of enterprises (concurrent requests the
+   * bank coalesced); the reply bytes. Each enterprise gets its partial score or a coded outcome.
+   */
   async answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
     const env = decodeMessage(bytes);
     const spec0 = messageSpec(env.protocol, env.type);
     if (env.protocol !== 'score' || env.type !== 'PartialScoreRequest') throw new IndomainError('SRV_BAD_REQUEST', `${env.protocol}/${env.type} on ${PEER_SCORE_PATH}`);
     validateBody(spec0, env.body, 'SRV_BAD_REQUEST');
-    const { model, id, purpose } = env.body as { model: string; id: string; purpose: string };
-    const key = `${env.job}|score|${sha256(bytes).slice(0, 16)}`;
+    const { model, purpose, ids } = env.body as { model: string; purpose: string; ids: string[] };
+    const key = `${model}|score|${sha256(bytes).slice(0, 16)}`;
     const audit = (kind: 'message-received' | 'message-sent', body: Record<string, unknown>) => this.store.later(() => this.store.audit.append(kind, model, body));
-    const received = audit('message-received', { peer: sender, key, protocol: 'score', type: 'PartialScoreRequest', round: 0, privacy: spec0.privacy, bytes: bytes.length, sha256: sha256(bytes), enterprise: id, purpose });
+    const received = audit('message-received', { peer: sender, key, protocol: 'score', type: 'PartialScoreRequest', round: 0, privacy: spec0.privacy, bytes: bytes.length, sha256: sha256(bytes), enterprises: ids, purpose });
     const { spec, idx } = this.index(model);
     if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
     if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose "${purpose}"`, { field: 'purpose' });
-    // Checked at the moment of use: a revocation takes effect on the next request.
-    const why = this.authz.check(id, sender, purpose as Purpose, Date.now());
-    if (why !== 'valid') {
-      await received;
-      throw new IndomainError('AUTH_NOT_AUTHORISED', `${id}: ${why} (${sender}, ${purpose})`, { field: 'id' });
-    }
-    const row = idx.row.get(id);
-    if (row === undefined) {
-      await received;
-      throw new IndomainError('SC_UNKNOWN_ENTERPRISE', id, { field: 'id' });
-    }
-    const reply: Envelope = { job: model, protocol: 'score', type: 'PartialScore', round: 0, from: 'host', to: 'guest', body: { points: idx.points[row]!, logit: idx.logit[row]!, maxPoints: idx.maxPoints } };
+    const now = Date.now();
+    const points = new Float64Array(ids.length);
+    const logits = new Float64Array(ids.length);
+    const outcomes = ids.map((id, k) => {
+      // Checked at the moment of use: a revocation takes effect on the next request.
+      const why = this.authz.check(id, sender, purpose as Purpose, now);
+      if (why !== 'valid') return `AUTH_NOT_AUTHORISED:${why}`;
+      const row = idx.row.get(id);
+      if (row === undefined) return 'SC_UNKNOWN_ENTERPRISE';
+      points[k] = idx.points[row]!;
+      logits[k] = idx.logit[row]!;
+      return '';
+    });
+    const reply: Envelope = { job: model, protocol: 'score', type: 'PartialScores', round: 0, from: 'host', to: 'guest', body: { points, logits, maxPoints: idx.maxPoints, outcomes } };
     this.runtime.checkEgress(model, reply);
     const out = encodeMessage(reply);
-    await Promise.all([received, audit('message-sent', { peer: sender, key: `${key}|reply`, protocol: 'score', type: 'PartialScore', round: 0, privacy: 'score', bytes: out.length, sha256: sha256(out), enterprise: id })]);
+    const answered = ids.filter((_, k) => outcomes[k] === '');
+    await Promise.all([
+      received,
+      audit('message-sent', { peer: sender, key: `${key}|reply`, protocol: 'score', type: 'PartialScores', round: 0, privacy: 'score', bytes: out.length, sha256: sha256(out), scored: answered, refused: ids.length - answered.length }),
+    ]);
     return out;
   }
 }
@@ -116,14 +125,86 @@ export interface ScoreResult {
 }
 
 /** The bank's side: its characteristics here, the platform's partial score over signed HTTP. */
+interface Waiting {
+  id: string;
+  resolve: (p: { points: number; logit: number; maxPoints: number }) => void;
+  reject: (e: unknown) => void;
+}
+
 export class BankScorer {
   private readonly models = new Map<string, { m: ScorecardModel; spec: JobSpec }>();
+  /** Requests waiting for the platform, coalesced per (model, purpose) and sent together. */
+  private readonly waiting = new Map<string, Waiting[]>();
 
   constructor(
     private readonly store: NodeStore,
     private readonly identity: Identity,
     private readonly peers: ReadonlyMap<string, Peer>,
   ) {}
+
+  /** The platform's partial score of one enterprise; concurrent requests share one signed exchange. */
+  private platformPartial(platform: Peer, model: string, purpose: Purpose, id: string): Promise<{ points: number; logit: number; maxPoints: number }> {
+    return new Promise((resolve, reject) => {
+      const k = `${model}\u0000${purpose}`;
+      let q = this.waiting.get(k);
+      if (!q) {
+        this.waiting.set(k, (q = []));
+        setImmediate(() => {
+          const batch = this.waiting.get(k)!;
+          this.waiting.delete(k);
+          this.exchange(platform, model, purpose, batch).catch((e: unknown) => batch.forEach((w) => w.reject(e)));
+        });
+      }
+      q.push({ id, resolve, reject });
+    });
+  }
+
+  private async exchange(platform: Peer, model: string, purpose: Purpose, batch: Waiting[]): Promise<void> {
+    const ids = batch.map((w) => w.id);
+    const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { model, purpose, ids } };
+    const body = encodeMessage(request);
+    const key = `${model}|score|${sha256(body).slice(0, 16)}`;
+    const headers = { ...signRequest(this.identity, 'POST', PEER_SCORE_PATH, body), 'content-type': 'application/msgpack' };
+    const sent = this.store.later(() =>
+      this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'score', type: 'PartialScoreRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprises: ids, purpose }),
+    );
+    let res: HttpReply;
+    try {
+      res = await post(platform.url + PEER_SCORE_PATH, headers, body);
+    } catch (e) {
+      await sent;
+      throw new IndomainError('SRV_PEER_UNREACHABLE', `${platform.name}: ${(e as Error).message}`);
+    }
+    const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
+    if (res.status !== 200) {
+      await sent;
+      let err: { code?: string; message?: string } = {};
+      try {
+        err = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof err;
+      } catch {
+        /* not JSON */
+      }
+      throw new IndomainError((err.code ?? 'SRV_PEER_UNREACHABLE') as never, `platform: ${err.message ?? String(res.status)}`);
+    }
+    const reply = decodeMessage(bytes);
+    validateBody(messageSpec('score', 'PartialScores'), reply.body, 'SRV_BAD_REQUEST');
+    const r = reply.body as { points: Float64Array; logits: Float64Array; maxPoints: number; outcomes: string[] };
+    if (r.outcomes.length !== ids.length || r.points.length !== ids.length) throw new IndomainError('SRV_BAD_REQUEST', `${r.outcomes.length} outcomes for ${ids.length} enterprises`);
+    await Promise.all([
+      sent,
+      this.store.later(() =>
+        this.store.audit.append('message-received', model, { peer: platform.name, key: `${key}|reply`, protocol: 'score', type: 'PartialScores', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes) }),
+      ),
+    ]);
+    batch.forEach((w, k) => {
+      const o = r.outcomes[k]!;
+      if (o === '') w.resolve({ points: r.points[k]!, logit: r.logits[k]!, maxPoints: r.maxPoints });
+      else {
+        const [code, why] = o.split(':');
+        w.reject(new IndomainError((code === 'AUTH_NOT_AUTHORISED' || code === 'SC_UNKNOWN_ENTERPRISE' ? code : 'SRV_BAD_REQUEST') as never, `${w.id}${why ? `: ${why}` : ''} (platform)`));
+      }
+    });
+  }
 
   async score(model: string, id: string, features: Record<string, unknown>, purpose: Purpose = 'pre-loan'): Promise<ScoreResult> {
     let deployed = this.models.get(model);
@@ -150,40 +231,7 @@ export class BankScorer {
       logit += c.coefficient * c.woe[b]!;
       lost.push(Math.max(...c.points) - c.points[b]!);
     }
-    const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { model, id, purpose } };
-    const body = encodeMessage(request);
-    const key = `${model}|score|${sha256(body).slice(0, 16)}`;
-    const headers = { ...signRequest(this.identity, 'POST', PEER_SCORE_PATH, body), 'content-type': 'application/msgpack' };
-    const sent = this.store.later(() =>
-      this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'score', type: 'PartialScoreRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprise: id, purpose }),
-    );
-    let res: HttpReply;
-    try {
-      res = await post(platform.url + PEER_SCORE_PATH, headers, body);
-    } catch (e) {
-      throw new IndomainError('SRV_PEER_UNREACHABLE', `${platform.name}: ${(e as Error).message}`);
-    }
-    const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
-    if (res.status !== 200) {
-      await sent;
-      let err: { code?: string; message?: string } = {};
-      try {
-        err = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof err;
-      } catch {
-        /* not JSON */
-      }
-      const code = (err.code ?? 'SRV_PEER_UNREACHABLE') as never;
-      throw new IndomainError(code, `platform: ${err.message ?? String(res.status)}`);
-    }
-    const reply = decodeMessage(bytes);
-    validateBody(messageSpec('score', 'PartialScore'), reply.body, 'SRV_BAD_REQUEST');
-    const p = reply.body as { points: number; logit: number; maxPoints: number };
-    await Promise.all([
-      sent,
-      this.store.later(() =>
-        this.store.audit.append('message-received', model, { peer: platform.name, key: `${key}|reply`, protocol: 'score', type: 'PartialScore', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes), enterprise: id }),
-      ),
-    ]);
+    const p = await this.platformPartial(platform, model, purpose, id);
     points += p.points;
     logit += p.logit;
     lost.push(p.maxPoints - p.points);

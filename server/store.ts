@@ -132,11 +132,14 @@ export class NodeStore implements NonceStore {
       for (const [key, ts] of this.nonceCache) if (ts < now - 2 * MAX_SKEW_MS) this.nonceCache.delete(key);
       void this.later(() => this.db.prepare('DELETE FROM nonces WHERE ts < ?').run(now - 2 * MAX_SKEW_MS));
     }
-    void this.later(() => this.db.prepare('INSERT OR IGNORE INTO nonces (sender, nonce, ts) VALUES (?, ?, ?)').run(sender, nonce, timestamp));
+    this.nonceInsert ??= this.db.prepare('INSERT OR IGNORE INTO nonces (sender, nonce, ts) VALUES (?, ?, ?)');
+    const ins = this.nonceInsert;
+    void this.later(() => ins.run(sender, nonce, timestamp));
     return true;
   }
 
   private nonceCache: Map<string, number> | undefined;
+  private nonceInsert: Database.Statement | undefined;
   private noncePruned = 0;
   private pendingWrites: (() => void)[] = [];
   private pendingWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];

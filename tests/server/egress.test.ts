@@ -46,12 +46,12 @@ describe('egress guard', () => {
     ];
     for (const env of attempts) expect(blocked(() => runtime.enqueue('j', spec, [env]))).toBe('SRV_EGRESS_BLOCKED');
     // The online scoring reply path: the same gate.
-    const reply: Envelope = { job: 'j', protocol: 'score', type: 'PartialScore', round: 0, from: 'host', to: 'guest', body: { points: 3, logit: 0.1, maxPoints: 9, row } };
+    const reply: Envelope = { job: 'j', protocol: 'score', type: 'PartialScores', round: 0, from: 'host', to: 'guest', body: { points: Float64Array.of(3), logits: Float64Array.of(0.1), maxPoints: 9, outcomes: [''], row } };
     expect(blocked(() => runtime.checkEgress('j', reply))).toBe('SRV_EGRESS_BLOCKED');
     expect(blocked(() => runtime.checkEgress('j', { ...reply, type: 'RawFeatures' }))).toBe('SRV_EGRESS_BLOCKED');
     expect(store.undelivered()).toEqual([]);
     const records = store.audit.records('egress-blocked');
-    expect(records.map((r) => (JSON.parse(r.body) as { type: string }).type)).toEqual(['Row', 'HostStability', 'HostPoints', 'StageDone', 'JobFailed', 'PartialScore', 'RawFeatures']);
+    expect(records.map((r) => (JSON.parse(r.body) as { type: string }).type)).toEqual(['Row', 'HostStability', 'HostPoints', 'StageDone', 'JobFailed', 'PartialScores', 'RawFeatures']);
     store.close();
   });
 

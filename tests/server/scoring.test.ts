@@ -77,6 +77,6 @@ describe('online federated scoring between bank and platform processes', () => {
     const r = verifyAudit([join(c.dir)]);
     expect(r.findings).toEqual([]);
     expect(r.ledger.some((e) => e.type === 'score/PartialScoreRequest' && e.receiver === 'platform')).toBe(true);
-    expect(r.ledger.some((e) => e.type === 'score/PartialScore' && e.receiver === 'bank-1')).toBe(true);
+    expect(r.ledger.some((e) => e.type === 'score/PartialScores' && e.receiver === 'bank-1')).toBe(true);
   });
 });
