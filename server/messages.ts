@@ -74,7 +74,7 @@ export const PartialScoreRequest = declareMessage({
   from: 'guest',
   to: ['host'],
   privacy: 'metadata',
-  fields: { model: 'string', purpose: 'string', ids: 'string[]' },
+  fields: { request: 'string', model: 'string', purpose: 'string', ids: 'string[]' },
   discloses: 'that the bank is scoring these enterprises with this model, for this purpose (the platform checks each authorisation)',
 });
 

@@ -7,6 +7,7 @@
  * Both sides audit the exchange (group commit, before answering) and the answer passes the
  * platform's egress gate.
  */
+import { randomBytes } from 'node:crypto';
 import { loadCsv, type LoadOptions } from '../engine/csv.ts';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { sigmoid } from '../models/logistic.ts';
@@ -161,7 +162,8 @@ export class BankScorer {
 
   private async exchange(platform: Peer, model: string, purpose: Purpose, batch: Waiting[]): Promise<void> {
     const ids = batch.map((w) => w.id);
-    const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { model, purpose, ids } };
+    // A fresh request id: two exchanges about the same enterprises have different records.
+    const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose, ids } };
     const body = encodeMessage(request);
     const key = `${model}|score|${sha256(body).slice(0, 16)}`;
     const headers = { ...signRequest(this.identity, 'POST', PEER_SCORE_PATH, body), 'content-type': 'application/msgpack' };
