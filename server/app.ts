@@ -193,6 +193,16 @@ function adminPlugin(o: AppOptions): FastifyPluginAsync {
         return scorer.score(b.model, b.id, (b.features ?? {}) as Record<string, unknown>, purpose);
       });
     }
+    if (o.bankScorer) {
+      const scorer = o.bankScorer;
+      app.post('/v1/admin/score-batch', { schema: { summary: "Federated batch scoring of a registered dataset (the bank's book) with a deployed scorecard", security } }, async (req) => {
+        const b = (req.body ?? {}) as { model?: unknown; dataset?: unknown; purpose?: unknown };
+        if (typeof b.model !== 'string' || typeof b.dataset !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'model and dataset are required', { field: typeof b.model !== 'string' ? 'model' : 'dataset' });
+        const purpose = (b.purpose ?? 'in-loan') as Purpose;
+        if (!(PURPOSES as readonly unknown[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose must be one of ${PURPOSES.join(', ')}`, { field: 'purpose' });
+        return scorer.scoreBatch(b.model, b.dataset, purpose);
+      });
+    }
     if (o.role === 'coordinator') {
       app.post('/v1/admin/jobs', { schema: { summary: 'Create a job from a JSON spec', security } }, async (req, reply) => {
         const spec = parseJobSpec(req.body);

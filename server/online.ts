@@ -8,6 +8,8 @@
  * platform's egress gate.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadCsv, type LoadOptions } from '../engine/csv.ts';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { sigmoid } from '../models/logistic.ts';
@@ -220,23 +222,94 @@ export class BankScorer {
     const platform = this.peers.get(spec.host.node);
     if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', spec.host.node);
     const own = m.characteristics.filter((c) => c.party === 'guest');
-    let points = m.basePoints;
-    let logit = m.intercept;
-    const lost: number[] = [];
-    for (const c of own) {
+    const values = own.map((c) => {
       const name = c.field.slice('guest_'.length);
       const raw = features[name];
       const v = raw === null || raw === undefined || raw === '' ? NaN : Number(raw);
       if (raw !== null && raw !== undefined && raw !== '' && !Number.isFinite(v)) throw new IndomainError('SRV_BAD_REQUEST', `feature "${name}" is not a number`, { field: name });
-      const b = binOf(c.spec, v);
-      points += c.points[b]!;
-      logit += c.coefficient * c.woe[b]!;
-      lost.push(Math.max(...c.points) - c.points[b]!);
-    }
+      return v;
+    });
+    const g = guestPart(m, own, values);
     const p = await this.platformPartial(platform, model, purpose, id);
-    points += p.points;
-    logit += p.logit;
-    lost.push(p.maxPoints - p.points);
+    return combine(m, own, model, id, g, p);
+  }
+
+  /**
+   * Federated batch scoring of a registered dataset (the bank's book): the bank scores its part
+   * here, the platform its part for the authorised enterprises (in chunks of signed exchanges),
+   * the bank combines; every row gets a score with reason codes or its coded outcome. Writes
+   * `jobs/MODEL/batch-PURPOSE-TIME.csv` in the bank's data directory.
+   */
+  async scoreBatch(model: string, dataset: string, purpose: Purpose, chunk = 2000): Promise<{ rows: number; scored: number; outcomes: Record<string, number>; file: string; seconds: number }> {
+    const t0 = Date.now();
+    const d = this.store.dataset(dataset);
+    if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${dataset}"`, { field: 'dataset' });
+    const t = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
+    const m0 = this.store.model(model, 'scorecard') as ScorecardModel | undefined;
+    const job = this.store.job(model);
+    if (!m0 || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
+    const spec = JSON.parse(job.spec) as JobSpec;
+    const platform = this.peers.get(spec.host.node);
+    if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', spec.host.node);
+    const own = m0.characteristics.filter((c) => c.party === 'guest');
+    const cols = own.map((c) => {
+      const col = t.features[t.featureNames.indexOf(c.field.slice('guest_'.length))];
+      if (!col) throw new IndomainError('SC_UNKNOWN_MODEL', `dataset "${dataset}" lacks ${c.field}`, { field: c.field });
+      return col;
+    });
+    const lines = ['id,outcome,score,probability,band,reasons'];
+    const outcomes: Record<string, number> = {};
+    let scored = 0;
+    for (let s = 0; s < t.ids.length; s += chunk) {
+      const ids = t.ids.slice(s, s + chunk);
+      const results = await Promise.allSettled(ids.map((id) => this.platformPartial(platform, model, purpose, id)));
+      results.forEach((r, k) => {
+        const i = s + k;
+        const id = t.ids[i]!;
+        if (r.status === 'rejected') {
+          const code = isIndomainError(r.reason) ? r.reason.code : 'SRV_INTERNAL';
+          outcomes[code] = (outcomes[code] ?? 0) + 1;
+          lines.push(`${id},${code},,,,`);
+          return;
+        }
+        const out = combine(m0, own, model, id, guestPart(m0, own, cols.map((c) => c[i]!)), r.value);
+        scored++;
+        lines.push(`${id},OK,${out.score},${out.probability},"${out.band}",${out.reasonCodes.join(' ')}`);
+      });
+    }
+    const dir = join(this.store.dir, 'jobs', model);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `batch-${purpose}-${new Date().toISOString().replace(/[:.]/g, '-')}.csv`);
+    writeFileSync(file, lines.join('\n') + '\n');
+    return { rows: t.ids.length, scored, outcomes, file, seconds: (Date.now() - t0) / 1000 };
+  }
+}
+
+interface GuestPart {
+  points: number;
+  logit: number;
+  lost: number[];
+}
+
+function guestPart(m: ScorecardModel, own: ScorecardModel['characteristics'], values: readonly number[]): GuestPart {
+  let points = m.basePoints;
+  let logit = m.intercept;
+  const lost: number[] = [];
+  own.forEach((c, j) => {
+    const b = binOf(c.spec, values[j]!);
+    points += c.points[b]!;
+    logit += c.coefficient * c.woe[b]!;
+    lost.push(Math.max(...c.points) - c.points[b]!);
+  });
+  return { points, logit, lost };
+}
+
+/** Bank part + platform part: score, probability, band, and reason codes (largest points lost). */
+function combine(m: ScorecardModel, own: ScorecardModel['characteristics'], model: string, id: string, g: GuestPart, p: { points: number; logit: number; maxPoints: number }): ScoreResult {
+  {
+    const points = g.points + p.points;
+    const logit = g.logit + p.logit;
+    const lost = [...g.lost, p.maxPoints - p.points];
     const names = [...own.map((c) => c.field), 'host_partial_score'];
     const reasons = lost
       .map((l, j) => [l, j] as const)

@@ -63,6 +63,28 @@ describe('online federated scoring between bank and platform processes', () => {
     expect(await score(lab.requests[0]!.id, { loan_amount_10k: 'lots' })).toMatchObject({ ok: false, code: 'SRV_BAD_REQUEST' });
   });
 
+  it("batch-scores the bank's book: the job's points for authorised enterprises, a coded outcome for every other row", async () => {
+    const r = await c.admin<{ rows: number; scored: number; outcomes: Record<string, number>; file: string }>('bank-1', 'POST', '/v1/admin/score-batch', { model: lab.model, dataset: 'loans', purpose: 'pre-loan' });
+    expect(r.rows).toBe(2000);
+    expect(r.scored).toBe(lab.requests.length);
+    expect(r.outcomes).toEqual({ AUTH_NOT_AUTHORISED: 2000 - lab.requests.length });
+    const job = csvRows(readFileSync(join(c.dataDir('bank-1'), 'jobs', lab.model, 'scores.csv'), 'utf8'));
+    const points = new Map(job.slice(1).map((x) => [x[0]!, Number(x[3])]));
+    const rows = csvRows(readFileSync(r.file, 'utf8')).slice(1);
+    let same = 0;
+    for (const x of rows) {
+      if (x[1] !== 'OK') {
+        expect(x[2]).toBe('');
+        continue;
+      }
+      if (points.has(x[0]!)) {
+        expect(Number(x[2])).toBe(points.get(x[0]!));
+        same++;
+      }
+    }
+    expect(same).toBeGreaterThan(1000);
+  });
+
   it('refuses at scoring time an enterprise whose authorisation was revoked after training', async () => {
     const req = lab.requests[5]!;
     expect((await score(req.id, req.features)).ok).toBe(true);
