@@ -12,18 +12,11 @@ import { seededRng } from '../engine/rng.ts';
 import { fitLogistic, predictLogistic } from '../models/logistic.ts';
 import { binaryMetrics } from '../models/metrics.ts';
 import { trainInMemory, vflConfig } from '../protocols/vfl-lr/protocol.ts';
-import { loadSplitPair, standardizedSide, writeScores } from './pair.ts';
+import { loadSplitPair, standardizedSide, writeScores, type PairOptions } from './pair.ts';
 
-export interface VflBenchOptions {
-  guest: string;
-  host: string;
-  id: string;
-  label: string;
-  seed: string;
-  testFraction: number;
+export interface VflBenchOptions extends PairOptions {
   json?: string;
   scoresOut?: string;
-  log?: (line: string) => void;
 }
 
 export async function vflBench(o: VflBenchOptions): Promise<Record<string, unknown>> {

@@ -15,6 +15,7 @@ import {
   type Shape,
 } from '../../models/binning.ts';
 import type { ScorecardConfig, FeatureDeclarations } from './config.ts';
+import type { Selection } from '../../models/selection.ts';
 import { SC } from './messages.ts';
 
 export function accept(env: Envelope, job: string, stage: string, expected: Readonly<Record<string, readonly string[]>>): void {
@@ -166,4 +167,27 @@ export function characteristicStability(train: ArrayLike<number>, test: ArrayLik
   let s = 0;
   for (let b = 0; b < points.length; b++) s += (test[b]! - train[b]!) * points[b]!;
   return s;
+}
+
+/** What both scorecard roles hold: their binned features and their selection. */
+export abstract class ScorecardParty {
+  abstract readonly stage: string;
+  features: BinnedFeature[] = [];
+  selection: Selection | undefined;
+
+  /** Done with the current protocol run: binning finished, or the scorecard stage finished. */
+  get done(): boolean {
+    return this.stage === 'binned' || this.stage === 'finished';
+  }
+
+  /** Kept features in kept order. */
+  get kept(): BinnedFeature[] {
+    const names = this.selection?.kept ?? [];
+    return names.map((n) => this.features.find((f) => f.name === n)!);
+  }
+
+  /** WOE-encoded training columns of the kept features (the training input). */
+  trainColumns(): Float64Array[] {
+    return this.kept.map((f) => f.trainWoe);
+  }
 }

@@ -10,7 +10,7 @@ import { spdInverse } from '../../engine/linalg.ts';
 import { binCounts, type BinSpec } from '../../models/binning.ts';
 import { sigmoid } from '../../models/logistic.ts';
 import { basePoints, binPoints } from '../../models/scorecard.ts';
-import { selectFeatures, type Dropped, type Selection } from '../../models/selection.ts';
+import { selectFeatures, type Dropped } from '../../models/selection.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { decryptorFor, deserialize, encryptChunks, generateKeys, importPublicKeys, secretKeyBytes, type Ckks, type Decryption, type Evaluation } from '../he/ckks.ts';
@@ -24,6 +24,7 @@ import {
   fineBinning,
   planFeature,
   shapeOf,
+  ScorecardParty,
   type BinnedFeature,
   type FeaturePlan,
   type SideData,
@@ -68,15 +69,13 @@ export interface DevScores {
   readonly labels: Uint8Array;
 }
 
-export class ScorecardGuest implements Party {
+export class ScorecardGuest extends ScorecardParty implements Party {
   readonly name = 'guest';
   stage: Stage = 'setup';
-  features: BinnedFeature[] = [];
   /** Per own feature: events and totals per coarse bin on the training rows. */
   ownPlans: FeaturePlan[] = [];
   hostFeatures: HostFeatureView[] = [];
   hostSelection: HostSelectionView | undefined;
-  selection: Selection | undefined;
   intercept = 0;
   weights: Float64Array = new Float64Array(0);
   base = 0;
@@ -102,21 +101,9 @@ export class ScorecardGuest implements Party {
     /** A secret key kept from an earlier run of this job (restart), and where to keep a new one. */
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
   ) {
+    super();
     checkDeclarations(data, decl, 'guest');
     if (labels.train.length !== (data.train[0]?.length ?? 0)) throw new IndomainError('SC_BAD_CONFIG', `${labels.train.length} labels for ${data.train[0]?.length ?? 0} training rows`);
-  }
-
-  get done(): boolean {
-    return this.stage === 'binned' || this.stage === 'finished';
-  }
-
-  get kept(): BinnedFeature[] {
-    const names = this.selection?.kept ?? [];
-    return names.map((n) => this.features.find((f) => f.name === n)!);
-  }
-
-  trainColumns(): Float64Array[] {
-    return this.kept.map((f) => f.trainWoe);
   }
 
   start(): Envelope[] {

@@ -8,7 +8,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 import { binLabels, binTotals } from '../../models/binning.ts';
 import { binPoints } from '../../models/scorecard.ts';
-import { selectFeatures, type Selection } from '../../models/selection.ts';
+import { selectFeatures } from '../../models/selection.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, floodCiphertext, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
@@ -26,6 +26,7 @@ import {
   kindOf,
   shapeOf,
   stabilityIndex,
+  ScorecardParty,
   type BinnedFeature,
   type SideData,
 } from './common.ts';
@@ -55,11 +56,9 @@ export interface SharedCharacteristic {
   labels: string[];
 }
 
-export class ScorecardHost implements Party {
+export class ScorecardHost extends ScorecardParty implements Party {
   readonly name = 'host';
   stage: Stage = 'setup';
-  features: BinnedFeature[] = [];
-  selection: Selection | undefined;
   /** Weights of the kept features, in kept order, after training. */
   weights: Float64Array = new Float64Array(0);
   points: number[][] = [];
@@ -72,22 +71,8 @@ export class ScorecardHost implements Party {
     private readonly config: ScorecardConfig,
     private readonly rng: Rng,
   ) {
+    super();
     checkDeclarations(data, decl, 'host');
-  }
-
-  get done(): boolean {
-    return this.stage === 'binned' || this.stage === 'finished';
-  }
-
-  /** Kept features in kept order. */
-  get kept(): BinnedFeature[] {
-    const names = this.selection?.kept ?? [];
-    return names.map((n) => this.features.find((f) => f.name === n)!);
-  }
-
-  /** WOE-encoded training columns of the kept features (the training input). */
-  trainColumns(): Float64Array[] {
-    return this.kept.map((f) => f.trainWoe);
   }
 
   start(): Envelope[] {
