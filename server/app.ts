@@ -16,6 +16,7 @@ import { parseJobSpec } from './job.ts';
 import { MESSAGE_PATH, type NodeRuntime, type Peer } from './runtime.ts';
 import { RequestVerifier } from './signing.ts';
 import { PEER_SCORE_PATH, type BankScorer, type PlatformScorer } from './online.ts';
+import { PEER_MONITOR_PATH, type BankMonitor, type PlatformMonitor } from './monitor.ts';
 import { checkRecord, PURPOSES, type AuthorisationRegistry, type Purpose } from './authz.ts';
 import type { Identity } from './signing.ts';
 
@@ -23,6 +24,9 @@ export interface AppOptions {
   /** Online scoring: the platform's side (platform nodes) or the bank's (bank nodes). */
   readonly platformScorer?: PlatformScorer;
   readonly bankScorer?: BankScorer;
+  /** Post-loan monitoring: the platform's side or the bank's. */
+  readonly platformMonitor?: PlatformMonitor;
+  readonly bankMonitor?: BankMonitor;
   /** The platform's authorisation registry (platform nodes only). */
   readonly authz?: AuthorisationRegistry;
   readonly runtime: NodeRuntime;
@@ -94,6 +98,16 @@ function peerPlugin(o: AppOptions): FastifyPluginAsync {
         return reply.status(202).send({ accepted: true, duplicate: r.duplicate });
       },
     );
+    if (o.platformMonitor) {
+      const monitor = o.platformMonitor;
+      app.post(PEER_MONITOR_PATH, { schema: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises (msgpack)" } }, async (req, reply) => {
+        const body = req.body;
+        if (!(body instanceof Uint8Array)) throw new IndomainError('SRV_MALFORMED_BODY', 'expected an application/msgpack body');
+        const sender = verifier.verify('POST', PEER_MONITOR_PATH, req.headers as Record<string, string>, body);
+        const out = await monitor.answer(sender, body);
+        return reply.status(200).header('content-type', 'application/msgpack').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+      });
+    }
     if (o.platformScorer) {
       const scorer = o.platformScorer;
       app.post(PEER_SCORE_PATH, { schema: { summary: "A bank's signed request for the platform's partial score of one authorised enterprise (msgpack)" } }, async (req, reply) => {
@@ -202,6 +216,18 @@ function adminPlugin(o: AppOptions): FastifyPluginAsync {
         if (!(PURPOSES as readonly unknown[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose must be one of ${PURPOSES.join(', ')}`, { field: 'purpose' });
         return scorer.scoreBatch(b.model, b.dataset, purpose);
       });
+    }
+    if (o.bankMonitor) {
+      const monitor = o.bankMonitor;
+      app.post('/v1/admin/monitor', { schema: { summary: 'Run post-loan monitoring of a portfolio dataset with a deployed scorecard; stores alerts', security } }, async (req) => {
+        const b = (req.body ?? {}) as { model?: unknown; dataset?: unknown; dropPoints?: unknown; stabilityThreshold?: unknown };
+        if (typeof b.model !== 'string' || typeof b.dataset !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'model and dataset are required', { field: typeof b.model !== 'string' ? 'model' : 'dataset' });
+        const dropPoints = b.dropPoints === undefined ? 20 : Number(b.dropPoints);
+        const stabilityThreshold = b.stabilityThreshold === undefined ? 0.1 : Number(b.stabilityThreshold);
+        if (!(dropPoints > 0) || !(stabilityThreshold > 0)) throw new IndomainError('SRV_BAD_REQUEST', 'dropPoints and stabilityThreshold must be positive', { field: 'dropPoints' });
+        return monitor.run({ model: b.model, dataset: b.dataset, dropPoints, stabilityThreshold });
+      });
+      app.get('/v1/admin/alerts', { schema: { summary: 'Alerts pushed by monitoring runs', security } }, async (req) => monitor.alerts((req.query as { model?: string }).model));
     }
     if (o.role === 'coordinator') {
       app.post('/v1/admin/jobs', { schema: { summary: 'Create a job from a JSON spec', security } }, async (req, reply) => {

@@ -28,6 +28,7 @@ import { vflConfig, VflGuest, VflHost, type VflConfig } from '../protocols/vfl-l
 import { JOB } from './messages.ts';
 import type { NodeStore } from './store.ts';
 import type { AuthorisationRegistry } from './authz.ts';
+import { snapshotEvents } from './monitor.ts';
 
 export type Pipeline = 'lr' | 'scorecard';
 
@@ -260,6 +261,8 @@ export class NodeJob {
       const cols = this.spec.pipeline === 'scorecard' ? (this.sc as ScorecardHost).kept.map((f) => f.testWoe) : this.standardized().test;
       const u = predictLogistic({ intercept: 0, weights: w }, cols).map((p) => Math.log(p / (1 - p)));
       this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w) });
+      // Deployed: remember the development sample's public credit records, for post-loan monitoring.
+      if (!this.replaying) snapshotEvents(this.store, this.job, this.spec, this.psi!.intersection!);
       return [envelope(this.job, 'lr-eval', 'HostTestScores', 0, 'host', 'guest', { logit: u }), this.stageDone('evaluation', {})];
     }
     if (!this.hostTest) return [];

@@ -17,6 +17,7 @@ import { NodeRuntime, type NodeRole } from './runtime.ts';
 import { NodeStore } from './store.ts';
 import { AuthorisationRegistry } from './authz.ts';
 import { BankScorer, PlatformScorer } from './online.ts';
+import { BankMonitor, PlatformMonitor } from './monitor.ts';
 
 export async function startNode(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -63,6 +64,8 @@ export async function startNode(argv: string[]): Promise<void> {
   const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
   const platformScorer = authz ? new PlatformScorer(store, authz, runtime) : undefined;
   const bankScorer = role === 'bank' ? new BankScorer(store, identity, peers) : undefined;
+  const platformMonitor = authz ? new PlatformMonitor(store, authz, runtime) : undefined;
+  const bankMonitor = bankScorer ? new BankMonitor(store, identity, peers, bankScorer) : undefined;
   const app = await buildApp({
     runtime,
     identity,
@@ -73,6 +76,8 @@ export async function startNode(argv: string[]): Promise<void> {
     ...(authz ? { authz } : {}),
     ...(platformScorer ? { platformScorer } : {}),
     ...(bankScorer ? { bankScorer } : {}),
+    ...(platformMonitor ? { platformMonitor } : {}),
+    ...(bankMonitor ? { bankMonitor } : {}),
   });
   await app.listen({ port: Number(values.port), host: values.host! });
   log(`listening on ${values.host}:${values.port}`);

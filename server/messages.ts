@@ -88,3 +88,24 @@ export const PartialScores = declareMessage({
   discloses:
     "per requested enterprise, the platform's partial points and partial logit when it is known and authorised, or the coded reason it is not; and the highest partial points possible",
 });
+
+export const EventsRequest = declareMessage({
+  protocol: 'monitor',
+  type: 'EventsRequest',
+  from: 'guest',
+  to: ['host'],
+  privacy: 'metadata',
+  fields: { request: 'string', model: 'string', purpose: 'string', ids: 'string[]' },
+  discloses: "which enterprises the bank monitors under this model (its post-loan portfolio); the platform checks each authorisation",
+});
+
+export const Events = declareMessage({
+  protocol: 'monitor',
+  type: 'Events',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'score',
+  fields: { ids: 'string[]', kinds: 'string[]', refused: 'int' },
+  discloses:
+    'for authorised monitored enterprises only, each new dishonest-debtor or enforcement record on the platform since the model was deployed or last checked (public credit records), and how many enterprises were refused for want of authorisation',
+});

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCsv, type LoadOptions } from '../engine/csv.ts';
+import type { PartyTable } from '../engine/table.ts';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { sigmoid } from '../models/logistic.ts';
 import { binOf, type ScorecardModel } from '../models/export/model.ts';
@@ -30,6 +31,7 @@ export const PEER_SCORE_PATH = '/v1/peer/score';
 
 interface HostIndex {
   spec: JobSpec;
+  registeredAt: number;
   row: Map<string, number>;
   points: Int32Array;
   logit: Float64Array;
@@ -48,13 +50,14 @@ export class PlatformScorer {
 
   private index(model: string): { spec: JobSpec; idx: HostIndex } {
     const hit = this.cache.get(model);
-    if (hit) return { spec: hit.spec, idx: hit };
+    // A re-registered dataset (the platform's data refreshed) invalidates the index.
+    if (hit && this.store.dataset(hit.spec.host.dataset)?.registeredAt === hit.registeredAt) return { spec: hit.spec, idx: hit };
     const job = this.store.job(model);
     const deployed = this.store.model(model, 'host') as { characteristics?: SharedCharacteristic[]; weights: number[] } | undefined;
     if (!job || !deployed?.characteristics) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
     const spec = JSON.parse(job.spec) as JobSpec;
-    let idx = this.cache.get(model);
-    if (!idx) {
+    let idx: HostIndex | undefined;
+    {
       const d = this.store.dataset(spec.host.dataset);
       if (!d) throw new IndomainError('SC_UNKNOWN_MODEL', `dataset "${spec.host.dataset}" of model "${model}" is gone`);
       const t = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
@@ -70,7 +73,7 @@ export class PlatformScorer {
           logit[i]! += c.coefficient * c.woe[b]!;
         }
       }
-      idx = { spec, row: new Map(t.ids.map((id, i) => [id, i])), points, logit, maxPoints: deployed.characteristics.reduce((s, c) => s + Math.max(...c.points), 0) };
+      idx = { spec, registeredAt: d.registeredAt, row: new Map(t.ids.map((id, i) => [id, i])), points, logit, maxPoints: deployed.characteristics.reduce((s, c) => s + Math.max(...c.points), 0) };
       this.cache.set(model, idx);
     }
     return { spec, idx };
@@ -240,8 +243,30 @@ export class BankScorer {
    * the bank combines; every row gets a score with reason codes or its coded outcome. Writes
    * `jobs/MODEL/batch-PURPOSE-TIME.csv` in the bank's data directory.
    */
-  async scoreBatch(model: string, dataset: string, purpose: Purpose, chunk = 2000): Promise<{ rows: number; scored: number; outcomes: Record<string, number>; file: string; seconds: number }> {
+  async scoreBatch(model: string, dataset: string, purpose: Purpose): Promise<{ rows: number; scored: number; outcomes: Record<string, number>; file: string; seconds: number }> {
     const t0 = Date.now();
+    const { table, results } = await this.scoreRows(model, dataset, purpose);
+    const lines = ['id,outcome,score,probability,band,reasons'];
+    const outcomes: Record<string, number> = {};
+    let scored = 0;
+    for (const r of results) {
+      if (r.code) {
+        outcomes[r.code] = (outcomes[r.code] ?? 0) + 1;
+        lines.push(`${r.id},${r.code},,,,`);
+      } else {
+        scored++;
+        lines.push(`${r.id},OK,${r.score},${r.probability},"${r.band}",${r.reasonCodes!.join(' ')}`);
+      }
+    }
+    const dir = join(this.store.dir, 'jobs', model);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `batch-${purpose}-${new Date().toISOString().replace(/[:.]/g, '-')}.csv`);
+    writeFileSync(file, lines.join('\n') + '\n');
+    return { rows: table.ids.length, scored, outcomes, file, seconds: (Date.now() - t0) / 1000 };
+  }
+
+  /** Score every row of a registered dataset; each result is a score or a coded outcome. */
+  async scoreRows(model: string, dataset: string, purpose: Purpose, chunk = 2000): Promise<{ table: PartyTable; results: RowResult[] }> {
     const d = this.store.dataset(dataset);
     if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${dataset}"`, { field: 'dataset' });
     const t = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
@@ -257,32 +282,29 @@ export class BankScorer {
       if (!col) throw new IndomainError('SC_UNKNOWN_MODEL', `dataset "${dataset}" lacks ${c.field}`, { field: c.field });
       return col;
     });
-    const lines = ['id,outcome,score,probability,band,reasons'];
-    const outcomes: Record<string, number> = {};
-    let scored = 0;
+    const results: RowResult[] = [];
     for (let s = 0; s < t.ids.length; s += chunk) {
       const ids = t.ids.slice(s, s + chunk);
-      const results = await Promise.allSettled(ids.map((id) => this.platformPartial(platform, model, purpose, id)));
-      results.forEach((r, k) => {
+      // Issued in one turn: the platform gets them as one signed exchange.
+      const settled = await Promise.allSettled(ids.map((id) => this.platformPartial(platform, model, purpose, id)));
+      settled.forEach((r, k) => {
         const i = s + k;
         const id = t.ids[i]!;
-        if (r.status === 'rejected') {
-          const code = isIndomainError(r.reason) ? r.reason.code : 'SRV_INTERNAL';
-          outcomes[code] = (outcomes[code] ?? 0) + 1;
-          lines.push(`${id},${code},,,,`);
-          return;
-        }
-        const out = combine(m0, own, model, id, guestPart(m0, own, cols.map((c) => c[i]!)), r.value);
-        scored++;
-        lines.push(`${id},OK,${out.score},${out.probability},"${out.band}",${out.reasonCodes.join(' ')}`);
+        if (r.status === 'rejected') results.push({ id, code: isIndomainError(r.reason) ? r.reason.code : 'SRV_INTERNAL' });
+        else results.push({ ...combine(m0, own, model, id, guestPart(m0, own, cols.map((c) => c[i]!)), r.value) });
       });
     }
-    const dir = join(this.store.dir, 'jobs', model);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `batch-${purpose}-${new Date().toISOString().replace(/[:.]/g, '-')}.csv`);
-    writeFileSync(file, lines.join('\n') + '\n');
-    return { rows: t.ids.length, scored, outcomes, file, seconds: (Date.now() - t0) / 1000 };
+    return { table: t, results };
   }
+}
+
+export interface RowResult {
+  id: string;
+  code?: string;
+  score?: number;
+  probability?: number;
+  band?: string;
+  reasonCodes?: string[];
 }
 
 interface GuestPart {

@@ -235,3 +235,52 @@ export function generateLab(dir: string, o: LabOptions = DEFAULT_LAB): LabData {
   );
   return { dir, platform, banks, authorisations: join(dir, 'authorisations.csv') };
 }
+
+/**
+ * Twelve months on: the platform's refreshed data and each bank's book. About 4% of enterprises
+ * deteriorate: new dishonest-debtor listings and enforcement cases, social insurance arrears and
+ * lawsuits on the platform; worse internal ratings and new overdue records at the banks. The rest
+ * is unchanged. Returns the new files.
+ */
+export function generateFollowUp(data: LabData, seed: string): { platform: string; books: string[]; deteriorated: Set<string> } {
+  const rng = seededRng(`lab:${seed}:t1`);
+  const rows = csvRowsOf(data.platform);
+  const head = rows[0]!;
+  const col = (name: string) => head.indexOf(name);
+  const deteriorated = new Set<string>();
+  const bump = (r: string[], name: string, by: number) => {
+    const j = col(name);
+    if (j >= 0) r[j] = String((r[j] === '' ? 0 : Number(r[j])) + by);
+  };
+  for (const r of rows.slice(1)) {
+    if (rng.next() >= 0.04) continue;
+    deteriorated.add(r[0]!);
+    if (r[col('dishonest_debtor')] === '0' && rng.next() < 0.5) r[col('dishonest_debtor')] = '1';
+    bump(r, 'enforcement_cases', 1 + Math.floor(rng.next() * 2));
+    bump(r, 'si_arrears_months', 2 + Math.floor(rng.next() * 4));
+    bump(r, 'lawsuits_defendant_2y', 1);
+    if (r[col('tax_grade')] !== '') r[col('tax_grade')] = String(Math.min(5, Number(r[col('tax_grade')]) + 2));
+  }
+  const platform = join(data.dir, 'platform-t1.csv');
+  writeFileSync(platform, rows.map((r) => r.join(',')).join('\n') + '\n');
+  const books = data.banks.map((file, b) => {
+    const br = seededRng(`lab:${seed}:t1:bank-${b + 1}`);
+    const bank = csvRowsOf(file);
+    const h = bank[0]!;
+    const rating = h.indexOf('internal_rating');
+    const overdue = h.indexOf('overdue_count_24m');
+    for (const r of bank.slice(1)) {
+      if (!deteriorated.has(r[0]!) && br.next() >= 0.01) continue;
+      r[rating] = String(Math.min(8, Number(r[rating]) + 2));
+      r[overdue] = String(Number(r[overdue]) + 2 + Math.floor(br.next() * 3));
+    }
+    const out = join(data.dir, `bank-${b + 1}-book-t1.csv`);
+    writeFileSync(out, bank.map((r) => r.join(',')).join('\n') + '\n');
+    return out;
+  });
+  return { platform, books, deteriorated };
+}
+
+function csvRowsOf(file: string): string[][] {
+  return readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => l.split(','));
+}

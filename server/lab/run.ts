@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { Cluster, type JobView } from '../cluster.ts';
-import { BANK_CATEGORICAL, DEFAULT_LAB, generateLab, LABEL, PLATFORM_CATEGORICAL, type LabOptions } from './generate.ts';
+import { BANK_CATEGORICAL, DEFAULT_LAB, generateFollowUp, generateLab, LABEL, PLATFORM_CATEGORICAL, type LabOptions } from './generate.ts';
 
 export interface LabRunOptions extends LabOptions {
   readonly out: string;
@@ -32,6 +32,8 @@ export interface LabSummary {
     bankOnly: { testAuc: number; testKs: number };
     stages: { stage: string; seconds: number | null }[];
     artifacts: string;
+    /** Post-loan monitoring of the book twelve months on. */
+    monitoring?: { scored: number; scoreStability: number; alerts: Record<string, number>; listed: number };
   }[];
   bytesByPair: Record<string, number>;
   seconds: { generate: number; start: number; total: number };
@@ -125,6 +127,16 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
         artifacts: dest,
       });
     }
+    // Twelve months on: the platform refreshes its data, each bank monitors its book.
+    const later = generateFollowUp(data, o.seed);
+    await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: later.platform, idColumn: 'id', uscc: true });
+    for (const [i, b] of summary.banks.entries()) {
+      await cluster.admin(b.bank, 'POST', '/v1/admin/datasets', { name: 'book-t1', path: later.books[i], idColumn: 'id', labelColumn: LABEL, uscc: true });
+      const run = await cluster.admin<{ alerts: Record<string, number>; scoreStability: number; scored: number }>(b.bank, 'POST', '/v1/admin/monitor', { model: b.job, dataset: 'book-t1', dropPoints: 20 });
+      const listed = await cluster.admin<unknown[]>(b.bank, 'GET', `/v1/admin/alerts?model=${b.job}`);
+      b.monitoring = { scored: run.scored, scoreStability: run.scoreStability, alerts: run.alerts, listed: listed.length };
+      o.log(`  ${b.bank} monitoring: ${run.scored} rescored, score stability ${run.scoreStability.toFixed(4)}, alerts ${JSON.stringify(run.alerts)}`);
+    }
     summary.bytesByPair = bytesByPair(cluster);
     summary.seconds.total = (performance.now() - t0) / 1000;
     writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
@@ -150,6 +162,10 @@ export function summaryMarkdown(s: LabSummary): string {
         b.stages.map((t) => (t.seconds === null ? '—' : t.seconds.toFixed(1))).join(' | ') +
         ' |',
     );
+  }
+  lines.push('', '| bank | monitoring: rescored | score stability | alerts |', '| --- | --- | --- | --- |');
+  for (const b of s.banks) {
+    if (b.monitoring) lines.push(`| ${b.bank} | ${b.monitoring.scored} | ${b.monitoring.scoreStability.toFixed(4)} | ${Object.entries(b.monitoring.alerts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} |`);
   }
   lines.push('', '| from → to | bytes |', '| --- | --- |', ...Object.entries(s.bytesByPair).map(([k, v]) => `| ${k} | ${mb(v)} |`));
   lines.push('', `Total ${s.seconds.total.toFixed(1)} s (data ${s.seconds.generate.toFixed(1)} s, node start ${s.seconds.start.toFixed(1)} s). Reports, models, PMML and SQL per bank under reports/; each node's data directory and database under nodes/.`);

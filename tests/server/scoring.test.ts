@@ -6,7 +6,7 @@ import { csvRows } from '../../engine/csv.ts';
 import { onlineLab } from '../../benchmarks/online.ts';
 import { verifyAudit } from '../../server/audit-verify.ts';
 import type { Cluster } from '../../server/cluster.ts';
-import { usccFromNumber } from '../../server/lab/generate.ts';
+import { generateFollowUp, LABEL, usccFromNumber } from '../../server/lab/generate.ts';
 
 interface Score {
   score: number;
@@ -92,6 +92,26 @@ describe('online federated scoring between bank and platform processes', () => {
     const after = await score(req.id, req.features);
     expect(after).toMatchObject({ ok: false, code: 'AUTH_NOT_AUTHORISED' });
     expect(after.ok ? '' : after.message).toMatch(/revoked/);
+  });
+
+  it('monitors the book twelve months on: alerts for score drops and new platform records, listed by the bank node', async () => {
+    const later = generateFollowUp(lab.data, 'online');
+    await c.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: later.platform, idColumn: 'id', uscc: true });
+    await c.admin('bank-1', 'POST', '/v1/admin/datasets', { name: 'book-t1', path: later.books[0], idColumn: 'id', labelColumn: LABEL, uscc: true });
+    const run = await c.admin<{ scored: number; alerts: Record<string, number>; migration: Record<string, Record<string, number>>; featureStability: Record<string, number> }>('bank-1', 'POST', '/v1/admin/monitor', { model: lab.model, dataset: 'book-t1', dropPoints: 15 });
+    expect(run.scored).toBeGreaterThan(1000);
+    expect(run.alerts['score-drop']).toBeGreaterThan(0);
+    expect((run.alerts['dishonest-debtor'] ?? 0) + (run.alerts.enforcement ?? 0)).toBeGreaterThan(0);
+    expect(Object.keys(run.featureStability).length).toBeGreaterThan(0);
+    const alerts = await c.admin<{ kind: string; enterprise: string | null }[]>('bank-1', 'GET', `/v1/admin/alerts?model=${lab.model}`);
+    expect(alerts.length).toBe(Object.values(run.alerts).reduce((a, b) => a + b, 0));
+    // Platform events concern deteriorated enterprises only; score drops mostly too.
+    for (const a of alerts.filter((x) => x.kind === 'dishonest-debtor' || x.kind === 'enforcement')) expect(later.deteriorated.has(a.enterprise!)).toBe(true);
+    // A second run against the same data finds no new platform records.
+    const again = await c.admin<{ alerts: Record<string, number> }>('bank-1', 'POST', '/v1/admin/monitor', { model: lab.model, dataset: 'book-t1', dropPoints: 15 });
+    expect(again.alerts['dishonest-debtor'] ?? 0).toBe(0);
+    expect(again.alerts.enforcement ?? 0).toBe(0);
+    expect(again.alerts['score-drop'] ?? 0).toBe(0);
   });
 
   it('leaves audit chains that verify, scoring exchanges included', async () => {

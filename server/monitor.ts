@@ -1,0 +1,258 @@
+/**
+ * Post-loan monitoring. The bank rescores its portfolio with a deployed scorecard (federated batch
+ * scoring, purpose `post-loan`), compares it with the development sample (score stability and the
+ * stability of each of its characteristics) and with the previous run (grade migration, score
+ * drops), asks the platform for new public credit events (dishonest-debtor listing, enforcement
+ * cases) on its authorised monitored enterprises, and stores alerts that its API lists.
+ *
+ * The platform keeps, per model, a snapshot of those records for the development sample taken when
+ * the model was deployed, and reports only increases since the last check.
+ */
+import { randomBytes } from 'node:crypto';
+import { loadCsv, csvRows, type LoadOptions } from '../engine/csv.ts';
+import { IndomainError } from '../engine/errors.ts';
+import { binOf, type ScorecardModel } from '../models/export/model.ts';
+import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
+import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AuthorisationRegistry } from './authz.ts';
+import type { JobSpec } from './job.ts';
+import type { NodeRuntime, Peer } from './runtime.ts';
+import { signRequest, type Identity } from './signing.ts';
+import { sha256, type NodeStore } from './store.ts';
+import { post } from './http-client.ts';
+import type { BankScorer } from './online.ts';
+import './messages.ts';
+
+export const PEER_MONITOR_PATH = '/v1/peer/monitor';
+/** Platform columns whose increase is an event, when the dataset has them. */
+export const EVENT_COLUMNS: Readonly<Record<string, string>> = { dishonest_debtor: 'dishonest-debtor', enforcement_cases: 'enforcement' };
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS monitor_snapshot (model TEXT NOT NULL, id TEXT NOT NULL, column TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (model, id, column));
+CREATE TABLE IF NOT EXISTS monitor_scores (model TEXT NOT NULL, id TEXT NOT NULL, score INTEGER NOT NULL, band TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (model, id));
+CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY, model TEXT NOT NULL, run_at INTEGER NOT NULL, kind TEXT NOT NULL, enterprise TEXT, detail TEXT NOT NULL);
+`;
+
+function eventColumns(store: NodeStore, spec: JobSpec): { ids: readonly string[]; cols: Record<string, Float64Array> } {
+  const d = store.dataset(spec.host.dataset);
+  if (!d) throw new IndomainError('SC_UNKNOWN_MODEL', `dataset "${spec.host.dataset}" is gone`);
+  const t = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
+  const cols: Record<string, Float64Array> = {};
+  for (const c of Object.keys(EVENT_COLUMNS)) {
+    const j = t.featureNames.indexOf(c);
+    if (j >= 0) cols[c] = t.features[j]!;
+  }
+  return { ids: t.ids, cols };
+}
+
+/** The platform records the event columns of a model's development sample when it is deployed. */
+export function snapshotEvents(store: NodeStore, model: string, spec: JobSpec, ids: readonly string[]): void {
+  store.db.exec(SCHEMA);
+  const v = eventColumns(store, spec);
+  if (Object.keys(v.cols).length === 0) return;
+  const row = new Map(v.ids.map((id, i) => [id, i]));
+  const ins = store.db.prepare('INSERT OR REPLACE INTO monitor_snapshot (model, id, column, value) VALUES (?, ?, ?, ?)');
+  store.tx(() => {
+    for (const id of ids) {
+      const i = row.get(id);
+      if (i === undefined) continue;
+      for (const [c, col] of Object.entries(v.cols)) ins.run(model, id, c, Number.isNaN(col[i]!) ? 0 : col[i]!);
+    }
+  });
+}
+
+/** The platform's side: events on request, against the snapshot. */
+export class PlatformMonitor {
+  constructor(
+    private readonly store: NodeStore,
+    private readonly authz: AuthorisationRegistry,
+    private readonly runtime: NodeRuntime,
+  ) {
+    store.db.exec(SCHEMA);
+  }
+
+  async answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
+    const env = decodeMessage(bytes);
+    if (env.protocol !== 'monitor' || env.type !== 'EventsRequest') throw new IndomainError('SRV_BAD_REQUEST', `${env.protocol}/${env.type} on ${PEER_MONITOR_PATH}`);
+    const spec0 = messageSpec(env.protocol, env.type);
+    validateBody(spec0, env.body, 'SRV_BAD_REQUEST');
+    const { model, ids } = env.body as { model: string; ids: string[] };
+    const job = this.store.job(model);
+    if (!job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`);
+    const spec = JSON.parse(job.spec) as JobSpec;
+    if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
+    const key = `${model}|monitor|${sha256(bytes).slice(0, 16)}`;
+    await this.store.later(() =>
+      this.store.audit.append('message-received', model, { peer: sender, key, protocol: 'monitor', type: 'EventsRequest', round: 0, privacy: spec0.privacy, bytes: bytes.length, sha256: sha256(bytes), enterprises: ids }),
+    );
+    const now = Date.now();
+    const allowed = ids.filter((id) => this.authz.check(id, sender, 'post-loan', now) === 'valid');
+    const v = eventColumns(this.store, spec);
+    const row = new Map(v.ids.map((id, i) => [id, i]));
+    const get = this.store.db.prepare('SELECT value FROM monitor_snapshot WHERE model = ? AND id = ? AND column = ?');
+    const put = this.store.db.prepare('INSERT OR REPLACE INTO monitor_snapshot (model, id, column, value) VALUES (?, ?, ?, ?)');
+    const events: { id: string; kind: string }[] = [];
+    this.store.tx(() => {
+      for (const id of allowed) {
+        const i = row.get(id);
+        if (i === undefined) continue;
+        for (const [c, col] of Object.entries(v.cols)) {
+          const now = Number.isNaN(col[i]!) ? 0 : col[i]!;
+          const before = (get.get(model, id, c) as { value: number } | undefined)?.value;
+          if (before !== undefined && now > before) events.push({ id, kind: EVENT_COLUMNS[c]! });
+          put.run(model, id, c, now);
+        }
+      }
+    });
+    const reply: Envelope = { job: model, protocol: 'monitor', type: 'Events', round: 0, from: 'host', to: 'guest', body: { ids: events.map((e) => e.id), kinds: events.map((e) => e.kind), refused: ids.length - allowed.length } };
+    this.runtime.checkEgress(model, reply);
+    const out = encodeMessage(reply);
+    await this.store.later(() =>
+      this.store.audit.append('message-sent', model, { peer: sender, key: `${key}|reply`, protocol: 'monitor', type: 'Events', round: 0, privacy: 'score', bytes: out.length, sha256: sha256(out), events: events.length }),
+    );
+    return out;
+  }
+}
+
+export interface MonitorOptions {
+  model: string;
+  dataset: string;
+  /** Alert when an enterprise's score fell by more than this many points since the last run (or development). */
+  dropPoints: number;
+  /** Alert when a stability index exceeds this. */
+  stabilityThreshold: number;
+}
+
+export interface Alert {
+  seq?: number;
+  model: string;
+  runAt: number;
+  kind: 'score-stability' | 'feature-stability' | 'score-drop' | 'dishonest-debtor' | 'enforcement';
+  enterprise: string | null;
+  detail: Record<string, unknown>;
+}
+
+function stability(expected: number[], actual: number[]): number {
+  const e = expected.reduce((s, x) => s + x, 0) || 1;
+  const a = actual.reduce((s, x) => s + x, 0) || 1;
+  let s = 0;
+  for (let b = 0; b < expected.length; b++) {
+    const pe = Math.max(expected[b]! / e, 1e-6);
+    const pa = Math.max(actual[b]! / a, 1e-6);
+    s += (pa - pe) * Math.log(pa / pe);
+  }
+  return s;
+}
+
+/** The bank's side: a monitoring run and its alerts. */
+export class BankMonitor {
+  constructor(
+    private readonly store: NodeStore,
+    private readonly identity: Identity,
+    private readonly peers: ReadonlyMap<string, Peer>,
+    private readonly scorer: BankScorer,
+  ) {
+    store.db.exec(SCHEMA);
+  }
+
+  alerts(model?: string): Alert[] {
+    const rows = (model ? this.store.db.prepare('SELECT * FROM alerts WHERE model = ? ORDER BY seq').all(model) : this.store.db.prepare('SELECT * FROM alerts ORDER BY seq').all()) as {
+      seq: number;
+      model: string;
+      run_at: number;
+      kind: Alert['kind'];
+      enterprise: string | null;
+      detail: string;
+    }[];
+    return rows.map((r) => ({ seq: r.seq, model: r.model, runAt: r.run_at, kind: r.kind, enterprise: r.enterprise, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+  }
+
+  async run(o: MonitorOptions) {
+    const runAt = Date.now();
+    const m = this.store.model(o.model, 'scorecard') as ScorecardModel | undefined;
+    const job = this.store.job(o.model);
+    if (!m || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${o.model}"`, { field: 'model' });
+    const spec = JSON.parse(job.spec) as JobSpec;
+    const platform = this.peers.get(spec.host.node);
+    if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', spec.host.node);
+    // 1. Rescore the portfolio (federated batch scoring, post-loan purpose).
+    const batch = await this.scorer.scoreRows(o.model, o.dataset, 'post-loan');
+    const scored = batch.results.filter((r) => r.score !== undefined);
+    // 2. Development sample: its scores and its rows of the bank's own data.
+    const dev = csvRows(readFileSync(join(this.store.dir, 'jobs', o.model, 'scores.csv'), 'utf8')).slice(1).filter((r) => r[1] === 'train');
+    const pdo = m.scaling.pdo;
+    const band = (p: number) => Math.floor(p / pdo) * pdo;
+    const devBands = dev.map((r) => band(Number(r[3])));
+    const lo = Math.min(...devBands);
+    const hi = Math.max(...devBands);
+    const slot = (p: number) => Math.min(hi, Math.max(lo, band(p)));
+    const count = (ps: number[]) => {
+      const c = new Array<number>((hi - lo) / pdo + 1).fill(0);
+      for (const p of ps) c[(slot(p) - lo) / pdo]!++;
+      return c;
+    };
+    const scoreStability = stability(count(devBands), count(scored.map((r) => r.score!)));
+    const devData = loadCsv(this.store.dataset(spec.guest.dataset)!.path, JSON.parse(this.store.dataset(spec.guest.dataset)!.options) as LoadOptions);
+    const devRow = new Map(devData.ids.map((id, i) => [id, i]));
+    const devIds = dev.map((r) => r[0]!).filter((id) => devRow.has(id));
+    const featureStability: Record<string, number> = {};
+    for (const c of m.characteristics.filter((x) => x.party === 'guest')) {
+      const name = c.field.slice('guest_'.length);
+      const dj = devData.featureNames.indexOf(name);
+      const pj = batch.table.featureNames.indexOf(name);
+      if (dj < 0 || pj < 0) continue;
+      const a = new Array<number>(c.spec.bins).fill(0);
+      const b = new Array<number>(c.spec.bins).fill(0);
+      for (const id of devIds) a[binOf(c.spec, devData.features[dj]![devRow.get(id)!]!)]!++;
+      for (let i = 0; i < batch.table.ids.length; i++) b[binOf(c.spec, batch.table.features[pj]![i]!)]!++;
+      featureStability[c.field] = stability(a, b);
+    }
+    // 3. Previous scores: the last run, else the development sample.
+    const previous = new Map<string, number>(dev.map((r) => [r[0]!, Number(r[3])]));
+    for (const r of this.store.db.prepare('SELECT id, score FROM monitor_scores WHERE model = ?').all(o.model) as { id: string; score: number }[]) previous.set(r.id, r.score);
+    const migration: Record<string, Record<string, number>> = {};
+    const alerts: Alert[] = [];
+    for (const r of scored) {
+      const before = previous.get(r.id);
+      if (before === undefined) continue;
+      const from = `[${band(before)}, ${band(before) + pdo})`;
+      migration[from] ??= {};
+      migration[from][r.band!] = (migration[from][r.band!] ?? 0) + 1;
+      if (before - r.score! > o.dropPoints) alerts.push({ model: o.model, runAt, kind: 'score-drop', enterprise: r.id, detail: { before, now: r.score, drop: before - r.score! } });
+    }
+    if (scoreStability > o.stabilityThreshold) alerts.push({ model: o.model, runAt, kind: 'score-stability', enterprise: null, detail: { stability: scoreStability, threshold: o.stabilityThreshold } });
+    for (const [f, v] of Object.entries(featureStability)) {
+      if (v > o.stabilityThreshold) alerts.push({ model: o.model, runAt, kind: 'feature-stability', enterprise: null, detail: { feature: f, stability: v, threshold: o.stabilityThreshold } });
+    }
+    // 4. New public credit events on the platform for the monitored enterprises.
+    const request: Envelope = { job: o.model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model: o.model, purpose: 'post-loan', ids: [...batch.table.ids] } };
+    const body = encodeMessage(request);
+    const key = `${o.model}|monitor|${sha256(body).slice(0, 16)}`;
+    await this.store.later(() =>
+      this.store.audit.append('message-sent', o.model, { peer: platform.name, key, protocol: 'monitor', type: 'EventsRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprises: batch.table.ids.length }),
+    );
+    const res = await post(platform.url + PEER_MONITOR_PATH, { ...signRequest(this.identity, 'POST', PEER_MONITOR_PATH, body), 'content-type': 'application/msgpack' }, body);
+    if (res.status !== 200) throw new IndomainError('SRV_PEER_UNREACHABLE', `platform monitoring: ${res.body.toString('utf8')}`);
+    const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
+    const reply = decodeMessage(bytes);
+    validateBody(messageSpec('monitor', 'Events'), reply.body, 'SRV_BAD_REQUEST');
+    await this.store.later(() =>
+      this.store.audit.append('message-received', o.model, { peer: platform.name, key: `${key}|reply`, protocol: 'monitor', type: 'Events', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes) }),
+    );
+    const ev = reply.body as { ids: string[]; kinds: string[]; refused: number };
+    ev.ids.forEach((id, k) => alerts.push({ model: o.model, runAt, kind: ev.kinds[k] === 'enforcement' ? 'enforcement' : 'dishonest-debtor', enterprise: id, detail: { source: 'platform' } }));
+    // 5. Store this run's scores and the alerts.
+    const putScore = this.store.db.prepare('INSERT OR REPLACE INTO monitor_scores (model, id, score, band, at) VALUES (?, ?, ?, ?, ?)');
+    const putAlert = this.store.db.prepare('INSERT INTO alerts (model, run_at, kind, enterprise, detail) VALUES (?, ?, ?, ?, ?)');
+    this.store.tx(() => {
+      for (const r of scored) putScore.run(o.model, r.id, r.score!, r.band!, runAt);
+      for (const a of alerts) putAlert.run(a.model, a.runAt, a.kind, a.enterprise, JSON.stringify(a.detail));
+      this.store.audit.append('data-access', o.model, { dataset: o.dataset, stage: 'monitoring', rows: batch.table.ids.length, alerts: alerts.length });
+    });
+    const byKind: Record<string, number> = {};
+    for (const a of alerts) byKind[a.kind] = (byKind[a.kind] ?? 0) + 1;
+    return { rows: batch.table.ids.length, scored: scored.length, refused: batch.results.length - scored.length, scoreStability, featureStability, migration, alerts: byKind, platformRefused: ev.refused };
+  }
+}
