@@ -199,7 +199,19 @@ function adminPlugin(o: AppOptions): FastifyPluginAsync {
     }
     if (o.bankScorer) {
       const scorer = o.bankScorer;
-      app.post('/v1/score', { schema: { summary: 'Score one enterprise online: bank features here, the platform partial score over signed HTTP', security } }, async (req) => {
+      const scoreResponse = {
+        type: 'object',
+        properties: {
+          model: { type: 'string' },
+          id: { type: 'string' },
+          score: { type: 'integer' },
+          probability: { type: 'number' },
+          band: { type: 'string' },
+          reasonCodes: { type: 'array', items: { type: 'string' } },
+          partial: { type: 'object', properties: { bank: { type: 'integer' }, platform: { type: 'integer' } } },
+        },
+      } as const;
+      app.post('/v1/score', { schema: { summary: 'Score one enterprise online: bank features here, the platform partial score over signed HTTP', security, response: { 200: scoreResponse, '4xx': ERROR_SCHEMA } } }, async (req) => {
         const b = (req.body ?? {}) as { model?: unknown; id?: unknown; features?: unknown; purpose?: unknown };
         if (typeof b.model !== 'string' || typeof b.id !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'model and id are required', { field: typeof b.model !== 'string' ? 'model' : 'id' });
         const purpose = (b.purpose ?? 'pre-loan') as Purpose;

@@ -4,7 +4,7 @@
  * which a restarted node rebuilds its protocol state by replay) and every message to send (the
  * outbox, retried until the peer accepts it), and job secrets (CKKS secret keys, per-job seeds).
  */
-import { mkdirSync } from 'node:fs';
+import { close as closeFd, fdatasync, mkdirSync, open } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
@@ -18,6 +18,9 @@ export interface MessageMeta {
   round: number;
   privacy: string;
 }
+
+/** The longest a group-committed record waits for fsync. */
+export const SYNC_MS = 200;
 
 export interface InboxRow {
   seq: number;
@@ -100,6 +103,8 @@ export class NodeStore implements NonceStore {
 
   close(): void {
     if (this.pendingWrites.length) this.flush();
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
     this.db.close();
   }
 
@@ -146,8 +151,13 @@ export class NodeStore implements NonceStore {
   private flushScheduled = false;
 
   /**
-   * Group commit: run `write` in the next shared transaction (one fsync for all writes queued in
-   * the same turn of the event loop); resolves once committed. For the online scoring path.
+   * Group commit for the online path: run `write` in the next shared transaction (all writes
+   * queued in the same turn of the event loop); resolves once committed. These transactions are
+   * committed to the WAL without waiting for fsync (synchronous=NORMAL): durable against a crash
+   * of the process as soon as they resolve, and against a crash of the machine once the WAL is
+   * synced, which a timer does within {@link SYNC_MS} ms. Job messages and administrative
+   * records keep synchronous=FULL. Measured: fsync per group cost online scoring a third of its
+   * throughput here (7.8k → 11k requests/s, p99 18 → 12 ms).
    */
   later(write: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -167,18 +177,40 @@ export class NodeStore implements NonceStore {
     this.pendingWaiters = [];
     this.flushScheduled = false;
     try {
-      this.tx(() => {
-        this.audit.beginBatch();
-        try {
-          for (const w of writes) w();
-        } finally {
-          this.audit.endBatch();
-        }
-      });
+      this.db.pragma('synchronous = NORMAL');
+      try {
+        this.tx(() => {
+          this.audit.beginBatch();
+          try {
+            for (const w of writes) w();
+          } finally {
+            this.audit.endBatch();
+          }
+        });
+      } finally {
+        this.db.pragma('synchronous = FULL');
+      }
       for (const w of waiters) w.resolve();
     } catch (e) {
       for (const w of waiters) w.reject(e);
     }
+    this.syncSoon();
+  }
+
+  private syncTimer: NodeJS.Timeout | undefined;
+
+  /** Within SYNC_MS, fdatasync the WAL file, off the event loop (libuv's thread pool). */
+  private syncSoon(): void {
+    if (this.syncTimer) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      const wal = join(this.dir, 'node.db-wal');
+      open(wal, 'r', (err, fd) => {
+        if (err) return;
+        fdatasync(fd, () => closeFd(fd, () => {}));
+      });
+    }, SYNC_MS);
+    this.syncTimer.unref();
   }
 
   // Datasets.
