@@ -8,6 +8,9 @@
  *   indomain job status|report|cancel ID --url COORDINATOR_URL
  *   indomain bench <suite> …                                  (see benchmarks/cli.ts)
  *   indomain audit verify DIR...                              (lab output or node data directories)
+ *   indomain score MODEL ID [--features JSON] --url BANK_URL  (online federated scoring)
+ *   indomain monitor MODEL DATASET --url BANK_URL [--drop 20] [--threshold 0.1]
+ *   indomain alerts [MODEL] --url BANK_URL
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -23,7 +26,10 @@ const USAGE = `usage: indomain lab [--serve] [--out DIR] [--enterprises N] [--ba
        indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json
        indomain job create SPEC.json --url URL | job status|report|cancel ID --url URL
        indomain bench vfl|scorecard …
-       indomain audit verify DIR...`;
+       indomain audit verify DIR...
+       indomain score MODEL ID [--features JSON] --url BANK_URL
+       indomain monitor MODEL DATASET --url BANK_URL [--drop 20] [--threshold 0.1]
+       indomain alerts [MODEL] --url BANK_URL`;
 
 function bar(fraction: number, width = 24): string {
   const n = Math.max(0, Math.min(width, Math.round(fraction * width)));
@@ -141,6 +147,34 @@ export async function main(argv: string[]): Promise<void> {
       return job(rest);
     case 'bench':
       return benchMain(rest);
+    case 'score': {
+      const { values, positionals } = parseArgs({ args: rest, options: { url: { type: 'string' }, features: { type: 'string', default: '{}' } }, allowPositionals: true, strict: true });
+      if (positionals.length !== 2 || !values.url) throw new IndomainError('CLI_BAD_ARGS', USAGE);
+      let features: unknown;
+      try {
+        features = JSON.parse(values.features!);
+      } catch {
+        throw new IndomainError('CLI_BAD_ARGS', '--features must be a JSON object');
+      }
+      const r = await admin(values.url, 'POST', '/v1/score', { model: positionals[0], id: positionals[1], features });
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      return;
+    }
+    case 'monitor': {
+      const { values, positionals } = parseArgs({ args: rest, options: { url: { type: 'string' }, drop: { type: 'string', default: '20' }, threshold: { type: 'string', default: '0.1' } }, allowPositionals: true, strict: true });
+      if (positionals.length !== 2 || !values.url) throw new IndomainError('CLI_BAD_ARGS', USAGE);
+      process.stderr.write(`monitoring ${positionals[1]} with ${positionals[0]}…\n`);
+      const r = await admin(values.url, 'POST', '/v1/admin/monitor', { model: positionals[0], dataset: positionals[1], dropPoints: Number(values.drop), stabilityThreshold: Number(values.threshold) });
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      return;
+    }
+    case 'alerts': {
+      const { values, positionals } = parseArgs({ args: rest, options: { url: { type: 'string' } }, allowPositionals: true, strict: true });
+      if (!values.url) throw new IndomainError('CLI_BAD_ARGS', USAGE);
+      const list = (await admin(values.url, 'GET', `/v1/admin/alerts${positionals[0] ? `?model=${encodeURIComponent(positionals[0])}` : ''}`)) as unknown as { kind: string; enterprise: string | null; detail: unknown }[];
+      for (const a of list) process.stdout.write(`${a.kind}\t${a.enterprise ?? '-'}\t${JSON.stringify(a.detail)}\n`);
+      return;
+    }
     case 'audit': {
       const [action, ...dirs] = rest;
       if (action !== 'verify' || dirs.length === 0) throw new IndomainError('CLI_BAD_ARGS', `usage: indomain audit verify DIR...`);
