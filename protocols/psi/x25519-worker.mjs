@@ -6,17 +6,16 @@ import { createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 
 const PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 
 parentPort.on('message', ({ id, scalar, points }) => {
   const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8, scalar]), format: 'der', type: 'pkcs8' });
   const out = new Uint8Array(points.length);
-  const der = Buffer.alloc(SPKI.length + 32);
-  SPKI.copy(der, 0);
+  const buf = Buffer.from(points.buffer, points.byteOffset, points.byteLength);
   for (let i = 0; i < points.length; i += 32) {
-    der.set(points.subarray(i, i + 32), SPKI.length);
     try {
-      const publicKey = createPublicKey({ key: der, format: 'der', type: 'spki' });
+      // A JWK import costs a tenth of a DER (SPKI) import here: measured 126k/s against 14k/s,
+      // while the multiplication itself runs at ~34k/s.
+      const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: buf.toString('base64url', i, i + 32) }, format: 'jwk' });
       out.set(diffieHellman({ privateKey, publicKey }), i);
     } catch {
       // OpenSSL refuses inputs whose product is the identity (small-order points).
