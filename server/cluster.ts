@@ -61,7 +61,7 @@ export class Cluster {
     const log = openSync(join(this.dataDir(name), 'node.log'), 'a');
     // INDOMAIN_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof), for diagnosis.
     // A larger young generation: fewer scavenges under request load (online scoring's tail latency).
-    const flags = ['--max-semi-space-size=32', ...(process.env.INDOMAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+    const flags = ['--max-semi-space-size=64', ...(process.env.INDOMAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
     const p = spawn(process.execPath, [...flags, '--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(n.port), '--data', this.dataDir(name), '--peers', this.peersFile, ...(n.args ?? [])], {
       env: { ...process.env, INDOMAIN_ADMIN_TOKEN: this.token },
       stdio: ['ignore', log, log],
