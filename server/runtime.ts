@@ -277,6 +277,8 @@ export class NodeRuntime {
   private async drain(job: string, st: JobState): Promise<void> {
     const status = this.o.store.job(job)?.status;
     if (status === 'failed' || status === 'cancelled' || status === 'completed') return;
+    // What waited (an approval, a stage not started) may go now.
+    await this.retryDeferred(job, st);
     for (;;) {
       const row = this.o.store.inboxAfter(job, st.lastSeq);
       if (!row) return;
