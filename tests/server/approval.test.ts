@@ -60,4 +60,21 @@ describe("the platform analyst's approval", () => {
     expect(j.status).toBe('completed');
     expect(psiInputs()).toBe(1);
   }, 150_000);
+
+  it('SIGKILL of the coordinator during training, then a restart: the job completes (the arbiter key was kept)', async () => {
+    await c.admin('coordinator', 'POST', '/v1/admin/jobs', { ...spec('coordinator-killed'), training: { tolerance: 1e-7, maxIterations: 40 } });
+    await until(async () => (await c.admin<JobView>('platform', 'GET', '/v1/admin/jobs/coordinator-killed').catch(() => undefined))?.status === 'awaiting-approval');
+    await c.admin('platform', 'POST', '/v1/admin/jobs/coordinator-killed/approve');
+    await until(async () => {
+      const j = await c.admin<JobView>('coordinator', 'GET', '/v1/admin/jobs/coordinator-killed');
+      return j.stage === 'training' && Number(j.progress.trainingRound) >= 2;
+    });
+    await c.kill('coordinator', 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    await c.start('coordinator');
+    const j = await c.waitForJob('coordinator', 'coordinator-killed', 120_000);
+    const t = (j.result!.stages as Record<string, Record<string, { weights: number[]; converged: boolean }>>).training!;
+    expect(t.guest!.weights.length).toBeGreaterThan(1);
+    expect((j.result!.training as { iterations: number }).iterations).toBeGreaterThan(2);
+  }, 180_000);
 });
