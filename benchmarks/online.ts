@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { csvRows } from '../engine/csv.ts';
 import { checkRecord, status } from '../server/authz.ts';
 import { Cluster } from '../server/cluster.ts';
-import { post } from '../server/http-client.ts';
+import { closedLoop } from './loadgen.ts';
 import { BANK_CATEGORICAL, generateLab, LABEL, PLATFORM_CATEGORICAL } from '../server/lab/generate.ts';
 
 export interface OnlineBenchOptions {
@@ -76,47 +76,25 @@ export async function onlineBench(o: OnlineBenchOptions): Promise<Record<string,
   const dir = mkdtempSync(join(tmpdir(), 'indomain-online-'));
   const { cluster, requests } = await onlineLab(dir, o.basePort, log);
   try {
-    const url = `${cluster.url('bank-1')}/v1/score`;
+    const u = new URL(cluster.url('bank-1'));
     const headers = { 'content-type': 'application/json', 'x-admin-token': cluster.token };
     // Bodies encoded once: the load generator shares the machine's two cores with both nodes.
     const bodies = requests.map((r) => JSON.stringify(r));
-    const one = async (k: number): Promise<{ ms: number; ok: boolean; code?: string }> => {
-      const body = bodies[k % bodies.length]!;
-      const t = performance.now();
-      try {
-        const r = await post(url, headers, body);
-        const ok = r.status === 200;
-        return { ms: performance.now() - t, ok, ...(ok ? {} : { code: String((JSON.parse(r.body.toString('utf8')) as { code?: string }).code) }) };
-      } catch (e) {
-        return { ms: performance.now() - t, ok: false, code: (e as Error).message };
-      }
-    };
-    const run = async (n: number) => {
-      const lat: number[] = [];
-      const errors: string[] = [];
-      let next = 0;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: o.concurrency }, async () => {
-          while (next < n) {
-            const r = await one(next++);
-            lat.push(r.ms);
-            if (!r.ok) errors.push(r.code ?? 'error');
-          }
-        }),
-      );
-      return { seconds: (performance.now() - t0) / 1000, lat: lat.sort((a, b) => a - b), errors };
-    };
+    const run = (n: number) => closedLoop(u.hostname, Number(u.port), '/v1/score', headers, bodies, n, o.concurrency);
     log(`warming up (5000 requests), then ${o.requests} requests at concurrency ${o.concurrency} over ${requests.length} authorised enterprises`);
     await run(5000);
     const r = await run(o.requests);
+    const lat = [...r.latencies].sort((a, b) => a - b);
+    const errors = r.latencies.length === o.requests ? r.failures.length : r.failures.length + (o.requests - r.latencies.length);
+    const codes = [...new Set(r.failures.map((f) => { try { return String((JSON.parse(f) as { code?: string }).code); } catch { return f; } }))];
     const result = {
       requests: o.requests,
       concurrency: o.concurrency,
-      errors: r.errors.length,
-      errorCodes: [...new Set(r.errors)],
+      errors,
+      errorCodes: codes,
       requestsPerSecond: o.requests / r.seconds,
-      latencyMs: { p50: percentile(r.lat, 0.5), p90: percentile(r.lat, 0.9), p99: percentile(r.lat, 0.99), max: r.lat[r.lat.length - 1] },
+      latencyMs: { p50: percentile(lat, 0.5), p90: percentile(lat, 0.9), p99: percentile(lat, 0.99), max: lat[lat.length - 1] },
+      client: 'benchmarks/loadgen.ts: keep-alive sockets, closed loop',
     };
     log(`${result.requestsPerSecond.toFixed(0)} requests/s, p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms, ${result.errors} errors`);
     if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));

@@ -138,7 +138,7 @@ interface Waiting {
 }
 
 export class BankScorer {
-  private readonly models = new Map<string, { m: ScorecardModel; spec: JobSpec }>();
+  private readonly models = new Map<string, { m: ScorecardModel; spec: JobSpec; own: ScorecardModel['characteristics'] }>();
   /** Requests waiting for the platform, coalesced per (model, purpose) and sent together. */
   private readonly waiting = new Map<string, Waiting[]>();
 
@@ -219,12 +219,11 @@ export class BankScorer {
       const m0 = this.store.model(model, 'scorecard') as ScorecardModel | undefined;
       const job = this.store.job(model);
       if (!m0 || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
-      this.models.set(model, (deployed = { m: m0, spec: JSON.parse(job.spec) as JobSpec }));
+      this.models.set(model, (deployed = { m: m0, spec: JSON.parse(job.spec) as JobSpec, own: m0.characteristics.filter((c) => c.party === 'guest') }));
     }
-    const { m, spec } = deployed;
+    const { m, spec, own } = deployed;
     const platform = this.peers.get(spec.host.node);
     if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', spec.host.node);
-    const own = m.characteristics.filter((c) => c.party === 'guest');
     const values = own.map((c) => {
       const name = c.field.slice('guest_'.length);
       const raw = features[name];
@@ -313,6 +312,14 @@ interface GuestPart {
   lost: number[];
 }
 
+const bestPoints = new WeakMap<readonly number[], number>();
+
+function best(points: readonly number[]): number {
+  let v = bestPoints.get(points);
+  if (v === undefined) bestPoints.set(points, (v = Math.max(...points)));
+  return v;
+}
+
 function guestPart(m: ScorecardModel, own: ScorecardModel['characteristics'], values: readonly number[]): GuestPart {
   let points = m.basePoints;
   let logit = m.intercept;
@@ -321,7 +328,7 @@ function guestPart(m: ScorecardModel, own: ScorecardModel['characteristics'], va
     const b = binOf(c.spec, values[j]!);
     points += c.points[b]!;
     logit += c.coefficient * c.woe[b]!;
-    lost.push(Math.max(...c.points) - c.points[b]!);
+    lost.push(best(c.points) - c.points[b]!);
   });
   return { points, logit, lost };
 }

@@ -67,10 +67,10 @@ CREATE TABLE IF NOT EXISTS datasets (name TEXT PRIMARY KEY, path TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, spec TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, progress TEXT NOT NULL,
   result TEXT, error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, key TEXT NOT NULL UNIQUE, sender TEXT NOT NULL,
-  bytes BLOB NOT NULL, processed INTEGER NOT NULL DEFAULT 0, received_at INTEGER NOT NULL);
+  bytes BLOB NOT NULL, size INTEGER NOT NULL, processed INTEGER NOT NULL DEFAULT 0, received_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS inbox_job ON inbox (job, seq);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, key TEXT NOT NULL UNIQUE, to_node TEXT NOT NULL,
-  bytes BLOB NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+  bytes BLOB NOT NULL, size INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS approvals (job TEXT PRIMARY KEY, decision TEXT NOT NULL, by TEXT NOT NULL, reason TEXT, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS models (job TEXT NOT NULL, name TEXT NOT NULL, model TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (job, name));
 CREATE TABLE IF NOT EXISTS secrets (job TEXT NOT NULL, name TEXT NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (job, name));
@@ -250,7 +250,7 @@ export class NodeStore implements NonceStore {
   // Inbox: durable, and audited, before the sender gets its acknowledgement; duplicates (same key) ignored.
   receive(job: string, key: string, sender: string, bytes: Uint8Array, meta: MessageMeta): boolean {
     return this.tx(() => {
-      const r = this.db.prepare('INSERT OR IGNORE INTO inbox (job, key, sender, bytes, received_at) VALUES (?, ?, ?, ?, ?)').run(job, key, sender, Buffer.from(bytes), Date.now());
+      const r = this.db.prepare('INSERT OR IGNORE INTO inbox (job, key, sender, bytes, size, received_at) VALUES (?, ?, ?, ?, ?, ?)').run(job, key, sender, Buffer.from(bytes), bytes.length, Date.now());
       if (r.changes !== 1) return false;
       // The coordinator's own job-creation record is audited by the caller (with the spec).
       if (sender !== this.id?.name) this.audit.append('message-received', job, { peer: sender, key, ...meta, bytes: bytes.length, sha256: sha256(bytes) });
@@ -269,8 +269,8 @@ export class NodeStore implements NonceStore {
   commit(seq: number | null, job: string, outputs: readonly { key: string; toNode: string; bytes: Uint8Array }[]): void {
     this.tx(() => {
       if (seq !== null) this.db.prepare('UPDATE inbox SET processed = 1 WHERE seq = ?').run(seq);
-      const ins = this.db.prepare('INSERT OR IGNORE INTO outbox (job, key, to_node, bytes, created_at) VALUES (?, ?, ?, ?, ?)');
-      for (const o of outputs) ins.run(job, o.key, o.toNode, Buffer.from(o.bytes), Date.now());
+      const ins = this.db.prepare('INSERT OR IGNORE INTO outbox (job, key, to_node, bytes, size, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const o of outputs) ins.run(job, o.key, o.toNode, Buffer.from(o.bytes), o.bytes.length, Date.now());
     });
   }
   undelivered(): OutboxRow[] {
@@ -297,8 +297,9 @@ export class NodeStore implements NonceStore {
   traffic(job?: string): { sent: Record<string, number>; received: Record<string, number> } {
     const w = job ? 'WHERE job = ?' : '';
     const args = job ? [job] : [];
-    const sent = this.db.prepare(`SELECT to_node AS peer, SUM(LENGTH(bytes)) AS n FROM outbox ${w} GROUP BY to_node`).all(...args) as { peer: string; n: number }[];
-    const received = this.db.prepare(`SELECT sender AS peer, SUM(LENGTH(bytes)) AS n FROM inbox ${w} GROUP BY sender`).all(...args) as { peer: string; n: number }[];
+    // Sizes are stored with the rows: summing blob lengths would read every blob.
+    const sent = this.db.prepare(`SELECT to_node AS peer, SUM(size) AS n FROM outbox ${w} GROUP BY to_node`).all(...args) as { peer: string; n: number }[];
+    const received = this.db.prepare(`SELECT sender AS peer, SUM(size) AS n FROM inbox ${w} GROUP BY sender`).all(...args) as { peer: string; n: number }[];
     return { sent: Object.fromEntries(sent.map((r) => [r.peer, r.n])), received: Object.fromEntries(received.map((r) => [r.peer, r.n])) };
   }
 

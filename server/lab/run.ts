@@ -44,7 +44,7 @@ function bytesByPair(c: Cluster): Record<string, number> {
   const out: Record<string, number> = {};
   for (const n of c.nodes) {
     const db = new Database(join(c.dataDir(n.name), 'node.db'), { readonly: true });
-    for (const r of db.prepare('SELECT to_node AS peer, SUM(LENGTH(bytes)) AS n FROM outbox GROUP BY to_node').all() as { peer: string; n: number }[]) {
+    for (const r of db.prepare('SELECT to_node AS peer, SUM(size) AS n FROM outbox GROUP BY to_node').all() as { peer: string; n: number }[]) {
       out[`${n.name} → ${r.peer}`] = r.n;
     }
     db.close();
