@@ -98,26 +98,19 @@ function peerPlugin(o: AppOptions): FastifyPluginAsync {
         return reply.status(202).send({ accepted: true, duplicate: r.duplicate });
       },
     );
-    if (o.platformMonitor) {
-      const monitor = o.platformMonitor;
-      app.post(PEER_MONITOR_PATH, { schema: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises (msgpack)" } }, async (req, reply) => {
+    /** A signed msgpack request answered with a msgpack reply (the platform's online paths). */
+    const signedRpc = (path: string, summary: string, answer: (sender: string, body: Uint8Array) => Promise<Uint8Array>) =>
+      app.post(path, { schema: { summary } }, async (req, reply) => {
         const body = req.body;
         if (!(body instanceof Uint8Array)) throw new IndomainError('SRV_MALFORMED_BODY', 'expected an application/msgpack body');
-        const sender = verifier.verify('POST', PEER_MONITOR_PATH, req.headers as Record<string, string>, body);
-        const out = await monitor.answer(sender, body);
+        const sender = verifier.verify('POST', path, req.headers as Record<string, string>, body);
+        const out = await answer(sender, body);
         return reply.status(200).header('content-type', 'application/msgpack').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
       });
-    }
-    if (o.platformScorer) {
-      const scorer = o.platformScorer;
-      app.post(PEER_SCORE_PATH, { schema: { summary: "A bank's signed request for the platform's partial score of one authorised enterprise (msgpack)" } }, async (req, reply) => {
-        const body = req.body;
-        if (!(body instanceof Uint8Array)) throw new IndomainError('SRV_MALFORMED_BODY', 'expected an application/msgpack body');
-        const sender = verifier.verify('POST', PEER_SCORE_PATH, req.headers as Record<string, string>, body);
-        const out = await scorer.answer(sender, body);
-        return reply.status(200).header('content-type', 'application/msgpack').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-      });
-    }
+    const monitor = o.platformMonitor;
+    if (monitor) signedRpc(PEER_MONITOR_PATH, "A bank's signed request for new public credit events on its authorised monitored enterprises", (s, b) => monitor.answer(s, b));
+    const scorer = o.platformScorer;
+    if (scorer) signedRpc(PEER_SCORE_PATH, "A bank's signed request for the platform's partial scores of authorised enterprises", (s, b) => scorer.answer(s, b));
   };
 }
 
