@@ -6,6 +6,7 @@
  */
 import { binaryMetrics, type BinaryMetrics } from './metrics.ts';
 import type { Dropped } from './selection.ts';
+import { stabilityTerm } from './stability.ts';
 import { waldPValue, type Scaling } from './scorecard.ts';
 
 export interface SampleScores {
@@ -195,11 +196,7 @@ export function calibrationByBand(s: SampleScores, bands: readonly Band[]): Cali
 export function scoreStability(train: SampleScores, test: SampleScores, bands: readonly Band[]) {
   const a = bandRows(train, bands).map((r) => r.length / Math.max(1, train.labels.length));
   const b = bandRows(test, bands).map((r) => r.length / Math.max(1, test.labels.length));
-  const rows = bands.map((band, k) => {
-    const e = Math.max(a[k]!, 1e-6);
-    const t = Math.max(b[k]!, 1e-6);
-    return { band: band.label, trainShare: a[k]!, testShare: b[k]!, contribution: (t - e) * Math.log(t / e) };
-  });
+  const rows = bands.map((band, k) => ({ band: band.label, trainShare: a[k]!, testShare: b[k]!, contribution: stabilityTerm(a[k]!, b[k]!) }));
   return { stability: rows.reduce((s, r) => s + r.contribution, 0), bands: rows };
 }
 

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { loadCsv, csvRows, type LoadOptions } from '../engine/csv.ts';
 import { IndomainError } from '../engine/errors.ts';
 import { binOf, type ScorecardModel } from '../models/export/model.ts';
+import { shares, stabilityIndex } from '../models/stability.ts';
 import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
 import { readFileSync } from 'node:fs';
@@ -134,18 +135,6 @@ export interface Alert {
   detail: Record<string, unknown>;
 }
 
-function stability(expected: number[], actual: number[]): number {
-  const e = expected.reduce((s, x) => s + x, 0) || 1;
-  const a = actual.reduce((s, x) => s + x, 0) || 1;
-  let s = 0;
-  for (let b = 0; b < expected.length; b++) {
-    const pe = Math.max(expected[b]! / e, 1e-6);
-    const pa = Math.max(actual[b]! / a, 1e-6);
-    s += (pa - pe) * Math.log(pa / pe);
-  }
-  return s;
-}
-
 /** The bank's side: a monitoring run and its alerts. */
 export class BankMonitor {
   constructor(
@@ -193,7 +182,7 @@ export class BankMonitor {
       for (const p of ps) c[(slot(p) - lo) / pdo]!++;
       return c;
     };
-    const scoreStability = stability(count(devBands), count(scored.map((r) => r.score!)));
+    const scoreStability = stabilityIndex(shares(count(devBands)), shares(count(scored.map((r) => r.score!))));
     const devData = loadCsv(this.store.dataset(spec.guest.dataset)!.path, JSON.parse(this.store.dataset(spec.guest.dataset)!.options) as LoadOptions);
     const devRow = new Map(devData.ids.map((id, i) => [id, i]));
     const devIds = dev.map((r) => r[0]!).filter((id) => devRow.has(id));
@@ -207,7 +196,7 @@ export class BankMonitor {
       const b = new Array<number>(c.spec.bins).fill(0);
       for (const id of devIds) a[binOf(c.spec, devData.features[dj]![devRow.get(id)!]!)]!++;
       for (let i = 0; i < batch.table.ids.length; i++) b[binOf(c.spec, batch.table.features[pj]![i]!)]!++;
-      featureStability[c.field] = stability(a, b);
+      featureStability[c.field] = stabilityIndex(shares(a), shares(b));
     }
     // 3. Previous scores: the last run, else the development sample.
     const previous = new Map<string, number>(dev.map((r) => [r[0]!, Number(r[3])]));

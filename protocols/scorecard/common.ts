@@ -143,32 +143,6 @@ export function binGroups(bins: readonly number[], slots: number): number[][] {
   return groups;
 }
 
-/** Population stability between two distributions over the same bins (shares; ε-protected). */
-export function stabilityIndex(expected: ArrayLike<number>, actual: ArrayLike<number>): number {
-  let s = 0;
-  for (let b = 0; b < expected.length; b++) {
-    const e = Math.max(expected[b]!, 1e-6);
-    const a = Math.max(actual[b]!, 1e-6);
-    s += (a - e) * Math.log(a / e);
-  }
-  return s;
-}
-
-/** Shares of rows per bin. */
-export function binShares(bins: Int32Array, count: number): Float64Array {
-  const out = new Float64Array(count);
-  for (let i = 0; i < bins.length; i++) out[bins[i]!]!++;
-  for (let b = 0; b < count; b++) out[b]! /= Math.max(1, bins.length);
-  return out;
-}
-
-/** Characteristic stability: Σ_b (test share − train share) · points_b. */
-export function characteristicStability(train: ArrayLike<number>, test: ArrayLike<number>, points: readonly number[]): number {
-  let s = 0;
-  for (let b = 0; b < points.length; b++) s += (test[b]! - train[b]!) * points[b]!;
-  return s;
-}
-
 /** What both scorecard roles hold: their binned features and their selection. */
 export abstract class ScorecardParty {
   abstract readonly stage: string;

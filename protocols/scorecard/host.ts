@@ -9,6 +9,7 @@ import type { Rng } from '../../engine/rng.ts';
 import { binLabels, binTotals } from '../../models/binning.ts';
 import { binPoints } from '../../models/scorecard.ts';
 import { selectFeatures } from '../../models/selection.ts';
+import { binShares, characteristicStability, stabilityIndex } from '../../models/stability.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, floodCiphertext, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
@@ -18,14 +19,11 @@ import {
   accept,
   applyFeaturePlan,
   binGroups,
-  binShares,
-  characteristicStability,
   checkDeclarations,
   envelope,
   fineBinning,
   kindOf,
   shapeOf,
-  stabilityIndex,
   ScorecardParty,
   type BinnedFeature,
   type SideData,

@@ -42,6 +42,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Rng } from '../../engine/rng.ts';
 import { binLabels } from '../../models/binning.ts';
+import { binShares, characteristicStability, stabilityIndex } from '../../models/stability.ts';
 import { buildReport, reportMarkdown, type CharacteristicRow, type ScorecardReport } from '../../models/report.ts';
 import { reasonCodes } from '../../models/scorecard.ts';
 import { HOST_PARTIAL_FIELD, type ExportCharacteristic, type ScorecardModel } from '../../models/export/model.ts';
@@ -51,7 +52,7 @@ import { MemoryTransport, type DeliveryRecord } from '../transport.ts';
 import { trainInMemory, vflConfig, type VflConfig, type VflTrainResult } from '../vfl-lr/protocol.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { scorecardConfig, type FeatureDeclarations, type ScorecardConfig } from './config.ts';
-import { characteristicStability, binShares, stabilityIndex, type SideData } from './common.ts';
+import type { SideData } from './common.ts';
 import { ScorecardGuest } from './guest.ts';
 import { ScorecardHost } from './host.ts';
 
