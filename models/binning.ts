@@ -130,14 +130,19 @@ function categoricalBins(feature: string, present: readonly number[], missingOwn
   return { feature, kind: 'categorical', cuts: [], categories, bins: vb + (missingOwn ? 1 : 0), missingOwn, missingBin: missingOwn ? vb : 0, otherBin };
 }
 
-/** The bin of every row. */
+/** The bin of one value (NaN is missing): the rule every scorer and export follows. */
+export function binOf(spec: Omit<BinSpec, 'feature'>, v: number): number {
+  if (Number.isNaN(v)) return spec.missingBin;
+  if (spec.kind === 'numeric') return numericBin(spec.cuts, v);
+  const b = spec.categories.findIndex((c) => c.includes(v));
+  return b >= 0 ? b : spec.otherBin;
+}
+
+/** The bin of every row: {@link binOf} over a column, with the category lookup built once. */
 export function assignBins(spec: BinSpec, col: Float64Array): Int32Array {
   const out = new Int32Array(col.length);
   if (spec.kind === 'numeric') {
-    for (let i = 0; i < col.length; i++) {
-      const v = col[i]!;
-      out[i] = Number.isNaN(v) ? spec.missingBin : numericBin(spec.cuts, v);
-    }
+    for (let i = 0; i < col.length; i++) out[i] = binOf(spec, col[i]!);
     return out;
   }
   const lookup = new Map<number, number>();

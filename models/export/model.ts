@@ -31,14 +31,5 @@ export interface ScorecardModel {
 
 export const HOST_PARTIAL_FIELD = 'host_partial_score';
 
-/** Bin of one value under a spec (NaN is missing): the same rule as models/binning.ts. */
-export function binOf(spec: Omit<BinSpec, 'feature'>, v: number): number {
-  if (Number.isNaN(v)) return spec.missingBin;
-  if (spec.kind === 'categorical') {
-    const b = spec.categories.findIndex((c) => c.includes(v));
-    return b >= 0 ? b : spec.otherBin;
-  }
-  let b = 0;
-  while (b < spec.cuts.length && v >= spec.cuts[b]!) b++;
-  return b;
-}
+/** Bin of one value under a spec (NaN is missing): the rule of models/binning.ts. */
+export { binOf } from '../binning.ts';
