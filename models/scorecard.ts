@@ -59,16 +59,6 @@ export function scoreOfProbability(p: number, s: Scaling): number {
   return offset - factor * Math.log(p / (1 - p));
 }
 
-/** Sum of points over characteristics for every row, given each row's bin per characteristic. */
-export function sumPoints(points: readonly (readonly number[])[], bins: readonly Int32Array[], rows: number, base = 0): Float64Array {
-  const out = new Float64Array(rows).fill(base);
-  points.forEach((p, j) => {
-    const b = bins[j]!;
-    for (let i = 0; i < rows; i++) out[i]! += p[b[i]!]!;
-  });
-  return out;
-}
-
 /**
  * Reason codes for one row: `lost[j]` is the points lost on characteristic j (best bin minus the
  * row's bin). Returns up to `top` characteristic indices with a positive loss, largest first.

@@ -14,7 +14,8 @@ import { loadCsv, type LoadOptions } from '../engine/csv.ts';
 import type { PartyTable } from '../engine/table.ts';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { sigmoid } from '../models/logistic.ts';
-import { binOf, type ScorecardModel } from '../models/export/model.ts';
+import { binOf, HOST_PARTIAL_FIELD, type ScorecardModel } from '../models/export/model.ts';
+import { reasonCodes } from '../models/scorecard.ts';
 import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
 import type { AuthorisationRegistry, Purpose } from './authz.ts';
@@ -213,17 +214,22 @@ export class BankScorer {
     });
   }
 
-  async score(model: string, id: string, features: Record<string, unknown>, purpose: Purpose = 'pre-loan'): Promise<ScoreResult> {
-    let deployed = this.models.get(model);
-    if (!deployed) {
-      const m0 = this.store.model(model, 'scorecard') as ScorecardModel | undefined;
+  /** A deployed scorecard (cached), its bank characteristics and the platform peer. */
+  private deployed(model: string): { m: ScorecardModel; own: ScorecardModel['characteristics']; platform: Peer } {
+    let d = this.models.get(model);
+    if (!d) {
+      const m = this.store.model(model, 'scorecard') as ScorecardModel | undefined;
       const job = this.store.job(model);
-      if (!m0 || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
-      this.models.set(model, (deployed = { m: m0, spec: JSON.parse(job.spec) as JobSpec, own: m0.characteristics.filter((c) => c.party === 'guest') }));
+      if (!m || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
+      this.models.set(model, (d = { m, spec: JSON.parse(job.spec) as JobSpec, own: m.characteristics.filter((c) => c.party === 'guest') }));
     }
-    const { m, spec, own } = deployed;
-    const platform = this.peers.get(spec.host.node);
-    if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', spec.host.node);
+    const platform = this.peers.get(d.spec.host.node);
+    if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', d.spec.host.node);
+    return { m: d.m, own: d.own, platform };
+  }
+
+  async score(model: string, id: string, features: Record<string, unknown>, purpose: Purpose = 'pre-loan'): Promise<ScoreResult> {
+    const { m, own, platform } = this.deployed(model);
     const values = own.map((c) => {
       const name = c.field.slice('guest_'.length);
       const raw = features[name];
@@ -269,13 +275,7 @@ export class BankScorer {
     const d = this.store.dataset(dataset);
     if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${dataset}"`, { field: 'dataset' });
     const t = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
-    const m0 = this.store.model(model, 'scorecard') as ScorecardModel | undefined;
-    const job = this.store.job(model);
-    if (!m0 || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
-    const spec = JSON.parse(job.spec) as JobSpec;
-    const platform = this.peers.get(spec.host.node);
-    if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', spec.host.node);
-    const own = m0.characteristics.filter((c) => c.party === 'guest');
+    const { m: m0, own, platform } = this.deployed(model);
     const cols = own.map((c) => {
       const col = t.features[t.featureNames.indexOf(c.field.slice('guest_'.length))];
       if (!col) throw new IndomainError('SC_UNKNOWN_MODEL', `dataset "${dataset}" lacks ${c.field}`, { field: c.field });
@@ -335,24 +335,10 @@ function guestPart(m: ScorecardModel, own: ScorecardModel['characteristics'], va
 
 /** Bank part + platform part: score, probability, band, and reason codes (largest points lost). */
 function combine(m: ScorecardModel, own: ScorecardModel['characteristics'], model: string, id: string, g: GuestPart, p: { points: number; logit: number; maxPoints: number }): ScoreResult {
-  {
-    const points = g.points + p.points;
-    const logit = g.logit + p.logit;
-    const lost = [...g.lost, p.maxPoints - p.points];
-    const names = [...own.map((c) => c.field), 'host_partial_score'];
-    const reasons = lost
-      .map((l, j) => [l, j] as const)
-      .filter(([l]) => l > 0)
-      .sort((a, b) => b[0] - a[0] || a[1] - b[1])
-      .slice(0, 3)
-      .map(([, j]) => names[j]!);
-    const pdo = m.scaling.pdo;
-    const lo = Math.floor(points / pdo) * pdo;
-    return { model, id, score: points, probability: sigmoid(logit), band: `[${lo}, ${lo + pdo})`, reasonCodes: reasons, partial: { bank: points - p.points, platform: p.points } };
-  }
+  const points = g.points + p.points;
+  const names = [...own.map((c) => c.field), HOST_PARTIAL_FIELD];
+  const reasons = reasonCodes([...g.lost, p.maxPoints - p.points], m.reasonCodes).map((j) => names[j]!);
+  const lo = Math.floor(points / m.scaling.pdo) * m.scaling.pdo;
+  return { model, id, score: points, probability: sigmoid(g.logit + p.logit), band: `[${lo}, ${lo + m.scaling.pdo})`, reasonCodes: reasons, partial: { bank: g.points, platform: p.points } };
 }
 
-export function errorBody(e: unknown): { status: number; body: { code: string; message: string } } {
-  if (isIndomainError(e)) return { status: e.status, body: e.toJSON() };
-  return { status: 500, body: { code: 'SRV_INTERNAL', message: 'see the node log' } };
-}
