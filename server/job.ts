@@ -16,8 +16,7 @@ import { selectRows, type PartyTable } from '../engine/table.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../models/logistic.ts';
 import { binaryMetrics } from '../models/metrics.ts';
 import { createCkks } from '../protocols/he/ckks.ts';
-import { decodeMessage } from '../protocols/codec.ts';
-import { messageSpec, type Envelope } from '../protocols/message.ts';
+import type { Envelope } from '../protocols/message.ts';
 import { scorecardPmml } from '../models/export/pmml.ts';
 import { scorecardSql } from '../models/export/sql.ts';
 import type { Blinder } from '../protocols/psi/protocol.ts';
@@ -25,7 +24,7 @@ import { PsiGuest, PsiHost } from '../protocols/psi/protocol.ts';
 import { assembleScorecard, disclosures, scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardConfig } from '../protocols/scorecard/protocol.ts';
 import type { Party } from '../protocols/transport.ts';
 import { vflConfig, VflGuest, VflHost, type VflConfig } from '../protocols/vfl-lr/protocol.ts';
-import { JOB } from './messages.ts';
+import { JOB, metaOfKey } from './messages.ts';
 import type { NodeStore } from './store.ts';
 import type { AuthorisationRegistry } from './authz.ts';
 import { snapshotEvents } from './monitor.ts';
@@ -247,10 +246,14 @@ export class NodeJob {
     return this.prepared;
   }
 
-  private standardized() {
+  private standardizedCols: { train: Float64Array[]; test: Float64Array[] } | undefined;
+
+  /** z-scored columns, the scaler fitted on the training rows (computed once). */
+  private standardized(): { train: Float64Array[]; test: Float64Array[] } {
+    if (this.standardizedCols) return this.standardizedCols;
     const p = this.split();
     const s = fitStandardizer(p.train.features);
-    return { train: applyStandardizer(s, p.train.features), test: applyStandardizer(s, p.test.features) };
+    return (this.standardizedCols = { train: applyStandardizer(s, p.train.features), test: applyStandardizer(s, p.test.features) });
   }
 
   /** Test-set partial logits of this party's features (host) or the joint evaluation (guest). */
@@ -285,10 +288,8 @@ export class NodeJob {
   /** The bank's deliverables, in its own data directory: report, model, PMML, SQL, scores. */
   private writeScorecard(g: ScorecardGuest): string {
     const config = scorecardConfig(this.job, stripDeclarations(this.spec.scorecard));
-    const received = this.store.inbox(this.job).map((r) => {
-      const env = decodeMessage(r.bytes);
-      return { to: this.role, protocol: env.protocol, type: env.type, privacy: messageSpec(env.protocol, env.type).privacy };
-    });
+    // What this node received, from the message keys: no need to read the ciphertexts again.
+    const received = this.store.inboxKeys(this.job).map((key) => ({ to: this.role, ...metaOfKey(key) }));
     const a = assembleScorecard(g, config, disclosures(received));
     this.store.putModel(this.job, 'scorecard', a.model);
     this.store.putModel(this.job, 'report', a.report);

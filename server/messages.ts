@@ -3,7 +3,7 @@
  * of the logistic-regression pipeline. Declared like every protocol message: sender, receiver,
  * privacy class and what the receiver learns.
  */
-import { declareMessage } from '../protocols/message.ts';
+import { declareMessage, messageSpec } from '../protocols/message.ts';
 
 export const JOB = 'job';
 
@@ -109,3 +109,15 @@ export const Events = declareMessage({
   discloses:
     'for authorised monitored enterprises only, each new dishonest-debtor or enforcement record on the platform since the model was deployed or last checked (public credit records), and how many enterprises were refused for want of authorisation',
 });
+
+/** Protocol, type and round of a message from its key (job|protocol|type|round|from|to). */
+export function metaOfKey(key: string): { protocol: string; type: string; round: number; privacy: string } {
+  const [, protocol = '', type = '', round = '0'] = key.split('|');
+  let privacy = 'undeclared';
+  try {
+    privacy = messageSpec(protocol, type).privacy;
+  } catch {
+    /* recorded as undeclared */
+  }
+  return { protocol, type, round: Number(round), privacy };
+}

@@ -183,7 +183,9 @@ export class BankMonitor {
       return c;
     };
     const scoreStability = stabilityIndex(shares(count(devBands)), shares(count(scored.map((r) => r.score!))));
-    const devData = loadCsv(this.store.dataset(spec.guest.dataset)!.path, JSON.parse(this.store.dataset(spec.guest.dataset)!.options) as LoadOptions);
+    const devSet = this.store.dataset(spec.guest.dataset);
+    if (!devSet) throw new IndomainError('SC_UNKNOWN_MODEL', `development dataset "${spec.guest.dataset}" is gone`);
+    const devData = loadCsv(devSet.path, JSON.parse(devSet.options) as LoadOptions);
     const devRow = new Map(devData.ids.map((id, i) => [id, i]));
     const devIds = dev.map((r) => r[0]!).filter((id) => devRow.has(id));
     const featureStability: Record<string, number> = {};

@@ -24,6 +24,7 @@ import type { Blinder } from '../protocols/psi/protocol.ts';
 import { CoordinatorJob } from './coordinator.ts';
 import { NodeJob, parseJobSpec, type JobSpec } from './job.ts';
 import { signRequest, type Identity } from './signing.ts';
+import { metaOfKey } from './messages.ts';
 import type { InboxRow, NodeStore } from './store.ts';
 import type { AuthorisationRegistry } from './authz.ts';
 
@@ -81,18 +82,6 @@ export const MESSAGE_PATH = '/v1/messages';
 /** The dedupe key of a message: unique per message instance in every protocol. */
 export function messageKey(env: Envelope): string {
   return [env.job, env.protocol, env.type, env.round, env.from, env.to].join('|');
-}
-
-/** Protocol, type and round of a message from its key (job|protocol|type|round|from|to). */
-export function metaOfKey(key: string): { protocol: string; type: string; round: number; privacy: string } {
-  const [, protocol = '', type = '', round = '0'] = key.split('|');
-  let privacy = 'undeclared';
-  try {
-    privacy = messageSpec(protocol, type).privacy;
-  } catch {
-    /* recorded as undeclared */
-  }
-  return { protocol, type, round: Number(round), privacy };
 }
 
 export function nodeOfRole(spec: JobSpec, role: string): string {
@@ -336,17 +325,14 @@ export class NodeRuntime {
     }
     if (env.protocol === 'job' && env.type === 'JobFailed') throw new IndomainError('SRV_JOB_FAILED', `the ${env.from} failed: ${String(env.body.error)}`);
     if (!st.run) return null;
-    if (st.run.kind === 'coordinator') return st.run.job.receive(env, this.receivedAt(row));
-    st.run.job.now = this.receivedAt(row);
+    if (st.run.kind === 'coordinator') return st.run.job.receive(env, row.receivedAt);
+    st.run.job.now = row.receivedAt;
     st.run.job.replaying = row.processed === 1;
     if (env.protocol === 'job' && env.type === 'StageStart') return st.run.job.startStage(String(env.body.stage));
     return st.run.job.receive(env);
   }
 
-  private receivedAt(row: InboxRow): number {
-    const r = this.o.store.db.prepare('SELECT received_at AS t FROM inbox WHERE seq = ?').get(row.seq) as { t: number } | undefined;
-    return r?.t ?? Date.now();
-  }
+
 
   private updateStatus(job: string, st: JobState): void {
     const run = st.run;

@@ -29,6 +29,8 @@ export interface InboxRow {
   sender: string;
   bytes: Uint8Array;
   processed: number;
+  /** Arrival time (ms): the time a replay sees too. */
+  receivedAt: number;
 }
 
 export interface OutboxRow {
@@ -258,11 +260,15 @@ export class NodeStore implements NonceStore {
     });
   }
   inbox(job: string): InboxRow[] {
-    return (this.db.prepare('SELECT seq, job, key, sender, bytes, processed FROM inbox WHERE job = ? ORDER BY seq').all(job) as (InboxRow & { bytes: Buffer })[]).map((r) => ({ ...r, bytes: new Uint8Array(r.bytes) }));
+    return (this.db.prepare('SELECT seq, job, key, sender, bytes, processed, received_at AS receivedAt FROM inbox WHERE job = ? ORDER BY seq').all(job) as (InboxRow & { bytes: Buffer })[]).map((r) => ({ ...r, bytes: new Uint8Array(r.bytes) }));
+  }
+  /** The keys of a job's received messages, in order (without reading their bodies). */
+  inboxKeys(job: string): string[] {
+    return (this.db.prepare('SELECT key FROM inbox WHERE job = ? ORDER BY seq').all(job) as { key: string }[]).map((r) => r.key);
   }
   /** The first inbox row of a job after sequence number `seq`. */
   inboxAfter(job: string, seq: number): InboxRow | undefined {
-    const r = this.db.prepare('SELECT seq, job, key, sender, bytes, processed FROM inbox WHERE job = ? AND seq > ? ORDER BY seq LIMIT 1').get(job, seq) as (InboxRow & { bytes: Buffer }) | undefined;
+    const r = this.db.prepare('SELECT seq, job, key, sender, bytes, processed, received_at AS receivedAt FROM inbox WHERE job = ? AND seq > ? ORDER BY seq LIMIT 1').get(job, seq) as (InboxRow & { bytes: Buffer }) | undefined;
     return r && { ...r, bytes: new Uint8Array(r.bytes) };
   }
   /** Mark an inbox row processed and queue its outputs, atomically. */

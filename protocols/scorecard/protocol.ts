@@ -275,7 +275,7 @@ function stabilityRows(guest: ScorecardGuest) {
 }
 
 /** The leakage ledger of a run: what each receiver got, by declared message type. */
-export function disclosures(log: readonly Pick<DeliveryRecord, 'to' | 'protocol' | 'type' | 'privacy'>[]) {
+export function disclosures(log: readonly { to: string; protocol: string; type: string; privacy: string }[]) {
   const m = new Map<string, { to: string; type: string; privacy: string; count: number; discloses: string }>();
   for (const r of log) {
     const k = `${r.to}|${r.protocol}/${r.type}`;
