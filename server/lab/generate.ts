@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gaussian, permutation, seededRng, type Rng } from '../../engine/rng.ts';
 import { USCC_ALPHABET, withUsccCheck } from '../../engine/uscc.ts';
+import { csvRows } from '../../engine/csv.ts';
 
 export interface LabOptions {
   readonly enterprises: number;
@@ -113,7 +114,7 @@ export interface LabData {
 }
 
 function readIds(file: string): string[] {
-  return readFileSync(file, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.slice(0, l.indexOf(',')));
+  return csvRowsOf(file).slice(1).map((r) => r[0]!);
 }
 
 export function generateLab(dir: string, o: LabOptions = DEFAULT_LAB): LabData {
@@ -282,5 +283,5 @@ export function generateFollowUp(data: LabData, seed: string): { platform: strin
 }
 
 function csvRowsOf(file: string): string[][] {
-  return readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => l.split(','));
+  return csvRows(readFileSync(file, 'utf8'), file);
 }
