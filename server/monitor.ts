@@ -23,10 +23,12 @@ import type { NodeRuntime, Peer } from './runtime.ts';
 import { signRequest, type Identity } from './signing.ts';
 import { sha256, type NodeStore } from './store.ts';
 import { post } from './http-client.ts';
+import { answerSigned } from './rpc.ts';
 import type { BankScorer } from './online.ts';
 import './messages.ts';
 
 export const PEER_MONITOR_PATH = '/v1/peer/monitor';
+const MONITOR_EXCHANGE = { protocol: 'monitor', request: 'EventsRequest', reply: 'Events', path: PEER_MONITOR_PATH };
 /** Platform columns whose increase is an event, when the dataset has them. */
 export const EVENT_COLUMNS: Readonly<Record<string, string>> = { dishonest_debtor: 'dishonest-debtor', enforcement_cases: 'enforcement' };
 
@@ -74,47 +76,35 @@ export class PlatformMonitor {
     store.db.exec(SCHEMA);
   }
 
-  async answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
-    const env = decodeMessage(bytes);
-    if (env.protocol !== 'monitor' || env.type !== 'EventsRequest') throw new IndomainError('SRV_BAD_REQUEST', `${env.protocol}/${env.type} on ${PEER_MONITOR_PATH}`);
-    const spec0 = messageSpec(env.protocol, env.type);
-    validateBody(spec0, env.body, 'SRV_BAD_REQUEST');
-    const { model, ids } = env.body as { model: string; ids: string[] };
-    const job = this.store.job(model);
-    if (!job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`);
-    const spec = JSON.parse(job.spec) as JobSpec;
-    if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
-    const key = `${model}|monitor|${sha256(bytes).slice(0, 16)}`;
-    await this.store.later(() =>
-      this.store.audit.append('message-received', model, { peer: sender, key, protocol: 'monitor', type: 'EventsRequest', round: 0, privacy: spec0.privacy, bytes: bytes.length, sha256: sha256(bytes), enterprises: ids }),
-    );
-    const now = Date.now();
-    const allowed = ids.filter((id) => this.authz.check(id, sender, 'post-loan', now) === 'valid');
-    const v = eventColumns(this.store, spec);
-    const row = new Map(v.ids.map((id, i) => [id, i]));
-    const get = this.store.db.prepare('SELECT value FROM monitor_snapshot WHERE model = ? AND id = ? AND column = ?');
-    const put = this.store.db.prepare('INSERT OR REPLACE INTO monitor_snapshot (model, id, column, value) VALUES (?, ?, ?, ?)');
-    const events: { id: string; kind: string }[] = [];
-    this.store.tx(() => {
-      for (const id of allowed) {
-        const i = row.get(id);
-        if (i === undefined) continue;
-        for (const [c, col] of Object.entries(v.cols)) {
-          const now = Number.isNaN(col[i]!) ? 0 : col[i]!;
-          const before = (get.get(model, id, c) as { value: number } | undefined)?.value;
-          if (before !== undefined && now > before) events.push({ id, kind: EVENT_COLUMNS[c]! });
-          put.run(model, id, c, now);
+  answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
+    return answerSigned(this.store, this.runtime, MONITOR_EXCHANGE, sender, bytes, ({ model, ids }) => {
+      const job = this.store.job(model);
+      if (!job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`);
+      const spec = JSON.parse(job.spec) as JobSpec;
+      if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
+      const now = Date.now();
+      const allowed = ids.filter((id) => this.authz.check(id, sender, 'post-loan', now) === 'valid');
+      const v = eventColumns(this.store, spec);
+      const row = new Map(v.ids.map((id, i) => [id, i]));
+      const get = this.store.db.prepare('SELECT value FROM monitor_snapshot WHERE model = ? AND id = ? AND column = ?');
+      const put = this.store.db.prepare('INSERT OR REPLACE INTO monitor_snapshot (model, id, column, value) VALUES (?, ?, ?, ?)');
+      const events: { id: string; kind: string }[] = [];
+      this.store.tx(() => {
+        for (const id of allowed) {
+          const i = row.get(id);
+          if (i === undefined) continue;
+          for (const [c, col] of Object.entries(v.cols)) {
+            const current = Number.isNaN(col[i]!) ? 0 : col[i]!;
+            const before = (get.get(model, id, c) as { value: number } | undefined)?.value;
+            if (before !== undefined && current > before) events.push({ id, kind: EVENT_COLUMNS[c]! });
+            put.run(model, id, c, current);
+          }
         }
-      }
+      });
+      return { body: { ids: events.map((e) => e.id), kinds: events.map((e) => e.kind), refused: ids.length - allowed.length }, recorded: { events: events.length } };
     });
-    const reply: Envelope = { job: model, protocol: 'monitor', type: 'Events', round: 0, from: 'host', to: 'guest', body: { ids: events.map((e) => e.id), kinds: events.map((e) => e.kind), refused: ids.length - allowed.length } };
-    this.runtime.checkEgress(model, reply);
-    const out = encodeMessage(reply);
-    await this.store.later(() =>
-      this.store.audit.append('message-sent', model, { peer: sender, key: `${key}|reply`, protocol: 'monitor', type: 'Events', round: 0, privacy: 'score', bytes: out.length, sha256: sha256(out), events: events.length }),
-    );
-    return out;
   }
+
 }
 
 export interface MonitorOptions {

@@ -25,10 +25,12 @@ import type { NodeRuntime, Peer } from './runtime.ts';
 import { sha256, type NodeStore } from './store.ts';
 import { signRequest, type Identity } from './signing.ts';
 import { post, type HttpReply } from './http-client.ts';
+import { answerSigned } from './rpc.ts';
 import type { SharedCharacteristic } from '../protocols/scorecard/host.ts';
 import './messages.ts';
 
 export const PEER_SCORE_PATH = '/v1/peer/score';
+const SCORE_EXCHANGE = { protocol: 'score', request: 'PartialScoreRequest', reply: 'PartialScores', path: PEER_SCORE_PATH };
 
 interface HostIndex {
   spec: JobSpec;
@@ -84,41 +86,29 @@ export class PlatformScorer {
    * Answer a verified request from `sender` for a batch of enterprises (concurrent requests the
    * bank coalesced); the reply bytes. Each enterprise gets its partial score or a coded outcome.
    */
-  async answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
-    const env = decodeMessage(bytes);
-    const spec0 = messageSpec(env.protocol, env.type);
-    if (env.protocol !== 'score' || env.type !== 'PartialScoreRequest') throw new IndomainError('SRV_BAD_REQUEST', `${env.protocol}/${env.type} on ${PEER_SCORE_PATH}`);
-    validateBody(spec0, env.body, 'SRV_BAD_REQUEST');
-    const { model, purpose, ids } = env.body as { model: string; purpose: string; ids: string[] };
-    const key = `${model}|score|${sha256(bytes).slice(0, 16)}`;
-    const audit = (kind: 'message-received' | 'message-sent', body: Record<string, unknown>) => this.store.later(() => this.store.audit.append(kind, model, body));
-    const received = audit('message-received', { peer: sender, key, protocol: 'score', type: 'PartialScoreRequest', round: 0, privacy: spec0.privacy, bytes: bytes.length, sha256: sha256(bytes), enterprises: ids, purpose });
-    const { spec, idx } = this.index(model);
-    if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
-    if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose "${purpose}"`, { field: 'purpose' });
-    const now = Date.now();
-    const points = new Float64Array(ids.length);
-    const logits = new Float64Array(ids.length);
-    const outcomes = ids.map((id, k) => {
-      // Checked at the moment of use: a revocation takes effect on the next request.
-      const why = this.authz.check(id, sender, purpose as Purpose, now);
-      if (why !== 'valid') return `AUTH_NOT_AUTHORISED:${why}`;
-      const row = idx.row.get(id);
-      if (row === undefined) return 'SC_UNKNOWN_ENTERPRISE';
-      points[k] = idx.points[row]!;
-      logits[k] = idx.logit[row]!;
-      return '';
+  answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
+    return answerSigned(this.store, this.runtime, SCORE_EXCHANGE, sender, bytes, ({ model, purpose, ids }) => {
+      const { spec, idx } = this.index(model);
+      if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
+      if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose "${purpose}"`, { field: 'purpose' });
+      const now = Date.now();
+      const points = new Float64Array(ids.length);
+      const logits = new Float64Array(ids.length);
+      const outcomes = ids.map((id, k) => {
+        // Checked at the moment of use: a revocation takes effect on the next request.
+        const why = this.authz.check(id, sender, purpose as Purpose, now);
+        if (why !== 'valid') return `AUTH_NOT_AUTHORISED:${why}`;
+        const row = idx.row.get(id);
+        if (row === undefined) return 'SC_UNKNOWN_ENTERPRISE';
+        points[k] = idx.points[row]!;
+        logits[k] = idx.logit[row]!;
+        return '';
+      });
+      const scored = ids.filter((_, k) => outcomes[k] === '');
+      return { body: { points, logits, maxPoints: idx.maxPoints, outcomes }, recorded: { scored, refused: ids.length - scored.length } };
     });
-    const reply: Envelope = { job: model, protocol: 'score', type: 'PartialScores', round: 0, from: 'host', to: 'guest', body: { points, logits, maxPoints: idx.maxPoints, outcomes } };
-    this.runtime.checkEgress(model, reply);
-    const out = encodeMessage(reply);
-    const answered = ids.filter((_, k) => outcomes[k] === '');
-    await Promise.all([
-      received,
-      audit('message-sent', { peer: sender, key: `${key}|reply`, protocol: 'score', type: 'PartialScores', round: 0, privacy: 'score', bytes: out.length, sha256: sha256(out), scored: answered, refused: ids.length - answered.length }),
-    ]);
-    return out;
   }
+
 }
 
 export interface ScoreResult {

@@ -76,11 +76,17 @@ describe('egress guard', () => {
     const body = runtime.slice(runtime.indexOf('  enqueue('), runtime.indexOf('  private egressProblem('));
     expect(runtime.match(/\.commit\(/g)).toHaveLength(1);
     expect(body).toMatch(/\.commit\(/);
-    const online = readFileSync(join(dir, 'online.ts'), 'utf8');
-    const answer = online.slice(online.indexOf('  async answer('), online.indexOf('export interface ScoreResult'));
-    // The reply is checked before it is encoded, and nothing else is encoded there.
-    expect(answer.indexOf('this.runtime.checkEgress(model, reply)')).toBeGreaterThan(0);
-    expect(answer.indexOf('this.runtime.checkEgress(model, reply)')).toBeLessThan(answer.indexOf('encodeMessage(reply)'));
-    expect(answer.match(/encodeMessage\(/g)).toHaveLength(1);
+    // The platform's replies outside the job inbox (scoring, monitoring) all go through answerSigned,
+    // which checks the reply before it is encoded, and encodes nothing else.
+    const rpc = readFileSync(join(dir, 'rpc.ts'), 'utf8');
+    expect(rpc.indexOf('runtime.checkEgress(body.model, reply)')).toBeGreaterThan(0);
+    expect(rpc.indexOf('runtime.checkEgress(body.model, reply)')).toBeLessThan(rpc.indexOf('encodeMessage(reply)'));
+    expect(rpc.match(/encodeMessage\(/g)).toHaveLength(1);
+    for (const f of ['online.ts', 'monitor.ts']) {
+      const src = readFileSync(join(dir, f), 'utf8');
+      const answer = src.slice(src.indexOf('  answer(sender'), src.indexOf('\n  }\n', src.indexOf('  answer(sender')));
+      expect(answer).toMatch(/return answerSigned\(/);
+      expect(answer).not.toMatch(/encodeMessage\(/);
+    }
   });
 });
