@@ -48,11 +48,30 @@ export interface Ckks {
   readonly evaluator: Evaluator;
   readonly slots: number;
   readonly scale: number;
+  /** Scale of plaintext operands multiplied in without a rescale (params.operandScaleBits). */
+  readonly operandScale: number;
 }
 
-export async function createCkks(params: CkksParams | string): Promise<Ckks> {
+const contexts = new Map<string, Promise<Ckks>>();
+
+/**
+ * The process's CKKS context for a parameter set. A context holds only public parameters (no key,
+ * no data), so every role and job in a process shares one: SEAL spends about 70 ms per prime
+ * building its tables, 200 ms for `ckks-n8192-d2`, which a per-job context would pay every time.
+ */
+export function createCkks(params: CkksParams | string): Promise<Ckks> {
   const p = typeof params === 'string' ? CKKS_PARAMS[params] : params;
-  if (!p) throw new IndomainError('HE_UNKNOWN_PARAMS', `"${String(params)}"; known: ${Object.keys(CKKS_PARAMS).join(', ')}`);
+  if (!p) return Promise.reject(new IndomainError('HE_UNKNOWN_PARAMS', `"${String(params)}"; known: ${Object.keys(CKKS_PARAMS).join(', ')}`));
+  let c = contexts.get(p.name);
+  if (!c || CKKS_PARAMS[p.name] !== p) {
+    c = buildCkks(p);
+    c.catch(() => contexts.delete(p.name));
+    if (CKKS_PARAMS[p.name] === p) contexts.set(p.name, c);
+  }
+  return c;
+}
+
+async function buildCkks(p: CkksParams): Promise<Ckks> {
   const seal = await loadSeal();
   const parms = seal.EncryptionParameters(seal.SchemeType.ckks);
   parms.setPolyModulusDegree(p.polyModulusDegree);
@@ -70,6 +89,7 @@ export async function createCkks(params: CkksParams | string): Promise<Ckks> {
     evaluator: seal.Evaluator(context),
     slots: encoder.slotCount,
     scale: 2 ** p.scaleBits,
+    operandScale: 2 ** (p.operandScaleBits ?? p.scaleBits),
   };
 }
 
@@ -156,8 +176,8 @@ export function encode(ckks: Ckks, values: Float64Array, scale = ckks.scale, lev
 }
 
 /** Encrypt one vector into one ciphertext. */
-export function encryptVector(ev: Evaluation, values: Float64Array): CipherText {
-  const pt = encode(ev.ckks, values);
+export function encryptVector(ev: Evaluation, values: Float64Array, scale = ev.ckks.scale): CipherText {
+  const pt = encode(ev.ckks, values, scale);
   const ct = ev.encryptor.encrypt(pt) as CipherText;
   pt.delete();
   return ct;

@@ -11,7 +11,7 @@ import type { Party } from '../transport.ts';
 import { decryptorFor, deserialize, floodNoise, generateKeys, secretKeyBytes, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
 import { bfgsInit, bfgsStep, initialLogisticHessian, type BfgsState } from '../../models/bfgs.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope } from './common.ts';
+import { accept, envelope, gradientDivisor } from './common.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -25,6 +25,7 @@ interface InitBody {
   sampleRows: number;
   gram: Float64Array;
   eventRate?: number;
+  block?: number;
   cross?: Uint8Array[];
 }
 
@@ -90,15 +91,22 @@ export class VflArbiter implements Party {
     return [];
   }
 
-  /** Decrypt an aggregate and flood it before anything derived from it is released. */
+  /**
+   * Decrypt a party's Xᵀd/√n + λw√n, flood it before anything derived from it is released, and
+   * divide by √n. The key-dependent decryption error of such a sum is below 2^(10 − scaleBits)·√chunks
+   * (measured in tests/protocols/vfl.test.ts); the flood is `floodMarginBits` above that bound.
+   */
   private decryptReleased(bytes: Uint8Array, count: number): Float64Array {
     const ct = deserialize(this.ckks, bytes);
     const values = this.dec!.decrypt(ct, count);
     ct.delete();
     const rows = this.guestInit!.rows;
-    // Estimated decryption error of a mean over `rows` products: 2^(10 − scaleBits)·√rows.
-    const sigma = 2 ** (10 - this.ckks.params.scaleBits) * Math.sqrt(rows) * 2 ** this.config.floodMarginBits / rows;
-    return floodNoise(values, sigma, this.rng);
+    const chunks = Math.ceil(rows / this.ckks.slots);
+    const sigma = 2 ** (10 - this.ckks.params.scaleBits + this.config.floodMarginBits) * Math.sqrt(chunks);
+    const flooded = floodNoise(values, sigma, this.rng);
+    const divisor = gradientDivisor(rows);
+    for (let j = 0; j < flooded.length; j++) flooded[j] /= divisor;
+    return flooded;
   }
 
   private maybeStart(): Envelope[] {
@@ -110,7 +118,9 @@ export class VflArbiter implements Party {
     }
     const mg = Math.round(Math.sqrt(g.gram.length));
     const mh = Math.round(Math.sqrt(h.gram.length));
-    if (mg * mg !== g.gram.length || mh * mh !== h.gram.length || g.cross!.length !== mh) {
+    const block = g.block!;
+    const perCiphertext = Math.floor(this.ckks.slots / block);
+    if (mg * mg !== g.gram.length || mh * mh !== h.gram.length || !(block >= mg) || g.cross!.length !== Math.ceil(mh / perCiphertext)) {
       throw new IndomainError('VFL_BAD_MESSAGE', `Gram blocks of ${g.gram.length} and ${h.gram.length} values, ${g.cross!.length} cross columns`);
     }
     this.guestDim = mg;
@@ -119,13 +129,16 @@ export class VflArbiter implements Party {
     const gram = new Float64Array(d * d);
     for (let i = 0; i < mg; i++) for (let j = 0; j < mg; j++) gram[i * d + j] = g.gram[i * mg + j]!;
     for (let i = 0; i < mh; i++) for (let j = 0; j < mh; j++) gram[(mg + i) * d + mg + j] = h.gram[i * mh + j]!;
-    g.cross!.forEach((bytes, l) => {
+    g.cross!.forEach((bytes, c) => {
       const ct = deserialize(this.ckks, bytes);
-      const col = this.dec!.decrypt(ct, mg);
+      const slots = this.dec!.decrypt(ct, this.ckks.slots);
       ct.delete();
-      for (let j = 0; j < mg; j++) {
-        gram[j * d + mg + l] = col[j]!;
-        gram[(mg + l) * d + j] = col[j]!;
+      for (let b = 0; b < perCiphertext && c * perCiphertext + b < mh; b++) {
+        const l = c * perCiphertext + b;
+        for (let j = 0; j < mg; j++) {
+          gram[j * d + mg + l] = slots[b * block + j]!;
+          gram[(mg + l) * d + j] = slots[b * block + j]!;
+        }
       }
     });
     const penalised = Array.from({ length: d }, (_, j) => j > 0);

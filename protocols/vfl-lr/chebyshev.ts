@@ -63,3 +63,46 @@ export function normalise(u: Float64Array, centre: number, halfWidth: number): F
   for (let i = 0; i < u.length; i++) t[i] = Math.max(-1, Math.min(1, (u[i]! - centre) / halfWidth));
   return t;
 }
+
+const degreeCache = new Map<string, number>();
+
+/**
+ * The smallest degree K ≤ `maxDegree` whose per-sample expansion approximates σ(a + R·τ) within
+ * `tolerance` for every τ ∈ [−1, 1] and every guest offset a (the worst case lies where σ bends,
+ * so a ranges over [−R − 8, R + 8] in steps of 1/8). Both parties compute it from the disclosed
+ * half-width R, so the degree discloses nothing more. Interpolation error falls geometrically in
+ * K at a rate set by R (σ is analytic in |Im z| < π): a narrow window needs degree 3, a wide one 6+.
+ */
+export function chebyshevDegreeFor(halfWidth: number, tolerance: number, maxDegree: number): number {
+  const key = `${halfWidth.toPrecision(6)}|${tolerance}|${maxDegree}`;
+  const hit = degreeCache.get(key);
+  if (hit !== undefined) return hit;
+  const offsets: number[] = [];
+  for (let a = -halfWidth - 8; a <= halfWidth + 8; a += 0.125) offsets.push(a);
+  const base = Float64Array.from(offsets);
+  const grid = Float64Array.from({ length: 101 }, (_, i) => -1 + i / 50);
+  let chosen = maxDegree;
+  for (let k = 1; k <= maxDegree; k++) {
+    const coef = perSampleCoefficients(sigmoidOf, base, halfWidth, k);
+    const t = chebyshevBasis(grid, k);
+    let worst = 0;
+    for (let i = 0; i < base.length && worst <= tolerance; i++) {
+      for (let g = 0; g < grid.length; g++) {
+        let s = coef[0]![i]!;
+        for (let j = 1; j <= k; j++) s += coef[j]![i]! * t[j - 1]![g]!;
+        worst = Math.max(worst, Math.abs(s - sigmoidOf(base[i]! + halfWidth * grid[g]!)));
+      }
+    }
+    if (worst <= tolerance) {
+      chosen = k;
+      break;
+    }
+  }
+  if (degreeCache.size > 1000) degreeCache.clear();
+  degreeCache.set(key, chosen);
+  return chosen;
+}
+
+function sigmoidOf(z: number): number {
+  return 1 / (1 + Math.exp(-z));
+}

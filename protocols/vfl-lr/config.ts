@@ -11,27 +11,33 @@ export interface VflConfig {
   readonly maxIterations: number;
   /** Converged when ‖gradient‖∞ ≤ tolerance. */
   readonly tolerance: number;
-  /** Degree K of the per-sample Chebyshev expansion of the sigmoid. */
+  /** Largest degree K of the per-sample Chebyshev expansion of the sigmoid. */
   readonly chebyshevDegree: number;
+  /**
+   * Each round's degree is the smallest that approximates the sigmoid within this over the
+   * host's window (chebyshevDegreeFor), up to `chebyshevDegree`.
+   */
+  readonly sigmoidTolerance: number;
   /** The host's window half-width in standard deviations of its partial logits. */
   readonly windowStds: number;
   /** Smallest window half-width (logit units). */
   readonly minHalfWidth: number;
-  /** Rows (from the start of the aligned order) used for the initial Hessian; at most one ciphertext. */
+  /** Rows (from the start of the aligned order) used for the initial Hessian (see common.ts sampleLayout). */
   readonly hessianSampleRows: number;
   /** Bits of noise flooding above the estimated decryption error of released values. */
   readonly floodMarginBits: number;
 }
 
 export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
-  params: 'ckks-n8192-d2',
+  params: 'ckks-n8192-l1',
   lambda: 1e-4,
   maxIterations: 30,
   tolerance: 1e-4,
-  chebyshevDegree: 6,
-  windowStds: 5,
+  chebyshevDegree: 8,
+  sigmoidTolerance: 1e-2,
+  windowStds: 4,
   minHalfWidth: 1,
-  hessianSampleRows: 4096,
+  hessianSampleRows: 960,
   floodMarginBits: 4,
 };
 
@@ -45,6 +51,7 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!Number.isInteger(c.maxIterations) || c.maxIterations < 1) bad('maxIterations', 'must be a positive integer');
   if (!(c.tolerance > 0)) bad('tolerance', 'must be > 0');
   if (!Number.isInteger(c.chebyshevDegree) || c.chebyshevDegree < 1 || c.chebyshevDegree > 16) bad('chebyshevDegree', 'must be 1..16');
+  if (!(c.sigmoidTolerance > 0 && c.sigmoidTolerance < 0.1)) bad('sigmoidTolerance', 'must be in (0, 0.1)');
   if (!(c.windowStds > 0) || !(c.minHalfWidth > 0)) bad('windowStds', 'window must be positive');
   if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
   return c;

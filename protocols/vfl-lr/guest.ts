@@ -7,11 +7,11 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, encode, importPublicKeys, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
-import { PackedColumns } from '../he/packing.ts';
+import { packBlocks, PackedColumns } from '../he/packing.ts';
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
-import { perSampleCoefficients } from './chebyshev.ts';
+import { chebyshevDegreeFor, perSampleCoefficients } from './chebyshev.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope } from './common.ts';
+import { accept, envelope, gradientDivisor, MAX_GUEST_WIDTH, sampleLayout } from './common.ts';
 
 type Stage = 'keys' | 'sample' | 'basis' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -61,7 +61,7 @@ export class VflGuest implements Party {
     switch (env.type) {
       case 'HeSetup':
         this.ev = importPublicKeys(this.ckks, b.publicKey, b.galoisKeys);
-        this.packed = new PackedColumns(this.ev, this.x, this.y.length);
+        this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.y.length), this.ckks.operandScale);
         this.stage = 'sample';
         return [];
       case 'HostSampleColumns':
@@ -86,14 +86,27 @@ export class VflGuest implements Party {
     return [];
   }
 
-  /** Cross Gram Σ x_G,j·x_H,l over the sample rows, computed on the host's encrypted columns. */
+  /**
+   * Cross Gram Σ x_G,j·x_H,l over the sample rows, computed on the host's encrypted columns
+   * (several per ciphertext, see `sampleLayout`): the guest's sample columns are laid out in every
+   * block alike, so one product gives each block's host column against every guest column.
+   */
   private onSample(columns: Uint8Array[]): Envelope[] {
-    const m = Math.min(this.y.length, this.config.hessianSampleRows, this.ckks.slots);
+    const slots = this.ckks.slots;
+    const layout = sampleLayout(slots, this.y.length, this.config.hessianSampleRows);
+    const m = layout.rows;
+    if (this.x.length > MAX_GUEST_WIDTH) {
+      throw new IndomainError('VFL_BAD_CONFIG', `the guest has ${this.x.length - 1} features; at most ${MAX_GUEST_WIDTH - 1} fit the sample layout`);
+    }
     const sample = this.x.map((c) => c.subarray(0, m));
-    const samplePacked = new PackedColumns(this.ev!, sample, 1);
+    const replicated = sample.map((col) => {
+      const buf = packBlocks(Array.from({ length: layout.perCiphertext }, () => col), layout, slots)[0]!;
+      return buf;
+    });
+    const samplePacked = new PackedColumns(this.ev!, replicated, 1, this.ckks.operandScale);
     const cross = columns.map((bytes) => {
       const ct = deserialize(this.ckks, bytes);
-      const out = samplePacked.transposeTimes([ct]);
+      const out = samplePacked.transposeTimes([ct], layout.block);
       ct.delete();
       const s = serialize(this.ckks, out);
       out.delete();
@@ -105,6 +118,7 @@ export class VflGuest implements Party {
       envelope(this.config.job, 'GuestInit', 0, this.name, 'arbiter', {
         rows: this.y.length,
         sampleRows: m,
+        block: layout.block,
         eventRate: eventRate(this.y),
         gram: crossGram(sample, sample),
         cross,
@@ -112,25 +126,33 @@ export class VflGuest implements Party {
     ];
   }
 
-  /** [[σ(z) − y]] from the host's encrypted basis, then the guest's encrypted gradient. */
+  /**
+   * [[σ(z) − y]] from the host's encrypted basis, then the guest's encrypted gradient. The basis
+   * (scale Δ) times coefficients at the operand scale Δ′ stays unrescaled at ΔΔ′; the diagonal
+   * product then multiplies by Δ′ again and rescales once.
+   */
   private onBasis(centre: number, halfWidth: number, basis: Uint8Array[][]): Envelope[] {
-    const { evaluator, slots } = this.ckks;
+    const { evaluator, slots, operandScale } = this.ckks;
     const n = this.y.length;
     const chunks = Math.ceil(n / slots);
-    if (basis.length !== this.config.chebyshevDegree || basis.some((b) => b.length !== chunks)) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `basis must be ${this.config.chebyshevDegree} × ${chunks} ciphertexts`, { field: 'basis' });
+    if (!(halfWidth >= this.config.minHalfWidth) || !Number.isFinite(halfWidth) || !Number.isFinite(centre)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `window centre ${centre}, half-width ${halfWidth}`, { field: 'halfWidth' });
+    }
+    const degree = chebyshevDegreeFor(halfWidth, this.config.sigmoidTolerance, this.config.chebyshevDegree);
+    if (basis.length !== degree || basis.some((b) => b.length !== chunks)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `basis must be ${degree} × ${chunks} ciphertexts`, { field: 'basis' });
     }
     const u = linearPredictor(this.x, this.weights, n);
     for (let i = 0; i < n; i++) u[i] += centre;
-    const coef = perSampleCoefficients(sigmoid, u, halfWidth, this.config.chebyshevDegree);
+    const coef = perSampleCoefficients(sigmoid, u, halfWidth, degree);
     const residual: CipherText[] = [];
     for (let c = 0; c < chunks; c++) {
       const lo = c * slots;
       const hi = Math.min(n, lo + slots);
       let acc: CipherText | undefined;
-      for (let k = 1; k <= this.config.chebyshevDegree; k++) {
+      for (let k = 1; k <= degree; k++) {
         const t = deserialize(this.ckks, basis[k - 1]![c]!);
-        const pt = encode(this.ckks, coef[k]!.subarray(lo, hi), this.ckks.scale, t);
+        const pt = encode(this.ckks, coef[k]!.subarray(lo, hi), operandScale, t);
         evaluator.multiplyPlain(t, pt, t);
         pt.delete();
         if (acc) {
@@ -138,7 +160,6 @@ export class VflGuest implements Party {
           t.delete();
         } else acc = t;
       }
-      evaluator.rescaleToNext(acc!, acc!);
       const constant = new Float64Array(hi - lo);
       for (let i = lo; i < hi; i++) constant[i - lo] = coef[0]![i]! - this.y[i]!;
       const pc = encode(this.ckks, constant, acc!.scale, acc!);
@@ -148,7 +169,8 @@ export class VflGuest implements Party {
     }
     const gradient = this.packed!.transposeTimes(residual);
     const penalty = new Float64Array(this.weights.length);
-    for (let j = 1; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]!;
+    const divisor = gradientDivisor(n);
+    for (let j = 1; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]! * divisor;
     const pp = encode(this.ckks, penalty, gradient.scale, gradient);
     evaluator.addPlain(gradient, pp, gradient);
     pp.delete();

@@ -8,10 +8,10 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, encode, encryptChunks, encryptVector, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
-import { PackedColumns } from '../he/packing.ts';
-import { chebyshevBasis, normalise } from './chebyshev.ts';
+import { blockLayout, packBlocks, PackedColumns } from '../he/packing.ts';
+import { chebyshevBasis, chebyshevDegreeFor, normalise } from './chebyshev.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope } from './common.ts';
+import { accept, envelope, gradientDivisor, sampleLayout } from './common.ts';
 
 type Stage = 'keys' | 'round' | 'residual' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -81,13 +81,14 @@ export class VflHost implements Party {
 
   private onSetup(publicKey: Uint8Array, galoisKeys: Uint8Array): Envelope[] {
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
-    this.packed = new PackedColumns(this.ev, this.x, this.rows);
-    const m = Math.min(this.rows, this.config.hessianSampleRows, this.ckks.slots);
+    this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.rows), this.ckks.operandScale);
+    const layout = sampleLayout(this.ckks.slots, this.rows, this.config.hessianSampleRows);
+    const m = layout.rows;
     const sample = this.x.map((c) => c.subarray(0, m));
-    // Encrypted sample columns, switched down one level: the guest multiplies them by its diagonals.
-    const columns = sample.map((col) => {
-      const ct = encryptVector(this.ev!, col);
-      this.ckks.evaluator.cipherModSwitchToNext(ct, ct);
+    // Sample columns, several per ciphertext, at the residual's scale: the guest multiplies them
+    // by its diagonals and sums within each block.
+    const columns = packBlocks(sample, layout, this.ckks.slots).map((buf) => {
+      const ct = encryptVector(this.ev!, buf, this.ckks.scale * this.ckks.operandScale);
       const s = serialize(this.ckks, ct);
       ct.delete();
       return s;
@@ -108,7 +109,8 @@ export class VflHost implements Party {
     for (let i = 0; i < u.length; i++) v += (u[i]! - mean) ** 2;
     const std = Math.sqrt(v / Math.max(1, u.length - 1));
     const halfWidth = Math.max(this.config.minHalfWidth, this.config.windowStds * std);
-    const basis = chebyshevBasis(normalise(u, mean, halfWidth), this.config.chebyshevDegree).map((t) => encryptChunks(this.ev!, t));
+    const degree = chebyshevDegreeFor(halfWidth, this.config.sigmoidTolerance, this.config.chebyshevDegree);
+    const basis = chebyshevBasis(normalise(u, mean, halfWidth), degree).map((t) => encryptChunks(this.ev!, t));
     this.stage = 'residual';
     return [envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', { centre: mean, halfWidth, basis })];
   }
@@ -118,7 +120,8 @@ export class VflHost implements Party {
     const gradient = this.packed!.transposeTimes(residual);
     for (const ct of residual) ct.delete();
     const penalty = new Float64Array(this.weights.length);
-    for (let j = 0; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]!;
+    const divisor = gradientDivisor(this.rows);
+    for (let j = 0; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]! * divisor;
     const pp = encode(this.ckks, penalty, gradient.scale, gradient);
     this.ckks.evaluator.addPlain(gradient, pp, gradient);
     pp.delete();
