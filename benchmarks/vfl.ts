@@ -27,7 +27,7 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
   const yTrain = gp.trainTable.label!;
   const yTest = gp.testTable.label!;
 
-  const config = vflConfig(`bench-${o.seed}`, JSON.parse(process.env.VFL_OVERRIDES ?? "{}"));
+  const config = vflConfig(`bench-${o.seed}`);
   const fed = await trainInMemory({ guest: gp.train, labels: yTrain, host: hp.train, config, rng: seededRng(`flood:${o.seed}`) });
   const iterations = fed.arbiter.iterations;
   const model = {

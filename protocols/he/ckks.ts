@@ -183,12 +183,22 @@ export function encryptVector(ev: Evaluation, values: Float64Array, scale = ev.c
   return ct;
 }
 
+/**
+ * The scale to encrypt at so that one product by plaintexts at `ckks.scale` and one rescale (by
+ * the last prime of the chain) bring the result back to `ckks.scale`: 2^60 under `ckks-n8192-l1`,
+ * whose fresh ciphertexts then carry 20 more bits of precision than the result needs.
+ */
+export function oneProductScale(ckks: Ckks): number {
+  const bits = ckks.params.coeffModulusBits;
+  return 2 ** bits[bits.length - 2]!;
+}
+
 /** Split a long vector into slot-sized chunks, encrypt and serialise each. */
-export function encryptChunks(ev: Evaluation, values: Float64Array): Uint8Array[] {
+export function encryptChunks(ev: Evaluation, values: Float64Array, scale = ev.ckks.scale): Uint8Array[] {
   const s = ev.ckks.slots;
   const out: Uint8Array[] = [];
   for (let start = 0; start < values.length; start += s) {
-    const ct = encryptVector(ev, values.subarray(start, Math.min(values.length, start + s)));
+    const ct = encryptVector(ev, values.subarray(start, Math.min(values.length, start + s)), scale);
     out.push(serialize(ev.ckks, ct));
     ct.delete();
   }

@@ -28,9 +28,10 @@ export interface ScorecardConfig {
   readonly countFloodSigma: number;
   /**
    * Deviation of the noise added to encrypted Fisher-information sums before the guest decrypts.
-   * The CKKS error of those sums measured 1.3–1.6e-6 (breast and default_credit); 1e-5 floods
-   * about 3 bits above it while keeping standard errors within 1e-4 of the exact ones. A
-   * precision/security trade-off, as the arbiter's in vfl-lr: review before production.
+   * The host rotates before rescaling (PackedColumns `precise`), so the CKKS error of those sums
+   * measured 3.7–8.7e-9 (breast and default_credit; it was 1.2–1.6e-6 rotating after the
+   * rescale); 1e-7 floods 3.5 bits above the largest, and standard errors stay within 1e-4 of
+   * the exact ones. A precision/security trade-off, as the arbiter's in vfl-lr.
    */
   readonly fisherFloodSigma: number;
 }
@@ -43,7 +44,7 @@ export interface FeatureDeclarations {
 }
 
 export const DEFAULT_SCORECARD: Omit<ScorecardConfig, 'job'> = {
-  params: 'ckks-n8192-d2',
+  params: 'ckks-n8192-l1',
   initialBins: 20,
   minBinShare: 0.05,
   minBinRows: 20,
@@ -55,7 +56,7 @@ export const DEFAULT_SCORECARD: Omit<ScorecardConfig, 'job'> = {
   policy: 'full',
   reasonCodes: 3,
   countFloodSigma: 0.05,
-  fisherFloodSigma: 1e-5,
+  fisherFloodSigma: 1e-7,
 };
 
 export function scorecardConfig(job: string, overrides: Partial<ScorecardConfig> = {}): ScorecardConfig {

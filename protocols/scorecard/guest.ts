@@ -13,7 +13,7 @@ import { basePoints, binPoints } from '../../models/scorecard.ts';
 import { selectFeatures, type Dropped } from '../../models/selection.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { decryptorFor, deserialize, encryptChunks, generateKeys, importPublicKeys, secretKeyBytes, type Ckks, type Decryption, type Evaluation } from '../he/ckks.ts';
+import { decryptorFor, deserialize, encryptChunks, generateKeys, oneProductScale, importPublicKeys, secretKeyBytes, type Ckks, type Decryption, type Evaluation } from '../he/ckks.ts';
 import type { FeatureDeclarations, ScorecardConfig } from './config.ts';
 import {
   accept,
@@ -127,7 +127,7 @@ export class ScorecardGuest extends ScorecardParty implements Party {
         params: this.ckks.params.name,
         publicKey: keys.publicKey,
         galoisKeys: keys.galoisKeys,
-        labels: encryptChunks(this.ev, y),
+        labels: encryptChunks(this.ev, y, oneProductScale(this.ckks)),
       }),
     ];
   }
@@ -252,11 +252,12 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     this.test = this.devScores('test', testLogit, b.testPoints);
     // Encrypted p(1−p) alone and times each kept guest feature, for the host's Fisher blocks.
     const w = this.fisherWeights();
-    const vectors = [encryptChunks(this.ev!, w)];
+    const fresh = oneProductScale(this.ckks);
+    const vectors = [encryptChunks(this.ev!, w, fresh)];
     for (const f of this.kept) {
       const v = new Float64Array(w.length);
       for (let i = 0; i < v.length; i++) v[i] = w[i]! * f.trainWoe[i]!;
-      vectors.push(encryptChunks(this.ev!, v));
+      vectors.push(encryptChunks(this.ev!, v, fresh));
     }
     this.stage = 'fisher';
     return [envelope(this.config.job, 'FisherRequest', this.name, 'host', { vectors })];

@@ -9,7 +9,7 @@
  * Flow.
  *   A → G, H  HeSetup            public key + Galois keys (metadata)
  *   H → A     HostInit           sample Gram X_Hᵀ X_H (aggregate)
- *   H → G     HostSampleColumns  [[X_H]] on the sample rows (ciphertext)
+ *   H → G     HostSampleColumns  [[X_H]] on the sample rows, four columns per ciphertext (ciphertext)
  *   G → A     GuestInit          sample Gram X_Gᵀ X_G, event rate, [[X_Gᵀ X_H]] (aggregate after decryption)
  *   A         initial Hessian H₀ = p̄(1−p̄)·XᵀX/m + λI over the m sample rows; BFGS state
  *   per round r:
@@ -35,12 +35,15 @@
  * Threat model: semi-honest parties, arbiter not colluding with either party (with the guest
  * it could decrypt the host's basis; with the host, the residuals). Released decryptions are
  * noise-flooded (protocols/he/ckks.ts). Encryption: CKKS (Cheon, Kim, Kim, Song, ASIACRYPT 2017)
- * at 128-bit security, parameter set `ckks-n8192-d2`.
+ * at 128-bit security, parameter set `ckks-n8192-l1` (one rescale: the basis at 2^40 times the
+ * coefficients at 2^30 stays unrescaled, the diagonal product at 2^30 is rescaled once).
  *
  * Why this shape. FATE's hetero LR uses the first-order Taylor sigmoid 0.25·z + 0.5, which costs
  * about 0.005 AUC on default_credit, and Paillier, which costs minutes per iteration. Here the
  * sigmoid is expanded per sample in the host's partial logit only (the guest knows its own), so a
- * degree-6 expansion is accurate to ~1e-3 even where joint logits reach −36; and BFGS from the
+ * low-degree expansion is accurate even where joint logits reach −36: each round's degree K is the
+ * smallest that keeps the error within `sigmoidTolerance` over the host's window (both parties
+ * derive it from the disclosed half-width; 5 on default_credit for 1e-2); and BFGS from the
  * exact Hessian at the starting point converges in ~10–15 rounds instead of FATE's 30–100.
  */
 import { performance } from 'node:perf_hooks';

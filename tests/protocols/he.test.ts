@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createCkks, decryptorFor, deserialize, encryptChunks, generateKeys, importPublicKeys, secretKeyBytes } from '../../protocols/he/ckks.ts';
+import { createCkks, decryptorFor, deserialize, encryptChunks, encryptVector, generateKeys, importPublicKeys, oneProductScale, secretKeyBytes } from '../../protocols/he/ckks.ts';
+import { blockLayout, packBlocks, PackedColumns } from '../../protocols/he/packing.ts';
+import { chebyshevBasis, chebyshevDegreeFor, perSampleCoefficients } from '../../protocols/vfl-lr/chebyshev.ts';
+import { seededRng } from '../../engine/rng.ts';
 
 describe('CKKS keys', () => {
   it('a restored secret key decrypts what was encrypted under the original public key', async () => {
@@ -16,5 +19,80 @@ describe('CKKS keys', () => {
     // A different key pair does not decrypt it.
     const other = decryptorFor(ckks, generateKeys(ckks)).decrypt(deserialize(ckks, ct!), values.length);
     expect(Math.max(...other.map((v, i) => Math.abs(v - values[i]!)))).toBeGreaterThan(1);
+  });
+});
+
+describe('packed products', () => {
+  it('block layout: one product gives each block its own inner products; `precise` cuts the error ~100×', async () => {
+    const ckks = await createCkks('ckks-n8192-l1');
+    const keys = generateKeys(ckks);
+    const ev = importPublicKeys(ckks, keys.publicKey, keys.galoisKeys);
+    const dec = decryptorFor(ckks, keys);
+    const rng = seededRng('blocks');
+    const rows = 960;
+    const layout = blockLayout(ckks.slots, rows, 64);
+    expect(layout).toEqual({ block: 1024, rows, perCiphertext: 4 });
+    // Six "host" vectors (two ciphertexts) against 13 "guest" columns replicated in every block.
+    const host = Array.from({ length: 6 }, () => Float64Array.from({ length: rows }, () => rng.next() * 4 - 2));
+    const guest = Array.from({ length: 13 }, () => Float64Array.from({ length: rows }, () => rng.next() * 4 - 2));
+    const packed = new PackedColumns(ev, guest.map((g) => packBlocks(Array.from({ length: 4 }, () => g), layout, ckks.slots)[0]!), 1, ckks.operandScale);
+    const cts = packBlocks(host, layout, ckks.slots).map((v) => encryptVector(ev, v, ckks.scale * ckks.operandScale));
+    expect(cts).toHaveLength(2);
+    let worst = 0;
+    cts.forEach((ct, c) => {
+      const out = dec.decrypt(packed.transposeTimes([ct], layout.block), ckks.slots);
+      for (let b = 0; b < 4 && c * 4 + b < host.length; b++) {
+        for (let j = 0; j < guest.length; j++) {
+          let exact = 0;
+          for (let i = 0; i < rows; i++) exact += guest[j]![i]! * host[c * 4 + b]![i]!;
+          worst = Math.max(worst, Math.abs(out[b * layout.block + j]! - exact));
+        }
+      }
+    });
+    expect(worst).toBeLessThan(1e-4);
+    // A full-width product at the fresh scale of one product, rotating before or after the rescale.
+    const cols = Array.from({ length: 10 }, () => Float64Array.from({ length: ckks.slots }, () => rng.next() * 2 - 1));
+    const v = Float64Array.from({ length: ckks.slots }, () => rng.next());
+    const exact = cols.map((x) => x.reduce((s, xi, i) => s + xi * v[i]!, 0));
+    const full = new PackedColumns(ev, cols);
+    const input = encryptVector(ev, v, oneProductScale(ckks));
+    const error = (precise: boolean) => {
+      const out = dec.decrypt(full.transposeTimes([input], undefined, precise), cols.length);
+      return Math.max(...exact.map((e, j) => Math.abs(out[j]! - e)));
+    };
+    const coarse = error(false);
+    const fine = error(true);
+    expect(coarse).toBeLessThan(1e-4);
+    expect(fine).toBeLessThan(coarse / 20);
+  });
+});
+
+describe('per-round Chebyshev degree', () => {
+  it('is the smallest degree within tolerance, grows with the window and never exceeds the cap', () => {
+    let last = 0;
+    for (const r of [0.5, 1, 2, 3, 4, 6]) {
+      const k = chebyshevDegreeFor(r, 1e-2, 16);
+      expect(k).toBeGreaterThanOrEqual(last);
+      last = k;
+      // The chosen degree meets the tolerance at the worst offset; one less does not.
+      const worst = (deg: number) => {
+        let w = 0;
+        const base = Float64Array.from({ length: 81 }, (_, i) => -r - 5 + (i * (2 * r + 10)) / 80);
+        const coef = perSampleCoefficients((z) => 1 / (1 + Math.exp(-z)), base, r, deg);
+        for (let g = 0; g <= 200; g++) {
+          const t = -1 + g / 100;
+          const basis = chebyshevBasis(Float64Array.of(t), deg);
+          for (let i = 0; i < base.length; i++) {
+            let s = coef[0]![i]!;
+            for (let q = 1; q <= deg; q++) s += coef[q]![i]! * basis[q - 1]![0]!;
+            w = Math.max(w, Math.abs(s - 1 / (1 + Math.exp(-(base[i]! + r * t)))));
+          }
+        }
+        return w;
+      };
+      expect(worst(k)).toBeLessThanOrEqual(1.05e-2);
+      if (k > 1) expect(worst(k - 1)).toBeGreaterThan(1e-2 * 0.9);
+    }
+    expect(chebyshevDegreeFor(50, 1e-3, 8)).toBe(8);
   });
 });
