@@ -62,11 +62,13 @@ const contexts = new Map<string, Promise<Ckks>>();
 export function createCkks(params: CkksParams | string): Promise<Ckks> {
   const p = typeof params === 'string' ? CKKS_PARAMS[params] : params;
   if (!p) return Promise.reject(new IndomainError('HE_UNKNOWN_PARAMS', `"${String(params)}"; known: ${Object.keys(CKKS_PARAMS).join(', ')}`));
+  // An unregistered parameter object (tests) is built each time; a named set once per process.
+  if (CKKS_PARAMS[p.name] !== p) return buildCkks(p);
   let c = contexts.get(p.name);
-  if (!c || CKKS_PARAMS[p.name] !== p) {
+  if (!c) {
     c = buildCkks(p);
     c.catch(() => contexts.delete(p.name));
-    if (CKKS_PARAMS[p.name] === p) contexts.set(p.name, c);
+    contexts.set(p.name, c);
   }
   return c;
 }

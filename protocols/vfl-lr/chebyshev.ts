@@ -11,6 +11,7 @@
  * the window are evaluated at its edge. A global polynomial in z (FATE's Taylor step is degree 1)
  * has to cover every joint logit, −36 to 5 on default_credit, and diverges on outliers.
  */
+import { sigmoid } from '../../models/logistic.ts';
 
 /** T_1..T_K at each τ (T_0 = 1 is implicit). Returned as K arrays of n values. */
 export function chebyshevBasis(tau: Float64Array, degree: number): Float64Array[] {
@@ -83,14 +84,14 @@ export function chebyshevDegreeFor(halfWidth: number, tolerance: number, maxDegr
   const grid = Float64Array.from({ length: 101 }, (_, i) => -1 + i / 50);
   let chosen = maxDegree;
   for (let k = 1; k <= maxDegree; k++) {
-    const coef = perSampleCoefficients(sigmoidOf, base, halfWidth, k);
+    const coef = perSampleCoefficients(sigmoid, base, halfWidth, k);
     const t = chebyshevBasis(grid, k);
     let worst = 0;
     for (let i = 0; i < base.length && worst <= tolerance; i++) {
       for (let g = 0; g < grid.length; g++) {
         let s = coef[0]![i]!;
         for (let j = 1; j <= k; j++) s += coef[j]![i]! * t[j - 1]![g]!;
-        worst = Math.max(worst, Math.abs(s - sigmoidOf(base[i]! + halfWidth * grid[g]!)));
+        worst = Math.max(worst, Math.abs(s - sigmoid(base[i]! + halfWidth * grid[g]!)));
       }
     }
     if (worst <= tolerance) {
@@ -103,6 +104,3 @@ export function chebyshevDegreeFor(halfWidth: number, tolerance: number, maxDegr
   return chosen;
 }
 
-function sigmoidOf(z: number): number {
-  return 1 / (1 + Math.exp(-z));
-}

@@ -99,10 +99,7 @@ export class VflGuest implements Party {
       throw new IndomainError('VFL_BAD_CONFIG', `the guest has ${this.x.length - 1} features; at most ${MAX_GUEST_WIDTH - 1} fit the sample layout`);
     }
     const sample = this.x.map((c) => c.subarray(0, m));
-    const replicated = sample.map((col) => {
-      const buf = packBlocks(Array.from({ length: layout.perCiphertext }, () => col), layout, slots)[0]!;
-      return buf;
-    });
+    const replicated = sample.map((col) => packBlocks(Array.from({ length: layout.perCiphertext }, () => col), layout, slots)[0]!);
     const samplePacked = new PackedColumns(this.ev!, replicated, 1, this.ckks.operandScale);
     const cross = columns.map((bytes) => {
       const ct = deserialize(this.ckks, bytes);

@@ -8,7 +8,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, encode, encryptChunks, encryptVector, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
-import { blockLayout, packBlocks, PackedColumns } from '../he/packing.ts';
+import { packBlocks, PackedColumns } from '../he/packing.ts';
 import { chebyshevBasis, chebyshevDegreeFor, normalise } from './chebyshev.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor, sampleLayout } from './common.ts';
