@@ -80,22 +80,16 @@ export class PackedColumns {
 
   /**
    * [[Xᵀ v / divisor]]: slot j holds the j-th column's inner product. Inputs are not consumed.
-   * With `span` < slots (a power of two ≥ width), the strided sums stop at `span`: slot b·span + j
-   * then holds the product over rows b·span + j … b·span + j + span − 1 only (block sums; see
-   * `blockLayout`).
    * `precise`: rotate before the rescale instead of after. Key switching adds noise of a fixed
    * size in the coefficient domain (about 1e-6 of a 2^40 scale after ~20 rotations); at the
    * unrescaled scale it is 2^(rescale prime) times smaller relative to the result, at about twice
    * the cost per rotation. For one-off products whose precision matters (Fisher information).
    */
-  transposeTimes(inputs: readonly CipherText[], span = this.ev.ckks.slots, precise = false): CipherText {
+  transposeTimes(inputs: readonly CipherText[], precise = false): CipherText {
     if (inputs.length !== this.chunks) {
       throw new IndomainError('VFL_ROW_MISMATCH', `${inputs.length} ciphertexts for ${this.rows} rows (${this.chunks} expected)`);
     }
     const { evaluator, slots } = this.ev.ckks;
-    if (span > slots || span < this.width || (span & (span - 1)) !== 0) {
-      throw new IndomainError('HE_TOO_MANY_VALUES', `span ${span} for width ${this.width} and ${slots} slots`);
-    }
     const gk = this.ev.galoisKeys;
     const d = this.diagonalsAt(inputs[0]!);
     let acc: CipherText | undefined;
@@ -115,7 +109,7 @@ export class PackedColumns {
         z!.delete();
       } else acc = z!;
     }
-    for (let step = this.width; step < span; step *= 2) {
+    for (let step = this.width; step < slots; step *= 2) {
       const r = evaluator.rotateVector(acc!, step, gk) as CipherText;
       evaluator.add(acc!, r, acc!);
       r.delete();
@@ -130,35 +124,3 @@ export class PackedColumns {
   }
 }
 
-/**
- * Several short vectors in one ciphertext, one per block of `block` slots, each right-aligned in
- * its block (`block − rows` leading zeros). A product by {@link PackedColumns} of `width` ≤
- * `block − rows + 1` with span `block` then gives each block's own inner products in its first
- * slots: the rows a slot sums run past its block's end only into the next block's leading zeros.
- */
-export interface BlockLayout {
-  readonly block: number;
-  readonly rows: number;
-  /** Vectors per ciphertext. */
-  readonly perCiphertext: number;
-}
-
-/** The layout for `rows`-long vectors leaving room for products of width up to `maxWidth`. */
-export function blockLayout(slots: number, rows: number, maxWidth: number): BlockLayout {
-  let block = 1;
-  while (block < rows + maxWidth - 1) block *= 2;
-  if (block > slots) throw new IndomainError('HE_TOO_MANY_VALUES', `${rows} rows with room for width ${maxWidth} need ${block} slots, ${slots} available`);
-  return { block, rows, perCiphertext: slots / block };
-}
-
-/** Place vectors (each `layout.rows` long) into ciphertext-sized buffers by the layout. */
-export function packBlocks(vectors: readonly Float64Array[], layout: BlockLayout, slots: number): Float64Array[] {
-  const out: Float64Array[] = [];
-  const pad = layout.block - layout.rows;
-  for (let i = 0; i < vectors.length; i += layout.perCiphertext) {
-    const buf = new Float64Array(slots);
-    for (let b = 0; b < layout.perCiphertext && i + b < vectors.length; b++) buf.set(vectors[i + b]!.subarray(0, layout.rows), b * layout.block + pad);
-    out.push(buf);
-  }
-  return out;
-}

@@ -263,14 +263,14 @@ export class ScorecardHost extends ScorecardParty implements Party {
     };
     const w = load(vectors[0]!);
     const hostPacked = new PackedColumns(ev, cols);
-    const host = finish(hostPacked.transposeTimes(w, undefined, true));
+    const host = finish(hostPacked.transposeTimes(w, true));
     hostPacked.release();
     for (const ct of w) ct.delete();
     // [[w ⊙ x_Gj]] against host columns: the guest×host block, one ciphertext per guest column.
     const crossPacked = new PackedColumns(ev, h);
     const cross = vectors.slice(1).map((chunks) => {
       const v = load(chunks);
-      const out = finish(crossPacked.transposeTimes(v, undefined, true));
+      const out = finish(crossPacked.transposeTimes(v, true));
       for (const ct of v) ct.delete();
       return out;
     });

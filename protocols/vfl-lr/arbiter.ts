@@ -25,7 +25,6 @@ interface InitBody {
   sampleRows: number;
   gram: Float64Array;
   eventRate?: number;
-  block?: number;
   cross?: Uint8Array[];
 }
 
@@ -120,9 +119,7 @@ export class VflArbiter implements Party {
     }
     const mg = Math.round(Math.sqrt(g.gram.length));
     const mh = Math.round(Math.sqrt(h.gram.length));
-    const block = g.block!;
-    const perCiphertext = Math.floor(this.ckks.slots / block);
-    if (mg * mg !== g.gram.length || mh * mh !== h.gram.length || !(block >= mg) || g.cross!.length !== Math.ceil(mh / perCiphertext)) {
+    if (mg * mg !== g.gram.length || mh * mh !== h.gram.length || g.cross!.length !== mh) {
       throw new IndomainError('VFL_BAD_MESSAGE', `Gram blocks of ${g.gram.length} and ${h.gram.length} values, ${g.cross!.length} cross columns`);
     }
     this.guestDim = mg;
@@ -131,16 +128,13 @@ export class VflArbiter implements Party {
     const gram = new Float64Array(d * d);
     for (let i = 0; i < mg; i++) for (let j = 0; j < mg; j++) gram[i * d + j] = g.gram[i * mg + j]!;
     for (let i = 0; i < mh; i++) for (let j = 0; j < mh; j++) gram[(mg + i) * d + mg + j] = h.gram[i * mh + j]!;
-    g.cross!.forEach((bytes, c) => {
+    g.cross!.forEach((bytes, l) => {
       const ct = deserialize(this.ckks, bytes);
-      const slots = this.dec!.decrypt(ct, this.ckks.slots);
+      const col = this.dec!.decrypt(ct, mg);
       ct.delete();
-      for (let b = 0; b < perCiphertext && c * perCiphertext + b < mh; b++) {
-        const l = c * perCiphertext + b;
-        for (let j = 0; j < mg; j++) {
-          gram[j * d + mg + l] = slots[b * block + j]!;
-          gram[(mg + l) * d + j] = slots[b * block + j]!;
-        }
+      for (let j = 0; j < mg; j++) {
+        gram[j * d + mg + l] = col[j]!;
+        gram[(mg + l) * d + j] = col[j]!;
       }
     });
     const penalised = Array.from({ length: d }, (_, j) => j > 0);

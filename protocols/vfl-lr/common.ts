@@ -2,7 +2,6 @@
 import { IndomainError } from '../../engine/errors.ts';
 import { messageSpec, validateBody, type Envelope } from '../message.ts';
 import { VFL } from './messages.ts';
-import { blockLayout, type BlockLayout } from '../he/packing.ts';
 
 /** Refuse a message for another job, stage or round; validate its body against its declaration. */
 export function accept(env: Envelope, job: string, stage: string, expected: Readonly<Record<string, readonly string[]>>, round: number): void {
@@ -30,14 +29,3 @@ export function gradientDivisor(rows: number): number {
   return Math.sqrt(Math.max(1, rows));
 }
 
-/** Guest columns (intercept included) the sample cross-Gram layout leaves room for. */
-export const MAX_GUEST_WIDTH = 64;
-
-/**
- * How the host packs its Hessian sample columns: the first min(rows, hessianSampleRows) rows,
- * as many columns per ciphertext as blocks fit (4 for 960 rows in 4096 slots).
- */
-export function sampleLayout(slots: number, rows: number, sampleRows: number): BlockLayout {
-  const m = Math.max(1, Math.min(rows, sampleRows, slots - MAX_GUEST_WIDTH + 1));
-  return blockLayout(slots, m, MAX_GUEST_WIDTH);
-}

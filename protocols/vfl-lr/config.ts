@@ -22,7 +22,7 @@ export interface VflConfig {
   readonly windowStds: number;
   /** Smallest window half-width (logit units). */
   readonly minHalfWidth: number;
-  /** Rows (from the start of the aligned order) used for the initial Hessian (see common.ts sampleLayout). */
+  /** Rows (from the start of the aligned order) used for the initial Hessian; at most one ciphertext. */
   readonly hessianSampleRows: number;
   /** Bits of noise flooding above the estimated decryption error of released values. */
   readonly floodMarginBits: number;
@@ -37,7 +37,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   sigmoidTolerance: 1e-2,
   windowStds: 4,
   minHalfWidth: 1,
-  hessianSampleRows: 960,
+  hessianSampleRows: 4096,
   floodMarginBits: 4,
 };
 

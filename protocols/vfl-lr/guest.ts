@@ -7,11 +7,11 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, encode, importPublicKeys, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
-import { packBlocks, PackedColumns } from '../he/packing.ts';
+import { PackedColumns } from '../he/packing.ts';
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
 import { chebyshevDegreeFor, perSampleCoefficients } from './chebyshev.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor, MAX_GUEST_WIDTH, sampleLayout } from './common.ts';
+import { accept, envelope, gradientDivisor } from './common.ts';
 
 type Stage = 'keys' | 'sample' | 'basis' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -87,23 +87,17 @@ export class VflGuest implements Party {
   }
 
   /**
-   * Cross Gram Σ x_G,j·x_H,l over the sample rows, computed on the host's encrypted columns
-   * (several per ciphertext, see `sampleLayout`): the guest's sample columns are laid out in every
-   * block alike, so one product gives each block's host column against every guest column.
+   * Cross Gram Σ x_G,j·x_H,l over the sample rows, computed on the host's encrypted columns, one
+   * per ciphertext. Every slot of each product holds a full sum over the sample (the strided sums
+   * run over all slots), so the arbiter, which can decrypt every slot, learns no partial sums.
    */
   private onSample(columns: Uint8Array[]): Envelope[] {
-    const slots = this.ckks.slots;
-    const layout = sampleLayout(slots, this.y.length, this.config.hessianSampleRows);
-    const m = layout.rows;
-    if (this.x.length > MAX_GUEST_WIDTH) {
-      throw new IndomainError('VFL_BAD_CONFIG', `the guest has ${this.x.length - 1} features; at most ${MAX_GUEST_WIDTH - 1} fit the sample layout`);
-    }
+    const m = Math.min(this.y.length, this.config.hessianSampleRows, this.ckks.slots);
     const sample = this.x.map((c) => c.subarray(0, m));
-    const replicated = sample.map((col) => packBlocks(Array.from({ length: layout.perCiphertext }, () => col), layout, slots)[0]!);
-    const samplePacked = new PackedColumns(this.ev!, replicated, 1, this.ckks.operandScale);
+    const samplePacked = new PackedColumns(this.ev!, sample, 1, this.ckks.operandScale);
     const cross = columns.map((bytes) => {
       const ct = deserialize(this.ckks, bytes);
-      const out = samplePacked.transposeTimes([ct], layout.block);
+      const out = samplePacked.transposeTimes([ct]);
       ct.delete();
       const s = serialize(this.ckks, out);
       out.delete();
@@ -115,7 +109,6 @@ export class VflGuest implements Party {
       envelope(this.config.job, 'GuestInit', 0, this.name, 'arbiter', {
         rows: this.y.length,
         sampleRows: m,
-        block: layout.block,
         eventRate: eventRate(this.y),
         gram: crossGram(sample, sample),
         cross,

@@ -8,10 +8,10 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, encode, encryptChunks, encryptVector, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
-import { packBlocks, PackedColumns } from '../he/packing.ts';
+import { PackedColumns } from '../he/packing.ts';
 import { chebyshevBasis, chebyshevDegreeFor, normalise } from './chebyshev.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor, sampleLayout } from './common.ts';
+import { accept, envelope, gradientDivisor } from './common.ts';
 
 type Stage = 'keys' | 'round' | 'residual' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -82,13 +82,11 @@ export class VflHost implements Party {
   private onSetup(publicKey: Uint8Array, galoisKeys: Uint8Array): Envelope[] {
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
     this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.rows), this.ckks.operandScale);
-    const layout = sampleLayout(this.ckks.slots, this.rows, this.config.hessianSampleRows);
-    const m = layout.rows;
+    const m = Math.min(this.rows, this.config.hessianSampleRows, this.ckks.slots);
     const sample = this.x.map((c) => c.subarray(0, m));
-    // Sample columns, several per ciphertext, at the residual's scale: the guest multiplies them
-    // by its diagonals and sums within each block.
-    const columns = packBlocks(sample, layout, this.ckks.slots).map((buf) => {
-      const ct = encryptVector(this.ev!, buf, this.ckks.scale * this.ckks.operandScale);
+    // Encrypted sample columns at the residual's scale: the guest multiplies them by its diagonals.
+    const columns = sample.map((col) => {
+      const ct = encryptVector(this.ev!, col, this.ckks.scale * this.ckks.operandScale);
       const s = serialize(this.ckks, ct);
       ct.delete();
       return s;

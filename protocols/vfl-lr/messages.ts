@@ -42,7 +42,7 @@ export const GuestInit = declareMessage({
   from: 'guest',
   to: ['arbiter'],
   privacy: 'aggregate',
-  fields: { rows: 'int', sampleRows: 'int', block: 'int', eventRate: 'number', gram: 'f64', cross: 'bytes[]' },
+  fields: { rows: 'int', sampleRows: 'int', eventRate: 'number', gram: 'f64', cross: 'bytes[]' },
   discloses:
     'row count, training event rate, the Gram matrix of guest features over the sample rows, and (after decryption) the guest×host cross Gram over the same rows',
 });

@@ -9,7 +9,7 @@
  * Flow.
  *   A → G, H  HeSetup            public key + Galois keys (metadata)
  *   H → A     HostInit           sample Gram X_Hᵀ X_H (aggregate)
- *   H → G     HostSampleColumns  [[X_H]] on the sample rows, four columns per ciphertext (ciphertext)
+ *   H → G     HostSampleColumns  [[X_H]] on the sample rows (ciphertext)
  *   G → A     GuestInit          sample Gram X_Gᵀ X_G, event rate, [[X_Gᵀ X_H]] (aggregate after decryption)
  *   A         initial Hessian H₀ = p̄(1−p̄)·XᵀX/m + λI over the m sample rows; BFGS state
  *   per round r:
