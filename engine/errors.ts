@@ -48,6 +48,7 @@ export const ERRORS = {
   VFL_ROW_MISMATCH: { status: 400, message: 'the parties disagree on the number of aligned rows' },
   VFL_NOT_CONVERGED: { status: 500, message: 'training stopped without converging' },
   VFL_BAD_CONFIG: { status: 400, message: 'invalid training configuration' },
+  VFL_BAD_DATA: { status: 400, message: 'training data holds a missing or non-finite value' },
   // Scorecards: binning, selection, scaling, exports.
   SC_BAD_CONFIG: { status: 400, message: 'invalid scorecard configuration' },
   SC_UNKNOWN_FEATURE: { status: 400, message: 'a feature named in the configuration is not in the data' },

@@ -19,7 +19,7 @@ export interface LogisticOptions {
   optimizer: 'bfgs' | 'newton';
   /** BFGS: rows (from the start) used for the initial Hessian. */
   hessianSampleRows: number;
-  /** Run exactly this many iterations, ignoring the tolerance (for like-for-like timing). */
+  /** Run exactly this many iterations and the final gradient, ignoring the tolerance (for like-for-like timing). */
   fixedIterations?: number;
 }
 
@@ -100,6 +100,9 @@ export function fitLogistic(cols: readonly Float64Array[], y: Uint8Array, option
       for (let j = 0; j < d; j++) w[j] += r.step[j]!;
       iterations++;
     }
+    // Like a run that stops on the tolerance, end with the gradient at the final weights: its
+    // norm is the convergence check (the federated run computes it too).
+    if (o.fixedIterations !== undefined) norms.push(maxAbs(gradient()));
   } else {
     for (; iterations < limit; ) {
       const g = gradient();

@@ -4,6 +4,7 @@
  * stage when both nodes report the current one done. It holds no raw data.
  */
 import { IndomainError } from '../engine/errors.ts';
+import { randomBytes } from 'node:crypto';
 import { seededRng } from '../engine/rng.ts';
 import { createCkks } from '../protocols/he/ckks.ts';
 import type { Envelope } from '../protocols/message.ts';
@@ -80,10 +81,12 @@ export class CoordinatorJob {
     if (next === 'training') {
       const config = vflConfig(this.spec.id, this.spec.training ?? {});
       const ckks = await createCkks(config.params);
-      // The flooding noise follows the job's seed, as in the in-memory run.
-      // The secret key is kept in this node's store, so a restarted coordinator can still decrypt.
+      // Flooding noise and the cross-Gram triple come from a secret seed kept in this node's store
+      // (never the job's public seed, which every party knows), so a restarted coordinator replays
+      // the same values. The secret key is kept there too, so it can still decrypt.
       const stored = this.store.storedSecret(this.spec.id, 'vfl-lr-ckks-secret');
-      this.arbiter = new VflArbiter(ckks, config, seededRng(`flood:${this.spec.seed}`), {
+      const secret = Buffer.from(this.store.secret(this.spec.id, 'vfl-lr-arbiter-rng', () => randomBytes(32))).toString('hex');
+      this.arbiter = new VflArbiter(ckks, config, seededRng(secret), {
         ...(stored ? { stored } : {}),
         keep: (b) => this.store.keepSecret(this.spec.id, 'vfl-lr-ckks-secret', b),
       });

@@ -198,7 +198,7 @@ export class NodeJob {
         const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
         const p = this.split();
         if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
-        this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config) : new VflHost(ckks, cols, config);
+        this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config, seededRng(this.seed('vfl-mask'))) : new VflHost(ckks, cols, config);
         return this.after('training', await this.vfl.start());
       }
       case 'scorecard': {

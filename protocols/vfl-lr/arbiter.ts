@@ -9,6 +9,7 @@ import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { decryptorFor, deserialize, floodNoise, generateKeys, secretKeyBytes, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
+import { CrossGramDealer } from '../mpc/cross-gram.ts';
 import { bfgsInit, bfgsStep, initialLogisticHessian, type BfgsState } from '../../models/bfgs.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor } from './common.ts';
@@ -25,7 +26,8 @@ interface InitBody {
   sampleRows: number;
   gram: Float64Array;
   eventRate?: number;
-  cross?: Uint8Array[];
+  crossShare: Uint8Array;
+  crossBits: number;
 }
 
 export class VflArbiter implements Party {
@@ -43,6 +45,7 @@ export class VflArbiter implements Party {
   private hostDim = 0;
   private bfgs: BfgsState | undefined;
   private pending: { guest?: Float64Array; host?: Float64Array } = {};
+  private dealer: CrossGramDealer | undefined;
 
   /**
    * `keys.stored`: a secret key kept from an earlier run of this job (restart); `keys.keep` is
@@ -63,10 +66,11 @@ export class VflArbiter implements Party {
     this.keys = generateKeys(this.ckks, this.keyStore?.stored);
     if (!this.keyStore?.stored) this.keyStore?.keep?.(secretKeyBytes(this.ckks, this.keys));
     this.dec = decryptorFor(this.ckks, this.keys);
+    this.dealer = new CrossGramDealer(this.rng.bytes(32));
     const body = { params: this.ckks.params.name, publicKey: this.keys.publicKey, galoisKeys: this.keys.galoisKeys };
     return [
-      envelope(this.config.job, 'HeSetup', 0, this.name, 'guest', body),
-      envelope(this.config.job, 'HeSetup', 0, this.name, 'host', body),
+      envelope(this.config.job, 'HeSetup', 0, this.name, 'guest', { ...body, tripleSeed: this.dealer.leftSeed }),
+      envelope(this.config.job, 'HeSetup', 0, this.name, 'host', { ...body, tripleSeed: this.dealer.rightSeed }),
     ];
   }
 
@@ -119,8 +123,8 @@ export class VflArbiter implements Party {
     }
     const mg = Math.round(Math.sqrt(g.gram.length));
     const mh = Math.round(Math.sqrt(h.gram.length));
-    if (mg * mg !== g.gram.length || mh * mh !== h.gram.length || g.cross!.length !== mh) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `Gram blocks of ${g.gram.length} and ${h.gram.length} values, ${g.cross!.length} cross columns`);
+    if (mg * mg !== g.gram.length || mh * mh !== h.gram.length) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `Gram blocks of ${g.gram.length} and ${h.gram.length} values`);
     }
     this.guestDim = mg;
     this.hostDim = mh;
@@ -128,15 +132,17 @@ export class VflArbiter implements Party {
     const gram = new Float64Array(d * d);
     for (let i = 0; i < mg; i++) for (let j = 0; j < mg; j++) gram[i * d + j] = g.gram[i * mg + j]!;
     for (let i = 0; i < mh; i++) for (let j = 0; j < mh; j++) gram[(mg + i) * d + mg + j] = h.gram[i * mh + j]!;
-    g.cross!.forEach((bytes, l) => {
-      const ct = deserialize(this.ckks, bytes);
-      const col = this.dec!.decrypt(ct, mg);
-      ct.delete();
-      for (let j = 0; j < mg; j++) {
-        gram[j * d + mg + l] = col[j]!;
-        gram[(mg + l) * d + j] = col[j]!;
+    const cross = this.dealer!.combine(
+      { share: g.crossShare, bits: g.crossBits, columns: mg },
+      { share: h.crossShare, bits: h.crossBits, columns: mh },
+      g.sampleRows,
+    );
+    for (let j = 0; j < mg; j++) {
+      for (let l = 0; l < mh; l++) {
+        gram[j * d + mg + l] = cross[j * mh + l]!;
+        gram[(mg + l) * d + j] = cross[j * mh + l]!;
       }
-    });
+    }
     const penalised = Array.from({ length: d }, (_, j) => j > 0);
     this.bfgs = bfgsInit(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d);
     this.stage = 'gradients';

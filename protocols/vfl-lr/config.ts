@@ -22,7 +22,7 @@ export interface VflConfig {
   readonly windowStds: number;
   /** Smallest window half-width (logit units). */
   readonly minHalfWidth: number;
-  /** Rows (from the start of the aligned order) used for the initial Hessian; at most one ciphertext. */
+  /** Rows (from the start of the aligned order) used for the initial Hessian. */
   readonly hessianSampleRows: number;
   /** Bits of noise flooding above the estimated decryption error of released values. */
   readonly floodMarginBits: number;

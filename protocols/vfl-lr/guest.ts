@@ -6,17 +6,19 @@ import { crossGram, linearPredictor, ones } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
+import type { Rng } from '../../engine/rng.ts';
 import { deserialize, encode, importPublicKeys, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { CrossGramLeft } from '../mpc/cross-gram.ts';
 import { PackedColumns } from '../he/packing.ts';
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
 import { chebyshevDegreeFor, perSampleCoefficients } from './chebyshev.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor } from './common.ts';
 
-type Stage = 'keys' | 'sample' | 'basis' | 'update' | 'done';
+type Stage = 'keys' | 'basis' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
-  keys: ['HeSetup'],
-  sample: ['HostSampleColumns'],
+  // The arbiter's keys and the host's padded sample may arrive in either order.
+  keys: ['HeSetup', 'HostPaddedSample'],
   basis: ['HostBasis', 'Finished'],
   update: ['Update', 'Finished'],
   done: [],
@@ -33,12 +35,19 @@ export class VflGuest implements Party {
   private readonly x: Float64Array[];
   private ev: Evaluation | undefined;
   private packed: PackedColumns | undefined;
+  private cross: CrossGramLeft | undefined;
+  private hostPadded: Uint8Array | undefined;
 
+  /**
+   * `rng`: this party's secret randomness (the cross-Gram output mask); deterministic per job in
+   * a node, so that a restarted guest replays the same messages.
+   */
   constructor(
     private readonly ckks: Ckks,
     cols: readonly Float64Array[],
     private readonly y: Uint8Array,
     private readonly config: VflConfig,
+    private readonly rng: Rng,
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     this.x = [ones(y.length), ...cols];
@@ -56,16 +65,21 @@ export class VflGuest implements Party {
   }
 
   receive(env: Envelope): Envelope[] {
-    accept(env, this.config.job, this.stage, EXPECTS, env.type === 'HeSetup' || env.type === 'HostSampleColumns' ? 0 : this.round);
+    accept(env, this.config.job, this.stage, EXPECTS, this.stage === 'keys' ? 0 : this.round);
     const b = env.body as Record<string, never>;
     switch (env.type) {
-      case 'HeSetup':
+      case 'HeSetup': {
+        if (this.ev) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
         this.ev = importPublicKeys(this.ckks, b.publicKey, b.galoisKeys);
         this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.y.length), this.ckks.operandScale);
-        this.stage = 'sample';
-        return [];
-      case 'HostSampleColumns':
-        return this.onSample(b.columns as Uint8Array[]);
+        this.cross = new CrossGramLeft(this.x, this.sampleRows(), b.tripleSeed, this.rng.bytes(32));
+        const out = [envelope(this.config.job, 'GuestPaddedSample', 0, this.name, 'host', this.cross.padded())];
+        return this.hostPadded ? [...out, this.init()] : out;
+      }
+      case 'HostPaddedSample':
+        if (this.hostPadded) throw new IndomainError('VFL_WRONG_STAGE', 'a second HostPaddedSample');
+        this.hostPadded = b.padded;
+        return this.cross ? [this.init()] : [];
       case 'HostBasis':
         return this.onBasis(b.centre, b.halfWidth, b.basis as Uint8Array[][]);
       case 'Update': {
@@ -86,34 +100,28 @@ export class VflGuest implements Party {
     return [];
   }
 
-  /**
-   * Cross Gram Σ x_G,j·x_H,l over the sample rows, computed on the host's encrypted columns, one
-   * per ciphertext. Every slot of each product holds a full sum over the sample (the strided sums
-   * run over all slots), so the arbiter, which can decrypt every slot, learns no partial sums.
-   */
-  private onSample(columns: Uint8Array[]): Envelope[] {
-    const m = Math.min(this.y.length, this.config.hessianSampleRows, this.ckks.slots);
+  private sampleRows(): number {
+    return Math.min(this.y.length, this.config.hessianSampleRows);
+  }
+
+  /** Own sample Gram and event rate, and this party's share of the cross Gram (protocols/mpc). */
+  private init(): Envelope {
+    const m = this.sampleRows();
     const sample = this.x.map((c) => c.subarray(0, m));
-    const samplePacked = new PackedColumns(this.ev!, sample, 1, this.ckks.operandScale);
-    const cross = columns.map((bytes) => {
-      const ct = deserialize(this.ckks, bytes);
-      const out = samplePacked.transposeTimes([ct]);
-      ct.delete();
-      const s = serialize(this.ckks, out);
-      out.delete();
-      return s;
-    });
-    samplePacked.release();
+    const hostColumns = this.hostPadded!.length / 4 / m;
+    if (!Number.isInteger(hostColumns) || hostColumns < 1) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `padded host sample of ${this.hostPadded!.length} bytes for ${m} rows`, { field: 'padded' });
+    }
+    const crossShare = this.cross!.share(this.hostPadded!, hostColumns);
     this.stage = 'basis';
-    return [
-      envelope(this.config.job, 'GuestInit', 0, this.name, 'arbiter', {
-        rows: this.y.length,
-        sampleRows: m,
-        eventRate: eventRate(this.y),
-        gram: crossGram(sample, sample),
-        cross,
-      }),
-    ];
+    return envelope(this.config.job, 'GuestInit', 0, this.name, 'arbiter', {
+      rows: this.y.length,
+      sampleRows: m,
+      eventRate: eventRate(this.y),
+      gram: crossGram(sample, sample),
+      crossShare,
+      crossBits: this.cross!.q.bits,
+    });
   }
 
   /**

@@ -7,7 +7,8 @@ import { crossGram, linearPredictor } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { deserialize, encode, encryptChunks, encryptVector, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { deserialize, encode, encryptChunks, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { CrossGramRight } from '../mpc/cross-gram.ts';
 import { PackedColumns } from '../he/packing.ts';
 import { chebyshevBasis, chebyshevDegreeFor, normalise } from './chebyshev.ts';
 import type { VflConfig } from './config.ts';
@@ -15,7 +16,8 @@ import { accept, envelope, gradientDivisor } from './common.ts';
 
 type Stage = 'keys' | 'round' | 'residual' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
-  keys: ['HeSetup'],
+  // The arbiter's keys and the guest's padded sample may arrive in either order.
+  keys: ['HeSetup', 'GuestPaddedSample'],
   round: ['RoundStart', 'Finished'],
   residual: ['Residual'],
   update: ['Update', 'Finished'],
@@ -32,6 +34,9 @@ export class VflHost implements Party {
   private ev: Evaluation | undefined;
   private packed: PackedColumns | undefined;
   private readonly rows: number;
+  private keysDone = false;
+  private initDone = false;
+  private cross: CrossGramRight | undefined;
 
   constructor(
     private readonly ckks: Ckks,
@@ -52,11 +57,13 @@ export class VflHost implements Party {
   }
 
   receive(env: Envelope): Envelope[] {
-    accept(env, this.config.job, this.stage, EXPECTS, env.type === 'HeSetup' ? 0 : this.round);
+    accept(env, this.config.job, this.stage, EXPECTS, this.stage === 'keys' ? 0 : this.round);
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'HeSetup':
-        return this.onSetup(b.publicKey, b.galoisKeys);
+        return this.onSetup(b.publicKey, b.galoisKeys, b.tripleSeed);
+      case 'GuestPaddedSample':
+        return this.onGuestSample(b.padded, b.maskSeed);
       case 'RoundStart':
         return this.onRound();
       case 'Residual':
@@ -79,22 +86,34 @@ export class VflHost implements Party {
     return [];
   }
 
-  private onSetup(publicKey: Uint8Array, galoisKeys: Uint8Array): Envelope[] {
+  private sampleRows(): number {
+    return Math.min(this.rows, this.config.hessianSampleRows);
+  }
+
+  private onSetup(publicKey: Uint8Array, galoisKeys: Uint8Array, tripleSeed: Uint8Array): Envelope[] {
+    if (this.keysDone) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
+    this.keysDone = true;
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
     this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.rows), this.ckks.operandScale);
-    const m = Math.min(this.rows, this.config.hessianSampleRows, this.ckks.slots);
+    if (this.initDone) this.stage = 'round';
+    return [envelope(this.config.job, 'HostPaddedSample', 0, this.name, 'guest', { padded: this.crossSide().padded(tripleSeed) })];
+  }
+
+  private crossSide(): CrossGramRight {
+    return (this.cross ??= new CrossGramRight(this.x, this.sampleRows()));
+  }
+
+  /** Own sample Gram and this party's share of the cross Gram (protocols/mpc). */
+  private onGuestSample(padded: Uint8Array, maskSeed: Uint8Array): Envelope[] {
+    if (this.initDone) throw new IndomainError('VFL_WRONG_STAGE', 'a second GuestPaddedSample');
+    this.initDone = true;
+    const m = this.sampleRows();
     const sample = this.x.map((c) => c.subarray(0, m));
-    // Encrypted sample columns at the residual's scale: the guest multiplies them by its diagonals.
-    const columns = sample.map((col) => {
-      const ct = encryptVector(this.ev!, col, this.ckks.scale * this.ckks.operandScale);
-      const s = serialize(this.ckks, ct);
-      ct.delete();
-      return s;
-    });
-    this.stage = 'round';
+    const cross = this.crossSide();
+    const crossShare = cross.share(padded, maskSeed);
+    if (this.keysDone) this.stage = 'round';
     return [
-      envelope(this.config.job, 'HostInit', 0, this.name, 'arbiter', { rows: this.rows, sampleRows: m, gram: crossGram(sample, sample) }),
-      envelope(this.config.job, 'HostSampleColumns', 0, this.name, 'guest', { columns }),
+      envelope(this.config.job, 'HostInit', 0, this.name, 'arbiter', { rows: this.rows, sampleRows: m, gram: crossGram(sample, sample), crossShare, crossBits: cross.q.bits }),
     ];
   }
 

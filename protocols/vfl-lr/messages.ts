@@ -12,18 +12,31 @@ export const HeSetup = declareMessage({
   from: 'arbiter',
   to: ['guest', 'host'],
   privacy: 'metadata',
-  fields: { params: 'string', publicKey: 'bytes', galoisKeys: 'bytes' },
-  discloses: 'the CKKS parameter set, public key and Galois (rotation) keys of the arbiter; no secret key',
+  fields: { params: 'string', publicKey: 'bytes', galoisKeys: 'bytes', tripleSeed: 'bytes' },
+  discloses:
+    "the CKKS parameter set, public key and Galois (rotation) keys of the arbiter (no secret key), and a random seed for the receiver's half of the cross-Gram multiplication triple (independent of all data; each party's seed is its own)",
 });
 
-export const HostSampleColumns = declareMessage({
+export const GuestPaddedSample = declareMessage({
   protocol: VFL,
-  type: 'HostSampleColumns',
+  type: 'GuestPaddedSample',
+  from: 'guest',
+  to: ['host'],
+  privacy: 'ciphertext',
+  fields: { padded: 'bytes', maskSeed: 'bytes' },
+  discloses:
+    'nothing: guest sample columns in fixed point under a one-time pad mod 2^32 whose seed only the arbiter holds (perfectly hiding from the host; the same trust as the CKKS key), and a random seed for the output masks',
+});
+
+export const HostPaddedSample = declareMessage({
+  protocol: VFL,
+  type: 'HostPaddedSample',
   from: 'host',
   to: ['guest'],
   privacy: 'ciphertext',
-  fields: { columns: 'bytes[]' },
-  discloses: 'nothing: host feature columns of the Hessian sample rows, encrypted under the arbiter key',
+  fields: { padded: 'bytes' },
+  discloses:
+    'nothing: host sample columns in fixed point under a one-time pad mod 2^32 whose seed only the arbiter holds (perfectly hiding from the guest; the same trust as the CKKS key)',
 });
 
 export const HostInit = declareMessage({
@@ -32,8 +45,9 @@ export const HostInit = declareMessage({
   from: 'host',
   to: ['arbiter'],
   privacy: 'aggregate',
-  fields: { rows: 'int', sampleRows: 'int', gram: 'f64' },
-  discloses: 'row count and the Gram matrix XᵀX of host features over the sample rows (one sum per feature pair)',
+  fields: { rows: 'int', sampleRows: 'int', gram: 'f64', crossShare: 'bytes', crossBits: 'int' },
+  discloses:
+    "row count, the Gram matrix XᵀX of host features over the sample rows (one sum per feature pair), and the host's share of the cross Gram (uniformly masked; only the sum of both shares means anything)",
 });
 
 export const GuestInit = declareMessage({
@@ -42,9 +56,9 @@ export const GuestInit = declareMessage({
   from: 'guest',
   to: ['arbiter'],
   privacy: 'aggregate',
-  fields: { rows: 'int', sampleRows: 'int', eventRate: 'number', gram: 'f64', cross: 'bytes[]' },
+  fields: { rows: 'int', sampleRows: 'int', eventRate: 'number', gram: 'f64', crossShare: 'bytes', crossBits: 'int' },
   discloses:
-    'row count, training event rate, the Gram matrix of guest features over the sample rows, and (after decryption) the guest×host cross Gram over the same rows',
+    "row count, training event rate, the Gram matrix of guest features over the sample rows, and the guest's share of the guest×host cross Gram over the same rows (with the host's share: that Gram, one sum per feature pair)",
 });
 
 export const RoundStart = declareMessage({

@@ -7,10 +7,14 @@
  * (λ/2)‖w‖² over feature weights; the guest holds the intercept.
  *
  * Flow.
- *   A → G, H  HeSetup            public key + Galois keys (metadata)
- *   H → A     HostInit           sample Gram X_Hᵀ X_H (aggregate)
- *   H → G     HostSampleColumns  [[X_H]] on the sample rows (ciphertext)
- *   G → A     GuestInit          sample Gram X_Gᵀ X_G, event rate, [[X_Gᵀ X_H]] (aggregate after decryption)
+ *   A → G, H  HeSetup            public key + Galois keys, and each its own seed of a Beaver
+ *                                triple for the cross Gram (metadata; protocols/mpc/cross-gram.ts)
+ *   G → H     GuestPaddedSample  fixed-point X_G on the m sample rows under a one-time pad mod 2^32
+ *                                from the arbiter's seed, seed of an output mask R (ciphertext)
+ *   H → G     HostPaddedSample   fixed-point X_H on the sample rows, one-time padded (ciphertext)
+ *   H → A     HostInit           sample Gram X_Hᵀ X_H, its share of X_Gᵀ X_H masked by −R (aggregate)
+ *   G → A     GuestInit          sample Gram X_Gᵀ X_G, event rate, its share of X_Gᵀ X_H masked
+ *                                by +R (aggregate: the two shares sum to the cross Gram)
  *   A         initial Hessian H₀ = p̄(1−p̄)·XᵀX/m + λI over the m sample rows; BFGS state
  *   per round r:
  *   A → H     RoundStart
@@ -24,16 +28,19 @@
  *   …until ‖g‖∞ ≤ tol or the round limit: A → G, H Finished.
  *
  * What each role receives, exactly:
- *   Guest:   public keys; ciphertexts under A's key; per round the centre and half-width of the
- *            host's partial logits (two numbers); its own steps; the final status.
- *   Host:    public keys; ciphertexts under A's key; its own steps; the final status.
+ *   Guest:   public keys; a triple seed; the host's one-time-padded sample; ciphertexts under A's
+ *            key; per round the centre and half-width of the host's partial logits (two
+ *            numbers); its own steps; the final status.
+ *   Host:    public keys; a triple seed; the guest's one-time-padded sample and a mask seed;
+ *            ciphertexts under A's key; its own steps; the final status.
  *   Arbiter: row count, event rate, the sample Gram matrix (guest, host and cross blocks) and
  *            per round the gradient of every weight (aggregates over all rows). From the steps it
  *            computes, it could rebuild the weights: it learns the model, as FATE's arbiter does.
  *   No role receives a raw feature, a label, a residual or a per-enterprise partial logit.
  *
  * Threat model: semi-honest parties, arbiter not colluding with either party (with the guest
- * it could decrypt the host's basis; with the host, the residuals). Released decryptions are
+ * it could decrypt the host's basis and unmask the host's sample; with the host, the residuals and
+ * the guest's sample). Released decryptions are
  * noise-flooded (protocols/he/ckks.ts). Encryption: CKKS (Cheon, Kim, Kim, Song, ASIACRYPT 2017)
  * at 128-bit security, parameter set `ckks-n8192-l1` (one rescale: the basis at 2^40 times the
  * coefficients at 2^30 stays unrescaled, the diagonal product at 2^30 is rescaled once).
@@ -47,7 +54,7 @@
  * exact Hessian at the starting point converges in ~10–15 rounds instead of FATE's 30–100.
  */
 import { performance } from 'node:perf_hooks';
-import type { Rng } from '../../engine/rng.ts';
+import { cryptoRng, type Rng } from '../../engine/rng.ts';
 import { createCkks } from '../he/ckks.ts';
 import { MemoryTransport } from '../transport.ts';
 import { VflArbiter } from './arbiter.ts';
@@ -64,8 +71,10 @@ export interface VflTrainInput {
   /** Host feature columns over the same rows, same order. */
   host: readonly Float64Array[];
   config: VflConfig;
-  /** Randomness for noise flooding. */
+  /** The arbiter's randomness (noise flooding, the cross-Gram triple). */
   rng: Rng;
+  /** The guest's secret randomness (its cross-Gram output mask); the OS generator by default. */
+  guestRng?: Rng;
 }
 
 export interface VflTrainResult {
@@ -82,7 +91,7 @@ export async function trainInMemory(input: VflTrainInput): Promise<VflTrainResul
   const config = vflConfig(input.config.job, input.config);
   // Each role gets its own context, as separate processes would.
   const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
-  const guest = new VflGuest(cg, input.guest, input.labels, config);
+  const guest = new VflGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng);
   const host = new VflHost(ch, input.host, config);
   const arbiter = new VflArbiter(ca, config, input.rng);
   const transport = new MemoryTransport([arbiter, guest, host]);

@@ -78,6 +78,16 @@ describe('vertical logistic regression', () => {
         if (v instanceof Uint8Array) arrays.push(v);
         else if (Array.isArray(v)) for (const x of v.flat()) if (x instanceof Uint8Array) arrays.push(x);
       }
+      if (rec.type === 'GuestPaddedSample' || rec.type === 'HostPaddedSample') {
+        // Fixed-point sample columns under a one-time pad: the words look uniform, and the
+        // guest's intercept column (constant before padding) is not constant.
+        expect(rec.privacy).toBe('ciphertext');
+        const words = new Int32Array(new Uint8Array(body.padded as Uint8Array).buffer);
+        let negative = 0;
+        for (const w of words) if (w < 0) negative++;
+        expect(Math.abs(negative / words.length - 0.5)).toBeLessThan(0.02);
+        expect(new Set(words.subarray(0, 4096)).size).toBeGreaterThan(4000);
+      }
       if (rec.to === 'host') {
         expect(['metadata', 'ciphertext', 'model']).toContain(rec.privacy);
         // Numbers the host gets are its own step (one per host weight), never per-row.
@@ -95,13 +105,14 @@ describe('vertical logistic regression', () => {
         for (const v of Object.values(body)) if (v instanceof Float64Array) expect(v.length).toBe(guestDims);
         for (const v of Object.values(body)) if (typeof v === 'number') expect(rec.type).toMatch(/HostBasis|Finished/);
         for (const a of arrays) for (const hv of hostValues) expect(Buffer.from(a).includes(hv)).toBe(false);
-        if (rec.type === 'HostBasis' || rec.type === 'HostSampleColumns') for (const a of arrays) deserialize(ckks, a).delete();
+        if (rec.type === 'HostBasis') for (const a of arrays) deserialize(ckks, a).delete();
       }
       if (rec.to === 'arbiter') expect(['aggregate']).toContain(rec.privacy);
     }
     const types = new Set(fed.transport.log.map((r) => `${r.from}->${r.to}:${r.type}`));
     expect(types).toContain('guest->host:Residual');
     expect(types).toContain('host->guest:HostBasis');
+    expect(types).toContain('guest->host:GuestPaddedSample');
   });
 
   it('breast pair: test AUC matches centralised Newton; deterministic for a seed up to CKKS noise', async () => {
