@@ -15,6 +15,17 @@ export interface Party {
   /** Envelopes to send before any message arrives. */
   start(): Envelope[] | Promise<Envelope[]>;
   receive(env: Envelope): Envelope[] | Promise<Envelope[]>;
+  /**
+   * Work that may wait until the envelopes `receive` returned are on their way: a transport that
+   * runs parties concurrently (protocols/threads.ts) sends those first, so the receiver starts
+   * on them meanwhile. Its envelopes follow. Called after every `receive`.
+   */
+  flush?(): Envelope[];
+  /**
+   * One small unit of optional precomputation for idle time (between messages); false when there
+   * is none left. Transports that run parties concurrently call it; results never depend on it.
+   */
+  background?(): boolean;
   /** True once the party has nothing more to do in this job. */
   readonly done: boolean;
 }
@@ -64,6 +75,7 @@ export class MemoryTransport {
       });
       delivered++;
       queue.push(...(await to.receive(received)));
+      if (to.flush) queue.push(...to.flush());
     }
     return delivered;
   }

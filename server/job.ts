@@ -223,7 +223,8 @@ export class NodeJob {
     const party = this.partyFor(env.protocol);
     if (!party) return null; // its stage has not started here yet: the runtime defers it
     const stage = env.protocol === 'psi' ? 'psi' : env.protocol === 'vfl-lr' ? 'training' : this.sc && this.vfl ? 'scorecard' : 'binning';
-    return this.after(stage, await party.receive(env));
+    const out = await party.receive(env);
+    return this.after(stage, party.flush ? [...out, ...party.flush()] : out);
   }
 
   private after(stage: string, out: Envelope[]): Envelope[] {

@@ -54,28 +54,47 @@ export class PackedColumns {
   /** Encode the diagonals at the level of `like` (once per level). */
   private diagonalsAt(like: CipherText): PlainText[][] {
     const key = like.parmsId.values.join(',');
-    if (this.diagonals && this.diagonalLevel === key) return this.diagonals;
-    this.release();
-    const s = this.ev.ckks.slots;
-    const out: PlainText[][] = [];
-    const buf = new Float64Array(s);
-    for (let k = 0; k < this.width; k++) {
-      const row: PlainText[] = [];
-      for (let c = 0; c < this.chunks; c++) {
-        buf.fill(0);
-        const base = c * s;
-        const limit = Math.min(s, this.rows - base);
-        for (let t = 0; t < limit; t++) {
-          const j = (((t - k) % this.width) + this.width) % this.width;
-          if (j < this.columns) buf[t] = this.cols[j]![base + t]! / this.divisor;
-        }
-        row.push(encode(this.ev.ckks, buf, this.scale, like));
-      }
-      out.push(row);
+    if (this.diagonalLevel !== key) {
+      this.release();
+      this.diagonalLevel = key;
+      this.diagonals = [];
     }
-    this.diagonals = out;
-    this.diagonalLevel = key;
-    return out;
+    while (this.diagonals!.length < this.width) this.encodeRow(like);
+    return this.diagonals!;
+  }
+
+  /** Encode the next diagonal (all chunks) at `like`'s level, or at the top data level. */
+  private encodeRow(like?: CipherText): void {
+    const k = this.diagonals!.length;
+    const s = this.ev.ckks.slots;
+    const buf = new Float64Array(s);
+    const row: PlainText[] = [];
+    for (let c = 0; c < this.chunks; c++) {
+      buf.fill(0);
+      const base = c * s;
+      const limit = Math.min(s, this.rows - base);
+      for (let t = 0; t < limit; t++) {
+        const j = (((t - k) % this.width) + this.width) % this.width;
+        if (j < this.columns) buf[t] = this.cols[j]![base + t]! / this.divisor;
+      }
+      row.push(encode(this.ev.ckks, buf, this.scale, like));
+    }
+    this.diagonals!.push(row);
+  }
+
+  /**
+   * Idle-time precomputation: encode one more diagonal at the top data level, where fresh
+   * ciphertexts are. False when all are ready (or they are kept at another level).
+   */
+  prepareStep(): boolean {
+    const top = this.ev.ckks.context.firstParmsId.values.join(',');
+    if (this.diagonals === undefined) {
+      this.diagonalLevel = top;
+      this.diagonals = [];
+    }
+    if (this.diagonalLevel !== top || this.diagonals.length >= this.width) return false;
+    this.encodeRow();
+    return true;
   }
 
   /**
@@ -121,6 +140,7 @@ export class PackedColumns {
   release(): void {
     for (const row of this.diagonals ?? []) for (const p of row) p.delete();
     this.diagonals = undefined;
+    this.diagonalLevel = '';
   }
 }
 

@@ -8,7 +8,7 @@ import { maxAbs } from '../../engine/linalg.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { decryptorFor, deserialize, floodNoise, generateKeys, secretKeyBytes, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
+import { decryptorFor, deserialize, floodNoise, generateKeys, secretKeyBytes, zeroCiphertexts, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
 import { CrossGramDealer } from '../mpc/cross-gram.ts';
 import { bfgsInit, bfgsStep, initialLogisticHessian, type BfgsState } from '../../models/bfgs.ts';
 import type { VflConfig } from './config.ts';
@@ -16,10 +16,13 @@ import { accept, envelope, gradientDivisor } from './common.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
-  init: ['GuestInit', 'HostInit'],
-  gradients: ['GuestGradient', 'HostGradient'],
-  done: [],
+  init: ['GuestInit', 'HostInit', 'ZeroRequest'],
+  gradients: ['GuestGradient', 'HostGradient', 'ZeroRequest'],
+  done: ['ZeroRequest'],
 };
+
+/** Most encryptions of zero one request may ask for (degree 16 × 256 ciphertexts: a million rows). */
+const MAX_ZEROS = 4096;
 
 interface InitBody {
   rows: number;
@@ -75,9 +78,14 @@ export class VflArbiter implements Party {
   }
 
   receive(env: Envelope): Envelope[] {
-    accept(env, this.config.job, this.stage, EXPECTS, this.round);
-    const b = env.body as unknown as InitBody & { gradient: Uint8Array };
+    accept(env, this.config.job, this.stage, EXPECTS, env.type === 'ZeroRequest' ? env.round : this.round);
+    const b = env.body as unknown as InitBody & { gradient: Uint8Array; count: number };
     switch (env.type) {
+      case 'ZeroRequest': {
+        if (!(b.count >= 1 && b.count <= MAX_ZEROS)) throw new IndomainError('VFL_BAD_MESSAGE', `${b.count} encryptions of zero asked for (1..${MAX_ZEROS})`, { field: 'count' });
+        if (this.stage === 'done') return [];
+        return [envelope(this.config.job, 'Zeros', env.round, this.name, 'host', { zeros: zeroCiphertexts(this.ckks, this.keys!, b.count) })];
+      }
       case 'GuestInit':
         this.guestInit = b;
         return this.maybeStart();

@@ -37,6 +37,8 @@ export class VflGuest implements Party {
   private packed: PackedColumns | undefined;
   private cross: CrossGramLeft | undefined;
   private hostPadded: Uint8Array | undefined;
+  /** This round's encrypted residual, until `flush` has used it. */
+  private residual: CipherText[] | undefined;
 
   /**
    * `rng`: this party's secret randomness (the cross-Gram output mask); deterministic per job in
@@ -165,20 +167,33 @@ export class VflGuest implements Party {
       pc.delete();
       residual.push(acc!);
     }
+    const chunksOut = residual.map((ct) => serialize(this.ckks, ct));
+    this.residual = residual;
+    this.stage = 'update';
+    return [envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunks: chunksOut })];
+  }
+
+  /** Idle time: encode the diagonals of the first product. */
+  background(): boolean {
+    return this.stage !== 'done' && (this.packed?.prepareStep() ?? false);
+  }
+
+  /** The guest's own encrypted gradient, once the residual is on its way to the host. */
+  flush(): Envelope[] {
+    const residual = this.residual;
+    if (!residual) return [];
+    this.residual = undefined;
     const gradient = this.packed!.transposeTimes(residual);
+    for (const ct of residual) ct.delete();
     const penalty = new Float64Array(this.weights.length);
-    const divisor = gradientDivisor(n);
+    const divisor = gradientDivisor(this.y.length);
     for (let j = 1; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]! * divisor;
     const pp = encode(this.ckks, penalty, gradient.scale, gradient);
-    evaluator.addPlain(gradient, pp, gradient);
+    this.ckks.evaluator.addPlain(gradient, pp, gradient);
     pp.delete();
-    const chunksOut = residual.map((ct) => serialize(this.ckks, ct));
-    for (const ct of residual) ct.delete();
     const g = serialize(this.ckks, gradient);
     gradient.delete();
-    this.stage = 'update';
     return [
-      envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunks: chunksOut }),
       envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { gradient: g }),
     ];
   }

@@ -7,7 +7,7 @@ import { crossGram, linearPredictor } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { deserialize, encode, encryptChunks, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { deserialize, encode, encryptChunks, importPublicKeys, serialize, ZeroPool, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { CrossGramRight } from '../mpc/cross-gram.ts';
 import { PackedColumns } from '../he/packing.ts';
 import { chebyshevBasis, chebyshevDegreeFor, normalise } from './chebyshev.ts';
@@ -16,12 +16,13 @@ import { accept, envelope, gradientDivisor } from './common.ts';
 
 type Stage = 'keys' | 'round' | 'residual' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
-  // The arbiter's keys and the guest's padded sample may arrive in either order.
-  keys: ['HeSetup', 'GuestPaddedSample'],
-  round: ['RoundStart', 'Finished'],
-  residual: ['Residual'],
-  update: ['Update', 'Finished'],
-  done: [],
+  // The arbiter's keys and the guest's padded sample may arrive in either order; encryptions of
+  // zero from the arbiter whenever they are ready.
+  keys: ['HeSetup', 'GuestPaddedSample', 'Zeros'],
+  round: ['RoundStart', 'Finished', 'Zeros'],
+  residual: ['Residual', 'Zeros'],
+  update: ['Update', 'Finished', 'Zeros'],
+  done: ['Zeros'],
 };
 
 export class VflHost implements Party {
@@ -37,6 +38,8 @@ export class VflHost implements Party {
   private keysDone = false;
   private initDone = false;
   private cross: CrossGramRight | undefined;
+  /** Encryptions of zero from the arbiter, for the next basis. */
+  private pool: ZeroPool | undefined;
 
   constructor(
     private readonly ckks: Ckks,
@@ -57,11 +60,14 @@ export class VflHost implements Party {
   }
 
   receive(env: Envelope): Envelope[] {
-    accept(env, this.config.job, this.stage, EXPECTS, this.stage === 'keys' ? 0 : this.round);
+    accept(env, this.config.job, this.stage, EXPECTS, env.type === 'Zeros' ? env.round : this.stage === 'keys' ? 0 : this.round);
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'HeSetup':
         return this.onSetup(b.publicKey, b.galoisKeys, b.tripleSeed);
+      case 'Zeros':
+        if (this.stage !== 'done') this.pool!.supply(b.zeros as Uint8Array[]);
+        return [];
       case 'GuestPaddedSample':
         return this.onGuestSample(b.padded, b.maskSeed);
       case 'RoundStart':
@@ -81,9 +87,16 @@ export class VflHost implements Party {
         this.iterations = b.iterations;
         this.stage = 'done';
         this.packed?.release();
+        this.pool?.release();
         return [];
     }
     return [];
+  }
+
+  /** Idle time: the diagonals of the first product, then loading the arbiter's zeros. */
+  background(): boolean {
+    if (!this.packed || !this.pool || this.stage === 'done') return false;
+    return this.packed.prepareStep() || this.pool.loadStep();
   }
 
   private sampleRows(): number {
@@ -95,8 +108,14 @@ export class VflHost implements Party {
     this.keysDone = true;
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
     this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.rows), this.ckks.operandScale);
+    this.pool = new ZeroPool(this.ev);
     if (this.initDone) this.stage = 'round';
-    return [envelope(this.config.job, 'HostPaddedSample', 0, this.name, 'guest', { padded: this.crossSide().padded(tripleSeed) })];
+    // Round 0's weights are zero, so its window is the narrowest and its degree known now.
+    const degree = chebyshevDegreeFor(this.config.minHalfWidth, this.config.sigmoidTolerance, this.config.chebyshevDegree);
+    return [
+      envelope(this.config.job, 'HostPaddedSample', 0, this.name, 'guest', { padded: this.crossSide().padded(tripleSeed) }),
+      envelope(this.config.job, 'ZeroRequest', 0, this.name, 'arbiter', { count: degree * this.packed.chunks }),
+    ];
   }
 
   private crossSide(): CrossGramRight {
@@ -127,9 +146,13 @@ export class VflHost implements Party {
     const std = Math.sqrt(v / Math.max(1, u.length - 1));
     const halfWidth = Math.max(this.config.minHalfWidth, this.config.windowStds * std);
     const degree = chebyshevDegreeFor(halfWidth, this.config.sigmoidTolerance, this.config.chebyshevDegree);
-    const basis = chebyshevBasis(normalise(u, mean, halfWidth), degree).map((t) => encryptChunks(this.ev!, t));
+    const basis = chebyshevBasis(normalise(u, mean, halfWidth), degree).map((t) => encryptChunks(this.ev!, t, this.ckks.scale, this.pool));
     this.stage = 'residual';
-    return [envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', { centre: mean, halfWidth, basis })];
+    const out = [envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', { centre: mean, halfWidth, basis })];
+    // Zeros for the next round, expecting the same degree (a shortfall falls back to the public key).
+    const wanted = degree * this.packed!.chunks - this.pool!.size;
+    if (wanted > 0) out.push(envelope(this.config.job, 'ZeroRequest', this.round, this.name, 'arbiter', { count: wanted }));
+    return out;
   }
 
   private onResidual(chunks: Uint8Array[]): Envelope[] {

@@ -71,6 +71,26 @@ export const RoundStart = declareMessage({
   discloses: 'that a new round starts',
 });
 
+export const ZeroRequest = declareMessage({
+  protocol: VFL,
+  type: 'ZeroRequest',
+  from: 'host',
+  to: ['arbiter'],
+  privacy: 'metadata',
+  fields: { count: 'int' },
+  discloses: "how many encryptions of zero the host's next basis needs (its Chebyshev degree times the ciphertexts per vector)",
+});
+
+export const Zeros = declareMessage({
+  protocol: VFL,
+  type: 'Zeros',
+  from: 'arbiter',
+  to: ['host'],
+  privacy: 'ciphertext',
+  fields: { zeros: 'bytes[]' },
+  discloses: "nothing: fresh encryptions of zero under the arbiter's key (RLWE samples), which the host adds its encoded basis to",
+});
+
 export const HostBasis = declareMessage({
   protocol: VFL,
   type: 'HostBasis',

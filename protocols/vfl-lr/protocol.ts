@@ -16,6 +16,10 @@
  *   G → A     GuestInit          sample Gram X_Gᵀ X_G, event rate, its share of X_Gᵀ X_H masked
  *                                by +R (aggregate: the two shares sum to the cross Gram)
  *   A         initial Hessian H₀ = p̄(1−p̄)·XᵀX/m + λI over the m sample rows; BFGS state
+ *   H → A     ZeroRequest        how many encryptions of zero its next basis needs (metadata)
+ *   A → H     Zeros              that many fresh symmetric encryptions of zero under A's key
+ *                                (ciphertext): the host encrypts Enc(0) + Encode(v), at a third
+ *                                of a public-key encryption's cost; sent again each round
  *   per round r:
  *   A → H     RoundStart
  *   H → G     HostBasis          c = mean(u_H), R = max(r_min, k·sd(u_H)) (two aggregates) and
@@ -32,10 +36,12 @@
  *            key; per round the centre and half-width of the host's partial logits (two
  *            numbers); its own steps; the final status.
  *   Host:    public keys; a triple seed; the guest's one-time-padded sample and a mask seed;
- *            ciphertexts under A's key; its own steps; the final status.
+ *            ciphertexts under A's key (encryptions of zero among them); its own steps; the
+ *            final status.
  *   Arbiter: row count, event rate, the sample Gram matrix (guest, host and cross blocks) and
- *            per round the gradient of every weight (aggregates over all rows). From the steps it
- *            computes, it could rebuild the weights: it learns the model, as FATE's arbiter does.
+ *            per round the gradient of every weight (aggregates over all rows) and the host's
+ *            degree (how many zeros it asks for). From the steps it computes, it could rebuild
+ *            the weights: it learns the model, as FATE's arbiter does.
  *   No role receives a raw feature, a label, a residual or a per-enterprise partial logit.
  *
  * Threat model: semi-honest parties, arbiter not colluding with either party (with the guest

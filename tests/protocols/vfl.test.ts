@@ -10,6 +10,7 @@ import { createCkks, deserialize } from '../../protocols/he/ckks.ts';
 import { BlindingPool } from '../../protocols/psi/pool.ts';
 import { psiInMemory } from '../../protocols/psi/run.ts';
 import { trainInMemory, vflConfig, VflGuest, VflHost } from '../../protocols/vfl-lr/protocol.ts';
+import { trainInThreads } from '../../protocols/vfl-lr/threads.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 
@@ -107,7 +108,8 @@ describe('vertical logistic regression', () => {
         for (const a of arrays) for (const hv of hostValues) expect(Buffer.from(a).includes(hv)).toBe(false);
         if (rec.type === 'HostBasis') for (const a of arrays) deserialize(ckks, a).delete();
       }
-      if (rec.to === 'arbiter') expect(['aggregate']).toContain(rec.privacy);
+      if (rec.to === 'arbiter') expect(rec.privacy).toBe(rec.type === 'ZeroRequest' ? 'metadata' : 'aggregate');
+      if (rec.type === 'Zeros') for (const a of arrays) deserialize(ckks, a).delete();
     }
     const types = new Set(fed.transport.log.map((r) => `${r.from}->${r.to}:${r.type}`));
     expect(types).toContain('guest->host:Residual');
@@ -130,6 +132,22 @@ describe('vertical logistic regression', () => {
     const fedAuc = auc(predictLogistic(wa, [...p.g.test, ...p.h.test]), p.yTest);
     const cAuc = auc(predictLogistic(central, [...p.g.test, ...p.h.test]), p.yTest);
     expect(Math.abs(fedAuc - cAuc)).toBeLessThan(0.01);
+  });
+
+  it('each role in its own worker thread trains the same model as all three in one thread', async () => {
+    const guest = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
+    const host = loadCsv(data('breast_hetero_host.csv'), { idColumn: 'id' });
+    const p = await prepare(guest, host, 'breast-threads');
+    const config = vflConfig('job-threads', { lambda: 0.05 });
+    const mem = await trainInMemory({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, rng: seededRng(2) });
+    const thr = await trainInThreads({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, arbiterSeed: 'a', guestSeed: 'g' });
+    expect(thr.converged).toBe(true);
+    expect(thr.iterations).toBe(mem.arbiter.iterations);
+    thr.guestWeights.forEach((w, j) => expect(Math.abs(w - mem.guest.weights[j]!)).toBeLessThan(1e-4));
+    thr.hostWeights.forEach((w, j) => expect(Math.abs(w - mem.host.weights[j]!)).toBeLessThan(1e-4));
+    // Every route the protocol uses carried bytes; the host's encryptions of zero came from the arbiter.
+    for (const pair of ['arbiter->guest', 'arbiter->host', 'guest->host', 'host->guest', 'guest->arbiter', 'host->arbiter']) expect(thr.bytesByPair[pair]).toBeGreaterThan(0);
+    expect(mem.transport.log.some((r) => r.type === 'Zeros' && r.to === 'host')).toBe(true);
   });
 
   it('refuses messages for another job, stage or round with coded errors', async () => {

@@ -1,0 +1,82 @@
+/**
+ * `vfl-lr` with each role in its own worker thread (protocols/threads.ts): the guest's and the
+ * host's encrypted gradient products run at the same time, and each party precomputes in its
+ * idle time (the host its encryptions of zero, both their plaintext diagonals).
+ */
+import { seededRng } from '../../engine/rng.ts';
+import { createCkks } from '../he/ckks.ts';
+import { runInThreads } from '../threads.ts';
+import { VflArbiter } from './arbiter.ts';
+import { vflConfig, type VflConfig } from './config.ts';
+import { VflGuest } from './guest.ts';
+import { VflHost } from './host.ts';
+
+type RoleArgs =
+  | { role: 'arbiter'; config: VflConfig; seed: string }
+  | { role: 'guest'; config: VflConfig; columns: Float64Array[]; labels: Uint8Array; seed: string }
+  | { role: 'host'; config: VflConfig; columns: Float64Array[] };
+
+/** Build one role in this thread (the CKKS context too, as a node process does once). */
+export async function createParty(a: RoleArgs) {
+  const ckks = await createCkks(a.config.params);
+  switch (a.role) {
+    case 'arbiter': {
+      const party = new VflArbiter(ckks, a.config, seededRng(a.seed));
+      return { party, result: () => ({ iterations: party.iterations, converged: party.converged, gradientNorms: party.gradientNorms }) };
+    }
+    case 'guest': {
+      const party = new VflGuest(ckks, a.columns, a.labels, a.config, seededRng(a.seed));
+      return { party, result: () => ({ weights: party.weights }) };
+    }
+    case 'host': {
+      const party = new VflHost(ckks, a.columns, a.config);
+      return { party, result: () => ({ weights: party.weights }) };
+    }
+  }
+}
+
+export interface VflThreadsInput {
+  guest: readonly Float64Array[];
+  labels: Uint8Array;
+  host: readonly Float64Array[];
+  config: VflConfig;
+  /** Seeds of the arbiter's and the guest's generators (reproducible runs; nodes use secrets). */
+  arbiterSeed: string;
+  guestSeed: string;
+}
+
+export interface VflThreadsResult {
+  guestWeights: Float64Array;
+  hostWeights: Float64Array;
+  iterations: number;
+  converged: boolean;
+  gradientNorms: number[];
+  /** From the start signal (keys not yet made) until every role is done. */
+  seconds: number;
+  /** Starting the threads, loading SEAL and building each role's context. */
+  setupSeconds: number;
+  bytesByPair: Record<string, number>;
+  totalBytes: number;
+}
+
+export async function trainInThreads(input: VflThreadsInput): Promise<VflThreadsResult> {
+  const config = vflConfig(input.config.job, input.config);
+  const module = new URL('./threads.ts', import.meta.url).href;
+  const run = await runInThreads({
+    arbiter: { module, args: { role: 'arbiter', config, seed: input.arbiterSeed } },
+    guest: { module, args: { role: 'guest', config, columns: [...input.guest], labels: input.labels, seed: input.guestSeed } },
+    host: { module, args: { role: 'host', config, columns: [...input.host] } },
+  });
+  const a = run.results.arbiter as { iterations: number; converged: boolean; gradientNorms: number[] };
+  return {
+    guestWeights: (run.results.guest as { weights: Float64Array }).weights,
+    hostWeights: (run.results.host as { weights: Float64Array }).weights,
+    iterations: a.iterations,
+    converged: a.converged,
+    gradientNorms: a.gradientNorms,
+    seconds: run.seconds,
+    setupSeconds: run.setupSeconds,
+    bytesByPair: run.bytesByPair,
+    totalBytes: Object.values(run.bytesByPair).reduce((s, b) => s + b, 0),
+  };
+}
