@@ -1,7 +1,7 @@
 /**
- * The worker side of {@link runInThreads}: builds one party from its module, then runs it on the
- * envelopes the main thread routes to it, one at a time, in arrival order. Between messages it
- * gives the party's idle-time precomputation (`background`) a turn.
+ * The worker side of {@link runInThreads}: builds one party per run from its module, then runs it
+ * on the envelopes the main thread routes to it, one at a time, in arrival order. Between
+ * messages it gives the party's idle-time precomputation (`background`) a turn.
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
@@ -13,12 +13,15 @@ import type { ThreadPartyModule, ToMain, ToWorker } from './threads.ts';
 const port = parentPort!;
 const TRACE = process.env.INDOMAIN_TRACE_THREADS === '1';
 let made: Awaited<ReturnType<ThreadPartyModule['createParty']>> | undefined;
-const queue: (Uint8Array | 'start')[] = [];
+let run = -1;
+let queue: (Uint8Array | 'start')[] = [];
 let busy = false;
 let reported = false;
+let idleScheduled = false;
 
-function post(m: ToMain): void {
-  port.postMessage(m);
+function fail(e: unknown): void {
+  const error = isIndomainError(e) ? e.toJSON() : { code: 'SRV_INTERNAL', message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+  port.postMessage({ kind: 'error', run, error } satisfies ToMain);
 }
 
 function send(envs: readonly Envelope[]): void {
@@ -26,7 +29,7 @@ function send(envs: readonly Envelope[]): void {
     // The codec returns a view into its reusable buffer, and cloning a view clones its whole
     // buffer: copy out exactly the message, then move (not clone) it.
     const bytes = new Uint8Array(encodeMessage(env));
-    port.postMessage({ kind: 'send', to: env.to, type: env.type, bytes } satisfies ToMain, [bytes.buffer]);
+    port.postMessage({ kind: 'send', run, to: env.to, type: env.type, bytes } satisfies ToMain, [bytes.buffer]);
   }
 }
 
@@ -47,19 +50,17 @@ async function drain(): Promise<void> {
       if (TRACE) console.error(`${party.name} ${env?.type ?? 'start'} r${env?.round ?? 0} at ${(performance.timeOrigin + t0).toFixed(0)} decode ${(t1 - t0).toFixed(1)} receive ${(t2 - t1).toFixed(1)} flush ${(t3 - t2).toFixed(1)}`);
       if (party.done && !reported) {
         reported = true;
-        post({ kind: 'done', result: made.result() });
+        port.postMessage({ kind: 'done', run, result: made.result() } satisfies ToMain);
       }
     }
   } catch (e) {
-    post({ kind: 'error', error: isIndomainError(e) ? e.toJSON() : { code: 'SRV_INTERNAL', message: e instanceof Error ? (e.stack ?? e.message) : String(e) } });
+    fail(e);
     return;
   } finally {
     busy = false;
   }
   scheduleIdle();
 }
-
-let idleScheduled = false;
 
 /** One unit of background work per turn of the event loop, so arriving messages go first. */
 function scheduleIdle(): void {
@@ -76,17 +77,22 @@ function idle(): void {
 
 port.on('message', (m: ToWorker) => {
   if (m.kind === 'init') {
+    run = m.run;
+    made = undefined;
+    queue = [];
+    reported = false;
     void (async () => {
       try {
         const mod = (await import(m.module)) as ThreadPartyModule;
         made = await mod.createParty(m.args);
-        post({ kind: 'ready' });
+        port.postMessage({ kind: 'ready', run } satisfies ToMain);
       } catch (e) {
-        post({ kind: 'error', error: isIndomainError(e) ? e.toJSON() : { code: 'SRV_INTERNAL', message: e instanceof Error ? (e.stack ?? e.message) : String(e) } });
+        fail(e);
       }
     })();
     return;
   }
+  if (m.run !== run) return; // left over from an earlier run
   queue.push(m.kind === 'start' ? 'start' : m.bytes);
   void drain();
 });

@@ -65,24 +65,19 @@ export function normalise(u: Float64Array, centre: number, halfWidth: number): F
   return t;
 }
 
-const degreeCache = new Map<string, number>();
-
 /**
  * The smallest degree K ≤ `maxDegree` whose per-sample expansion approximates σ(a + R·τ) within
  * `tolerance` for every τ ∈ [−1, 1] and every guest offset a (the worst case lies where σ bends,
  * so a ranges over [−R − 8, R + 8] in steps of 1/8). Both parties compute it from the disclosed
  * half-width R, so the degree discloses nothing more. Interpolation error falls geometrically in
  * K at a rate set by R (σ is analytic in |Im z| < π): a narrow window needs degree 3, a wide one 6+.
+ * About 2 ms; each party computes it once per round.
  */
 export function chebyshevDegreeFor(halfWidth: number, tolerance: number, maxDegree: number): number {
-  const key = `${halfWidth.toPrecision(6)}|${tolerance}|${maxDegree}`;
-  const hit = degreeCache.get(key);
-  if (hit !== undefined) return hit;
   const offsets: number[] = [];
   for (let a = -halfWidth - 8; a <= halfWidth + 8; a += 0.125) offsets.push(a);
   const base = Float64Array.from(offsets);
   const grid = Float64Array.from({ length: 101 }, (_, i) => -1 + i / 50);
-  let chosen = maxDegree;
   for (let k = 1; k <= maxDegree; k++) {
     const coef = perSampleCoefficients(sigmoid, base, halfWidth, k);
     const t = chebyshevBasis(grid, k);
@@ -94,13 +89,8 @@ export function chebyshevDegreeFor(halfWidth: number, tolerance: number, maxDegr
         worst = Math.max(worst, Math.abs(s - sigmoid(base[i]! + halfWidth * grid[g]!)));
       }
     }
-    if (worst <= tolerance) {
-      chosen = k;
-      break;
-    }
+    if (worst <= tolerance) return k;
   }
-  if (degreeCache.size > 1000) degreeCache.clear();
-  degreeCache.set(key, chosen);
-  return chosen;
+  return maxDegree;
 }
 

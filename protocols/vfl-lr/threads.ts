@@ -43,6 +43,8 @@ export interface VflThreadsInput {
   /** Seeds of the arbiter's and the guest's generators (reproducible runs; nodes use secrets). */
   arbiterSeed: string;
   guestSeed: string;
+  /** Runs before the timed one on the same threads (see runInThreads). */
+  warmups?: number;
 }
 
 export interface VflThreadsResult {
@@ -53,10 +55,12 @@ export interface VflThreadsResult {
   gradientNorms: number[];
   /** From the start signal (keys not yet made) until every role is done. */
   seconds: number;
-  /** Starting the threads, loading SEAL and building each role's context. */
+  /** Building the roles in their threads (with no warm-up, also loading SEAL and its context). */
   setupSeconds: number;
   bytesByPair: Record<string, number>;
   totalBytes: number;
+  /** `seconds` of the warm-up runs (the first on cold threads). */
+  warmupSeconds: readonly number[];
 }
 
 export async function trainInThreads(input: VflThreadsInput): Promise<VflThreadsResult> {
@@ -66,7 +70,7 @@ export async function trainInThreads(input: VflThreadsInput): Promise<VflThreads
     arbiter: { module, args: { role: 'arbiter', config, seed: input.arbiterSeed } },
     guest: { module, args: { role: 'guest', config, columns: [...input.guest], labels: input.labels, seed: input.guestSeed } },
     host: { module, args: { role: 'host', config, columns: [...input.host] } },
-  });
+  }, { warmups: input.warmups ?? 0 });
   const a = run.results.arbiter as { iterations: number; converged: boolean; gradientNorms: number[] };
   return {
     guestWeights: (run.results.guest as { weights: Float64Array }).weights,
@@ -78,5 +82,6 @@ export async function trainInThreads(input: VflThreadsInput): Promise<VflThreads
     setupSeconds: run.setupSeconds,
     bytesByPair: run.bytesByPair,
     totalBytes: Object.values(run.bytesByPair).reduce((s, b) => s + b, 0),
+    warmupSeconds: run.warmupSeconds,
   };
 }
