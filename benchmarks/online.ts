@@ -5,7 +5,7 @@
  * then sends the requests to the bank's `POST /v1/score` for authorised enterprises, keeping
  * `concurrency` in flight, and reports throughput, errors and latency percentiles.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -101,5 +101,6 @@ export async function onlineBench(o: OnlineBenchOptions): Promise<Record<string,
     return result;
   } finally {
     await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -8,7 +8,7 @@ import { maxAbs } from '../../engine/linalg.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { decryptorFor, deserialize, floodNoise, generateKeys, secretKeyBytes, zeroCiphertexts, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
+import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, secretKeyBytes, zeroCiphertexts, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
 import { CrossGramDealer } from '../mpc/cross-gram.ts';
 import { bfgsInit, bfgsStep, initialLogisticHessian, type BfgsState } from '../../models/bfgs.ts';
 import type { VflConfig } from './config.ts';
@@ -104,18 +104,17 @@ export class VflArbiter implements Party {
 
   /**
    * Decrypt a party's Xᵀd/√n + λw√n, flood it before anything derived from it is released, and
-   * divide by √n. The flood is `floodMarginBits` above 2^(10 − scaleBits)·√chunks, an estimate of
-   * fresh-encryption noise only: the measured error of these sums (encoding rounding at the
-   * operand scale and key switching included) is 2.6–5.8e-6 for 1,000–100,000 rows, about 100×
-   * larger, so this flood does not yet drown it. Open: see the issue note.
+   * divide by √n. The flood is `floodMarginBits` above the product's ciphertext noise
+   * (`productNoise`: the key- and randomness-dependent part of the error, measured at 5–6e-7 in
+   * these units); on default_credit it is 2^-16·√6 ≈ 3.7e-5 here, 2.4e-7 in gradient units,
+   * far below the convergence tolerance.
    */
   private decryptReleased(bytes: Uint8Array, count: number): Float64Array {
     const ct = deserialize(this.ckks, bytes);
     const values = this.dec!.decrypt(ct, count);
     ct.delete();
     const rows = this.guestInit!.rows;
-    const chunks = Math.ceil(rows / this.ckks.slots);
-    const sigma = 2 ** (10 - this.ckks.params.scaleBits + this.config.floodMarginBits) * Math.sqrt(chunks);
+    const sigma = productNoise(this.ckks, Math.ceil(rows / this.ckks.slots)) * 2 ** this.config.floodMarginBits;
     const flooded = floodNoise(values, sigma, this.rng);
     const divisor = gradientDivisor(rows);
     for (let j = 0; j < flooded.length; j++) flooded[j] /= divisor;

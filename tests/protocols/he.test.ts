@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCkks, decryptorFor, deserialize, encryptChunks, encryptVector, generateKeys, importPublicKeys, oneProductScale, secretKeyBytes } from '../../protocols/he/ckks.ts';
+import { createCkks, decryptorFor, deserialize, encode, encryptChunks, encryptVector, generateKeys, importPublicKeys, oneProductScale, productNoise, secretKeyBytes, zeroCiphertexts, ZeroPool } from '../../protocols/he/ckks.ts';
 import { PackedColumns } from '../../protocols/he/packing.ts';
 import { chebyshevBasis, chebyshevDegreeFor, perSampleCoefficients } from '../../protocols/vfl-lr/chebyshev.ts';
 import { seededRng } from '../../engine/rng.ts';
@@ -54,6 +54,53 @@ describe('packed products', () => {
     const fine = error(true);
     expect(coarse).toBeLessThan(1e-4);
     expect(fine).toBeLessThan(coarse / 20);
+  });
+});
+
+describe('encryptions of zero and flooding', () => {
+  it("the key owner's zeros encrypt like the public key; productNoise bounds a product's run-to-run noise", async () => {
+    const ckks = await createCkks('ckks-n8192-l1');
+    const keys = generateKeys(ckks);
+    const ev = importPublicKeys(ckks, keys.publicKey, keys.galoisKeys);
+    const dec = decryptorFor(ckks, keys);
+    const rng = seededRng('zeros');
+    const n = 2 * ckks.slots;
+    const cols = Array.from({ length: 14 }, () => Float64Array.from({ length: n }, () => rng.next() * 4 - 2));
+    const d = Float64Array.from({ length: n }, () => rng.next() - 0.5);
+    const packed = new PackedColumns(ev, cols, Math.sqrt(n), ckks.operandScale);
+    // The vfl-lr product: a basis encrypted from supplied zeros, times plaintext coefficients.
+    const product = (): Float64Array => {
+      const pool = new ZeroPool(ev);
+      pool.supply(zeroCiphertexts(ckks, keys, 2));
+      expect(pool.size).toBe(2);
+      const cts = [0, 1].map((c) => {
+        const ct = pool.encrypt(new Float64Array(ckks.slots).fill(1));
+        const pt = encode(ckks, d.subarray(c * ckks.slots, (c + 1) * ckks.slots), ckks.operandScale, ct);
+        ckks.evaluator.multiplyPlain(ct, pt, ct);
+        pt.delete();
+        return ct;
+      });
+      expect(pool.size).toBe(0);
+      const out = packed.transposeTimes(cts);
+      for (const ct of cts) ct.delete();
+      const v = dec.decrypt(out, 14);
+      out.delete();
+      return v;
+    };
+    const runs = Array.from({ length: 5 }, product);
+    let pooled = 0;
+    cols.forEach((x, j) => {
+      let exact = 0;
+      for (let i = 0; i < n; i++) exact += x[i]! * d[i]!;
+      exact /= Math.sqrt(n);
+      const mean = runs.reduce((s, r) => s + r[j]!, 0) / runs.length;
+      expect(Math.abs(mean - exact)).toBeLessThan(1e-5);
+      pooled += runs.reduce((s, r) => s + (r[j]! - mean) ** 2, 0);
+    });
+    const sd = Math.sqrt(pooled / (14 * (runs.length - 1)));
+    // Fresh randomness on every run: the noise is there, and within the bound the flood is set from.
+    expect(sd).toBeGreaterThan(0);
+    expect(sd).toBeLessThan(productNoise(ckks, 2));
   });
 });
 

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -20,6 +19,7 @@ import { createCkks } from '../../protocols/he/ckks.ts';
 import { scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardRun } from '../../protocols/scorecard/protocol.ts';
 import { rawFederatedLr, runScorecard } from '../../benchmarks/scorecard.ts';
 import { splitPair, type SplitPair } from '../../benchmarks/pair.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 /** The PMML 4.4.1 schema, copied from ../shared/spec with its provenance (tests/data/README.md). */
@@ -128,7 +128,7 @@ function expectEnginePoints(run: ScorecardRun, pair: SplitPair, fromSql: Map<str
 }
 
 function validatePmml(pmml: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'indomain-pmml-'));
+  const dir = tempDir('indomain-pmml-');
   const file = join(dir, 'model.pmml');
   writeFileSync(file, pmml);
   // Throws (with xmllint's message) unless the document is valid; xmllint comes from libxml2-utils (.ci/run).

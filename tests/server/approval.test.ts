@@ -1,13 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, type JobView } from '../../server/cluster.ts';
 import { generateLab, LABEL } from '../../server/lab/generate.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 describe("the platform analyst's approval", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'indomain-approval-'));
+  const dir = tempDir('indomain-approval-');
   const c = new Cluster(join(dir, 'nodes'), [
     { name: 'coordinator', role: 'coordinator', port: 7540 },
     { name: 'platform', role: 'platform', port: 7541 },

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IndomainError } from '../../engine/errors.ts';
@@ -9,13 +8,14 @@ import { AuthorisationRegistry, status } from '../../server/authz.ts';
 import { NodeJob, parseJobSpec } from '../../server/job.ts';
 import { usccFromNumber } from '../../server/lab/generate.ts';
 import { NodeStore } from '../../server/store.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 20);
 const iso = (t: number) => new Date(t).toISOString().slice(0, 10);
 
 function node(name: string): NodeStore {
-  const s = new NodeStore(mkdtempSync(join(tmpdir(), `authz-${name}-`)));
+  const s = new NodeStore(tempDir(`authz-${name}-`));
   s.identity(name);
   return s;
 }
@@ -34,7 +34,7 @@ describe('authorisation registry', () => {
   it('refuses a bad import with the line and field, and keeps what was stored', () => {
     const store = node('platform');
     const reg = new AuthorisationRegistry(store);
-    const dir = mkdtempSync(join(tmpdir(), 'authz-csv-'));
+    const dir = tempDir('authz-csv-');
     const good = join(dir, 'good.csv');
     writeFileSync(good, `uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref\n${usccFromNumber(1)},bank-a,modelling,2026-01-01,2027-01-01,,DOC-1\n`);
     expect(reg.importCsv(good)).toEqual({ imported: 1 });
@@ -54,7 +54,7 @@ describe('authorisation registry', () => {
 
   it('keeps enterprises whose authorisation expired or was revoked before the job out of the intersection', async () => {
     const ids = Array.from({ length: 40 }, (_, i) => usccFromNumber(1000 + i));
-    const dir = mkdtempSync(join(tmpdir(), 'authz-psi-'));
+    const dir = tempDir('authz-psi-');
     writeFileSync(join(dir, 'platform.csv'), ['id,f', ...ids.map((id, i) => `${id},${i}`)].join('\n') + '\n');
     writeFileSync(join(dir, 'bank.csv'), ['id,y,g', ...ids.map((id, i) => `${id},${i % 2},${i}`)].join('\n') + '\n');
     // 0–3: expired, 4–7: revoked before the job, 8–9: none on file, 10: revoked after the job; the rest valid.

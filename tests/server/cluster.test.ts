@@ -1,5 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { recordHash } from '../../server/audit.ts';
 import { verifyAudit } from '../../server/audit-verify.ts';
 import { sign } from '../../server/ed25519.ts';
 import { usccFromNumber } from '../../server/lab/generate.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 /**
  * CKKS encryption noise differs from run to run (SEAL draws it; node-seal exposes no seed), so two
@@ -63,7 +63,7 @@ function lostRecords(c: Cluster): string[] {
 }
 
 describe('three processes over HTTP', () => {
-  const c = new Cluster(mkdtempSync(join(tmpdir(), 'indomain-cluster-')), [
+  const c = new Cluster(tempDir('indomain-cluster-'), [
     { name: 'coordinator', role: 'coordinator', port: 7410 },
     { name: 'platform', role: 'platform', port: 7411, args: ['--auto-approve'] },
     { name: 'bank-a', role: 'bank', port: 7412 },
@@ -142,7 +142,7 @@ describe('three processes over HTTP', () => {
     expect(good.nodes.every((n) => n.pinned)).toBe(true);
 
     // A slim copy to tamper with: the audit chains, identities and pinned keys (message bodies dropped).
-    const base = mkdtempSync(join(tmpdir(), 'indomain-audit-'));
+    const base = tempDir('indomain-audit-');
     cpSync(c.dir, base, { recursive: true, filter: (src) => !src.endsWith('.log') && !src.endsWith('.csv') });
     for (const nd of c.nodes) {
       const db = new Database(join(base, nd.name, 'node.db'));
@@ -152,7 +152,7 @@ describe('three processes over HTTP', () => {
     expect(verifyAudit([base]).ok).toBe(true);
     /** Verify a copy of the slim copy after `mutate` ran on one node's database. */
     const tampered = (node: string, mutate: (db: Database.Database) => void) => {
-      const copy = mkdtempSync(join(tmpdir(), 'indomain-tamper-'));
+      const copy = tempDir('indomain-tamper-');
       cpSync(base, copy, { recursive: true });
       const db = new Database(join(copy, node, 'node.db'));
       db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');

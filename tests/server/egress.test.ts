@@ -1,5 +1,4 @@
-import { readdirSync, readFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IndomainError } from '../../engine/errors.ts';
@@ -10,12 +9,13 @@ import { NodeStore } from '../../server/store.ts';
 import '../../server/messages.ts';
 import '../../protocols/scorecard/messages.ts';
 import '../../server/online.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const spec = parseJobSpec({ id: 'j', pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'l' }, host: { node: 'platform', dataset: 'p' } });
 const row = { id: '91370202MA3C7P2X4Q', si_headcount: 12, tax_paid_12m_10k: 55.2, lawsuits_defendant_2y: 1 };
 
 function platform() {
-  const store = new NodeStore(mkdtempSync(join(tmpdir(), 'egress-')));
+  const store = new NodeStore(tempDir('egress-'));
   const identity = store.identity('platform');
   const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers: new Map() });
   return { store, runtime };
@@ -56,7 +56,7 @@ describe('egress guard', () => {
   });
 
   it("blocks a declared class the node's policy does not allow", () => {
-    const store = new NodeStore(mkdtempSync(join(tmpdir(), 'egress-')));
+    const store = new NodeStore(tempDir('egress-'));
     const identity = store.identity('platform');
     const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers: new Map(), policy: { allowedClasses: ['ciphertext', 'metadata'] } });
     const env: Envelope = { job: 'j', protocol: 'scorecard', type: 'HostPartialScores', round: 0, from: 'host', to: 'guest', body: { trainLogit: Float64Array.of(1), trainPoints: Float64Array.of(1), testLogit: Float64Array.of(1), testPoints: Float64Array.of(1), maxPoints: 1, minPoints: 0 } };

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage, pack } from '../../protocols/codec.ts';
@@ -8,6 +5,7 @@ import { buildApp } from '../../server/app.ts';
 import { MESSAGE_PATH, NodeRuntime, type Peer } from '../../server/runtime.ts';
 import { newIdentity, signRequest, type Identity } from '../../server/signing.ts';
 import { NodeStore } from '../../server/store.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 /** A platform node served over real HTTP on an ephemeral port, with one pinned peer. */
 describe('node HTTP security', () => {
@@ -19,7 +17,7 @@ describe('node HTTP security', () => {
   const stranger: Identity = newIdentity('bank-z');
 
   beforeAll(async () => {
-    store = new NodeStore(mkdtempSync(join(tmpdir(), 'indomain-node-')));
+    store = new NodeStore(tempDir('indomain-node-'));
     const identity = store.identity('platform');
     const peers = new Map<string, Peer>([
       ['bank-a', { name: 'bank-a', role: 'bank', url: 'http://127.0.0.1:9', publicKey: bank.publicKey }],

@@ -1,16 +1,15 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadCsv } from '../../engine/csv.ts';
 import { isValidUscc } from '../../engine/uscc.ts';
 import { generateLab, LABEL, PLATFORM_FEATURES } from '../../server/lab/generate.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 describe('lab data generator', () => {
   const opts = { enterprises: 3000, banks: 2, loans: 1000, overlap: 0.9, seed: 'gen-test' };
-  const a = generateLab(mkdtempSync(join(tmpdir(), 'lab-a-')), opts);
+  const a = generateLab(tempDir('lab-a-'), opts);
   it('is reproducible for a seed', () => {
-    const b = generateLab(mkdtempSync(join(tmpdir(), 'lab-b-')), opts);
+    const b = generateLab(tempDir('lab-b-'), opts);
     expect(readFileSync(b.platform, 'utf8')).toBe(readFileSync(a.platform, 'utf8'));
     expect(readFileSync(b.banks[1]!, 'utf8')).toBe(readFileSync(a.banks[1]!, 'utf8'));
   });

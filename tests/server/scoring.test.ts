@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvRows } from '../../engine/csv.ts';
@@ -7,6 +6,7 @@ import { onlineLab } from '../../benchmarks/online.ts';
 import { verifyAudit } from '../../server/audit-verify.ts';
 import type { Cluster } from '../../server/cluster.ts';
 import { generateFollowUp, LABEL, usccFromNumber } from '../../server/lab/generate.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 interface Score {
   score: number;
@@ -26,7 +26,7 @@ describe('online federated scoring between bank and platform processes', () => {
     );
 
   beforeAll(async () => {
-    lab = await onlineLab(mkdtempSync(join(tmpdir(), 'indomain-scoring-')), 7520, () => {});
+    lab = await onlineLab(tempDir('indomain-scoring-'), 7520, () => {});
     c = lab.cluster;
   }, 180_000);
   afterAll(async () => {
