@@ -1,6 +1,6 @@
 /**
- * A light HTTP/1.1 load generator: `connections` keep-alive sockets, each sending its next request
- * as soon as the previous response is complete (closed loop), with responses read by Content-Length.
+ * A light HTTP/1.1 load generator: keep-alive sockets, each sending its next request as soon as
+ * the previous response is complete (closed loop), with responses read by Content-Length.
  * It exists because the client shares this machine's two cores with the services it measures: a
  * general-purpose client (node:http, fetch) costs several times more CPU per request than this.
  */
@@ -14,8 +14,11 @@ export interface LoadResult {
   failures: string[];
 }
 
-/** Send `total` requests (bodies[k % n]) as POST to host:port path, `connections` at a time. */
-export function closedLoop(host: string, port: number, path: string, headers: Record<string, string>, bodies: readonly string[], total: number, connections: number): Promise<LoadResult> {
+/**
+ * `connections` keep-alive sockets to host:port, opened once and reused by every {@link LoadClient.run}
+ * (as a front end keeps its connections: the measured run does not pay for 64 handshakes at once).
+ */
+export async function openLoad(host: string, port: number, path: string, headers: Record<string, string>, bodies: readonly string[], connections: number): Promise<LoadClient> {
   const head = (body: Buffer) =>
     Buffer.from(
       `POST ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n${Object.entries(headers)
@@ -26,6 +29,32 @@ export function closedLoop(host: string, port: number, path: string, headers: Re
     const body = Buffer.from(b);
     return Buffer.concat([head(body), body]);
   });
+  const sockets = await Promise.all(
+    Array.from(
+      { length: connections },
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const sock = connect(port, host, () => resolve(sock));
+          sock.setNoDelay(true);
+          sock.once('error', reject);
+        }),
+    ),
+  );
+  return {
+    run: (total) => closedLoop(sockets, requests, total),
+    close: () => {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+export interface LoadClient {
+  /** Send `total` requests (bodies in turn), each socket its next as soon as its last is answered. */
+  run(total: number): Promise<LoadResult>;
+  close(): void;
+}
+
+function closedLoop(sockets: readonly Socket[], requests: readonly Buffer[], total: number): Promise<LoadResult> {
   const latencies: number[] = [];
   const statuses = new Map<number, number>();
   const failures: string[] = [];
@@ -36,21 +65,17 @@ export function closedLoop(host: string, port: number, path: string, headers: Re
     const finish = () => {
       if (done === total) resolve({ seconds: (performance.now() - t0) / 1000, latencies, statuses, failures });
     };
-    const open = (): void => {
-      const sock: Socket = connect(port, host);
-      sock.setNoDelay(true);
+    for (const sock of sockets) {
+      sock.removeAllListeners('data');
+      sock.removeAllListeners('error');
       let buf: Buffer = Buffer.alloc(0);
       let started = 0;
       const next = () => {
-        if (issued >= total) {
-          sock.end();
-          return;
-        }
+        if (issued >= total) return;
         const k = issued++;
         started = performance.now();
         sock.write(requests[k % requests.length]!);
       };
-      sock.on('connect', next);
       sock.on('data', (chunk: Buffer) => {
         buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
         for (;;) {
@@ -75,7 +100,7 @@ export function closedLoop(host: string, port: number, path: string, headers: Re
         done++;
         finish();
       });
-    };
-    for (let c = 0; c < Math.min(connections, total); c++) open();
+      next();
+    }
   });
 }

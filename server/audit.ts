@@ -83,6 +83,8 @@ export class AuditLog {
     for (const r of rows) this.insert.run(...r);
   }
 
+  private lastRow: import('better-sqlite3').Statement | undefined;
+
   /** Forget the cached head: called as each transaction starts (a rolled-back one leaves it stale). */
   resetHead(): void {
     this.head = undefined;
@@ -90,7 +92,8 @@ export class AuditLog {
 
   private last(): { seq: number; hash: string } {
     if (!this.head) {
-      const r = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+      this.lastRow ??= this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
+      const r = this.lastRow.get() as { seq: number; hash: string } | undefined;
       this.head = r ?? { seq: 0, hash: GENESIS };
     }
     return this.head;

@@ -72,8 +72,25 @@ export function checkRecord(r: Record<string, string>, line: number, file: strin
 }
 
 export class AuthorisationRegistry {
+  /**
+   * Records per (bank, purpose), then per enterprise, read once from the database for online
+   * checks; every change goes through this registry, which drops the copy (a revocation takes
+   * effect on the next check).
+   */
+  private readonly cached = new Map<string, Map<string, Authorisation[]>>();
+
   constructor(private readonly store: NodeStore) {
     store.db.exec(AUTHZ_SCHEMA);
+  }
+
+  /** Run a change and drop the cached records, whether or not the change commits. */
+  private change<T>(f: () => T): T {
+    this.cached.clear();
+    try {
+      return this.store.tx(f);
+    } finally {
+      this.cached.clear();
+    }
   }
 
   private insert(a: Authorisation): void {
@@ -96,7 +113,7 @@ export class AuthorisationRegistry {
       if (!header.includes(f)) throw new IndomainError('AUTH_BAD_RECORD', 'missing column', { file: path, line: 1, field: f });
     }
     const recs = rows.slice(1).map((cells, i) => checkRecord(Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ''])), i + 2, path));
-    this.store.tx(() => {
+    this.change(() => {
       for (const a of recs) this.insert(a);
       this.store.audit.append('admin', '', { action: 'authorisations-imported', source: path, sha256: createHash('sha256').update(text).digest('hex'), records: recs });
     });
@@ -104,7 +121,7 @@ export class AuthorisationRegistry {
   }
 
   grant(a: Authorisation): void {
-    this.store.tx(() => {
+    this.change(() => {
       this.insert(a);
       this.store.audit.append('admin', '', { action: 'authorisation-granted', records: [a] });
     });
@@ -112,7 +129,7 @@ export class AuthorisationRegistry {
 
   /** Revoke every authorisation of (uscc, bank, purpose) that is not yet revoked, as of `at`. */
   revoke(uscc: string, bank: string, purpose: Purpose, at = Date.now()): number {
-    return this.store.tx(() => {
+    return this.change(() => {
       const r = this.store.db.prepare('UPDATE authorisations SET revoked_at = ? WHERE uscc = ? AND bank = ? AND purpose = ? AND revoked_at IS NULL').run(at, uscc, bank, purpose);
       this.store.audit.append('admin', '', { action: 'authorisation-revoked', uscc, bank, purpose, at });
       return r.changes;
@@ -132,16 +149,13 @@ export class AuthorisationRegistry {
 
   /** The authorisation status of one enterprise for (bank, purpose) at `at` (indexed lookup). */
   check(uscc: string, bank: string, purpose: Purpose, at: number): 'valid' | Exclusion {
-    this.one ??= this.store.db.prepare(
-      'SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations WHERE bank = ? AND purpose = ? AND uscc = ?',
-    );
-    return status(this.one.all(bank, purpose, uscc) as Authorisation[], at);
+    const k = `${bank}\u0000${purpose}`;
+    let by = this.cached.get(k);
+    if (!by) this.cached.set(k, (by = this.byEnterprise(bank, purpose)));
+    return status(by.get(uscc) ?? [], at);
   }
 
-  private one: import('better-sqlite3').Statement<unknown[]> | undefined;
-
-  /** Split ids into those authorised for (bank, purpose) at `at` and counts of the others by reason. */
-  filter(ids: readonly string[], bank: string, purpose: Purpose, at: number): { allowed: string[]; excluded: Record<Exclusion, number> } {
+  private byEnterprise(bank: string, purpose: Purpose): Map<string, Authorisation[]> {
     const rows = this.store.db
       .prepare('SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations WHERE bank = ? AND purpose = ?')
       .all(bank, purpose) as Authorisation[];
@@ -151,6 +165,12 @@ export class AuthorisationRegistry {
       if (l) l.push(r);
       else by.set(r.uscc, [r]);
     }
+    return by;
+  }
+
+  /** Split ids into those authorised for (bank, purpose) at `at` and counts of the others by reason. */
+  filter(ids: readonly string[], bank: string, purpose: Purpose, at: number): { allowed: string[]; excluded: Record<Exclusion, number> } {
+    const by = this.byEnterprise(bank, purpose);
     const excluded: Record<Exclusion, number> = { missing: 0, expired: 0, revoked: 0, 'not-yet-valid': 0 };
     const allowed: string[] = [];
     for (const id of ids) {

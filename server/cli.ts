@@ -12,12 +12,13 @@
  *   indomain monitor MODEL DATASET --url BANK_URL [--drop 20] [--threshold 0.1]
  *   indomain alerts [MODEL] --url BANK_URL
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { IndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { benchMain, reportFailure } from '../benchmarks/cli.ts';
-import { startNode } from './main.ts';
+import { MAIN_PATH, NODE_V8_FLAGS, startNode } from './main.ts';
 import { formatVerify, verifyAudit } from './audit-verify.ts';
 import { DEFAULT_LAB, runLab } from './lab/run.ts';
 
@@ -142,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
     case 'coordinator':
       return startNode(['--role', 'coordinator', ...rest]);
     case 'node':
-      return startNode(rest);
+      return withNodeFlags(rest);
     case 'job':
       return job(rest);
     case 'bench':
@@ -188,3 +189,16 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (isMain(import.meta.url)) main(process.argv.slice(2)).catch((e: unknown) => reportFailure(e, USAGE));
+
+/**
+ * Run a node with {@link NODE_V8_FLAGS}: V8 takes heap flags only at start, so unless this process
+ * has them, start the node as a child process that does (same terminal, signals passed on, its
+ * exit code returned).
+ */
+async function withNodeFlags(args: string[]): Promise<void> {
+  if (NODE_V8_FLAGS.every((f) => process.execArgv.includes(f))) return startNode(args);
+  const child = spawn(process.execPath, [...NODE_V8_FLAGS, '--import', 'tsx', MAIN_PATH, ...args], { stdio: 'inherit' });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+  const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  process.exitCode = code;
+}

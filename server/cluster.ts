@@ -10,6 +10,7 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IndomainError } from '../engine/errors.ts';
+import { NODE_V8_FLAGS } from './main.ts';
 import type { PeersFile } from './peers.ts';
 import type { NodeRole } from './runtime.ts';
 import { NodeStore } from './store.ts';
@@ -60,10 +61,7 @@ export class Cluster {
     const n = this.nodes.find((x) => x.name === name)!;
     const log = openSync(join(this.dataDir(name), 'node.log'), 'a');
     // INDOMAIN_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof), for diagnosis.
-    // A larger young generation: fewer scavenges under request load (online scoring's tail latency);
-    // a 256 MB initial old generation: without it V8 ran a 5–10 ms mark-compact every ~180 ms of
-    // load on a 22 MB live heap (--trace-gc), the spikes in the online p99.
-    const flags = ['--max-semi-space-size=64', '--initial-old-space-size=256', ...(process.env.INDOMAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+    const flags = [...NODE_V8_FLAGS, ...(process.env.INDOMAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
     const p = spawn(process.execPath, [...flags, '--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(n.port), '--data', this.dataDir(name), '--peers', this.peersFile, ...(n.args ?? [])], {
       env: { ...process.env, INDOMAIN_ADMIN_TOKEN: this.token },
       stdio: ['ignore', log, log],

@@ -179,7 +179,9 @@ export class NodeStore implements NonceStore {
     this.pendingWaiters = [];
     this.flushScheduled = false;
     try {
-      this.db.pragma('synchronous = NORMAL');
+      this.syncNormal ??= this.db.prepare('PRAGMA synchronous = NORMAL');
+      this.syncFull ??= this.db.prepare('PRAGMA synchronous = FULL');
+      this.syncNormal.run();
       try {
         this.tx(() => {
           this.audit.beginBatch();
@@ -190,7 +192,7 @@ export class NodeStore implements NonceStore {
           }
         });
       } finally {
-        this.db.pragma('synchronous = FULL');
+        this.syncFull.run();
       }
       for (const w of waiters) w.resolve();
     } catch (e) {
@@ -200,6 +202,8 @@ export class NodeStore implements NonceStore {
   }
 
   private syncTimer: NodeJS.Timeout | undefined;
+  private syncNormal: import('better-sqlite3').Statement | undefined;
+  private syncFull: import('better-sqlite3').Statement | undefined;
 
   /** Within SYNC_MS, fdatasync the WAL file, off the event loop (libuv's thread pool). */
   private syncSoon(): void {
