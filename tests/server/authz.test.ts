@@ -31,6 +31,18 @@ describe('authorisation registry', () => {
     expect(status([{ ...a, validFrom: NOW + DAY }], NOW)).toBe('not-yet-valid');
   });
 
+  it('online checks see a grant or a revocation at once', () => {
+    const reg = new AuthorisationRegistry(node('platform-checks'));
+    const uscc = usccFromNumber(7);
+    expect(reg.check(uscc, 'bank-a', 'pre-loan', NOW)).toBe('missing');
+    reg.grant({ uscc, bank: 'bank-a', purpose: 'pre-loan', validFrom: NOW - DAY, validTo: NOW + DAY, revokedAt: null, sourceRef: 'doc-1' });
+    expect(reg.check(uscc, 'bank-a', 'pre-loan', NOW)).toBe('valid');
+    expect(reg.check(uscc, 'bank-a', 'post-loan', NOW)).toBe('missing');
+    expect(reg.revoke(uscc, 'bank-a', 'pre-loan', NOW - 1)).toBe(1);
+    expect(reg.check(uscc, 'bank-a', 'pre-loan', NOW)).toBe('revoked');
+    expect(reg.check(uscc, 'bank-a', 'pre-loan', NOW + 2 * DAY)).toBe('revoked');
+  });
+
   it('refuses a bad import with the line and field, and keeps what was stored', () => {
     const store = node('platform');
     const reg = new AuthorisationRegistry(store);
