@@ -141,7 +141,7 @@ export async function main(argv: string[]): Promise<void> {
     case 'lab':
       return lab(rest);
     case 'coordinator':
-      return startNode(['--role', 'coordinator', ...rest]);
+      return withNodeFlags(['--role', 'coordinator', ...rest]);
     case 'node':
       return withNodeFlags(rest);
     case 'job':
