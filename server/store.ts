@@ -203,6 +203,7 @@ export class NodeStore implements NonceStore {
 
   private syncTimer: NodeJS.Timeout | undefined;
   private syncNormal: import('better-sqlite3').Statement | undefined;
+  private datasetRow: import('better-sqlite3').Statement | undefined;
   private syncFull: import('better-sqlite3').Statement | undefined;
 
   /** Within SYNC_MS, fdatasync the WAL file, off the event loop (libuv's thread pool). */
@@ -228,8 +229,10 @@ export class NodeStore implements NonceStore {
       this.audit.append('admin', '', { action: 'dataset-registered', name: d.name, path: d.path, rows: d.rows, features: JSON.parse(d.features) as unknown });
     });
   }
+  /** One registered dataset (a prepared statement: online scoring asks on every request). */
   dataset(name: string): DatasetRow | undefined {
-    return this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets WHERE name = ?').get(name) as DatasetRow | undefined;
+    this.datasetRow ??= this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets WHERE name = ?');
+    return this.datasetRow.get(name) as DatasetRow | undefined;
   }
   datasets(): DatasetRow[] {
     return this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets ORDER BY name').all() as DatasetRow[];
