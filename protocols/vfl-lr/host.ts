@@ -66,7 +66,8 @@ export class VflHost implements Party {
       case 'HeSetup':
         return this.onSetup(b.publicKey, b.galoisKeys, b.tripleSeed);
       case 'Zeros':
-        if (this.stage !== 'done') this.pool!.supply(b.zeros as Uint8Array[]);
+        if (!this.pool) throw new IndomainError('VFL_WRONG_STAGE', 'encryptions of zero before the keys');
+        if (this.stage !== 'done') this.pool.supply(b.zeros as Uint8Array[]);
         return [];
       case 'GuestPaddedSample':
         return this.onGuestSample(b.padded, b.maskSeed);
