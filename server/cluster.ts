@@ -67,6 +67,9 @@ export class Cluster {
       stdio: ['ignore', log, log],
     });
     this.procs.set(name, p);
+    // Node processes never outlive the process that started them (a test runner tearing down a
+    // timed-out worker, a crashed lab): on exit, whatever is still running is killed.
+    if (!this.exitHook) process.once('exit', (this.exitHook = () => this.killAll()));
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (p.exitCode !== null) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} exited with ${p.exitCode}; see ${join(this.dataDir(name), 'node.log')}`);
@@ -98,6 +101,12 @@ export class Cluster {
     await ended;
   }
 
+  private exitHook: (() => void) | undefined;
+
+  private killAll(): void {
+    for (const p of this.procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+
   /** Stop every node (SIGTERM, then SIGKILL after 5 s). */
   async stop(): Promise<void> {
     await Promise.all(
@@ -111,6 +120,8 @@ export class Cluster {
         clearTimeout(t);
       }),
     );
+    if (this.exitHook) process.removeListener('exit', this.exitHook);
+    this.exitHook = undefined;
   }
 
   /** An administrative call with this cluster's admin token; throws the node's coded error. */
