@@ -124,3 +124,8 @@ function formatMessage(base: string, detail: string | undefined, at: ErrorLocati
 export function isIndomainError(e: unknown): e is IndomainError {
   return e instanceof IndomainError;
 }
+
+/** The wire form of any failure: a coded error as it is, anything else as SRV_INTERNAL with its message. */
+export function errorJson(e: unknown): { code: string; message: string } {
+  return isIndomainError(e) ? e.toJSON() : { code: 'SRV_INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}

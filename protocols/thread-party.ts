@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
-import { isIndomainError } from '../engine/errors.ts';
+import { errorJson } from '../engine/errors.ts';
 import { decodeMessage, encodeMessage } from './codec.ts';
 import type { Envelope } from './message.ts';
 import type { ThreadPartyModule, ToMain, ToWorker } from './threads.ts';
@@ -20,8 +20,7 @@ let reported = false;
 let idleScheduled = false;
 
 function fail(e: unknown): void {
-  const error = isIndomainError(e) ? e.toJSON() : { code: 'SRV_INTERNAL', message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
-  port.postMessage({ kind: 'error', run, error } satisfies ToMain);
+  port.postMessage({ kind: 'error', run, error: errorJson(e) } satisfies ToMain);
 }
 
 function send(envs: readonly Envelope[]): void {

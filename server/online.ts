@@ -164,11 +164,11 @@ export class BankScorer {
       let q = this.waiting.get(k);
       if (!q) this.waiting.set(k, (q = { items: [], inFlight: 0, scheduled: false }));
       q.items.push({ id, resolve, reject });
-      this.schedule(k, q, platform, model, purpose);
+      this.schedule(q, platform, model, purpose);
     });
   }
 
-  private schedule(k: string, q: Queue, platform: Peer, model: string, purpose: Purpose): void {
+  private schedule(q: Queue, platform: Peer, model: string, purpose: Purpose): void {
     if (q.scheduled || q.inFlight >= MAX_EXCHANGES || q.items.length === 0) return;
     q.scheduled = true;
     setImmediate(() => {
@@ -180,7 +180,7 @@ export class BankScorer {
         .catch((e: unknown) => batch.forEach((w) => w.reject(e)))
         .finally(() => {
           q.inFlight--;
-          this.schedule(k, q, platform, model, purpose);
+          this.schedule(q, platform, model, purpose);
         });
     });
   }

@@ -17,7 +17,7 @@
  * re-sending what it had already committed, then goes on. A node killed in the middle of a round
  * thus resumes from its last completed message, and its peers' retries carry the job on.
  */
-import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { errorJson, IndomainError, isIndomainError } from '../engine/errors.ts';
 import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope, type PrivacyClass } from '../protocols/message.ts';
 import type { Blinder } from '../protocols/psi/protocol.ts';
@@ -352,7 +352,7 @@ export class NodeRuntime {
   }
 
   private fail(job: string, e: unknown): void {
-    const err = isIndomainError(e) ? e.toJSON() : { code: 'SRV_INTERNAL', message: e instanceof Error ? e.message : String(e) };
+    const err = errorJson(e);
     this.log(`job ${job} failed: ${err.code}: ${err.message}`);
     const row = this.o.store.job(job);
     if (!row || row.status === 'failed') return;

@@ -264,8 +264,8 @@ export class ZeroPool {
 
   /** Encrypt values: from the pool when it has a zero, else with the public key. */
   encrypt(values: Float64Array): CipherText {
-    const bytes = this.loaded.length === 0 ? this.supplied.pop() : undefined;
-    const zero = this.loaded.pop() ?? (bytes ? this.check(deserialize(this.ev.ckks, bytes)) : undefined);
+    if (this.loaded.length === 0) this.loadStep();
+    const zero = this.loaded.pop();
     if (!zero) return encryptVector(this.ev, values, this.scale);
     const pt = encode(this.ev.ckks, values, this.scale);
     this.ev.ckks.evaluator.addPlain(zero, pt, zero);

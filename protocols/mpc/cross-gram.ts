@@ -116,6 +116,12 @@ export function bytesToWords(b: Uint8Array, field: string): Int32Array {
   return new Int32Array(copy.buffer, 0, b.length / 4);
 }
 
+/** How many whole columns of `rows` values a padded sample holds (at least one). */
+function columnsOf(words: Int32Array, rows: number): number {
+  if (words.length === 0 || words.length % rows !== 0) throw new IndomainError('VFL_BAD_MESSAGE', `padded sample of ${words.length} values for ${rows} rows`, { field: 'padded' });
+  return words.length / rows;
+}
+
 /** The guest's side (columns X_G, seed of A from the dealer). */
 export class CrossGramLeft {
   private readonly a: Int32Array;
@@ -133,11 +139,11 @@ export class CrossGramLeft {
     return { padded: wordsToBytes(ringSub(this.q.values, this.a)), maskSeed: this.maskSeed };
   }
 
-  /** For the dealer, given the right party's F = Q_H − B: Aᵀ F + R. */
-  share(fBytes: Uint8Array, rightColumns: number): Uint8Array {
+  /** For the dealer, given the right party's F = Q_H − B (whole columns of this party's rows): Aᵀ F + R. */
+  share(fBytes: Uint8Array): Uint8Array {
     const f = bytesToWords(fBytes, 'padded');
-    if (f.length !== rightColumns * this.q.rows) throw new IndomainError('VFL_BAD_MESSAGE', `padded sample of ${f.length} values, ${rightColumns} × ${this.q.rows} expected`, { field: 'padded' });
-    const s = ringCross(this.a, this.q.columns, f, rightColumns, this.q.rows);
+    const q = columnsOf(f, this.q.rows);
+    const s = ringCross(this.a, this.q.columns, f, q, this.q.rows);
     return wordsToBytes(ringAddInto(s, maskWords(this.maskSeed, s.length)));
   }
 }
@@ -158,9 +164,7 @@ export class CrossGramRight {
   /** For the dealer, given the left party's E = Q_G − A and seed of R: Eᵀ Q_H − R. */
   share(eBytes: Uint8Array, maskSeed: Uint8Array): Uint8Array {
     const e = bytesToWords(eBytes, 'padded');
-    if (e.length === 0 || e.length % this.q.rows !== 0) throw new IndomainError('VFL_BAD_MESSAGE', `padded sample of ${e.length} values for ${this.q.rows} rows`, { field: 'padded' });
-    const p = e.length / this.q.rows;
-    const s = ringCross(e, p, this.q.values, this.q.columns, this.q.rows);
+    const s = ringCross(e, columnsOf(e, this.q.rows), this.q.values, this.q.columns, this.q.rows);
     return wordsToBytes(ringSub(s, maskWords(maskSeed, s.length)));
   }
 }

@@ -110,11 +110,7 @@ export class VflGuest implements Party {
   private init(): Envelope {
     const m = this.sampleRows();
     const sample = this.x.map((c) => c.subarray(0, m));
-    const hostColumns = this.hostPadded!.length / 4 / m;
-    if (!Number.isInteger(hostColumns) || hostColumns < 1) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `padded host sample of ${this.hostPadded!.length} bytes for ${m} rows`, { field: 'padded' });
-    }
-    const crossShare = this.cross!.share(this.hostPadded!, hostColumns);
+    const crossShare = this.cross!.share(this.hostPadded!);
     this.stage = 'basis';
     return envelope(this.config.job, 'GuestInit', 0, this.name, 'arbiter', {
       rows: this.y.length,

@@ -35,7 +35,6 @@ export class VflHost implements Party {
   private ev: Evaluation | undefined;
   private packed: PackedColumns | undefined;
   private readonly rows: number;
-  private keysDone = false;
   private initDone = false;
   private cross: CrossGramRight | undefined;
   /** Encryptions of zero from the arbiter, for the next basis. */
@@ -105,8 +104,7 @@ export class VflHost implements Party {
   }
 
   private onSetup(publicKey: Uint8Array, galoisKeys: Uint8Array, tripleSeed: Uint8Array): Envelope[] {
-    if (this.keysDone) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
-    this.keysDone = true;
+    if (this.ev) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
     this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.rows), this.ckks.operandScale);
     this.pool = new ZeroPool(this.ev);
@@ -131,7 +129,7 @@ export class VflHost implements Party {
     const sample = this.x.map((c) => c.subarray(0, m));
     const cross = this.crossSide();
     const crossShare = cross.share(padded, maskSeed);
-    if (this.keysDone) this.stage = 'round';
+    if (this.ev) this.stage = 'round';
     return [
       envelope(this.config.job, 'HostInit', 0, this.name, 'arbiter', { rows: this.rows, sampleRows: m, gram: crossGram(sample, sample), crossShare, crossBits: cross.q.bits }),
     ];
