@@ -5,7 +5,7 @@
  * the Markdown report, scores, PMML and SQL.
  */
 import { writeFileSync } from 'node:fs';
-import { seededRng } from '../engine/rng.ts';
+import { cryptoRng } from '../engine/rng.ts';
 import { binaryMetrics } from '../models/metrics.ts';
 import { predictLogistic } from '../models/logistic.ts';
 import { scorecardPmml } from '../models/export/pmml.ts';
@@ -77,7 +77,7 @@ export async function scorecardBench(o: ScorecardBenchOptions): Promise<Record<s
 export async function rawFederatedLr(pair: SplitPair, seed: string) {
   const gp = standardizedSide(pair.guest);
   const hp = standardizedSide(pair.host);
-  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`), rng: seededRng(`flood:raw:${seed}`) });
+  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`), rng: cryptoRng });
   const model = { intercept: lr.guest.weights[0]!, weights: Float64Array.from([...lr.guest.weights.subarray(1), ...lr.host.weights]) };
   return binaryMetrics(predictLogistic(model, [...gp.test, ...hp.test]), gp.testTable.label!);
 }
@@ -91,6 +91,6 @@ export function runScorecard(pair: SplitPair, o: Pick<ScorecardBenchOptions, 'se
     guestDeclarations: { categorical: o.guestCategorical ?? [] },
     hostDeclarations: { categorical: o.hostCategorical ?? [] },
     config: scorecardConfig(`scorecard-${o.seed}`, { policy: o.policy ?? 'full' }),
-    rng: seededRng(`flood:scorecard:${o.seed}`),
+    rng: cryptoRng,
   });
 }

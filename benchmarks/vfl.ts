@@ -9,7 +9,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { seededRng } from '../engine/rng.ts';
+import { randomBytes } from 'node:crypto';
+import { secretRng } from '../engine/rng.ts';
 import { fitLogistic, predictLogistic } from '../models/logistic.ts';
 import { binaryMetrics } from '../models/metrics.ts';
 import { createCkks } from '../protocols/he/ckks.ts';
@@ -31,11 +32,14 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
   const yTest = gp.testTable.label!;
 
   const config = vflConfig(`bench-${o.seed}`);
+  // The arbiter's and the guest's secrets, as a node draws them per job.
+  const arbiterSecret = new Uint8Array(randomBytes(32));
+  const guestSecret = new Uint8Array(randomBytes(32));
   // The federated run: each role in its own thread, as in its own process, all on this machine.
   // Timed warm, as the centralised reference below is: one run first on the same threads, as a
   // node process that has run a job before (SEAL loaded, its CKKS context of public tables built,
   // code compiled). Key generation and everything after it is in the federated time.
-  const fed = await trainInThreads({ guest: gp.train, labels: yTrain, host: hp.train, config, arbiterSeed: `flood:${o.seed}`, guestSeed: `mask:${o.seed}`, warmups: 1 });
+  const fed = await trainInThreads({ guest: gp.train, labels: yTrain, host: hp.train, config, arbiterSecret, guestSecret, warmups: 1 });
   const iterations = fed.iterations;
   const model = {
     intercept: fed.guestWeights[0]!,
@@ -43,7 +47,7 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
   };
   // The same roles one after another in this thread (the in-memory transport), for comparison.
   await createCkks(config.params);
-  const oneThread = await trainInMemory({ guest: gp.train, labels: yTrain, host: hp.train, config, rng: seededRng(`flood:${o.seed}`), guestRng: seededRng(`mask:${o.seed}`) });
+  const oneThread = await trainInMemory({ guest: gp.train, labels: yTrain, host: hp.train, config, rng: secretRng(arbiterSecret, 'vfl-lr-arbiter'), guestRng: secretRng(guestSecret, 'vfl-mask') });
   const joinedTrain = [...gp.train, ...hp.train];
   const joinedTest = [...gp.test, ...hp.test];
   const pTest = predictLogistic(model, joinedTest);

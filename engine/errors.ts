@@ -40,6 +40,7 @@ export const ERRORS = {
   HE_TOO_MANY_VALUES: { status: 400, message: 'more values than slots in one ciphertext' },
   HE_MISSING_ROTATION_KEY: { status: 500, message: 'no Galois key for a needed rotation' },
   HE_OUT_OF_RANGE: { status: 400, message: 'a value is outside the range CKKS can hold at this level' },
+  HE_NOT_RERANDOMISED: { status: 500, message: 'a computed ciphertext was about to leave this party without re-randomisation' },
   // Vertical federated logistic regression.
   VFL_WRONG_STAGE: { status: 409, message: 'a training message arrived in the wrong stage' },
   VFL_WRONG_JOB: { status: 409, message: 'a training message belongs to another job' },

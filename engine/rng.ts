@@ -1,8 +1,11 @@
 /**
- * Randomness, injected. Protocol steps that need randomness take an {@link Rng}; production code
- * passes {@link cryptoRng}, tests and reproducible benchmarks pass {@link seededRng}.
+ * Randomness, injected. Protocol steps that need randomness take an {@link Rng}. Secrets (blinding
+ * scalars, masks, flooding noise, triple seeds) come from a cryptographic generator only:
+ * {@link cryptoRng} (the operating system), or {@link secretRng}, a deterministic stream derived
+ * from a stored per-job secret so that a restarted node replays the same messages. Tests and
+ * reproducible data splits use {@link seededRng}, which is NOT cryptographic.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -22,6 +25,46 @@ export const cryptoRng: Rng = {
     return new Uint8Array(randomBytes(n));
   },
 };
+
+/**
+ * A cryptographic stream for one purpose, derived from a secret: AES-256-CTR keyed by
+ * HKDF-SHA256(secret, salt "indomain/secret-rng/v1", info = purpose). Deterministic (the same
+ * secret and purpose give the same stream, so replays repeat their messages) and, to anyone without
+ * the secret, indistinguishable from uniform; streams of different purposes are independent. The
+ * secret must itself come from a cryptographic generator (at least 16 bytes).
+ */
+export function secretRng(secret: Uint8Array, purpose: string): Rng {
+  if (!(secret instanceof Uint8Array) || secret.length < 16) throw new Error('secretRng needs a secret of at least 16 bytes');
+  const okm = new Uint8Array(hkdfSync('sha256', secret, 'indomain/secret-rng/v1', `purpose:${purpose}`, 48));
+  const cipher = createCipheriv('aes-256-ctr', okm.subarray(0, 32), okm.subarray(32, 48));
+  const BLOCK = 4096;
+  const zeros = new Uint8Array(BLOCK);
+  let buf = new Uint8Array(0);
+  let pos = 0;
+  const take = (n: number): Uint8Array => {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      if (pos === buf.length) {
+        buf = new Uint8Array(cipher.update(zeros));
+        pos = 0;
+      }
+      const k = Math.min(n - filled, buf.length - pos);
+      out.set(buf.subarray(pos, pos + k), filled);
+      pos += k;
+      filled += k;
+    }
+    return out;
+  };
+  return {
+    next() {
+      const b = take(8);
+      const v = new DataView(b.buffer);
+      return (v.getUint32(0) * 2 ** 21 + (v.getUint32(4) >>> 11)) / 2 ** 53;
+    },
+    bytes: take,
+  };
+}
 
 /**
  * A deterministic generator (xoshiro128**) seeded from any string or number through SHA-256.

@@ -13,7 +13,7 @@
 import { fileURLToPath } from 'node:url';
 import { alignTo, seededSplit } from 'indomain/engine/align';
 import { loadCsv } from 'indomain/engine/csv';
-import { cryptoRng, seededRng } from 'indomain/engine/rng';
+import { cryptoRng } from 'indomain/engine/rng';
 import { applyStandardizer, fitStandardizer } from 'indomain/engine/standardize';
 import { selectRows, type PartyTable } from 'indomain/engine/table';
 import { fitLogistic, predictLogistic } from 'indomain/models/logistic';
@@ -59,8 +59,8 @@ const h = side(host);
 // Once with every role in its own thread (as on separate nodes: the time a user waits), once with
 // all three in one thread over the in-memory transport, which keeps every message it delivered.
 const config = vflConfig('notebook-lr');
-const threads = await trainInThreads({ guest: g.train, labels: g.yTrain!, host: h.train, config, arbiterSeed: 'notebook-arbiter', guestSeed: 'notebook-guest' });
-const memory = await trainInMemory({ guest: g.train, labels: g.yTrain!, host: h.train, config, rng: seededRng('notebook-arbiter') });
+const threads = await trainInThreads({ guest: g.train, labels: g.yTrain!, host: h.train, config, arbiterSecret: cryptoRng.bytes(32), guestSecret: cryptoRng.bytes(32) });
+const memory = await trainInMemory({ guest: g.train, labels: g.yTrain!, host: h.train, config, rng: cryptoRng });
 
 // ## 5. How good is the federated model?
 // Only the experimenter can put the two halves of the model together and fit the centralised

@@ -5,7 +5,7 @@
  */
 import { IndomainError } from '../engine/errors.ts';
 import { randomBytes } from 'node:crypto';
-import { seededRng } from '../engine/rng.ts';
+import { secretRng } from '../engine/rng.ts';
 import { createCkks } from '../protocols/he/ckks.ts';
 import type { Envelope } from '../protocols/message.ts';
 import { vflConfig, VflArbiter } from '../protocols/vfl-lr/protocol.ts';
@@ -85,8 +85,8 @@ export class CoordinatorJob {
       // (never the job's public seed, which every party knows), so a restarted coordinator replays
       // the same values. The secret key is kept there too, so it can still decrypt.
       const stored = this.store.storedSecret(this.spec.id, 'vfl-lr-ckks-secret');
-      const secret = Buffer.from(this.store.secret(this.spec.id, 'vfl-lr-arbiter-rng', () => randomBytes(32))).toString('hex');
-      this.arbiter = new VflArbiter(ckks, config, seededRng(secret), {
+      const secret = this.store.secret(this.spec.id, 'vfl-lr-arbiter-rng', () => randomBytes(32));
+      this.arbiter = new VflArbiter(ckks, config, secretRng(secret, 'vfl-lr-arbiter'), {
         ...(stored ? { stored } : {}),
         keep: (b) => this.store.keepSecret(this.spec.id, 'vfl-lr-ckks-secret', b),
       });

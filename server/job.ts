@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { alignTo, seededSplit } from '../engine/align.ts';
 import { loadCsv, type LoadOptions } from '../engine/csv.ts';
 import { IndomainError } from '../engine/errors.ts';
-import { seededRng } from '../engine/rng.ts';
+import { secretRng, type Rng } from '../engine/rng.ts';
 import { applyStandardizer, fitStandardizer } from '../engine/standardize.ts';
 import { selectRows, type PartyTable } from '../engine/table.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../models/logistic.ts';
@@ -137,8 +137,13 @@ export class NodeJob {
     return this.table;
   }
 
-  private seed(name: string): string {
-    return Buffer.from(this.store.secret(this.job, name, () => randomBytes(32))).toString('hex');
+  /**
+   * A cryptographic stream for one purpose of this job, derived from a secret kept in this node's
+   * store (created from the OS generator on first use): the same after a restart, so a replay
+   * repeats its messages, and unknown to every other party.
+   */
+  private secretStream(name: string): Rng {
+    return secretRng(this.store.secret(this.job, name, () => randomBytes(32)), name);
   }
 
   /** A stored CKKS secret key (after a restart) and where to keep a new one. */
@@ -175,7 +180,7 @@ export class NodeJob {
           this.summary.authorisation = f.excluded;
           this.audit('psi-input', { bank: this.spec.guest.node, purpose: 'modelling', at: this.now, dataset: this.datasetName, rows: this.data().ids.length, used: ids.length, excluded: f.excluded, ids: [...ids].sort() });
         } else this.audit('data-access', { dataset: this.datasetName, stage: 'psi', rows: ids.length, columns: ['id'] });
-        const rng = seededRng(this.seed('psi'));
+        const rng = this.secretStream('psi');
         this.psi = this.role === 'guest' ? new PsiGuest(this.job, ids, this.blinder, rng) : new PsiHost(this.job, ids, this.blinder, rng);
         return this.after('psi', await this.psi.start());
       }
@@ -188,7 +193,7 @@ export class NodeJob {
         this.sc =
           this.role === 'guest'
             ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.keys('scorecard-ckks-secret'))
-            : new ScorecardHost(ckks, side, decl, config, seededRng(this.seed('scorecard-flood')));
+            : new ScorecardHost(ckks, side, decl, config, this.secretStream('scorecard-flood'));
         this.audit('data-access', { dataset: this.datasetName, stage: 'binning', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
         return this.after('binning', await this.sc.start());
       }
@@ -198,7 +203,7 @@ export class NodeJob {
         const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
         const p = this.split();
         if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
-        this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config, seededRng(this.seed('vfl-mask'))) : new VflHost(ckks, cols, config);
+        this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config, this.secretStream('vfl-mask')) : new VflHost(ckks, cols, config, this.secretStream('vfl-host-flood'));
         return this.after('training', await this.vfl.start());
       }
       case 'scorecard': {

@@ -177,11 +177,20 @@ export function encode(ckks: Ckks, values: Float64Array, scale = ckks.scale, lev
   return pt;
 }
 
+/**
+ * Ciphertexts that may leave this party as they are: fresh encryptions made here, and results
+ * re-randomised by {@link rerandomize}. {@link serialize} refuses every other ciphertext, so a
+ * protocol cannot send a result it computed from another party's ciphertexts without
+ * re-randomising it first (STYLE.md rule 14). Keyed by object identity; nothing is kept alive.
+ */
+const sendable = new WeakSet<CipherText>();
+
 /** Encrypt one vector into one ciphertext. */
 export function encryptVector(ev: Evaluation, values: Float64Array, scale = ev.ckks.scale): CipherText {
   const pt = encode(ev.ckks, values, scale);
   const ct = ev.encryptor.encrypt(pt) as CipherText;
   pt.delete();
+  sendable.add(ct);
   return ct;
 }
 
@@ -270,6 +279,7 @@ export class ZeroPool {
     const pt = encode(this.ev.ckks, values, this.scale);
     this.ev.ckks.evaluator.addPlain(zero, pt, zero);
     pt.delete();
+    sendable.add(zero);
     return zero;
   }
 
@@ -293,7 +303,15 @@ export function encryptChunks(ev: Evaluation, values: Float64Array, scale = ev.c
   return out;
 }
 
+/**
+ * A ciphertext's wire bytes. Only a fresh encryption or a {@link rerandomize}d result may be
+ * serialised: anything else was computed from ciphertexts another party made, and that party could
+ * solve for the plaintext multipliers applied to them (tests/attacks/linear-span.test.ts).
+ */
 export function serialize(ckks: Ckks, ct: CipherText): Uint8Array {
+  if (!sendable.has(ct)) {
+    throw new IndomainError('HE_NOT_RERANDOMISED', 'a computed ciphertext must be re-randomised (rerandomize) before it leaves this party');
+  }
   return ct.saveArray(ckks.seal.ComprModeType.none);
 }
 
@@ -361,18 +379,40 @@ export function productNoise(ckks: Ckks, chunks: number): number {
   return 2 ** 20 / ckks.scale * Math.sqrt(Math.max(1, chunks));
 }
 
+/**
+ * Ciphertext noise of Σ_k p_k ⊙ [[t_k]] (fresh ciphertexts at `ckks.scale` times plaintexts, up
+ * to 16 terms with |p_k| ≤ 1, unrescaled), in value units: the run-to-run deviation of such a
+ * combination with fresh encryptions, measured at 1.1e-9 with public-key encryptions and 1.6e-10
+ * with the arbiter's symmetric zeros (6 terms, scale 2^40; tests/protocols/he.test.ts). Bound:
+ * 2^11/scale ≈ 1.9e-9.
+ */
+export function combinationNoise(ckks: Ckks): number {
+  return 2 ** 11 / ckks.scale;
+}
+
 /** Number of ciphertexts needed for n values. */
 export function chunkCount(ckks: Ckks, n: number): number {
   return Math.ceil(n / ckks.slots);
 }
 
 /**
- * Circuit privacy for a result computed on another party's ciphertexts before that party
- * decrypts it: add a fresh public-key encryption of Gaussian noise of deviation `sigma` in every
- * slot, at the result's level and scale. The fresh encryption re-randomises the ciphertext and the
- * noise drowns what the evaluation noise could tell about the evaluator's plaintext operands.
+ * Re-randomise a result computed from ciphertexts another party made, before it leaves this party
+ * (the one place every protocol does it; {@link serialize} refuses a computed ciphertext that has
+ * not been through here).
+ *
+ * Why. A ciphertext is a pair (c0, c1). A result Σ_k p_k·[[t_k]] + p_0 of plaintexts p_k applied
+ * to ciphertexts [[t_k]] that the receiver made has c1 = Σ_k p_k·c1(t_k): the receiver knows every
+ * c1(t_k), solves for the p_k (K unknowns, N equations at the NTT points when the p_k are constant
+ * polynomials), subtracts Σ p_k·[[t_k]] and is left with the trivial ciphertext (p_0, 0), which
+ * decrypts under any key. Adding a fresh public-key encryption (u·pk0 + e0 + Δ·noise, u·pk1 + e1)
+ * with this party's fresh secret u puts an RLWE sample into c1, so the result is no longer in that
+ * span, and the Gaussian noise of deviation `sigma` (in value units) drowns the part of the
+ * evaluation error that depends on the plaintext operands, for whoever decrypts the result
+ * (circuit privacy against the key owner; size `sigma` from measured noise, see `productNoise`).
+ * Works at the result's level and scale; in place.
  */
-export function floodCiphertext(ev: Evaluation, ct: CipherText, sigma: number, rng: Rng): void {
+export function rerandomize(ev: Evaluation, ct: CipherText, sigma: number, rng: Rng): void {
+  if (!(sigma > 0) || !Number.isFinite(sigma)) throw new IndomainError('HE_OUT_OF_RANGE', `flooding deviation ${sigma} must be positive`);
   const noise = new Float64Array(ev.ckks.slots);
   for (let i = 0; i < noise.length; i++) noise[i] = sigma * gaussian(rng);
   const pt = ev.ckks.encoder.encode(noise, ct.scale) as PlainText;
@@ -381,4 +421,5 @@ export function floodCiphertext(ev: Evaluation, ct: CipherText, sigma: number, r
   ev.ckks.evaluator.cipherModSwitchTo(fresh, ct.parmsId, fresh);
   ev.ckks.evaluator.add(ct, fresh, ct);
   fresh.delete();
+  sendable.add(ct);
 }

@@ -12,7 +12,7 @@ import { selectFeatures } from '../../models/selection.ts';
 import { binShares, characteristicStability, stabilityIndex } from '../../models/stability.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { deserialize, floodCiphertext, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { deserialize, rerandomize, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { PackedColumns } from '../he/packing.ts';
 import type { FeatureDeclarations, ScorecardConfig } from './config.ts';
 import {
@@ -115,7 +115,7 @@ export class ScorecardHost extends ScorecardParty implements Party {
       const packed = new PackedColumns(this.ev, indicators);
       const sums = packed.transposeTimes(y);
       packed.release();
-      floodCiphertext(this.ev, sums, this.config.countFloodSigma, this.rng);
+      rerandomize(this.ev, sums, this.config.countFloodSigma, this.rng);
       events.push(serialize(this.ckks, sums));
       sums.delete();
     }
@@ -256,7 +256,7 @@ export class ScorecardHost extends ScorecardParty implements Party {
       }
     }
     const finish = (ct: ReturnType<PackedColumns['transposeTimes']>): Uint8Array => {
-      floodCiphertext(ev, ct, this.config.fisherFloodSigma, this.rng);
+      rerandomize(ev, ct, this.config.fisherFloodSigma, this.rng);
       const s = serialize(this.ckks, ct);
       ct.delete();
       return s;

@@ -7,7 +7,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import type { Rng } from '../../engine/rng.ts';
-import { deserialize, encode, importPublicKeys, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { combinationNoise, deserialize, encode, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { CrossGramLeft } from '../mpc/cross-gram.ts';
 import { PackedColumns } from '../he/packing.ts';
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
@@ -50,6 +50,11 @@ export class VflGuest implements Party {
     private readonly y: Uint8Array,
     private readonly config: VflConfig,
     private readonly rng: Rng,
+    /**
+     * FOR THE ATTACK TESTS ONLY (tests/attacks/linear-span.test.ts): false sends the residual as
+     * computed, to show the attack that re-randomisation defeats.
+     */
+    private readonly rerandomise = true,
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     this.x = [ones(y.length), ...cols];
@@ -163,7 +168,13 @@ export class VflGuest implements Party {
       pc.delete();
       residual.push(acc!);
     }
-    const chunksOut = residual.map((ct) => serialize(this.ckks, ct));
+    // The residual is a combination of the host's own ciphertexts: re-randomised before it goes
+    // back to the host, or the host solves for the coefficients and reads coef_0 − y (the labels).
+    const sigma = combinationNoise(this.ckks) * 2 ** this.config.floodMarginBits;
+    const chunksOut = residual.map((ct) => {
+      if (this.rerandomise) rerandomize(this.ev!, ct, sigma, this.rng);
+      return this.rerandomise ? serialize(this.ckks, ct) : ct.saveArray(this.ckks.seal.ComprModeType.none);
+    });
     this.residual = residual;
     this.stage = 'update';
     return [envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunks: chunksOut })];
@@ -187,6 +198,9 @@ export class VflGuest implements Party {
     const pp = encode(this.ckks, penalty, gradient.scale, gradient);
     this.ckks.evaluator.addPlain(gradient, pp, gradient);
     pp.delete();
+    // Computed from the arbiter's zeros (in the host's basis): re-randomised before it goes to the
+    // arbiter, flooded at the arbiter's own release margin over the product's noise.
+    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng);
     const g = serialize(this.ckks, gradient);
     gradient.delete();
     return [

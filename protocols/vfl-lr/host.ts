@@ -7,7 +7,8 @@ import { crossGram, linearPredictor } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { deserialize, encode, encryptChunks, importPublicKeys, serialize, ZeroPool, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { deserialize, encode, encryptChunks, importPublicKeys, productNoise, rerandomize, serialize, ZeroPool, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { cryptoRng, type Rng } from '../../engine/rng.ts';
 import { CrossGramRight } from '../mpc/cross-gram.ts';
 import { PackedColumns } from '../he/packing.ts';
 import { chebyshevBasis, chebyshevDegreeFor, normalise } from './chebyshev.ts';
@@ -44,6 +45,8 @@ export class VflHost implements Party {
     private readonly ckks: Ckks,
     private readonly x: readonly Float64Array[],
     private readonly config: VflConfig,
+    /** This party's secret randomness (flooding what it re-randomises); the OS generator by default. */
+    private readonly rng: Rng = cryptoRng,
   ) {
     this.rows = x[0]?.length ?? 0;
     if (x.length === 0) throw new IndomainError('VFL_BAD_CONFIG', 'the host has no feature columns');
@@ -164,6 +167,9 @@ export class VflHost implements Party {
     const pp = encode(this.ckks, penalty, gradient.scale, gradient);
     this.ckks.evaluator.addPlain(gradient, pp, gradient);
     pp.delete();
+    // Computed from the guest's residual (itself from the arbiter's zeros): re-randomised before
+    // it goes to the arbiter, flooded at the arbiter's own release margin over the product's noise.
+    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng);
     const g = serialize(this.ckks, gradient);
     gradient.delete();
     this.stage = 'update';

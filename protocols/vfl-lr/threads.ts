@@ -3,7 +3,7 @@
  * host's encrypted gradient products run at the same time, and each party precomputes in its
  * idle time (the host its encryptions of zero, both their plaintext diagonals).
  */
-import { seededRng } from '../../engine/rng.ts';
+import { secretRng } from '../../engine/rng.ts';
 import { createCkks } from '../he/ckks.ts';
 import { runInThreads } from '../threads.ts';
 import { VflArbiter } from './arbiter.ts';
@@ -12,8 +12,8 @@ import { VflGuest } from './guest.ts';
 import { VflHost } from './host.ts';
 
 type RoleArgs =
-  | { role: 'arbiter'; config: VflConfig; seed: string }
-  | { role: 'guest'; config: VflConfig; columns: Float64Array[]; labels: Uint8Array; seed: string }
+  | { role: 'arbiter'; config: VflConfig; secret: Uint8Array }
+  | { role: 'guest'; config: VflConfig; columns: Float64Array[]; labels: Uint8Array; secret: Uint8Array }
   | { role: 'host'; config: VflConfig; columns: Float64Array[] };
 
 /** Build one role in this thread (the CKKS context too, as a node process does once). */
@@ -21,11 +21,11 @@ export async function createParty(a: RoleArgs) {
   const ckks = await createCkks(a.config.params);
   switch (a.role) {
     case 'arbiter': {
-      const party = new VflArbiter(ckks, a.config, seededRng(a.seed));
+      const party = new VflArbiter(ckks, a.config, secretRng(a.secret, 'vfl-lr-arbiter'));
       return { party, result: () => ({ iterations: party.iterations, converged: party.converged, gradientNorms: party.gradientNorms }) };
     }
     case 'guest': {
-      const party = new VflGuest(ckks, a.columns, a.labels, a.config, seededRng(a.seed));
+      const party = new VflGuest(ckks, a.columns, a.labels, a.config, secretRng(a.secret, 'vfl-mask'));
       return { party, result: () => ({ weights: party.weights }) };
     }
     case 'host': {
@@ -40,9 +40,9 @@ export interface VflThreadsInput {
   labels: Uint8Array;
   host: readonly Float64Array[];
   config: VflConfig;
-  /** Seeds of the arbiter's and the guest's generators (reproducible runs; nodes use secrets). */
-  arbiterSeed: string;
-  guestSeed: string;
+  /** Secrets of the arbiter's and the guest's generators (from a cryptographic generator). */
+  arbiterSecret: Uint8Array;
+  guestSecret: Uint8Array;
   /** Runs before the timed one on the same threads (see runInThreads). */
   warmups?: number;
 }
@@ -67,8 +67,8 @@ export async function trainInThreads(input: VflThreadsInput): Promise<VflThreads
   const config = vflConfig(input.config.job, input.config);
   const module = new URL('./threads.ts', import.meta.url).href;
   const run = await runInThreads({
-    arbiter: { module, args: { role: 'arbiter', config, seed: input.arbiterSeed } },
-    guest: { module, args: { role: 'guest', config, columns: [...input.guest], labels: input.labels, seed: input.guestSeed } },
+    arbiter: { module, args: { role: 'arbiter', config, secret: input.arbiterSecret } },
+    guest: { module, args: { role: 'guest', config, columns: [...input.guest], labels: input.labels, secret: input.guestSecret } },
     host: { module, args: { role: 'host', config, columns: [...input.host] } },
   }, { warmups: input.warmups ?? 0 });
   const a = run.results.arbiter as { iterations: number; converged: boolean; gradientNorms: number[] };

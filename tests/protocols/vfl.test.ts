@@ -13,6 +13,13 @@ import { trainInMemory, vflConfig, VflGuest, VflHost } from '../../protocols/vfl
 import { trainInThreads } from '../../protocols/vfl-lr/threads.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
+/**
+ * How far two trainings of one model on the same rows may end apart: each of the three gradients of
+ * every step (the guest's, the host's, the arbiter's release) carries an independent flood of
+ * productNoise·2^floodMarginBits, so runs agree up to that noise, not bit for bit. Measured spread on
+ * breast: up to 1.1e-4 (weights of order 1).
+ */
+const FLOOD_SPREAD = 5e-4;
 
 interface Prepared {
   g: { train: Float64Array[]; test: Float64Array[] };
@@ -127,7 +134,7 @@ describe('vertical logistic regression', () => {
     const wa = fedModel(a.guest, a.host);
     const wb = fedModel(b.guest, b.host);
     expect(a.arbiter.iterations).toBe(b.arbiter.iterations);
-    wa.weights.forEach((w, j) => expect(Math.abs(w - wb.weights[j]!)).toBeLessThan(1e-4));
+    wa.weights.forEach((w, j) => expect(Math.abs(w - wb.weights[j]!)).toBeLessThan(FLOOD_SPREAD));
     const central = fitLogistic([...p.g.train, ...p.h.train], p.yTrain, { optimizer: 'newton', tolerance: 1e-12, lambda: 0.05 });
     const fedAuc = auc(predictLogistic(wa, [...p.g.test, ...p.h.test]), p.yTest);
     const cAuc = auc(predictLogistic(central, [...p.g.test, ...p.h.test]), p.yTest);
@@ -140,11 +147,11 @@ describe('vertical logistic regression', () => {
     const p = await prepare(guest, host, 'breast-threads');
     const config = vflConfig('job-threads', { lambda: 0.05 });
     const mem = await trainInMemory({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, rng: seededRng(2) });
-    const thr = await trainInThreads({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, arbiterSeed: 'a', guestSeed: 'g' });
+    const thr = await trainInThreads({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, arbiterSecret: cryptoRng.bytes(32), guestSecret: cryptoRng.bytes(32) });
     expect(thr.converged).toBe(true);
     expect(thr.iterations).toBe(mem.arbiter.iterations);
-    thr.guestWeights.forEach((w, j) => expect(Math.abs(w - mem.guest.weights[j]!)).toBeLessThan(1e-4));
-    thr.hostWeights.forEach((w, j) => expect(Math.abs(w - mem.host.weights[j]!)).toBeLessThan(1e-4));
+    thr.guestWeights.forEach((w, j) => expect(Math.abs(w - mem.guest.weights[j]!)).toBeLessThan(FLOOD_SPREAD));
+    thr.hostWeights.forEach((w, j) => expect(Math.abs(w - mem.host.weights[j]!)).toBeLessThan(FLOOD_SPREAD));
     // Every route the protocol uses carried bytes; the host's encryptions of zero came from the arbiter.
     for (const pair of ['arbiter->guest', 'arbiter->host', 'guest->host', 'host->guest', 'guest->arbiter', 'host->arbiter']) expect(thr.bytesByPair[pair]).toBeGreaterThan(0);
     expect(mem.transport.log.some((r) => r.type === 'Zeros' && r.to === 'host')).toBe(true);
