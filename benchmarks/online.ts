@@ -34,7 +34,7 @@ export async function onlineLab(dir: string, basePort: number, log: (l: string) 
     { name: 'coordinator', role: 'coordinator', port: basePort },
     { name: 'platform', role: 'platform', port: basePort + 1, args: ['--auto-approve'] },
     { name: 'bank-1', role: 'bank', port: basePort + 2 },
-  ]);
+  ], { dataRoot: join(dir, 'data') });
   await cluster.startAll();
   await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: data.platform, idColumn: 'id', uscc: true });
   await cluster.admin('platform', 'POST', '/v1/admin/authorisations/import', { path: data.authorisations });

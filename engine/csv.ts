@@ -1,12 +1,13 @@
 /**
  * CSV loading into a {@link PartyTable}, refusing bad input with coded errors that name the file,
- * line, column and field.
+ * line, column and field, and never a value from the file: no line, header, id, label or feature
+ * value appears in a message (errors reach remote callers of a node's admin API).
  *
  * Accepted: comma-separated, a header row, optional double quotes around a field ("" inside a quoted
  * field is a quote), LF or CRLF line endings, a UTF-8 byte-order mark. Missing feature values are
  * the empty string, NA, N/A, NaN, null (any case); they load as NaN. Fields may not span lines.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { IndomainError } from './errors.ts';
 import type { PartyTable } from './table.ts';
 import { usccProblem } from './uscc.ts';
@@ -24,15 +25,32 @@ export interface LoadOptions {
 
 const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null']);
 
-/** Load a CSV file. */
-export function loadCsv(path: string, options: LoadOptions): PartyTable {
-  let text: string;
+/** Load a CSV file (a regular file; `name` names it in errors). */
+export function loadCsv(path: string, options: LoadOptions, name = path): PartyTable {
+  return parseCsv(readRegularFile(path, name), options, name);
+}
+
+/**
+ * The text of a regular file. Opened without blocking (a FIFO does not hang the caller) and
+ * checked on the open descriptor: a directory, device, FIFO or socket is refused. Errors name the
+ * file as `name` and give the system's error code only.
+ */
+export function readRegularFile(path: string, name = path): string {
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    throw new IndomainError('DATA_FILE_UNREADABLE', (e as Error).message, { file: path });
+    throw new IndomainError('DATA_FILE_UNREADABLE', (e as NodeJS.ErrnoException).code, { file: name });
   }
-  return parseCsv(text, options, path);
+  try {
+    if (!fstatSync(fd).isFile()) throw new IndomainError('DATA_FILE_UNREADABLE', 'not a regular file', { file: name });
+    return readFileSync(fd, 'utf8');
+  } catch (e) {
+    if (e instanceof IndomainError) throw e;
+    throw new IndomainError('DATA_FILE_UNREADABLE', (e as NodeJS.ErrnoException).code, { file: name });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Parse CSV text; `source` names it in errors. */
@@ -48,7 +66,7 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
   const seen = new Map<string, number>();
   header.forEach((h, j) => {
     if (seen.has(h)) {
-      throw new IndomainError('DATA_DUPLICATE_COLUMN', `"${h}" is column ${seen.get(h)! + 1} and ${j + 1}`, {
+      throw new IndomainError('DATA_DUPLICATE_COLUMN', `also column ${seen.get(h)! + 1}`, {
         file: source,
         line: 1,
         column: j + 1,
@@ -59,9 +77,10 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
   });
   const idIdx = header.indexOf(options.idColumn);
   if (idIdx < 0) {
-    throw new IndomainError('DATA_MISSING_ID_COLUMN', `no column "${options.idColumn}" in header [${header.join(', ')}]`, {
+    throw new IndomainError('DATA_MISSING_ID_COLUMN', `none of the ${header.length} columns is named as the id column`, {
       file: source,
       line: 1,
+      field: options.idColumn,
     });
   }
   let labelIdx = -1;
@@ -70,8 +89,8 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
     if (labelIdx < 0) {
       throw new IndomainError(
         'DATA_MISSING_LABEL_COLUMN',
-        `no column "${options.labelColumn}" in header [${header.join(', ')}]`,
-        { file: source, line: 1 },
+        `none of the ${header.length} columns is named as the label column`,
+        { file: source, line: 1, field: options.labelColumn },
       );
     }
   }
@@ -81,7 +100,7 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
     if (j !== idIdx && j !== labelIdx && !excluded.has(h)) featureIdx.push(j);
   });
   if (featureIdx.length === 0) {
-    throw new IndomainError('DATA_NO_FEATURES', `header [${header.join(', ')}] has only id/label columns`, {
+    throw new IndomainError('DATA_NO_FEATURES', `all ${header.length} columns are the id, the label or excluded`, {
       file: source,
       line: 1,
     });
@@ -111,7 +130,7 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
     if (id === '') throw new IndomainError('DATA_EMPTY_ID', undefined, idAt);
     const first = idRow.get(id);
     if (first !== undefined) {
-      throw new IndomainError('DATA_DUPLICATE_ID', `"${id}" first appears on line ${first + 2}`, idAt);
+      throw new IndomainError('DATA_DUPLICATE_ID', `first on line ${first + 2}`, idAt);
     }
     if (uscc) {
       const problem = usccProblem(id);
@@ -123,7 +142,7 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
       const raw = fields[labelIdx]!.trim();
       const v = raw === '1' || raw === '1.0' ? 1 : raw === '0' || raw === '0.0' ? 0 : -1;
       if (v < 0) {
-        throw new IndomainError('DATA_BAD_LABEL', `"${raw}"`, {
+        throw new IndomainError('DATA_BAD_LABEL', raw === '' ? 'empty' : undefined, {
           file: source,
           line: lineNo,
           column: labelIdx + 1,
@@ -140,7 +159,7 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
       else {
         v = Number(raw);
         if (!Number.isFinite(v)) {
-          throw new IndomainError('DATA_NON_NUMERIC', `"${raw}"`, {
+          throw new IndomainError('DATA_NON_NUMERIC', undefined, {
             file: source,
             line: lineNo,
             column: col + 1,
@@ -161,7 +180,6 @@ export function parseCsv(text: string, options: LoadOptions, source = '<input>')
   };
 }
 
-/** Split one CSV line into fields, honouring double quotes. */
 /** Split CSV text into rows of string fields (quotes handled; a trailing newline dropped). */
 export function csvRows(text: string, source = '<input>'): string[][] {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -170,6 +188,7 @@ export function csvRows(text: string, source = '<input>'): string[][] {
   return lines.map((l, i) => splitLine(l, source, i + 1));
 }
 
+/** Split one CSV line into fields, honouring double quotes. */
 function splitLine(line: string, source: string, lineNo: number): string[] {
   if (line.endsWith('\r')) line = line.slice(0, -1);
   if (!line.includes('"')) return line.split(',');

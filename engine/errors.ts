@@ -29,6 +29,7 @@ export const ERRORS = {
   DATA_DUPLICATE_ID: { status: 400, message: 'an id appears twice' },
   DATA_BAD_USCC: { status: 400, message: 'an id is not a valid Unified Social Credit Code' },
   DATA_UNTERMINATED_QUOTE: { status: 400, message: 'a quoted field is not closed' },
+  DATA_PATH_REFUSED: { status: 400, message: "the path is not a readable regular file under the node's data root" },
   // Private set intersection.
   PSI_WRONG_STAGE: { status: 409, message: 'a PSI message arrived in the wrong stage' },
   PSI_BAD_MESSAGE: { status: 400, message: 'a PSI message is malformed' },

@@ -26,14 +26,16 @@ export function usccCheckCharacter(first17: string): string | undefined {
   return USCC_ALPHABET[(31 - (sum % 31)) % 31];
 }
 
-/** Why a code is invalid, or undefined when it is valid. */
+/**
+ * Why a code is invalid (lengths and positions only, never the code or its characters: the
+ * reason reaches remote callers), or undefined when it is valid.
+ */
 export function usccProblem(code: string): string | undefined {
-  if (code.length !== 18) return `"${code}" has ${code.length} characters, expected 18`;
+  if (code.length !== 18) return `${code.length} characters, expected 18`;
   for (let i = 0; i < 18; i++) {
-    if (!VALUE.has(code[i]!)) return `"${code}" has "${code[i]}" at position ${i + 1}, not in the USCC alphabet`;
+    if (!VALUE.has(code[i]!)) return `the character at position ${i + 1} is not in the USCC alphabet`;
   }
-  const expected = usccCheckCharacter(code.slice(0, 17));
-  if (expected !== code[17]) return `"${code}" has check character "${code[17]}", expected "${expected}"`;
+  if (usccCheckCharacter(code.slice(0, 17)) !== code[17]) return 'the check character (position 18) does not match';
   return undefined;
 }
 

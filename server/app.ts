@@ -3,14 +3,20 @@
  *   - errors: every failure answers `{ code, message }` with the code's HTTP status, never a stack;
  *   - openapi: @fastify/swagger, served at GET /openapi.json;
  *   - peer: POST /v1/messages, signed node-to-node messages (msgpack, size-limited);
- *   - admin: datasets and jobs, behind the node's admin token (header `x-admin-token`);
- *   - GET /v1/health and GET /v1/identity are public.
+ *   - admin: datasets, jobs, authorisations, monitoring and POST /v1/score, behind the node's admin
+ *     token (header `x-admin-token`), checked by an unconditional onRequest hook of this
+ *     encapsulated plugin: it covers exactly the routes registered in it, whatever the request
+ *     text looked like (`/v1/%61dmin/…`, absolute-form `http://x/v1/admin/…`), never by matching
+ *     `req.url` (raw) against a prefix while the router decodes and normalises (rule 13);
+ *   - GET /v1/health, GET /v1/identity and GET /openapi.json are public.
+ * Data files named in admin requests are read only under the node's data root (server/data-root.ts).
  * TLS: pass `https: { key, cert }` (PEM) in the options to serve HTTPS; peers' URLs then use https.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
-import { loadCsv, type LoadOptions } from '../engine/csv.ts';
+import { loadCsv, parseCsv, type LoadOptions } from '../engine/csv.ts';
+import type { DataRoot } from './data-root.ts';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { parseJobSpec } from './job.ts';
 import { MESSAGE_PATH, type NodeRuntime, type Peer } from './runtime.ts';
@@ -34,10 +40,31 @@ export interface AppOptions {
   readonly role: string;
   readonly peers: ReadonlyMap<string, Peer>;
   readonly adminToken: string;
+  /** The directory admin requests may read data files from. */
+  readonly dataRoot: DataRoot;
+  /**
+   * TEST ONLY, for tests/attacks: 'url-prefix' restores the old check on the raw URL text (the
+   * bypass), 'route' (the default) checks every route of the admin plugin.
+   */
+  readonly authCheck?: 'route' | 'url-prefix';
+  /** TEST ONLY, for tests/attacks: 'unconfined' reads any path the process can (the old handling). */
+  readonly dataPaths?: 'root' | 'unconfined';
   /** Largest accepted message body, bytes (default 64 MiB: a round of the encrypted basis is ~15 MB). */
   readonly bodyLimit?: number;
   readonly https?: { key: string | Buffer; cert: string | Buffer };
   readonly logger?: boolean;
+}
+
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route of the node, and those behind the admin token (collected as they are registered). */
+    routeTable: { all: RouteEntry[]; admin: RouteEntry[] };
+  }
 }
 
 const ERROR_SCHEMA = { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } as const;
@@ -57,8 +84,15 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     if (e.code === 'SRV_INTERNAL') app.log.error(err);
     void reply.status(e.status).send(e.toJSON());
   });
+  const routeTable: FastifyInstance['routeTable'] = { all: [], admin: [] };
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routeTable.all.push({ method, url: r.url! });
+  });
   app.setNotFoundHandler((req, reply) => {
-    const e = new IndomainError('SRV_NOT_FOUND', `${req.method} ${req.url}`);
+    // The caller's own method and path, without the query, cut short: nothing of the node's.
+    const path = req.url.split('?')[0]!.slice(0, 200);
+    const e = new IndomainError('SRV_NOT_FOUND', `no route ${req.method} ${path}`);
     void reply.status(e.status).send(e.toJSON());
   });
   app.addContentTypeParser('application/msgpack', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
@@ -116,13 +150,28 @@ function peerPlugin(o: AppOptions): FastifyPluginAsync {
 
 function adminPlugin(o: AppOptions): FastifyPluginAsync {
   return async (app) => {
-    const expected = Buffer.from(o.adminToken);
-    app.addHook('onRequest', async (req: FastifyRequest) => {
-      if (!req.url.startsWith('/v1/admin/') && !req.url.startsWith('/v1/score')) return;
-      const got = Buffer.from(String(req.headers['x-admin-token'] ?? ''));
-      if (got.length !== expected.length || !timingSafeEqual(got, expected)) throw new IndomainError('SRV_ADMIN_TOKEN');
+    // Compared as SHA-256 digests: constant time, and the token's length is not revealed either.
+    const digest = (s: string) => createHash('sha256').update(s).digest();
+    const expected = digest(o.adminToken);
+    const checkToken = async (req: FastifyRequest) => {
+      if (!timingSafeEqual(digest(String(req.headers['x-admin-token'] ?? '')), expected)) throw new IndomainError('SRV_ADMIN_TOKEN');
+    };
+    if (o.authCheck === 'url-prefix') {
+      // The old check, kept for tests/attacks/admin-paths.test.ts only: req.url is the raw request text.
+      app.addHook('onRequest', async (req: FastifyRequest) => {
+        if (!req.url.startsWith('/v1/admin/') && !req.url.startsWith('/v1/score')) return;
+        await checkToken(req);
+      });
+    } else app.addHook('onRequest', checkToken);
+    app.addHook('onRoute', (r) => {
+      for (const method of [r.method].flat()) app.routeTable.admin.push({ method, url: r.url! });
     });
     const store = o.runtime.store;
+    /** A data file named by an admin request: under the data root (the default), or anywhere (the old handling, tests only). */
+    const dataFile = (requested: string) => {
+      if (o.dataPaths !== 'unconfined') return o.dataRoot.read(requested);
+      return { path: requested, name: requested, text: undefined };
+    };
     const security = [{ adminToken: [] }];
 
     app.post('/v1/admin/datasets', { schema: { summary: 'Register a CSV dataset on this node (it stays here)', security } }, async (req) => {
@@ -136,8 +185,9 @@ function adminPlugin(o: AppOptions): FastifyPluginAsync {
         ...(Array.isArray(b.exclude) ? { exclude: b.exclude.map(String) } : {}),
       };
       // Load it now: bad input is refused with its coded error before anything is stored.
-      const t = loadCsv(b.path, options);
-      store.putDataset({ name: b.name, path: b.path, options: JSON.stringify(options), rows: t.ids.length, features: JSON.stringify(t.featureNames) });
+      const f = dataFile(b.path);
+      const t = f.text === undefined ? loadCsv(f.path, options) : parseCsv(f.text, options, f.name);
+      store.putDataset({ name: b.name, path: f.path, options: JSON.stringify(options), rows: t.ids.length, features: JSON.stringify(t.featureNames) });
       return { name: b.name, rows: t.ids.length, features: t.featureNames, label: t.labelColumn ?? null };
     });
     app.get('/v1/admin/datasets', { schema: { summary: 'Datasets registered on this node', security } }, async () =>
@@ -159,7 +209,8 @@ function adminPlugin(o: AppOptions): FastifyPluginAsync {
       app.post('/v1/admin/authorisations/import', { schema: { summary: 'Import authorisations from a CSV file on this node (all or nothing)', security } }, async (req) => {
         const b = req.body as { path?: unknown } | undefined;
         if (!b || typeof b.path !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'path is required', { field: 'path' });
-        return authz.importCsv(b.path);
+        const f = dataFile(b.path);
+        return authz.importCsv(f.text === undefined ? f.path : f);
       });
       app.post('/v1/admin/authorisations', { schema: { summary: 'Grant one authorisation', security } }, async (req, reply) => {
         const b = (req.body ?? {}) as Record<string, unknown>;

@@ -4,11 +4,11 @@
  * audit record carrying the change itself, so a verifier can rebuild the registry at any moment
  * from the audit chain alone (server/audit-verify.ts).
  */
-import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { csvRows } from '../engine/csv.ts';
+import { csvRows, readRegularFile } from '../engine/csv.ts';
 import { IndomainError } from '../engine/errors.ts';
 import { usccProblem } from '../engine/uscc.ts';
+import type { DataFile } from './data-root.ts';
 import type { NodeStore } from './store.ts';
 
 export const PURPOSES = ['modelling', 'pre-loan', 'in-loan', 'post-loan'] as const;
@@ -48,11 +48,11 @@ export function status(records: readonly Authorisation[], at: number): 'valid' |
 
 function parseTime(s: string, field: string, line: number, file: string): number {
   const t = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
-  if (!Number.isFinite(t)) throw new IndomainError('AUTH_BAD_RECORD', `"${s}" is not a date (YYYY-MM-DD or ISO 8601)`, { file, line, field });
+  if (!Number.isFinite(t)) throw new IndomainError('AUTH_BAD_RECORD', 'not a date (YYYY-MM-DD or ISO 8601)', { file, line, field });
   return t;
 }
 
-/** Check one record; errors name the file, line and field. */
+/** Check one record; errors name the file, line and field, never a value of the record. */
 export function checkRecord(r: Record<string, string>, line: number, file: string): Authorisation {
   const need = (f: string) => {
     const v = r[f];
@@ -99,20 +99,19 @@ export class AuthorisationRegistry {
       .run(a.uscc, a.bank, a.purpose, a.validFrom, a.validTo, a.revokedAt, a.sourceRef);
   }
 
-  /** Import a CSV (uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref): all or nothing. */
-  importCsv(path: string): { imported: number } {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new IndomainError('DATA_FILE_UNREADABLE', (e as Error).message, { file: path });
-    }
-    const rows = csvRows(text, path);
+  /**
+   * Import a CSV (uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref): all or nothing.
+   * A path is read as a local file; the admin API passes a file already read under the node's data
+   * root ({@link DataFile}), and errors then name it relative to the root.
+   */
+  importCsv(source: string | DataFile): { imported: number } {
+    const { path, name, text } = typeof source === 'string' ? { path: source, name: source, text: readRegularFile(source) } : source;
+    const rows = csvRows(text, name);
     const header = rows[0] ?? [];
     for (const f of ['uscc', 'bank', 'purpose', 'valid_from', 'valid_to', 'source_ref']) {
-      if (!header.includes(f)) throw new IndomainError('AUTH_BAD_RECORD', 'missing column', { file: path, line: 1, field: f });
+      if (!header.includes(f)) throw new IndomainError('AUTH_BAD_RECORD', 'missing column', { file: name, line: 1, field: f });
     }
-    const recs = rows.slice(1).map((cells, i) => checkRecord(Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ''])), i + 2, path));
+    const recs = rows.slice(1).map((cells, i) => checkRecord(Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ''])), i + 2, name));
     this.change(() => {
       for (const a of recs) this.insert(a);
       this.store.audit.append('admin', '', { action: 'authorisations-imported', source: path, sha256: createHash('sha256').update(text).digest('hex'), records: recs });

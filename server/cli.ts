@@ -2,8 +2,8 @@
  * The `indomain` command line. Every failure prints its code and message, never a stack trace.
  *
  *   indomain lab [--serve] [--out lab-output] [--enterprises 50000] [--banks 2] [--loans 10000] [--seed 42] [--port 7600]
- *   indomain coordinator --name N --port P --data DIR --peers PEERS.json
- *   indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json
+ *   indomain coordinator --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
+ *   indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
  *   indomain job create SPEC.json --url COORDINATOR_URL      (admin token: INDOMAIN_ADMIN_TOKEN)
  *   indomain job status|report|cancel ID --url COORDINATOR_URL
  *   indomain bench <suite> …                                  (see benchmarks/cli.ts)
@@ -23,8 +23,8 @@ import { formatVerify, verifyAudit } from './audit-verify.ts';
 import { DEFAULT_LAB, runLab } from './lab/run.ts';
 
 const USAGE = `usage: indomain lab [--serve] [--out DIR] [--enterprises N] [--banks B] [--loans L] [--seed S] [--port P]
-       indomain coordinator --name N --port P --data DIR --peers PEERS.json
-       indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json
+       indomain coordinator --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
+       indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
        indomain job create SPEC.json --url URL | job status|report|cancel ID --url URL
        indomain bench vfl|scorecard …
        indomain audit verify DIR...

@@ -23,6 +23,11 @@ export interface NodeConfig {
   readonly args?: readonly string[];
 }
 
+export interface ClusterOptions {
+  /** Every node's --data-root: the directory its admin API reads CSVs from (default: each node's DATA/datasets). */
+  readonly dataRoot?: string;
+}
+
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 export class Cluster {
@@ -33,6 +38,7 @@ export class Cluster {
   constructor(
     readonly dir: string,
     readonly nodes: readonly NodeConfig[],
+    readonly options: ClusterOptions = {},
   ) {
     mkdirSync(dir, { recursive: true });
     this.peersFile = join(dir, 'peers.json');
@@ -62,7 +68,7 @@ export class Cluster {
     const log = openSync(join(this.dataDir(name), 'node.log'), 'a');
     // INDOMAIN_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof), for diagnosis.
     const flags = [...NODE_V8_FLAGS, ...(process.env.INDOMAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
-    const p = spawn(process.execPath, [...flags, '--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(n.port), '--data', this.dataDir(name), '--peers', this.peersFile, ...(n.args ?? [])], {
+    const p = spawn(process.execPath, [...flags, '--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(n.port), '--data', this.dataDir(name), '--peers', this.peersFile, ...(this.options.dataRoot !== undefined ? ['--data-root', resolve(this.options.dataRoot)] : []), ...(n.args ?? [])], {
       env: { ...process.env, INDOMAIN_ADMIN_TOKEN: this.token },
       stdio: ['ignore', log, log],
     });

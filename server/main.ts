@@ -1,18 +1,22 @@
 /**
  * One node process: `--role platform|bank|coordinator --name NAME --port PORT --data DIR
- * --peers PEERS.json`, admin token from INDOMAIN_ADMIN_TOKEN (or --admin-token). Listens on
+ * --peers PEERS.json [--data-root DIR]`, admin token from INDOMAIN_ADMIN_TOKEN (or --admin-token). Listens on
  * 127.0.0.1 unless --host says otherwise; recovers unfinished jobs from its database on start.
+ * Admin requests read data files (datasets, authorisation imports) only under --data-root
+ * (default DATA/datasets).
  * TLS: --tls-key KEY.pem --tls-cert CERT.pem serve HTTPS; peers then use https:// URLs (a private
  * CA's certificate goes in NODE_EXTRA_CA_CERTS so that nodes trust each other).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { BlindingPool } from '../protocols/psi/pool.ts';
-import { buildApp } from './app.ts';
+import { buildApp, type AppOptions } from './app.ts';
+import { DataRoot } from './data-root.ts';
 import { readPeers } from './peers.ts';
 import { NodeRuntime, type NodeRole } from './runtime.ts';
 import { NodeStore } from './store.ts';
@@ -33,34 +37,35 @@ export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--
 /** This file, for starting a node process: `node [NODE_V8_FLAGS] --import tsx MAIN_PATH ARGS`. */
 export const MAIN_PATH = fileURLToPath(import.meta.url);
 
-export async function startNode(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      role: { type: 'string' },
-      name: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      data: { type: 'string' },
-      peers: { type: 'string' },
-      'admin-token': { type: 'string' },
-      'psi-workers': { type: 'string', default: '2' },
-      'tls-key': { type: 'string' },
-      'auto-approve': { type: 'boolean', default: false },
-      'tls-cert': { type: 'string' },
-    },
-    strict: true,
-  });
-  const role = values.role as NodeRole;
+export interface NodeOptions {
+  readonly role: NodeRole;
+  readonly name: string;
+  /** The node's data directory (database, identity, jobs). */
+  readonly data: string;
+  readonly peers: string;
+  readonly adminToken: string;
+  /** The directory admin requests may read data files from (default DATA/datasets, created). */
+  readonly dataRoot?: string;
+  readonly psiWorkers?: number;
+  readonly autoApprove?: boolean;
+  readonly https?: { key: Buffer; cert: Buffer };
+  /** TEST ONLY switches of {@link buildApp} for tests/attacks (never on the command line). */
+  readonly unsafe?: Pick<AppOptions, 'authCheck' | 'dataPaths'>;
+}
+
+/** A node's parts, built but not listening: `startNode` listens and recovers; tests may listen on port 0. */
+export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance; runtime: NodeRuntime; close: () => Promise<void> }> {
+  const role = o.role;
   if (!['platform', 'bank', 'coordinator'].includes(role ?? '')) throw new IndomainError('CLI_BAD_ARGS', '--role must be platform, bank or coordinator');
-  for (const k of ['name', 'port', 'data', 'peers'] as const) if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required`);
-  const token = values['admin-token'] ?? process.env.INDOMAIN_ADMIN_TOKEN;
-  if (!token || token.length < 16) throw new IndomainError('CLI_BAD_ARGS', 'an admin token of at least 16 characters is required (INDOMAIN_ADMIN_TOKEN or --admin-token)');
-  const store = new NodeStore(values.data!);
-  const identity = store.identity(values.name!);
-  writeFileSync(join(values.data!, 'identity.json'), JSON.stringify({ name: identity.name, role, publicKey: Buffer.from(identity.publicKey).toString('base64') }, null, 2));
-  const peers = readPeers(values.peers!);
-  const pool = role === 'coordinator' ? undefined : new BlindingPool(Number(values['psi-workers']));
+  if (!o.adminToken || o.adminToken.length < 16) throw new IndomainError('CLI_BAD_ARGS', 'an admin token of at least 16 characters is required (INDOMAIN_ADMIN_TOKEN or --admin-token)');
+  const store = new NodeStore(o.data);
+  const identity = store.identity(o.name);
+  writeFileSync(join(o.data, 'identity.json'), JSON.stringify({ name: identity.name, role, publicKey: Buffer.from(identity.publicKey).toString('base64') }, null, 2));
+  let dataRootDir = o.dataRoot;
+  if (dataRootDir === undefined) mkdirSync((dataRootDir = join(o.data, 'datasets')), { recursive: true });
+  const dataRoot = new DataRoot(dataRootDir);
+  const peers = readPeers(o.peers);
+  const pool = role === 'coordinator' ? undefined : new BlindingPool(o.psiWorkers ?? 2);
   const log = (l: string) => process.stderr.write(`[${identity.name}] ${l}\n`);
   const authz = role === 'platform' ? new AuthorisationRegistry(store) : undefined;
   const runtime = new NodeRuntime({
@@ -71,11 +76,9 @@ export async function startNode(argv: string[]): Promise<void> {
     peers,
     ...(pool ? { blinder: pool } : {}),
     ...(authz ? { authz } : {}),
-    autoApprove: values['auto-approve']!,
+    autoApprove: o.autoApprove ?? false,
     log,
   });
-  if (Boolean(values['tls-key']) !== Boolean(values['tls-cert'])) throw new IndomainError('CLI_BAD_ARGS', '--tls-key and --tls-cert go together');
-  const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
   const platformScorer = authz ? new PlatformScorer(store, authz, runtime) : undefined;
   const bankScorer = role === 'bank' ? new BankScorer(store, identity, peers) : undefined;
   const platformMonitor = authz ? new PlatformMonitor(store, authz, runtime) : undefined;
@@ -85,22 +88,63 @@ export async function startNode(argv: string[]): Promise<void> {
     identity,
     role,
     peers,
-    adminToken: token,
-    ...(https ? { https } : {}),
+    adminToken: o.adminToken,
+    dataRoot,
+    ...(o.unsafe ?? {}),
+    ...(o.https ? { https: o.https } : {}),
     ...(authz ? { authz } : {}),
     ...(platformScorer ? { platformScorer } : {}),
     ...(bankScorer ? { bankScorer } : {}),
     ...(platformMonitor ? { platformMonitor } : {}),
     ...(bankMonitor ? { bankMonitor } : {}),
   });
-  await app.listen({ port: Number(values.port), host: values.host! });
-  log(`listening on ${values.host}:${values.port}`);
-  await runtime.recover();
-  const stop = async () => {
+  const close = async () => {
     runtime.stop();
     await app.close();
     await pool?.close();
     store.close();
+  };
+  return { app, runtime, close };
+}
+
+export async function startNode(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      role: { type: 'string' },
+      name: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      data: { type: 'string' },
+      'data-root': { type: 'string' },
+      peers: { type: 'string' },
+      'admin-token': { type: 'string' },
+      'psi-workers': { type: 'string', default: '2' },
+      'tls-key': { type: 'string' },
+      'auto-approve': { type: 'boolean', default: false },
+      'tls-cert': { type: 'string' },
+    },
+    strict: true,
+  });
+  for (const k of ['role', 'name', 'port', 'data', 'peers'] as const) if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required`);
+  if (Boolean(values['tls-key']) !== Boolean(values['tls-cert'])) throw new IndomainError('CLI_BAD_ARGS', '--tls-key and --tls-cert go together');
+  const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
+  const { app, runtime, close } = await createNode({
+    role: values.role as NodeRole,
+    name: values.name!,
+    data: values.data!,
+    peers: values.peers!,
+    adminToken: values['admin-token'] ?? process.env.INDOMAIN_ADMIN_TOKEN ?? '',
+    ...(values['data-root'] !== undefined ? { dataRoot: values['data-root'] } : {}),
+    psiWorkers: Number(values['psi-workers']),
+    autoApprove: values['auto-approve']!,
+    ...(https ? { https } : {}),
+  });
+  await app.listen({ port: Number(values.port), host: values.host! });
+  process.stderr.write(`[${values.name}] listening on ${values.host}:${values.port}\n`);
+  await runtime.recover();
+  const stop = async () => {
+    await close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

@@ -66,7 +66,7 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
     { name: 'coordinator', role: 'coordinator', port: o.basePort },
     { name: 'platform', role: 'platform', port: o.basePort + 1, args: ['--auto-approve'] },
     ...bankNames.map((name, i) => ({ name, role: 'bank' as const, port: o.basePort + 2 + i })),
-  ]);
+  ], { dataRoot: join(out, 'data') }); // where generateLab wrote the CSVs: the nodes read them from there
   let stopped = false;
   const stop = async () => {
     if (stopped) return;

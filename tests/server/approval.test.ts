@@ -11,7 +11,7 @@ describe("the platform analyst's approval", () => {
     { name: 'coordinator', role: 'coordinator', port: 7540 },
     { name: 'platform', role: 'platform', port: 7541 },
     { name: 'bank-1', role: 'bank', port: 7542 },
-  ]);
+  ], { dataRoot: join(dir, 'data') });
   const spec = (id: string) => ({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-1', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '7' });
   const psiInputs = () => {
     const db = new Database(join(c.dataDir('platform'), 'node.db'), { readonly: true });

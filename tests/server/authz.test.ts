@@ -59,6 +59,9 @@ describe('authorisation registry', () => {
       expect(e).toBeInstanceOf(IndomainError);
       expect((e as IndomainError).code).toBe('AUTH_BAD_RECORD');
       expect((e as IndomainError).message).toMatch(/line 3/);
+      expect((e as IndomainError).location).toMatchObject({ line: 3, field: 'uscc' });
+      // Rule 16: positions and field names, never the record's values.
+      for (const v of ['marketing', '91370202000000039X', 'DOC-3']) expect((e as IndomainError).message).not.toContain(v);
     }
     expect(reg.query({}).map((a) => a.uscc)).toEqual([usccFromNumber(1)]);
     store.close();

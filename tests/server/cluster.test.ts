@@ -67,12 +67,12 @@ describe('three processes over HTTP', () => {
     { name: 'coordinator', role: 'coordinator', port: 7410 },
     { name: 'platform', role: 'platform', port: 7411, args: ['--auto-approve'] },
     { name: 'bank-a', role: 'bank', port: 7412 },
-  ]);
+  ], { dataRoot: tempDir('indomain-cluster-data-') });
   const spec = (id: string) => ({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: TRAINING });
   let reference: number[];
 
   beforeAll(async () => {
-    const files = usccCopies(c.dir);
+    const files = usccCopies(c.options.dataRoot!);
     await c.startAll();
     await c.admin('bank-a', 'POST', '/v1/admin/datasets', { name: 'loans', path: files.guest, idColumn: 'id', labelColumn: 'y', uscc: true });
     await c.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit', path: files.host, idColumn: 'id', uscc: true });

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage, pack } from '../../protocols/codec.ts';
 import { buildApp } from '../../server/app.ts';
+import { DataRoot } from '../../server/data-root.ts';
 import { MESSAGE_PATH, NodeRuntime, type Peer } from '../../server/runtime.ts';
 import { newIdentity, signRequest, type Identity } from '../../server/signing.ts';
 import { NodeStore } from '../../server/store.ts';
@@ -24,7 +25,7 @@ describe('node HTTP security', () => {
       ['coordinator', { name: 'coordinator', role: 'coordinator', url: 'http://127.0.0.1:9', publicKey: newIdentity('coordinator').publicKey }],
     ]);
     const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers });
-    app = await buildApp({ runtime, identity, role: 'platform', peers, adminToken: token, bodyLimit: 1024 * 1024 });
+    app = await buildApp({ runtime, identity, role: 'platform', peers, adminToken: token, dataRoot: new DataRoot(tempDir('indomain-root-')), bodyLimit: 1024 * 1024 });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {
@@ -92,7 +93,7 @@ describe('node HTTP security', () => {
       body: JSON.stringify({ name: 'x', path: '/nonexistent.csv', idColumn: 'id' }),
     });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { code: string }).code).toBe('DATA_FILE_UNREADABLE');
+    expect(((await bad.json()) as { code: string }).code).toBe('DATA_PATH_REFUSED');
     expect(store.datasets()).toEqual([]);
   });
 });
