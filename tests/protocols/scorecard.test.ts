@@ -60,12 +60,15 @@ interface ScoringInput {
   rows: (string | number | null)[][];
 }
 
-/** Every development-sample row as `scoring_input` holds it: id, guest_*, host_* (NULL for missing). */
-function scoringInput(pair: SplitPair, extra?: { name: string; train: ArrayLike<number>; test: ArrayLike<number> }): ScoringInput {
+/**
+ * Every test row as `scoring_input` holds it: id, guest_*, host_* (NULL for missing). The bank
+ * holds joint points of test rows only (no platform value of a training row reaches it).
+ */
+function scoringInput(pair: SplitPair, extra?: { name: string; test: ArrayLike<number> }): ScoringInput {
   const cols = [...pair.guest.train.featureNames.map((f) => `guest_${f}`), ...pair.host.train.featureNames.map((f) => `host_${f}`), ...(extra ? [extra.name] : [])];
   const v = (x: number) => (Number.isNaN(x) ? null : x);
   const rows: (string | number | null)[][] = [];
-  for (const set of ['train', 'test'] as const) {
+  for (const set of ['test'] as const) {
     const g = pair.guest[set];
     const h = pair.host[set];
     g.ids.forEach((id, i) => {
@@ -116,7 +119,7 @@ async function duckdbPoints(input: ScoringInput, sql: string): Promise<Map<strin
 
 function expectEnginePoints(run: ScorecardRun, pair: SplitPair, fromSql: Map<string, number>): void {
   let checked = 0;
-  for (const set of ['train', 'test'] as const) {
+  for (const set of ['test'] as const) {
     pair.guest[set].ids.forEach((id, i) => {
       const engine = run.guest[set]!.points[i]!;
       expect(Number.isInteger(engine)).toBe(true);
@@ -212,7 +215,7 @@ describe('federated scorecard', () => {
 
     // Privacy: what each party actually received.
     const toHost = run.log.filter((m) => m.to === 'host');
-    expect(new Set(toHost.map((m) => m.type))).toEqual(new Set(['LabelSetup', 'BinPlan', 'FisherRequest']));
+    expect(new Set(toHost.map((m) => m.type))).toEqual(new Set(['LabelSetup', 'BinPlan', 'ShareSeed', 'FisherWeights']));
     const labels = Float64Array.from(yTrain.subarray(0, 32));
     for (const m of toHost) {
       const bytes = encodeMessage(m.received);
@@ -243,7 +246,7 @@ describe('federated scorecard', () => {
     expect(pmml).toContain(`<FieldRef field="${HOST_PARTIAL_FIELD}"/>`);
     expect(validatePmml(pmml)).toMatch(/valid/);
     const g = run.guest;
-    const input = scoringInput(pair, { name: HOST_PARTIAL_FIELD, train: g.train!.hostPoints, test: g.test!.hostPoints });
+    const input = scoringInput(pair, { name: HOST_PARTIAL_FIELD, test: g.test!.hostPoints });
     expectEnginePoints(run, pair, sqlitePoints(input, scorecardSql(run.model)));
     expectEnginePoints(run, pair, await duckdbPoints(input, scorecardSql(run.model)));
     const central = centralStandardErrors(run);
