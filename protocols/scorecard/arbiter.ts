@@ -78,10 +78,10 @@ export class ScorecardArbiter implements Party {
   receive(env: Envelope): Envelope[] {
     accept(env, this.config.job, this.stage, EXPECTS);
     const b = env.body as Record<string, never>;
-    const from = env.from === 'guest' ? 'guest' : env.from === 'host' ? 'host' : undefined;
-    if (!from) throw new IndomainError('SC_BAD_MESSAGE', `${env.type} from ${env.from}`, { field: 'from' });
+    // accept() checked the declared sender: guest or host.
+    const from = env.from as 'guest' | 'host';
     if (env.type === 'GuestTrainShares' || env.type === 'HostTrainShares') {
-      if (from !== (env.type === 'GuestTrainShares' ? 'guest' : 'host') || this[from]) throw new IndomainError('SC_WRONG_STAGE', `${env.type} from ${from} again or from the wrong party`);
+      if (this[from]) throw new IndomainError('SC_WRONG_STAGE', `a second ${env.type}`);
       this[from] = { logit: b.logit, points: b.points, ...(from === 'guest' ? { labels: b.labels } : {}) };
       return this.onShares();
     }

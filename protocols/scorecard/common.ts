@@ -25,7 +25,11 @@ export function accept(env: Envelope, job: string, stage: string, expected: Read
   if (!allowed.includes(env.type)) {
     throw new IndomainError('SC_WRONG_STAGE', `${env.type} from ${env.from} in stage "${stage}" (expects ${allowed.join(' or ') || 'nothing'})`);
   }
-  validateBody(messageSpec(env.protocol, env.type), env.body, 'SC_BAD_MESSAGE');
+  const spec = messageSpec(env.protocol, env.type);
+  // The declared sender role, not only the stage: the arbiter's aggregates come from the arbiter.
+  const from: readonly string[] = typeof spec.from === 'string' ? [spec.from] : spec.from;
+  if (!from.includes(env.from)) throw new IndomainError('SC_BAD_MESSAGE', `${env.type} from ${env.from}`, { field: 'from' });
+  validateBody(spec, env.body, 'SC_BAD_MESSAGE');
 }
 
 export function envelope(job: string, type: string, from: string, to: string, body: Record<string, unknown>): Envelope {

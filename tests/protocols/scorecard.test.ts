@@ -189,6 +189,7 @@ describe('federated scorecard', () => {
     const fed = run.guest.standardErrors!;
     expect(fed.length).toBe(central.length);
     for (let j = 0; j < central.length; j++) expect(Math.abs(fed[j]! - central[j]!)).toBeLessThanOrEqual(1e-4);
+    console.log(`standard errors: largest difference from plaintext ${Math.max(...central.map((c, j) => Math.abs(fed[j]! - c))).toExponential(2)}`);
 
     // Report: every item present and computed.
     expect(nonFinite(r)).toEqual([]);
