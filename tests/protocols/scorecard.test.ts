@@ -11,6 +11,7 @@ import { permutation, seededRng } from '../../engine/rng.ts';
 import { selectRows } from '../../engine/table.ts';
 import { binCounts, mergeCounts, woeIv } from '../../models/binning.ts';
 import { sigmoid } from '../../models/logistic.ts';
+import { bandEdges, bandsFromEdges, summariseSample, type SampleScores } from '../../models/report.ts';
 import { scorecardPmml } from '../../models/export/pmml.ts';
 import { scorecardSql } from '../../models/export/sql.ts';
 import { HOST_PARTIAL_FIELD } from '../../models/export/model.ts';
@@ -53,6 +54,28 @@ function centralStandardErrors(run: ScorecardRun): Float64Array {
   }
   const cov = spdInverse(f, d);
   return Float64Array.from({ length: d }, (_, j) => Math.sqrt(cov[j * d + j]!));
+}
+
+/** Joint probability, total points and label of every training row, in plaintext from both parties' state. */
+function centralTrainSample(run: ScorecardRun, labels: Uint8Array): SampleScores {
+  const g = run.guest;
+  const h = run.host;
+  const n = g.kept[0]!.trainWoe.length;
+  const logit = new Float64Array(n).fill(g.intercept);
+  const points = new Float64Array(n).fill(g.base);
+  g.kept.forEach((f, j) => {
+    for (let i = 0; i < n; i++) {
+      logit[i]! += g.weights[j]! * f.trainWoe[i]!;
+      points[i]! += g.points[j]![f.trainBins[i]!]!;
+    }
+  });
+  h.kept.forEach((f, j) => {
+    for (let i = 0; i < n; i++) {
+      logit[i]! += h.weights[j]! * f.trainWoe[i]!;
+      points[i]! += h.points[j]![f.trainBins[i]!]!;
+    }
+  });
+  return { prob: logit.map(sigmoid), points, labels };
 }
 
 interface ScoringInput {
@@ -188,8 +211,20 @@ describe('federated scorecard', () => {
     const central = centralStandardErrors(run);
     const fed = run.guest.standardErrors!;
     expect(fed.length).toBe(central.length);
-    for (let j = 0; j < central.length; j++) expect(Math.abs(fed[j]! - central[j]!)).toBeLessThanOrEqual(1e-4);
+    for (let j = 0; j < central.length; j++) expect(Math.abs(fed[j]! - central[j]!)).toBeLessThanOrEqual(1e-6);
     console.log(`standard errors: largest difference from plaintext ${Math.max(...central.map((c, j) => Math.abs(fed[j]! - c))).toExponential(2)}`);
+
+    // The training side of the report, which the arbiter computed from shares, equals the one
+    // computed in plaintext from both parties' rows.
+    const plain = centralTrainSample(run, yTrain);
+    const bands = bandsFromEdges(bandEdges(plain.points, r.scaling.pdo));
+    const centralTrain = summariseSample(plain, bands);
+    for (const k of ['auc', 'ks', 'gini', 'logLoss'] as const) expect(Math.abs(r.discrimination.train[k] - centralTrain.metrics[k])).toBeLessThanOrEqual(1e-9);
+    expect(r.liftByBand.train.map((g) => [g.group, g.rows, g.events, g.minPoints, g.maxPoints])).toEqual(
+      centralTrain.bands.map((g, k) => [bands[k]!.label, g.rows, g.events, g.minPoints, g.maxPoints]),
+    );
+    r.calibration.train.forEach((c, k) => expect(Math.abs(c.predictedRate - centralTrain.bands[k]!.predicted / Math.max(1, centralTrain.bands[k]!.rows))).toBeLessThanOrEqual(1e-9));
+    expect(r.liftByDecile.train.map((g) => g.rows)).toEqual(centralTrain.deciles.map((g) => g.rows));
 
     // Report: every item present and computed.
     expect(nonFinite(r)).toEqual([]);
