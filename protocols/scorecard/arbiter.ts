@@ -12,7 +12,7 @@ import { sigmoid } from '../../models/logistic.ts';
 import { bandEdges, bandsFromEdges, summariseSample, type GroupCounts } from '../../models/report.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { decryptorFor, deserialize, encryptChunks, importPublicKeys, type Ckks, type Decryption, type Evaluation, type KeyOwner } from '../he/ckks.ts';
+import { decryptorFor, deserialize, encryptChunks, importPublicKeys, oneProductScale, type Ckks, type Decryption, type Evaluation, type KeyOwner } from '../he/ckks.ts';
 import type { ScorecardConfig } from './config.ts';
 import { accept, envelope } from './common.ts';
 import { combineShares } from './shares.ts';
@@ -106,7 +106,8 @@ export class ScorecardArbiter implements Party {
     const s = summariseSample({ prob, points, labels: g.labels! }, bandsFromEdges(edges));
     const m = s.metrics;
     const job = this.config.job;
-    const weights = encryptChunks(this.ev, prob.map((p) => p * (1 - p)));
+    // At the rescale prime's scale: see crossOperandScale (common.ts).
+    const weights = encryptChunks(this.ev, prob.map((p) => p * (1 - p)), oneProductScale(this.ckks));
     this.guest = this.host = undefined;
     this.stage = 'fisher';
     return [

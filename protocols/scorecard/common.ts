@@ -36,6 +36,19 @@ export function envelope(job: string, type: string, from: string, to: string, bo
   return { job, protocol: SC, type, round: 0, from, to, body };
 }
 
+/**
+ * Scales of the Fisher information under the arbiter's key. [[w]] is encrypted at the rescale
+ * prime's size (`oneProductScale`, 2^60 under ckks-n8192-l1), so that its fresh-encryption noise,
+ * whose randomness the arbiter knows, is ~2^-45 per slot and cannot carry a party's plaintext
+ * multipliers back to it. A party's own products are encoded at `ckks.scale` (2^40): one product,
+ * 2^100, one rescale to 2^40. The cross block takes two plaintext products (the host's x_Hl, then
+ * the guest's x_Ga), each at √scale (2^20): also 2^100 before the one rescale; the 2^20 encodings
+ * round each value to ~1e-5, which moves the standard errors by less than 1e-8 (measured).
+ */
+export function crossOperandScale(ckks: { scale: number }): number {
+  return Math.sqrt(ckks.scale);
+}
+
 /** One party's rows: feature columns over the aligned training and test rows. */
 export interface SideData {
   readonly names: readonly string[];

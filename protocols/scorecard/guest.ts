@@ -38,6 +38,7 @@ import type { FeatureDeclarations, ScorecardConfig } from './config.ts';
 import {
   accept,
   applyFeaturePlan,
+  crossOperandScale,
   binGroups,
   checkDeclarations,
   envelope,
@@ -356,8 +357,7 @@ export class ScorecardGuest extends ScorecardParty implements Party {
   /**
    * With the arbiter's [[w]] (w = p(1−p) per training row, in the shares' order) and the host's
    * [[w·x_Hl]]: Σw, Σw·x_Ga, Σw·x_Ga·x_Gb and Σw·x_Ga·x_Hl under the arbiter's key, flooded and
-   * re-randomised, to the arbiter. [[w]] is at 2^40: the own products are encoded at 2^60, the
-   * host's [[w·x_Hl]] (2^70) meet the guest's columns at 2^30, both 2^100 before one rescale.
+   * re-randomised, to the arbiter. Scales: see crossOperandScale (common.ts).
    */
   private fisherSums(): Envelope[] {
     if (!this.fisherWeights || !this.hostVectors) return [];
@@ -376,11 +376,11 @@ export class ScorecardGuest extends ScorecardParty implements Party {
       return out;
     };
     const w = load(this.fisherWeights);
-    const own = new PackedColumns(ev, direct, 1, 2 ** 60);
+    const own = new PackedColumns(ev, direct);
     const directSum = finish(own.transposeTimes(w, true));
     own.release();
     for (const ct of w) ct.delete();
-    const cols = new PackedColumns(ev, x, 1, ck.operandScale);
+    const cols = new PackedColumns(ev, x, 1, crossOperandScale(ck));
     const cross = this.hostVectors.map((chunks) => {
       const v = load(chunks);
       const out = finish(cols.transposeTimes(v, true));

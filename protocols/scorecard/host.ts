@@ -20,6 +20,7 @@ import type { FeatureDeclarations, ScorecardConfig } from './config.ts';
 import {
   accept,
   applyFeaturePlan,
+  crossOperandScale,
   binGroups,
   checkDeclarations,
   envelope,
@@ -268,9 +269,10 @@ export class ScorecardHost extends ScorecardParty implements Party {
   }
 
   /**
-   * The arbiter's [[w]] (w = p(1−p) per training row, in the shares' order, at 2^40): Σw·x_Hl and
-   * Σw·x_Hk·x_Hl (products at 2^60, one rescale), flooded, to the arbiter; and [[w·x_Hl]] per kept
-   * feature (at 2^30, not rescaled: the guest's columns multiply in next), re-randomised, to the
+   * The arbiter's [[w]] (w = p(1−p) per training row, in the shares' order): Σw·x_Hl and
+   * Σw·x_Hk·x_Hl (one product, one rescale), flooded, to the arbiter; and [[w·x_Hl]] per kept
+   * feature (not rescaled: the guest's columns multiply in next; scales in crossOperandScale,
+   * common.ts), re-randomised, to the
    * guest, which cannot decrypt them.
    */
   private onFisherWeights(weights: Uint8Array[]): Envelope[] {
@@ -288,18 +290,19 @@ export class ScorecardHost extends ScorecardParty implements Party {
       ct.delete();
       return s;
     };
-    const packed = new PackedColumns(ev, cols, 1, 2 ** 60);
+    const packed = new PackedColumns(ev, cols);
     const direct = finish(packed.transposeTimes(w, true), this.config.fisherFloodSigma);
     packed.release();
     const slots = ck.slots;
     const vectors = h.map((col) =>
       w.map((ct, c) => {
-        const pt = encode(ck, col.subarray(c * slots, Math.min(col.length, (c + 1) * slots)), ck.operandScale, ct);
+        const pt = encode(ck, col.subarray(c * slots, Math.min(col.length, (c + 1) * slots)), crossOperandScale(ck), ct);
         const prod = ck.evaluator.multiplyPlain(ct, pt) as CipherText;
         pt.delete();
         // Only the guest receives this and it cannot decrypt: the re-randomisation is what matters
-        // (its c1 would otherwise be x_Hl times the arbiter's c1, which the guest also holds).
-        return finish(prod, 2 ** -30);
+        // (its c1 would otherwise be x_Hl times the arbiter's c1, which the guest also holds); the
+        // flood is kept tiny, it only has to be positive.
+        return finish(prod, 2 ** -40);
       }),
     );
     for (const ct of w) ct.delete();
