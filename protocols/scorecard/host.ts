@@ -41,6 +41,12 @@ const EXPECTS: Record<Stage, readonly string[]> = {
   finished: [],
 };
 
+/** TEST ONLY switches of the in-memory run (see the host's constructor). */
+export interface ScorecardTestSwitches {
+  readonly trainRowsToBank?: boolean;
+  readonly plainFisherVectors?: boolean;
+}
+
 /** A host characteristic as sent under the `full` policy. */
 export interface SharedCharacteristic {
   feature: string;
@@ -76,10 +82,11 @@ export class ScorecardHost extends ScorecardParty implements Party {
     private readonly rng: Rng,
     /**
      * TEST ONLY, for tests/attacks/train-rows.test.ts: `trainRowsToBank` also sends the guest the
-     * host's partial logit and points of every training row (the disclosure issue 12 removed).
-     * Only the in-memory run sets it; no job spec or request reaches it.
+     * host's partial logit and points of every training row (the disclosure issue 12 removed);
+     * `plainFisherVectors` sends [[w·x_Hl]] without re-randomising it, to show the attack that
+     * re-randomisation defeats. Only the in-memory run sets them; no job spec or request reaches them.
      */
-    private readonly testOnly: { readonly trainRowsToBank?: boolean } = {},
+    private readonly testOnly: ScorecardTestSwitches = {},
   ) {
     super();
     checkDeclarations(data, decl, 'host');
@@ -302,6 +309,11 @@ export class ScorecardHost extends ScorecardParty implements Party {
         // Only the guest receives this and it cannot decrypt: the re-randomisation is what matters
         // (its c1 would otherwise be x_Hl times the arbiter's c1, which the guest also holds); the
         // flood is kept tiny, it only has to be positive.
+        if (this.testOnly.plainFisherVectors) {
+          const raw = prod.saveArray(ck.seal.ComprModeType.none);
+          prod.delete();
+          return raw;
+        }
         return finish(prod, 2 ** -40);
       }),
     );

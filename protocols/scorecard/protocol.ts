@@ -81,7 +81,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import { scorecardConfig, type FeatureDeclarations, type ScorecardConfig } from './config.ts';
 import type { SideData } from './common.ts';
 import { ScorecardGuest } from './guest.ts';
-import { ScorecardHost } from './host.ts';
+import { ScorecardHost, type ScorecardTestSwitches } from './host.ts';
 
 export { ScorecardArbiter, ScorecardGuest, ScorecardHost, scorecardConfig, type ScorecardConfig, type FeatureDeclarations };
 
@@ -98,9 +98,10 @@ export interface ScorecardInput {
   readonly rng: Rng;
   /**
    * TEST ONLY (tests/attacks/train-rows.test.ts): `trainRowsToBank` restores the old disclosure of
-   * the host's training partials to the bank. Not reachable from a job spec or request.
+   * the host's training partials to the bank; `plainFisherVectors` skips the re-randomisation of
+   * the host's [[w·x_Hl]]. Not reachable from a job spec or request.
    */
-  readonly testOnly?: { readonly trainRowsToBank?: boolean };
+  readonly testOnly?: ScorecardTestSwitches;
 }
 
 export interface ScorecardRun {

@@ -25,8 +25,12 @@ import { spdInverse } from '../../engine/linalg.ts';
 import { cryptoRng } from '../../engine/rng.ts';
 import { selectRows, type PartyTable } from '../../engine/table.ts';
 import { bandsFromEdges } from '../../models/report.ts';
+import { createCkks, decryptorFor, deserialize, generateKeys, oneProductScale } from '../../protocols/he/ckks.ts';
 import { unpackGroups } from '../../protocols/scorecard/arbiter.ts';
+import type { ScorecardTestSwitches } from '../../protocols/scorecard/host.ts';
 import { scorecardConfig, scorecardInMemory, type ScorecardRun } from '../../protocols/scorecard/protocol.ts';
+import { shareLayout } from '../../protocols/scorecard/shares.ts';
+import { vflConfig } from '../../protocols/vfl-lr/protocol.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 
@@ -43,7 +47,7 @@ function split() {
   return { guest: part(guest), host: part(host) };
 }
 
-async function run(trainRowsToBank: boolean): Promise<ScorecardRun> {
+async function run(testOnly: ScorecardTestSwitches): Promise<ScorecardRun> {
   const p = split();
   const side = (t: ReturnType<typeof split>['guest']) => ({ names: t.train.featureNames, train: t.train.features, test: t.test.features });
   return scorecardInMemory({
@@ -53,9 +57,13 @@ async function run(trainRowsToBank: boolean): Promise<ScorecardRun> {
     hostDeclarations: { categorical: ['x1', 'x2', 'x3'] },
     config: scorecardConfig('attack-train-rows', { policy: 'full' }),
     rng: cryptoRng,
-    testOnly: { trainRowsToBank },
+    testOnly,
   });
 }
+
+let defended: Promise<ScorecardRun> | undefined;
+/** The defended run, shared by the attacks. */
+const runOn = () => (defended ??= run({}));
 
 /** The platform's true per-row training values (harness only: the host's own state). */
 function truth(r: ScorecardRun) {
@@ -196,9 +204,83 @@ function bandInvert(r: ScorecardRun, mine: { points: Float64Array }): Float64Arr
   });
 }
 
+function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  b %= m;
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % m;
+    b = (b * b) % m;
+    e >>= 1n;
+  }
+  return r;
+}
+
+/** The two polynomials of a ciphertext (NTT form, RNS): the last 2·N·L words of its bytes. */
+function polys(bytes: Uint8Array, words: number): { c0: BigUint64Array; c1: BigUint64Array; offset: number } {
+  const offset = bytes.length - 16 * words;
+  const data = new BigUint64Array(bytes.slice(offset).buffer);
+  return { c0: data.subarray(0, words), c1: data.subarray(words), offset };
+}
+
+/**
+ * Attack 4: x_Hl = c1([[w·x_Hl]]) / c1([[w]]) at every NTT point of every prime, read by decrypting
+ * (quotient, 0) under the bank's own key. Returns the recovered columns in training-row order.
+ */
+async function spanAttack(r: ScorecardRun): Promise<Float64Array[]> {
+  const ckks = await createCkks(vflConfig('attack').params);
+  const dec = decryptorFor(ckks, generateKeys(ckks));
+  const primes = Array.from(ckks.context.firstContextData.parms.coeffModulus);
+  const n = ckks.params.polyModulusDegree;
+  const words = n * primes.length;
+  const weights = (received(r).find((m) => m.type === 'FisherWeights')!.received.body as { weights: Uint8Array[] }).weights;
+  const vectors = (received(r).find((m) => m.type === 'HostFisherVectors')!.received.body as { vectors: Uint8Array[][] }).vectors;
+  const seed = (r.log.find((m) => m.type === 'ShareSeed')!.received.body as { seed: Uint8Array }).seed;
+  const rows = r.guest.kept[0]!.trainWoe.length;
+  const order = shareLayout(seed, rows, 2).order;
+  // c1([[w]])⁻¹ per chunk, prime and NTT point (Fermat).
+  const inverses = weights.map((bytes) => {
+    const a1 = polys(bytes, words).c1;
+    return BigUint64Array.from(a1, (a, k) => {
+      const q = primes[Math.floor(k / n)]!;
+      return a === 0n ? 0n : modPow(a, q - 2n, q);
+    });
+  });
+  return vectors.map((chunks) => {
+    const out = new Float64Array(rows);
+    chunks.forEach((bytes, c) => {
+      const { c1, offset } = polys(bytes, words);
+      const forged = bytes.slice();
+      const quotient = new BigUint64Array(2 * words);
+      for (let k = 0; k < words; k++) quotient[k] = (c1[k]! * inverses[c]![k]!) % primes[Math.floor(k / n)]!;
+      forged.set(new Uint8Array(quotient.buffer), offset);
+      let values: Float64Array;
+      try {
+        const ct = deserialize(ckks, forged);
+        values = dec.decrypt(ct, ckks.slots);
+        ct.delete();
+      } catch {
+        values = new Float64Array(ckks.slots).fill(NaN);
+      }
+      // Decoded at the product's scale ([[w]]'s times the operand's) the quotient, x_Hl at the
+      // operand's scale, reads x_Hl divided by [[w]]'s scale.
+      const scale = oneProductScale(ckks);
+      for (let t = 0; t < ckks.slots && c * ckks.slots + t < rows; t++) out[order[c * ckks.slots + t]!] = values[t]! * scale;
+    });
+    return out;
+  });
+}
+
+/** Training rows whose every kept platform feature the attack recovered (within 1e-3). */
+function rowsRecovered(r: ScorecardRun, columns: Float64Array[]): number {
+  const rows = r.guest.kept[0]!.trainWoe.length;
+  let hit = 0;
+  for (let i = 0; i < rows; i++) if (r.host.kept.every((f, l) => Math.abs(columns[l]![i]! - f.trainWoe[i]!) <= 1e-3)) hit++;
+  return hit;
+}
+
 describe('attack: the platform\'s per-row training values at the bank', () => {
   it('defence on: no per-row training field, Fisher and band-table inversions no better than the baseline; off: every row read', async () => {
-    const on = await run(false);
+    const on = await runOn();
     const t = truth(on);
     const n = t.logit.length;
     expect(n).toBe(24_000);
@@ -217,7 +299,7 @@ describe('attack: the platform\'s per-row training values at the bank', () => {
     const bandsFit = score(ownFit(on, test.testPoints!).map(Math.round), t.points, 0);
     const bandsBase = better(bandsMedian, bandsFit);
 
-    const off = await run(true);
+    const off = await run({ trainRowsToBank: true });
     const offTruth = truth(off);
     const offFields = readRows(off, n);
     const offRead = Math.max(...offFields.map((f) => score(f.values, offTruth.logit, 1e-9).hit));
@@ -239,5 +321,16 @@ describe('attack: the platform\'s per-row training values at the bank', () => {
 
     expect(offRead).toBe(n);
     expect(offPoints).toBe(n);
+  }, 600_000);
+
+  it('linear span on the Fisher ciphertexts: re-randomised, no row; plain, every training row\'s platform features', async () => {
+    const on = await runOn();
+    const n = on.guest.kept[0]!.trainWoe.length;
+    const onRows = rowsRecovered(on, await spanAttack(on));
+    const off = await run({ plainFisherVectors: true });
+    const offRows = rowsRecovered(off, await spanAttack(off));
+    console.log(`  linear span on HostFisherVectors, rows with every platform feature recovered: on ${onRows} of ${n}, off ${offRows} of ${n}`);
+    expect(onRows).toBe(0);
+    expect(offRows).toBe(n);
   }, 600_000);
 });
