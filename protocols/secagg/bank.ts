@@ -26,6 +26,7 @@ export class SecAggBank implements Party {
   /** The shares this bank holds, of each bank's mask secret key and self-mask seed (its own included). */
   private readonly held = new Map<string, { key: Uint8Array; seed: Uint8Array }>();
   private shareSenders: string[] = [];
+  private readonly sealKeys = new Map<string, Uint8Array>();
 
   constructor(
     readonly name: string,
@@ -74,6 +75,16 @@ export class SecAggBank implements Party {
     }
   }
 
+  /** The key this bank and `bank` seal shares under (one agreement serves both directions). */
+  private sealKey(bank: string): Uint8Array {
+    let key = this.sealKeys.get(bank);
+    if (!key) {
+      key = agree(this.sealPair.secret, this.keys.get(bank)!.seal, context(this.config, 'seal', ...[this.name, bank].sort()));
+      this.sealKeys.set(bank, key);
+    }
+    return key;
+  }
+
   private send(type: string, body: Record<string, unknown>): Envelope {
     return envelope(this.config, type, this.name, this.config.coordinator, body);
   }
@@ -110,7 +121,7 @@ export class SecAggBank implements Party {
         this.held.set(bank, { key: keyShares[x]!.y, seed: seedShares[x]!.y });
         continue;
       }
-      const key = agree(this.sealPair.secret, this.keys.get(bank)!.seal, context(this.config, 'seal', ...[this.name, bank].sort()));
+      const key = this.sealKey(bank);
       to.push(bank);
       sealed.push(seal(key, plain, context(this.config, 'share', this.name, bank), this.rng));
     }
@@ -126,7 +137,7 @@ export class SecAggBank implements Party {
     this.enough(banks.length, 'banks sent shares');
     banks.forEach((bank, i) => {
       if (bank === this.name) return;
-      const key = agree(this.sealPair.secret, this.keys.get(bank)!.seal, context(this.config, 'seal', ...[this.name, bank].sort()));
+      const key = this.sealKey(bank);
       const plain = open(key, sealed[i]!, context(this.config, 'share', bank, this.name));
       if (plain.length !== 2 * SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
       this.held.set(bank, { key: plain.slice(0, SECRET), seed: plain.slice(SECRET) });
