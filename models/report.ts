@@ -25,6 +25,11 @@ export interface CharacteristicRow {
   readonly woe: ArrayLike<number>;
   readonly ivBins: ArrayLike<number>;
   readonly iv: number;
+  /**
+   * The WOE and IV the model used, when they are not the exact ones above: a platform
+   * characteristic's come from differentially private event counts (protocols/scorecard/label-privacy.ts).
+   */
+  readonly model?: { readonly woe: ArrayLike<number>; readonly iv: number; readonly note: string };
   /** Null when the platform's policy keeps its points from the bank. */
   readonly points: readonly number[] | null;
   readonly kept: boolean;
@@ -268,8 +273,12 @@ export interface ScorecardReport {
     name: string;
     party: string;
     iv: number;
+    /** The IV the model's selection used (differs from `iv` for platform characteristics). */
+    modelIv: number;
+    /** Which WOE the model used. */
+    woeUsed: string;
     kept: boolean;
-    bins: { bin: string; rows: number; events: number; eventRate: number; woe: number; iv: number; points: number | null }[];
+    bins: { bin: string; rows: number; events: number; eventRate: number; woe: number; modelWoe: number; iv: number; points: number | null }[];
   }[];
   readonly coefficients: readonly (CoefficientRow & { z: number; pValue: number; signFlag: boolean })[];
   readonly selection: ReportInput['dropped'];
@@ -309,6 +318,8 @@ export function buildReport(r: ReportInput): ScorecardReport {
       name: c.name,
       party: c.party,
       iv: c.iv,
+      modelIv: c.model ? c.model.iv : c.iv,
+      woeUsed: c.model ? c.model.note : 'the exact WOE',
       kept: c.kept,
       bins: c.binLabels.map((label, b) => ({
         bin: label,
@@ -316,6 +327,7 @@ export function buildReport(r: ReportInput): ScorecardReport {
         events: c.events[b]!,
         eventRate: c.rows[b]! > 0 ? c.events[b]! / c.rows[b]! : 0,
         woe: c.woe[b]!,
+        modelWoe: c.model ? c.model.woe[b]! : c.woe[b]!,
         iv: c.ivBins[b]!,
         points: c.points ? c.points[b]! : null,
       })),
@@ -394,11 +406,12 @@ export function reportMarkdown(r: ScorecardReport): string {
   );
   out.push('## Information value', '');
   for (const c of r.ivTable) {
-    out.push(`### ${c.name} (${c.party}, IV ${f4(c.iv)}${c.kept ? '' : ', dropped'})`, '');
+    out.push(`### ${c.name} (${c.party}, IV ${f4(c.iv)}${c.modelIv !== c.iv ? `, model IV ${f4(c.modelIv)}` : ''}${c.kept ? '' : ', dropped'})`, '');
+    out.push(`Model WOE: ${c.woeUsed}.`, '');
     out.push(
       table(
-        ['bin', 'rows', 'events', 'event rate', 'WOE', 'IV', 'points'],
-        c.bins.map((b) => [b.bin, b.rows, b.events, pct(b.eventRate), f4(b.woe), f4(b.iv), b.points === null ? 'withheld' : b.points]),
+        ['bin', 'rows', 'events', 'event rate', 'WOE', 'model WOE', 'IV', 'points'],
+        c.bins.map((b) => [b.bin, b.rows, b.events, pct(b.eventRate), f4(b.woe), f4(b.modelWoe), f4(b.iv), b.points === null ? 'withheld' : b.points]),
       ),
       '',
     );

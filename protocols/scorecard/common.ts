@@ -119,7 +119,11 @@ export interface FeaturePlan {
 
 /** The label holder's decision for one feature from its fine counts. */
 export function planFeature(spec: BinSpec, events: ArrayLike<number>, totals: ArrayLike<number>, shape: Shape, maxBins: number): FeaturePlan {
-  const mapping = mergePlan(spec, events, totals, { shape, maxBins });
+  return coarseCounts(mergePlan(spec, events, totals, { shape, maxBins }), events, totals);
+}
+
+/** Events, totals, WOE and IV of the coarse bins of a given merge. */
+export function coarseCounts(mapping: Int32Array, events: ArrayLike<number>, totals: ArrayLike<number>): FeaturePlan {
   const bins = Math.max(...mapping) + 1;
   const ce = mergeCounts(events, mapping, bins);
   const ct = mergeCounts(totals, mapping, bins);

@@ -1,9 +1,21 @@
 /** Scorecard configuration shared by both parties of the `scorecard` protocol. */
 import { IndomainError } from '../../engine/errors.ts';
 import { CKKS_PARAMS } from '../he/params.ts';
+import { gaussianDelta, sigmaPerSensitivity } from './label-privacy.ts';
 import { DEFAULT_SCALING, scalingConstants, type Scaling } from '../../models/scorecard.ts';
 
 export type DisclosurePolicy = 'full' | 'partial';
+
+/**
+ * Differential privacy of the training labels in what the platform receives from binning (the
+ * merge plan, WOE and IV of its bins): see protocols/scorecard/label-privacy.ts.
+ */
+export interface LabelPrivacy {
+  /** ε of the (ε, δ) guarantee, in (0, 1] (the classical Gaussian mechanism's range). */
+  readonly epsilon: number;
+  /** δ of the guarantee, in (0, 1e-3]. */
+  readonly delta: number;
+}
 
 export interface ScorecardConfig {
   readonly job: string;
@@ -34,6 +46,8 @@ export interface ScorecardConfig {
    * the exact ones. A precision/security trade-off, as the arbiter's in vfl-lr.
    */
   readonly fisherFloodSigma: number;
+  /** (ε, δ) of the Gaussian noise on the platform features' event counts before the bank plans their bins. */
+  readonly labelPrivacy: LabelPrivacy;
 }
 
 /** Per-party feature declarations (each party declares its own). */
@@ -57,6 +71,7 @@ export const DEFAULT_SCORECARD: Omit<ScorecardConfig, 'job'> = {
   reasonCodes: 3,
   countFloodSigma: 0.05,
   fisherFloodSigma: 1e-7,
+  labelPrivacy: { epsilon: 1, delta: 1e-6 },
 };
 
 export function scorecardConfig(job: string, overrides: Partial<ScorecardConfig> = {}): ScorecardConfig {
@@ -76,6 +91,14 @@ export function scorecardConfig(job: string, overrides: Partial<ScorecardConfig>
   if (!Number.isInteger(c.reasonCodes) || c.reasonCodes < 0) bad('reasonCodes', 'must be a non-negative integer');
   if (!(c.countFloodSigma > 0 && c.countFloodSigma <= 0.1)) bad('countFloodSigma', 'must be in (0, 0.1] so that counts round exactly');
   if (!(c.fisherFloodSigma > 0)) bad('fisherFloodSigma', 'must be > 0');
+  const lp = c.labelPrivacy as Partial<LabelPrivacy> | null;
+  if (typeof lp !== 'object' || lp === null || Array.isArray(lp)) bad('labelPrivacy', 'must be an object { epsilon, delta }');
+  const extra = Object.keys(lp!).filter((k) => k !== 'epsilon' && k !== 'delta');
+  if (extra.length > 0) bad(`labelPrivacy.${extra[0]}`, 'is not a field of labelPrivacy (epsilon, delta)');
+  if (!(typeof lp!.epsilon === 'number' && lp!.epsilon > 0 && lp!.epsilon <= 1)) bad('labelPrivacy.epsilon', 'must be a number in (0, 1]');
+  if (!(typeof lp!.delta === 'number' && lp!.delta > 0 && lp!.delta <= 1e-3)) bad('labelPrivacy.delta', 'must be a number in (0, 0.001]');
+  // The classical calibration, checked against the exact condition (label-privacy.ts).
+  if (!(gaussianDelta(sigmaPerSensitivity(c.labelPrivacy), c.labelPrivacy.epsilon) <= c.labelPrivacy.delta)) bad('labelPrivacy', 'the Gaussian calibration does not reach this (epsilon, delta)');
   scalingConstants(c.scaling);
   return c;
 }

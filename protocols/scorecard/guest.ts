@@ -38,6 +38,7 @@ import type { FeatureDeclarations, ScorecardConfig } from './config.ts';
 import {
   accept,
   applyFeaturePlan,
+  coarseCounts,
   crossOperandScale,
   binGroups,
   checkDeclarations,
@@ -50,7 +51,8 @@ import {
   type FeaturePlan,
   type SideData,
 } from './common.ts';
-import type { SharedCharacteristic } from './host.ts';
+import type { ScorecardTestSwitches, SharedCharacteristic } from './host.ts';
+import { labelNoiseSigma, noisedCounts } from './label-privacy.ts';
 
 type Stage = 'setup' | 'counts' | 'selection' | 'binned' | 'final' | 'finished';
 /** In `final` each arrives once, in any order (from host and arbiter). */
@@ -72,7 +74,12 @@ export interface HostFeatureView {
   /** Decrypted (rounded) events and the host's row counts per fine bin. */
   readonly fineEvents: readonly number[];
   readonly fineTotals: readonly number[];
+  /** The differentially private events per fine bin (label-privacy.ts), from which `plan` is made. */
+  readonly noisedEvents: readonly number[];
+  /** What the host received and the model uses: merge, WOE and IV from the noised counts. */
   readonly plan: FeaturePlan;
+  /** The exact events, WOE and IV of the same coarse bins, for the bank's own report only. */
+  readonly exact: FeaturePlan;
 }
 
 export interface HostSelectionView {
@@ -97,6 +104,8 @@ export class ScorecardGuest extends ScorecardParty implements Party {
   /** Per own feature: events and totals per coarse bin on the training rows. */
   ownPlans: FeaturePlan[] = [];
   hostFeatures: HostFeatureView[] = [];
+  /** σ of the label-privacy noise on the host's fine event counts (0 only under the test switch). */
+  labelNoiseSigma = 0;
   hostSelection: HostSelectionView | undefined;
   intercept = 0;
   weights: Float64Array = new Float64Array(0);
@@ -132,8 +141,17 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     private readonly config: ScorecardConfig,
     /** A secret key kept from an earlier run of this job (restart), and where to keep a new one. */
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
-    /** Secret randomness: the share seed and the flooding of its Fisher sums. */
+    /**
+     * Secret randomness (cryptographic: a secretRng stream or cryptoRng): the label-privacy noise
+     * of the host's event counts, the share seed and the flooding of its Fisher sums.
+     */
     private readonly rng: Rng = cryptoRng,
+    /**
+     * TEST ONLY, for tests/attacks/binplan-labels.test.ts and checks of arithmetic exactness:
+     * `exactBinPlan` plans the host's bins from the exact event counts (no label-privacy noise).
+     * Only the in-memory run sets it; no job spec or request reaches it.
+     */
+    private readonly testOnly: Pick<ScorecardTestSwitches, 'exactBinPlan'> = {},
   ) {
     super();
     checkDeclarations(data, decl, 'guest');
@@ -224,6 +242,11 @@ export class ScorecardGuest extends ScorecardParty implements Party {
       if (!(e >= 0 && e <= totals[i]!)) throw new IndomainError('SC_BAD_MESSAGE', `bin ${i}: ${e} events among ${totals[i]} rows`, { field: 'events' });
     });
     const rows = this.labels.train.length;
+    // Label privacy: one release of every host feature's fine counts, Gaussian noise of L2
+    // sensitivity √k (one label moves one fine count per feature); all the host receives is
+    // computed from these and the totals it holds (label-privacy.ts).
+    this.labelNoiseSigma = this.testOnly.exactBinPlan ? 0 : labelNoiseSigma(this.config.labelPrivacy, k);
+    const noised = this.testOnly.exactBinPlan ? Float64Array.from(ev) : noisedCounts(ev, totals, this.labelNoiseSigma, this.rng);
     let off = 0;
     this.hostFeatures = names.map((name, j) => {
       const nb = bins[j]!;
@@ -242,10 +265,11 @@ export class ScorecardGuest extends ScorecardParty implements Party {
       };
       const e = ev.slice(off, off + nb);
       const t = Array.from(totals.subarray(off, off + nb));
+      const dp = Array.from(noised.subarray(off, off + nb));
       off += nb;
       if (t.reduce((s, x) => s + x, 0) !== rows) throw new IndomainError('SC_BAD_MESSAGE', `bins of "${name}" hold ${t.reduce((s, x) => s + x, 0)} rows, not ${rows}`, { field: 'totals' });
-      const plan = planFeature(shadow, e, t, kind === 'numeric:u' ? 'u' : 'monotone', this.config.maxBins);
-      return { name, kind, fineBins: nb, fineEvents: e, fineTotals: t, plan };
+      const plan = planFeature(shadow, dp, t, kind === 'numeric:u' ? 'u' : 'monotone', this.config.maxBins);
+      return { name, kind, fineBins: nb, fineEvents: e, fineTotals: t, noisedEvents: dp, plan, exact: coarseCounts(plan.mapping, e, t) };
     });
     this.stage = 'selection';
     const woe: number[] = [];

@@ -45,6 +45,8 @@ const EXPECTS: Record<Stage, readonly string[]> = {
 export interface ScorecardTestSwitches {
   readonly trainRowsToBank?: boolean;
   readonly plainFisherVectors?: boolean;
+  /** The guest's: plan the host's bins from exact event counts, without label-privacy noise. */
+  readonly exactBinPlan?: boolean;
 }
 
 /** A host characteristic as sent under the `full` policy. */

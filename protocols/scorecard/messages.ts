@@ -35,7 +35,8 @@ export const BinPlan = declareMessage({
   to: ['host'],
   privacy: 'aggregate',
   fields: { mapping: 'number[]', woe: 'f64', iv: 'f64' },
-  discloses: "how the host's fine bins merge into coarse bins, and the WOE of each coarse bin and the IV of each host feature (label aggregates over the host's own bins)",
+  discloses: 
+    "(ε, δ)-differentially private in each training label (labelPrivacy, default ε = 1, δ = 1e-6): how the host's fine bins merge into coarse bins, the WOE of each coarse bin and the IV of each host feature, all computed from the fine-bin event counts of every host feature plus Gaussian noise of L2 sensitivity √(host features), clipped to the bin's rows; what it reveals beyond that is the population event rates of the host's own bins, up to that noise",
 });
 
 export const HostSelection = declareMessage({

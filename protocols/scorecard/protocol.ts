@@ -15,8 +15,11 @@
  *   H         fine bins of its features, small bins merged before anything is counted;
  *             [[Σ_{i∈b} y_i]] for every fine bin b by diagonal packing (one level), flooded
  *   H → G     HostBinCounts   rows per fine bin and the encrypted event counts (aggregate)
- *   G         decrypts, rounds to integers, plans the host's coarse bins, computes WOE and IV
- *   G → H     BinPlan         the merge of fine bins, coarse WOE, IV (aggregate)
+ *   G         decrypts, rounds to integers; adds Gaussian noise to every fine-bin event count of
+ *             all k host features at once (σ = √k·√(2 ln(1.25/δ))/ε, clipped to [0, rows of
+ *             the bin]; label-privacy.ts) and plans the host's coarse bins, WOE and IV from the
+ *             noised counts only
+ *   G → H     BinPlan         the merge of fine bins, coarse WOE, IV ((ε, δ)-DP aggregate)
  *   H         applies the plan, WOE-encodes, selects (IV, correlation, VIF) among its features
  *   H → G     HostSelection   kept and dropped features with reasons (metadata)
  *   G         selects among its own features.
@@ -45,7 +48,14 @@
  *
  * What each party receives, exactly:
  *   Host:    G's public keys and ciphertexts under G's key; the merge plan and WOE of its own bins
- *            and its features' IV (label aggregates per host bin, which its points reveal anyway);
+ *            and its features' IV, all computed from event counts with Gaussian noise: BinPlan is
+ *            (ε, δ)-differentially private in each training label (`labelPrivacy`, default
+ *            ε = 1, δ = 1e-6; one label moves one fine count per host feature, L2 sensitivity
+ *            √k, released once; label-privacy.ts). Exact WOE would give it each bin's event
+ *            count and, by solving the subset sums, every label
+ *            (tests/attacks/binplan-labels.test.ts). Its points are computed from the same
+ *            private WOE. The guarantee covers binning; the host's coefficients from vfl-lr
+ *            training are label-derived and not covered by it;
  *            the share seed (no data); [[w]] under A's key; through vfl-lr, ciphertexts and its
  *            own steps.
  *   Guest:   per host feature, the rows and events of each fine bin (every bin at least
@@ -99,7 +109,9 @@ export interface ScorecardInput {
   /**
    * TEST ONLY (tests/attacks/train-rows.test.ts): `trainRowsToBank` restores the old disclosure of
    * the host's training partials to the bank; `plainFisherVectors` skips the re-randomisation of
-   * the host's [[w·x_Hl]]. Not reachable from a job spec or request.
+   * the host's [[w·x_Hl]]; (tests/attacks/binplan-labels.test.ts) `exactBinPlan` makes the guest
+   * plan the host's bins from exact event counts, without label-privacy noise. Not reachable from
+   * a job spec or request.
    */
   readonly testOnly?: ScorecardTestSwitches;
 }
@@ -124,7 +136,7 @@ export async function scorecardInMemory(input: ScorecardInput): Promise<Scorecar
   const config = scorecardConfig(input.config.job, input.config);
   const t0 = performance.now();
   const [cg, ch] = await Promise.all([createCkks(config.params), createCkks(config.params)]);
-  const guest = new ScorecardGuest(cg, input.guest, input.labels, input.guestDeclarations ?? {}, config, undefined, input.rng);
+  const guest = new ScorecardGuest(cg, input.guest, input.labels, input.guestDeclarations ?? {}, config, undefined, input.rng, input.testOnly);
   const host = new ScorecardHost(ch, input.host, input.hostDeclarations ?? {}, config, input.rng, input.testOnly);
   const binning = new MemoryTransport([guest, host]);
   await binning.run();
@@ -271,16 +283,25 @@ function characteristicRows(guest: ScorecardGuest, c: ScorecardConfig): Characte
       name: `host_${h.name}`,
       party: 'host',
       binLabels: s ? s.labels : Array.from({ length: bins }, (_, b) => `platform bin ${b + 1}`),
-      rows: h.plan.totals,
-      events: h.plan.events,
-      woe: h.plan.woe,
-      ivBins: h.plan.ivBins,
-      iv: h.plan.iv,
+      // The bank's exact label aggregates over the coarse bins; the model used the private WOE.
+      rows: h.exact.totals,
+      events: h.exact.events,
+      woe: h.exact.woe,
+      ivBins: h.exact.ivBins,
+      iv: h.exact.iv,
+      model: { woe: h.plan.woe, iv: h.plan.iv, note: modelWoeNote(c, guest.labelNoiseSigma) },
       points: s ? s.points : null,
       kept: keptH.has(h.name),
     };
   });
   return [...own, ...theirs];
+}
+
+/** Which WOE a platform characteristic's model used: the one computed from noised counts. */
+function modelWoeNote(c: ScorecardConfig, sigma: number): string {
+  if (sigma === 0) return 'the exact WOE (label-privacy noise switched off: test only)';
+  const p = c.labelPrivacy;
+  return `computed from (ε = ${p.epsilon}, δ = ${p.delta})-differentially private event counts (Gaussian noise σ = ${sigma.toFixed(2)} per fine bin), as the platform received it`;
 }
 
 function coefficientRows(guest: ScorecardGuest) {
