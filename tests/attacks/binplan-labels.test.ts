@@ -9,7 +9,8 @@
  *      of the rows per feature). Constraint propagation fixes the labels of bins whose remaining
  *      events are 0 or all their open rows; simulated annealing from the population guess flips
  *      the others to bring Σ|A·y − e| to its minimum (with 20 features on breast the 0/1 solution
- *      is unique, so reaching zero means every label is right).
+ *      is unique, so reaching zero means every label is right). When the inverted counts are not
+ *      integers (noised), the attacker skips propagation, which would trust them as exact.
  *
  * Each guess is scored against the true labels (the harness reads them from the bank's input) and
  * compared with the population baseline the platform is entitled to: labels predicted from its
@@ -72,6 +73,7 @@ function invert(v: View) {
   const events: number[] = [];
   const woeSum = new Float64Array(n);
   const totalEvents: number[] = [];
+  let fraction = 0;
   let mo = 0;
   let wo = 0;
   v.fine.forEach((f, j) => {
@@ -96,11 +98,13 @@ function invert(v: View) {
       if (err < best.err) best = { err, e, total };
     }
     totalEvents.push(best.total);
+    for (const x of best.e) fraction = Math.max(fraction, Math.abs(x - Math.round(x)));
     totals.push(...t);
     best.e.forEach((x, b) => events.push(Math.min(t[b]!, Math.max(0, Math.round(x)))));
   });
   const sorted = [...totalEvents].sort((a, b) => a - b);
-  return { n, nf, member, totals, events, woeSum, total: sorted[Math.floor(sorted.length / 2)]! };
+  // Integral counts mean exact WOE; otherwise the counts are noisy and forcing labels from them misleads.
+  return { n, nf, member, totals, events, woeSum, total: sorted[Math.floor(sorted.length / 2)]!, integral: fraction < 1e-3 };
 }
 
 type Inverted = ReturnType<typeof invert>;
@@ -188,7 +192,7 @@ function attack(v: View) {
   for (let i = 0; i < x.n; i++) for (let f = 0; f < x.nf; f++) trueEvents[x.member[i * x.nf + f]!]! += truth[i]!;
   x.events.forEach((e, b) => (binsExact += e === trueEvents[b] ? 1 : 0));
   const base = baseline(x, truth);
-  const fixed = propagate(x);
+  const fixed = x.integral ? propagate(x) : new Int8Array(x.n).fill(-1);
   let forced = 0;
   let forcedRight = 0;
   fixed.forEach((f, i) => {
