@@ -12,6 +12,7 @@ import { scorecardPmml } from '../models/export/pmml.ts';
 import { scorecardSql } from '../models/export/sql.ts';
 import { scorecardConfig, scorecardInMemory, type ScorecardRun } from '../protocols/scorecard/protocol.ts';
 import type { DisclosurePolicy } from '../protocols/scorecard/config.ts';
+import type { ScorecardTestSwitches } from '../protocols/scorecard/host.ts';
 import { trainInMemory, vflConfig } from '../protocols/vfl-lr/protocol.ts';
 import { loadSplitPair, standardizedSide, writeScores, type PairOptions, type SplitPair } from './pair.ts';
 
@@ -82,7 +83,11 @@ export async function rawFederatedLr(pair: SplitPair, seed: string) {
   return binaryMetrics(predictLogistic(model, [...gp.test, ...hp.test]), gp.testTable.label!);
 }
 
-export function runScorecard(pair: SplitPair, o: Pick<ScorecardBenchOptions, 'seed' | 'policy' | 'guestCategorical' | 'hostCategorical'>): Promise<ScorecardRun> {
+/** `testOnly`: the in-memory run's test switches (protocols/scorecard/protocol.ts), for tests only. */
+export function runScorecard(
+  pair: SplitPair,
+  o: Pick<ScorecardBenchOptions, 'seed' | 'policy' | 'guestCategorical' | 'hostCategorical'> & { testOnly?: ScorecardTestSwitches },
+): Promise<ScorecardRun> {
   const side = (t: SplitPair['guest']) => ({ names: t.train.featureNames, train: t.train.features, test: t.test.features });
   return scorecardInMemory({
     guest: side(pair.guest),
@@ -92,5 +97,6 @@ export function runScorecard(pair: SplitPair, o: Pick<ScorecardBenchOptions, 'se
     hostDeclarations: { categorical: o.hostCategorical ?? [] },
     config: scorecardConfig(`scorecard-${o.seed}`, { policy: o.policy ?? 'full' }),
     rng: cryptoRng,
+    testOnly: o.testOnly,
   });
 }

@@ -421,7 +421,15 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     const d = 1 + this.kept.length + (this.hostSelection?.kept.length ?? 0);
     if (f.length !== d * d) throw new IndomainError('SC_BAD_MESSAGE', `a Fisher matrix of ${f.length} values for ${d} terms`, { field: 'fisher' });
     this.fisher = f;
-    const cov = spdInverse(f, d);
+    let cov: Float64Array;
+    try {
+      cov = spdInverse(f, d);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      // A (nearly) separating fit leaves the flooded information matrix indefinite: the standard
+      // errors are not estimable, which the report shows as such rather than failing the job.
+      cov = new Float64Array(d * d).fill(NaN);
+    }
     this.standardErrors = Float64Array.from({ length: d }, (_, j) => Math.sqrt(cov[j * d + j]!));
     return this.finishIfComplete();
   }
