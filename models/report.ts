@@ -400,7 +400,7 @@ export function reportMarkdown(r: ScorecardReport): string {
   out.push(
     table(
       ['term', 'party', 'estimate', 'std. error', 'z', 'p-value', 'VIF', 'sign'],
-      r.coefficients.map((c) => [c.name, c.party, f4(c.estimate), f4(c.standardError), c.z.toFixed(2), c.pValue.toExponential(2), c.vif === null ? '—' : c.vif.toFixed(2), c.signFlag ? 'INVERTS WOE' : 'ok']),
+      r.coefficients.map((c) => [c.name, c.party, f4(c.estimate), f4(c.standardError), Number.isFinite(c.z) ? c.z.toFixed(2) : '—', Number.isFinite(c.pValue) ? c.pValue.toExponential(2) : '—', c.vif === null ? '—' : c.vif.toFixed(2), c.signFlag ? 'INVERTS WOE' : 'ok']),
     ),
     '',
   );
