@@ -2,7 +2,9 @@
  * The scorecard validation report, as a model-validation unit reads it: discrimination (AUC, KS,
  * Gini), lift and gain by decile and by score band, calibration by band, population stability of
  * the score and characteristic stability per feature, the IV table with every bin, coefficients
- * with standard errors, Wald p-values and VIF, and the selection log. JSON and Markdown.
+ * with standard errors, Wald p-values and VIF, and the selection log. JSON and Markdown. The
+ * training sample enters as aggregates only ({@link SampleSummary}, computed where its rows are),
+ * the test sample as rows.
  */
 import { binaryMetrics, type BinaryMetrics } from './metrics.ts';
 import type { Dropped } from './selection.ts';

@@ -43,8 +43,8 @@ export function envelope(job: string, type: string, from: string, to: string, bo
  * multipliers back to it. A party's own products are encoded at `ckks.scale` (2^40): one product,
  * 2^100, one rescale to 2^40. The cross block takes two plaintext products (the host's x_Hl, then
  * the guest's x_Ga), each at √scale (2^20): also 2^100 before the one rescale; the 2^20 encodings
- * round each value to ~1e-5, which moved the standard errors by at most 4.4e-8 on default_credit
- * (1.2e-10 with [[w]] at 2^40, whose noise the arbiter knows and no flood would have covered).
+ * round each value to ~1e-5, which moved the standard errors by 4.4e-8 and 7.1e-8 (two runs on
+ * default_credit; 1.2e-10 with [[w]] at 2^40, whose noise the arbiter knows and no flood covered).
  */
 export function crossOperandScale(ckks: { scale: number }): number {
   return Math.sqrt(ckks.scale);
