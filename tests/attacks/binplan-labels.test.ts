@@ -35,7 +35,7 @@ import { MemoryTransport } from '../../protocols/transport.ts';
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 
 /** The binning stage of a real scorecard job, over the rows both parties hold, 80% for training. */
-async function binning(name: string, hostCategorical: string[], testOnly: ScorecardTestSwitches) {
+async function binning(name: string, hostCategorical: string[], testOnly: ScorecardTestSwitches, spec: Record<string, unknown> = {}) {
   const guestT = loadCsv(data(`${name}_hetero_guest.csv`), { idColumn: 'id', labelColumn: 'y' });
   const hostT = loadCsv(data(`${name}_hetero_host.csv`), { idColumn: 'id' });
   const hostIds = new Set(hostT.ids);
@@ -49,7 +49,8 @@ async function binning(name: string, hostCategorical: string[], testOnly: Scorec
   };
   const g = side(guestT);
   const h = side(hostT);
-  const config = scorecardConfig(`attack-binplan-${name}`);
+  // `spec`: fields a job spec's `scorecard` section would carry into the configuration.
+  const config = scorecardConfig(`attack-binplan-${name}`, spec);
   const [cg, ch] = await Promise.all([createCkks(config.params), createCkks(config.params)]);
   const guest = new ScorecardGuest(cg, g.side, g.labels, {}, config, undefined, undefined, testOnly);
   const host = new ScorecardHost(ch, h.side, { categorical: hostCategorical }, config, seededRng('flood'));
@@ -226,6 +227,10 @@ describe('attack: the platform reconstructs training labels from BinPlan', () =>
     expect(off.recovered - off.baseline).toBeGreaterThan(margin);
     // On: no better than what the bins' noised event rates alone predict, within the margin.
     expect(on.recovered).toBeLessThanOrEqual(on.baseline + margin);
+    // A job spec cannot switch the noise off: the switch is not a configuration field.
+    const fromSpec = await binning('breast', [], {}, { exactBinPlan: true, testOnly: { exactBinPlan: true } });
+    expect(fromSpec.sigma).toBeCloseTo(v.sigma, 12);
+    expect(attack(fromSpec).binsExact).toBeLessThan(off.bins / 2);
   }, 120_000);
 
   it('default_credit (24,000 training rows, 10 platform features): on no better than the population baseline', async () => {
