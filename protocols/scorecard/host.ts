@@ -136,7 +136,8 @@ export class ScorecardHost extends ScorecardParty implements Party {
       const packed = new PackedColumns(this.ev, indicators);
       const sums = packed.transposeTimes(y);
       packed.release();
-      rerandomize(this.ev, sums, this.config.countFloodSigma, this.rng);
+      // The same flood in every copy of a count (tests/attacks/flood-copies.test.ts).
+      rerandomize(this.ev, sums, this.config.countFloodSigma, this.rng, packed.width);
       events.push(serialize(this.ckks, sums));
       sums.delete();
     }
