@@ -394,21 +394,22 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     const direct: Float64Array[] = [new Float64Array(n).fill(1), ...x];
     for (let a = 0; a < mg; a++) for (let b = a; b < mg; b++) direct.push(Float64Array.from(x[a]!, (v, i) => v * x[b]![i]!));
     const load = (chunks: Uint8Array[]) => chunks.map((c) => deserialize(ck, c));
-    const finish = (ct: CipherText): Uint8Array => {
-      rerandomize(ev, ct, this.config.fisherFloodSigma, this.rng);
+    // A packed product holds S/width copies of each sum: the same flood in every copy.
+    const finish = (ct: CipherText, width: number): Uint8Array => {
+      rerandomize(ev, ct, this.config.fisherFloodSigma, this.rng, width);
       const out = serialize(ck, ct);
       ct.delete();
       return out;
     };
     const w = load(this.fisherWeights);
     const own = new PackedColumns(ev, direct);
-    const directSum = finish(own.transposeTimes(w, true));
+    const directSum = finish(own.transposeTimes(w, true), own.width);
     own.release();
     for (const ct of w) ct.delete();
     const cols = new PackedColumns(ev, x, 1, crossOperandScale(ck));
     const cross = this.hostVectors.map((chunks) => {
       const v = load(chunks);
-      const out = finish(cols.transposeTimes(v, true));
+      const out = finish(cols.transposeTimes(v, true), cols.width);
       for (const ct of v) ct.delete();
       return out;
     });

@@ -138,7 +138,8 @@ export class ScorecardHost extends ScorecardParty implements Party {
       const packed = new PackedColumns(this.ev, indicators);
       const sums = packed.transposeTimes(y);
       packed.release();
-      rerandomize(this.ev, sums, this.config.countFloodSigma, this.rng);
+      // The same flood in every copy of a count (tests/attacks/flood-copies.test.ts).
+      rerandomize(this.ev, sums, this.config.countFloodSigma, this.rng, packed.width);
       events.push(serialize(this.ckks, sums));
       sums.delete();
     }
@@ -293,14 +294,15 @@ export class ScorecardHost extends ScorecardParty implements Party {
     const cols: Float64Array[] = [...h];
     for (let k = 0; k < m; k++) for (let l = k; l < m; l++) cols.push(Float64Array.from(h[k]!, (v, i) => v * h[l]![i]!));
     const w = weights.map((c) => deserialize(ck, c));
-    const finish = (ct: CipherText, sigma: number): Uint8Array => {
-      rerandomize(ev, ct, sigma, this.rng);
+    // `period`: a packed product holds S/width copies of each sum, flooded alike in every copy.
+    const finish = (ct: CipherText, sigma: number, period?: number): Uint8Array => {
+      rerandomize(ev, ct, sigma, this.rng, period);
       const s = serialize(ck, ct);
       ct.delete();
       return s;
     };
     const packed = new PackedColumns(ev, cols);
-    const direct = finish(packed.transposeTimes(w, true), this.config.fisherFloodSigma);
+    const direct = finish(packed.transposeTimes(w, true), this.config.fisherFloodSigma, packed.width);
     packed.release();
     const slots = ck.slots;
     const vectors = h.map((col) =>

@@ -15,8 +15,8 @@ import { scorecardPmml } from '../../models/export/pmml.ts';
 import { scorecardSql } from '../../models/export/sql.ts';
 import { HOST_PARTIAL_FIELD } from '../../models/export/model.ts';
 import { encodeMessage } from '../../protocols/codec.ts';
-import { createCkks } from '../../protocols/he/ckks.ts';
-import { scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardRun } from '../../protocols/scorecard/protocol.ts';
+import { createCkks, generateKeys } from '../../protocols/he/ckks.ts';
+import { ScorecardArbiter, scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardRun } from '../../protocols/scorecard/protocol.ts';
 import { rawFederatedLr, runScorecard } from '../../benchmarks/scorecard.ts';
 import { splitPair, type SplitPair } from '../../benchmarks/pair.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -335,6 +335,15 @@ describe('federated scorecard', () => {
     expect(code(() => host.receive(env('LabelSetup', { params: 'x', publicKey: new Uint8Array(1) })))).toBe('SC_BAD_MESSAGE');
     const guest = new ScorecardGuest(ckks, side, { train: Uint8Array.of(0, 1, 0), test: Uint8Array.of(1) }, {}, config);
     expect(code(() => guest.receive({ ...env('HostBinCounts', {}), from: 'host', to: 'guest' }))).toBe('SC_WRONG_STAGE');
+    // The arbiter: only the declared sender, only in its stage, shares of matching lengths.
+    const arbiter = new ScorecardArbiter(ckks, generateKeys(ckks), config);
+    const shares = (from: string, type: string, body: Record<string, unknown>) => ({ ...env(type, body), from, to: 'arbiter' });
+    const two = Float64Array.of(1, 2);
+    expect(code(() => arbiter.receive(shares('host', 'GuestTrainShares', { logit: two, points: two, labels: Uint8Array.of(0, 1) })))).toBe('SC_BAD_MESSAGE');
+    expect(code(() => arbiter.receive(shares('guest', 'FisherSums', { columns: 1, direct: new Uint8Array(16), cross: [] })))).toBe('SC_WRONG_STAGE');
+    expect(arbiter.receive(shares('guest', 'GuestTrainShares', { logit: two, points: two, labels: Uint8Array.of(0, 1) }))).toEqual([]);
+    expect(code(() => arbiter.receive(shares('guest', 'GuestTrainShares', { logit: two, points: two, labels: Uint8Array.of(0, 1) })))).toBe('SC_WRONG_STAGE');
+    expect(code(() => arbiter.receive(shares('host', 'HostTrainShares', { logit: Float64Array.of(1), points: Float64Array.of(1) })))).toBe('SC_BAD_MESSAGE');
   });
 });
 
