@@ -2,8 +2,9 @@
  * The guest (the bank, label holder) in `scorecard`: owns the CKKS key of this protocol, bins its
  * own features with its labels, decides the host's coarse bins from decrypted per-bin counts
  * after adding label-privacy noise (label-privacy.ts: the BinPlan the host receives is
- * (ε, δ)-differentially private in each training label), assembles the scorecard (its own characteristics, and the host's under `full` or one platform
- * partial score under `partial`), and computes the coefficients' standard errors from the
+ * (ε, δ)-differentially private in each training label), assembles the scorecard (its own
+ * characteristics, and the host's under `full` or one platform partial score under `partial`),
+ * and computes the coefficients' standard errors from the
  * Fisher information the arbiter assembles. Of the platform it holds per-row values of the test
  * (validation) rows only; the training sample's report comes from the arbiter as aggregates.
  */
