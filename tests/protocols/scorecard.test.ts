@@ -295,7 +295,10 @@ describe('federated scorecard', () => {
     // default_credit above checks everything with the noise on.
     const run = await runScorecard(pair, { seed: 'sc-br', policy: 'partial', testOnly: { exactBinPlan: true } });
     const lr = await rawFederatedLr(pair, 'sc-br');
-    expect(run.report.discrimination.test.auc).toBeGreaterThan(lr.auc - 0.005);
+    // 91 test rows (57 × 34 pairs): one discordant pair moves the AUC by 5e-4, and training's
+    // flooding noise moves it between runs of the same split (measured 0.9923–0.9956 against the
+    // raw LR's 0.9978–0.9983, also on the branch before label privacy): 0.01, not 0.005.
+    expect(run.report.discrimination.test.auc).toBeGreaterThan(lr.auc - 0.01);
     expect(run.log.some((m) => m.type === 'HostPoints')).toBe(false);
     expect(run.model.characteristics.every((c) => c.party === 'guest')).toBe(true);
     expect(run.model.hostPartial?.field).toBe(HOST_PARTIAL_FIELD);
