@@ -2,7 +2,7 @@
  * Messages of the federated scorecard (protocol `scorecard`), with what each receiver learns.
  * See `protocol.ts` for the flow. All ciphertexts here are under the guest's own CKKS key.
  */
-import { declareMessage } from '../message.ts';
+import { declareMessage, oneOf, records } from '../message.ts';
 
 export const SC = 'scorecard';
 
@@ -74,7 +74,22 @@ export const HostPoints = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'model',
-  fields: { table: 'string' },
+  fields: {
+    table: records({
+      feature: 'string',
+      kind: oneOf(['numeric', 'categorical']),
+      cuts: 'number[]',
+      categories: 'number[][]',
+      bins: 'int',
+      missingOwn: 'boolean',
+      missingBin: 'int',
+      otherBin: 'int',
+      woe: 'number[]',
+      coefficient: 'number',
+      points: 'number[]',
+      labels: 'string[]',
+    }),
+  },
   discloses: "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin)",
 });
 
