@@ -337,7 +337,8 @@ export class NodeRuntime {
     if (this.o.role !== 'coordinator') {
       const spec = JSON.parse(row.spec) as JobSpec;
       const role = rolesOf(spec, this.o.name).find((r) => r === 'guest' || r === 'host') ?? 'guest';
-      const body = this.o.unsafe?.reports === 'legacy' ? { error: `${err.code}: ${err.message}` } : jobFailure(e, row.stage);
+      const run = this.jobs.get(job)?.run;
+      const body = this.o.unsafe?.reports === 'legacy' ? { error: `${err.code}: ${err.message}` } : jobFailure(e, run?.kind === 'node' ? run.job.stage : '');
       const env: Envelope = { job, protocol: 'job', type: 'JobFailed', round: 0, from: role, to: 'coordinator', body };
       try {
         this.enqueue(job, spec, [env]);
@@ -426,6 +427,6 @@ class PeerFailed extends IndomainError {
   readonly report: Record<string, unknown>;
   constructor(from: string, body: Readonly<Record<string, unknown>>) {
     super('SRV_JOB_FAILED', `the ${from} failed${typeof body.code === 'string' ? `: ${body.code}` : ''}`);
-    this.report = { code: 'SRV_JOB_FAILED', message: this.message, party: from, ...body };
+    this.report = { code: 'SRV_JOB_FAILED', message: this.message, party: from, cause: { ...body } };
   }
 }

@@ -96,7 +96,7 @@ export class TestNodes {
    * The FATE breast data under the data root with USCC ids, registered on the bank (labels) and
    * the platform, and every platform enterprise authorised for bank-a's modelling.
    */
-  async breast(bankFile = 'breast-guest.csv'): Promise<{ guest: string; host: string }> {
+  async breast(bankFile = 'breast-guest.csv', hostFile = 'breast-host.csv'): Promise<{ guest: string; host: string }> {
     const fate = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
     const map = (src: string, dest: string) => {
       const [head, ...lines] = readFileSync(fate(src), 'utf8').trimEnd().split('\n');
@@ -104,12 +104,12 @@ export class TestNodes {
       return lines.map((l) => usccFromNumber(Number(l.slice(0, l.indexOf(',')))));
     };
     map('breast_hetero_guest.csv', bankFile);
-    const ids = map('breast_hetero_host.csv', 'breast-host.csv');
+    const ids = map('breast_hetero_host.csv', hostFile);
     writeFileSync(join(this.dataRoot, 'auth.csv'), ['uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref', ...ids.map((id, i) => `${id},bank-a,modelling,2024-01-01,2030-12-31,,T-${i}`)].join('\n') + '\n');
     await this.admin('bank-a', 'POST', '/v1/admin/datasets', { name: 'loans', path: bankFile, idColumn: 'id', labelColumn: 'y', uscc: true });
-    await this.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit', path: 'breast-host.csv', idColumn: 'id', uscc: true });
+    await this.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit', path: hostFile, idColumn: 'id', uscc: true });
     await this.admin('platform', 'POST', '/v1/admin/authorisations/import', { path: 'auth.csv' });
-    return { guest: join(this.dataRoot, bankFile), host: join(this.dataRoot, 'breast-host.csv') };
+    return { guest: join(this.dataRoot, bankFile), host: join(this.dataRoot, hostFile) };
   }
 }
 
