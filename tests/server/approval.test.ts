@@ -47,7 +47,10 @@ describe("the platform analyst's approval", () => {
     await c.admin('platform', 'POST', '/v1/admin/jobs/refused/refuse', { reason: 'purpose not covered by the agreement' });
     await until(async () => (await c.admin<JobView>('coordinator', 'GET', '/v1/admin/jobs/refused')).status === 'failed');
     const j = await c.admin<JobView>('coordinator', 'GET', '/v1/admin/jobs/refused');
-    expect(JSON.stringify(j.error)).toMatch(/SRV_JOB_REFUSED.*purpose not covered/);
+    // The coordinator learns the code; the analyst's free-text reason stays on the platform.
+    expect(j.error).toMatchObject({ code: 'SRV_JOB_FAILED', party: 'host', cause: { code: 'SRV_JOB_REFUSED' } });
+    expect(JSON.stringify(j.error)).not.toMatch(/purpose not covered/);
+    expect(JSON.stringify((await c.admin<JobView>('platform', 'GET', '/v1/admin/jobs/refused')).error)).toMatch(/SRV_JOB_REFUSED.*purpose not covered/);
     expect(psiInputs()).toBe(0);
   }, 90_000);
 
