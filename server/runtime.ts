@@ -17,7 +17,7 @@
  * re-sending what it had already committed, then goes on. A node killed in the middle of a round
  * thus resumes from its last completed message, and its peers' retries carry the job on.
  */
-import { errorJson, IndomainError, isIndomainError } from '../engine/errors.ts';
+import { errorJson, IndomainError } from '../engine/errors.ts';
 import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
 import { messageSpec, type Envelope } from '../protocols/message.ts';
 import type { Blinder } from '../protocols/psi/protocol.ts';
@@ -115,7 +115,7 @@ export class NodeRuntime {
    * audited and fails the job; nothing is queued. The messages are queued with the processed
    * mark of the inbox row `seq`, if any.
    */
-  enqueue(job: string, _spec: JobSpec, envs: readonly Envelope[], seq: number | null = null): void {
+  enqueue(job: string, envs: readonly Envelope[], seq: number | null = null): void {
     const outputs = envs.map((env) => {
       if (env.job !== job) throw new IndomainError('SRV_EGRESS_BLOCKED', `a message of job "${env.job}" queued with job "${job}"`);
       return { key: messageKey(env), toNode: this.gate.check(env), bytes: encodeMessage(env) };
@@ -211,10 +211,8 @@ export class NodeRuntime {
     if (row.status === 'completed' || row.status === 'failed' || row.status === 'cancelled') return;
     this.o.store.updateJob(job, { status: 'cancelled' });
     if (this.o.role === 'coordinator') {
-      const spec = JSON.parse(row.spec) as JobSpec;
       this.enqueue(
         job,
-        spec,
         (['guest', 'host'] as const).map((to): Envelope => ({ job, protocol: 'job', type: 'JobCancel', round: 0, from: 'coordinator', to, body: {} })),
       );
     }
@@ -274,14 +272,10 @@ export class NodeRuntime {
     }
     st.handled.add(row.seq);
     if (!row.processed) {
-      this.enqueue(job, this.specOf(st), out, row.seq);
+      this.enqueue(job, out, row.seq);
       this.updateStatus(job, st);
     }
     return true;
-  }
-
-  private specOf(st: JobState): JobSpec {
-    return st.run!.job.spec;
   }
 
   private async dispatch(st: JobState, env: Envelope, row: InboxRow): Promise<Envelope[] | null> {
@@ -341,7 +335,7 @@ export class NodeRuntime {
       const body = this.o.unsafe?.reports === 'legacy' ? { error: `${err.code}: ${err.message}` } : jobFailure(e, run?.kind === 'node' ? run.job.stage : '');
       const env: Envelope = { job, protocol: 'job', type: 'JobFailed', round: 0, from: role, to: 'coordinator', body };
       try {
-        this.enqueue(job, spec, [env]);
+        this.enqueue(job, [env]);
       } catch {
         /* refused at the gate: audited there */
       }

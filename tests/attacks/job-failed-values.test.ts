@@ -24,7 +24,6 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpack } from '../../protocols/codec.ts';
-import type { JobView } from '../../server/cluster.ts';
 import { TestNodes, TOKEN } from '../helpers/nodes.ts';
 
 const CLI = new URL('../../server/cli.ts', import.meta.url).pathname;

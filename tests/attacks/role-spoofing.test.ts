@@ -33,6 +33,7 @@ import { NodeStore } from '../../server/store.ts';
 import '../../protocols/psi/messages.ts';
 import '../../protocols/vfl-lr/messages.ts';
 import '../../protocols/scorecard/messages.ts';
+import '../../protocols/secagg/messages.ts';
 import '../../server/online.ts';
 import '../../server/monitor.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -154,7 +155,7 @@ function attack(all: Node[], mode: 'enforce' | 'legacy'): Tally {
             let left = false;
             try {
               if (path === 'job') {
-                node.runtime.enqueue(JOB, SPEC, [env]);
+                node.runtime.enqueue(JOB, [env]);
                 left = node.store.undelivered().length === queued + 1;
               } else {
                 node.runtime.gate.check(env, nodeOfRole(SPEC, to));

@@ -49,7 +49,7 @@ describe('egress guard', () => {
       { job: 'j', protocol: 'job', type: 'JobFailed', round: 0, from: 'host', to: 'coordinator', body: { error: `DATA_NON_NUMERIC: ${row.id}` } },
       { job: 'j', protocol: 'job', type: 'JobFailed', round: 0, from: 'host', to: 'coordinator', body: { code: row.id, stage: 'psi', at: {} } },
     ];
-    for (const env of attempts) expect(blocked(() => runtime.enqueue('j', spec, [env]))).toBe('SRV_EGRESS_BLOCKED');
+    for (const env of attempts) expect(blocked(() => runtime.enqueue('j', [env]))).toBe('SRV_EGRESS_BLOCKED');
     // The online scoring reply path: the same gate.
     const reply: Envelope = { job: 'j', protocol: 'score', type: 'PartialScores', round: 0, from: 'host', to: 'guest', body: { points: Float64Array.of(3), logits: Float64Array.of(0.1), maxPoints: 9, outcomes: [''], row } };
     expect(blocked(() => runtime.gate.check(reply))).toBe('SRV_EGRESS_BLOCKED');
@@ -66,7 +66,7 @@ describe('egress guard', () => {
     const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers: new Map(), policy: { allowedClasses: ['ciphertext', 'metadata'] } });
     store.putJob(spec.id, JSON.stringify(spec));
     const env: Envelope = { job: 'j', protocol: 'scorecard', type: 'HostPartialScores', round: 0, from: 'host', to: 'guest', body: { trainLogit: Float64Array.of(1), trainPoints: Float64Array.of(1), testLogit: Float64Array.of(1), testPoints: Float64Array.of(1), maxPoints: 1, minPoints: 0 } };
-    expect(blocked(() => runtime.enqueue('j', spec, [env]))).toBe('SRV_EGRESS_BLOCKED');
+    expect(blocked(() => runtime.enqueue('j', [env]))).toBe('SRV_EGRESS_BLOCKED');
     expect(JSON.parse(store.audit.records('egress-blocked')[0]!.body).reason).toMatch(/privacy class "score"/);
     // The policy in force is itself in the chain.
     expect(JSON.parse(store.audit.records('policy')[0]!.body)).toEqual({ allowedClasses: ['ciphertext', 'metadata'] });
