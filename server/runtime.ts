@@ -146,11 +146,12 @@ export class NodeRuntime {
   accept(sender: string, bytes: Uint8Array): { duplicate: boolean } {
     const env = decodeMessage(bytes);
     messageSpec(env.protocol, env.type);
-    let spec: JobSpec;
     if (env.protocol === 'job' && env.type === 'JobStart') {
-      spec = parseJobSpec(JSON.parse(String(env.body.spec)));
+      const spec = parseJobSpec(JSON.parse(String(env.body.spec)));
       if (spec.id !== env.job) throw new IndomainError('SRV_BAD_REQUEST', `JobStart for "${env.job}" carries spec "${spec.id}"`);
       if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `this node is "${this.o.name}", not the ${env.to} of job ${spec.id}`);
+      // Checked before anything is stored: only the job's coordinator starts it.
+      this.gate.admit(env, sender, spec);
       this.o.store.putJob(spec.id, JSON.stringify(spec));
       if (this.o.role === 'platform' && this.o.store.decision(spec.id) === undefined) {
         if (this.o.autoApprove) this.o.store.decide(spec.id, 'approved', 'auto-approval');
@@ -159,9 +160,8 @@ export class NodeRuntime {
     } else {
       const row = this.o.store.job(env.job);
       if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${env.job}" is unknown here`);
-      spec = JSON.parse(row.spec) as JobSpec;
+      this.gate.admit(env, sender, JSON.parse(row.spec) as JobSpec);
     }
-    this.gate.admit(env, sender, spec);
     const meta = { protocol: env.protocol, type: env.type, round: env.round, privacy: messageSpec(env.protocol, env.type).privacy };
     const fresh = this.o.store.receive(env.job, messageKey(env), sender, bytes, meta);
     if (fresh && env.protocol === 'job' && env.type === 'JobCancel') this.o.store.updateJob(env.job, { status: 'cancelled' });
