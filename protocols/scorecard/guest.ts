@@ -327,8 +327,7 @@ export class ScorecardGuest extends ScorecardParty implements Party {
 }
 
 /** Check the host's shared characteristics (the `full` policy's points table, a list of records). */
-export function parseCharacteristics(table: unknown): SharedCharacteristic[] {
-  const parsed = table;
+export function parseCharacteristics(parsed: unknown): SharedCharacteristic[] {
   if (!Array.isArray(parsed)) throw new IndomainError('SC_BAD_MESSAGE', 'points table is not a list', { field: 'table' });
   const nums = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   return parsed.map((c: Record<string, unknown>, i) => {
