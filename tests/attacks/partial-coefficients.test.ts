@@ -2,7 +2,7 @@
  * Attack: under the platform's `partial` disclosure policy, read the platform's (host's) model
  * coefficients as the bank. The bank holds an admin token for its own node and, as in the lab, for
  * the coordinator, so it reads everything it can: the coordinator's job result and job list, the
- * CLI's `job report`, its own node's job views, every file in its data directory, every row of its
+ * CLI's `job report` (against the coordinator and its own node), its own node's job views, every file in its data directory, every row of its
  * database (job rows, models, audit chain) and every message it received (its inbox, decoded).
  * Each number found there is compared with each host coefficient, |x − w| ≤ 1e-9·max(1, |w|).
  *
@@ -120,6 +120,10 @@ async function run(t: TestNodes): Promise<Outcome> {
       env: { ...process.env, INDOMAIN_ADMIN_TOKEN: TOKEN },
     });
     read.set(`CLI job status ${id}`, status.stdout);
+    const own = await promisify(execFile)(process.execPath, ['--import', 'tsx', CLI, 'job', 'report', id, '--url', t.node('bank-a').url], {
+      env: { ...process.env, INDOMAIN_ADMIN_TOKEN: TOKEN },
+    });
+    read.set(`CLI job report ${id} on the bank's node`, own.stdout);
   }
   read.set('coordinator API GET /v1/admin/jobs', await t.admin('coordinator', 'GET', '/v1/admin/jobs'));
   read.set('bank API GET /v1/admin/jobs', await t.admin('bank-a', 'GET', '/v1/admin/jobs'));
