@@ -200,7 +200,7 @@ export class VflGuest implements Party {
     pp.delete();
     // Computed from the arbiter's zeros (in the host's basis): re-randomised before it goes to the
     // arbiter, flooded at the arbiter's own release margin over the product's noise.
-    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng);
+    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width);
     const g = serialize(this.ckks, gradient);
     gradient.delete();
     return [

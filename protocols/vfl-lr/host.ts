@@ -169,7 +169,7 @@ export class VflHost implements Party {
     pp.delete();
     // Computed from the guest's residual (itself from the arbiter's zeros): re-randomised before
     // it goes to the arbiter, flooded at the arbiter's own release margin over the product's noise.
-    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng);
+    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width);
     const g = serialize(this.ckks, gradient);
     gradient.delete();
     this.stage = 'update';
