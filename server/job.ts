@@ -73,7 +73,7 @@ export function parseJobSpec(raw: unknown): JobSpec {
   return spec;
 }
 
-function stripDeclarations(s: JobSpec['scorecard']): Partial<ScorecardConfig> {
+export function stripDeclarations(s: JobSpec['scorecard']): Partial<ScorecardConfig> {
   const { guestCategorical: _g, hostCategorical: _h, ...rest } = s ?? {};
   return rest;
 }
@@ -211,7 +211,7 @@ export class NodeJob {
         const side = { names: p.train.featureNames, train: p.train.features, test: p.test.features };
         this.sc =
           this.role === 'guest'
-            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.keys('scorecard-ckks-secret'))
+            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.keys('scorecard-ckks-secret'), this.secretStream('scorecard-guest'))
             : new ScorecardHost(ckks, side, decl, config, this.secretStream('scorecard-flood'));
         this.audit('data-access', { dataset: this.datasetName, stage: 'binning', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
         return this.after('binning', await this.sc.start());
@@ -227,8 +227,11 @@ export class NodeJob {
       }
       case 'scorecard': {
         const w = this.vfl!.weights;
-        if (this.sc instanceof ScorecardGuest) this.sc.setModel(w[0]!, w.slice(1));
-        else this.sc!.setModel(w.slice());
+        // The Fisher information is computed under the arbiter's vfl-lr keys (from its HeSetup).
+        const arbiter = this.vfl!.arbiterKeys;
+        if (!arbiter) throw new IndomainError('SRV_JOB_FAILED', 'no arbiter keys from training');
+        if (this.sc instanceof ScorecardGuest) this.sc.setModel(w[0]!, w.slice(1), arbiter);
+        else this.sc!.setModel(w.slice(), arbiter);
         return this.after('scorecard', await this.sc!.start());
       }
       case 'evaluation':
@@ -281,23 +284,30 @@ export class NodeJob {
     return (this.standardizedCols = { train: applyStandardizer(s, p.train.features), test: applyStandardizer(s, p.test.features) });
   }
 
-  /** Test-set partial logits of this party's features (host) or the joint evaluation (guest). */
+  /**
+   * Test-set partial logits of this party's features (host, `lr` pipeline) or the joint evaluation
+   * (guest). In the scorecard pipeline the guest already holds the joint test scores (from
+   * HostPartialScores), so no second test-set message is sent.
+   */
   private evaluate(): Envelope[] {
     if (this.stagesDone.has('evaluation')) return [];
     const w = this.vfl!.weights;
     if (this.role === 'host') {
-      const cols = this.spec.pipeline === 'scorecard' ? (this.sc as ScorecardHost).kept.map((f) => f.testWoe) : this.standardized().test;
-      const u = predictLogistic({ intercept: 0, weights: w }, cols).map((p) => Math.log(p / (1 - p)));
       this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w) });
       // Deployed: remember the development sample's public credit records, for post-loan monitoring.
       if (!this.replaying) snapshotEvents(this.store, this.job, this.spec, this.psi!.intersection!);
+      if (this.sc) return [this.stageDone('evaluation', {})];
+      const u = predictLogistic({ intercept: 0, weights: w }, this.standardized().test).map((p) => Math.log(p / (1 - p)));
       return [envelope(this.job, 'lr-eval', 'HostTestScores', 0, 'host', 'guest', { logit: u }), this.stageDone('evaluation', {})];
     }
-    if (!this.hostTest) return [];
     const p = this.split();
-    const cols = this.spec.pipeline === 'scorecard' ? (this.sc as ScorecardGuest).kept.map((f) => f.testWoe) : this.standardized().test;
-    const own = predictLogistic({ intercept: w[0]!, weights: w.slice(1) }, cols);
-    const joint = own.map((q, i) => sigmoid(Math.log(q / (1 - q)) + this.hostTest![i]!));
+    let joint: Float64Array;
+    if (this.sc instanceof ScorecardGuest) joint = this.sc.test!.prob;
+    else {
+      if (!this.hostTest) return [];
+      const own = predictLogistic({ intercept: w[0]!, weights: w.slice(1) }, this.standardized().test);
+      joint = own.map((q, i) => sigmoid(Math.log(q / (1 - q)) + this.hostTest![i]!));
+    }
     const y = p.test.label!;
     const m = binaryMetrics(joint, y);
     // The bank-only model: the same features, trained on the bank's own data alone.
@@ -326,12 +336,11 @@ export class NodeJob {
     writeFileSync(join(dir, 'model.json'), JSON.stringify(a.model, null, 2));
     writeFileSync(join(dir, 'scorecard.pmml'), scorecardPmml(a.model));
     writeFileSync(join(dir, 'scorecard.sql'), scorecardSql(a.model));
+    // Test (validation) rows only: the bank holds no platform value of a training row.
     const p = this.split();
     const lines = ['id,set,score,points,reasons'];
-    for (const set of ['train', 'test'] as const) {
-      const s = g[set]!;
-      p[set].ids.forEach((id, i) => lines.push(`${id},${set},${s.prob[i]},${s.points[i]},${a.reasons[set][i]!.join(' ')}`));
-    }
+    const s = g.test!;
+    p.test.ids.forEach((id, i) => lines.push(`${id},test,${s.prob[i]},${s.points[i]},${a.reasons.test[i]!.join(' ')}`));
     writeFileSync(join(dir, 'scores.csv'), lines.join('\n') + '\n');
     return dir;
   }

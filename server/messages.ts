@@ -77,7 +77,7 @@ export const HostTestScores = declareMessage({
   to: ['guest'],
   privacy: 'score',
   fields: { logit: 'f64' },
-  discloses: "the host's partial logit for each test-set enterprise, so that the bank can score and evaluate the joint model (the disclosure of federated scoring)",
+  discloses: "`lr` pipeline only: the host's partial logit for each test-set enterprise, so that the bank can score and evaluate the joint model (the disclosure of federated scoring); the scorecard pipeline sends its test rows once, in scorecard/HostPartialScores",
 });
 
 export const JobFailed = declareMessage({

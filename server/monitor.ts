@@ -1,7 +1,8 @@
 /**
  * Post-loan monitoring. The bank rescores its portfolio with a deployed scorecard (federated batch
- * scoring, purpose `post-loan`), compares it with the development sample (score stability and the
- * stability of each of its characteristics) and with the previous run (grade migration, score
+ * scoring, purpose `post-loan`), compares it with the development sample's validation (test) rows,
+ * the only rows whose joint score the bank holds (score stability and the stability of each of its
+ * characteristics) and with the previous run (grade migration, score
  * drops), asks the platform for new public credit events (dishonest-debtor listing, enforcement
  * cases) on its authorised monitored enterprises, and stores alerts that its API lists.
  *
@@ -160,8 +161,9 @@ export class BankMonitor {
     // 1. Rescore the portfolio (federated batch scoring, post-loan purpose).
     const batch = await this.scorer.scoreRows(o.model, o.dataset, 'post-loan');
     const scored = batch.results.filter((r) => r.score !== undefined);
-    // 2. Development sample: its scores and its rows of the bank's own data.
-    const dev = csvRows(readFileSync(join(this.store.dir, 'jobs', o.model, 'scores.csv'), 'utf8')).slice(1).filter((r) => r[1] === 'train');
+    // 2. Baseline: the development sample's validation (test) rows, their scores and their rows of
+    // the bank's own data (scores.csv holds no training row: the bank has no platform value of one).
+    const dev = csvRows(readFileSync(join(this.store.dir, 'jobs', o.model, 'scores.csv'), 'utf8')).slice(1).filter((r) => r[1] === 'test');
     const pdo = m.scaling.pdo;
     const band = (p: number) => Math.floor(p / pdo) * pdo;
     const devBands = dev.map((r) => band(Number(r[3])));
@@ -191,7 +193,7 @@ export class BankMonitor {
       for (let i = 0; i < batch.table.ids.length; i++) b[binOf(c.spec, batch.table.features[pj]![i]!)]!++;
       featureStability[c.field] = stabilityIndex(shares(a), shares(b));
     }
-    // 3. Previous scores: the last run, else the development sample.
+    // 3. Previous scores: the last run, else the development sample's validation rows.
     const previous = new Map<string, number>(dev.map((r) => [r[0]!, Number(r[3])]));
     for (const r of this.store.db.prepare('SELECT id, score FROM monitor_scores WHERE model = ?').all(o.model) as { id: string; score: number }[]) previous.set(r.id, r.score);
     const migration: Record<string, Record<string, number>> = {};

@@ -63,6 +63,11 @@ export class VflGuest implements Party {
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, rate)));
   }
 
+  /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them too). */
+  get arbiterKeys(): Evaluation | undefined {
+    return this.ev;
+  }
+
   get done(): boolean {
     return this.stage === 'done';
   }

@@ -53,6 +53,11 @@ export class VflHost implements Party {
     this.weights = new Float64Array(x.length);
   }
 
+  /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them too). */
+  get arbiterKeys(): Evaluation | undefined {
+    return this.ev;
+  }
+
   get done(): boolean {
     return this.stage === 'done';
   }

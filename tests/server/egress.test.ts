@@ -65,7 +65,7 @@ describe('egress guard', () => {
     const identity = store.identity('platform');
     const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers: new Map(), policy: { allowedClasses: ['ciphertext', 'metadata'] } });
     store.putJob(spec.id, JSON.stringify(spec));
-    const env: Envelope = { job: 'j', protocol: 'scorecard', type: 'HostPartialScores', round: 0, from: 'host', to: 'guest', body: { trainLogit: Float64Array.of(1), trainPoints: Float64Array.of(1), testLogit: Float64Array.of(1), testPoints: Float64Array.of(1), maxPoints: 1, minPoints: 0 } };
+    const env: Envelope = { job: 'j', protocol: 'scorecard', type: 'HostPartialScores', round: 0, from: 'host', to: 'guest', body: { testLogit: Float64Array.of(1), testPoints: Float64Array.of(1), maxPoints: 1, minPoints: 0 } };
     expect(blocked(() => runtime.enqueue('j', [env]))).toBe('SRV_EGRESS_BLOCKED');
     expect(JSON.parse(store.audit.records('egress-blocked')[0]!.body).reason).toMatch(/privacy class "score"/);
     // The policy in force is itself in the chain.
