@@ -30,6 +30,8 @@ export class CoordinatorJob {
   stage = '';
   finished = false;
   result: Record<string, unknown> | undefined;
+  /** The bank's test metrics (BankMetrics), shown with its evaluation report. */
+  private metrics: Record<string, unknown> | undefined;
 
   constructor(
     readonly spec: JobSpec,
@@ -64,14 +66,23 @@ export class CoordinatorJob {
   async receive(env: Envelope, now: number): Promise<Envelope[] | null> {
     if (env.protocol === 'vfl-lr') return this.arbiter ? this.arbiter.receive(env) : null;
     if (env.protocol === 'scorecard') return this.scorecardArbiter ? this.scorecardArbiter.receive(env) : null;
+    if (env.protocol === JOB && env.type === 'BankMetrics') {
+      this.metrics = { ...env.body };
+      return [];
+    }
     if (env.protocol !== JOB || env.type !== 'StageDone') throw new IndomainError('SRV_BAD_REQUEST', `the coordinator does not take ${env.protocol}/${env.type}`);
     const stage = env.body.stage as string;
+    // Declared sub-fields only (the gates of both ends check them); a legacy report (tests/attacks
+    // only) is the sender's summary as a JSON string.
     let summary: Record<string, unknown>;
-    try {
-      summary = JSON.parse(env.body.summary as string) as Record<string, unknown>;
-    } catch {
-      throw new IndomainError('SRV_BAD_REQUEST', 'StageDone summary is not JSON', { field: 'summary' });
-    }
+    if (typeof env.body.summary === 'string') {
+      try {
+        summary = JSON.parse(env.body.summary) as Record<string, unknown>;
+      } catch {
+        throw new IndomainError('SRV_BAD_REQUEST', 'StageDone summary is not JSON', { field: 'summary' });
+      }
+    } else summary = { ...(env.body.report as Record<string, unknown>) };
+    if (stage === 'evaluation' && env.from === 'guest' && this.metrics) summary = { ...summary, ...this.metrics };
     if (!this.reported.has(stage)) this.reported.set(stage, new Map());
     this.reported.get(stage)!.set(env.from, summary);
     if (stage !== this.stage || this.reported.get(stage)!.size < 2) return [];

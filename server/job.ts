@@ -114,7 +114,12 @@ export class NodeJob {
     private readonly store: NodeStore,
     private readonly blinder: Blinder,
     private readonly authz?: AuthorisationRegistry,
+    /** TEST ONLY (tests/attacks): 'legacy' reports this node's whole summary, weights included. */
+    private readonly reports?: 'legacy',
   ) {}
+
+  /** The stage this node is in (the last one started). */
+  stage = '';
 
   private get datasetName(): string {
     return this.role === 'guest' ? this.spec.guest.dataset : this.spec.host.dataset;
@@ -152,10 +157,23 @@ export class NodeJob {
     return { ...(stored ? { stored } : {}), keep: (b: Uint8Array) => this.store.keepSecret(this.job, name, b) };
   }
 
+  /**
+   * This node's stage report to the coordinator. Its own summary (weights, metrics, artifacts)
+   * stays in its own view of the job; the coordinator gets counts only (messages.ts StageDone).
+   */
   private stageDone(stage: string, summary: Record<string, unknown>): Envelope {
     this.stagesDone.add(stage);
     this.summary[stage] = summary;
-    return envelope(this.job, JOB, 'StageDone', STAGES[this.spec.pipeline].indexOf(stage), this.role, 'coordinator', { stage, summary: JSON.stringify(summary) });
+    const round = STAGES[this.spec.pipeline].indexOf(stage);
+    if (this.reports === 'legacy') return envelope(this.job, JOB, 'StageDone', round, this.role, 'coordinator', { stage, summary: JSON.stringify(summary) });
+    const report: Record<string, unknown> = {};
+    if (stage === 'psi') {
+      report.intersection = summary.intersection;
+      if (summary.excluded) report.excluded = summary.excluded;
+    }
+    if (stage === 'binning') report.kept = (summary.kept as string[]).length;
+    if (stage === 'training') Object.assign(report, { iterations: summary.iterations, converged: summary.converged });
+    return envelope(this.job, JOB, 'StageDone', round, this.role, 'coordinator', { stage, report });
   }
 
   /** The party that receives messages of `protocol`, if its stage has started. */
@@ -167,6 +185,7 @@ export class NodeJob {
   }
 
   async startStage(stage: string): Promise<Envelope[] | null> {
+    this.stage = stage;
     switch (stage) {
       case 'psi': {
         // The platform's analyst approves each job before any of its data is touched.
@@ -298,7 +317,8 @@ export class NodeJob {
     const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     if (this.sc instanceof ScorecardGuest) summary.artifacts = this.writeScorecard(this.sc);
     else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks });
-    return [this.stageDone('evaluation', summary)];
+    const metrics = { testRows: y.length, testAuc: m.auc, testKs: m.ks, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
+    return [...(this.reports === 'legacy' ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)]), this.stageDone('evaluation', summary)];
   }
 
   /** The bank's deliverables, in its own data directory: report, model, PMML, SQL, scores. */

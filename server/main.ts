@@ -18,7 +18,7 @@ import { BlindingPool } from '../protocols/psi/pool.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { DataRoot } from './data-root.ts';
 import { readPeers } from './peers.ts';
-import { NodeRuntime, type NodeRole } from './runtime.ts';
+import { NodeRuntime, type NodeRole, type RuntimeOptions } from './runtime.ts';
 import { NodeStore } from './store.ts';
 import { AuthorisationRegistry } from './authz.ts';
 import { BankScorer, PlatformScorer } from './online.ts';
@@ -49,8 +49,8 @@ export interface NodeOptions {
   readonly psiWorkers?: number;
   readonly autoApprove?: boolean;
   readonly https?: { key: Buffer; cert: Buffer };
-  /** TEST ONLY switches of {@link buildApp} for tests/attacks (never on the command line). */
-  readonly unsafe?: Pick<AppOptions, 'authCheck' | 'dataPaths'>;
+  /** TEST ONLY switches of {@link buildApp} and {@link NodeRuntime} for tests/attacks (never on the command line). */
+  readonly unsafe?: Pick<AppOptions, 'authCheck' | 'dataPaths'> & RuntimeOptions['unsafe'];
 }
 
 /** A node's parts, built but not listening: `startNode` listens and recovers; tests may listen on port 0. */
@@ -78,11 +78,12 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     ...(authz ? { authz } : {}),
     autoApprove: o.autoApprove ?? false,
     log,
+    ...(o.unsafe?.gate || o.unsafe?.reports ? { unsafe: { ...(o.unsafe.gate ? { gate: o.unsafe.gate } : {}), ...(o.unsafe.reports ? { reports: o.unsafe.reports } : {}) } } : {}),
   });
   const platformScorer = authz ? new PlatformScorer(store, authz, runtime) : undefined;
-  const bankScorer = role === 'bank' ? new BankScorer(store, identity, peers) : undefined;
+  const bankScorer = role === 'bank' ? new BankScorer(store, identity, peers, runtime) : undefined;
   const platformMonitor = authz ? new PlatformMonitor(store, authz, runtime) : undefined;
-  const bankMonitor = bankScorer ? new BankMonitor(store, identity, peers, bankScorer) : undefined;
+  const bankMonitor = bankScorer ? new BankMonitor(store, identity, peers, bankScorer, runtime) : undefined;
   const app = await buildApp({
     runtime,
     identity,
@@ -90,7 +91,8 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     peers,
     adminToken: o.adminToken,
     dataRoot,
-    ...(o.unsafe ?? {}),
+    ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}),
+    ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}),
     ...(o.https ? { https: o.https } : {}),
     ...(authz ? { authz } : {}),
     ...(platformScorer ? { platformScorer } : {}),

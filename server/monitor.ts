@@ -14,17 +14,17 @@ import { loadCsv, csvRows, type LoadOptions } from '../engine/csv.ts';
 import { IndomainError } from '../engine/errors.ts';
 import { binOf, type ScorecardModel } from '../models/export/model.ts';
 import { shares, stabilityIndex } from '../models/stability.ts';
-import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
+import { decodeMessage } from '../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuthorisationRegistry } from './authz.ts';
 import type { JobSpec } from './job.ts';
 import type { NodeRuntime, Peer } from './runtime.ts';
-import { signRequest, type Identity } from './signing.ts';
+import type { Identity } from './signing.ts';
 import { sha256, type NodeStore } from './store.ts';
 import { post } from './http-client.ts';
-import { answerSigned } from './rpc.ts';
+import { answerSigned, signedRequest } from './rpc.ts';
 import type { BankScorer } from './online.ts';
 import './messages.ts';
 
@@ -133,6 +133,7 @@ export class BankMonitor {
     private readonly identity: Identity,
     private readonly peers: ReadonlyMap<string, Peer>,
     private readonly scorer: BankScorer,
+    private readonly runtime: NodeRuntime,
   ) {
     store.db.exec(SCHEMA);
   }
@@ -211,16 +212,17 @@ export class BankMonitor {
     }
     // 4. New public credit events on the platform for the monitored enterprises.
     const request: Envelope = { job: o.model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model: o.model, purpose: 'post-loan', ids: [...batch.table.ids] } };
-    const body = encodeMessage(request);
+    const { body, headers } = signedRequest(this.runtime, this.identity, request, platform.name, PEER_MONITOR_PATH);
     const key = `${o.model}|monitor|${sha256(body).slice(0, 16)}`;
     await this.store.later(() =>
       this.store.audit.append('message-sent', o.model, { peer: platform.name, key, protocol: 'monitor', type: 'EventsRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprises: batch.table.ids.length }),
     );
-    const res = await post(platform.url + PEER_MONITOR_PATH, { ...signRequest(this.identity, 'POST', PEER_MONITOR_PATH, body), 'content-type': 'application/msgpack' }, body);
+    const res = await post(platform.url + PEER_MONITOR_PATH, headers, body);
     if (res.status !== 200) throw new IndomainError('SRV_PEER_UNREACHABLE', `platform monitoring: ${res.body.toString('utf8')}`);
     const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
     const reply = decodeMessage(bytes);
     validateBody(messageSpec('monitor', 'Events'), reply.body, 'SRV_BAD_REQUEST');
+    this.runtime.gate.admit(reply, platform.name);
     await this.store.later(() =>
       this.store.audit.append('message-received', o.model, { peer: platform.name, key: `${key}|reply`, protocol: 'monitor', type: 'Events', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes) }),
     );

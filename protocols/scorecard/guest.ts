@@ -444,14 +444,8 @@ export class ScorecardGuest extends ScorecardParty implements Party {
   }
 }
 
-/** Parse and check the host's shared characteristics (the `full` policy's points table). */
-export function parseCharacteristics(table: string): SharedCharacteristic[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(table);
-  } catch {
-    throw new IndomainError('SC_BAD_MESSAGE', 'points table is not JSON', { field: 'table' });
-  }
+/** Check the host's shared characteristics (the `full` policy's points table, a list of records). */
+export function parseCharacteristics(parsed: unknown): SharedCharacteristic[] {
   if (!Array.isArray(parsed)) throw new IndomainError('SC_BAD_MESSAGE', 'points table is not a list', { field: 'table' });
   const nums = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   return parsed.map((c: Record<string, unknown>, i) => {

@@ -235,7 +235,7 @@ export class ScorecardHost extends ScorecardParty implements Party {
       csi.push(characteristicStability(a, b, this.points[j]!));
     });
     out.push(envelope(job, 'HostStability', this.name, 'guest', { features: kept.map((f) => f.name), stability: Float64Array.from(stability), csi: Float64Array.from(csi) }));
-    if (this.config.policy === 'full') out.push(envelope(job, 'HostPoints', this.name, 'guest', { table: JSON.stringify(this.sharedCharacteristics()) }));
+    if (this.config.policy === 'full') out.push(envelope(job, 'HostPoints', this.name, 'guest', { table: this.sharedCharacteristics() }));
     out.push(
       envelope(job, 'HostPartialScores', this.name, 'guest', {
         testLogit: test.logit,

@@ -3,7 +3,7 @@
  * See `protocol.ts` for the flow. Ciphertexts of binning are under the guest's own CKKS key; those
  * of the Fisher information under the arbiter's vfl-lr key.
  */
-import { declareMessage } from '../message.ts';
+import { declareMessage, oneOf, records } from '../message.ts';
 
 export const SC = 'scorecard';
 
@@ -91,7 +91,22 @@ export const HostPoints = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'model',
-  fields: { table: 'string' },
+  fields: {
+    table: records({
+      feature: 'string',
+      kind: oneOf(['numeric', 'categorical']),
+      cuts: 'number[]',
+      categories: 'number[][]',
+      bins: 'int',
+      missingOwn: 'boolean',
+      missingBin: 'int',
+      otherBin: 'int',
+      woe: 'number[]',
+      coefficient: 'number',
+      points: 'number[]',
+      labels: 'string[]',
+    }),
+  },
   discloses: "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin)",
 });
 
