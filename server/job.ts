@@ -249,6 +249,8 @@ export class NodeJob {
     }
     const party = this.partyFor(env.protocol);
     if (!party) return null; // its stage has not started here yet: the runtime defers it
+    // A scorecard-stage message (the peer started that stage first) waits for this node's StageStart.
+    if (env.protocol === 'scorecard' && this.stagesDone.has('binning') && this.stage !== 'scorecard' && this.stage !== 'evaluation') return null;
     const stage = env.protocol === 'psi' ? 'psi' : env.protocol === 'vfl-lr' ? 'training' : this.sc && this.vfl ? 'scorecard' : 'binning';
     const out = await party.receive(env);
     return this.after(stage, party.flush ? [...out, ...party.flush()] : out);
