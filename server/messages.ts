@@ -84,9 +84,9 @@ export const PartialScores = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'score',
-  fields: { points: 'f64', logits: 'f64', maxPoints: 'int', outcomes: 'string[]' },
+  fields: { points: 'f64', maxPoints: 'int', outcomes: 'string[]' },
   discloses:
-    "per requested enterprise, the platform's partial points and partial logit when it is known and authorised, or the coded reason it is not; and the highest partial points possible",
+    "per requested enterprise, the platform's integer partial points (the sum over its characteristics) when it is known and authorised, or the coded reason it is not; and the highest partial points possible",
 });
 
 export const EventsRequest = declareMessage({

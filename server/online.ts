@@ -1,7 +1,8 @@
 /**
  * Online federated scoring. The bank's `POST /v1/score` takes an enterprise id and the bank's own
  * features, scores the bank's characteristics, asks the platform (signed `POST /v1/peer/score`) for
- * the platform's partial score, and returns score, probability, band and reason codes. The platform
+ * the platform's integer partial points (never a logit or any finer value), and returns score,
+ * probability (the one the integer score stands for), band and reason codes. The platform
  * answers only for an enterprise it knows and that has a valid authorisation for that bank and
  * purpose at that moment; otherwise the outcome is an explicit coded error, never a default score.
  * Both sides audit the exchange (group commit, before answering) and the answer passes the
@@ -13,9 +14,8 @@ import { join } from 'node:path';
 import { loadCsv, type LoadOptions } from '../engine/csv.ts';
 import type { PartyTable } from '../engine/table.ts';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
-import { sigmoid } from '../models/logistic.ts';
 import { binOf, HOST_PARTIAL_FIELD, type ScorecardModel } from '../models/export/model.ts';
-import { reasonCodes } from '../models/scorecard.ts';
+import { probabilityOfScore, reasonCodes } from '../models/scorecard.ts';
 import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
 import type { AuthorisationRegistry, Purpose } from './authz.ts';
@@ -37,7 +37,6 @@ interface HostIndex {
   registeredAt: number;
   row: Map<string, number>;
   points: Int32Array;
-  logit: Float64Array;
   maxPoints: number;
 }
 
@@ -66,17 +65,15 @@ export class PlatformScorer {
       const t = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
       const n = t.ids.length;
       const points = new Int32Array(n);
-      const logit = new Float64Array(n);
       for (const c of deployed.characteristics) {
         const col = t.features[t.featureNames.indexOf(c.feature)];
         if (!col) throw new IndomainError('SC_UNKNOWN_MODEL', `feature "${c.feature}" is not in dataset "${d.name}"`);
         for (let i = 0; i < n; i++) {
           const b = binOf(c, col[i]!);
           points[i]! += c.points[b]!;
-          logit[i]! += c.coefficient * c.woe[b]!;
         }
       }
-      idx = { spec, registeredAt: d.registeredAt, row: new Map(t.ids.map((id, i) => [id, i])), points, logit, maxPoints: deployed.characteristics.reduce((s, c) => s + Math.max(...c.points), 0) };
+      idx = { spec, registeredAt: d.registeredAt, row: new Map(t.ids.map((id, i) => [id, i])), points, maxPoints: deployed.characteristics.reduce((s, c) => s + Math.max(...c.points), 0) };
       this.cache.set(model, idx);
     }
     return { spec, idx };
@@ -93,7 +90,6 @@ export class PlatformScorer {
       if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose "${purpose}"`, { field: 'purpose' });
       const now = Date.now();
       const points = new Float64Array(ids.length);
-      const logits = new Float64Array(ids.length);
       const outcomes = ids.map((id, k) => {
         // Checked at the moment of use: a revocation takes effect on the next request.
         const why = this.authz.check(id, sender, purpose as Purpose, now);
@@ -101,11 +97,10 @@ export class PlatformScorer {
         const row = idx.row.get(id);
         if (row === undefined) return 'SC_UNKNOWN_ENTERPRISE';
         points[k] = idx.points[row]!;
-        logits[k] = idx.logit[row]!;
         return '';
       });
       const scored = ids.filter((_, k) => outcomes[k] === '');
-      return { body: { points, logits, maxPoints: idx.maxPoints, outcomes }, recorded: { scored, refused: ids.length - scored.length } };
+      return { body: { points, maxPoints: idx.maxPoints, outcomes }, recorded: { scored, refused: ids.length - scored.length } };
     });
   }
 
@@ -124,7 +119,7 @@ export interface ScoreResult {
 /** The bank's side: its characteristics here, the platform's partial score over signed HTTP. */
 interface Waiting {
   id: string;
-  resolve: (p: { points: number; logit: number; maxPoints: number }) => void;
+  resolve: (p: PlatformPart) => void;
   reject: (e: unknown) => void;
 }
 
@@ -158,7 +153,7 @@ export class BankScorer {
    * arrive meanwhile wait for one to finish and go together, so batches grow with load and the
    * per-exchange work (signatures, audit records, HTTP) is shared by more requests.
    */
-  private platformPartial(platform: Peer, model: string, purpose: Purpose, id: string): Promise<{ points: number; logit: number; maxPoints: number }> {
+  private platformPartial(platform: Peer, model: string, purpose: Purpose, id: string): Promise<PlatformPart> {
     return new Promise((resolve, reject) => {
       const k = `${model}\u0000${purpose}`;
       let q = this.waiting.get(k);
@@ -215,8 +210,9 @@ export class BankScorer {
     }
     const reply = decodeMessage(bytes);
     validateBody(messageSpec('score', 'PartialScores'), reply.body, 'SRV_BAD_REQUEST');
-    const r = reply.body as { points: Float64Array; logits: Float64Array; maxPoints: number; outcomes: string[] };
+    const r = reply.body as { points: Float64Array; maxPoints: number; outcomes: string[] };
     if (r.outcomes.length !== ids.length || r.points.length !== ids.length) throw new IndomainError('SRV_BAD_REQUEST', `${r.outcomes.length} outcomes for ${ids.length} enterprises`);
+    if (!r.points.every(Number.isInteger)) throw new IndomainError('SRV_BAD_REQUEST', 'partial points must be integers', { field: 'points' });
     await Promise.all([
       sent,
       this.store.later(() =>
@@ -225,7 +221,7 @@ export class BankScorer {
     ]);
     batch.forEach((w, k) => {
       const o = r.outcomes[k]!;
-      if (o === '') w.resolve({ points: r.points[k]!, logit: r.logits[k]!, maxPoints: r.maxPoints });
+      if (o === '') w.resolve({ points: r.points[k]!, maxPoints: r.maxPoints });
       else {
         const [code, why] = o.split(':');
         w.reject(new IndomainError((code === 'AUTH_NOT_AUTHORISED' || code === 'SC_UNKNOWN_ENTERPRISE' ? code : 'SRV_BAD_REQUEST') as never, `${w.id}${why ? `: ${why}` : ''} (platform)`));
@@ -327,8 +323,13 @@ export interface RowResult {
 
 interface GuestPart {
   points: number;
-  logit: number;
   lost: number[];
+}
+
+/** What the platform sends for one enterprise: its integer partial points, nothing finer. */
+interface PlatformPart {
+  points: number;
+  maxPoints: number;
 }
 
 const bestPoints = new WeakMap<readonly number[], number>();
@@ -341,23 +342,25 @@ function best(points: readonly number[]): number {
 
 function guestPart(m: ScorecardModel, own: ScorecardModel['characteristics'], values: readonly number[]): GuestPart {
   let points = m.basePoints;
-  let logit = m.intercept;
   const lost: number[] = [];
   own.forEach((c, j) => {
     const b = binOf(c.spec, values[j]!);
     points += c.points[b]!;
-    logit += c.coefficient * c.woe[b]!;
     lost.push(best(c.points) - c.points[b]!);
   });
-  return { points, logit, lost };
+  return { points, lost };
 }
 
-/** Bank part + platform part: score, probability, band, and reason codes (largest points lost). */
-function combine(m: ScorecardModel, own: ScorecardModel['characteristics'], model: string, id: string, g: GuestPart, p: { points: number; logit: number; maxPoints: number }): ScoreResult {
+/**
+ * Bank part + platform part: score, probability, band, and reason codes (largest points lost).
+ * The probability is the one the integer score stands for under the scorecard's scaling, since
+ * the platform sends points only (see models/scorecard.ts `probabilityOfScore`).
+ */
+function combine(m: ScorecardModel, own: ScorecardModel['characteristics'], model: string, id: string, g: GuestPart, p: PlatformPart): ScoreResult {
   const points = g.points + p.points;
   const names = [...own.map((c) => c.field), HOST_PARTIAL_FIELD];
   const reasons = reasonCodes([...g.lost, p.maxPoints - p.points], m.reasonCodes).map((j) => names[j]!);
   const lo = Math.floor(points / m.scaling.pdo) * m.scaling.pdo;
-  return { model, id, score: points, probability: sigmoid(g.logit + p.logit), band: `[${lo}, ${lo + m.scaling.pdo})`, reasonCodes: reasons, partial: { bank: g.points, platform: p.points } };
+  return { model, id, score: points, probability: probabilityOfScore(points, m.scaling), band: `[${lo}, ${lo + m.scaling.pdo})`, reasonCodes: reasons, partial: { bank: g.points, platform: p.points } };
 }
 

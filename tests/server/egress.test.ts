@@ -46,7 +46,7 @@ describe('egress guard', () => {
     ];
     for (const env of attempts) expect(blocked(() => runtime.enqueue('j', spec, [env]))).toBe('SRV_EGRESS_BLOCKED');
     // The online scoring reply path: the same gate.
-    const reply: Envelope = { job: 'j', protocol: 'score', type: 'PartialScores', round: 0, from: 'host', to: 'guest', body: { points: Float64Array.of(3), logits: Float64Array.of(0.1), maxPoints: 9, outcomes: [''], row } };
+    const reply: Envelope = { job: 'j', protocol: 'score', type: 'PartialScores', round: 0, from: 'host', to: 'guest', body: { points: Float64Array.of(3), maxPoints: 9, outcomes: [''], row } };
     expect(blocked(() => runtime.checkEgress('j', reply))).toBe('SRV_EGRESS_BLOCKED');
     expect(blocked(() => runtime.checkEgress('j', { ...reply, type: 'RawFeatures' }))).toBe('SRV_EGRESS_BLOCKED');
     expect(store.undelivered()).toEqual([]);
