@@ -5,6 +5,8 @@
  * probability (the one the integer score stands for), band and reason codes. The platform
  * answers only for an enterprise it knows and that has a valid authorisation for that bank and
  * purpose at that moment; otherwise the outcome is an explicit coded error, never a default score.
+ * The bank names only enterprises it holds an authorisation for (its copy, server/grants.ts); it
+ * refuses the others itself, and their ids never reach the platform.
  * Both sides audit the exchange (group commit, before answering) and the answer passes the
  * platform's egress gate.
  */
@@ -26,6 +28,7 @@ import { sha256, type NodeStore } from './store.ts';
 import { signRequest, type Identity } from './signing.ts';
 import { post, type HttpReply } from './http-client.ts';
 import { answerSigned } from './rpc.ts';
+import { notAuthorised, type BankGrants } from './grants.ts';
 import type { SharedCharacteristic } from '../protocols/scorecard/host.ts';
 import './messages.ts';
 
@@ -145,6 +148,7 @@ export class BankScorer {
     private readonly store: NodeStore,
     private readonly identity: Identity,
     private readonly peers: ReadonlyMap<string, Peer>,
+    private readonly grants: BankGrants,
   ) {}
 
   /**
@@ -180,7 +184,15 @@ export class BankScorer {
     });
   }
 
-  private async exchange(platform: Peer, model: string, purpose: Purpose, batch: Waiting[]): Promise<void> {
+  private async exchange(platform: Peer, model: string, purpose: Purpose, waiting: Waiting[]): Promise<void> {
+    // Only enterprises the bank holds an authorisation for are named to the platform.
+    const { refused } = await this.grants.split(platform, model, purpose, waiting.map((w) => w.id));
+    const batch = waiting.filter((w) => {
+      const why = refused.get(w.id);
+      if (why) w.reject(notAuthorised(w.id, why));
+      return !why;
+    });
+    if (batch.length === 0) return;
     const ids = batch.map((w) => w.id);
     // A fresh request id: two exchanges about the same enterprises have different records.
     const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose, ids } };
