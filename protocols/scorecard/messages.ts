@@ -75,7 +75,8 @@ export const HostPoints = declareMessage({
   to: ['guest'],
   privacy: 'model',
   fields: { table: 'string' },
-  discloses: "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin)",
+  discloses:
+    "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin); with it, every per-enterprise platform sum the bank receives (test-set validation points, online partial points) narrows down the enterprise's platform bins, to every bin when only one combination of bins adds up to it (a few characteristics; tests/attacks/decode-platform-bins)",
 });
 
 export const FisherRequest = declareMessage({
