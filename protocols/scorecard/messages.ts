@@ -55,7 +55,7 @@ export const HostPartialScores = declareMessage({
   privacy: 'score',
   fields: { trainLogit: 'f64', trainPoints: 'f64', testLogit: 'f64', testPoints: 'f64', maxPoints: 'number', minPoints: 'number' },
   discloses:
-    "the host's partial logit and integer partial points for every enterprise of the development sample (train and test), and the highest and lowest partial points possible",
+    "the host's partial logit and integer partial points for every enterprise of the development sample (train and test), and the highest and lowest partial points possible; under `full`, where the bank holds the host's coefficients and WOE, a float partial logit gives away every platform bin of the enterprise (tests/attacks/decode-platform-bins)",
 });
 
 export const HostStability = declareMessage({

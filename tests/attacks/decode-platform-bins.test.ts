@@ -16,6 +16,11 @@
  *             platform's points table in the bank's hands (what `scorecard/HostPoints` carries).
  *   `full`:   the bank holds the table by the platform's choice; the test measures how many bins it
  *             decodes, and the declarations say so (server/messages.ts, protocols/scorecard).
+ * Integer points against a float logit: online scoring sent the platform's float partial logit
+ * beside its points until this change; a float sum of coefficient × WOE terms is as good as unique
+ * for a bank holding the table. The test decodes the float partial logits the bank still holds for
+ * the test set (its job's probabilities, from `scorecard/HostPartialScores`) the same way, and
+ * checks that the declaration says what that shows.
  *
  * Real node processes (benchmarks/online.ts): one deployed scorecard per policy, same data.
  */
@@ -81,6 +86,70 @@ function decoder(names: readonly string[], prior: readonly (readonly number[])[]
       });
       return w > 0 ? best : mode[j]!;
     });
+}
+
+/**
+ * The bank's decoder of a float partial logit Σ_j β_j·WOE_j(bin): the combination of bins whose
+ * values (coefficient × WOE, from the table) add up closest to it, by meet in the middle (the
+ * characteristics in two halves of about equal numbers of combinations, each half's sums sorted,
+ * one two-pointer sweep per enterprise).
+ */
+function logitDecoder(values: readonly (readonly number[])[]): (target: number) => number[] {
+  // Split the characteristics into two halves of about equal numbers of combinations.
+  const order = values.map((_, j) => j);
+  const a: number[] = [];
+  const b: number[] = [];
+  let pa = 1;
+  let pb = 1;
+  for (const j of order.sort((x, y) => values[y]!.length - values[x]!.length)) {
+    if (pa <= pb) (a.push(j), (pa *= values[j]!.length));
+    else (b.push(j), (pb *= values[j]!.length));
+  }
+  const enumerate = (idx: number[], n: number) => {
+    const sums = new Float64Array(n);
+    const combo = new Uint32Array(n);
+    for (let c = 0; c < n; c++) {
+      let r = c;
+      let s = 0;
+      for (const j of idx) {
+        const k = values[j]!.length;
+        s += values[j]![r % k]!;
+        r = Math.floor(r / k);
+      }
+      sums[c] = s;
+      combo[c] = c;
+    }
+    combo.sort((x, y) => sums[x]! - sums[y]!);
+    return { sums: Float64Array.from(combo, (c) => sums[c]!), combo };
+  };
+  const A = enumerate(a, pa);
+  const B = enumerate(b, pb);
+  const unpack = (idx: number[], c: number, out: number[]) => {
+    let r = c;
+    for (const j of idx) {
+      const k = values[j]!.length;
+      out[j] = r % k;
+      r = Math.floor(r / k);
+    }
+  };
+  return (target) => {
+    let i = 0;
+    let k = B.sums.length - 1;
+    let best = Infinity;
+    let bi = 0;
+    let bk = 0;
+    while (i < A.sums.length && k >= 0) {
+      const s = A.sums[i]! + B.sums[k]!;
+      const d = Math.abs(s - target);
+      if (d < best) (best = d), (bi = i), (bk = k);
+      if (s < target) i++;
+      else k--;
+    }
+    const out = new Array<number>(values.length);
+    unpack(a, A.combo[bi]!, out);
+    unpack(b, B.combo[bk]!, out);
+    return out;
+  };
 }
 
 interface Outcome {
@@ -186,6 +255,30 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
     return { table: host.length > 0 ? host : null, prior };
   }
 
+  /** Decode the test set's platform logits that the bank holds (its job's probabilities less its own logit). */
+  function floatAttack(model: string, truth: ReturnType<typeof platformTruth>, names: readonly string[]): Outcome {
+    const dir = join(c.dataDir('bank-1'), 'jobs', model);
+    const m = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ScorecardModel;
+    const own = m.characteristics.filter((x) => x.party === 'guest');
+    const host = names.map((n) => m.characteristics.find((x) => x.field === `host_${n}`)!);
+    const decode = logitDecoder(host.map((ch) => ch.woe.map((w) => ch.coefficient * w)));
+    const book = loadCsv(lab.data.banks[0]!, { idColumn: 'id', labelColumn: LABEL, idFormat: 'uscc' });
+    const at = new Map(book.ids.map((id, i) => [id, i]));
+    const t: number[][] = [];
+    const g: number[][] = [];
+    for (const r of csvRows(readFileSync(join(dir, 'scores.csv'), 'utf8')).slice(1)) {
+      const bins = r[1] === 'test' ? truth.bins(r[0]!) : undefined;
+      if (!bins) continue;
+      const i = at.get(r[0]!)!;
+      const p = Number(r[2]);
+      let logit = Math.log(p / (1 - p)) - m.intercept;
+      for (const ch of own) logit -= ch.coefficient * ch.woe[binOf(ch.spec, book.features[book.featureNames.indexOf(ch.field.slice('guest_'.length))]![i]!)]!;
+      t.push(bins);
+      g.push(decode(logit));
+    }
+    return score(t, g);
+  }
+
   function attack(model: string, values: Map<string, number>, truth: ReturnType<typeof platformTruth>, table: Table | null, prior: number[][]) {
     const names = truth.table.map((t) => t.feature);
     const decode = decoder(names, prior, table);
@@ -206,6 +299,7 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
   it('partial: no better than the prior; with the platform table in the bank’s hands, better. full: what the declarations say', async () => {
     const lines: string[] = [];
     const results: Record<string, Record<string, { decoded: Outcome; prior: Outcome }>> = {};
+    const floats: Record<string, Outcome> = {};
     for (const policy of ['partial', 'full'] as const) {
       const model = models[policy];
       const truth = platformTruth(model);
@@ -233,10 +327,20 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
           expect(on.decoded.bins).toBeGreaterThan(on.prior.bins);
         }
       }
+      // The float partial logits the bank holds for the test set: its job's probabilities (from
+      // HostPartialScores' logits) less its own part, decoded with the coefficients and WOE it holds.
+      if (holds.table) {
+        const exact = floatAttack(model, truth, names);
+        floats[policy] = exact;
+        lines.push(`${policy}, validation float logits (${exact.enterprises} enterprises): bins decoded ${pct(exact.bins)} (all bins of an enterprise ${pct(exact.whole)})`);
+      }
     }
     console.log(lines.join('\n'));
     // The declarations say what the attack shows: under `full` the sum gives the bins away.
     expect(messageSpec('score', 'PartialScores').discloses).toMatch(/`full`.*narrows down the enterprise's platform bins/);
     expect(messageSpec('scorecard', 'HostPoints').discloses).toMatch(/narrows down the enterprise's platform bins/);
+    // Where the bank's validation logits give every bin away, the declaration of the message that
+    // carries them must say so.
+    if (floats.full && floats.full.bins > 0.99) expect(messageSpec('scorecard', 'HostPartialScores').discloses).toMatch(/`full`.*every platform bin/);
   }, 240_000);
 });
