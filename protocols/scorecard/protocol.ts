@@ -36,7 +36,9 @@
  *          after training, the host's partial logit and points for each development-sample
  *          enterprise (the disclosure any federated scoring makes); the host's stability
  *          indices; weighted sums of host features (Fisher blocks); under `full`, the host's
- *          bins and points.
+ *          bins and points, with which each enterprise's partial points narrow down its host bins
+ *          and a float partial logit gives every one away (see server/online.ts and
+ *          tests/attacks/decode-platform-bins).
  * Neither receives the other's raw feature values or (host) any label or residual.
  */
 import { performance } from 'node:perf_hooks';
