@@ -13,9 +13,10 @@
  *   G → H   GrantsRequest   model, purpose; no enterprise id (metadata)
  *   H       the sender must be the model's bank; its own records for that purpose only
  *   H → G   Grants          enterprise, valid from, valid to, revoked at (0: not revoked) (metadata)
- * The bank fetches its copy on first use and again whenever an enterprise is not valid in its copy
- * (a grant registered since); concurrent refreshes share one exchange, and one that started before
- * the miss is not trusted to include it. Refreshing on a miss sends no id either.
+ * The bank fetches its copy on first use, when it is more than a minute old (a revocation), and
+ * whenever an enterprise is not valid in it (a grant registered since); concurrent refreshes share
+ * one exchange, and one that started before the miss is not trusted to include it. A refresh
+ * sends no id.
  *
  * What each party learns: the platform, that the bank refreshes its copy (no id); the bank, its own
  * authorisation records, which it obtained itself.
@@ -62,8 +63,12 @@ export class PlatformGrants {
   }
 }
 
+/** A copy older than this is refreshed before use, so that a revocation reaches it within a minute. */
+export const GRANTS_MAX_AGE_MS = 60_000;
+
 interface Copy {
   by: Map<string, Authorisation[]>;
+  fetchedAt: number;
   /** The refresh in flight, and whether one is queued behind it. */
   inFlight: Promise<void> | undefined;
   queued: Promise<void> | undefined;
@@ -91,10 +96,8 @@ export class BankGrants {
     if (!this.filterIds) return { allowed: [...ids], refused: new Map() };
     const k = `${model}\u0000${purpose}`;
     let c = this.copies.get(k);
-    if (!c) {
-      this.copies.set(k, (c = { by: new Map(), inFlight: undefined, queued: undefined }));
-      await this.refresh(c, platform, model, purpose);
-    }
+    if (!c) this.copies.set(k, (c = { by: new Map(), fetchedAt: -Infinity, inFlight: undefined, queued: undefined }));
+    if (Date.now() - c.fetchedAt > GRANTS_MAX_AGE_MS) await this.refresh(c, platform, model, purpose);
     let r = this.check(c, ids);
     if (r.refused.size > 0) {
       await this.refresh(c, platform, model, purpose);
@@ -169,6 +172,7 @@ export class BankGrants {
       else by.set(a.uscc, [a]);
     }
     c.by = by;
+    c.fetchedAt = Date.now();
   }
 }
 
