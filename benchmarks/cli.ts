@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- <suite> [options]`. Suites: `vfl`, `scorecard`. Errors print their code and
+ * `npm run bench -- <suite> [options]`. Suites: `vfl`, `scorecard`, `online`, `scoring`, `consortium`. Errors print their code and
  * message, never a stack trace.
  */
 import { parseArgs } from 'node:util';
@@ -9,6 +9,7 @@ import { scorecardBench } from './scorecard.ts';
 import { vflBench } from './vfl.ts';
 import { scoringBench } from './scoring.ts';
 import { onlineBench } from './online.ts';
+import { consortiumBench } from './consortium.ts';
 
 const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
 const USAGE = `usage: npm run bench -- vfl ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
@@ -16,7 +17,10 @@ const USAGE = `usage: npm run bench -- vfl ${COMMON} [--json OUT.json] [--scores
        npm run bench -- scoring [--rows 1000000] [--features 20] [--workers 2] [--json OUT.json]
        npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
                       [--pmml OUT.pmml] [--sql OUT.sql] [--report REPORT.md] [--reasons-out REASONS.csv]
-                      [--policy full|partial] [--guest-categorical A,B] [--host-categorical C,D]`;
+                      [--policy full|partial] [--guest-categorical A,B] [--host-categorical C,D]
+       npm run bench -- consortium --banks A.csv,B.csv[,…] --id ID_COLUMN --label LABEL_COLUMN
+                      [--test T.csv | --test-fraction 0.2] [--seed 42] [--threshold t] [--drop K]
+                      [--json OUT.json] [--scores-out SCORES.csv]`;
 
 const OPTIONS = {
   guest: { type: 'string' },
@@ -71,6 +75,52 @@ export async function benchMain(argv: string[]): Promise<void> {
     const s = r.singleThread as { rowsPerSecond: number };
     const p = r.pool as { rowsPerSecond: number; workers: number };
     process.stdout.write(`scoring: single thread ${(s.rowsPerSecond / 1e6).toFixed(2)}M rows/s, ${p.workers} workers ${(p.rowsPerSecond / 1e6).toFixed(2)}M rows/s\n`);
+    return;
+  }
+  if (suite === 'consortium') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        banks: { type: 'string' },
+        host: { type: 'string' },
+        id: { type: 'string' },
+        label: { type: 'string' },
+        test: { type: 'string' },
+        'test-fraction': { type: 'string', default: '0.2' },
+        seed: { type: 'string', default: '42' },
+        threshold: { type: 'string' },
+        drop: { type: 'string' },
+        json: { type: 'string' },
+        'scores-out': { type: 'string' },
+      },
+      strict: true,
+    });
+    for (const k of ['banks', 'id', 'label'] as const) if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required\n${USAGE}`);
+    if (values.host) throw new IndomainError('CLI_BAD_ARGS', 'the hybrid pipeline (--host) is not built yet; run without --host for the horizontal one');
+    const testFraction = Number(values['test-fraction']);
+    if (!(testFraction > 0 && testFraction < 1)) throw new IndomainError('CLI_BAD_ARGS', `--test-fraction must be in (0, 1), got "${values['test-fraction']}"`);
+    const int = (k: 'threshold' | 'drop') => {
+      if (values[k] === undefined) return {};
+      const v = Number(values[k]);
+      if (!Number.isInteger(v) || v < 1) throw new IndomainError('CLI_BAD_ARGS', `--${k} must be a positive integer`);
+      return { [k]: v };
+    };
+    const r = await consortiumBench({
+      banks: values.banks!.split(',').map((s) => s.trim()).filter(Boolean),
+      id: values.id!,
+      label: values.label!,
+      ...(values.test ? { test: values.test } : {}),
+      testFraction,
+      seed: values.seed!,
+      ...int('threshold'),
+      ...int('drop'),
+      ...(values.json ? { json: values.json } : {}),
+      ...(values['scores-out'] ? { scoresOut: values['scores-out'] } : {}),
+      log: (l) => process.stderr.write(`${l}\n`),
+    });
+    const c = r.consortium as { testAuc: number; seconds: number };
+    const z = r.centralized as { testAuc: number };
+    process.stdout.write(`consortium AUC ${c.testAuc.toFixed(4)} in ${c.seconds.toFixed(2)} s; pooled centralised AUC ${z.testAuc.toFixed(4)}; difference ${(r.aucDifference as number).toFixed(4)}\n`);
     return;
   }
   if (suite !== 'vfl' && suite !== 'scorecard') throw new IndomainError('CLI_BAD_ARGS', `unknown suite "${suite ?? ''}"\n${USAGE}`);

@@ -42,6 +42,12 @@ export const ERRORS = {
   HE_MISSING_ROTATION_KEY: { status: 500, message: 'no Galois key for a needed rotation' },
   HE_OUT_OF_RANGE: { status: 400, message: 'a value is outside the range CKKS can hold at this level' },
   HE_NOT_RERANDOMISED: { status: 500, message: 'a computed ciphertext was about to leave this party without re-randomisation' },
+  // Secure aggregation among banks.
+  SECAGG_BAD_CONFIG: { status: 400, message: 'invalid secure-aggregation configuration' },
+  SECAGG_WRONG_STAGE: { status: 409, message: 'a secure-aggregation message arrived in the wrong stage' },
+  SECAGG_BAD_MESSAGE: { status: 400, message: 'a secure-aggregation message is malformed' },
+  SECAGG_BELOW_THRESHOLD: { status: 503, message: 'fewer banks than the threshold answered; the stage stays open' },
+  SECAGG_OUT_OF_RANGE: { status: 400, message: 'an input value could make the fixed-point sum wrap' },
   // Vertical federated logistic regression.
   VFL_WRONG_STAGE: { status: 409, message: 'a training message arrived in the wrong stage' },
   VFL_WRONG_JOB: { status: 409, message: 'a training message belongs to another job' },

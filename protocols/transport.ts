@@ -51,10 +51,15 @@ export class MemoryTransport {
     for (const p of parties) this.parties.set(p.name, p);
   }
 
-  /** Deliver until every party is done or no message is left. Returns the number delivered. */
-  async run(): Promise<number> {
+  /**
+   * Deliver until every party is done or no message is left. Returns the number delivered. The
+   * first call starts every party; a later call delivers `more` (what a party produced outside
+   * `receive`, e.g. when a stage's deadline passed) and everything that follows from it.
+   */
+  async run(more?: readonly Envelope[]): Promise<number> {
     const queue: Envelope[] = [];
-    for (const p of this.parties.values()) queue.push(...(await p.start()));
+    if (more) queue.push(...more);
+    else for (const p of this.parties.values()) queue.push(...(await p.start()));
     let delivered = 0;
     while (queue.length > 0) {
       const env = queue.shift()!;

@@ -109,7 +109,8 @@ export const Residual = declareMessage({
   to: ['host'],
   privacy: 'ciphertext',
   fields: { chunks: 'bytes[]' },
-  discloses: 'nothing: per-enterprise residuals σ(z) − y encrypted under the arbiter key',
+  discloses:
+    "nothing without the arbiter's key: per-enterprise residuals σ(z) − y under the arbiter key, re-randomised so that no residual is a combination of the host's own basis ciphertexts (tests/attacks/linear-span.test.ts)",
 });
 
 export const GuestGradient = declareMessage({

@@ -50,7 +50,7 @@ function fedModel(guest: VflGuest, host: VflHost) {
 }
 
 describe('vertical logistic regression', () => {
-  it('default_credit with partial overlap and shuffled rows: test AUC within 0.002 of centralised LR; privacy of every message', async () => {
+  it('default_credit with partial overlap and shuffled rows: test AUC within 0.002 of centralised LR; shape and class of every message', async () => {
     const guestAll = loadCsv(data('default_credit_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
     const hostAll = loadCsv(data('default_credit_hetero_host.csv'), { idColumn: 'id' });
     // Partial overlap (guest 22,000 of 30,000 ids, host 24,000, overlap ~17,600) in shuffled orders.
@@ -72,10 +72,9 @@ describe('vertical logistic regression', () => {
     // A sanity floor: on this subset the centralised model itself reaches about 0.70.
     expect(fedAuc).toBeGreaterThan(0.69);
 
-    // Privacy: inspect everything each party received.
-    const labelsF64 = Buffer.from(Float64Array.from(p.yTrain.subarray(0, 64)).buffer);
-    const labelsU8 = Buffer.from(p.yTrain.subarray(0, 64));
-    const hostValues = p.h.train.map((c) => Buffer.from(c.slice(0, 4).buffer));
+    // Shape of everything each party received: classes, per-party vector lengths, ciphertexts that
+    // load. Whether a ciphertext can be opened is what tests/attacks/linear-span.test.ts attacks
+    // (looking for bytes inside ciphertexts could not fail, so nothing here does).
     const ckks = await createCkks(config.params);
     const hostDims = p.h.train.length;
     const guestDims = p.g.train.length + 1;
@@ -100,11 +99,6 @@ describe('vertical logistic regression', () => {
         expect(['metadata', 'ciphertext', 'model']).toContain(rec.privacy);
         // Numbers the host gets are its own step (one per host weight), never per-row.
         for (const v of Object.values(body)) if (v instanceof Float64Array) expect(v.length).toBe(hostDims);
-        for (const a of arrays) {
-          const buf = Buffer.from(a);
-          expect(buf.includes(labelsF64)).toBe(false);
-          expect(buf.includes(labelsU8)).toBe(false);
-        }
         // Every row-level payload is a CKKS ciphertext under a key the host does not hold.
         if (rec.type === 'Residual') for (const a of arrays) deserialize(ckks, a).delete();
       }
@@ -112,7 +106,6 @@ describe('vertical logistic regression', () => {
         expect(['metadata', 'ciphertext', 'model']).toContain(rec.privacy);
         for (const v of Object.values(body)) if (v instanceof Float64Array) expect(v.length).toBe(guestDims);
         for (const v of Object.values(body)) if (typeof v === 'number') expect(rec.type).toMatch(/HostBasis|Finished/);
-        for (const a of arrays) for (const hv of hostValues) expect(Buffer.from(a).includes(hv)).toBe(false);
         if (rec.type === 'HostBasis') for (const a of arrays) deserialize(ckks, a).delete();
       }
       if (rec.to === 'arbiter') expect(rec.privacy).toBe(rec.type === 'ZeroRequest' ? 'metadata' : 'aggregate');
