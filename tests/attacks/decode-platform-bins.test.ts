@@ -18,9 +18,11 @@
  *             decodes, and the declarations say so (server/messages.ts, protocols/scorecard).
  * Integer points against a float logit: online scoring sent the platform's float partial logit
  * beside its points until this change; a float sum of coefficient × WOE terms is as good as unique
- * for a bank holding the table. The test decodes the float partial logits the bank still holds for
- * the test set (its job's probabilities, from `scorecard/HostPartialScores`) the same way, and
- * checks that the declaration says what that shows.
+ * for a bank holding the table. The test decodes, under `full`, the platform logit in every joint
+ * probability the bank holds: online (the probability the integer score stands for, since this
+ * change: nothing beyond the integer decoding) and for the test set (its job's probabilities, which
+ * still carry `scorecard/HostPartialScores`' float logits), and checks that the declaration says
+ * what that shows.
  *
  * Real node processes (benchmarks/online.ts): one deployed scorecard per policy, same data.
  */
@@ -219,8 +221,12 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
     };
   }
 
-  /** What the bank received: the platform's sum per enterprise, from validation and from online scoring. */
-  async function received(model: string): Promise<{ validation: Map<string, number>; online: Map<string, number> }> {
+  /**
+   * What the bank received, per source: the platform's sum per enterprise (test-set validation:
+   * the job's total points less the bank's own part; online: PartialScores as the bank's API
+   * returns it) and the joint probability the bank holds for it (its job's scores, its API's answer).
+   */
+  async function received(model: string) {
     const dir = join(c.dataDir('bank-1'), 'jobs', model);
     const m = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ScorecardModel;
     const own = m.characteristics.filter((x) => x.party === 'guest');
@@ -230,15 +236,19 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
       const i = at.get(id)!;
       return own.reduce((s, ch) => s + ch.points[binOf(ch.spec, book.features[book.featureNames.indexOf(ch.field.slice('guest_'.length))]![i]!)]!, m.basePoints);
     };
-    // Test-set validation: the job's total points minus the bank's own part = the platform's test points.
-    const validation = new Map<string, number>();
-    for (const r of csvRows(readFileSync(join(dir, 'scores.csv'), 'utf8')).slice(1)) if (r[1] === 'test') validation.set(r[0]!, Number(r[3]) - ownPoints(r[0]!));
-    const online = new Map<string, number>();
-    for (const q of lab.requests.slice(0, 400)) {
-      const s = await c.admin<{ partial: { platform: number } }>('bank-1', 'POST', '/v1/score', { model, id: q.id, features: q.features });
-      online.set(q.id, s.partial.platform);
+    const sums = { validation: new Map<string, number>(), online: new Map<string, number>() };
+    const probabilities = { validation: new Map<string, number>(), online: new Map<string, number>() };
+    for (const r of csvRows(readFileSync(join(dir, 'scores.csv'), 'utf8')).slice(1)) {
+      if (r[1] !== 'test') continue;
+      sums.validation.set(r[0]!, Number(r[3]) - ownPoints(r[0]!));
+      probabilities.validation.set(r[0]!, Number(r[2]));
     }
-    return { validation, online };
+    for (const q of lab.requests.slice(0, 400)) {
+      const s = await c.admin<{ probability: number; partial: { platform: number } }>('bank-1', 'POST', '/v1/score', { model, id: q.id, features: q.features });
+      sums.online.set(q.id, s.partial.platform);
+      probabilities.online.set(q.id, s.probability);
+    }
+    return { sums, probabilities };
   }
 
   /** The table the bank holds for `model` (its exported model), and the platform bin shares it knows (its report). */
@@ -255,8 +265,8 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
     return { table: host.length > 0 ? host : null, prior };
   }
 
-  /** Decode the test set's platform logits that the bank holds (its job's probabilities less its own logit). */
-  function floatAttack(model: string, truth: ReturnType<typeof platformTruth>, names: readonly string[]): Outcome {
+  /** Decode the platform logit in each joint probability the bank holds (less its own logit), with the coefficients and WOE it holds. */
+  function floatAttack(model: string, probabilities: Map<string, number>, truth: ReturnType<typeof platformTruth>, names: readonly string[]): Outcome {
     const dir = join(c.dataDir('bank-1'), 'jobs', model);
     const m = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ScorecardModel;
     const own = m.characteristics.filter((x) => x.party === 'guest');
@@ -266,11 +276,10 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
     const at = new Map(book.ids.map((id, i) => [id, i]));
     const t: number[][] = [];
     const g: number[][] = [];
-    for (const r of csvRows(readFileSync(join(dir, 'scores.csv'), 'utf8')).slice(1)) {
-      const bins = r[1] === 'test' ? truth.bins(r[0]!) : undefined;
+    for (const [id, p] of probabilities) {
+      const bins = truth.bins(id);
       if (!bins) continue;
-      const i = at.get(r[0]!)!;
-      const p = Number(r[2]);
+      const i = at.get(id)!;
       let logit = Math.log(p / (1 - p)) - m.intercept;
       for (const ch of own) logit -= ch.coefficient * ch.woe[binOf(ch.spec, book.features[book.featureNames.indexOf(ch.field.slice('guest_'.length))]![i]!)]!;
       t.push(bins);
@@ -306,10 +315,10 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
       const names = truth.table.map((t) => t.feature);
       const holds = bankHolds(model, names);
       const got = await received(model);
-      expect(got.validation.size).toBeGreaterThan(300);
-      expect(got.online.size).toBeGreaterThan(300);
+      expect(got.sums.validation.size).toBeGreaterThan(300);
+      expect(got.sums.online.size).toBeGreaterThan(300);
       results[policy] = {};
-      for (const [source, values] of Object.entries(got)) {
+      for (const [source, values] of Object.entries(got.sums)) {
         const on = attack(model, values, truth, holds.table, holds.prior);
         results[policy][source] = on;
         lines.push(`${policy}, ${source} (${on.decoded.enterprises} enterprises, ${names.length} platform characteristics): bins decoded ${pct(on.decoded.bins)} (all bins of an enterprise ${pct(on.decoded.whole)}); prior ${pct(on.prior.bins)} (${pct(on.prior.whole)})`);
@@ -327,12 +336,19 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
           expect(on.decoded.bins).toBeGreaterThan(on.prior.bins);
         }
       }
-      // The float partial logits the bank holds for the test set: its job's probabilities (from
-      // HostPartialScores' logits) less its own part, decoded with the coefficients and WOE it holds.
+      // The float partial logits in the probabilities the bank holds, decoded with the coefficients
+      // and WOE it holds (under `full`): online, where the platform sends integer points only since
+      // this change (the probability is the score's), and for the test set, where the job's
+      // probabilities still carry HostPartialScores' float logits.
       if (holds.table) {
-        const exact = floatAttack(model, truth, names);
-        floats[policy] = exact;
-        lines.push(`${policy}, validation float logits (${exact.enterprises} enterprises): bins decoded ${pct(exact.bins)} (all bins of an enterprise ${pct(exact.whole)})`);
+        for (const [source, p] of Object.entries(got.probabilities)) {
+          const f = floatAttack(model, p, truth, names);
+          floats[source] = f;
+          lines.push(`${policy}, ${source} probabilities as float logits (${f.enterprises} enterprises): bins decoded ${pct(f.bins)} (all bins of an enterprise ${pct(f.whole)})`);
+        }
+        // Online: the probability carries nothing finer than the integer score.
+        expect(floats.online!.whole).toBeLessThan(0.05);
+        expect(floats.online!.bins).toBeLessThan(results[policy].online!.decoded.bins + 0.05);
       }
     }
     console.log(lines.join('\n'));
@@ -341,6 +357,6 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
     expect(messageSpec('scorecard', 'HostPoints').discloses).toMatch(/narrows down the enterprise's platform bins/);
     // Where the bank's validation logits give every bin away, the declaration of the message that
     // carries them must say so.
-    if (floats.full && floats.full.bins > 0.99) expect(messageSpec('scorecard', 'HostPartialScores').discloses).toMatch(/`full`.*every platform bin/);
+    if (floats.validation!.bins > 0.99) expect(messageSpec('scorecard', 'HostPartialScores').discloses).toMatch(/`full`.*every platform bin/);
   }, 240_000);
 });
