@@ -45,7 +45,8 @@ export const HostTestScores = declareMessage({
   to: ['guest'],
   privacy: 'score',
   fields: { logit: 'f64' },
-  discloses: "the host's partial logit for each test-set enterprise, so that the bank can score and evaluate the joint model (the disclosure of federated scoring)",
+  discloses:
+    "the host's partial logit for each test-set enterprise, so that the bank can score and evaluate the joint model (the disclosure of federated scoring); in the scorecard pipeline under `full`, where the bank holds the host's coefficients and WOE, a float partial logit gives away every platform bin of the enterprise (tests/attacks/decode-platform-bins, on the same logits from scorecard/HostPartialScores)",
 });
 
 export const JobFailed = declareMessage({
