@@ -229,7 +229,7 @@ export class BankMonitor {
 
   /** The platform's new public credit events for these (authorised) enterprises. */
   private async events(platform: Peer, model: string, ids: string[]): Promise<{ ids: string[]; kinds: string[]; refused: number }> {
-    const request: Envelope = { job: model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model: model, purpose: 'post-loan', ids } };
+    const request: Envelope = { job: model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose: 'post-loan', ids } };
     const body = encodeMessage(request);
     const key = `${model}|monitor|${sha256(body).slice(0, 16)}`;
     await this.store.later(() =>
