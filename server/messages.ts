@@ -88,7 +88,7 @@ export const PartialScores = declareMessage({
   privacy: 'score',
   fields: { points: 'f64', maxPoints: 'int', outcomes: 'string[]' },
   discloses:
-    "per requested enterprise, the platform's integer partial points (the sum over its characteristics) when it is known and authorised, or the coded reason it is not; and the highest partial points possible. Under `partial` nothing finer than that sum. Under `full`, where the bank holds the platform's points table, the sum narrows down the enterprise's platform bins, to every bin when only one combination of bins adds up to it (a few characteristics); with the lab's 20 platform characteristics it adds about one point to the 57% of bins the bin shares alone guess right (tests/attacks/decode-platform-bins)",
+    "per requested enterprise, the platform's integer partial points (the sum over its characteristics) when it is known and authorised, or the coded reason it is not; and the highest partial points possible. Under `partial` nothing finer than that sum. Under `full`, where the bank holds the platform's points table, the sum narrows down the enterprise's platform bins: with default_credit's 6 platform characteristics the bank decodes 76% of bins (all of them for 45% of enterprises) against 56% (7%) from the bin shares alone; with the lab's 20, 58% against 57% (tests/attacks/decode-platform-bins)",
 });
 
 export const EventsRequest = declareMessage({

@@ -19,9 +19,10 @@
  *   `partial`  the bank holds no platform points, coefficients or logits; decoding the sums does no
  *              better than guessing from the bin shares.
  *   `full`     the platform gives the bank its table (model documentation, validation,
- *              explanation); each sum then narrows the enterprise's platform bins down, to every
- *              bin when a few characteristics make the sum unique; with the lab's 20
- *              characteristics about one point above the bin shares (58.3% against 57.2%).
+ *              explanation); each sum then narrows the enterprise's platform bins down, the more
+ *              so the fewer the characteristics: with default_credit's 6, 76% of bins decoded
+ *              (all six for 45% of enterprises) against 56% (7%) from the bin shares alone; with
+ *              the lab's 20, 58.3% against 57.2%.
  * A platform whose enterprises' bins must stay with it chooses `partial`.
  */
 import { randomBytes } from 'node:crypto';

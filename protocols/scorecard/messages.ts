@@ -76,7 +76,7 @@ export const HostPoints = declareMessage({
   privacy: 'model',
   fields: { table: 'string' },
   discloses:
-    "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin); with it, every per-enterprise platform sum the bank receives (test-set validation points, online partial points) narrows down the enterprise's platform bins, to every bin when only one combination of bins adds up to it (a few characteristics; tests/attacks/decode-platform-bins)",
+    "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin); with it, every per-enterprise platform sum the bank receives (test-set validation points, online partial points) narrows down the enterprise's platform bins, the more so the fewer the platform characteristics (tests/attacks/decode-platform-bins: 76% of bins against 56% from the bin shares with 6, 58% against 57% with 20)",
 });
 
 export const FisherRequest = declareMessage({

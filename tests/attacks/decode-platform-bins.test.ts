@@ -31,7 +31,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineLab } from '../../benchmarks/online.ts';
+import { splitPair } from '../../benchmarks/pair.ts';
+import { runScorecard } from '../../benchmarks/scorecard.ts';
 import { csvRows, loadCsv } from '../../engine/csv.ts';
+import { permutation, seededRng } from '../../engine/rng.ts';
+import { selectRows } from '../../engine/table.ts';
 import { binOf, type ScorecardModel } from '../../models/export/model.ts';
 import type { ScorecardReport } from '../../models/report.ts';
 import type { SharedCharacteristic } from '../../protocols/scorecard/host.ts';
@@ -358,5 +362,48 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
     // Where the bank's validation logits give every bin away, the declaration of the message that
     // carries them must say so.
     if (floats.validation!.bins > 0.99) expect(messageSpec('scorecard', 'HostPartialScores').discloses).toMatch(/`full`.*every platform bin/);
+  }, 240_000);
+});
+
+describe('attack: the bank decodes platform bins from its validation points, few platform characteristics (in memory)', () => {
+  it('default_credit under `full`: the integer test-set points and the table narrow the bins down far more than with 20', async () => {
+    // FATE default_credit, the split of tests/protocols/scorecard.test.ts: 10 platform features.
+    const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
+    const guestAll = loadCsv(data('default_credit_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
+    const hostAll = loadCsv(data('default_credit_hetero_host.csv'), { idColumn: 'id' });
+    const n = guestAll.ids.length;
+    const r = seededRng('overlap:default_credit');
+    const guest = selectRows(guestAll, permutation(n, r).slice(0, Math.round(0.75 * n)));
+    const host = selectRows(hostAll, permutation(n, r).slice(0, Math.round(0.8 * n)));
+    const run = await runScorecard(await splitPair(guest, host, 'sc-dc', 0.2), { seed: 'sc-dc', hostCategorical: ['x1', 'x2', 'x3'] });
+    const g = run.guest;
+    // What the bank holds: the table (HostPoints), the rows per platform bin (HostBinCounts) and
+    // the platform's integer points of each test-set enterprise (HostPartialScores).
+    const table = g.hostCharacteristics!.map((h) => ({ name: h.feature, points: h.points }));
+    const names = g.hostSelection!.kept;
+    const prior = names.map((name) => {
+      const t = Array.from(g.hostFeatures.find((h) => h.name === name)!.plan.totals);
+      const total = t.reduce((a, b) => a + b, 0);
+      return t.map((x) => x / total);
+    });
+    const decode = decoder(names, prior, table);
+    const guess = decoder(names, prior, null);
+    const truth: number[][] = [];
+    const decoded: number[][] = [];
+    const guessed: number[][] = [];
+    const sums = g.test!.hostPoints;
+    for (let i = 0; i < sums.length; i++) {
+      truth.push(names.map((name) => run.host.kept.find((f) => f.name === name)!.testBins[i]!));
+      decoded.push(decode(sums[i]!));
+      guessed.push(guess(sums[i]!));
+    }
+    const on = score(truth, decoded);
+    const prior0 = score(truth, guessed);
+    console.log(
+      `default_credit, full, validation (${on.enterprises} enterprises, ${names.length} platform characteristics): bins decoded ${pct(on.bins)} (all bins of an enterprise ${pct(on.whole)}); prior ${pct(prior0.bins)} (${pct(prior0.whole)})`,
+    );
+    expect(names.length).toBeLessThan(10);
+    expect(on.bins).toBeGreaterThan(prior0.bins + 0.1);
+    expect(on.whole).toBeGreaterThan(prior0.whole + 0.2);
   }, 240_000);
 });
