@@ -6,10 +6,9 @@
  *
  * Any exact joint score tells the bank the platform's partial points (score − its own part), so the
  * only thing between that sum and the platform's bins is the platform's points table. The decoder
- * is the bank's best guess: the combination of platform bins, one per characteristic, whose points
- * add up to the received sum and that is most likely under the bin shares the bank knows (its
- * report: rows per platform bin); with no table it can only guess each characteristic's commonest
- * bin (the prior).
+ * is the bank's best guess per characteristic: the bin most likely given the received sum, under
+ * the table and the bin shares the bank knows (its report: rows per platform bin); with no table
+ * it can only guess each characteristic's commonest bin (the prior).
  *
  *   `partial` (the defence): the bank holds no platform points, coefficients or logits; decoding must
  *             do no better than the prior. Defence off: the same received values decoded with the
@@ -24,7 +23,9 @@
  * still carry `scorecard/HostPartialScores`' float logits), and checks that the declaration says
  * what that shows.
  *
- * Real node processes (benchmarks/online.ts): one deployed scorecard per policy, same data.
+ * Real node processes (benchmarks/online.ts): one deployed scorecard per policy, same data, 20
+ * platform characteristics. Then, in memory, FATE default_credit under `full` (6 platform
+ * characteristics): how much more the integer test-set points give away with fewer of them.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
