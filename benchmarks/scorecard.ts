@@ -63,12 +63,12 @@ export async function scorecardBench(o: ScorecardBenchOptions): Promise<Record<s
   if (o.pmml) writeFileSync(o.pmml, scorecardPmml(run.model));
   if (o.sql) writeFileSync(o.sql, scorecardSql(run.model));
   const g = run.guest;
-  if (o.scoresOut) {
-    writeScores(o.scoresOut, ['score', 'points'], { ids: pair.guest.train.ids, cols: [g.train!.prob, g.train!.points] }, { ids: pair.guest.test.ids, cols: [g.test!.prob, g.test!.points] });
-  }
+  // Test rows only: the bank holds no platform value of a training row (issue 12).
+  const noTrain = { ids: [], cols: [] };
+  if (o.scoresOut) writeScores(o.scoresOut, ['score', 'points'], noTrain, { ids: pair.guest.test.ids, cols: [g.test!.prob, g.test!.points] });
   if (o.reasonsOut) {
     const codes = (rows: string[][]) => rows.map((r) => r.join(' '));
-    writeScores(o.reasonsOut, ['reasons'], { ids: pair.guest.train.ids, cols: [codes(run.reasons.train)] }, { ids: pair.guest.test.ids, cols: [codes(run.reasons.test)] });
+    writeScores(o.reasonsOut, ['reasons'], noTrain, { ids: pair.guest.test.ids, cols: [codes(run.reasons.test)] });
   }
   return result;
 }

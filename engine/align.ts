@@ -13,7 +13,8 @@ export function alignTo(t: PartyTable, ids: readonly string[]): PartyTable {
   const index = new Uint32Array(ids.length);
   ids.forEach((id, i) => {
     const r = at.get(id);
-    if (r === undefined) throw new IndomainError('VFL_ROW_MISMATCH', `id "${id}" is not in ${t.source}`);
+    // Position only: the id is a data value, and this error may be reported to another party.
+    if (r === undefined) throw new IndomainError('VFL_ROW_MISMATCH', `id ${i + 1} of ${ids.length} to align is not in the table`);
     index[i] = r;
   });
   return selectRows(t, index);

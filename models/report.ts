@@ -2,7 +2,9 @@
  * The scorecard validation report, as a model-validation unit reads it: discrimination (AUC, KS,
  * Gini), lift and gain by decile and by score band, calibration by band, population stability of
  * the score and characteristic stability per feature, the IV table with every bin, coefficients
- * with standard errors, Wald p-values and VIF, and the selection log. JSON and Markdown.
+ * with standard errors, Wald p-values and VIF, and the selection log. JSON and Markdown. The
+ * training sample enters as aggregates only ({@link SampleSummary}, computed where its rows are),
+ * the test sample as rows.
  */
 import { binaryMetrics, type BinaryMetrics } from './metrics.ts';
 import type { Dropped } from './selection.ts';
@@ -50,7 +52,10 @@ export interface StabilityRow {
 export interface ReportInput {
   readonly scaling: Scaling;
   readonly policy: 'full' | 'partial';
-  readonly train: SampleScores;
+  /** The training sample as aggregates only, over the bands of {@link bandEdges}. */
+  readonly train: SampleSummary;
+  /** Band edges from the training points. */
+  readonly bandEdges: readonly number[];
   readonly test: SampleScores;
   readonly characteristics: readonly CharacteristicRow[];
   readonly coefficients: readonly CoefficientRow[];
@@ -90,10 +95,10 @@ export interface Band {
 }
 
 /**
- * Score bands of whole multiples of PDO over the training scores' 1st–99th percentiles (wider
- * multiples if that would give more than 12), open at both ends. Riskiest (lowest) first.
+ * Score band edges: whole multiples of PDO over the training scores' 1st–99th percentiles (wider
+ * multiples if that would give more than 12 bands). The bands are open at both ends.
  */
-export function scoreBands(points: ArrayLike<number>, pdo: number): Band[] {
+export function bandEdges(points: ArrayLike<number>, pdo: number): number[] {
   const sorted = Float64Array.from(points).sort();
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
   let width = pdo;
@@ -108,10 +113,20 @@ export function scoreBands(points: ArrayLike<number>, pdo: number): Band[] {
   const edges: number[] = [];
   for (let e = lo; e <= hi; e += width) edges.push(e);
   if (edges.length === 0) edges.push(Math.round(q(0.5)));
+  return edges;
+}
+
+/** The bands between increasing edges, open at both ends, riskiest (lowest) first. */
+export function bandsFromEdges(edges: readonly number[]): Band[] {
   const bands: Band[] = [{ label: `< ${edges[0]}`, from: -Infinity, to: edges[0]! }];
   for (let k = 0; k + 1 < edges.length; k++) bands.push({ label: `[${edges[k]}, ${edges[k + 1]})`, from: edges[k]!, to: edges[k + 1]! });
   bands.push({ label: `≥ ${edges[edges.length - 1]}`, from: edges[edges.length - 1]!, to: Infinity });
   return bands;
+}
+
+/** Score bands of the training points (see {@link bandEdges}). */
+export function scoreBands(points: ArrayLike<number>, pdo: number): Band[] {
+  return bandsFromEdges(bandEdges(points, pdo));
 }
 
 function bandOf(bands: readonly Band[], p: number): number {
@@ -119,36 +134,91 @@ function bandOf(bands: readonly Band[], p: number): number {
   return bands.length - 1;
 }
 
-/** Gain table over groups given in risk order (riskiest first). */
-function gainTable(s: SampleScores, groups: readonly { label: string; rows: readonly number[] }[]): GainRow[] {
-  let totalEvents = 0;
+/** What the report needs of one group of rows (a decile or a score band). */
+export interface GroupCounts {
+  readonly rows: number;
+  readonly events: number;
+  /** Lowest and highest total points in the group (NaN when empty). */
+  readonly minPoints: number;
+  readonly maxPoints: number;
+  /** Σ predicted probability over the group. */
+  readonly predicted: number;
+}
+
+/**
+ * Everything the report uses of one sample, as aggregates: its discrimination metrics and the
+ * counts of its deciles (by predicted probability, riskiest first) and score bands. For the
+ * training sample these are computed by the arbiter (protocols/scorecard/arbiter.ts), so that no
+ * per-row training value of the platform reaches the bank.
+ */
+export interface SampleSummary {
+  readonly metrics: BinaryMetrics;
+  readonly deciles: readonly GroupCounts[];
+  readonly bands: readonly GroupCounts[];
+}
+
+function groupCounts(s: SampleScores, rows: readonly number[]): GroupCounts {
+  let e = 0;
+  let p = 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const i of rows) {
+    e += s.labels[i]!;
+    p += s.prob[i]!;
+    lo = Math.min(lo, s.points[i]!);
+    hi = Math.max(hi, s.points[i]!);
+  }
+  return { rows: rows.length, events: e, minPoints: rows.length ? lo : NaN, maxPoints: rows.length ? hi : NaN, predicted: p };
+}
+
+/** Deciles by predicted probability, riskiest first (ties broken by row order). */
+function decileRows(s: SampleScores): number[][] {
   const n = s.labels.length;
-  for (let i = 0; i < n; i++) totalEvents += s.labels[i]!;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => s.prob[b]! - s.prob[a]! || a - b);
+  return Array.from({ length: 10 }, (_, d) => order.slice(Math.floor((d * n) / 10), Math.floor(((d + 1) * n) / 10)));
+}
+
+function bandRows(s: SampleScores, bands: readonly Band[]): number[][] {
+  const rows: number[][] = bands.map(() => []);
+  for (let i = 0; i < s.labels.length; i++) rows[bandOf(bands, s.points[i]!)]!.push(i);
+  return rows;
+}
+
+/** The aggregates of one sample over the given score bands. */
+export function summariseSample(s: SampleScores, bands: readonly Band[]): SampleSummary {
+  return {
+    metrics: binaryMetrics(s.prob, s.labels),
+    deciles: decileRows(s).map((r) => groupCounts(s, r)),
+    bands: bandRows(s, bands).map((r) => groupCounts(s, r)),
+  };
+}
+
+/** Gain table over groups given in risk order (riskiest first). */
+function gainTable(groups: readonly GroupCounts[], labels: readonly string[]): GainRow[] {
+  let n = 0;
+  let totalEvents = 0;
+  for (const g of groups) {
+    n += g.rows;
+    totalEvents += g.events;
+  }
   const totalNon = n - totalEvents;
   const rate = totalEvents / Math.max(1, n);
   let cumE = 0;
   let cumN = 0;
   let cumRows = 0;
-  return groups.map((g) => {
-    let e = 0;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const i of g.rows) {
-      e += s.labels[i]!;
-      lo = Math.min(lo, s.points[i]!);
-      hi = Math.max(hi, s.points[i]!);
-    }
+  return groups.map((g, k) => {
+    const e = g.events;
     cumE += e;
-    cumN += g.rows.length - e;
-    cumRows += g.rows.length;
-    const er = g.rows.length > 0 ? e / g.rows.length : 0;
+    cumN += g.rows - e;
+    cumRows += g.rows;
+    const er = g.rows > 0 ? e / g.rows : 0;
     return {
-      group: g.label,
-      rows: g.rows.length,
+      group: labels[k]!,
+      rows: g.rows,
       events: e,
       eventRate: er,
-      minPoints: g.rows.length > 0 ? lo : NaN,
-      maxPoints: g.rows.length > 0 ? hi : NaN,
+      minPoints: g.minPoints,
+      maxPoints: g.maxPoints,
       lift: rate > 0 ? er / rate : 0,
       cumulativeLift: rate > 0 && cumRows > 0 ? cumE / cumRows / rate : 0,
       cumulativeEventShare: totalEvents > 0 ? cumE / totalEvents : 0,
@@ -158,44 +228,30 @@ function gainTable(s: SampleScores, groups: readonly { label: string; rows: read
   });
 }
 
-/** Deciles by predicted probability, riskiest first (ties broken by row order). */
-export function liftByDecile(s: SampleScores): GainRow[] {
-  const n = s.labels.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => s.prob[b]! - s.prob[a]! || a - b);
-  const groups = Array.from({ length: 10 }, (_, d) => ({
-    label: String(d + 1),
-    rows: order.slice(Math.floor((d * n) / 10), Math.floor(((d + 1) * n) / 10)),
+const DECILES = Array.from({ length: 10 }, (_, d) => String(d + 1));
+
+export function liftByDecile(s: SampleSummary): GainRow[] {
+  return gainTable(s.deciles, DECILES);
+}
+
+export function liftByBand(s: SampleSummary, bands: readonly Band[]): GainRow[] {
+  return gainTable(s.bands, bands.map((b) => b.label));
+}
+
+export function calibrationByBand(s: SampleSummary, bands: readonly Band[]): CalibrationRow[] {
+  return s.bands.map((g, k) => ({
+    band: bands[k]!.label,
+    rows: g.rows,
+    predictedRate: g.rows ? g.predicted / g.rows : 0,
+    observedRate: g.rows ? g.events / g.rows : 0,
   }));
-  return gainTable(s, groups);
-}
-
-function bandRows(s: SampleScores, bands: readonly Band[]): number[][] {
-  const rows: number[][] = bands.map(() => []);
-  for (let i = 0; i < s.labels.length; i++) rows[bandOf(bands, s.points[i]!)]!.push(i);
-  return rows;
-}
-
-export function liftByBand(s: SampleScores, bands: readonly Band[]): GainRow[] {
-  const rows = bandRows(s, bands);
-  return gainTable(s, bands.map((b, k) => ({ label: b.label, rows: rows[k]! })));
-}
-
-export function calibrationByBand(s: SampleScores, bands: readonly Band[]): CalibrationRow[] {
-  return bandRows(s, bands).map((rows, k) => {
-    let p = 0;
-    let e = 0;
-    for (const i of rows) {
-      p += s.prob[i]!;
-      e += s.labels[i]!;
-    }
-    return { band: bands[k]!.label, rows: rows.length, predictedRate: rows.length ? p / rows.length : 0, observedRate: rows.length ? e / rows.length : 0 };
-  });
 }
 
 /** Population stability index of the score between train (expected) and test (actual) over the bands. */
-export function scoreStability(train: SampleScores, test: SampleScores, bands: readonly Band[]) {
-  const a = bandRows(train, bands).map((r) => r.length / Math.max(1, train.labels.length));
-  const b = bandRows(test, bands).map((r) => r.length / Math.max(1, test.labels.length));
+export function scoreStability(train: SampleSummary, test: SampleSummary, bands: readonly Band[]) {
+  const share = (s: SampleSummary) => s.bands.map((g) => g.rows / Math.max(1, s.metrics.n));
+  const a = share(train);
+  const b = share(test);
   const rows = bands.map((band, k) => ({ band: band.label, trainShare: a[k]!, testShare: b[k]!, contribution: stabilityTerm(a[k]!, b[k]!) }));
   return { stability: rows.reduce((s, r) => s + r.contribution, 0), bands: rows };
 }
@@ -229,27 +285,28 @@ function mean(a: ArrayLike<number>): number {
 }
 
 export function buildReport(r: ReportInput): ScorecardReport {
-  const bands = scoreBands(r.train.points, r.scaling.pdo);
+  const bands = bandsFromEdges(r.bandEdges);
+  const test = summariseSample(r.test, bands);
   const negPoints = Float64Array.from(r.test.points, (p) => -p);
   return {
     generated: new Date().toISOString(),
     policy: r.policy,
     scaling: r.scaling,
     sample: {
-      trainRows: r.train.labels.length,
+      trainRows: r.train.metrics.n,
       testRows: r.test.labels.length,
-      trainEventRate: mean(r.train.labels),
+      trainEventRate: r.train.metrics.n ? r.train.metrics.events / r.train.metrics.n : 0,
       testEventRate: mean(r.test.labels),
     },
     discrimination: {
-      train: binaryMetrics(r.train.prob, r.train.labels),
-      test: binaryMetrics(r.test.prob, r.test.labels),
+      train: r.train.metrics,
+      test: test.metrics,
       testPointsAuc: binaryMetrics(negPoints, r.test.labels).auc,
     },
-    liftByDecile: { train: liftByDecile(r.train), test: liftByDecile(r.test) },
-    liftByBand: { train: liftByBand(r.train, bands), test: liftByBand(r.test, bands) },
-    calibration: { train: calibrationByBand(r.train, bands), test: calibrationByBand(r.test, bands) },
-    stability: { score: scoreStability(r.train, r.test, bands), characteristics: r.stability },
+    liftByDecile: { train: liftByDecile(r.train), test: liftByDecile(test) },
+    liftByBand: { train: liftByBand(r.train, bands), test: liftByBand(test, bands) },
+    calibration: { train: calibrationByBand(r.train, bands), test: calibrationByBand(test, bands) },
+    stability: { score: scoreStability(r.train, test, bands), characteristics: r.stability },
     ivTable: r.characteristics.map((c) => ({
       name: c.name,
       party: c.party,

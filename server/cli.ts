@@ -89,7 +89,9 @@ async function job(argv: string[]): Promise<void> {
     }
     case 'report': {
       const j = await admin(url, 'GET', `/v1/admin/jobs/${encodeURIComponent(arg)}`);
-      process.stdout.write(JSON.stringify({ id: j.id, status: j.status, result: j.result, error: j.error, traffic: j.traffic }, null, 2) + '\n');
+      // On the coordinator: the job's shared result (counts, timings, the bank's test metrics). On a
+      // party's node: that party's own view (its progress holds its own weights and metrics).
+      process.stdout.write(JSON.stringify({ id: j.id, status: j.status, result: j.result, progress: j.progress, error: j.error, traffic: j.traffic }, null, 2) + '\n');
       return;
     }
     case 'cancel': {

@@ -1,7 +1,9 @@
 /**
  * The coordinator's part of a job: it starts each stage on both nodes, runs the arbiter of
- * `vfl-lr` (it holds that protocol's CKKS key and sees only aggregates), and moves to the next
- * stage when both nodes report the current one done. It holds no raw data.
+ * `vfl-lr` (it holds that protocol's CKKS key and sees only aggregates) and of the scorecard
+ * stage (training-sample aggregates and the Fisher information from padded shares, see
+ * protocols/scorecard/arbiter.ts), and moves to the next stage when both nodes report the current
+ * one done. It holds no raw data.
  */
 import { IndomainError } from '../engine/errors.ts';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +11,8 @@ import { secretRng } from '../engine/rng.ts';
 import { createCkks } from '../protocols/he/ckks.ts';
 import type { Envelope } from '../protocols/message.ts';
 import { vflConfig, VflArbiter } from '../protocols/vfl-lr/protocol.ts';
-import { envelope, STAGES, type JobSpec } from './job.ts';
+import { ScorecardArbiter, scorecardConfig } from '../protocols/scorecard/protocol.ts';
+import { envelope, STAGES, stripDeclarations, type JobSpec } from './job.ts';
 import { JOB } from './messages.ts';
 import type { NodeStore } from './store.ts';
 
@@ -21,11 +24,14 @@ export interface StageTiming {
 
 export class CoordinatorJob {
   private arbiter: VflArbiter | undefined;
+  private scorecardArbiter: ScorecardArbiter | undefined;
   private readonly reported = new Map<string, Map<string, Record<string, unknown>>>();
   readonly timings: StageTiming[] = [];
   stage = '';
   finished = false;
   result: Record<string, unknown> | undefined;
+  /** The bank's test metrics (BankMetrics), shown with its evaluation report. */
+  private metrics: Record<string, unknown> | undefined;
 
   constructor(
     readonly spec: JobSpec,
@@ -59,14 +65,24 @@ export class CoordinatorJob {
   /** Handle a message; null when it cannot be handled yet. `now` comes from the inbox record. */
   async receive(env: Envelope, now: number): Promise<Envelope[] | null> {
     if (env.protocol === 'vfl-lr') return this.arbiter ? this.arbiter.receive(env) : null;
+    if (env.protocol === 'scorecard') return this.scorecardArbiter ? this.scorecardArbiter.receive(env) : null;
+    if (env.protocol === JOB && env.type === 'BankMetrics') {
+      this.metrics = { ...env.body };
+      return [];
+    }
     if (env.protocol !== JOB || env.type !== 'StageDone') throw new IndomainError('SRV_BAD_REQUEST', `the coordinator does not take ${env.protocol}/${env.type}`);
     const stage = env.body.stage as string;
+    // Declared sub-fields only (the gates of both ends check them); a legacy report (tests/attacks
+    // only) is the sender's summary as a JSON string.
     let summary: Record<string, unknown>;
-    try {
-      summary = JSON.parse(env.body.summary as string) as Record<string, unknown>;
-    } catch {
-      throw new IndomainError('SRV_BAD_REQUEST', 'StageDone summary is not JSON', { field: 'summary' });
-    }
+    if (typeof env.body.summary === 'string') {
+      try {
+        summary = JSON.parse(env.body.summary) as Record<string, unknown>;
+      } catch {
+        throw new IndomainError('SRV_BAD_REQUEST', 'StageDone summary is not JSON', { field: 'summary' });
+      }
+    } else summary = { ...(env.body.report as Record<string, unknown>) };
+    if (stage === 'evaluation' && env.from === 'guest' && this.metrics) summary = { ...summary, ...this.metrics };
     if (!this.reported.has(stage)) this.reported.set(stage, new Map());
     this.reported.get(stage)!.set(env.from, summary);
     if (stage !== this.stage || this.reported.get(stage)!.size < 2) return [];
@@ -91,6 +107,14 @@ export class CoordinatorJob {
         keep: (b) => this.store.keepSecret(this.spec.id, 'vfl-lr-ckks-secret', b),
       });
       out.push(...this.arbiter.start());
+    }
+    if (next === 'scorecard') {
+      // The same key pair as training (kept in this node's store), now for the Fisher information.
+      const keys = this.arbiter?.keyOwner;
+      if (!keys) throw new IndomainError('SRV_JOB_FAILED', 'no arbiter key pair from training');
+      const ckks = await createCkks(vflConfig(this.spec.id, this.spec.training ?? {}).params);
+      this.scorecardArbiter = new ScorecardArbiter(ckks, keys, scorecardConfig(this.spec.id, stripDeclarations(this.spec.scorecard)));
+      out.push(...this.scorecardArbiter.start());
     }
     return out;
   }

@@ -23,14 +23,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { IndomainError } from '../engine/errors.ts';
-import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
+import { decodeMessage } from '../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
 import { PURPOSES, status, type AuthorisationRegistry, type Authorisation, type Exclusion, type Purpose } from './authz.ts';
 import { post } from './http-client.ts';
 import type { JobSpec } from './job.ts';
-import { answerSigned } from './rpc.ts';
+import { answerSigned, signedRequest } from './rpc.ts';
 import type { NodeRuntime, Peer } from './runtime.ts';
-import { signRequest, type Identity } from './signing.ts';
+import type { Identity } from './signing.ts';
 import { sha256, type NodeStore } from './store.ts';
 import './messages.ts';
 
@@ -81,6 +81,7 @@ export class BankGrants {
   constructor(
     private readonly store: NodeStore,
     private readonly identity: Identity,
+    private readonly runtime: NodeRuntime,
     /**
      * TEST ONLY, for tests/attacks/unauthorised-ids: false sends every id to the platform (the old
      * behaviour). No job spec, request or command-line flag sets it.
@@ -135,14 +136,14 @@ export class BankGrants {
 
   private async fetch(c: Copy, platform: Peer, model: string, purpose: Purpose): Promise<void> {
     const request: Envelope = { job: model, protocol: 'authz', type: 'GrantsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose } };
-    const body = encodeMessage(request);
+    const { body, headers } = signedRequest(this.runtime, this.identity, request, platform.name, PEER_GRANTS_PATH);
     const key = `${model}|authz|${sha256(body).slice(0, 16)}`;
     await this.store.later(() =>
       this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'authz', type: 'GrantsRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), purpose }),
     );
     let res;
     try {
-      res = await post(platform.url + PEER_GRANTS_PATH, { ...signRequest(this.identity, 'POST', PEER_GRANTS_PATH, body), 'content-type': 'application/msgpack' }, body);
+      res = await post(platform.url + PEER_GRANTS_PATH, headers, body);
     } catch {
       throw new IndomainError('SRV_PEER_UNREACHABLE', `${platform.name}: authorisations`);
     }
@@ -158,6 +159,7 @@ export class BankGrants {
     }
     const reply = decodeMessage(bytes);
     validateBody(messageSpec('authz', 'Grants'), reply.body, 'SRV_BAD_REQUEST');
+    this.runtime.gate.admit(reply, platform.name);
     const g = reply.body as { ids: string[]; validFrom: Float64Array; validTo: Float64Array; revokedAt: Float64Array };
     const n = g.ids.length;
     if (g.validFrom.length !== n || g.validTo.length !== n || g.revokedAt.length !== n) throw new IndomainError('SRV_BAD_REQUEST', 'authz/Grants: lists of different lengths', { field: 'validFrom' });

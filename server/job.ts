@@ -73,7 +73,7 @@ export function parseJobSpec(raw: unknown): JobSpec {
   return spec;
 }
 
-function stripDeclarations(s: JobSpec['scorecard']): Partial<ScorecardConfig> {
+export function stripDeclarations(s: JobSpec['scorecard']): Partial<ScorecardConfig> {
   const { guestCategorical: _g, hostCategorical: _h, ...rest } = s ?? {};
   return rest;
 }
@@ -114,7 +114,12 @@ export class NodeJob {
     private readonly store: NodeStore,
     private readonly blinder: Blinder,
     private readonly authz?: AuthorisationRegistry,
+    /** TEST ONLY (tests/attacks): 'legacy' reports this node's whole summary, weights included. */
+    private readonly reports?: 'legacy',
   ) {}
+
+  /** The stage this node is in (the last one started). */
+  stage = '';
 
   private get datasetName(): string {
     return this.role === 'guest' ? this.spec.guest.dataset : this.spec.host.dataset;
@@ -152,10 +157,23 @@ export class NodeJob {
     return { ...(stored ? { stored } : {}), keep: (b: Uint8Array) => this.store.keepSecret(this.job, name, b) };
   }
 
+  /**
+   * This node's stage report to the coordinator. Its own summary (weights, metrics, artifacts)
+   * stays in its own view of the job; the coordinator gets counts only (messages.ts StageDone).
+   */
   private stageDone(stage: string, summary: Record<string, unknown>): Envelope {
     this.stagesDone.add(stage);
     this.summary[stage] = summary;
-    return envelope(this.job, JOB, 'StageDone', STAGES[this.spec.pipeline].indexOf(stage), this.role, 'coordinator', { stage, summary: JSON.stringify(summary) });
+    const round = STAGES[this.spec.pipeline].indexOf(stage);
+    if (this.reports === 'legacy') return envelope(this.job, JOB, 'StageDone', round, this.role, 'coordinator', { stage, summary: JSON.stringify(summary) });
+    const report: Record<string, unknown> = {};
+    if (stage === 'psi') {
+      report.intersection = summary.intersection;
+      if (summary.excluded) report.excluded = summary.excluded;
+    }
+    if (stage === 'binning') report.kept = (summary.kept as string[]).length;
+    if (stage === 'training') Object.assign(report, { iterations: summary.iterations, converged: summary.converged });
+    return envelope(this.job, JOB, 'StageDone', round, this.role, 'coordinator', { stage, report });
   }
 
   /** The party that receives messages of `protocol`, if its stage has started. */
@@ -167,6 +185,7 @@ export class NodeJob {
   }
 
   async startStage(stage: string): Promise<Envelope[] | null> {
+    this.stage = stage;
     switch (stage) {
       case 'psi': {
         // The platform's analyst approves each job before any of its data is touched.
@@ -192,7 +211,7 @@ export class NodeJob {
         const side = { names: p.train.featureNames, train: p.train.features, test: p.test.features };
         this.sc =
           this.role === 'guest'
-            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.keys('scorecard-ckks-secret'))
+            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.keys('scorecard-ckks-secret'), this.secretStream('scorecard-guest'))
             : new ScorecardHost(ckks, side, decl, config, this.secretStream('scorecard-flood'));
         this.audit('data-access', { dataset: this.datasetName, stage: 'binning', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
         return this.after('binning', await this.sc.start());
@@ -208,8 +227,11 @@ export class NodeJob {
       }
       case 'scorecard': {
         const w = this.vfl!.weights;
-        if (this.sc instanceof ScorecardGuest) this.sc.setModel(w[0]!, w.slice(1));
-        else this.sc!.setModel(w.slice());
+        // The Fisher information is computed under the arbiter's vfl-lr keys (from its HeSetup).
+        const arbiter = this.vfl!.arbiterKeys;
+        if (!arbiter) throw new IndomainError('SRV_JOB_FAILED', 'no arbiter keys from training');
+        if (this.sc instanceof ScorecardGuest) this.sc.setModel(w[0]!, w.slice(1), arbiter);
+        else this.sc!.setModel(w.slice(), arbiter);
         return this.after('scorecard', await this.sc!.start());
       }
       case 'evaluation':
@@ -262,23 +284,30 @@ export class NodeJob {
     return (this.standardizedCols = { train: applyStandardizer(s, p.train.features), test: applyStandardizer(s, p.test.features) });
   }
 
-  /** Test-set partial logits of this party's features (host) or the joint evaluation (guest). */
+  /**
+   * Test-set partial logits of this party's features (host, `lr` pipeline) or the joint evaluation
+   * (guest). In the scorecard pipeline the guest already holds the joint test scores (from
+   * HostPartialScores), so no second test-set message is sent.
+   */
   private evaluate(): Envelope[] {
     if (this.stagesDone.has('evaluation')) return [];
     const w = this.vfl!.weights;
     if (this.role === 'host') {
-      const cols = this.spec.pipeline === 'scorecard' ? (this.sc as ScorecardHost).kept.map((f) => f.testWoe) : this.standardized().test;
-      const u = predictLogistic({ intercept: 0, weights: w }, cols).map((p) => Math.log(p / (1 - p)));
       this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w) });
       // Deployed: remember the development sample's public credit records, for post-loan monitoring.
       if (!this.replaying) snapshotEvents(this.store, this.job, this.spec, this.psi!.intersection!);
+      if (this.sc) return [this.stageDone('evaluation', {})];
+      const u = predictLogistic({ intercept: 0, weights: w }, this.standardized().test).map((p) => Math.log(p / (1 - p)));
       return [envelope(this.job, 'lr-eval', 'HostTestScores', 0, 'host', 'guest', { logit: u }), this.stageDone('evaluation', {})];
     }
-    if (!this.hostTest) return [];
     const p = this.split();
-    const cols = this.spec.pipeline === 'scorecard' ? (this.sc as ScorecardGuest).kept.map((f) => f.testWoe) : this.standardized().test;
-    const own = predictLogistic({ intercept: w[0]!, weights: w.slice(1) }, cols);
-    const joint = own.map((q, i) => sigmoid(Math.log(q / (1 - q)) + this.hostTest![i]!));
+    let joint: Float64Array;
+    if (this.sc instanceof ScorecardGuest) joint = this.sc.test!.prob;
+    else {
+      if (!this.hostTest) return [];
+      const own = predictLogistic({ intercept: w[0]!, weights: w.slice(1) }, this.standardized().test);
+      joint = own.map((q, i) => sigmoid(Math.log(q / (1 - q)) + this.hostTest![i]!));
+    }
     const y = p.test.label!;
     const m = binaryMetrics(joint, y);
     // The bank-only model: the same features, trained on the bank's own data alone.
@@ -288,7 +317,8 @@ export class NodeJob {
     const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     if (this.sc instanceof ScorecardGuest) summary.artifacts = this.writeScorecard(this.sc);
     else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks });
-    return [this.stageDone('evaluation', summary)];
+    const metrics = { testRows: y.length, testAuc: m.auc, testKs: m.ks, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
+    return [...(this.reports === 'legacy' ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)]), this.stageDone('evaluation', summary)];
   }
 
   /** The bank's deliverables, in its own data directory: report, model, PMML, SQL, scores. */
@@ -306,12 +336,11 @@ export class NodeJob {
     writeFileSync(join(dir, 'model.json'), JSON.stringify(a.model, null, 2));
     writeFileSync(join(dir, 'scorecard.pmml'), scorecardPmml(a.model));
     writeFileSync(join(dir, 'scorecard.sql'), scorecardSql(a.model));
+    // Test (validation) rows only: the bank holds no platform value of a training row.
     const p = this.split();
     const lines = ['id,set,score,points,reasons'];
-    for (const set of ['train', 'test'] as const) {
-      const s = g[set]!;
-      p[set].ids.forEach((id, i) => lines.push(`${id},${set},${s.prob[i]},${s.points[i]},${a.reasons[set][i]!.join(' ')}`));
-    }
+    const s = g.test!;
+    p.test.ids.forEach((id, i) => lines.push(`${id},test,${s.prob[i]},${s.points[i]},${a.reasons.test[i]!.join(' ')}`));
     writeFileSync(join(dir, 'scores.csv'), lines.join('\n') + '\n');
     return dir;
   }

@@ -18,7 +18,7 @@ import { BlindingPool } from '../protocols/psi/pool.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { DataRoot } from './data-root.ts';
 import { readPeers } from './peers.ts';
-import { NodeRuntime, type NodeRole } from './runtime.ts';
+import { NodeRuntime, type NodeRole, type RuntimeOptions } from './runtime.ts';
 import { NodeStore } from './store.ts';
 import { AuthorisationRegistry } from './authz.ts';
 import { BankScorer, PlatformScorer } from './online.ts';
@@ -50,11 +50,12 @@ export interface NodeOptions {
   readonly psiWorkers?: number;
   readonly autoApprove?: boolean;
   readonly https?: { key: Buffer; cert: Buffer };
-  /** TEST ONLY switches of {@link buildApp} for tests/attacks (never on the command line). */
-  readonly unsafe?: Pick<AppOptions, 'authCheck' | 'dataPaths'> & {
-    /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
-    readonly askUnauthorised?: boolean;
-  };
+  /** TEST ONLY switches of {@link buildApp} and {@link NodeRuntime} for tests/attacks (never on the command line). */
+  readonly unsafe?: Pick<AppOptions, 'authCheck' | 'dataPaths'> &
+    NonNullable<RuntimeOptions['unsafe']> & {
+      /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
+      readonly askUnauthorised?: boolean;
+    };
 }
 
 /** A node's parts, built but not listening: `startNode` listens and recovers; tests may listen on port 0. */
@@ -82,12 +83,13 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     ...(authz ? { authz } : {}),
     autoApprove: o.autoApprove ?? false,
     log,
+    ...(o.unsafe?.gate || o.unsafe?.reports ? { unsafe: { ...(o.unsafe.gate ? { gate: o.unsafe.gate } : {}), ...(o.unsafe.reports ? { reports: o.unsafe.reports } : {}) } } : {}),
   });
   const platformScorer = authz ? new PlatformScorer(store, authz, runtime) : undefined;
-  const grants = role === 'bank' ? new BankGrants(store, identity, o.unsafe?.askUnauthorised !== true) : undefined;
-  const bankScorer = grants ? new BankScorer(store, identity, peers, grants) : undefined;
+  const grants = role === 'bank' ? new BankGrants(store, identity, runtime, o.unsafe?.askUnauthorised !== true) : undefined;
+  const bankScorer = grants ? new BankScorer(store, identity, peers, runtime, grants) : undefined;
   const platformMonitor = authz ? new PlatformMonitor(store, authz, runtime) : undefined;
-  const bankMonitor = bankScorer && grants ? new BankMonitor(store, identity, peers, bankScorer, grants) : undefined;
+  const bankMonitor = bankScorer && grants ? new BankMonitor(store, identity, peers, bankScorer, runtime, grants) : undefined;
   const platformGrants = authz ? new PlatformGrants(store, authz, runtime) : undefined;
   const app = await buildApp({
     runtime,

@@ -3,9 +3,14 @@
  * of the logistic-regression pipeline. Declared like every protocol message: sender, receiver,
  * privacy class and what the receiver learns.
  */
-import { declareMessage, messageSpec } from '../protocols/message.ts';
+import { ERRORS, isIndomainError, type ErrorCode } from '../engine/errors.ts';
+import { declareMessage, messageSpec, oneOf, record, type Fields } from '../protocols/message.ts';
 
 export const JOB = 'job';
+
+/** Every stage of every pipeline (server/job.ts STAGES), for the closed `stage` fields. */
+export const STAGE_NAMES = ['psi', 'binning', 'training', 'scorecard', 'evaluation'] as const;
+const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 export const JobStart = declareMessage({
   protocol: JOB,
@@ -27,15 +32,42 @@ export const StageStart = declareMessage({
   discloses: 'that a pipeline stage starts',
 });
 
+/**
+ * A party's stage report: only what the coordinator needs to run and show the job, in declared
+ * sub-fields. Never a coefficient, a value or an id: each node keeps its own weights and metrics
+ * in its own view of the job (its job status), and the bank's test metrics go in BankMetrics.
+ */
 export const StageDone = declareMessage({
   protocol: JOB,
   type: 'StageDone',
   from: ['guest', 'host'],
   to: ['coordinator'],
-  privacy: 'aggregate',
-  fields: { stage: 'string', summary: 'string' },
+  privacy: 'metadata',
+  fields: {
+    stage: oneOf(STAGE_NAMES),
+    report: record(
+      {
+        intersection: 'int',
+        excluded: record({ missing: 'int', expired: 'int', revoked: 'int', 'not-yet-valid': 'int' }),
+        kept: 'int',
+        iterations: 'int',
+        converged: 'boolean',
+      },
+      ['intersection', 'excluded', 'kept', 'iterations', 'converged'],
+    ),
+  },
   discloses:
-    "that the sender finished a stage, with its summary: the intersection size after PSI; the kept feature names after binning; after training, the sender's own weights (which the arbiter can already compute from its steps); after evaluation, the bank's test metrics (AUC, KS) of the joint and the bank-only model",
+    "that the sender finished a stage, with counts only: after PSI the intersection size (and, from the platform, how many of its enterprises were left out for want of a valid authorisation, per reason); after binning the number of the sender's kept features; after training the number of iterations and whether it converged",
+});
+
+export const BankMetrics = declareMessage({
+  protocol: JOB,
+  type: 'BankMetrics',
+  from: 'guest',
+  to: ['coordinator'],
+  privacy: 'aggregate',
+  fields: { testRows: 'int', testAuc: 'number', testKs: 'number', bankOnlyTestAuc: 'number', bankOnlyTestKs: 'number' },
+  discloses: "the bank's test-set size and the AUC and KS on it of the joint model and of the bank-only model",
 });
 
 export const HostTestScores = declareMessage({
@@ -45,8 +77,7 @@ export const HostTestScores = declareMessage({
   to: ['guest'],
   privacy: 'score',
   fields: { logit: 'f64' },
-  discloses:
-    "the host's partial logit for each test-set enterprise, so that the bank can score and evaluate the joint model (the disclosure of federated scoring); in the scorecard pipeline under `full`, where the bank holds the host's coefficients and WOE, a float partial logit gives away every platform bin of the enterprise (tests/attacks/decode-platform-bins, on the same logits from scorecard/HostPartialScores)",
+  discloses: "`lr` pipeline only: the host's partial logit for each test-set enterprise, so that the bank can score and evaluate the joint model (the disclosure of federated scoring); the scorecard pipeline sends its test rows once, in scorecard/HostPartialScores",
 });
 
 export const JobFailed = declareMessage({
@@ -55,9 +86,34 @@ export const JobFailed = declareMessage({
   from: ['guest', 'host'],
   to: ['coordinator'],
   privacy: 'metadata',
-  fields: { error: 'string' },
-  discloses: "that the sender's part of the job failed, with the error code and message",
+  fields: {
+    code: oneOf(ERROR_CODES),
+    stage: oneOf(['', ...STAGE_NAMES]),
+    at: record({ field: 'string', line: 'int', column: 'int' }, ['field', 'line', 'column']),
+  },
+  discloses: "that the sender's part of the job failed: the error code, the stage, and where in the sender's input (field name, line, column); never the message text, a file name or a value",
 });
+
+/** The JobFailed body of a failure: code, stage and position only. */
+export function jobFailure(e: unknown, stage: string): { code: ErrorCode; stage: string; at: { field?: string; line?: number; column?: number } } {
+  const code: ErrorCode = isIndomainError(e) ? e.code : 'SRV_INTERNAL';
+  const l = isIndomainError(e) ? e.location : undefined;
+  const at = {
+    ...(l?.field !== undefined ? { field: l.field } : {}),
+    ...(Number.isSafeInteger(l?.line) ? { line: l!.line! } : {}),
+    ...(Number.isSafeInteger(l?.column) ? { column: l!.column! } : {}),
+  };
+  return { code, stage: (STAGE_NAMES as readonly string[]).includes(stage) ? stage : '', at };
+}
+
+/**
+ * TEST ONLY (tests/attacks): the job reports as they were declared before they were structured,
+ * a JSON string and a free text, which the gate checks in its `legacy` mode.
+ */
+export const LEGACY_FIELDS: Readonly<Record<string, Fields>> = {
+  'job/StageDone': { stage: 'string', summary: 'string' },
+  'job/JobFailed': { error: 'string' },
+};
 
 export const JobCancel = declareMessage({
   protocol: JOB,

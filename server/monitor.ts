@@ -1,7 +1,8 @@
 /**
  * Post-loan monitoring. The bank rescores its portfolio with a deployed scorecard (federated batch
- * scoring, purpose `post-loan`), compares it with the development sample (score stability and the
- * stability of each of its characteristics) and with the previous run (grade migration, score
+ * scoring, purpose `post-loan`), compares it with the development sample's validation (test) rows,
+ * the only rows whose joint score the bank holds (score stability and the stability of each of its
+ * characteristics) and with the previous run (grade migration, score
  * drops), asks the platform for new public credit events (dishonest-debtor listing, enforcement
  * cases) on its authorised monitored enterprises, and stores alerts that its API lists.
  *
@@ -13,17 +14,17 @@ import { loadCsv, csvRows, type LoadOptions } from '../engine/csv.ts';
 import { IndomainError } from '../engine/errors.ts';
 import { binOf, type ScorecardModel } from '../models/export/model.ts';
 import { shares, stabilityIndex } from '../models/stability.ts';
-import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
+import { decodeMessage } from '../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuthorisationRegistry } from './authz.ts';
 import type { JobSpec } from './job.ts';
 import type { NodeRuntime, Peer } from './runtime.ts';
-import { signRequest, type Identity } from './signing.ts';
+import type { Identity } from './signing.ts';
 import { sha256, type NodeStore } from './store.ts';
 import { post } from './http-client.ts';
-import { answerSigned } from './rpc.ts';
+import { answerSigned, signedRequest } from './rpc.ts';
 import type { BankScorer } from './online.ts';
 import type { BankGrants } from './grants.ts';
 import './messages.ts';
@@ -133,6 +134,7 @@ export class BankMonitor {
     private readonly identity: Identity,
     private readonly peers: ReadonlyMap<string, Peer>,
     private readonly scorer: BankScorer,
+    private readonly runtime: NodeRuntime,
     private readonly grants: BankGrants,
   ) {
     store.db.exec(SCHEMA);
@@ -161,8 +163,9 @@ export class BankMonitor {
     // 1. Rescore the portfolio (federated batch scoring, post-loan purpose).
     const batch = await this.scorer.scoreRows(o.model, o.dataset, 'post-loan');
     const scored = batch.results.filter((r) => r.score !== undefined);
-    // 2. Development sample: its scores and its rows of the bank's own data.
-    const dev = csvRows(readFileSync(join(this.store.dir, 'jobs', o.model, 'scores.csv'), 'utf8')).slice(1).filter((r) => r[1] === 'train');
+    // 2. Baseline: the development sample's validation (test) rows, their scores and their rows of
+    // the bank's own data (scores.csv holds no training row: the bank has no platform value of one).
+    const dev = csvRows(readFileSync(join(this.store.dir, 'jobs', o.model, 'scores.csv'), 'utf8')).slice(1).filter((r) => r[1] === 'test');
     const pdo = m.scaling.pdo;
     const band = (p: number) => Math.floor(p / pdo) * pdo;
     const devBands = dev.map((r) => band(Number(r[3])));
@@ -192,7 +195,7 @@ export class BankMonitor {
       for (let i = 0; i < batch.table.ids.length; i++) b[binOf(c.spec, batch.table.features[pj]![i]!)]!++;
       featureStability[c.field] = stabilityIndex(shares(a), shares(b));
     }
-    // 3. Previous scores: the last run, else the development sample.
+    // 3. Previous scores: the last run, else the development sample's validation rows.
     const previous = new Map<string, number>(dev.map((r) => [r[0]!, Number(r[3])]));
     for (const r of this.store.db.prepare('SELECT id, score FROM monitor_scores WHERE model = ?').all(o.model) as { id: string; score: number }[]) previous.set(r.id, r.score);
     const migration: Record<string, Record<string, number>> = {};
@@ -230,19 +233,21 @@ export class BankMonitor {
   /** The platform's new public credit events for these (authorised) enterprises. */
   private async events(platform: Peer, model: string, ids: string[]): Promise<{ ids: string[]; kinds: string[]; refused: number }> {
     const request: Envelope = { job: model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose: 'post-loan', ids } };
-    const body = encodeMessage(request);
+    const { body, headers } = signedRequest(this.runtime, this.identity, request, platform.name, PEER_MONITOR_PATH);
     const key = `${model}|monitor|${sha256(body).slice(0, 16)}`;
     await this.store.later(() =>
       this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'monitor', type: 'EventsRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprises: ids.length }),
     );
-    const res = await post(platform.url + PEER_MONITOR_PATH, { ...signRequest(this.identity, 'POST', PEER_MONITOR_PATH, body), 'content-type': 'application/msgpack' }, body);
+    const res = await post(platform.url + PEER_MONITOR_PATH, headers, body);
     if (res.status !== 200) throw new IndomainError('SRV_PEER_UNREACHABLE', `platform monitoring: ${res.body.toString('utf8')}`);
     const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
     const reply = decodeMessage(bytes);
     validateBody(messageSpec('monitor', 'Events'), reply.body, 'SRV_BAD_REQUEST');
+    this.runtime.gate.admit(reply, platform.name);
     await this.store.later(() =>
       this.store.audit.append('message-received', model, { peer: platform.name, key: `${key}|reply`, protocol: 'monitor', type: 'Events', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes) }),
     );
     return reply.body as { ids: string[]; kinds: string[]; refused: number };
   }
+
 }

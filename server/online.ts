@@ -33,16 +33,16 @@ import type { PartyTable } from '../engine/table.ts';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { binOf, HOST_PARTIAL_FIELD, type ScorecardModel } from '../models/export/model.ts';
 import { probabilityOfScore, reasonCodes } from '../models/scorecard.ts';
-import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
+import { decodeMessage } from '../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
 import type { AuthorisationRegistry, Purpose } from './authz.ts';
 import { PURPOSES } from './authz.ts';
 import type { JobSpec } from './job.ts';
 import type { NodeRuntime, Peer } from './runtime.ts';
 import { sha256, type NodeStore } from './store.ts';
-import { signRequest, type Identity } from './signing.ts';
+import type { Identity } from './signing.ts';
 import { post, type HttpReply } from './http-client.ts';
-import { answerSigned } from './rpc.ts';
+import { answerSigned, signedRequest } from './rpc.ts';
 import { notAuthorised, type BankGrants } from './grants.ts';
 import type { SharedCharacteristic } from '../protocols/scorecard/host.ts';
 import './messages.ts';
@@ -163,6 +163,7 @@ export class BankScorer {
     private readonly store: NodeStore,
     private readonly identity: Identity,
     private readonly peers: ReadonlyMap<string, Peer>,
+    private readonly runtime: NodeRuntime,
     private readonly grants: BankGrants,
   ) {}
 
@@ -211,9 +212,8 @@ export class BankScorer {
     const ids = batch.map((w) => w.id);
     // A fresh request id: two exchanges about the same enterprises have different records.
     const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose, ids } };
-    const body = encodeMessage(request);
+    const { body, headers } = signedRequest(this.runtime, this.identity, request, platform.name, PEER_SCORE_PATH);
     const key = `${model}|score|${sha256(body).slice(0, 16)}`;
-    const headers = { ...signRequest(this.identity, 'POST', PEER_SCORE_PATH, body), 'content-type': 'application/msgpack' };
     const sent = this.store.later(() =>
       this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'score', type: 'PartialScoreRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprises: ids, purpose }),
     );
@@ -237,6 +237,7 @@ export class BankScorer {
     }
     const reply = decodeMessage(bytes);
     validateBody(messageSpec('score', 'PartialScores'), reply.body, 'SRV_BAD_REQUEST');
+    this.runtime.gate.admit(reply, platform.name);
     const r = reply.body as { points: Float64Array; maxPoints: number; outcomes: string[] };
     if (r.outcomes.length !== ids.length || r.points.length !== ids.length) throw new IndomainError('SRV_BAD_REQUEST', `${r.outcomes.length} outcomes for ${ids.length} enterprises`);
     if (!r.points.every(Number.isInteger)) throw new IndomainError('SRV_BAD_REQUEST', 'partial points must be integers', { field: 'points' });

@@ -17,9 +17,9 @@
  * re-sending what it had already committed, then goes on. A node killed in the middle of a round
  * thus resumes from its last completed message, and its peers' retries carry the job on.
  */
-import { errorJson, IndomainError, isIndomainError } from '../engine/errors.ts';
+import { errorJson, IndomainError } from '../engine/errors.ts';
 import { decodeMessage, encodeMessage } from '../protocols/codec.ts';
-import { messageSpec, validateBody, type Envelope, type PrivacyClass } from '../protocols/message.ts';
+import { messageSpec, type Envelope } from '../protocols/message.ts';
 import type { Blinder } from '../protocols/psi/protocol.ts';
 import { CoordinatorJob } from './coordinator.ts';
 import { NodeJob, parseJobSpec, type JobSpec } from './job.ts';
@@ -27,6 +27,10 @@ import { signRequest, type Identity } from './signing.ts';
 import { metaOfKey } from './messages.ts';
 import type { InboxRow, NodeStore } from './store.ts';
 import type { AuthorisationRegistry } from './authz.ts';
+import { Gate, nodeOfRole, rolesOf, type EgressPolicy, type GateMode } from './gate.ts';
+import { jobFailure } from './messages.ts';
+
+export { nodeOfRole, type EgressPolicy };
 
 export type NodeRole = 'platform' | 'bank' | 'coordinator';
 
@@ -35,11 +39,6 @@ export interface Peer {
   readonly role: NodeRole;
   readonly url: string;
   readonly publicKey: Uint8Array;
-}
-
-/** What a node lets leave it. */
-export interface EgressPolicy {
-  readonly allowedClasses: readonly PrivacyClass[];
 }
 
 /**
@@ -64,6 +63,12 @@ export interface RuntimeOptions {
   /** Approve jobs without the analyst (the lab); off by default. */
   readonly autoApprove?: boolean;
   readonly log?: (line: string) => void;
+  /**
+   * TEST ONLY, for tests/attacks (never from a job spec, an HTTP request or the command line):
+   * `gate: 'legacy'` is the gate without role checks and without checks of what arrives;
+   * `reports: 'legacy'` makes this node's stage reports carry its whole summary (its weights).
+   */
+  readonly unsafe?: { readonly gate?: GateMode; readonly reports?: 'legacy' };
 }
 
 type Run = { kind: 'node'; job: NodeJob } | { kind: 'coordinator'; job: CoordinatorJob };
@@ -84,13 +89,6 @@ export function messageKey(env: Envelope): string {
   return [env.job, env.protocol, env.type, env.round, env.from, env.to].join('|');
 }
 
-export function nodeOfRole(spec: JobSpec, role: string): string {
-  if (role === 'guest') return spec.guest.node;
-  if (role === 'host') return spec.host.node;
-  if (role === 'arbiter' || role === 'coordinator') return spec.coordinator;
-  throw new IndomainError('SRV_UNKNOWN_PARTY', `role "${role}"`);
-}
-
 export class NodeRuntime {
   private readonly jobs = new Map<string, JobState>();
   private delivering = false;
@@ -99,10 +97,13 @@ export class NodeRuntime {
   private readonly log: (line: string) => void;
 
   readonly policy: EgressPolicy;
+  /** The gate every outgoing message passes (job messages, replies, this node's requests). */
+  readonly gate: Gate;
 
   constructor(private readonly o: RuntimeOptions) {
     this.log = o.log ?? (() => {});
     this.policy = o.policy ?? (o.role === 'platform' ? PLATFORM_POLICY : OPEN_POLICY);
+    this.gate = new Gate({ name: o.name, store: o.store, policy: this.policy, mode: o.unsafe?.gate ?? 'enforce' });
     // The policy in force goes into the audit chain whenever it changes.
     const last = o.store.audit.records('policy').pop();
     const body = { allowedClasses: [...this.policy.allowedClasses].sort() };
@@ -110,43 +111,17 @@ export class NodeRuntime {
   }
 
   /**
-   * The one gate every outgoing message passes: a declared type, exactly its declared fields, a
-   * privacy class the policy allows. A refusal is audited and fails the job; nothing is queued.
-   * Then the messages are queued (with the processed mark of the inbox row `seq`, if any).
+   * Queue job messages for their peers, each through the gate (server/gate.ts): a refusal is
+   * audited and fails the job; nothing is queued. The messages are queued with the processed
+   * mark of the inbox row `seq`, if any.
    */
-  enqueue(job: string, spec: JobSpec, envs: readonly Envelope[], seq: number | null = null): void {
+  enqueue(job: string, envs: readonly Envelope[], seq: number | null = null): void {
     const outputs = envs.map((env) => {
-      const reason = this.egressProblem(env);
-      if (reason) {
-        this.o.store.tx(() => this.o.store.audit.append('egress-blocked', job, { protocol: env.protocol, type: env.type, to: env.to, reason }));
-        throw new IndomainError('SRV_EGRESS_BLOCKED', `${env.protocol}/${env.type} to the ${env.to}: ${reason}`);
-      }
-      return { key: messageKey(env), toNode: nodeOfRole(spec, env.to), bytes: encodeMessage(env) };
+      if (env.job !== job) throw new IndomainError('SRV_EGRESS_BLOCKED', `a message of job "${env.job}" queued with job "${job}"`);
+      return { key: messageKey(env), toNode: this.gate.check(env), bytes: encodeMessage(env) };
     });
     this.o.store.commit(seq, job, outputs);
     this.kick();
-  }
-
-  /** The gate for a message sent outside the job inbox/outbox (an online scoring reply). */
-  checkEgress(job: string, env: Envelope): void {
-    const reason = this.egressProblem(env);
-    if (reason) {
-      this.o.store.tx(() => this.o.store.audit.append('egress-blocked', job, { protocol: env.protocol, type: env.type, to: env.to, reason }));
-      throw new IndomainError('SRV_EGRESS_BLOCKED', `${env.protocol}/${env.type} to the ${env.to}: ${reason}`);
-    }
-  }
-
-  private egressProblem(env: Envelope): string | undefined {
-    let spec;
-    try {
-      spec = messageSpec(env.protocol, env.type);
-      validateBody(spec, env.body, 'SRV_EGRESS_BLOCKED');
-    } catch (e) {
-      return isIndomainError(e) ? e.message : String(e);
-    }
-    if (!this.policy.allowedClasses.includes(spec.privacy)) return `privacy class "${spec.privacy}" is not allowed by this node's policy`;
-    if (env.job.includes('|')) return 'job id contains "|"';
-    return undefined;
   }
 
   get store(): NodeStore {
@@ -171,11 +146,12 @@ export class NodeRuntime {
   accept(sender: string, bytes: Uint8Array): { duplicate: boolean } {
     const env = decodeMessage(bytes);
     messageSpec(env.protocol, env.type);
-    let spec: JobSpec;
     if (env.protocol === 'job' && env.type === 'JobStart') {
-      spec = parseJobSpec(JSON.parse(String(env.body.spec)));
+      const spec = parseJobSpec(JSON.parse(String(env.body.spec)));
       if (spec.id !== env.job) throw new IndomainError('SRV_BAD_REQUEST', `JobStart for "${env.job}" carries spec "${spec.id}"`);
       if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `this node is "${this.o.name}", not the ${env.to} of job ${spec.id}`);
+      // Checked before anything is stored: only the job's coordinator starts it.
+      this.gate.admit(env, sender, spec);
       this.o.store.putJob(spec.id, JSON.stringify(spec));
       if (this.o.role === 'platform' && this.o.store.decision(spec.id) === undefined) {
         if (this.o.autoApprove) this.o.store.decide(spec.id, 'approved', 'auto-approval');
@@ -184,10 +160,8 @@ export class NodeRuntime {
     } else {
       const row = this.o.store.job(env.job);
       if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${env.job}" is unknown here`);
-      spec = JSON.parse(row.spec) as JobSpec;
+      this.gate.admit(env, sender, JSON.parse(row.spec) as JobSpec);
     }
-    if (nodeOfRole(spec, env.from) !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the ${env.from} of job ${spec.id}`);
-    if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `message for the ${env.to}, this node is not it`);
     const meta = { protocol: env.protocol, type: env.type, round: env.round, privacy: messageSpec(env.protocol, env.type).privacy };
     const fresh = this.o.store.receive(env.job, messageKey(env), sender, bytes, meta);
     if (fresh && env.protocol === 'job' && env.type === 'JobCancel') this.o.store.updateJob(env.job, { status: 'cancelled' });
@@ -237,10 +211,8 @@ export class NodeRuntime {
     if (row.status === 'completed' || row.status === 'failed' || row.status === 'cancelled') return;
     this.o.store.updateJob(job, { status: 'cancelled' });
     if (this.o.role === 'coordinator') {
-      const spec = JSON.parse(row.spec) as JobSpec;
       this.enqueue(
         job,
-        spec,
         (['guest', 'host'] as const).map((to): Envelope => ({ job, protocol: 'job', type: 'JobCancel', round: 0, from: 'coordinator', to, body: {} })),
       );
     }
@@ -300,14 +272,10 @@ export class NodeRuntime {
     }
     st.handled.add(row.seq);
     if (!row.processed) {
-      this.enqueue(job, this.specOf(st), out, row.seq);
+      this.enqueue(job, out, row.seq);
       this.updateStatus(job, st);
     }
     return true;
-  }
-
-  private specOf(st: JobState): JobSpec {
-    return st.run!.job.spec;
   }
 
   private async dispatch(st: JobState, env: Envelope, row: InboxRow): Promise<Envelope[] | null> {
@@ -320,10 +288,10 @@ export class NodeRuntime {
     if (env.protocol === 'job' && env.type === 'JobStart') {
       const spec = parseJobSpec(JSON.parse(String(env.body.spec)));
       const role = env.to as 'guest' | 'host';
-      st.run = { kind: 'node', job: new NodeJob(spec, role, this.o.store, this.o.blinder!, this.o.authz) };
+      st.run = { kind: 'node', job: new NodeJob(spec, role, this.o.store, this.o.blinder!, this.o.authz, this.o.unsafe?.reports) };
       return [];
     }
-    if (env.protocol === 'job' && env.type === 'JobFailed') throw new IndomainError('SRV_JOB_FAILED', `the ${env.from} failed: ${String(env.body.error)}`);
+    if (env.protocol === 'job' && env.type === 'JobFailed') throw new PeerFailed(env.from, env.body);
     if (!st.run) return null;
     if (st.run.kind === 'coordinator') return st.run.job.receive(env, row.receivedAt);
     st.run.job.now = row.receivedAt;
@@ -356,14 +324,18 @@ export class NodeRuntime {
     this.log(`job ${job} failed: ${err.code}: ${err.message}`);
     const row = this.o.store.job(job);
     if (!row || row.status === 'failed') return;
-    this.o.store.updateJob(job, { status: 'failed', error: JSON.stringify(err) });
-    // A party node tells the coordinator, which fails the job for everyone watching it.
+    // A peer's failure is stored as it arrived: its code, stage and position, nothing else.
+    this.o.store.updateJob(job, { status: 'failed', error: JSON.stringify(e instanceof PeerFailed ? e.report : err) });
+    // A party node tells the coordinator, which fails the job for everyone watching it: with the
+    // code, the stage and where (field, line, column), never the message (it may quote data).
     if (this.o.role !== 'coordinator') {
       const spec = JSON.parse(row.spec) as JobSpec;
-      const role = spec.guest.node === this.o.name ? 'guest' : 'host';
-      const env: Envelope = { job, protocol: 'job', type: 'JobFailed', round: 0, from: role, to: 'coordinator', body: { error: `${err.code}: ${err.message}` } };
+      const role = rolesOf(spec, this.o.name).find((r) => r === 'guest' || r === 'host') ?? 'guest';
+      const run = this.jobs.get(job)?.run;
+      const body = this.o.unsafe?.reports === 'legacy' ? { error: `${err.code}: ${err.message}` } : jobFailure(e, run?.kind === 'node' ? run.job.stage : '');
+      const env: Envelope = { job, protocol: 'job', type: 'JobFailed', round: 0, from: role, to: 'coordinator', body };
       try {
-        this.enqueue(job, spec, [env]);
+        this.enqueue(job, [env]);
       } catch {
         /* refused at the gate: audited there */
       }
@@ -441,5 +413,14 @@ export class NodeRuntime {
     } catch {
       return 'retry';
     }
+  }
+}
+
+/** A party's JobFailed, as the coordinator keeps it: who failed, and the structured report. */
+class PeerFailed extends IndomainError {
+  readonly report: Record<string, unknown>;
+  constructor(from: string, body: Readonly<Record<string, unknown>>) {
+    super('SRV_JOB_FAILED', `the ${from} failed${typeof body.code === 'string' ? `: ${body.code}` : ''}`);
+    this.report = { code: 'SRV_JOB_FAILED', message: this.message, party: from, cause: { ...body } };
   }
 }

@@ -367,7 +367,7 @@ export function floodNoise(values: Float64Array, sigma: number, rng: Rng): Float
 }
 
 /**
- * Ciphertext noise of a decrypted {@link PackedColumns.transposeTimes} product (default order)
+ * Ciphertext noise of a decrypted protocols/he/packing.ts product (default order)
  * whose result is at `ckks.scale`: the part of its error that depends on the secret key and the
  * encryption randomness, which flooding must drown (rounding of the encoded plaintexts is the
  * same on every run and tells nothing about the key). Measured as the run-to-run standard
@@ -409,12 +409,17 @@ export function chunkCount(ckks: Ckks, n: number): number {
  * span, and the Gaussian noise of deviation `sigma` (in value units) drowns the part of the
  * evaluation error that depends on the plaintext operands, for whoever decrypts the result
  * (circuit privacy against the key owner; size `sigma` from measured noise, see `productNoise`).
+ * A result that holds the same values in every slot ≡ j (mod `period`) (a
+ * protocols/he/packing.ts product: S/period copies) gets the same noise in every copy,
+ * or the key owner would average the copies and divide the flood by √(S/period).
  * Works at the result's level and scale; in place.
  */
-export function rerandomize(ev: Evaluation, ct: CipherText, sigma: number, rng: Rng): void {
+export function rerandomize(ev: Evaluation, ct: CipherText, sigma: number, rng: Rng, period = ev.ckks.slots): void {
   if (!(sigma > 0) || !Number.isFinite(sigma)) throw new IndomainError('HE_OUT_OF_RANGE', `flooding deviation ${sigma} must be positive`);
+  if (!Number.isInteger(period) || period < 1 || ev.ckks.slots % period !== 0) throw new IndomainError('HE_OUT_OF_RANGE', `flooding period ${period} must divide ${ev.ckks.slots} slots`);
   const noise = new Float64Array(ev.ckks.slots);
-  for (let i = 0; i < noise.length; i++) noise[i] = sigma * gaussian(rng);
+  for (let i = 0; i < period; i++) noise[i] = sigma * gaussian(rng);
+  for (let i = period; i < noise.length; i++) noise[i] = noise[i - period]!;
   const pt = ev.ckks.encoder.encode(noise, ct.scale) as PlainText;
   const fresh = ev.encryptor.encrypt(pt) as CipherText;
   pt.delete();

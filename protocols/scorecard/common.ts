@@ -25,11 +25,29 @@ export function accept(env: Envelope, job: string, stage: string, expected: Read
   if (!allowed.includes(env.type)) {
     throw new IndomainError('SC_WRONG_STAGE', `${env.type} from ${env.from} in stage "${stage}" (expects ${allowed.join(' or ') || 'nothing'})`);
   }
-  validateBody(messageSpec(env.protocol, env.type), env.body, 'SC_BAD_MESSAGE');
+  const spec = messageSpec(env.protocol, env.type);
+  // The declared sender role, not only the stage: the arbiter's aggregates come from the arbiter.
+  const from: readonly string[] = typeof spec.from === 'string' ? [spec.from] : spec.from;
+  if (!from.includes(env.from)) throw new IndomainError('SC_BAD_MESSAGE', `${env.type} from ${env.from}`, { field: 'from' });
+  validateBody(spec, env.body, 'SC_BAD_MESSAGE');
 }
 
 export function envelope(job: string, type: string, from: string, to: string, body: Record<string, unknown>): Envelope {
   return { job, protocol: SC, type, round: 0, from, to, body };
+}
+
+/**
+ * Scales of the Fisher information under the arbiter's key. [[w]] is encrypted at the rescale
+ * prime's size (`oneProductScale`, 2^60 under ckks-n8192-l1), so that its fresh-encryption noise,
+ * whose randomness the arbiter knows, is ~2^-45 per slot and cannot carry a party's plaintext
+ * multipliers back to it. A party's own products are encoded at `ckks.scale` (2^40): one product,
+ * 2^100, one rescale to 2^40. The cross block takes two plaintext products (the host's x_Hl, then
+ * the guest's x_Ga), each at √scale (2^20): also 2^100 before the one rescale; the 2^20 encodings
+ * round each value to ~1e-5, which moved the standard errors by 4.4e-8 and 7.1e-8 (two runs on
+ * default_credit; 1.2e-10 with [[w]] at 2^40, whose noise the arbiter knows and no flood covered).
+ */
+export function crossOperandScale(ckks: { scale: number }): number {
+  return Math.sqrt(ckks.scale);
 }
 
 /** One party's rows: feature columns over the aligned training and test rows. */

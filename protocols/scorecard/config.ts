@@ -27,11 +27,14 @@ export interface ScorecardConfig {
   /** Deviation of the noise added to encrypted per-bin event counts before the guest decrypts (counts are rounded). */
   readonly countFloodSigma: number;
   /**
-   * Deviation of the noise added to encrypted Fisher-information sums before the guest decrypts.
-   * The host rotates before rescaling (PackedColumns `precise`), so the CKKS error of those sums
-   * measured 3.7–8.7e-9 (breast and default_credit; it was 1.2–1.6e-6 rotating after the
-   * rescale); 1e-7 floods 3.5 bits above the largest, and standard errors stay within 1e-4 of
-   * the exact ones. A precision/security trade-off, as the arbiter's in vfl-lr.
+   * Deviation of the noise added to encrypted Fisher-information sums before the arbiter decrypts
+   * them (the same in every copy of a packed sum). The parties rotate before rescaling
+   * (PackedColumns `precise`), so the CKKS error of those sums measured 3.7–8.7e-9 (breast and
+   * default_credit, under the guest's key before the sums moved to the arbiter's; it was
+   * 1.2–1.6e-6 rotating after the rescale); 1e-7 floods 3.5 bits above the largest, and the part
+   * the arbiter could relate to its own encryption of [[w]] is ~2^-45 per slot (common.ts).
+   * Standard errors stay within 1e-6 of the exact ones. A precision/security trade-off, as the
+   * arbiter's in vfl-lr.
    */
   readonly fisherFloodSigma: number;
 }

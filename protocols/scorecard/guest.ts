@@ -3,21 +3,42 @@
  * own features with its labels, decides the host's coarse bins from decrypted per-bin counts,
  * assembles the scorecard (its own characteristics, and the host's under `full` or one platform
  * partial score under `partial`), and computes the coefficients' standard errors from the
- * federated Fisher information.
+ * Fisher information the arbiter assembles. Of the platform it holds per-row values of the test
+ * (validation) rows only; the training sample's report comes from the arbiter as aggregates.
  */
 import { IndomainError } from '../../engine/errors.ts';
 import { spdInverse } from '../../engine/linalg.ts';
 import { binCounts, type BinSpec } from '../../models/binning.ts';
 import { sigmoid } from '../../models/logistic.ts';
+import type { SampleSummary } from '../../models/report.ts';
+import { cryptoRng, type Rng } from '../../engine/rng.ts';
+import { PackedColumns } from '../he/packing.ts';
 import { basePoints, binPoints } from '../../models/scorecard.ts';
 import { selectFeatures, type Dropped } from '../../models/selection.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { decryptorFor, deserialize, encryptChunks, generateKeys, oneProductScale, importPublicKeys, secretKeyBytes, type Ckks, type Decryption, type Evaluation } from '../he/ckks.ts';
+import {
+  decryptorFor,
+  deserialize,
+  encryptChunks,
+  generateKeys,
+  oneProductScale,
+  importPublicKeys,
+  rerandomize,
+  secretKeyBytes,
+  serialize,
+  type Ckks,
+  type CipherText,
+  type Decryption,
+  type Evaluation,
+} from '../he/ckks.ts';
+import { unpackGroups } from './arbiter.ts';
+import { padShares, permuted, shareLayout, type ShareLayout } from './shares.ts';
 import type { FeatureDeclarations, ScorecardConfig } from './config.ts';
 import {
   accept,
   applyFeaturePlan,
+  crossOperandScale,
   binGroups,
   checkDeclarations,
   envelope,
@@ -31,14 +52,15 @@ import {
 } from './common.ts';
 import type { SharedCharacteristic } from './host.ts';
 
-type Stage = 'setup' | 'counts' | 'selection' | 'binned' | 'final' | 'fisher' | 'finished';
+type Stage = 'setup' | 'counts' | 'selection' | 'binned' | 'final' | 'finished';
+/** In `final` each arrives once, in any order (from host and arbiter). */
+const FINAL = ['HostStability', 'HostPoints', 'HostPartialScores', 'HostTrainScores', 'TrainSummary', 'FisherWeights', 'HostFisherVectors', 'FisherMatrix'] as const;
 const EXPECTS: Record<Stage, readonly string[]> = {
   setup: [],
   counts: ['HostBinCounts'],
   selection: ['HostSelection'],
   binned: [],
-  final: ['HostStability', 'HostPoints', 'HostPartialScores'],
-  fisher: ['FisherBlocks'],
+  final: FINAL,
   finished: [],
 };
 
@@ -83,13 +105,23 @@ export class ScorecardGuest extends ScorecardParty implements Party {
   hostStability: { features: string[]; stability: Float64Array; csi: Float64Array } | undefined;
   hostCharacteristics: SharedCharacteristic[] | undefined;
   hostPointRange = { max: 0, min: 0 };
-  train: DevScores | undefined;
+  /** The test (validation) rows, joint with the host's partial scores. */
   test: DevScores | undefined;
-  /** Fisher information over [intercept, guest kept, host kept], row-major. */
+  /** The training sample as the arbiter summarised it, and the score band edges. */
+  trainSummary: SampleSummary | undefined;
+  bandEdges: number[] | undefined;
+  /** Fisher information over [intercept, guest kept, host kept], row-major, from the arbiter. */
   fisher: Float64Array | undefined;
   standardErrors: Float64Array | undefined;
-  private hostLogits: { train: Float64Array; test: Float64Array } | undefined;
+  /** Only with the test-only switch `trainRowsToBank`: the host's training partials (the old disclosure). */
+  hostTrain: { logit: Float64Array; points: Float64Array } | undefined;
   private ev: Evaluation | undefined;
+  /** The arbiter's vfl-lr keys: the Fisher information is computed under them. */
+  private arbiter: Evaluation | undefined;
+  private layout: ShareLayout | undefined;
+  private readonly received = new Set<string>();
+  private fisherWeights: Uint8Array[] | undefined;
+  private hostVectors: Uint8Array[][] | undefined;
   private dec: Decryption | undefined;
 
   constructor(
@@ -100,6 +132,8 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     private readonly config: ScorecardConfig,
     /** A secret key kept from an earlier run of this job (restart), and where to keep a new one. */
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
+    /** Secret randomness: the share seed and the flooding of its Fisher sums. */
+    private readonly rng: Rng = cryptoRng,
   ) {
     super();
     checkDeclarations(data, decl, 'guest');
@@ -107,6 +141,7 @@ export class ScorecardGuest extends ScorecardParty implements Party {
   }
 
   start(): Envelope[] {
+    if (this.stage === 'final') return this.startFinal();
     if (this.stage !== 'setup') return [];
     const keys = generateKeys(this.ckks, this.keyStore?.stored);
     if (!this.keyStore?.stored) this.keyStore?.keep?.(secretKeyBytes(this.ckks, keys));
@@ -134,6 +169,10 @@ export class ScorecardGuest extends ScorecardParty implements Party {
 
   receive(env: Envelope): Envelope[] {
     accept(env, this.config.job, this.stage, EXPECTS);
+    if (this.stage === 'final') {
+      if (this.received.has(env.type)) throw new IndomainError('SC_WRONG_STAGE', `a second ${env.type}`);
+      this.received.add(env.type);
+    }
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'HostBinCounts':
@@ -142,14 +181,25 @@ export class ScorecardGuest extends ScorecardParty implements Party {
         return this.onSelection(b.kept, b.dropped, b.steps, b.reasons, b.vif);
       case 'HostStability':
         this.hostStability = { features: b.features, stability: b.stability, csi: b.csi };
-        return [];
+        return this.finishIfComplete();
       case 'HostPoints':
         this.hostCharacteristics = parseCharacteristics(b.table);
-        return [];
+        return this.finishIfComplete();
       case 'HostPartialScores':
         return this.onPartialScores(b);
-      case 'FisherBlocks':
-        return this.onFisher(b.host, b.cross);
+      case 'HostTrainScores':
+        this.hostTrain = { logit: b.trainLogit, points: b.trainPoints };
+        return [];
+      case 'TrainSummary':
+        return this.onTrainSummary(b.metrics, b.edges, b.deciles, b.bands);
+      case 'FisherWeights':
+        this.fisherWeights = b.weights;
+        return this.fisherSums();
+      case 'HostFisherVectors':
+        this.hostVectors = b.vectors;
+        return this.fisherSums();
+      case 'FisherMatrix':
+        return this.onFisherMatrix(b.fisher);
     }
     return [];
   }
@@ -226,47 +276,61 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     return [];
   }
 
-  /** After training: the intercept and the kept guest features' weights. */
-  setModel(intercept: number, weights: Float64Array): void {
+  /**
+   * After training: the intercept, the kept guest features' weights and the arbiter's public keys
+   * (from vfl-lr's HeSetup), under which the Fisher information is computed.
+   */
+  setModel(intercept: number, weights: Float64Array, arbiter: Evaluation): void {
     if (this.stage !== 'binned') throw new IndomainError('SC_WRONG_STAGE', `setModel in stage "${this.stage}"`);
     if (weights.length !== this.kept.length) throw new IndomainError('SC_BAD_MESSAGE', `${weights.length} weights for ${this.kept.length} kept guest features`);
     this.intercept = intercept;
     this.weights = weights;
+    this.arbiter = arbiter;
     this.base = basePoints(intercept, this.config.scaling);
     this.points = this.kept.map((f, j) => binPoints(f.woe, weights[j]!, this.config.scaling));
     this.stage = 'final';
   }
 
-  private onPartialScores(b: Record<string, never>): Envelope[] {
-    const trainLogit = b.trainLogit as Float64Array;
-    const testLogit = b.testLogit as Float64Array;
-    const nTrain = this.labels.train.length;
-    const nTest = this.labels.test.length;
-    if (trainLogit.length !== nTrain || testLogit.length !== nTest) {
-      throw new IndomainError('SC_BAD_MESSAGE', `${trainLogit.length}/${testLogit.length} partial scores for ${nTrain}/${nTest} rows`, { field: 'trainLogit' });
-    }
-    if (this.config.policy === 'full' && !this.hostCharacteristics) throw new IndomainError('SC_BAD_MESSAGE', 'the full policy needs the host points table first', { field: 'table' });
-    this.hostLogits = { train: trainLogit, test: testLogit };
-    this.hostPointRange = { max: b.maxPoints, min: b.minPoints };
-    this.train = this.devScores('train', trainLogit, b.trainPoints);
-    this.test = this.devScores('test', testLogit, b.testPoints);
-    // Encrypted p(1−p) alone and times each kept guest feature, for the host's Fisher blocks.
-    const w = this.fisherWeights();
-    const fresh = oneProductScale(this.ckks);
-    const vectors = [encryptChunks(this.ev!, w, fresh)];
-    for (const f of this.kept) {
-      const v = new Float64Array(w.length);
-      for (let i = 0; i < v.length; i++) v[i] = w[i]! * f.trainWoe[i]!;
-      vectors.push(encryptChunks(this.ev!, v, fresh));
-    }
-    this.stage = 'fisher';
-    return [envelope(this.config.job, 'FisherRequest', this.name, 'host', { vectors })];
+  /**
+   * The seed of the training-row shares to the host, and this party's shares to the arbiter: its
+   * partial logit (intercept included), its points (base included) and the labels, in the secret
+   * order. The arbiter sees each label, unlinked to any row; the partials only padded.
+   */
+  private startFinal(): Envelope[] {
+    if (this.layout) return [];
+    const seed = this.rng.bytes(32);
+    const n = this.labels.train.length;
+    this.layout = shareLayout(seed, n, 2);
+    const own = this.ownScores('train');
+    const [logit, points] = padShares(this.layout, [own.logit, own.points], 'guest');
+    const labels = Uint8Array.from(this.layout.order, (i) => this.labels.train[i]!);
+    return [
+      envelope(this.config.job, 'ShareSeed', this.name, 'host', { seed }),
+      envelope(this.config.job, 'GuestTrainShares', this.name, 'arbiter', { logit, points, labels }),
+    ];
   }
 
-  private devScores(which: 'train' | 'test', hostLogit: Float64Array, hostPoints: Float64Array): DevScores {
-    const n = hostLogit.length;
-    const logit = Float64Array.from(hostLogit, (u) => u + this.intercept);
-    const points = Float64Array.from(hostPoints, (p) => p + this.base);
+  private onPartialScores(b: Record<string, never>): Envelope[] {
+    const testLogit = b.testLogit as Float64Array;
+    const testPoints = b.testPoints as Float64Array;
+    const nTest = this.labels.test.length;
+    if (testLogit.length !== nTest || testPoints.length !== nTest) {
+      throw new IndomainError('SC_BAD_MESSAGE', `${testLogit.length}/${testPoints.length} partial scores for ${nTest} test rows`, { field: 'testLogit' });
+    }
+    if (this.config.policy === 'full' && !this.hostCharacteristics) throw new IndomainError('SC_BAD_MESSAGE', 'the full policy needs the host points table first', { field: 'table' });
+    this.hostPointRange = { max: b.maxPoints, min: b.minPoints };
+    const own = this.ownScores('test');
+    const logit = own.logit.map((u, i) => u + testLogit[i]!);
+    const points = own.points.map((p, i) => p + testPoints[i]!);
+    this.test = { logit, prob: logit.map(sigmoid), points, hostPoints: testPoints, labels: this.labels.test };
+    return this.finishIfComplete();
+  }
+
+  /** This party's part of each row's score: β₀ + Σ own, and base + own points. */
+  private ownScores(which: 'train' | 'test'): { logit: Float64Array; points: Float64Array } {
+    const n = this.labels[which].length;
+    const logit = new Float64Array(n).fill(this.intercept);
+    const points = new Float64Array(n).fill(this.base);
     this.kept.forEach((f, j) => {
       const x = which === 'train' ? f.trainWoe : f.testWoe;
       const bins = which === 'train' ? f.trainBins : f.testBins;
@@ -275,65 +339,79 @@ export class ScorecardGuest extends ScorecardParty implements Party {
         points[i]! += this.points[j]![bins[i]!]!;
       }
     });
-    return { logit, prob: logit.map(sigmoid), points, hostPoints, labels: this.labels[which] };
+    return { logit, points };
   }
 
-  /** p(1−p) at the fitted model over the training rows. */
-  fisherWeights(): Float64Array {
-    return this.train!.prob.map((p) => p * (1 - p));
+  private onTrainSummary(metrics: Float64Array, edges: Float64Array, deciles: Float64Array, bands: Float64Array): Envelope[] {
+    if (metrics.length !== 6) throw new IndomainError('SC_BAD_MESSAGE', `${metrics.length} metrics, 6 expected`, { field: 'metrics' });
+    const [auc, ks, gini, logLoss, n, events] = metrics;
+    if (n !== this.labels.train.length) throw new IndomainError('SC_BAD_MESSAGE', `a summary of ${n} rows for ${this.labels.train.length}`, { field: 'metrics' });
+    const d = unpackGroups(deciles, 'deciles');
+    const bd = unpackGroups(bands, 'bands');
+    if (d.length !== 10 || edges.length < 1 || bd.length !== edges.length + 1) throw new IndomainError('SC_BAD_MESSAGE', `${d.length} deciles, ${bd.length} bands for ${edges.length} edges`, { field: 'bands' });
+    this.bandEdges = Array.from(edges);
+    this.trainSummary = { metrics: { auc: auc!, ks: ks!, gini: gini!, logLoss: logLoss!, n: n!, events: events! }, deciles: d, bands: bd };
+    return this.finishIfComplete();
   }
 
-  private onFisher(hostBytes: Uint8Array, cross: Uint8Array[]): Envelope[] {
-    const g = this.kept;
-    const mg = g.length;
-    const mh = this.hostLogits ? this.hostSelection!.kept.length : 0;
-    if (cross.length !== mg) throw new IndomainError('SC_BAD_MESSAGE', `${cross.length} cross blocks for ${mg} guest features`, { field: 'cross' });
-    const d = 1 + mg + mh;
-    const f = new Float64Array(d * d);
-    const set = (a: number, b: number, v: number) => {
-      f[a * d + b] = v;
-      f[b * d + a] = v;
-    };
-    // Guest block, intercept included: computed here in plaintext.
-    const w = this.fisherWeights();
-    const cols = [new Float64Array(w.length).fill(1), ...g.map((x) => x.trainWoe)];
-    for (let a = 0; a <= mg; a++) {
-      for (let b = a; b <= mg; b++) {
-        let s = 0;
-        const x = cols[a]!;
-        const y = cols[b]!;
-        for (let i = 0; i < w.length; i++) s += w[i]! * x[i]! * y[i]!;
-        set(a, b, s);
-      }
-    }
-    const hostCt = deserialize(this.ckks, hostBytes);
-    const hv = this.dec!.decrypt(hostCt, mh + (mh * (mh + 1)) / 2);
-    hostCt.delete();
-    for (let l = 0; l < mh; l++) set(0, 1 + mg + l, hv[l]!);
-    let o = mh;
-    for (let k = 0; k < mh; k++) for (let l = k; l < mh; l++) set(1 + mg + k, 1 + mg + l, hv[o++]!);
-    cross.forEach((bytes, j) => {
-      const ct = deserialize(this.ckks, bytes);
-      const v = this.dec!.decrypt(ct, mh);
+  /**
+   * With the arbiter's [[w]] (w = p(1−p) per training row, in the shares' order) and the host's
+   * [[w·x_Hl]]: Σw, Σw·x_Ga, Σw·x_Ga·x_Gb and Σw·x_Ga·x_Hl under the arbiter's key, flooded and
+   * re-randomised, to the arbiter. Scales: see crossOperandScale (common.ts).
+   */
+  private fisherSums(): Envelope[] {
+    if (!this.fisherWeights || !this.hostVectors) return [];
+    const ev = this.arbiter!;
+    const ck = ev.ckks;
+    const x = this.kept.map((f) => permuted(this.layout!, f.trainWoe));
+    const mg = x.length;
+    const n = this.labels.train.length;
+    const direct: Float64Array[] = [new Float64Array(n).fill(1), ...x];
+    for (let a = 0; a < mg; a++) for (let b = a; b < mg; b++) direct.push(Float64Array.from(x[a]!, (v, i) => v * x[b]![i]!));
+    const load = (chunks: Uint8Array[]) => chunks.map((c) => deserialize(ck, c));
+    // A packed product holds S/width copies of each sum: the same flood in every copy.
+    const finish = (ct: CipherText, width: number): Uint8Array => {
+      rerandomize(ev, ct, this.config.fisherFloodSigma, this.rng, width);
+      const out = serialize(ck, ct);
       ct.delete();
-      for (let l = 0; l < mh; l++) set(1 + j, 1 + mg + l, v[l]!);
+      return out;
+    };
+    const w = load(this.fisherWeights);
+    const own = new PackedColumns(ev, direct);
+    const directSum = finish(own.transposeTimes(w, true), own.width);
+    own.release();
+    for (const ct of w) ct.delete();
+    const cols = new PackedColumns(ev, x, 1, crossOperandScale(ck));
+    const cross = this.hostVectors.map((chunks) => {
+      const v = load(chunks);
+      const out = finish(cols.transposeTimes(v, true), cols.width);
+      for (const ct of v) ct.delete();
+      return out;
     });
+    cols.release();
+    this.fisherWeights = undefined;
+    this.hostVectors = undefined;
+    return [envelope(this.config.job, 'FisherSums', this.name, 'arbiter', { columns: mg, direct: directSum, cross })];
+  }
+
+  private onFisherMatrix(f: Float64Array): Envelope[] {
+    const d = 1 + this.kept.length + (this.hostSelection?.kept.length ?? 0);
+    if (f.length !== d * d) throw new IndomainError('SC_BAD_MESSAGE', `a Fisher matrix of ${f.length} values for ${d} terms`, { field: 'fisher' });
     this.fisher = f;
     const cov = spdInverse(f, d);
     this.standardErrors = Float64Array.from({ length: d }, (_, j) => Math.sqrt(cov[j * d + j]!));
-    this.stage = 'finished';
+    return this.finishIfComplete();
+  }
+
+  private finishIfComplete(): Envelope[] {
+    const ready = this.test && this.trainSummary && this.standardErrors && this.hostStability && (this.config.policy !== 'full' || this.hostCharacteristics);
+    if (ready) this.stage = 'finished';
     return [];
   }
 }
 
-/** Parse and check the host's shared characteristics (the `full` policy's points table). */
-export function parseCharacteristics(table: string): SharedCharacteristic[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(table);
-  } catch {
-    throw new IndomainError('SC_BAD_MESSAGE', 'points table is not JSON', { field: 'table' });
-  }
+/** Check the host's shared characteristics (the `full` policy's points table, a list of records). */
+export function parseCharacteristics(parsed: unknown): SharedCharacteristic[] {
   if (!Array.isArray(parsed)) throw new IndomainError('SC_BAD_MESSAGE', 'points table is not a list', { field: 'table' });
   const nums = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   return parsed.map((c: Record<string, unknown>, i) => {

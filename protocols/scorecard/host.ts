@@ -1,8 +1,9 @@
 /**
  * The host (the platform) in `scorecard`: bins its own features, sums the guest's encrypted labels
  * per fine bin, applies the guest's merge plan, selects among its features, and after training
- * holds its points table, sends partial scores for the development sample and its blocks of the
- * Fisher information. Cut points and categories leave it only under the `full` policy.
+ * holds its points table, sends the guest partial scores of the test rows, the arbiter padded
+ * shares of its training partials, and computes its part of the Fisher information under the
+ * arbiter's key. Cut points and categories leave it only under the `full` policy.
  */
 import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
@@ -12,12 +13,14 @@ import { selectFeatures } from '../../models/selection.ts';
 import { binShares, characteristicStability, stabilityIndex } from '../../models/stability.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { deserialize, rerandomize, importPublicKeys, serialize, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { deserialize, encode, rerandomize, importPublicKeys, serialize, type Ckks, type CipherText, type Evaluation } from '../he/ckks.ts';
+import { padShares, permuted, shareLayout, type ShareLayout } from './shares.ts';
 import { PackedColumns } from '../he/packing.ts';
 import type { FeatureDeclarations, ScorecardConfig } from './config.ts';
 import {
   accept,
   applyFeaturePlan,
+  crossOperandScale,
   binGroups,
   checkDeclarations,
   envelope,
@@ -34,9 +37,15 @@ const EXPECTS: Record<Stage, readonly string[]> = {
   setup: ['LabelSetup'],
   plan: ['BinPlan'],
   binned: [],
-  final: ['FisherRequest'],
+  final: ['ShareSeed', 'FisherWeights'],
   finished: [],
 };
+
+/** TEST ONLY switches of the in-memory run (see the host's constructor). */
+export interface ScorecardTestSwitches {
+  readonly trainRowsToBank?: boolean;
+  readonly plainFisherVectors?: boolean;
+}
 
 /** A host characteristic as sent under the `full` policy. */
 export interface SharedCharacteristic {
@@ -61,6 +70,9 @@ export class ScorecardHost extends ScorecardParty implements Party {
   weights: Float64Array = new Float64Array(0);
   points: number[][] = [];
   private ev: Evaluation | undefined;
+  /** The arbiter's vfl-lr keys: the Fisher information is computed under them. */
+  private arbiter: Evaluation | undefined;
+  private layout: ShareLayout | undefined;
 
   constructor(
     private readonly ckks: Ckks,
@@ -68,6 +80,13 @@ export class ScorecardHost extends ScorecardParty implements Party {
     private readonly decl: FeatureDeclarations,
     private readonly config: ScorecardConfig,
     private readonly rng: Rng,
+    /**
+     * TEST ONLY, for tests/attacks/train-rows.test.ts: `trainRowsToBank` also sends the guest the
+     * host's partial logit and points of every training row (the disclosure issue 12 removed);
+     * `plainFisherVectors` sends [[w·x_Hl]] without re-randomising it, to show the attack that
+     * re-randomisation defeats. Only the in-memory run sets them; no job spec or request reaches them.
+     */
+    private readonly testOnly: ScorecardTestSwitches = {},
   ) {
     super();
     checkDeclarations(data, decl, 'host');
@@ -86,8 +105,10 @@ export class ScorecardHost extends ScorecardParty implements Party {
         return this.onLabels(b.publicKey, b.galoisKeys, b.labels);
       case 'BinPlan':
         return this.onPlan(b.mapping, b.woe, b.iv);
-      case 'FisherRequest':
-        return this.onFisher(b.vectors);
+      case 'ShareSeed':
+        return this.onSeed(b.seed);
+      case 'FisherWeights':
+        return this.onFisherWeights(b.weights);
     }
     return [];
   }
@@ -115,7 +136,8 @@ export class ScorecardHost extends ScorecardParty implements Party {
       const packed = new PackedColumns(this.ev, indicators);
       const sums = packed.transposeTimes(y);
       packed.release();
-      rerandomize(this.ev, sums, this.config.countFloodSigma, this.rng);
+      // The same flood in every copy of a count (tests/attacks/flood-copies.test.ts).
+      rerandomize(this.ev, sums, this.config.countFloodSigma, this.rng, packed.width);
       events.push(serialize(this.ckks, sums));
       sums.delete();
     }
@@ -166,11 +188,15 @@ export class ScorecardHost extends ScorecardParty implements Party {
     ];
   }
 
-  /** After training: the host's weights (kept order) fix its points; the final stage can start. */
-  setModel(weights: Float64Array): void {
+  /**
+   * After training: the host's weights (kept order) fix its points; the arbiter's public keys (from
+   * vfl-lr's HeSetup) are those of the Fisher information. The final stage can start.
+   */
+  setModel(weights: Float64Array, arbiter: Evaluation): void {
     if (this.stage !== 'binned') throw new IndomainError('SC_WRONG_STAGE', `setModel in stage "${this.stage}"`);
     if (weights.length !== this.kept.length) throw new IndomainError('SC_BAD_MESSAGE', `${weights.length} weights for ${this.kept.length} kept host features`);
     this.weights = weights;
+    this.arbiter = arbiter;
     this.points = this.kept.map((f, j) => binPoints(f.woe, weights[j]!, this.config.scaling));
     this.stage = 'final';
   }
@@ -195,7 +221,6 @@ export class ScorecardHost extends ScorecardParty implements Party {
 
   private finalMessages(): Envelope[] {
     const job = this.config.job;
-    const train = this.partial('train');
     const test = this.partial('test');
     const kept = this.kept;
     const out: Envelope[] = [];
@@ -208,17 +233,19 @@ export class ScorecardHost extends ScorecardParty implements Party {
       csi.push(characteristicStability(a, b, this.points[j]!));
     });
     out.push(envelope(job, 'HostStability', this.name, 'guest', { features: kept.map((f) => f.name), stability: Float64Array.from(stability), csi: Float64Array.from(csi) }));
-    if (this.config.policy === 'full') out.push(envelope(job, 'HostPoints', this.name, 'guest', { table: JSON.stringify(this.sharedCharacteristics()) }));
+    if (this.config.policy === 'full') out.push(envelope(job, 'HostPoints', this.name, 'guest', { table: this.sharedCharacteristics() }));
     out.push(
       envelope(job, 'HostPartialScores', this.name, 'guest', {
-        trainLogit: train.logit,
-        trainPoints: train.points,
         testLogit: test.logit,
         testPoints: test.points,
         maxPoints: this.points.reduce((s, p) => s + Math.max(...p), 0),
         minPoints: this.points.reduce((s, p) => s + Math.min(...p), 0),
       }),
     );
+    if (this.testOnly.trainRowsToBank) {
+      const train = this.partial('train');
+      out.push(envelope(job, 'HostTrainScores', this.name, 'guest', { trainLogit: train.logit, trainPoints: train.points }));
+    }
     return out;
   }
 
@@ -240,42 +267,63 @@ export class ScorecardHost extends ScorecardParty implements Party {
     }));
   }
 
-  private onFisher(vectors: Uint8Array[][]): Envelope[] {
-    const ev = this.ev!;
-    const h = this.trainColumns();
+  /** The guest's seed: this party's padded shares of its training partials, to the arbiter. */
+  private onSeed(seed: Uint8Array): Envelope[] {
+    if (this.layout) throw new IndomainError('SC_WRONG_STAGE', 'a second ShareSeed');
+    const train = this.partial('train');
+    this.layout = shareLayout(seed, train.logit.length, 2);
+    const [logit, points] = padShares(this.layout, [train.logit, train.points], 'host');
+    return [envelope(this.config.job, 'HostTrainShares', this.name, 'arbiter', { logit, points })];
+  }
+
+  /**
+   * The arbiter's [[w]] (w = p(1−p) per training row, in the shares' order): Σw·x_Hl and
+   * Σw·x_Hk·x_Hl (one product, one rescale), flooded, to the arbiter; and [[w·x_Hl]] per kept
+   * feature (not rescaled: the guest's columns multiply in next; scales in crossOperandScale,
+   * common.ts), re-randomised, to the
+   * guest, which cannot decrypt them.
+   */
+  private onFisherWeights(weights: Uint8Array[]): Envelope[] {
+    if (!this.layout) throw new IndomainError('SC_WRONG_STAGE', 'FisherWeights before ShareSeed');
+    const ev = this.arbiter!;
+    const ck = ev.ckks;
+    const h = this.trainColumns().map((c) => permuted(this.layout!, c));
     const m = h.length;
-    if (vectors.length < 1) throw new IndomainError('SC_BAD_MESSAGE', 'no vectors', { field: 'vectors' });
-    const load = (chunks: Uint8Array[]) => chunks.map((c) => deserialize(this.ckks, c));
-    // [[w]] against host columns and their pairwise products: X_Hᵀw and X_Hᵀ diag(w) X_H.
     const cols: Float64Array[] = [...h];
-    for (let k = 0; k < m; k++) {
-      for (let l = k; l < m; l++) {
-        const c = new Float64Array(h[k]!.length);
-        for (let i = 0; i < c.length; i++) c[i] = h[k]![i]! * h[l]![i]!;
-        cols.push(c);
-      }
-    }
-    const finish = (ct: ReturnType<PackedColumns['transposeTimes']>): Uint8Array => {
-      rerandomize(ev, ct, this.config.fisherFloodSigma, this.rng);
-      const s = serialize(this.ckks, ct);
+    for (let k = 0; k < m; k++) for (let l = k; l < m; l++) cols.push(Float64Array.from(h[k]!, (v, i) => v * h[l]![i]!));
+    const w = weights.map((c) => deserialize(ck, c));
+    // `period`: a packed product holds S/width copies of each sum, flooded alike in every copy.
+    const finish = (ct: CipherText, sigma: number, period?: number): Uint8Array => {
+      rerandomize(ev, ct, sigma, this.rng, period);
+      const s = serialize(ck, ct);
       ct.delete();
       return s;
     };
-    const w = load(vectors[0]!);
-    const hostPacked = new PackedColumns(ev, cols);
-    const host = finish(hostPacked.transposeTimes(w, true));
-    hostPacked.release();
+    const packed = new PackedColumns(ev, cols);
+    const direct = finish(packed.transposeTimes(w, true), this.config.fisherFloodSigma, packed.width);
+    packed.release();
+    const slots = ck.slots;
+    const vectors = h.map((col) =>
+      w.map((ct, c) => {
+        const pt = encode(ck, col.subarray(c * slots, Math.min(col.length, (c + 1) * slots)), crossOperandScale(ck), ct);
+        const prod = ck.evaluator.multiplyPlain(ct, pt) as CipherText;
+        pt.delete();
+        // Only the guest receives this and it cannot decrypt: the re-randomisation is what matters
+        // (its c1 would otherwise be x_Hl times the arbiter's c1, which the guest also holds); the
+        // flood is kept tiny, it only has to be positive.
+        if (this.testOnly.plainFisherVectors) {
+          const raw = prod.saveArray(ck.seal.ComprModeType.none);
+          prod.delete();
+          return raw;
+        }
+        return finish(prod, 2 ** -40);
+      }),
+    );
     for (const ct of w) ct.delete();
-    // [[w ⊙ x_Gj]] against host columns: the guest×host block, one ciphertext per guest column.
-    const crossPacked = new PackedColumns(ev, h);
-    const cross = vectors.slice(1).map((chunks) => {
-      const v = load(chunks);
-      const out = finish(crossPacked.transposeTimes(v, true));
-      for (const ct of v) ct.delete();
-      return out;
-    });
-    crossPacked.release();
     this.stage = 'finished';
-    return [envelope(this.config.job, 'FisherBlocks', this.name, 'guest', { host, cross })];
+    return [
+      envelope(this.config.job, 'FisherSums', this.name, 'arbiter', { columns: m, direct, cross: [] }),
+      envelope(this.config.job, 'HostFisherVectors', this.name, 'guest', { vectors }),
+    ];
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Messages of the federated scorecard (protocol `scorecard`), with what each receiver learns.
- * See `protocol.ts` for the flow. All ciphertexts here are under the guest's own CKKS key.
+ * See `protocol.ts` for the flow. Ciphertexts of binning are under the guest's own CKKS key; those
+ * of the Fisher information under the arbiter's vfl-lr key.
  */
-import { declareMessage } from '../message.ts';
+import { declareMessage, oneOf, records } from '../message.ts';
 
 export const SC = 'scorecard';
 
@@ -53,9 +54,24 @@ export const HostPartialScores = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'score',
-  fields: { trainLogit: 'f64', trainPoints: 'f64', testLogit: 'f64', testPoints: 'f64', maxPoints: 'number', minPoints: 'number' },
+  fields: { testLogit: 'f64', testPoints: 'f64', maxPoints: 'number', minPoints: 'number' },
   discloses:
-    "the host's partial logit and integer partial points for every enterprise of the development sample (train and test), and the highest and lowest partial points possible; under `full`, where the bank holds the host's coefficients and WOE, a float partial logit gives away every platform bin of the enterprise (tests/attacks/decode-platform-bins)",
+    "the host's partial logit and integer partial points for every test-set (validation) enterprise, and the highest and lowest partial points possible; nothing per training enterprise. Under `full`, where the bank holds the host's coefficients and WOE, the float partial logit gives away every platform bin of the enterprise (tests/attacks/decode-platform-bins)",
+});
+
+/**
+ * TEST ONLY (the `trainRowsToBank` switch of the in-memory run, which no job spec or request can
+ * set): the pre-issue-12 disclosure, so that tests/attacks/train-rows.test.ts can show its attack
+ * succeeding without the defence. The server never sends it.
+ */
+export const HostTrainScores = declareMessage({
+  protocol: SC,
+  type: 'HostTrainScores',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'score',
+  fields: { trainLogit: 'f64', trainPoints: 'f64' },
+  discloses: "test-only switch trainRowsToBank: the host's partial logit and points for every training enterprise",
 });
 
 export const HostStability = declareMessage({
@@ -74,28 +90,107 @@ export const HostPoints = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'model',
-  fields: { table: 'string' },
+  fields: {
+    table: records({
+      feature: 'string',
+      kind: oneOf(['numeric', 'categorical']),
+      cuts: 'number[]',
+      categories: 'number[][]',
+      bins: 'int',
+      missingOwn: 'boolean',
+      missingBin: 'int',
+      otherBin: 'int',
+      woe: 'number[]',
+      coefficient: 'number',
+      points: 'number[]',
+      labels: 'string[]',
+    }),
+  },
   discloses:
     "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin); with it, every per-enterprise platform sum the bank receives (test-set validation points, online partial points) narrows down the enterprise's platform bins, the more so the fewer the platform characteristics (tests/attacks/decode-platform-bins: 76% of bins against 56% from the bin shares with 6, 58% against 57% with 20)",
 });
 
-export const FisherRequest = declareMessage({
+export const ShareSeed = declareMessage({
   protocol: SC,
-  type: 'FisherRequest',
+  type: 'ShareSeed',
   from: 'guest',
   to: ['host'],
-  privacy: 'ciphertext',
-  fields: { vectors: 'bytes[][]' },
-  discloses: "nothing: the model's per-enterprise weights p(1−p), alone and times each guest feature, encrypted under the guest's key",
+  privacy: 'metadata',
+  fields: { seed: 'bytes' },
+  discloses: "nothing about any data: 32 random bytes from which guest and host derive the permutation and one-time pads of the training-row shares they send the arbiter (never sent to the arbiter)",
 });
 
-export const FisherBlocks = declareMessage({
+export const GuestTrainShares = declareMessage({
   protocol: SC,
-  type: 'FisherBlocks',
+  type: 'GuestTrainShares',
+  from: 'guest',
+  to: ['arbiter'],
+  privacy: 'masked',
+  fields: { logit: 'f64', points: 'f64', labels: 'bytes' },
+  discloses:
+    "the training rows in a secret order (the arbiter cannot link a position to a row or an enterprise): each row's label, and its guest partial logit (intercept included) and points (base included) one-time padded mod 2^52; with the host's shares, the multiset of (joint logit, total points, label) of the training rows",
+});
+
+export const HostTrainShares = declareMessage({
+  protocol: SC,
+  type: 'HostTrainShares',
   from: 'host',
+  to: ['arbiter'],
+  privacy: 'ciphertext',
+  fields: { logit: 'f64', points: 'f64' },
+  discloses:
+    "nothing alone: the host's partial logit and points of each training row, one-time padded mod 2^52 in the guest's secret order; with the guest's shares, the joint logits and total points of the training rows, unlinked to any row or enterprise",
+});
+
+export const TrainSummary = declareMessage({
+  protocol: SC,
+  type: 'TrainSummary',
+  from: 'arbiter',
   to: ['guest'],
   privacy: 'aggregate',
-  fields: { host: 'bytes', cross: 'bytes[]' },
+  fields: { metrics: 'f64', edges: 'f64', deciles: 'f64', bands: 'f64' },
   discloses:
-    'after decryption, the host and guest×host blocks of the Fisher information Xᵀ·diag(p(1−p))·X (sums over all training rows), noise-flooded',
+    'aggregates of the training sample: AUC, KS, Gini, log-loss, rows and events; the score band edges (whole multiples of PDO between its 1st and 99th points percentiles); per probability decile and per score band the rows, events, lowest and highest total points and summed predicted probability',
+});
+
+export const FisherWeights = declareMessage({
+  protocol: SC,
+  type: 'FisherWeights',
+  from: 'arbiter',
+  to: ['guest', 'host'],
+  privacy: 'ciphertext',
+  fields: { weights: 'bytes[]' },
+  discloses: "nothing: the Fisher weights p(1−p) of the training rows, in the shares' order, encrypted under the arbiter's key",
+});
+
+export const HostFisherVectors = declareMessage({
+  protocol: SC,
+  type: 'HostFisherVectors',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'ciphertext',
+  fields: { vectors: 'bytes[][]' },
+  discloses: "nothing: [[p(1−p)·x_Hl]] per kept host feature, under the arbiter's key, re-randomised",
+});
+
+export const FisherSums = declareMessage({
+  protocol: SC,
+  type: 'FisherSums',
+  from: ['guest', 'host'],
+  to: ['arbiter'],
+  privacy: 'aggregate',
+  fields: { columns: 'int', direct: 'bytes', cross: 'bytes[]' },
+  discloses:
+    "after decryption, the sender's blocks of the Fisher information Xᵀ·diag(p(1−p))·X (sums over all training rows, noise-flooded): the guest's with the intercept and the guest×host block, the host's own",
+});
+
+export const FisherMatrix = declareMessage({
+  protocol: SC,
+  type: 'FisherMatrix',
+  from: 'arbiter',
+  to: ['guest'],
+  privacy: 'aggregate',
+  fields: { fisher: 'f64' },
+  discloses:
+    'the Fisher information Xᵀ·diag(p(1−p))·X over [intercept, guest, host] features (sums over all training rows, noise-flooded), from which the standard errors follow',
 });

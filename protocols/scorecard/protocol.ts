@@ -2,8 +2,10 @@
  * Federated scorecard (protocol `scorecard`, with `vfl-lr` for the training in between).
  *
  * Parties. Guest G (the bank): its features and the labels of the aligned rows, split into train
- * and test by the job's seed. Host H (the platform): its features of the same rows. G owns this
- * protocol's CKKS key pair (N = 8192, 128-bit); training uses the arbiter's key (vfl-lr).
+ * and test by the job's seed. Host H (the platform): its features of the same rows. Arbiter A (the
+ * coordinator): no data; it holds vfl-lr's CKKS key pair and, as in training, learns the model.
+ * G owns the binning stage's CKKS key pair (N = 8192, 128-bit); the Fisher information is computed
+ * under A's key.
  *
  * Flow.
  *   Binning.
@@ -19,27 +21,51 @@
  *   H → G     HostSelection   kept and dropped features with reasons (metadata)
  *   G         selects among its own features.
  *   Training: vfl-lr on the WOE-encoded kept features (see protocols/vfl-lr/protocol.ts).
- *   Scorecard.
+ *   Scorecard. No per-row training value of H reaches G: what the report needs of the training
+ *   rows is computed by A from padded shares, and G receives aggregates only.
  *   H → G     HostStability   PSI and CSI per kept host feature (aggregate)
  *   H → G     HostPoints      under `full` only: host bins with cut points, WOE, points (model)
- *   H → G     HostPartialScores  host partial logit and points per development-sample row (score)
- *   G → H     FisherRequest   [[p(1−p)]] and [[p(1−p)·x_Gj]] (ciphertext)
- *   H → G     FisherBlocks    [[X_Hᵀ diag(p(1−p)) X_H]], [[X_Hᵀ p(1−p)]], [[X_Gᵀ diag(p(1−p)) X_H]] (aggregate, flooded)
- *   G         standard errors from the inverse Fisher information; the report and exports.
+ *   H → G     HostPartialScores  host partial logit and points per TEST row only (score)
+ *   G → H     ShareSeed       32 random bytes; both derive a permutation π of the training rows and
+ *                             one-time pads r mod 2^52 from it (protocols/scorecard/shares.ts)
+ *   G → A     GuestTrainShares  per position k: fix(u_G + β₀) + r, fix(P_G + base) + r′ of row
+ *                             π(k), and its label (masked; the labels unlinked, not hidden)
+ *   H → A     HostTrainShares   fix(u_H) − r, fix(P_H) − r′ of row π(k) (ciphertext: one-time pad)
+ *   A         joint logit z_k, total points and label per position (unlinked to any row); AUC, KS,
+ *             Gini, log-loss, deciles, score bands from the points' percentiles, per group rows,
+ *             events, point range, Σp; w_k = p_k(1−p_k)
+ *   A → G     TrainSummary    those aggregates (aggregate)
+ *   A → G, H  FisherWeights   [[w]] in π order under A's key (ciphertext)
+ *   H → A     FisherSums      [[Σw·x_H]], [[Σw·x_H·x_Hᵀ]] (aggregate after decryption, flooded)
+ *   H → G     HostFisherVectors  [[w ⊙ x_Hl]] per kept host feature, re-randomised (ciphertext)
+ *   G → A     FisherSums      [[Σw]], [[Σw·x_G]], [[Σw·x_G·x_Gᵀ]], [[Σ w·x_G·x_Hl]] (aggregate, flooded)
+ *   A → G     FisherMatrix    Xᵀ·diag(w)·X over [1, X_G, X_H] (aggregate)
+ *   G         standard errors from its inverse; the report (train side from TrainSummary, test
+ *             side from its own test rows) and exports; scores and reason codes of test rows.
  *
  * What each party receives, exactly:
- *   Host:  G's public keys and ciphertexts under G's key; the merge plan and WOE of its own bins
- *          and its features' IV (label aggregates per host bin, which its points reveal anyway);
- *          through vfl-lr, ciphertexts and its own steps.
- *   Guest: per host feature, the rows and events of each fine bin (every bin at least
- *          max(minBinShare·n, minBinRows) rows) but no cut point; the host's selection log;
- *          after training, the host's partial logit and points for each development-sample
- *          enterprise (the disclosure any federated scoring makes); the host's stability
- *          indices; weighted sums of host features (Fisher blocks); under `full`, the host's
- *          bins and points, with which each enterprise's partial points narrow down its host bins
- *          and a float partial logit gives every one away (see server/online.ts and
- *          tests/attacks/decode-platform-bins).
- * Neither receives the other's raw feature values or (host) any label or residual.
+ *   Host:    G's public keys and ciphertexts under G's key; the merge plan and WOE of its own bins
+ *            and its features' IV (label aggregates per host bin, which its points reveal anyway);
+ *            the share seed (no data); [[w]] under A's key; through vfl-lr, ciphertexts and its
+ *            own steps.
+ *   Guest:   per host feature, the rows and events of each fine bin (every bin at least
+ *            max(minBinShare·n, minBinRows) rows) but no cut point; the host's selection log;
+ *            after training, the host's partial logit and points for each TEST enterprise (the
+ *            disclosure any federated scoring makes) and the range of its points; the host's
+ *            stability indices; the training sample's report aggregates; the Fisher matrix
+ *            (weighted sums of host features over all training rows); ciphertexts under A's key;
+ *            under `full`, the host's bins and points, with which each test enterprise's partial
+ *            points narrow down its host bins and its float partial logit gives every one away
+ *            (see server/online.ts and tests/attacks/decode-platform-bins). Nothing per training
+ *            row of the host (tests/attacks/train-rows.test.ts).
+ *   Arbiter: the multiset of (joint logit, total points, label) of the training rows in an order
+ *            it cannot link to any row or enterprise (π and the pads are G's and H's only), hence
+ *            the training event rate and score distribution; the Fisher blocks (sums over all
+ *            rows). It already learns the model in vfl-lr.
+ * Neither G nor H receives the other's raw feature values, nor (host) any label or residual.
+ *
+ * Threat model: semi-honest, no collusion of A with G or H (A with H would link every label to its
+ * enterprise through π; A with G could decrypt H's [[w ⊙ x_H]]), as in vfl-lr.
  */
 import { performance } from 'node:perf_hooks';
 import type { Rng } from '../../engine/rng.ts';
@@ -52,13 +78,14 @@ import { createCkks } from '../he/ckks.ts';
 import { messageSpec } from '../message.ts';
 import { MemoryTransport, type DeliveryRecord } from '../transport.ts';
 import { trainInMemory, vflConfig, type VflConfig, type VflTrainResult } from '../vfl-lr/protocol.ts';
+import { ScorecardArbiter } from './arbiter.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { scorecardConfig, type FeatureDeclarations, type ScorecardConfig } from './config.ts';
 import type { SideData } from './common.ts';
 import { ScorecardGuest } from './guest.ts';
-import { ScorecardHost } from './host.ts';
+import { ScorecardHost, type ScorecardTestSwitches } from './host.ts';
 
-export { ScorecardGuest, ScorecardHost, scorecardConfig, type ScorecardConfig, type FeatureDeclarations };
+export { ScorecardArbiter, ScorecardGuest, ScorecardHost, scorecardConfig, type ScorecardConfig, type FeatureDeclarations };
 
 export interface ScorecardInput {
   readonly guest: SideData;
@@ -71,17 +98,24 @@ export interface ScorecardInput {
   readonly training?: Partial<VflConfig>;
   /** Randomness for every party's noise flooding. */
   readonly rng: Rng;
+  /**
+   * TEST ONLY (tests/attacks/train-rows.test.ts): `trainRowsToBank` restores the old disclosure of
+   * the host's training partials to the bank; `plainFisherVectors` skips the re-randomisation of
+   * the host's [[w·x_Hl]]. Not reachable from a job spec or request.
+   */
+  readonly testOnly?: ScorecardTestSwitches;
 }
 
 export interface ScorecardRun {
   readonly guest: ScorecardGuest;
   readonly host: ScorecardHost;
+  readonly arbiter: ScorecardArbiter;
   readonly training: VflTrainResult;
   readonly model: ScorecardModel;
   readonly report: ScorecardReport;
   readonly markdown: string;
-  /** Per development-sample row (train then test order of the inputs): reason-code fields, worst first. */
-  readonly reasons: { readonly train: string[][]; readonly test: string[][] };
+  /** Per test row: reason-code fields, worst first. */
+  readonly reasons: { readonly test: string[][] };
   /** Every message delivered in the binning and scorecard stages. */
   readonly log: readonly DeliveryRecord[];
   readonly seconds: { binning: number; training: number; scorecard: number };
@@ -92,24 +126,26 @@ export async function scorecardInMemory(input: ScorecardInput): Promise<Scorecar
   const config = scorecardConfig(input.config.job, input.config);
   const t0 = performance.now();
   const [cg, ch] = await Promise.all([createCkks(config.params), createCkks(config.params)]);
-  const guest = new ScorecardGuest(cg, input.guest, input.labels, input.guestDeclarations ?? {}, config);
-  const host = new ScorecardHost(ch, input.host, input.hostDeclarations ?? {}, config, input.rng);
+  const guest = new ScorecardGuest(cg, input.guest, input.labels, input.guestDeclarations ?? {}, config, undefined, input.rng);
+  const host = new ScorecardHost(ch, input.host, input.hostDeclarations ?? {}, config, input.rng, input.testOnly);
   const binning = new MemoryTransport([guest, host]);
   await binning.run();
   if (host.kept.length === 0) throw new IndomainError('SC_NO_FEATURES', 'no host feature passed selection', { field: 'host' });
   const t1 = performance.now();
 
+  const lrConfig = vflConfig(`${config.job}/lr`, input.training ?? {});
   const training = await trainInMemory({
     guest: guest.trainColumns(),
     labels: input.labels.train,
     host: host.trainColumns(),
-    config: vflConfig(`${config.job}/lr`, input.training ?? {}),
+    config: lrConfig,
     rng: input.rng,
   });
   const t2 = performance.now();
-  guest.setModel(training.guest.weights[0]!, training.guest.weights.slice(1));
-  host.setModel(training.host.weights.slice());
-  const final = new MemoryTransport([guest, host]);
+  guest.setModel(training.guest.weights[0]!, training.guest.weights.slice(1), training.guest.arbiterKeys!);
+  host.setModel(training.host.weights.slice(), training.host.arbiterKeys!);
+  const arbiter = new ScorecardArbiter(await createCkks(lrConfig.params), training.arbiter.keyOwner!, config);
+  const final = new MemoryTransport([guest, host, arbiter]);
   await final.run();
   const log = [...binning.log, ...final.log];
   const { model, report, markdown, reasons } = assembleScorecard(guest, config, disclosures([...log, ...training.transport.log]));
@@ -117,6 +153,7 @@ export async function scorecardInMemory(input: ScorecardInput): Promise<Scorecar
   return {
     guest,
     host,
+    arbiter,
     training,
     model,
     report,
@@ -134,11 +171,12 @@ export async function scorecardInMemory(input: ScorecardInput): Promise<Scorecar
  */
 export function assembleScorecard(guest: ScorecardGuest, config: ScorecardConfig, ledger: ReturnType<typeof disclosures>) {
   const model = exportModel(guest, config);
-  const reasons = { train: rowReasons(guest, model, 'train'), test: rowReasons(guest, model, 'test') };
+  const reasons = { test: rowReasons(guest, model) };
   const report = buildReport({
     scaling: config.scaling,
     policy: config.policy,
-    train: guest.train!,
+    train: guest.trainSummary!,
+    bandEdges: guest.bandEdges!,
     test: guest.test!,
     characteristics: characteristicRows(guest, config),
     coefficients: coefficientRows(guest),
@@ -185,13 +223,14 @@ function exportModel(guest: ScorecardGuest, c: ScorecardConfig): ScorecardModel 
 }
 
 /**
- * Reason codes per row, computed by the guest: its own characteristics bin by bin, and the
+ * Reason codes per test row, computed by the guest: its own characteristics bin by bin, and the
  * platform as one characteristic (its partial points against their maximum), since the guest
- * never learns which host bin an enterprise falls in.
+ * never learns which host bin an enterprise falls in. Training rows have none: the guest holds no
+ * platform value of them.
  */
-function rowReasons(guest: ScorecardGuest, model: ScorecardModel, which: 'train' | 'test'): string[][] {
+function rowReasons(guest: ScorecardGuest, model: ScorecardModel): string[][] {
   const kept = guest.kept;
-  const scores = guest[which]!;
+  const scores = guest.test!;
   const n = scores.labels.length;
   const names = [...kept.map((f) => `guest_${f.name}`), HOST_PARTIAL_FIELD];
   const best = guest.points.map((p) => Math.max(...p));
@@ -199,8 +238,7 @@ function rowReasons(guest: ScorecardGuest, model: ScorecardModel, which: 'train'
   const lost = new Float64Array(kept.length + 1);
   for (let i = 0; i < n; i++) {
     kept.forEach((f, j) => {
-      const bins = which === 'train' ? f.trainBins : f.testBins;
-      lost[j] = best[j]! - guest.points[j]![bins[i]!]!;
+      lost[j] = best[j]! - guest.points[j]![f.testBins[i]!]!;
     });
     lost[kept.length] = guest.hostPointRange.max - scores.hostPoints[i]!;
     out[i] = reasonCodes(lost, model.reasonCodes).map((j) => names[j]!);

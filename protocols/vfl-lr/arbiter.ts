@@ -61,6 +61,11 @@ export class VflArbiter implements Party {
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
   ) {}
 
+  /** This job's key pair, for the arbiter's part of the scorecard stage (same owner, same process). */
+  get keyOwner(): KeyOwner | undefined {
+    return this.keys;
+  }
+
   get done(): boolean {
     return this.stage === 'done';
   }

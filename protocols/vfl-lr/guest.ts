@@ -63,6 +63,11 @@ export class VflGuest implements Party {
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, rate)));
   }
 
+  /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them too). */
+  get arbiterKeys(): Evaluation | undefined {
+    return this.ev;
+  }
+
   get done(): boolean {
     return this.stage === 'done';
   }
@@ -200,7 +205,7 @@ export class VflGuest implements Party {
     pp.delete();
     // Computed from the arbiter's zeros (in the host's basis): re-randomised before it goes to the
     // arbiter, flooded at the arbiter's own release margin over the product's noise.
-    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng);
+    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width);
     const g = serialize(this.ckks, gradient);
     gradient.delete();
     return [

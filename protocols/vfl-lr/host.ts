@@ -53,6 +53,11 @@ export class VflHost implements Party {
     this.weights = new Float64Array(x.length);
   }
 
+  /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them too). */
+  get arbiterKeys(): Evaluation | undefined {
+    return this.ev;
+  }
+
   get done(): boolean {
     return this.stage === 'done';
   }
@@ -169,7 +174,7 @@ export class VflHost implements Party {
     pp.delete();
     // Computed from the guest's residual (itself from the arbiter's zeros): re-randomised before
     // it goes to the arbiter, flooded at the arbiter's own release margin over the product's noise.
-    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng);
+    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width);
     const g = serialize(this.ckks, gradient);
     gradient.delete();
     this.stage = 'update';

@@ -25,7 +25,7 @@ export const GuestPaddedSample = declareMessage({
   privacy: 'ciphertext',
   fields: { padded: 'bytes', maskSeed: 'bytes' },
   discloses:
-    'nothing: guest sample columns in fixed point under a one-time pad mod 2^32 whose seed only the arbiter holds (perfectly hiding from the host; the same trust as the CKKS key), and a random seed for the output masks',
+    'nothing: guest sample columns in fixed point under a pad mod 2^32 from an AES-256-CTR keystream whose seed only the arbiter holds (computationally hiding from the host; the same trust as the CKKS key), and a random seed for the output masks',
 });
 
 export const HostPaddedSample = declareMessage({
@@ -36,7 +36,7 @@ export const HostPaddedSample = declareMessage({
   privacy: 'ciphertext',
   fields: { padded: 'bytes' },
   discloses:
-    'nothing: host sample columns in fixed point under a one-time pad mod 2^32 whose seed only the arbiter holds (perfectly hiding from the guest; the same trust as the CKKS key)',
+    'nothing: host sample columns in fixed point under a pad mod 2^32 from an AES-256-CTR keystream whose seed only the arbiter holds (computationally hiding from the guest; the same trust as the CKKS key)',
 });
 
 export const HostInit = declareMessage({

@@ -111,9 +111,11 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
         }
       });
       const r = j.result as { stages: Record<string, Record<string, Record<string, unknown>>>; timings: { stage: string; seconds: number | null }[] };
-      const ev = r.stages.evaluation!.guest! as Record<string, number> & { artifacts: string };
+      const ev = r.stages.evaluation!.guest! as Record<string, number>;
+      // The bank's deliverables are in its own view of the job (the coordinator never sees the path).
+      const own = await cluster.admin<JobView>(name, 'GET', `/v1/admin/jobs/${id}`);
       const dest = join(out, 'reports', name);
-      cpSync(ev.artifacts, dest, { recursive: true });
+      cpSync((own.progress as { evaluation: { artifacts: string } }).evaluation.artifacts, dest, { recursive: true });
       summary.banks.push({
         bank: name,
         job: id,

@@ -10,12 +10,13 @@ import { permutation, seededRng } from '../../engine/rng.ts';
 import { selectRows } from '../../engine/table.ts';
 import { binCounts, mergeCounts, woeIv } from '../../models/binning.ts';
 import { sigmoid } from '../../models/logistic.ts';
+import { bandEdges, bandsFromEdges, summariseSample, type SampleScores } from '../../models/report.ts';
 import { scorecardPmml } from '../../models/export/pmml.ts';
 import { scorecardSql } from '../../models/export/sql.ts';
 import { HOST_PARTIAL_FIELD } from '../../models/export/model.ts';
 import { encodeMessage } from '../../protocols/codec.ts';
-import { createCkks } from '../../protocols/he/ckks.ts';
-import { scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardRun } from '../../protocols/scorecard/protocol.ts';
+import { createCkks, generateKeys } from '../../protocols/he/ckks.ts';
+import { ScorecardArbiter, scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardRun } from '../../protocols/scorecard/protocol.ts';
 import { rawFederatedLr, runScorecard } from '../../benchmarks/scorecard.ts';
 import { splitPair, type SplitPair } from '../../benchmarks/pair.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -54,17 +55,42 @@ function centralStandardErrors(run: ScorecardRun): Float64Array {
   return Float64Array.from({ length: d }, (_, j) => Math.sqrt(cov[j * d + j]!));
 }
 
+/** Joint probability, total points and label of every training row, in plaintext from both parties' state. */
+function centralTrainSample(run: ScorecardRun, labels: Uint8Array): SampleScores {
+  const g = run.guest;
+  const h = run.host;
+  const n = g.kept[0]!.trainWoe.length;
+  const logit = new Float64Array(n).fill(g.intercept);
+  const points = new Float64Array(n).fill(g.base);
+  g.kept.forEach((f, j) => {
+    for (let i = 0; i < n; i++) {
+      logit[i]! += g.weights[j]! * f.trainWoe[i]!;
+      points[i]! += g.points[j]![f.trainBins[i]!]!;
+    }
+  });
+  h.kept.forEach((f, j) => {
+    for (let i = 0; i < n; i++) {
+      logit[i]! += h.weights[j]! * f.trainWoe[i]!;
+      points[i]! += h.points[j]![f.trainBins[i]!]!;
+    }
+  });
+  return { prob: logit.map(sigmoid), points, labels };
+}
+
 interface ScoringInput {
   cols: string[];
   rows: (string | number | null)[][];
 }
 
-/** Every development-sample row as `scoring_input` holds it: id, guest_*, host_* (NULL for missing). */
-function scoringInput(pair: SplitPair, extra?: { name: string; train: ArrayLike<number>; test: ArrayLike<number> }): ScoringInput {
+/**
+ * Every test row as `scoring_input` holds it: id, guest_*, host_* (NULL for missing). The bank
+ * holds joint points of test rows only (no platform value of a training row reaches it).
+ */
+function scoringInput(pair: SplitPair, extra?: { name: string; test: ArrayLike<number> }): ScoringInput {
   const cols = [...pair.guest.train.featureNames.map((f) => `guest_${f}`), ...pair.host.train.featureNames.map((f) => `host_${f}`), ...(extra ? [extra.name] : [])];
   const v = (x: number) => (Number.isNaN(x) ? null : x);
   const rows: (string | number | null)[][] = [];
-  for (const set of ['train', 'test'] as const) {
+  for (const set of ['test'] as const) {
     const g = pair.guest[set];
     const h = pair.host[set];
     g.ids.forEach((id, i) => {
@@ -115,7 +141,7 @@ async function duckdbPoints(input: ScoringInput, sql: string): Promise<Map<strin
 
 function expectEnginePoints(run: ScorecardRun, pair: SplitPair, fromSql: Map<string, number>): void {
   let checked = 0;
-  for (const set of ['train', 'test'] as const) {
+  for (const set of ['test'] as const) {
     pair.guest[set].ids.forEach((id, i) => {
       const engine = run.guest[set]!.points[i]!;
       expect(Number.isInteger(engine)).toBe(true);
@@ -183,7 +209,20 @@ describe('federated scorecard', () => {
     const central = centralStandardErrors(run);
     const fed = run.guest.standardErrors!;
     expect(fed.length).toBe(central.length);
-    for (let j = 0; j < central.length; j++) expect(Math.abs(fed[j]! - central[j]!)).toBeLessThanOrEqual(1e-4);
+    for (let j = 0; j < central.length; j++) expect(Math.abs(fed[j]! - central[j]!)).toBeLessThanOrEqual(1e-6);
+    console.log(`standard errors: largest difference from plaintext ${Math.max(...central.map((c, j) => Math.abs(fed[j]! - c))).toExponential(2)}`);
+
+    // The training side of the report, which the arbiter computed from shares, equals the one
+    // computed in plaintext from both parties' rows.
+    const plain = centralTrainSample(run, yTrain);
+    const bands = bandsFromEdges(bandEdges(plain.points, r.scaling.pdo));
+    const centralTrain = summariseSample(plain, bands);
+    for (const k of ['auc', 'ks', 'gini', 'logLoss'] as const) expect(Math.abs(r.discrimination.train[k] - centralTrain.metrics[k])).toBeLessThanOrEqual(1e-9);
+    expect(r.liftByBand.train.map((g) => [g.group, g.rows, g.events, g.minPoints, g.maxPoints])).toEqual(
+      centralTrain.bands.map((g, k) => [bands[k]!.label, g.rows, g.events, g.minPoints, g.maxPoints]),
+    );
+    r.calibration.train.forEach((c, k) => expect(Math.abs(c.predictedRate - centralTrain.bands[k]!.predicted / Math.max(1, centralTrain.bands[k]!.rows))).toBeLessThanOrEqual(1e-9));
+    expect(r.liftByDecile.train.map((g) => g.rows)).toEqual(centralTrain.deciles.map((g) => g.rows));
 
     // Report: every item present and computed.
     expect(nonFinite(r)).toEqual([]);
@@ -210,7 +249,7 @@ describe('federated scorecard', () => {
 
     // Privacy: what each party actually received.
     const toHost = run.log.filter((m) => m.to === 'host');
-    expect(new Set(toHost.map((m) => m.type))).toEqual(new Set(['LabelSetup', 'BinPlan', 'FisherRequest']));
+    expect(new Set(toHost.map((m) => m.type))).toEqual(new Set(['LabelSetup', 'BinPlan', 'ShareSeed', 'FisherWeights']));
     const labels = Float64Array.from(yTrain.subarray(0, 32));
     for (const m of toHost) {
       const bytes = encodeMessage(m.received);
@@ -243,7 +282,7 @@ describe('federated scorecard', () => {
     // The validator can fail: the same document with an element the schema does not know.
     await expect(validatePmml(pmml.replace('<Characteristics>', '<Characteristics><Bogus/>'))).rejects.toThrow(/not valid/);
     const g = run.guest;
-    const input = scoringInput(pair, { name: HOST_PARTIAL_FIELD, train: g.train!.hostPoints, test: g.test!.hostPoints });
+    const input = scoringInput(pair, { name: HOST_PARTIAL_FIELD, test: g.test!.hostPoints });
     expectEnginePoints(run, pair, sqlitePoints(input, scorecardSql(run.model)));
     expectEnginePoints(run, pair, await duckdbPoints(input, scorecardSql(run.model)));
     const central = centralStandardErrors(run);
@@ -272,6 +311,15 @@ describe('federated scorecard', () => {
     expect(code(() => host.receive(env('LabelSetup', { params: 'x', publicKey: new Uint8Array(1) })))).toBe('SC_BAD_MESSAGE');
     const guest = new ScorecardGuest(ckks, side, { train: Uint8Array.of(0, 1, 0), test: Uint8Array.of(1) }, {}, config);
     expect(code(() => guest.receive({ ...env('HostBinCounts', {}), from: 'host', to: 'guest' }))).toBe('SC_WRONG_STAGE');
+    // The arbiter: only the declared sender, only in its stage, shares of matching lengths.
+    const arbiter = new ScorecardArbiter(ckks, generateKeys(ckks), config);
+    const shares = (from: string, type: string, body: Record<string, unknown>) => ({ ...env(type, body), from, to: 'arbiter' });
+    const two = Float64Array.of(1, 2);
+    expect(code(() => arbiter.receive(shares('host', 'GuestTrainShares', { logit: two, points: two, labels: Uint8Array.of(0, 1) })))).toBe('SC_BAD_MESSAGE');
+    expect(code(() => arbiter.receive(shares('guest', 'FisherSums', { columns: 1, direct: new Uint8Array(16), cross: [] })))).toBe('SC_WRONG_STAGE');
+    expect(arbiter.receive(shares('guest', 'GuestTrainShares', { logit: two, points: two, labels: Uint8Array.of(0, 1) }))).toEqual([]);
+    expect(code(() => arbiter.receive(shares('guest', 'GuestTrainShares', { logit: two, points: two, labels: Uint8Array.of(0, 1) })))).toBe('SC_WRONG_STAGE');
+    expect(code(() => arbiter.receive(shares('host', 'HostTrainShares', { logit: Float64Array.of(1), points: Float64Array.of(1) })))).toBe('SC_BAD_MESSAGE');
   });
 });
 

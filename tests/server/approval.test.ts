@@ -47,7 +47,10 @@ describe("the platform analyst's approval", () => {
     await c.admin('platform', 'POST', '/v1/admin/jobs/refused/refuse', { reason: 'purpose not covered by the agreement' });
     await until(async () => (await c.admin<JobView>('coordinator', 'GET', '/v1/admin/jobs/refused')).status === 'failed');
     const j = await c.admin<JobView>('coordinator', 'GET', '/v1/admin/jobs/refused');
-    expect(JSON.stringify(j.error)).toMatch(/SRV_JOB_REFUSED.*purpose not covered/);
+    // The coordinator learns the code; the analyst's free-text reason stays on the platform.
+    expect(j.error).toMatchObject({ code: 'SRV_JOB_FAILED', party: 'host', cause: { code: 'SRV_JOB_REFUSED' } });
+    expect(JSON.stringify(j.error)).not.toMatch(/purpose not covered/);
+    expect(JSON.stringify((await c.admin<JobView>('platform', 'GET', '/v1/admin/jobs/refused')).error)).toMatch(/SRV_JOB_REFUSED.*purpose not covered/);
     expect(psiInputs()).toBe(0);
   }, 90_000);
 
@@ -72,8 +75,10 @@ describe("the platform analyst's approval", () => {
     await new Promise((r) => setTimeout(r, 500));
     await c.start('coordinator');
     const j = await c.waitForJob('coordinator', 'coordinator-killed', 120_000);
-    const t = (j.result!.stages as Record<string, Record<string, { weights: number[]; converged: boolean }>>).training!;
-    expect(t.guest!.weights.length).toBeGreaterThan(1);
+    const t = (j.result!.stages as Record<string, Record<string, { iterations: number; converged: boolean }>>).training!;
+    expect(t.guest!.iterations).toBeGreaterThan(2);
+    const own = await c.admin<JobView>('bank-1', 'GET', '/v1/admin/jobs/coordinator-killed');
+    expect((own.progress as { training: { weights: number[] } }).training.weights.length).toBeGreaterThan(1);
     expect((j.result!.training as { iterations: number }).iterations).toBeGreaterThan(2);
   }, 180_000);
 });

@@ -106,7 +106,7 @@ describe('authorisation registry', () => {
       else queue.push(...((await (env.to === 'host' ? host : guest).receive(env)) ?? []));
     }
     await pool.close();
-    const summaries = done.map((e) => JSON.parse(String(e.body.summary)) as { intersection: number; excluded?: Record<string, number> });
+    const summaries = done.map((e) => e.body.report as { intersection: number; excluded?: Record<string, number> });
     // 40 − 4 expired − 4 revoked − 2 missing; the one revoked only after the job is still in.
     expect(summaries.map((s) => s.intersection)).toEqual([30, 30]);
     expect(summaries.find((s) => s.excluded)!.excluded).toEqual({ missing: 2, expired: 4, revoked: 4, 'not-yet-valid': 0 });

@@ -34,11 +34,12 @@ describe('online federated scoring between bank and platform processes', () => {
   });
 
   it('gives each authorised enterprise the points the scorecard job computed for it', async () => {
-    // The job's own scores of the development sample (bank and platform parts combined there).
+    // The job's own scores of its test rows (bank and platform parts combined there; the bank holds
+    // no platform value of a training row, so scores.csv has test rows only).
     const scores = csvRows(readFileSync(join(c.dataDir('bank-1'), 'jobs', lab.model, 'scores.csv'), 'utf8'));
     const points = new Map(scores.slice(1).map((r) => [r[0]!, Number(r[3])]));
     let checked = 0;
-    for (const req of lab.requests.slice(0, 60)) {
+    for (const req of lab.requests.slice(0, 300)) {
       if (!points.has(req.id)) continue;
       const r = await score(req.id, req.features);
       expect(r.ok).toBe(true);
@@ -82,7 +83,8 @@ describe('online federated scoring between bank and platform processes', () => {
         same++;
       }
     }
-    expect(same).toBeGreaterThan(1000);
+    // scores.csv holds the job's test rows only: a fifth of the development sample.
+    expect(same).toBeGreaterThan(300);
   });
 
   it('refuses at scoring time an enterprise whose authorisation was revoked after training', async () => {

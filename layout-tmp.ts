@@ -1,0 +1,14 @@
+import { createCkks, generateKeys, importPublicKeys, encryptVector } from './protocols/he/ckks.ts';
+const c = await createCkks('ckks-n8192-l1');
+const ctx: any = c.context;
+const cd = ctx.firstContextData;
+const parms = cd.parms;
+const mods = parms.coeffModulus;
+console.log(typeof mods, mods.constructor?.name, Object.getOwnPropertyNames(Object.getPrototypeOf(mods)));
+const kd = ctx.keyContextData.parms.coeffModulus;
+console.log(kd);
+const owner = generateKeys(c);
+const ev = importPublicKeys(c, owner.publicKey, owner.galoisKeys);
+const ct: any = encryptVector(ev, Float64Array.of(1, 2, 3));
+const b = ct.saveArray(c.seal.ComprModeType.none);
+console.log(b.length, ct.size, ct.coeffModulusSize, ct.polyModulusDegree, ct.isNttForm, 2*2*8192*8);

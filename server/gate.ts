@@ -1,0 +1,131 @@
+/**
+ * The gate of a node: the one check everything that leaves it passes (job messages, replies to
+ * signed requests, the bank's own signed requests), and the matching check of what arrives.
+ *
+ * Leaving, a message must be
+ *   - a declared type (protocols/message.ts), with exactly its declared fields, nested records
+ *     included (structured content is declared, never JSON inside a string);
+ *   - sent in a role this node plays in the job (from the job spec this node stored: guest, host,
+ *     or coordinator/arbiter; for online scoring and monitoring the model's job, so bank = guest
+ *     and platform = host), and that role one of the type's declared senders;
+ *   - addressed to a role declared as a receiver of the type, played by another node (and, for a
+ *     request the caller addresses itself, by the node it is about to contact);
+ *   - of a privacy class the node's policy allows.
+ * A refusal is audited (`egress-blocked`, with the reason: codes and field names, never values)
+ * and thrown as SRV_EGRESS_BLOCKED; nothing of the message is queued or sent.
+ *
+ * Arriving, a message must be a declared type with its declared fields, from a declared sender
+ * role that the signing node plays in the job, to a declared receiver role this node plays.
+ *
+ * `legacy` (TEST ONLY, for tests/attacks: never reachable from a job spec, an HTTP request or the
+ * command line) is the gate as it was: declared type, fields and class leaving, no role check, and
+ * nothing checked arriving.
+ */
+import { IndomainError, isIndomainError } from '../engine/errors.ts';
+import { messageSpec, validateBody, type Envelope, type MessageSpec, type PrivacyClass } from '../protocols/message.ts';
+import type { JobSpec } from './job.ts';
+import { LEGACY_FIELDS } from './messages.ts';
+import type { NodeStore } from './store.ts';
+
+/** What a node lets leave it. */
+export interface EgressPolicy {
+  readonly allowedClasses: readonly PrivacyClass[];
+}
+
+export type GateMode = 'enforce' | 'legacy';
+
+/** Protocol roles of a job. */
+export const ROLES = ['guest', 'host', 'coordinator', 'arbiter'] as const;
+
+/** The node that plays `role` in a job (the coordinator node also runs the `vfl-lr` arbiter). */
+export function nodeOfRole(spec: JobSpec, role: string): string {
+  if (role === 'guest') return spec.guest.node;
+  if (role === 'host') return spec.host.node;
+  if (role === 'arbiter' || role === 'coordinator') return spec.coordinator;
+  throw new IndomainError('SRV_UNKNOWN_PARTY', `role "${role}"`);
+}
+
+/** Every role `node` plays in a job. */
+export function rolesOf(spec: JobSpec, node: string): string[] {
+  return ROLES.filter((r) => nodeOfRole(spec, r) === node);
+}
+
+function senders(m: MessageSpec): readonly string[] {
+  return typeof m.from === 'string' ? [m.from] : m.from;
+}
+
+export class Gate {
+  private readonly specs = new Map<string, JobSpec>();
+
+  constructor(
+    private readonly o: { readonly name: string; readonly store: NodeStore; readonly policy: EgressPolicy; readonly mode?: GateMode },
+  ) {}
+
+  get mode(): GateMode {
+    return this.o.mode ?? 'enforce';
+  }
+
+  /** The job spec this node stored (specs do not change once stored). */
+  private jobSpec(job: string): JobSpec | undefined {
+    let s = this.specs.get(job);
+    if (!s) {
+      const row = this.o.store.job(job);
+      if (!row) return undefined;
+      this.specs.set(job, (s = JSON.parse(row.spec) as JobSpec));
+    }
+    return s;
+  }
+
+  /**
+   * Check a message about to leave; returns the node it goes to. `toNode`, when given, is the node
+   * the caller is about to contact, which must be the one playing the receiver role.
+   */
+  check(env: Envelope, toNode?: string): string {
+    const r = this.problem(env, toNode);
+    if (typeof r === 'string') return r;
+    this.o.store.tx(() => this.o.store.audit.append('egress-blocked', env.job, { protocol: env.protocol, type: env.type, from: env.from, to: env.to, reason: r.reason }));
+    throw new IndomainError('SRV_EGRESS_BLOCKED', `${env.protocol}/${env.type} from the ${env.from} to the ${env.to}: ${r.reason}`);
+  }
+
+  private problem(env: Envelope, toNode: string | undefined): string | { reason: string } {
+    const no = (reason: string) => ({ reason });
+    if (typeof env.job !== 'string' || env.job.includes('|')) return no('job id contains "|"');
+    let m: MessageSpec;
+    try {
+      m = messageSpec(env.protocol, env.type);
+      const legacy = this.mode === 'legacy' ? LEGACY_FIELDS[`${env.protocol}/${env.type}`] : undefined;
+      validateBody(legacy ? { ...m, fields: legacy } : m, env.body, 'SRV_EGRESS_BLOCKED');
+    } catch (e) {
+      return no(isIndomainError(e) ? e.message : 'undeclared');
+    }
+    if (!this.o.policy.allowedClasses.includes(m.privacy)) return no(`privacy class "${m.privacy}" is not allowed by this node's policy`);
+    const spec = this.jobSpec(env.job);
+    if (this.mode === 'legacy') return toNode ?? (spec ? nodeOfRole(spec, env.to) : no('the job is unknown here'));
+    if (!spec) return no('the job is unknown here');
+    if (!senders(m).includes(env.from)) return no(`the sender role "${env.from}" is not a declared sender of this type`);
+    const mine = rolesOf(spec, this.o.name);
+    if (!mine.includes(env.from)) return no(`this node plays ${mine.map((x) => `"${x}"`).join(', ') || 'no role'} in the job, not "${env.from}"`);
+    if (!m.to.includes(env.to)) return no(`the receiver role "${env.to}" is not a declared receiver of this type`);
+    if (!(ROLES as readonly string[]).includes(env.to)) return no(`unknown receiver role "${env.to}"`);
+    const dest = nodeOfRole(spec, env.to);
+    if (dest === this.o.name) return no('the receiver role is played by this node');
+    if (toNode !== undefined && toNode !== dest) return no(`the receiver role "${env.to}" is played by another node than the one addressed`);
+    return dest;
+  }
+
+  /**
+   * Check a message that arrived signed by `sender` against its declaration and the job spec
+   * (`spec`, or the one stored here). Refusals are coded, with field names, never values.
+   */
+  admit(env: Envelope, sender: string, spec = this.jobSpec(env.job)): void {
+    const m = messageSpec(env.protocol, env.type);
+    if (!spec) throw new IndomainError('SRV_NOT_FOUND', `job "${env.job}" is unknown here`);
+    if (this.mode === 'enforce') {
+      if (!senders(m).includes(env.from)) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent by the ${env.from}`, { field: 'from' });
+      if (!m.to.includes(env.to)) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent to the ${env.to}`, { field: 'to' });
+      validateBody(m, env.body, 'SRV_BAD_REQUEST');
+    }
+    if (nodeOfRole(spec, env.from) !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the ${env.from} of job ${spec.id}`);
+    if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `message for the ${env.to}, this node is not it`);
+  }
+}

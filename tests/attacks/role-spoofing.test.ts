@@ -1,0 +1,249 @@
+/**
+ * Attack: make a node send a message in a role it does not play, or to a role that must not get it
+ * (rule 17: a valid signature says who sent it; the job spec says whether that party may send this
+ * message in this job). A node whose code (a bug, a compromised dependency, an operator's script)
+ * builds an envelope claiming `from: 'guest'` on the platform, or addresses a bank-only message to
+ * the platform, would have it signed and delivered if only type, fields and class were checked.
+ *
+ * The attacker tries every declared message type with every (from, to) pair of job roles, through
+ * the gate of each of the three real nodes of a job (coordinator, platform, bank; built by
+ * `createNode`, in this process): on the job path (`NodeRuntime.enqueue`, the outbox) and on the
+ * direct path of signed requests and replies (`Gate.check` with the addressed node, as the bank's
+ * scoring and monitoring requests and the platform's replies use it). Bodies are valid for the
+ * type, so only the roles are wrong. Then, as a receiver, every undeclared (from, to) pair that a
+ * pinned peer could sign.
+ *
+ * Defended: every spoofed attempt is refused (SRV_EGRESS_BLOCKED) and audited as egress-blocked,
+ * nothing is queued; every legitimate one passes. Undefended (`unsafe.gate: 'legacy'`, the gate as
+ * it was: no role check): the spoofed messages leave.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IndomainError } from '../../engine/errors.ts';
+import { encodeMessage } from '../../protocols/codec.ts';
+import { declaredMessages, type Envelope, type FieldKind, type Fields, type MessageSpec } from '../../protocols/message.ts';
+import { ROLES, nodeOfRole, rolesOf } from '../../server/gate.ts';
+import { parseJobSpec } from '../../server/job.ts';
+import { createNode } from '../../server/main.ts';
+import { LEGACY_FIELDS } from '../../server/messages.ts';
+import type { PeersFile } from '../../server/peers.ts';
+import type { NodeRole, NodeRuntime } from '../../server/runtime.ts';
+import { NodeStore } from '../../server/store.ts';
+import '../../protocols/psi/messages.ts';
+import '../../protocols/vfl-lr/messages.ts';
+import '../../protocols/scorecard/messages.ts';
+import '../../protocols/secagg/messages.ts';
+import '../../server/online.ts';
+import '../../server/monitor.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const NODES: { name: string; role: NodeRole }[] = [
+  { name: 'coordinator', role: 'coordinator' },
+  { name: 'platform', role: 'platform' },
+  { name: 'bank-a', role: 'bank' },
+];
+const JOB = 'spoof-job';
+const SPEC = parseJobSpec({ id: JOB, pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' } });
+
+/** A value of a declared kind. */
+function sample(kind: FieldKind): unknown {
+  if (typeof kind !== 'string') {
+    if ('oneOf' in kind) return kind.oneOf[kind.oneOf.length - 1];
+    if ('record' in kind) return sampleBody(kind.record);
+    return [sampleBody(kind.records)];
+  }
+  switch (kind) {
+    case 'int':
+      return 1;
+    case 'number':
+      return 0.5;
+    case 'string':
+      return 'x';
+    case 'boolean':
+      return true;
+    case 'bytes':
+      return new Uint8Array(32);
+    case 'bytes[]':
+      return [new Uint8Array(32)];
+    case 'bytes[][]':
+      return [[new Uint8Array(32)]];
+    case 'f64':
+      return Float64Array.of(0.5);
+    case 'number[]':
+      return [1];
+    case 'number[][]':
+      return [[1]];
+    case 'string[]':
+      return ['x'];
+  }
+}
+
+function sampleBody(fields: Fields): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, sample(v)]));
+}
+
+interface Node {
+  name: string;
+  runtime: NodeRuntime;
+  store: NodeStore;
+  close: () => Promise<void>;
+}
+
+/** The three nodes of a job, in this process, with their gates in `mode`. */
+async function nodes(mode: 'enforce' | 'legacy'): Promise<Node[]> {
+  const dir = tempDir(`indomain-spoof-${mode}-`);
+  const peers: PeersFile = { nodes: [] };
+  for (const n of NODES) {
+    const s = new NodeStore(join(dir, n.name));
+    // Nothing listens there (a port of this test's range): delivery is never attempted anyway.
+    peers.nodes.push({ name: n.name, role: n.role, url: 'http://127.0.0.1:7649', publicKey: Buffer.from(s.identity(n.name).publicKey).toString('base64') });
+    s.close();
+  }
+  writeFileSync(join(dir, 'peers.json'), JSON.stringify(peers));
+  const out: Node[] = [];
+  for (const n of NODES) {
+    const made = await createNode({
+      role: n.role,
+      name: n.name,
+      data: join(dir, n.name),
+      peers: join(dir, 'peers.json'),
+      adminToken: 'a'.repeat(32),
+      psiWorkers: 1,
+      ...(mode === 'legacy' ? { unsafe: { gate: 'legacy' as const } } : {}),
+    });
+    made.runtime.stop(); // queue only: what is queued in the outbox is what leaves
+    made.runtime.store.db.pragma('synchronous = OFF'); // thousands of small transactions: no fsync in this test
+    made.runtime.store.putJob(JOB, JSON.stringify(SPEC));
+    out.push({ name: n.name, runtime: made.runtime, store: made.runtime.store, close: made.close });
+  }
+  return out;
+}
+
+const senders = (m: MessageSpec) => (typeof m.from === 'string' ? [m.from] : m.from);
+
+interface Tally {
+  spoofed: number;
+  spoofedLeft: number;
+  spoofedAudited: number;
+  legit: number;
+  legitLeft: number;
+  classRefused: number;
+  ingressSpoofed: number;
+  ingressAccepted: number;
+}
+
+/** Every type × (from, to) × node × path; then every undeclared pair a signing peer could send. */
+function attack(all: Node[], mode: 'enforce' | 'legacy'): Tally {
+  const t: Tally = { spoofed: 0, spoofedLeft: 0, spoofedAudited: 0, legit: 0, legitLeft: 0, classRefused: 0, ingressSpoofed: 0, ingressAccepted: 0 };
+  const types = declaredMessages();
+  for (const node of all) {
+    for (const m of types) {
+      const legacy = mode === 'legacy' ? LEGACY_FIELDS[`${m.protocol}/${m.type}`] : undefined;
+      const body = sampleBody(legacy ?? m.fields);
+      for (const from of ROLES) {
+        for (const to of ROLES) {
+          if (!node.runtime.policy.allowedClasses.includes(m.privacy)) {
+            t.classRefused++;
+            continue;
+          }
+          const env: Envelope = { job: JOB, protocol: m.protocol, type: m.type, round: 0, from, to, body };
+          const legit = senders(m).includes(from) && m.to.includes(to) && rolesOf(SPEC, node.name).includes(from);
+          for (const path of ['job', 'direct'] as const) {
+            const queued = node.store.undelivered().length;
+            const audited = node.store.audit.records('egress-blocked').length;
+            let left = false;
+            try {
+              if (path === 'job') {
+                node.runtime.enqueue(JOB, [env]);
+                left = node.store.undelivered().length === queued + 1;
+              } else {
+                node.runtime.gate.check(env, nodeOfRole(SPEC, to));
+                left = true;
+              }
+            } catch (e) {
+              expect(e instanceof IndomainError && e.code).toBe('SRV_EGRESS_BLOCKED');
+              expect(node.store.undelivered().length).toBe(queued);
+            }
+            if (legit) {
+              t.legit++;
+              if (left) t.legitLeft++;
+            } else {
+              t.spoofed++;
+              if (left) t.spoofedLeft++;
+              if (node.store.audit.records('egress-blocked').length === audited + 1) t.spoofedAudited++;
+            }
+            // Clear the outbox so every attempt starts alike (and the same key can be queued again).
+            if (left && path === 'job') node.store.db.prepare('UPDATE outbox SET delivered = 2 WHERE delivered = 0').run();
+          }
+        }
+      }
+    }
+  }
+  // As a receiver: a pinned peer that plays `from` signs a message of a type it may not send, or
+  // to a role that may not get it, addressed to the node that plays `to`.
+  const byName = new Map(all.map((n) => [n.name, n]));
+  let round = 1;
+  for (const m of types) {
+    const legacy = mode === 'legacy' ? LEGACY_FIELDS[`${m.protocol}/${m.type}`] : undefined;
+    for (const from of ROLES) {
+      for (const to of ROLES) {
+        if (senders(m).includes(from) && m.to.includes(to)) continue;
+        const sender = nodeOfRole(SPEC, from);
+        const receiver = byName.get(nodeOfRole(SPEC, to))!;
+        if (sender === receiver.name) continue;
+        t.ingressSpoofed++;
+        const body = m.protocol === 'job' && m.type === 'JobStart' ? { spec: JSON.stringify(SPEC) } : sampleBody(legacy ?? m.fields);
+        const env: Envelope = { job: JOB, protocol: m.protocol, type: m.type, round: round++, from, to, body };
+        try {
+          receiver.runtime.accept(sender, encodeMessage(env));
+          t.ingressAccepted++;
+        } catch (e) {
+          expect(e instanceof IndomainError && e.code).toBe('SRV_UNKNOWN_PARTY');
+        }
+      }
+    }
+  }
+  return t;
+}
+
+describe('attack: sending a message in a role the node does not play, or to a role that may not get it', () => {
+  let on: Tally;
+  let off: Tally;
+  const opened: Node[] = [];
+
+  beforeAll(async () => {
+    const defended = await nodes('enforce');
+    const open = await nodes('legacy');
+    opened.push(...defended, ...open);
+    on = attack(defended, 'enforce');
+    off = attack(open, 'legacy');
+    process.stdout.write(
+      `role spoofing through the gate (${declaredMessages().length} declared types x ${ROLES.length}x${ROLES.length} role pairs x 3 nodes x 2 paths):\n` +
+        `  on:  ${on.spoofedLeft} of ${on.spoofed} spoofed attempts leave (${on.spoofedAudited} audited as egress-blocked); ${on.legitLeft} of ${on.legit} legitimate pass; ` +
+        `received: ${on.ingressAccepted} of ${on.ingressSpoofed} spoofed accepted\n` +
+        `  off: ${off.spoofedLeft} of ${off.spoofed} spoofed attempts leave; ${off.legitLeft} of ${off.legit} legitimate pass; received: ${off.ingressAccepted} of ${off.ingressSpoofed} spoofed accepted\n` +
+        (on.classRefused ? `  (${on.classRefused} attempts not made: a class the node's policy refuses in both modes)\n` : ''),
+    );
+  }, 300_000);
+  afterAll(async () => {
+    for (const n of opened) await n.close();
+  });
+
+  it('defended: every spoofed message is refused and audited, every legitimate one passes', () => {
+    expect(on.spoofed).toBeGreaterThan(1000);
+    expect(on.spoofedLeft).toBe(0);
+    expect(on.spoofedAudited).toBe(on.spoofed);
+    expect(on.legit).toBeGreaterThan(80);
+    expect(on.legitLeft).toBe(on.legit);
+    expect(on.ingressSpoofed).toBeGreaterThan(100);
+    expect(on.ingressAccepted).toBe(0);
+  });
+
+  it('undefended (the old gate): the spoofed messages leave and are accepted', () => {
+    expect(off.spoofed).toBe(on.spoofed);
+    expect(off.spoofedLeft).toBe(off.spoofed);
+    expect(off.legitLeft).toBe(off.legit);
+    expect(off.ingressAccepted).toBe(off.ingressSpoofed);
+  });
+});
