@@ -206,7 +206,7 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
     await c.waitForJob('coordinator', models.partial, 240_000);
   }, 480_000);
   afterAll(async () => {
-    await c.stop();
+    await c?.stop();
   });
 
   /** The platform's own table and each enterprise's true bins (the platform's data and deployed model). */

@@ -72,7 +72,7 @@ describe('attack: the platform reads the ids of enterprises the bank holds no au
     authorised = book.filter((id) => valid['pre-loan'].has(id));
   }, 240_000);
   afterAll(async () => {
-    await c.stop();
+    await c?.stop();
   });
 
   /** What the bank does with its book: batch scoring, online scoring of some of each, monitoring. */
