@@ -56,7 +56,7 @@ export const HostPartialScores = declareMessage({
   privacy: 'score',
   fields: { testLogit: 'f64', testPoints: 'f64', maxPoints: 'number', minPoints: 'number' },
   discloses:
-    "the host's partial logit and integer partial points for every test-set (validation) enterprise, and the highest and lowest partial points possible; nothing per training enterprise. Under `full`, where the bank holds the host's coefficients and WOE, the float partial logit gives away every platform bin of the enterprise (tests/attacks/decode-platform-bins)",
+    "for every test-set (validation) enterprise the host's integer partial points, and under `partial` also its partial logit (the bank holds no host coefficient, WOE table or points table there); under `full`, where the bank holds the host's table, integer points only, which narrow down the enterprise's platform bins as online scoring's do (tests/attacks/decode-platform-bins); the highest and lowest partial points possible; nothing per training enterprise",
 });
 
 /**

@@ -351,9 +351,11 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
           floats[source] = f;
           lines.push(`${policy}, ${source} probabilities as float logits (${f.enterprises} enterprises): bins decoded ${pct(f.bins)} (all bins of an enterprise ${pct(f.whole)})`);
         }
-        // Online: the probability carries nothing finer than the integer score.
-        expect(floats.online!.whole).toBeLessThan(0.05);
-        expect(floats.online!.bins).toBeLessThan(results[policy].online!.decoded.bins + 0.05);
+        // Online and validation: the probability carries nothing finer than the integer score.
+        for (const source of ['online', 'validation'] as const) {
+          expect(floats[source]!.whole).toBeLessThan(0.05);
+          expect(floats[source]!.bins).toBeLessThan(results[policy][source]!.decoded.bins + 0.05);
+        }
       }
     }
     console.log(lines.join('\n'));
