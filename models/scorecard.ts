@@ -60,6 +60,16 @@ export function scoreOfProbability(p: number, s: Scaling): number {
 }
 
 /**
+ * Probability of the event that an integer score stands for: the inverse of
+ * {@link scoreOfProbability}, σ((offset − score) / factor). Online scoring gives this, since the
+ * bank holds the platform's integer points only, not its partial logit.
+ */
+export function probabilityOfScore(score: number, s: Scaling): number {
+  const { factor, offset } = scalingConstants(s);
+  return 1 / (1 + Math.exp((score - offset) / factor));
+}
+
+/**
  * Reason codes for one row: `lost[j]` is the points lost on characteristic j (best bin minus the
  * row's bin). Returns up to `top` characteristic indices with a positive loss, largest first.
  */

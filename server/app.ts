@@ -23,6 +23,7 @@ import { MESSAGE_PATH, type NodeRuntime, type Peer } from './runtime.ts';
 import { RequestVerifier } from './signing.ts';
 import { PEER_SCORE_PATH, type BankScorer, type PlatformScorer } from './online.ts';
 import { PEER_MONITOR_PATH, type BankMonitor, type PlatformMonitor } from './monitor.ts';
+import { PEER_GRANTS_PATH, type PlatformGrants } from './grants.ts';
 import { checkRecord, PURPOSES, type AuthorisationRegistry, type Purpose } from './authz.ts';
 import type { Identity } from './signing.ts';
 
@@ -33,6 +34,8 @@ export interface AppOptions {
   /** Post-loan monitoring: the platform's side or the bank's. */
   readonly platformMonitor?: PlatformMonitor;
   readonly bankMonitor?: BankMonitor;
+  /** A bank's own authorisation records, for its copy (platform nodes). */
+  readonly platformGrants?: PlatformGrants;
   /** The platform's authorisation registry (platform nodes only). */
   readonly authz?: AuthorisationRegistry;
   readonly runtime: NodeRuntime;
@@ -143,6 +146,8 @@ function peerPlugin(o: AppOptions): FastifyPluginAsync {
       });
     const monitor = o.platformMonitor;
     if (monitor) signedRpc(PEER_MONITOR_PATH, "A bank's signed request for new public credit events on its authorised monitored enterprises", (s, b) => monitor.answer(s, b));
+    const grants = o.platformGrants;
+    if (grants) signedRpc(PEER_GRANTS_PATH, "A bank's signed request for its own authorisation records (its copy, so that it names only authorised enterprises)", (s, b) => grants.answer(s, b));
     const scorer = o.platformScorer;
     if (scorer) signedRpc(PEER_SCORE_PATH, "A bank's signed request for the platform's partial scores of authorised enterprises", (s, b) => scorer.answer(s, b));
   };

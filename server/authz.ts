@@ -154,6 +154,11 @@ export class AuthorisationRegistry {
     return status(by.get(uscc) ?? [], at);
   }
 
+  /** Every record of one bank for one purpose: what that bank's copy holds (server/grants.ts). */
+  records(bank: string, purpose: Purpose): Authorisation[] {
+    return [...this.byEnterprise(bank, purpose).values()].flat();
+  }
+
   private byEnterprise(bank: string, purpose: Purpose): Map<string, Authorisation[]> {
     const rows = this.store.db
       .prepare('SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations WHERE bank = ? AND purpose = ?')

@@ -249,6 +249,9 @@ export class NodeJob {
     }
     const party = this.partyFor(env.protocol);
     if (!party) return null; // its stage has not started here yet: the runtime defers it
+    // A scorecard-stage message (the other party or the arbiter may get there first) waits until
+    // this node's scorecard stage has started: binning is over, the model not yet set.
+    if (env.protocol === 'scorecard' && this.stagesDone.has('binning') && this.stage !== 'scorecard') return null;
     const stage = env.protocol === 'psi' ? 'psi' : env.protocol === 'vfl-lr' ? 'training' : this.sc && this.vfl ? 'scorecard' : 'binning';
     const out = await party.receive(env);
     return this.after(stage, party.flush ? [...out, ...party.flush()] : out);

@@ -23,6 +23,7 @@ import { NodeStore } from './store.ts';
 import { AuthorisationRegistry } from './authz.ts';
 import { BankScorer, PlatformScorer } from './online.ts';
 import { BankMonitor, PlatformMonitor } from './monitor.ts';
+import { BankGrants, PlatformGrants } from './grants.ts';
 
 /**
  * V8 flags every node process runs with (the cluster passes them; `indomain node` re-executes
@@ -50,7 +51,11 @@ export interface NodeOptions {
   readonly autoApprove?: boolean;
   readonly https?: { key: Buffer; cert: Buffer };
   /** TEST ONLY switches of {@link buildApp} and {@link NodeRuntime} for tests/attacks (never on the command line). */
-  readonly unsafe?: Pick<AppOptions, 'authCheck' | 'dataPaths'> & RuntimeOptions['unsafe'];
+  readonly unsafe?: Pick<AppOptions, 'authCheck' | 'dataPaths'> &
+    NonNullable<RuntimeOptions['unsafe']> & {
+      /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
+      readonly askUnauthorised?: boolean;
+    };
 }
 
 /** A node's parts, built but not listening: `startNode` listens and recovers; tests may listen on port 0. */
@@ -81,9 +86,11 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     ...(o.unsafe?.gate || o.unsafe?.reports ? { unsafe: { ...(o.unsafe.gate ? { gate: o.unsafe.gate } : {}), ...(o.unsafe.reports ? { reports: o.unsafe.reports } : {}) } } : {}),
   });
   const platformScorer = authz ? new PlatformScorer(store, authz, runtime) : undefined;
-  const bankScorer = role === 'bank' ? new BankScorer(store, identity, peers, runtime) : undefined;
+  const grants = role === 'bank' ? new BankGrants(store, identity, runtime, o.unsafe?.askUnauthorised !== true) : undefined;
+  const bankScorer = grants ? new BankScorer(store, identity, peers, runtime, grants) : undefined;
   const platformMonitor = authz ? new PlatformMonitor(store, authz, runtime) : undefined;
-  const bankMonitor = bankScorer ? new BankMonitor(store, identity, peers, bankScorer, runtime) : undefined;
+  const bankMonitor = bankScorer && grants ? new BankMonitor(store, identity, peers, bankScorer, runtime, grants) : undefined;
+  const platformGrants = authz ? new PlatformGrants(store, authz, runtime) : undefined;
   const app = await buildApp({
     runtime,
     identity,
@@ -98,6 +105,7 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     ...(platformScorer ? { platformScorer } : {}),
     ...(bankScorer ? { bankScorer } : {}),
     ...(platformMonitor ? { platformMonitor } : {}),
+    ...(platformGrants ? { platformGrants } : {}),
     ...(bankMonitor ? { bankMonitor } : {}),
   });
   const close = async () => {

@@ -26,6 +26,7 @@ import { sha256, type NodeStore } from './store.ts';
 import { post } from './http-client.ts';
 import { answerSigned, signedRequest } from './rpc.ts';
 import type { BankScorer } from './online.ts';
+import type { BankGrants } from './grants.ts';
 import './messages.ts';
 
 export const PEER_MONITOR_PATH = '/v1/peer/monitor';
@@ -134,6 +135,7 @@ export class BankMonitor {
     private readonly peers: ReadonlyMap<string, Peer>,
     private readonly scorer: BankScorer,
     private readonly runtime: NodeRuntime,
+    private readonly grants: BankGrants,
   ) {
     store.db.exec(SCHEMA);
   }
@@ -210,23 +212,10 @@ export class BankMonitor {
     for (const [f, v] of Object.entries(featureStability)) {
       if (v > o.stabilityThreshold) alerts.push({ model: o.model, runAt, kind: 'feature-stability', enterprise: null, detail: { feature: f, stability: v, threshold: o.stabilityThreshold } });
     }
-    // 4. New public credit events on the platform for the monitored enterprises.
-    const request: Envelope = { job: o.model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model: o.model, purpose: 'post-loan', ids: [...batch.table.ids] } };
-    const { body, headers } = signedRequest(this.runtime, this.identity, request, platform.name, PEER_MONITOR_PATH);
-    const key = `${o.model}|monitor|${sha256(body).slice(0, 16)}`;
-    await this.store.later(() =>
-      this.store.audit.append('message-sent', o.model, { peer: platform.name, key, protocol: 'monitor', type: 'EventsRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprises: batch.table.ids.length }),
-    );
-    const res = await post(platform.url + PEER_MONITOR_PATH, headers, body);
-    if (res.status !== 200) throw new IndomainError('SRV_PEER_UNREACHABLE', `platform monitoring: ${res.body.toString('utf8')}`);
-    const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
-    const reply = decodeMessage(bytes);
-    validateBody(messageSpec('monitor', 'Events'), reply.body, 'SRV_BAD_REQUEST');
-    this.runtime.gate.admit(reply, platform.name);
-    await this.store.later(() =>
-      this.store.audit.append('message-received', o.model, { peer: platform.name, key: `${key}|reply`, protocol: 'monitor', type: 'Events', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes) }),
-    );
-    const ev = reply.body as { ids: string[]; kinds: string[]; refused: number };
+    // 4. New public credit events on the platform for the monitored enterprises the bank holds a
+    // post-loan authorisation for; the others are refused here and not named to the platform.
+    const { allowed, refused: refusedHere } = await this.grants.split(platform, o.model, 'post-loan', batch.table.ids);
+    const ev = allowed.length === 0 ? { ids: [], kinds: [], refused: 0 } : await this.events(platform, o.model, allowed);
     ev.ids.forEach((id, k) => alerts.push({ model: o.model, runAt, kind: ev.kinds[k] === 'enforcement' ? 'enforcement' : 'dishonest-debtor', enterprise: id, detail: { source: 'platform' } }));
     // 5. Store this run's scores and the alerts.
     const putScore = this.store.db.prepare('INSERT OR REPLACE INTO monitor_scores (model, id, score, band, at) VALUES (?, ?, ?, ?, ?)');
@@ -238,6 +227,27 @@ export class BankMonitor {
     });
     const byKind: Record<string, number> = {};
     for (const a of alerts) byKind[a.kind] = (byKind[a.kind] ?? 0) + 1;
-    return { rows: batch.table.ids.length, scored: scored.length, refused: batch.results.length - scored.length, scoreStability, featureStability, migration, alerts: byKind, platformRefused: ev.refused };
+    return { rows: batch.table.ids.length, scored: scored.length, refused: batch.results.length - scored.length, scoreStability, featureStability, migration, alerts: byKind, platformRefused: ev.refused, refusedByBank: refusedHere.size };
   }
+
+  /** The platform's new public credit events for these (authorised) enterprises. */
+  private async events(platform: Peer, model: string, ids: string[]): Promise<{ ids: string[]; kinds: string[]; refused: number }> {
+    const request: Envelope = { job: model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose: 'post-loan', ids } };
+    const { body, headers } = signedRequest(this.runtime, this.identity, request, platform.name, PEER_MONITOR_PATH);
+    const key = `${model}|monitor|${sha256(body).slice(0, 16)}`;
+    await this.store.later(() =>
+      this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'monitor', type: 'EventsRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprises: ids.length }),
+    );
+    const res = await post(platform.url + PEER_MONITOR_PATH, headers, body);
+    if (res.status !== 200) throw new IndomainError('SRV_PEER_UNREACHABLE', `platform monitoring: ${res.body.toString('utf8')}`);
+    const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
+    const reply = decodeMessage(bytes);
+    validateBody(messageSpec('monitor', 'Events'), reply.body, 'SRV_BAD_REQUEST');
+    this.runtime.gate.admit(reply, platform.name);
+    await this.store.later(() =>
+      this.store.audit.append('message-received', model, { peer: platform.name, key: `${key}|reply`, protocol: 'monitor', type: 'Events', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes) }),
+    );
+    return reply.body as { ids: string[]; kinds: string[]; refused: number };
+  }
+
 }

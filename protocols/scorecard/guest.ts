@@ -11,11 +11,11 @@
 import { IndomainError } from '../../engine/errors.ts';
 import { spdInverse } from '../../engine/linalg.ts';
 import { binCounts, type BinSpec } from '../../models/binning.ts';
-import { sigmoid } from '../../models/logistic.ts';
+import { logit as logOdds, sigmoid } from '../../models/logistic.ts';
 import type { SampleSummary } from '../../models/report.ts';
 import { cryptoRng, type Rng } from '../../engine/rng.ts';
 import { PackedColumns } from '../he/packing.ts';
-import { basePoints, binPoints } from '../../models/scorecard.ts';
+import { basePoints, binPoints, probabilityOfScore } from '../../models/scorecard.ts';
 import { selectFeatures, type Dropped } from '../../models/selection.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
@@ -340,14 +340,19 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     const testLogit = b.testLogit as Float64Array;
     const testPoints = b.testPoints as Float64Array;
     const nTest = this.labels.test.length;
-    if (testLogit.length !== nTest || testPoints.length !== nTest) {
+    // Under `full` the platform sends integer points only (no partial logit: with the table this
+    // bank holds, it would decode into the enterprise's bins).
+    const full = this.config.policy === 'full';
+    if (testLogit.length !== (full ? 0 : nTest) || testPoints.length !== nTest) {
       throw new IndomainError('SC_BAD_MESSAGE', `${testLogit.length}/${testPoints.length} partial scores for ${nTest} test rows`, { field: 'testLogit' });
     }
+    if (testPoints.some((p) => !Number.isInteger(p))) throw new IndomainError('SC_BAD_MESSAGE', 'platform partial points must be integers', { field: 'testPoints' });
     if (this.config.policy === 'full' && !this.hostCharacteristics) throw new IndomainError('SC_BAD_MESSAGE', 'the full policy needs the host points table first', { field: 'table' });
     this.hostPointRange = { max: b.maxPoints, min: b.minPoints };
     const own = this.ownScores('test');
-    const logit = own.logit.map((u, i) => u + testLogit[i]!);
     const points = own.points.map((p, i) => p + testPoints[i]!);
+    // Under `full`, the log-odds the integer score stands for: the probability online scoring gives.
+    const logit = full ? points.map((s) => logOdds(probabilityOfScore(s, this.config.scaling))) : own.logit.map((u, i) => u + testLogit[i]!);
     this.test = { logit, prob: logit.map(sigmoid), points, hostPoints: testPoints, labels: this.labels.test };
     return this.finishIfComplete();
   }

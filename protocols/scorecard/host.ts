@@ -238,7 +238,9 @@ export class ScorecardHost extends ScorecardParty implements Party {
     if (this.config.policy === 'full') out.push(envelope(job, 'HostPoints', this.name, 'guest', { table: this.sharedCharacteristics() }));
     out.push(
       envelope(job, 'HostPartialScores', this.name, 'guest', {
-        testLogit: test.logit,
+        // Under `full` the bank holds the coefficients and WOE: a float partial logit would decode
+        // into the enterprise's bins, so it gets the integer points only (the probability is the score's).
+        testLogit: this.config.policy === 'full' ? new Float64Array(0) : test.logit,
         testPoints: test.points,
         maxPoints: this.points.reduce((s, p) => s + Math.max(...p), 0),
         minPoints: this.points.reduce((s, p) => s + Math.min(...p), 0),

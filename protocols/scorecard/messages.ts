@@ -57,7 +57,7 @@ export const HostPartialScores = declareMessage({
   privacy: 'score',
   fields: { testLogit: 'f64', testPoints: 'f64', maxPoints: 'number', minPoints: 'number' },
   discloses:
-    "the host's partial logit and integer partial points for every test-set (validation) enterprise, and the highest and lowest partial points possible; nothing per training enterprise",
+    "for every test-set (validation) enterprise the host's integer partial points, and under `partial` also its partial logit (the bank holds no host coefficient, WOE table or points table there); under `full`, where the bank holds the host's table, integer points only, which narrow down the enterprise's platform bins as online scoring's do (tests/attacks/decode-platform-bins); the highest and lowest partial points possible; nothing per training enterprise",
 });
 
 /**
@@ -107,7 +107,8 @@ export const HostPoints = declareMessage({
       labels: 'string[]',
     }),
   },
-  discloses: "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin)",
+  discloses:
+    "under the `full` disclosure policy only: the host's characteristics (bins with cut points or categories, WOE, coefficient, points per bin); with it, every per-enterprise platform sum the bank receives (test-set validation points, online partial points) narrows down the enterprise's platform bins, the more so the fewer the platform characteristics (tests/attacks/decode-platform-bins: 76% of bins against 56% from the bin shares with 6, 58% against 57% with 20)",
 });
 
 export const ShareSeed = declareMessage({

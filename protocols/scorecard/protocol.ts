@@ -64,8 +64,10 @@
  *            disclosure any federated scoring makes) and the range of its points; the host's
  *            stability indices; the training sample's report aggregates; the Fisher matrix
  *            (weighted sums of host features over all training rows); ciphertexts under A's key;
- *            under `full`, the host's bins and points. Nothing per training row of the host
- *            (tests/attacks/train-rows.test.ts).
+ *            under `full`, the host's bins and points, with which each test enterprise's partial
+ *            points narrow down its host bins and its float partial logit gives every one away
+ *            (see server/online.ts and tests/attacks/decode-platform-bins). Nothing per training
+ *            row of the host (tests/attacks/train-rows.test.ts).
  *   Arbiter: the multiset of (joint logit, total points, label) of the training rows in an order
  *            it cannot link to any row or enterprise (π and the pads are G's and H's only), hence
  *            the training event rate and score distribution; the Fisher blocks (sums over all

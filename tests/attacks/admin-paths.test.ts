@@ -17,6 +17,7 @@ import type { RouteEntry } from '../../server/app.ts';
 import { Cluster, type NodeConfig } from '../../server/cluster.ts';
 import { createNode } from '../../server/main.ts';
 import { PEER_MONITOR_PATH } from '../../server/monitor.ts';
+import { PEER_GRANTS_PATH } from '../../server/grants.ts';
 import { PEER_SCORE_PATH } from '../../server/online.ts';
 import { MESSAGE_PATH } from '../../server/runtime.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -149,7 +150,7 @@ const nodes = (base: number): NodeConfig[] => [
 ];
 const nameOf = (role: string) => (role === 'bank' ? 'bank-1' : role);
 /** Routes outside the admin plugin: public ones and the signed peer routes (each with its own check). */
-const OUTSIDE = new Set(['/v1/health', '/v1/identity', '/openapi.json', MESSAGE_PATH, PEER_SCORE_PATH, PEER_MONITOR_PATH]);
+const OUTSIDE = new Set(['/v1/health', '/v1/identity', '/openapi.json', MESSAGE_PATH, PEER_SCORE_PATH, PEER_MONITOR_PATH, PEER_GRANTS_PATH]);
 
 describe('attack: admin routes spelled so that a check on the URL text misses them', () => {
   const defended = new Cluster(tempDir('indomain-attack-admin-'), nodes(7630));

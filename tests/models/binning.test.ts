@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRng, gaussian } from '../../engine/rng.ts';
 import { applyPlan, assignBins, binCounts, initialBins, mergeCounts, mergePlan, woeIv } from '../../models/binning.ts';
 import { selectFeatures, varianceInflation } from '../../models/selection.ts';
-import { basePoints, binPoints, erfc, reasonCodes, scoreOfProbability } from '../../models/scorecard.ts';
+import { basePoints, binPoints, erfc, probabilityOfScore, reasonCodes, scoreOfProbability } from '../../models/scorecard.ts';
 import { IndomainError } from '../../engine/errors.ts';
 
 /** n rows of one feature with missing values and a label whose log-odds follow `shape(x)`. */
@@ -159,6 +159,10 @@ describe('points', () => {
     expect(scoreOfProbability(1 / 26, s)).toBeCloseTo(580, 9);
     expect(basePoints(Math.log(1 / 50), s)).toBe(600);
     expect(binPoints([1, -1, 0], 0.5, s)).toEqual([-14, 14, 0]);
+    // The probability an integer score stands for (online scoring) inverts the scaling.
+    expect(probabilityOfScore(600, s)).toBeCloseTo(1 / 51, 12);
+    expect(probabilityOfScore(580, s)).toBeCloseTo(1 / 26, 12);
+    for (const p of [0.001, 0.02, 0.3, 0.9]) expect(probabilityOfScore(scoreOfProbability(p, s), s)).toBeCloseTo(p, 12);
   });
   it('give the largest losses as reason codes', () => {
     expect(reasonCodes([0, 5, 12, 5, 1], 3)).toEqual([2, 1, 3]);

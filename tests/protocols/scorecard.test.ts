@@ -289,15 +289,13 @@ describe('federated scorecard', () => {
   it('breast, partial overlap, `partial` policy: the platform is one input, its points never reach the bank', async () => {
     const pair = await overlapPair('breast', 0.9, 0.85, 'sc-br');
     // Label-privacy noise off (test-only switch): this test checks the standard errors' arithmetic
-    // against plaintext to 1e-4. On breast's 364 training rows the noise (ε 1, δ 1e-6, 20 host
+    // against plaintext to 1e-4 relative. On breast's 364 training rows the noise (ε 1, δ 1e-6, 20 host
     // features: σ ≈ 24 events per fine bin of ≥ 20 rows) makes the host WOE mostly noise, the fit
     // nearly separates and the information matrix too ill-conditioned for that comparison;
     // default_credit above checks everything with the noise on.
     const run = await runScorecard(pair, { seed: 'sc-br', policy: 'partial', testOnly: { exactBinPlan: true } });
     const lr = await rawFederatedLr(pair, 'sc-br');
-    // 91 test rows (57 × 34 pairs): one discordant pair moves the AUC by 5e-4, and training's
-    // flooding noise moves it between runs of the same split (measured 0.9923–0.9956 against the
-    // raw LR's 0.9978–0.9983, also on the branch before label privacy): 0.01, not 0.005.
+    // 91 test rows: one pair of misordered enterprises moves the AUC by ~5e-4.
     expect(run.report.discrimination.test.auc).toBeGreaterThan(lr.auc - 0.01);
     expect(run.log.some((m) => m.type === 'HostPoints')).toBe(false);
     expect(run.model.characteristics.every((c) => c.party === 'guest')).toBe(true);
@@ -313,7 +311,9 @@ describe('federated scorecard', () => {
     expectEnginePoints(run, pair, sqlitePoints(input, scorecardSql(run.model)));
     expectEnginePoints(run, pair, await duckdbPoints(input, scorecardSql(run.model)));
     const central = centralStandardErrors(run);
-    for (let j = 0; j < central.length; j++) expect(Math.abs(g.standardErrors![j]! - central[j]!)).toBeLessThanOrEqual(1e-4);
+    // Breast is nearly separable: standard errors reach tens, and the flooded Fisher matrix's noise
+    // goes through its inverse; agreement to 1e-4 relative.
+    for (let j = 0; j < central.length; j++) expect(Math.abs(g.standardErrors![j]! - central[j]!)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(central[j]!)));
   }, 120_000);
 
   it('refuses bad configuration, undeclared features and malformed messages with coded errors', async () => {

@@ -51,7 +51,7 @@ describe('egress guard', () => {
     ];
     for (const env of attempts) expect(blocked(() => runtime.enqueue('j', [env]))).toBe('SRV_EGRESS_BLOCKED');
     // The online scoring reply path: the same gate.
-    const reply: Envelope = { job: 'j', protocol: 'score', type: 'PartialScores', round: 0, from: 'host', to: 'guest', body: { points: Float64Array.of(3), logits: Float64Array.of(0.1), maxPoints: 9, outcomes: [''], row } };
+    const reply: Envelope = { job: 'j', protocol: 'score', type: 'PartialScores', round: 0, from: 'host', to: 'guest', body: { points: Float64Array.of(3), maxPoints: 9, outcomes: [''], row } };
     expect(blocked(() => runtime.gate.check(reply))).toBe('SRV_EGRESS_BLOCKED');
     expect(blocked(() => runtime.gate.check({ ...reply, type: 'RawFeatures' }))).toBe('SRV_EGRESS_BLOCKED');
     expect(store.undelivered()).toEqual([]);
@@ -92,11 +92,11 @@ describe('egress guard', () => {
     expect(rpc).toMatch(/runtime\.gate\.check\(reply, sender\);\n  const out = encodeMessage\(reply\);/);
     expect(rpc).toMatch(/runtime\.gate\.check\(env, peer\);\n  const body = encodeMessage\(env\);/);
     // The platform's replies go through answerSigned; the bank's requests through signedRequest.
-    for (const f of ['online.ts', 'monitor.ts']) {
+    for (const f of ['online.ts', 'monitor.ts', 'grants.ts']) {
       const src = readFileSync(join(dir, f), 'utf8');
       const answer = src.slice(src.indexOf('  answer(sender'), src.indexOf('\n  }\n', src.indexOf('  answer(sender')));
       expect(answer).toMatch(/return answerSigned\(/);
-      expect(src).toMatch(/signedRequest\(this\.runtime, this\.identity, request, platform\.name, PEER_(SCORE|MONITOR)_PATH\)/);
+      expect(src).toMatch(/signedRequest\(this\.runtime, this\.identity, request, platform\.name, PEER_(SCORE|MONITOR|GRANTS)_PATH\)/);
     }
   });
 });
