@@ -55,7 +55,9 @@ async function run(testOnly: ScorecardTestSwitches): Promise<ScorecardRun> {
     labels: { train: p.guest.train.label!, test: p.guest.test.label! },
     host: side(p.host),
     hostDeclarations: { categorical: ['x1', 'x2', 'x3'] },
-    config: scorecardConfig('attack-train-rows', { policy: 'full' }),
+    // `partial`: the bank then also holds the platform's float partial logits of the test rows, the
+    // richest material for the no-message baselines (under `full` it gets integer points only).
+    config: scorecardConfig('attack-train-rows', { policy: 'partial' }),
     rng: cryptoRng,
     testOnly,
   });
