@@ -40,9 +40,14 @@ export async function answerSigned(
   validateBody(spec, env.body, 'SRV_BAD_REQUEST');
   const body = env.body as RequestBody & Record<string, unknown>;
   if (env.job !== body.model) throw new IndomainError('SRV_BAD_REQUEST', 'the envelope job is not the model', { field: 'model' });
-  if (!store.job(body.model)) throw new IndomainError('SC_UNKNOWN_MODEL', `"${body.model}"`, { field: 'model' });
-  // Roles from the model's job: the signer must be its guest (the bank), this node its host.
-  runtime.gate.admit(env, sender);
+  // Roles from the model's job: the signer must be its guest (the bank), this node its host. An
+  // unknown model and another bank's model get the same answer, so a peer cannot probe which ids exist.
+  try {
+    if (!store.job(body.model)) throw new IndomainError('SC_UNKNOWN_MODEL', 'no such model');
+    runtime.gate.admit(env, sender);
+  } catch {
+    throw new IndomainError('SC_UNKNOWN_MODEL', 'no model of that name for this bank', { field: 'model' });
+  }
   const key = `${body.model}|${x.protocol}|${sha256(bytes).slice(0, 16)}`;
   const audit = (kind: 'message-received' | 'message-sent', r: Record<string, unknown>) => store.later(() => store.audit.append(kind, body.model, r));
   const received = audit('message-received', { peer: sender, key, protocol: x.protocol, type: x.request, round: 0, privacy: spec.privacy, bytes: bytes.length, sha256: sha256(bytes), enterprises: body.ids, purpose: body.purpose });
