@@ -58,11 +58,15 @@ export function quantise(cols: readonly Float64Array[], rows: number): Quantised
   return { values, columns: cols.length, rows, bits };
 }
 
+/** `bytes` of AES-256-CTR keystream under a 32-byte seed, zero IV: one seed, one stream. */
+export function keystream(seed: Uint8Array, bytes: number): Buffer {
+  return createCipheriv('aes-256-ctr', seed, Buffer.alloc(16)).update(Buffer.alloc(bytes));
+}
+
 /** `count` uniform 32-bit words from a 32-byte seed (AES-256-CTR keystream). */
 export function maskWords(seed: Uint8Array, count: number): Int32Array {
   if (seed.length !== 32) throw new IndomainError('VFL_BAD_MESSAGE', `mask seed of ${seed.length} bytes, 32 expected`, { field: 'seed' });
-  const cipher = createCipheriv('aes-256-ctr', seed, Buffer.alloc(16));
-  const bytes = cipher.update(Buffer.alloc(count * 4));
+  const bytes = keystream(seed, count * 4);
   return new Int32Array(bytes.buffer, bytes.byteOffset, count).slice();
 }
 

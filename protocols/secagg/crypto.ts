@@ -12,7 +12,9 @@
  * - authenticated encryption of shares between two banks: AES-256-GCM under a key agreed between
  *   them, with the sender, receiver, job and round as associated data.
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto';
+import { keystream } from '../mpc/cross-gram.ts';
+import { x25519PrivateKey, x25519PublicKey } from '../psi/group.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 
@@ -59,7 +61,7 @@ export function decodeFixed(ring: Float64Array, fractionBits: number): Float64Ar
 /** `length` uniform ring elements from a 32-byte seed (AES-256-CTR keystream, zero IV: one seed, one mask). */
 export function expandMask(seed: Uint8Array, length: number): Float64Array {
   if (seed.length !== 32) throw new IndomainError('SECAGG_BAD_MESSAGE', `mask seed of ${seed.length} bytes, 32 expected`);
-  const stream = createCipheriv('aes-256-ctr', seed, Buffer.alloc(16)).update(Buffer.alloc(length * 8));
+  const stream = keystream(seed, length * 8);
   const out = new Float64Array(length);
   for (let i = 0; i < length; i++) {
     const lo = stream.readUInt32LE(8 * i);
@@ -70,8 +72,6 @@ export function expandMask(seed: Uint8Array, length: number): Float64Array {
 }
 
 // ---- X25519 ----------------------------------------------------------------------------------
-
-const PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 export interface KeyPair {
   readonly secret: Uint8Array;
@@ -91,7 +91,7 @@ const imported = new WeakMap<Uint8Array, KeyObject>();
 function privateKey(secret: Uint8Array): KeyObject {
   let key = imported.get(secret);
   if (!key) {
-    key = createPrivateKey({ key: Buffer.concat([PKCS8, secret]), format: 'der', type: 'pkcs8' });
+    key = x25519PrivateKey(secret);
     imported.set(secret, key);
   }
   return key;
@@ -105,8 +105,7 @@ export function agree(secret: Uint8Array, theirPublic: Uint8Array, context: stri
   if (theirPublic.length !== 32) throw new IndomainError('SECAGG_BAD_MESSAGE', `public key of ${theirPublic.length} bytes, 32 expected`, { field: 'publicKey' });
   let shared: Buffer;
   try {
-    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(theirPublic).toString('base64url') }, format: 'jwk' });
-    shared = diffieHellman({ privateKey: privateKey(secret), publicKey });
+    shared = diffieHellman({ privateKey: privateKey(secret), publicKey: x25519PublicKey(theirPublic) });
   } catch {
     throw new IndomainError('SECAGG_BAD_MESSAGE', 'a public key is not a valid X25519 point', { field: 'publicKey' });
   }
