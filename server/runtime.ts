@@ -150,19 +150,9 @@ export class NodeRuntime {
       const spec = parseJobSpec(JSON.parse(String(env.body.spec)));
       if (spec.id !== env.job) throw new IndomainError('SRV_BAD_REQUEST', `JobStart for "${env.job}" carries spec "${spec.id}"`);
       if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `this node is "${this.o.name}", not the ${env.to} of job ${spec.id}`);
-      // Each node of the spec must play its role in the pinned peers: the coordinator a
-      // coordinator, the guest a bank, the host the platform (a bank cannot coordinate a job).
-      for (const [side, role] of this.gate.mode === 'enforce' ? ([['coordinator', 'coordinator'], ['guest', 'bank'], ['host', 'platform']] as const) : []) {
-        const node = side === 'coordinator' ? spec.coordinator : spec[side].node;
-        const playedBy = node === this.o.name ? this.o.role : this.o.peers.get(node)?.role;
-        if (playedBy !== role) throw new IndomainError('SRV_UNKNOWN_PARTY', `the ${side} of job ${spec.id} must be a ${role} node`, { field: side });
-      }
       // Checked before anything is stored: only the job's coordinator starts it.
       this.gate.admit(env, sender, spec);
-      if (this.gate.mode === 'enforce' && env.round !== 0) throw new IndomainError('SRV_BAD_REQUEST', `JobStart must be round 0, got ${env.round}`, { field: 'round' });
-      // A job's specification is fixed by its first JobStart: another one for the same id is refused.
-      const stored = this.o.store.job(spec.id);
-      if (this.gate.mode === 'enforce' && stored && stored.spec !== JSON.stringify(spec)) throw new IndomainError('SRV_BAD_REQUEST', `job ${spec.id} already exists here with another specification`, { field: 'spec' });
+      if (this.gate.mode === 'enforce') this.checkJobStart(env, spec);
       this.o.store.putJob(spec.id, JSON.stringify(spec));
       if (this.o.role === 'platform' && this.o.store.decision(spec.id) === undefined) {
         if (this.o.autoApprove) this.o.store.decide(spec.id, 'approved', 'auto-approval');
@@ -178,6 +168,23 @@ export class NodeRuntime {
     if (fresh && env.protocol === 'job' && env.type === 'JobCancel') this.o.store.updateJob(env.job, { status: 'cancelled' });
     else if (fresh) void this.pump(env.job);
     return { duplicate: !fresh };
+  }
+
+  /**
+   * What a JobStart must be beyond its declaration: round 0; each node of its spec playing its role
+   * in the pinned peers (the coordinator a coordinator, the guest a bank, the host the platform: a
+   * bank cannot coordinate a job); and, for a job already here, the same spec (a job's spec is fixed
+   * by its first JobStart, and the job runs the stored one).
+   */
+  private checkJobStart(env: Envelope, spec: JobSpec): void {
+    if (env.round !== 0) throw new IndomainError('SRV_BAD_REQUEST', `JobStart must be round 0, got ${env.round}`, { field: 'round' });
+    for (const [side, role] of [['coordinator', 'coordinator'], ['guest', 'bank'], ['host', 'platform']] as const) {
+      const node = side === 'coordinator' ? spec.coordinator : spec[side].node;
+      const playedBy = node === this.o.name ? this.o.role : this.o.peers.get(node)?.role;
+      if (playedBy !== role) throw new IndomainError('SRV_UNKNOWN_PARTY', `the ${side} of job ${spec.id} must be a ${role} node`, { field: side });
+    }
+    const stored = this.o.store.job(spec.id);
+    if (stored && stored.spec !== JSON.stringify(spec)) throw new IndomainError('SRV_BAD_REQUEST', `job ${spec.id} already exists here with another specification`, { field: 'spec' });
   }
 
   /** Create a job on the coordinator: stored as its own first inbox record, so replay covers it. */
