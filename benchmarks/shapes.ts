@@ -7,7 +7,7 @@
  *   do; after z-scoring those rows sit 50–70σ out and the optimum takes large opposing weights.
  * - `heavy-tails`: log-normal amounts whose standardised maxima reach 100–250σ.
  * - `near-constant`: a column that is 0 except on a few rows with an extreme value.
- * - `collinear`: pairs of columns with correlation ≈ 0.999, within and across parties.
+ * - `collinear`: pairs of columns with correlation ≈ 0.99, within and across parties.
  * - `rare-events`: the event rate at 1%.
  * - `plain`: correlated Gaussian features (the easy case, and the scale benchmark's default).
  * - `mixed`: all of the above at once.
@@ -132,7 +132,7 @@ export function generatePair(o: ShapeOptions): GeneratedPair {
         const b = new Float64Array(n);
         for (let i = 0; i < n; i++) {
           a[i] = 0.8 * f1[i]! + 0.6 * gaussian(rng);
-          b[i] = a[i]! + 0.045 * gaussian(rng);
+          b[i] = a[i]! + 0.14 * gaussian(rng);
         }
         push('coll_a', a, (i) => 0.4 * a[i]!);
         push('coll_b', b, () => 0);

@@ -28,6 +28,11 @@ export interface WolfeOptions {
   maxStep?: number;
   /** Trials of one line search before its best bracketed point is taken. */
   maxTrials?: number;
+  /**
+   * Standard deviation of the noise on each gradient value (the federated run's flooding): a
+   * curvature pair whose gradient change is within it says nothing about curvature and is skipped.
+   */
+  gradientNoise?: number;
 }
 
 export class WolfeBfgs {
@@ -47,6 +52,7 @@ export class WolfeBfgs {
   private readonly c2: number;
   private readonly maxStep: number;
   private readonly maxTrials: number;
+  private readonly noise: number;
   /** Accepted steps (line searches completed) and rounds (gradients received). */
   accepted = 0;
   rounds = 0;
@@ -58,6 +64,15 @@ export class WolfeBfgs {
     this.c2 = o.curvature ?? 0.9;
     this.maxStep = o.maxStep ?? 5;
     this.maxTrials = o.maxTrials ?? 12;
+    this.noise = o.gradientNoise ?? 0;
+  }
+
+  /** ‖H⁻¹g‖∞: the size of the full quasi-Newton step from a point with gradient `grad`. */
+  predictedStep(grad: Float64Array): number {
+    const s = matVec(this.hinv, this.dim, grad);
+    let m = 0;
+    for (let i = 0; i < this.dim; i++) m = Math.max(m, Math.abs(s[i]!));
+    return m;
   }
 
   /** Given the gradient at the current point, the move (to add to the weights) to the next point. */
@@ -98,7 +113,8 @@ export class WolfeBfgs {
         y[i] = grad[i]! - this.g0![i]!;
       }
       const sy = dot(s, y);
-      if (sy > 1e-12 * Math.sqrt(dot(s, s) * dot(y, y))) this.hinv = inverseUpdate(this.hinv, d, s, y, sy);
+      const yy = dot(y, y);
+      if (sy > 1e-12 * Math.sqrt(dot(s, s) * yy) && Math.sqrt(yy) > 8 * this.noise * Math.sqrt(d)) this.hinv = inverseUpdate(this.hinv, d, s, y, sy);
       this.accepted++;
     }
     // A new search from this point.
