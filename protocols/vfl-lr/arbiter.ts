@@ -13,7 +13,7 @@ import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, secr
 import { CrossGramDealer } from '../mpc/cross-gram.ts';
 import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
-import type { VflConfig } from './config.ts';
+import { roundTolerance, type VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor } from './common.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
@@ -53,6 +53,8 @@ export class VflArbiter implements Party {
   private dealer: CrossGramDealer | undefined;
   /** Standard deviation of the flooding noise on each gradient value the arbiter releases to itself. */
   private gradientNoise = 0;
+  /** The sigmoid tolerance of the current round (config.roundTolerance). */
+  private tolerance = 0;
 
   /**
    * `keys.stored`: a secret key kept from an earlier run of this job (restart); `keys.keep` is
@@ -167,7 +169,8 @@ export class VflArbiter implements Party {
     this.gradientNoise = flood;
 
     this.stage = 'gradients';
-    return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', {})];
+    this.tolerance = this.config.sigmoidToleranceStart;
+    return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance })];
   }
 
   private maybeStep(): Envelope[] {
@@ -197,10 +200,15 @@ export class VflArbiter implements Party {
     };
     // Converged to within the flooding noise: the gradient is at the noise's level, or the next
     // quasi-Newton step is negligible.
-    const converged = norm <= Math.max(this.config.tolerance, 3 * this.gradientNoise) || opt.predictedStep(grad) <= this.config.stepTolerance;
+    // Only at the final sigmoid tolerance: a coarser one biases the gradient by more than this.
+    const converged =
+      this.tolerance <= this.config.sigmoidTolerance &&
+      (norm <= Math.max(this.config.tolerance, 3 * this.gradientNoise) || opt.predictedStep(grad) <= this.config.stepTolerance);
     if (converged) return finish(true);
     if (this.round >= this.config.maxIterations) return finish(false);
-    return [...update(opt.next(grad)), envelope(job, 'RoundStart', this.round, this.name, 'host', {})];
+    const out = update(opt.next(grad));
+    this.tolerance = roundTolerance(this.config, norm, this.tolerance);
+    return [...out, envelope(job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance })];
   }
 
   /** Quasi-Newton steps accepted and curvature restarts (the other rounds were line-search trials). */

@@ -98,7 +98,7 @@ export class VflGuest implements Party {
         this.hostPadded = b.padded;
         return this.cross ? [this.init()] : [];
       case 'HostBasis':
-        return this.onBasis(b.centres, b.halfWidths, b.basis as Uint8Array[][]);
+        return this.onBasis(b.sigmoidTolerance, b.centres, b.halfWidths, b.basis as Uint8Array[][]);
       case 'Update': {
         const step = b.step as Float64Array;
         if (step.length !== this.weights.length) throw new IndomainError('VFL_BAD_MESSAGE', `step has ${step.length} values, guest has ${this.weights.length} weights`, { field: 'step' });
@@ -142,11 +142,14 @@ export class VflGuest implements Party {
    * (scale Δ) times coefficients at the operand scale Δ′ stays unrescaled at ΔΔ′; the diagonal
    * product then multiplies by Δ′ again and rescales once.
    */
-  private onBasis(centres: number[], halfWidths: number[], basis: Uint8Array[][]): Envelope[] {
+  private onBasis(sigmoidTolerance: number, centres: number[], halfWidths: number[], basis: Uint8Array[][]): Envelope[] {
     const { evaluator, slots, operandScale } = this.ckks;
     const n = this.y.length;
     const chunks = Math.ceil(n / slots);
-    const windows = this.checkWindows(centres, halfWidths);
+    if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
+    }
+    const windows = this.checkWindows(centres, halfWidths, sigmoidTolerance);
     const vectors = basisVectors(windows);
     if (basis.length !== vectors || basis.some((b) => b.length !== chunks)) {
       throw new IndomainError('VFL_BAD_MESSAGE', `basis must be ${vectors} × ${chunks} ciphertexts`, { field: 'basis' });
@@ -225,7 +228,7 @@ export class VflGuest implements Party {
   }
 
   /** The host's windows, checked: 1..maxWindows of them, increasing, each at least minHalfWidth wide. */
-  private checkWindows(centres: number[], halfWidths: number[]): SigmoidWindow[] {
+  private checkWindows(centres: number[], halfWidths: number[], sigmoidTolerance: number): SigmoidWindow[] {
     const bad = (why: string): never => {
       throw new IndomainError('VFL_BAD_MESSAGE', why, { field: 'centres' });
     };
@@ -234,7 +237,7 @@ export class VflGuest implements Party {
       const r = halfWidths[j]!;
       if (!(r >= this.config.minHalfWidth) || !Number.isFinite(r) || !Number.isFinite(c) || r > 1024) bad(`window ${j}: half-width out of range`);
       if (j > 0 && !(c > centres[j - 1]!)) bad(`window ${j}: centres must increase`);
-      return { centre: c, halfWidth: r, degree: windowDegree(r, this.config) };
+      return { centre: c, halfWidth: r, degree: windowDegree(r, { ...this.config, sigmoidTolerance }) };
     });
   }
 

@@ -86,7 +86,7 @@ export class VflHost implements Party {
       case 'GuestPaddedSample':
         return this.onGuestSample(b.padded, b.maskSeed);
       case 'RoundStart':
-        return this.onRound();
+        return this.onRound(b.sigmoidTolerance);
       case 'Residual':
         return this.onResidual(b.chunks as Uint8Array[]);
       case 'Update': {
@@ -125,7 +125,7 @@ export class VflHost implements Party {
     this.pool = new ZeroPool(this.ev);
     if (this.initDone) this.stage = 'round';
     // Round 0's weights are zero, so its one window is the narrowest and its degree known now.
-    const degree = windowDegree(this.config.minHalfWidth, this.config);
+    const degree = windowDegree(this.config.minHalfWidth, { ...this.config, sigmoidTolerance: this.config.sigmoidToleranceStart });
     return [
       envelope(this.config.job, 'HostPaddedSample', 0, this.name, 'guest', { padded: this.crossSide().padded(tripleSeed) }),
       envelope(this.config.job, 'ZeroRequest', 0, this.name, 'arbiter', { count: degree * this.packed.chunks }),
@@ -150,9 +150,12 @@ export class VflHost implements Party {
     ];
   }
 
-  private onRound(): Envelope[] {
+  private onRound(sigmoidTolerance: number): Envelope[] {
+    if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
+    }
     const u = linearPredictor(this.x, this.weights, this.rows);
-    const windows = chooseWindows(u, this.config, () => extremeFeatures(this.x, this.weights, this.names).join(', '));
+    const windows = chooseWindows(u, { ...this.config, sigmoidTolerance }, () => extremeFeatures(this.x, this.weights, this.names).join(', '));
     const which = assignWindows(u, windows);
     const basis: Uint8Array[][] = [];
     const tau = new Float64Array(this.rows);
@@ -174,6 +177,7 @@ export class VflHost implements Party {
     this.stage = 'residual';
     const out = [
       envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', {
+        sigmoidTolerance,
         centres: windows.map((w) => w.centre),
         halfWidths: windows.map((w) => w.halfWidth),
         basis,

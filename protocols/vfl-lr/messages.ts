@@ -67,8 +67,9 @@ export const RoundStart = declareMessage({
   from: 'arbiter',
   to: ['host'],
   privacy: 'metadata',
-  fields: {},
-  discloses: 'that a new round starts',
+  fields: { sigmoidTolerance: 'number' },
+  discloses:
+    "that a new round starts, and the round's sigmoid tolerance: a step of a fixed ladder (1e-2, 3e-3, 1e-3, …) at or below the previous gradient's ∞-norm, so the order of magnitude of the gradient (the host's own steps shrink with it too)",
 });
 
 export const ZeroRequest = declareMessage({
@@ -97,9 +98,9 @@ export const HostBasis = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'ciphertext',
-  fields: { centres: 'number[]', halfWidths: 'number[]', basis: 'bytes[][]' },
+  fields: { sigmoidTolerance: 'number', centres: 'number[]', halfWidths: 'number[]', basis: 'bytes[][]' },
   discloses:
-    "the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the per-enterprise windowed Chebyshev basis and window indicators stay encrypted under the arbiter key (protocols/vfl-lr/windows.ts)",
+    "the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the round's sigmoid tolerance (from RoundStart); the per-enterprise windowed Chebyshev basis and window indicators stay encrypted under the arbiter key (protocols/vfl-lr/windows.ts)",
 });
 
 export const Residual = declareMessage({

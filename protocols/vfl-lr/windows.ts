@@ -71,7 +71,9 @@ function cover(sorted: Float64Array, rmax: number, o: WindowOptions): SigmoidWin
     while (i < sorted.length && sorted[i]! <= lo + 2 * rmax) hiValue = sorted[i++]!;
     let hi = Math.ceil(hiValue / g) * g;
     if (hi <= hiValue) hi += g;
-    const halfWidth = Math.max(o.minHalfWidth, (hi - lo) / 2);
+    // Narrower than the minimum: widen both ways, edges staying on the grid.
+    const pad = Math.max(0, Math.ceil((2 * o.minHalfWidth - (hi - lo)) / (2 * g)) * g);
+    const halfWidth = (hi - lo) / 2 + pad;
     const centre = (lo + hi) / 2;
     out.push({ centre, halfWidth, degree: windowDegree(halfWidth, o) });
   }
