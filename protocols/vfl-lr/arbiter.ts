@@ -14,7 +14,7 @@ import { CrossGramDealer } from '../mpc/cross-gram.ts';
 import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
 import { roundTolerance, type VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor } from './common.ts';
+import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -42,6 +42,8 @@ export class VflArbiter implements Party {
   converged = false;
   /** ‖gradient‖∞ seen at each round. */
   readonly gradientNorms: number[] = [];
+  /** Seconds per kind of work (benchmark profile). */
+  readonly profile: Profile = {};
   private keys: KeyOwner | undefined;
   private dec: Decryption | undefined;
   private guestInit: InitBody | undefined;
@@ -95,7 +97,7 @@ export class VflArbiter implements Party {
       case 'ZeroRequest': {
         if (!(b.count >= 1 && b.count <= MAX_ZEROS)) throw new IndomainError('VFL_BAD_MESSAGE', `${b.count} encryptions of zero asked for (1..${MAX_ZEROS})`, { field: 'count' });
         if (this.stage === 'done') return [];
-        return [envelope(this.config.job, 'Zeros', env.round, this.name, 'host', { zeros: zeroCiphertexts(this.ckks, this.keys!, b.count) })];
+        return [envelope(this.config.job, 'Zeros', env.round, this.name, 'host', { zeros: timed(this.profile, 'encryptions of zero', () => zeroCiphertexts(this.ckks, this.keys!, b.count)) })];
       }
       case 'GuestInit':
         this.guestInit = b;
@@ -104,10 +106,10 @@ export class VflArbiter implements Party {
         this.hostInit = b;
         return this.maybeStart();
       case 'GuestGradient':
-        this.pending.guest = this.decryptReleased(b.gradient, this.guestDim);
+        this.pending.guest = timed(this.profile, 'decrypt', () => this.decryptReleased(b.gradient, this.guestDim));
         return this.maybeStep();
       case 'HostGradient':
-        this.pending.host = this.decryptReleased(b.gradient, this.hostDim);
+        this.pending.host = timed(this.profile, 'decrypt', () => this.decryptReleased(b.gradient, this.hostDim));
         return this.maybeStep();
     }
     return [];

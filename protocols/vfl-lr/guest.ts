@@ -15,7 +15,7 @@ import { perSampleCoefficients } from './chebyshev.ts';
 import { basisVectors, windowDegree, type SigmoidWindow } from './windows.ts';
 import { checkColumns } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor } from './common.ts';
+import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -34,6 +34,8 @@ export class VflGuest implements Party {
   readonly weights: Float64Array;
   converged = false;
   iterations = 0;
+  /** Seconds per kind of work (benchmark profile). */
+  readonly profile: Profile = {};
   private readonly x: Float64Array[];
   private ev: Evaluation | undefined;
   private packed: PackedColumns | undefined;
@@ -98,7 +100,7 @@ export class VflGuest implements Party {
         this.hostPadded = b.padded;
         return this.cross ? [this.init()] : [];
       case 'HostBasis':
-        return this.onBasis(b.sigmoidTolerance, b.centres, b.halfWidths, b.basis as Uint8Array[][]);
+        return timed(this.profile, 'residual (coefficients, products)', () => this.onBasis(b.sigmoidTolerance, b.centres, b.halfWidths, b.basis as Uint8Array[][]));
       case 'Update': {
         const step = b.step as Float64Array;
         if (step.length !== this.weights.length) throw new IndomainError('VFL_BAD_MESSAGE', `step has ${step.length} values, guest has ${this.weights.length} weights`, { field: 'step' });
@@ -219,8 +221,8 @@ export class VflGuest implements Party {
     // back to the host, or the host solves for the coefficients and reads coef_0 − y (the labels).
     const sigma = combinationNoise(this.ckks) * 2 ** this.config.floodMarginBits;
     const chunksOut = residual.map((ct) => {
-      if (this.rerandomise) rerandomize(this.ev!, ct, sigma, this.rng);
-      return this.rerandomise ? serialize(this.ckks, ct) : ct.saveArray(this.ckks.seal.ComprModeType.none);
+      if (this.rerandomise) timed(this.profile, 're-randomise', () => rerandomize(this.ev!, ct, sigma, this.rng));
+      return this.rerandomise ? timed(this.profile, 'serialise', () => serialize(this.ckks, ct)) : ct.saveArray(this.ckks.seal.ComprModeType.none);
     });
     this.residual = residual;
     this.stage = 'update';
@@ -243,7 +245,7 @@ export class VflGuest implements Party {
 
   /** Idle time: encode the diagonals of the first product. */
   background(): boolean {
-    return this.stage !== 'done' && (this.packed?.prepareStep() ?? false);
+    return this.stage !== 'done' && timed(this.profile, 'background (diagonals)', () => this.packed?.prepareStep() ?? false);
   }
 
   /** The guest's own encrypted gradient, once the residual is on its way to the host. */
@@ -251,7 +253,7 @@ export class VflGuest implements Party {
     const residual = this.residual;
     if (!residual) return [];
     this.residual = undefined;
-    const gradient = this.packed!.transposeTimes(residual);
+    const gradient = timed(this.profile, 'gradient product', () => this.packed!.transposeTimes(residual));
     for (const ct of residual) ct.delete();
     const penalty = new Float64Array(this.weights.length);
     const divisor = gradientDivisor(this.y.length);
@@ -261,8 +263,8 @@ export class VflGuest implements Party {
     pp.delete();
     // Computed from the arbiter's zeros (in the host's basis): re-randomised before it goes to the
     // arbiter, flooded at the arbiter's own release margin over the product's noise.
-    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width);
-    const g = serialize(this.ckks, gradient);
+    timed(this.profile, 're-randomise', () => rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width));
+    const g = timed(this.profile, 'serialise', () => serialize(this.ckks, gradient));
     gradient.delete();
     return [
       envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { gradient: g }),

@@ -5,6 +5,7 @@
  */
 import { crossGram, linearPredictor } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
+import { performance } from 'node:perf_hooks';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, encode, encryptChunks, importPublicKeys, productNoise, rerandomize, serialize, ZeroPool, type Ckks, type Evaluation } from '../he/ckks.ts';
@@ -15,7 +16,7 @@ import { chebyshevBasis } from './chebyshev.ts';
 import { assignWindows, basisVectors, chooseWindows, windowDegree } from './windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor } from './common.ts';
+import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 
 /** Most encryptions of zero one request asks for (the arbiter's limit). */
 const MAX_ZERO_REQUEST = 4096;
@@ -38,6 +39,8 @@ export class VflHost implements Party {
   readonly weights: Float64Array;
   converged = false;
   iterations = 0;
+  /** Seconds per kind of work (benchmark profile). */
+  readonly profile: Profile = {};
   private ev: Evaluation | undefined;
   private packed: PackedColumns | undefined;
   private readonly rows: number;
@@ -111,7 +114,7 @@ export class VflHost implements Party {
   /** Idle time: the diagonals of the first product, then loading the arbiter's zeros. */
   background(): boolean {
     if (!this.packed || !this.pool || this.stage === 'done') return false;
-    return this.packed.prepareStep() || this.pool.loadStep();
+    return timed(this.profile, 'background (diagonals, zeros)', () => this.packed!.prepareStep() || this.pool!.loadStep());
   }
 
   private sampleRows(): number {
@@ -155,8 +158,10 @@ export class VflHost implements Party {
       throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
     }
     const u = linearPredictor(this.x, this.weights, this.rows);
+    const t0 = performance.now();
     const windows = chooseWindows(u, { ...this.config, sigmoidTolerance }, () => extremeFeatures(this.x, this.weights, this.names).join(', '));
     const which = assignWindows(u, windows);
+    this.profile['windows'] = (this.profile['windows'] ?? 0) + (performance.now() - t0) / 1000;
     const basis: Uint8Array[][] = [];
     const tau = new Float64Array(this.rows);
     windows.forEach((w, j) => {
@@ -166,12 +171,12 @@ export class VflHost implements Party {
       const t = chebyshevBasis(tau, w.degree);
       for (const tk of t) {
         for (let i = 0; i < this.rows; i++) if (which[i] !== j) tk[i] = 0;
-        basis.push(encryptChunks(this.ev!, tk, this.ckks.scale, this.pool));
+        basis.push(timed(this.profile, 'encrypt basis', () => encryptChunks(this.ev!, tk, this.ckks.scale, this.pool)));
       }
       if (j < windows.length - 1) {
         const indicator = new Float64Array(this.rows);
         for (let i = 0; i < this.rows; i++) indicator[i] = which[i] === j ? 1 : 0;
-        basis.push(encryptChunks(this.ev!, indicator, this.ckks.scale, this.pool));
+        basis.push(timed(this.profile, 'encrypt basis', () => encryptChunks(this.ev!, indicator, this.ckks.scale, this.pool)));
       }
     });
     this.stage = 'residual';
@@ -190,8 +195,8 @@ export class VflHost implements Party {
   }
 
   private onResidual(chunks: Uint8Array[]): Envelope[] {
-    const residual = chunks.map((c) => deserialize(this.ckks, c));
-    const gradient = this.packed!.transposeTimes(residual);
+    const residual = timed(this.profile, 'deserialise', () => chunks.map((c) => deserialize(this.ckks, c)));
+    const gradient = timed(this.profile, 'gradient product', () => this.packed!.transposeTimes(residual));
     for (const ct of residual) ct.delete();
     const penalty = new Float64Array(this.weights.length);
     const divisor = gradientDivisor(this.rows);
@@ -201,8 +206,8 @@ export class VflHost implements Party {
     pp.delete();
     // Computed from the guest's residual (itself from the arbiter's zeros): re-randomised before
     // it goes to the arbiter, flooded at the arbiter's own release margin over the product's noise.
-    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width);
-    const g = serialize(this.ckks, gradient);
+    timed(this.profile, 're-randomise', () => rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width));
+    const g = timed(this.profile, 'serialise', () => serialize(this.ckks, gradient));
     gradient.delete();
     this.stage = 'update';
     return [envelope(this.config.job, 'HostGradient', this.round, this.name, 'arbiter', { gradient: g })];
