@@ -13,6 +13,7 @@ import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, secr
 import { CrossGramDealer } from '../mpc/cross-gram.ts';
 import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
+import { logit } from '../../models/logistic.ts';
 import { roundTolerance, type VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 
@@ -55,6 +56,11 @@ export class VflArbiter implements Party {
   private dealer: CrossGramDealer | undefined;
   /** Standard deviation of the flooding noise on each gradient value the arbiter releases to itself. */
   private gradientNoise = 0;
+  /**
+   * The weights as the arbiter can rebuild them (the guest's intercept starts at the logit of the
+   * event rate it reports, every other weight at 0, then the moves it sends): for the relative step test.
+   */
+  private weights = new Float64Array(0);
   /** The sigmoid tolerance of the current round (config.roundTolerance). */
   private tolerance = 0;
 
@@ -169,6 +175,8 @@ export class VflArbiter implements Party {
     const flood = (productNoise(this.ckks, Math.ceil(g.rows / this.ckks.slots)) * 2 ** this.config.floodMarginBits * Math.sqrt(3)) / gradientDivisor(g.rows);
     this.opt = new WolfeBfgs(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d, { gradientNoise: flood });
     this.gradientNoise = flood;
+    this.weights = new Float64Array(d);
+    this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, g.eventRate!)));
 
     this.stage = 'gradients';
     this.tolerance = this.config.sigmoidToleranceStart;
@@ -187,6 +195,7 @@ export class VflArbiter implements Party {
     const job = this.config.job;
     const opt = this.opt!;
     const update = (move: Float64Array): Envelope[] => {
+      for (let j = 0; j < move.length; j++) this.weights[j] += move[j]!;
       const out = [
         envelope(job, 'Update', this.round, this.name, 'guest', { step: move.slice(0, this.guestDim) }),
         envelope(job, 'Update', this.round, this.name, 'host', { step: move.slice(this.guestDim) }),
@@ -205,7 +214,7 @@ export class VflArbiter implements Party {
     // Only at the final sigmoid tolerance: a coarser one biases the gradient by more than this.
     const converged =
       this.tolerance <= this.config.sigmoidTolerance &&
-      (norm <= Math.max(this.config.tolerance, 3 * this.gradientNoise) || opt.predictedStep(grad) <= this.config.stepTolerance);
+      (norm <= Math.max(this.config.tolerance, 3 * this.gradientNoise) || opt.predictedStep(grad) <= this.config.stepTolerance * Math.max(1, maxAbs(this.weights)));
     if (converged) return finish(true);
     if (this.round >= this.config.maxIterations) return finish(false);
     const out = update(opt.next(grad));

@@ -14,7 +14,10 @@ export interface VflConfig {
    * value), or when the next quasi-Newton step is below `stepTolerance`.
    */
   readonly tolerance: number;
-  /** Converged when ‖H⁻¹g‖∞ (the full quasi-Newton step the arbiter would take) is at most this. */
+  /**
+   * Converged when ‖H⁻¹g‖∞ (the full quasi-Newton step the arbiter would take, about the distance
+   * to the optimum) is at most this times max(1, ‖w‖∞).
+   */
   readonly stepTolerance: number;
   /** Largest degree K of the per-sample Chebyshev expansion of the sigmoid. */
   readonly chebyshevDegree: number;
@@ -46,7 +49,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   lambda: 1e-4,
   maxIterations: 60,
   tolerance: 1e-6,
-  stepTolerance: 1e-5,
+  stepTolerance: 1e-4,
   chebyshevDegree: 16,
   sigmoidTolerance: 1e-4,
   sigmoidToleranceStart: 1e-2,
