@@ -54,7 +54,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   sigmoidTolerance: 1e-4,
   sigmoidToleranceStart: 1e-2,
   windowHalfWidth: 4,
-  maxWindows: 8,
+  maxWindows: 16,
   windowGrid: 0.5,
   minHalfWidth: 1,
   hessianSampleRows: 4096,

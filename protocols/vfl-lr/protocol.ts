@@ -23,7 +23,7 @@
  *                                of a public-key encryption's cost; sent again each round
  *   per round r:
  *   A → H     RoundStart         the round's sigmoid tolerance ε_r (1e-2 down to 1e-4 with ‖g‖∞)
- *   H → G     HostBasis          windows (c_j, R_j), j ≤ 8, that hold every row (windows.ts), ε_r,
+ *   H → G     HostBasis          windows (c_j, R_j), j ≤ 16, that hold every row (windows.ts), ε_r,
  *                                and per window [[1_j·T_k(τ_j)]], k = 1..K_j, τ_j = (u_H − c_j)/R_j,
  *                                and [[1_j]] for all windows but the last (ciphertext)
  *   G → H     Residual           [[d]] = Σ_j Σ_k coef_{j,k} ⊙ [[1_j T_k]] + Σ_{j<J} (coef_{j,0} −
@@ -38,7 +38,7 @@
  *
  * What each role receives, exactly:
  *   Guest:   public keys; a triple seed; the host's one-time-padded sample; ciphertexts under A's
- *            key; per round the host's windows (at most 8 intervals on a 0.5 grid, each holding a
+ *            key; per round the host's windows (at most 16 intervals on a 0.5 grid, each holding a
  *            row, not which) and the round's tolerance; its own moves; the final status.
  *   Host:    public keys; a triple seed; the guest's one-time-padded sample and a mask seed;
  *            ciphertexts under A's key (encryptions of zero among them); its own moves; the
