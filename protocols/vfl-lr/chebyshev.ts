@@ -7,8 +7,8 @@
  *   σ(z_i) ≈ Σ_k coef_k,i · T_k(τ_i)
  * with coefficients it computes in plaintext and a basis T_k(τ_i) the host sends encrypted. The
  * error is that of degree-K interpolation of σ over a window of width 2R around a_i + c (σ is
- * analytic in the strip |Im z| < π, so it falls geometrically with K); rows whose u_H lies outside
- * the window are evaluated at its edge. A global polynomial in z (FATE's Taylor step is degree 1)
+ * analytic in the strip |Im z| < π, so it falls geometrically with K). The host covers every row
+ * with a few such windows (windows.ts), so no row is evaluated outside its own. A global polynomial in z (FATE's Taylor step is degree 1)
  * has to cover every joint logit, −36 to 5 on default_credit, and diverges on outliers.
  */
 import { sigmoid } from '../../models/logistic.ts';
@@ -56,13 +56,6 @@ export function perSampleCoefficients(
     }
   }
   return coef;
-}
-
-/** The host's normalisation: τ = clamp((u − centre)/halfWidth, −1, 1). */
-export function normalise(u: Float64Array, centre: number, halfWidth: number): Float64Array {
-  const t = new Float64Array(u.length);
-  for (let i = 0; i < u.length; i++) t[i] = Math.max(-1, Math.min(1, (u[i]! - centre) / halfWidth));
-  return t;
 }
 
 /**
