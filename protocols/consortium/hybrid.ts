@@ -244,9 +244,9 @@ export class HybridBank implements Party {
       pc.delete();
       residual.push(acc!);
     }
-    const gradient = this.packed!.transposeTimes(residual);
     // Both are combinations of the platform's own ciphertexts: re-randomised before they go back
-    // to it, or it solves for the multipliers and reads coef_0 − y (the labels) and X_bᵀ d.
+    // to it, or it solves for the multipliers and reads coef_0 − y (the labels) and X_bᵀ d. The
+    // residual leaves before the product (which works on it in place) is taken from it.
     const sigma = combinationNoise(this.ckks) * 2 ** this.config.floodMarginBits;
     const send = (ct: CipherText, s: number, period?: number) => {
       if (!this.rerandomise) return ct.saveArray(this.ckks.seal.ComprModeType.none);
@@ -254,6 +254,7 @@ export class HybridBank implements Party {
       return serialize(this.ckks, ct);
     };
     const chunksOut = residual.map((ct) => send(ct, sigma));
+    const gradient = this.packed!.transposeTimes(residual);
     for (const ct of residual) ct.delete();
     const g = send(gradient, productNoise(this.ckks, chunks) * 2 ** this.config.floodMarginBits, this.packed!.width);
     gradient.delete();

@@ -11,10 +11,10 @@ const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathna
  * FATE's hetero default_credit: the guest rows dealt to three banks (seeded), the host file as the
  * platform; each bank aligns its rows with the platform's and splits them itself (80/20, seeded).
  */
-export function hybridSplit(banks = 3) {
+export function hybridSplit(banks = 3, rows?: number) {
   const guest = loadCsv(data('default_credit_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
   const host = loadCsv(data('default_credit_hetero_host.csv'), { idColumn: 'id' });
-  const order = permutation(guest.ids.length, seededRng('hybrid-banks'));
+  const order = permutation(guest.ids.length, seededRng('hybrid-banks')).subarray(0, rows ?? guest.ids.length);
   const pairs = new Map<string, HybridPair>();
   const test = new Map<string, { cols: Float64Array[]; y: Uint8Array }>();
   for (let k = 0; k < banks; k++) {
