@@ -9,7 +9,7 @@ import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { accept, checkRound, context, envelope, pairKey, pointOf, selfMask, SETUP_ROUND, subsetOf, type PairKey, type SecAggConfig } from './common.ts';
-import { addRoundMask, agree, decodeFixed, encodeFixed, keyPair, open, ringAdd, seal, split, type KeyPair } from './crypto.ts';
+import { addRoundMask, agree, decodeFixed, encodeFixed, keyPair, open, ringAdd, seal, shareNonce, split, type KeyPair } from './crypto.ts';
 
 export type BankStage = 'advertise' | 'share' | 'ready' | 'mask' | 'unmask';
 const EXPECTS: Record<BankStage, string> = { advertise: 'KeyList', share: 'Shares', ready: '', mask: 'Survivors', unmask: 'Result' };
@@ -109,7 +109,7 @@ export class SecAggBank implements Party {
         continue;
       }
       to.push(bank);
-      sealed.push(seal(this.sealKey(bank), share, shareContext(this.config, round, this.name, bank)));
+      sealed.push(seal(this.sealKey(bank), share, shareContext(this.config, round, this.name, bank), shareNonce(round, pointOf(this.config, this.name) < pointOf(this.config, bank))));
     }
     // y = x + PRG(seed) + Σ_v ±PRG(k_uv, round) over every other live member.
     const y = encoded;
@@ -168,7 +168,7 @@ export class SecAggBank implements Party {
         continue;
       }
       to.push(bank);
-      sealed.push(seal(this.sealKey(bank), share, shareContext(this.config, SETUP_ROUND, this.name, bank)));
+      sealed.push(seal(this.sealKey(bank), share, shareContext(this.config, SETUP_ROUND, this.name, bank), shareNonce(SETUP_ROUND, pointOf(this.config, this.name) < pointOf(this.config, bank))));
     }
     this.stage = 'share';
     return [this.send(SETUP_ROUND, 'ShareKeys', { to, sealed })];

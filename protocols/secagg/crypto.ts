@@ -16,7 +16,7 @@
  * - authenticated encryption of shares between two banks: AES-256-GCM under a key agreed between
  *   them, with the sender, receiver, job and round as associated data.
  */
-import { createCipheriv, createHash, createDecipheriv, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto';
 import { keystream } from '../mpc/cross-gram.ts';
 import { x25519PrivateKey, x25519PublicKey } from '../psi/group.ts';
 import { IndomainError } from '../../engine/errors.ts';
@@ -168,17 +168,29 @@ export function agree(secret: Uint8Array, theirPublic: Uint8Array, context: stri
 // ---- Authenticated encryption of shares ------------------------------------------------------
 
 /**
- * AES-256-GCM: nonce (12) ‖ ciphertext ‖ tag (16). The nonce is the first 12 bytes of SHA-256 of
- * the associated data, which names the job, purpose, round, sender and receiver: each key seals one
- * message per associated data (a bank seals each share once, and rounds only increase), so no nonce
- * repeats under a key.
+ * AES-256-GCM: nonce (12) ‖ ciphertext ‖ tag (16). The caller gives a nonce that never repeats
+ * under `key` ({@link shareNonce}); the associated data binds the job, purpose, sender and receiver.
  */
-export function seal(key: Uint8Array, plaintext: Uint8Array, aad: string): Uint8Array {
-  const nonce = createHash('sha256').update(aad).digest().subarray(0, 12);
+export function seal(key: Uint8Array, plaintext: Uint8Array, aad: string, nonce: Uint8Array): Uint8Array {
+  if (nonce.length !== 12) throw new IndomainError('SECAGG_BAD_CONFIG', `nonce of ${nonce.length} bytes, 12 expected`);
   const c = createCipheriv('aes-256-gcm', key, nonce);
   c.setAAD(Buffer.from(aad));
   const body = Buffer.concat([c.update(plaintext), c.final()]);
   return new Uint8Array(Buffer.concat([nonce, body, c.getAuthTag()]));
+}
+
+/**
+ * The nonce of the one share a bank seals to another in `round` (0: its mask-key share in the key
+ * set-up; r ≥ 1: its seed share of round r): round (8 bytes, big-endian) ‖ direction (1 byte: 0 when
+ * the sender comes first in the configured order) ‖ 0 0 0. A seal key serves one pair of banks in
+ * one job, each bank seals one share to the other per round and rounds only increase, so no nonce
+ * repeats under a key.
+ */
+export function shareNonce(round: number, senderFirst: boolean): Uint8Array {
+  const nonce = Buffer.alloc(12);
+  nonce.writeBigUInt64BE(BigInt(round), 0);
+  nonce[8] = senderFirst ? 0 : 1;
+  return new Uint8Array(nonce);
 }
 
 export function open(key: Uint8Array, sealed: Uint8Array, aad: string): Uint8Array {
