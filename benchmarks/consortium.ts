@@ -202,7 +202,6 @@ export async function consortiumBench(o: ConsortiumBenchOptions): Promise<Record
  */
 export async function hybridBench(o: ConsortiumBenchOptions, hostFile: string): Promise<Record<string, unknown>> {
   if (o.test) throw new IndomainError('CLI_BAD_ARGS', '--test is for the horizontal pipeline; with --host each bank splits its own rows (--test-fraction)');
-  if (o.drop !== undefined) throw new IndomainError('CLI_BAD_ARGS', '--drop is not built for the hybrid pipeline yet (a round waits for every bank); run without --host for the horizontal one');
   const names = o.banks.map((_, i) => `bank-${i + 1}`);
   const host = loadCsv(hostFile, { idColumn: o.id, exclude: [o.label] });
   const tables = o.banks.map((f) => loadCsv(f, { idColumn: o.id, labelColumn: o.label }));
@@ -262,6 +261,29 @@ export async function hybridBench(o: ConsortiumBenchOptions, hostFile: string): 
     });
     writeFileSync(o.scoresOut, `${lines.join('\n')}\n`);
   }
+  let dropRun: Record<string, unknown> | undefined;
+  if (o.drop !== undefined) {
+    if (!Number.isInteger(o.drop) || o.drop < 1 || o.drop > names.length) throw new IndomainError('CLI_BAD_ARGS', `--drop must name a bank 1..${names.length}`);
+    const killed = names[o.drop - 1]!;
+    const dropped = await hybridLrInMemory({ job: `bench-hybrid-${o.seed}-drop`, pairs, drops: [{ bank: killed, round: 3 }], ...(o.threshold ? { threshold: o.threshold } : {}) });
+    const kept = names.map((_, k) => k).filter((k) => k !== o.drop! - 1);
+    const keptTrain = { cols: joined(kept[0]!, 'train').map((_, j) => Float64Array.from(kept.flatMap((k) => [...joined(k, 'train')[j]!]))), y: Uint8Array.from(kept.flatMap((k) => [...splits[k]!.guest.train.label!])) };
+    const remaining = fitLogistic(keptTrain.cols, keptTrain.y, { optimizer: 'newton', tolerance: 1e-8, lambda: 1e-4 });
+    const dropAuc = auc(predictLogistic(dropped, test.cols), test.y);
+    dropRun = {
+      dropped: killed,
+      round: 3,
+      testAuc: dropAuc,
+      seconds: dropped.seconds,
+      iterations: dropped.iterations,
+      converged: dropped.converged,
+      rows: dropped.rows,
+      roundBanks: dropped.coordinator.roundBanks,
+      pooledRemainingTestAuc: auc(predictLogistic(remaining, test.cols), test.y),
+      maxWeightDifferenceToPooledRemaining: Math.max(Math.abs(dropped.intercept - remaining.intercept), ...dropped.weights.map((w, j) => Math.abs(w - remaining.weights[j]!))),
+    };
+    o.log(`with ${killed} killed in round 3: AUC ${dropAuc.toFixed(4)} (pooled model of the remaining banks ${(dropRun.pooledRemainingTestAuc as number).toFixed(4)})`);
+  }
   const simulation = await secAggSimulation();
   const result = {
     suite: 'consortium',
@@ -284,6 +306,7 @@ export async function hybridBench(o: ConsortiumBenchOptions, hostFile: string): 
     },
     centralized: { testAuc: referenceAuc, seconds: referenceSeconds, iterations: reference.iterations },
     aucDifference: fedAuc - referenceAuc,
+    ...(dropRun ? { dropout: dropRun } : {}),
     secAggSimulation: simulation,
   };
   if (o.json) writeFileSync(o.json, `${JSON.stringify(result, null, 2)}\n`);

@@ -46,8 +46,10 @@
  *                gradient (flooded), hence the model, as vfl-lr's arbiter; never one bank's part.
  * Threat model: semi-honest parties; the coordinator does not collude with the platform (with it,
  * it could decrypt a bank's gradient part and residual) — the trust of vfl-lr's arbiter.
- * A bank that drops out mid-training is not handled here (the horizontal pipeline handles it):
- * the round waits for every bank.
+ * Dropout. A round closes when every live bank has sent its parts or when the driver's deadline
+ * passes ({@link HybridPlatform.deadline}); a bank missing then is out for the rest of the job, the
+ * platform sums the others and tells the coordinator their row count, and the coordinator restarts
+ * BFGS on the pooled objective of the banks that remain (the model is then their pooled model).
  */
 import { crossGram, linearPredictor, ones } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
@@ -276,6 +278,8 @@ export class HybridPlatform implements Party {
   private readonly packed = new Map<string, PackedColumns>();
   private readonly rows: number;
   private received = new Map<string, { residual?: CipherText[]; gradient?: CipherText }>();
+  /** Banks still in the job (a bank that missed a round's deadline is out for good). */
+  private live: string[];
 
   constructor(
     private readonly ckks: Ckks,
@@ -295,6 +299,7 @@ export class HybridPlatform implements Party {
     if (widths.size !== 1) throw new IndomainError('VFL_BAD_CONFIG', 'the platform must hold the same features for every bank', { field: 'pairs' });
     this.rows = [...pairs.values()].reduce((s, c) => s + (c[0]?.length ?? 0), 0);
     this.weights = new Float64Array([...widths][0]!);
+    this.live = [...pairs.keys()];
   }
 
   get done(): boolean {
@@ -351,7 +356,8 @@ export class HybridPlatform implements Party {
   /** For each bank, the encrypted Chebyshev basis of the platform's partial logits on its rows (vfl-lr's HostBasis). */
   private onRound(): Envelope[] {
     const out: Envelope[] = [];
-    for (const [bank, cols] of this.pairs) {
+    for (const bank of this.live) {
+      const cols = this.pairs.get(bank)!;
       const n = cols[0]!.length;
       const u = linearPredictor(cols, this.weights, n);
       let mean = 0;
@@ -370,7 +376,7 @@ export class HybridPlatform implements Party {
   }
 
   private onBankPart(bank: string, type: string, b: Record<string, never>): Envelope[] {
-    if (!this.pairs.has(bank)) throw new IndomainError('VFL_BAD_MESSAGE', `${type} from "${bank}", not a bank of this job`);
+    if (!this.live.includes(bank)) throw new IndomainError('VFL_BAD_MESSAGE', `${type} from "${bank}", not a live bank of this job`);
     const got = this.received.get(bank) ?? {};
     if (type === 'PairResidual') {
       if (got.residual) throw new IndomainError('VFL_WRONG_STAGE', `a second PairResidual from "${bank}"`);
@@ -382,8 +388,29 @@ export class HybridPlatform implements Party {
       got.gradient = deserialize(this.ckks, b.gradient);
     }
     this.received.set(bank, got);
-    const complete = [...this.pairs.keys()].every((k) => this.received.get(k)?.residual && this.received.get(k)?.gradient);
-    return complete ? this.sum() : [];
+    return this.live.every((k) => this.answered(k)) ? this.sum() : [];
+  }
+
+  private answered(bank: string): boolean {
+    return Boolean(this.received.get(bank)?.residual && this.received.get(bank)?.gradient);
+  }
+
+  /**
+   * The driver's deadline for this round's bank parts: the banks that have not sent both have
+   * dropped out, for the rest of the job; the round is summed over the others.
+   */
+  deadline(): Envelope[] {
+    if (this.stage !== 'gradients') return [];
+    const answered = this.live.filter((b) => this.answered(b));
+    if (answered.length === 0) throw new IndomainError('VFL_BAD_MESSAGE', 'no bank answered this round', { field: 'banks' });
+    for (const [b, got] of this.received) {
+      if (answered.includes(b)) continue;
+      for (const ct of got.residual ?? []) ct.delete();
+      got.gradient?.delete();
+      this.received.delete(b);
+    }
+    this.live = answered;
+    return this.sum();
   }
 
   /** Σ over banks of their gradient parts and of this platform's products with their residuals, under the coordinator's key. */
@@ -392,7 +419,10 @@ export class HybridPlatform implements Party {
     let bankSum: CipherText | undefined;
     let platformSum: CipherText | undefined;
     let chunks = 0;
-    for (const [bank, got] of this.received) {
+    let rows = 0;
+    for (const bank of this.live) {
+      const got = this.received.get(bank)!;
+      rows += this.pairs.get(bank)![0]!.length;
       const packed = this.packed.get(bank)!;
       chunks += packed.chunks;
       const g = packed.transposeTimes(got.residual!);
@@ -414,7 +444,7 @@ export class HybridPlatform implements Party {
     const sigma = productNoise(this.ckks, chunks) * 2 ** this.config.floodMarginBits;
     rerandomize(this.ev!, bankSum!, sigma, this.rng, this.bankPeriod());
     rerandomize(this.ev!, platformSum!, sigma, this.rng, this.packed.values().next().value!.width);
-    const body = { banks: [...this.received.keys()], bank: serialize(this.ckks, bankSum!), platform: serialize(this.ckks, platformSum!) };
+    const body = { banks: [...this.live], rows, bank: serialize(this.ckks, bankSum!), platform: serialize(this.ckks, platformSum!) };
     bankSum!.delete();
     platformSum!.delete();
     this.received = new Map();
@@ -445,6 +475,10 @@ export class HybridCoordinator implements Party {
   private keys: KeyOwner | undefined;
   private dec: Decryption | undefined;
   private bfgs: BfgsState | undefined;
+  private initialHessian: Float64Array | undefined;
+  /** Banks still in the job, and their rows: the objective is the mean log-loss over these rows. */
+  private live: string[];
+  private rows: number;
   private readonly bankDim: number;
   private hostDim = 0;
 
@@ -456,10 +490,17 @@ export class HybridCoordinator implements Party {
     private readonly rng: Rng,
   ) {
     this.bankDim = Math.round(Math.sqrt(pooled.gram.length));
+    this.live = [...banks];
+    this.rows = pooled.rows;
   }
 
   get done(): boolean {
     return this.stage === 'done';
+  }
+
+  /** Rows of the banks still in the job. */
+  get liveRows(): number {
+    return this.rows;
   }
 
   start(): Envelope[] {
@@ -473,7 +514,7 @@ export class HybridCoordinator implements Party {
     accept(env, this.config.job, this.stage, this.stage === 'init' ? ['PlatformGram'] : this.stage === 'gradients' ? ['GradientSum'] : [], this.round);
     if (env.from !== PLATFORM) throw new IndomainError('VFL_BAD_MESSAGE', `${env.type} from "${env.from}", not the platform`);
     const b = env.body as Record<string, never>;
-    return env.type === 'PlatformGram' ? this.onGram(b.rows, b.gram) : this.onGradient(b.banks, b.bank, b.platform);
+    return env.type === 'PlatformGram' ? this.onGram(b.rows, b.gram) : this.onGradient(b.banks, b.rows, b.bank, b.platform);
   }
 
   private onGram(rows: number, hostGram: Float64Array): Envelope[] {
@@ -489,26 +530,40 @@ export class HybridCoordinator implements Party {
     for (let i = 0; i < mh; i++) for (let j = 0; j < mh; j++) gram[(mb + i) * d + mb + j] = hostGram[i * mh + j]!;
     const penalised = Array.from({ length: d }, (_, j) => j > 0);
     const rate = this.pooled.events / this.pooled.rows;
-    this.bfgs = bfgsInit(initialLogisticHessian(gram, d, this.pooled.rows, rate, this.config.lambda, penalised), d);
+    this.initialHessian = initialLogisticHessian(gram, d, this.pooled.rows, rate, this.config.lambda, penalised);
+    this.bfgs = bfgsInit(this.initialHessian, d);
     this.weights = new Float64Array(d);
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, rate)));
     this.stage = 'gradients';
     return [envelope(this.config.job, 'HybridRoundStart', this.round, this.name, PLATFORM, {})];
   }
 
+  /**
+   * Decrypt Σ Xᵀd/√N₀ (N₀: the rows at the start, the divisor every party encoded with), flood it,
+   * and scale it to Σ Xᵀd/N over the rows of the banks still in the job.
+   */
   private decryptReleased(bytes: Uint8Array, count: number): Float64Array {
     const ct = deserialize(this.ckks, bytes);
     const values = this.dec!.decrypt(ct, count);
     ct.delete();
     const sigma = productNoise(this.ckks, Math.ceil(this.pooled.rows / this.ckks.slots)) * 2 ** this.config.floodMarginBits;
     const flooded = floodNoise(values, sigma, this.rng);
-    const divisor = Math.sqrt(this.pooled.rows);
-    for (let j = 0; j < flooded.length; j++) flooded[j] /= divisor;
+    const scale = Math.sqrt(this.pooled.rows) / this.rows;
+    for (let j = 0; j < flooded.length; j++) flooded[j] *= scale;
     return flooded;
   }
 
-  private onGradient(banks: string[], bankPart: Uint8Array, platformPart: Uint8Array): Envelope[] {
-    if (banks.join() !== this.banks.join()) throw new IndomainError('VFL_BAD_MESSAGE', 'the gradient must cover every bank, in order', { field: 'banks' });
+  private onGradient(banks: string[], rows: number, bankPart: Uint8Array, platformPart: Uint8Array): Envelope[] {
+    const live = this.live.filter((b) => banks.includes(b));
+    if (live.join() !== banks.join() || banks.length === 0) throw new IndomainError('VFL_BAD_MESSAGE', 'the gradient must cover live banks only, in order', { field: 'banks' });
+    if (banks.length === this.live.length && rows !== this.rows) throw new IndomainError('VFL_ROW_MISMATCH', `the platform sums ${rows} rows, the banks' secure sum counts ${this.rows}`);
+    if (banks.length < this.live.length) {
+      // A bank dropped out: from now on the pooled model of the others. The curvature pairs so far
+      // were of another objective: BFGS starts again from the initial Hessian.
+      this.live = banks;
+      this.rows = rows;
+      this.bfgs = bfgsInit(this.initialHessian!, this.initialHessian!.length ** 0.5);
+    }
     this.roundBanks.push(banks);
     const gb = this.decryptReleased(bankPart, this.bankDim);
     this.releasedBankParts.push(gb.slice());
@@ -520,7 +575,7 @@ export class HybridCoordinator implements Party {
     const norm = maxAbs(grad);
     this.gradientNorms.push(norm);
     const job = this.config.job;
-    const everyone = [...this.banks, PLATFORM];
+    const everyone = [...this.live, PLATFORM];
     if (norm <= this.config.tolerance || this.round >= this.config.maxIterations) {
       this.converged = norm <= this.config.tolerance;
       this.stage = 'done';
@@ -529,11 +584,35 @@ export class HybridCoordinator implements Party {
     const r = bfgsStep(this.bfgs!, grad);
     this.bfgs = r.state;
     for (let j = 0; j < r.step.length; j++) this.weights[j] += r.step[j]!;
-    const out = this.banks.map((to) => envelope(job, 'HybridUpdate', this.round, this.name, to, { step: r.step.slice(0, this.bankDim) }));
+    const out = this.live.map((to) => envelope(job, 'HybridUpdate', this.round, this.name, to, { step: r.step.slice(0, this.bankDim) }));
     out.push(envelope(job, 'HybridUpdate', this.round, this.name, PLATFORM, { step: r.step.slice(this.bankDim) }));
     this.round++;
     out.push(envelope(job, 'HybridRoundStart', this.round, this.name, PLATFORM, {}));
     return out;
+  }
+}
+
+/** A bank that goes silent from round `round` on (its process was killed): it sends nothing more. */
+class KilledBank implements Party {
+  constructor(
+    readonly bank: HybridBank,
+    private readonly round: number,
+  ) {}
+
+  get name(): string {
+    return this.bank.name;
+  }
+
+  get done(): boolean {
+    return true;
+  }
+
+  start(): Envelope[] {
+    return [];
+  }
+
+  receive(env: Envelope): Envelope[] {
+    return env.round >= this.round && env.type !== 'HybridSetup' ? [] : this.bank.receive(env);
   }
 }
 
@@ -552,6 +631,7 @@ export interface HybridResult {
   readonly weights: Float64Array;
   readonly iterations: number;
   readonly converged: boolean;
+  /** Rows of the banks the model was last trained over. */
   readonly rows: number;
   readonly banks: HybridBank[];
   readonly platform: HybridPlatform;
@@ -570,6 +650,8 @@ export async function hybridLrInMemory(input: {
   /** The coordinator's randomness (noise flooding); the OS generator by default. */
   readonly rng?: Rng;
   readonly threshold?: number;
+  /** Banks killed in a training round, before they answer the platform's basis. */
+  readonly drops?: readonly { readonly bank: string; readonly round: number }[];
   /** FOR THE ATTACK TESTS ONLY. */
   readonly unsafe?: { bankRerandomise?: boolean; forwardOneBank?: string };
 }): Promise<HybridResult> {
@@ -589,15 +671,26 @@ export async function hybridLrInMemory(input: {
   const banks = names.map((b, i) => new HybridBank(b, contexts[i]!, input.pairs.get(b)!.bank, input.pairs.get(b)!.y, pooled, config, cryptoRng, input.unsafe?.bankRerandomise ?? true));
   const platform = new HybridPlatform(contexts[names.length]!, new Map(names.map((b) => [b, input.pairs.get(b)!.platform])), bankFeatures, config, cryptoRng, input.unsafe?.forwardOneBank ? { forwardOneBank: input.unsafe.forwardOneBank } : {});
   const coordinator = new HybridCoordinator(contexts[names.length + 1]!, names, pooled, config, input.rng ?? cryptoRng);
-  const transport = new MemoryTransport([coordinator, platform, ...banks]);
+  const parties = banks.map((b) => {
+    const drop = input.drops?.find((d) => d.bank === b.name);
+    return drop ? new KilledBank(b, drop.round) : b;
+  });
+  const transport = new MemoryTransport([coordinator, platform, ...parties]);
   await transport.run();
-  const w = Float64Array.from([...banks[0]!.weights, ...platform.weights]);
+  // Each time the transport goes idle before the end, the platform's round deadline passes.
+  while (!coordinator.done) {
+    const late = platform.deadline();
+    if (late.length === 0) throw new IndomainError('VFL_NOT_CONVERGED', `training stalled in round ${coordinator.round}`);
+    await transport.run(late);
+  }
+  const alive = banks.find((b) => !input.drops?.some((d) => d.bank === b.name))!;
+  const w = Float64Array.from([...alive.weights, ...platform.weights]);
   return {
     intercept: w[0]!,
     weights: w.slice(1),
     iterations: coordinator.round,
     converged: coordinator.converged,
-    rows: pooled.rows,
+    rows: coordinator.liveRows,
     banks,
     platform,
     coordinator,

@@ -75,9 +75,9 @@ export const GradientSum = declareMessage({
   from: 'platform',
   to: ['coordinator'],
   privacy: 'aggregate',
-  fields: { banks: 'string[]', bank: 'bytes', platform: 'bytes' },
+  fields: { banks: 'string[]', rows: 'int', bank: 'bytes', platform: 'bytes' },
   discloses:
-    "after decryption and flooding, the gradient of the pooled log-loss: its bank-feature part summed over every bank and its platform-feature part summed over every bank's rows (no single bank's part), and which banks it covers",
+    "after decryption and flooding, the gradient of the pooled log-loss: its bank-feature part summed over the banks that answered and its platform-feature part summed over their rows (no single bank's part); which banks it covers and their row count (after a bank drops out, its row count by subtraction)",
 });
 
 export const HybridUpdate = declareMessage({

@@ -35,4 +35,28 @@ describe('hybrid consortium logistic regression (banks × platform)', () => {
       expect(r.privacy).toBe('ciphertext');
     }
   }, 240_000);
+
+  it('a bank killed in round 3: the round closes without it, and training ends at the pooled model of the two that remain (test AUC within 0.002)', async () => {
+    const { pairs, test } = hybridSplit();
+    const remaining = ['bank-1', 'bank-3'];
+    const pool = (parts: { cols: readonly Float64Array[]; y: Uint8Array }[]) => ({
+      cols: parts[0]!.cols.map((_, j) => Float64Array.from(parts.flatMap((p) => [...p.cols[j]!]))),
+      y: Uint8Array.from(parts.flatMap((p) => [...p.y])),
+    });
+    const train = pool(remaining.map((b) => ({ cols: [...pairs.get(b)!.bank, ...pairs.get(b)!.platform], y: pairs.get(b)!.y })));
+    const testAll = pool([...test.values()]);
+    const reference = fitLogistic(train.cols, train.y, { optimizer: 'newton', tolerance: 1e-8, lambda: 1e-4 });
+    const refAuc = auc(predictLogistic(reference, testAll.cols), testAll.y);
+
+    const fed = await hybridLrInMemory({ job: 'hybrid-dc-drop', pairs, drops: [{ bank: 'bank-2', round: 3 }], rng: seededRng('hybrid-flood-drop') });
+    expect(fed.converged).toBe(true);
+    expect(fed.rows).toBe(16000);
+    expect(fed.coordinator.roundBanks.slice(0, 3)).toEqual([['bank-1', 'bank-2', 'bank-3'], ['bank-1', 'bank-2', 'bank-3'], ['bank-1', 'bank-2', 'bank-3']]);
+    for (const banks of fed.coordinator.roundBanks.slice(3)) expect(banks).toEqual(remaining);
+    const fedAuc = auc(predictLogistic(fed, testAll.cols), testAll.y);
+    const maxDiff = Math.max(Math.abs(fed.intercept - reference.intercept), ...fed.weights.map((w, j) => Math.abs(w - reference.weights[j]!)));
+    console.log(`consortium-hybrid with bank-2 killed in round 3: pooled (bank-1, bank-3) AUC ${refAuc.toFixed(4)}, consortium ${fedAuc.toFixed(4)} (${fed.iterations} rounds), largest weight difference ${maxDiff.toFixed(4)}`);
+    expect(Math.abs(fedAuc - refAuc)).toBeLessThan(0.002);
+    expect(maxDiff).toBeLessThan(0.03);
+  }, 240_000);
 });
