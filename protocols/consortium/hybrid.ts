@@ -319,6 +319,8 @@ export class HybridPlatform implements Party {
       done: [],
     }[this.stage];
     accept(env, this.config.job, this.stage, expects, this.stage === 'keys' ? 0 : this.round);
+    const fromBank = env.type === 'PairResidual' || env.type === 'BankGradient';
+    if (!fromBank && env.from !== COORDINATOR) throw new IndomainError('VFL_BAD_MESSAGE', `${env.type} from "${env.from}", not the coordinator`);
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'HybridSetup': {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { seededRng } from '../../engine/rng.ts';
 import { fitLogistic, predictLogistic } from '../../models/logistic.ts';
 import { auc } from '../../models/metrics.ts';
-import { hybridLrInMemory } from '../../protocols/consortium/hybrid.ts';
+import { bankStatistics, HybridBank, HybridCoordinator, hybridLrInMemory, HybridPlatform, pooledFrom } from '../../protocols/consortium/hybrid.ts';
+import { createCkks } from '../../protocols/he/ckks.ts';
+import { vflConfig } from '../../protocols/vfl-lr/config.ts';
 import { hybridSplit } from '../helpers/consortium-data.ts';
 
 describe('hybrid consortium logistic regression (banks × platform)', () => {
@@ -59,4 +61,47 @@ describe('hybrid consortium logistic regression (banks × platform)', () => {
     expect(Math.abs(fedAuc - refAuc)).toBeLessThan(0.002);
     expect(maxDiff).toBeLessThan(0.03);
   }, 240_000);
+
+  it('refuses a message in the wrong stage, from the wrong party, for another job or round, with coded errors', async () => {
+    const { pairs } = hybridSplit(3, 600);
+    const [cb, cp, cc] = await Promise.all([createCkks('ckks-n8192-l1'), createCkks('ckks-n8192-l1'), createCkks('ckks-n8192-l1')]);
+    const config = vflConfig('hybrid-refuse');
+    const p1 = pairs.get('bank-1')!;
+    const pooled = pooledFrom(bankStatistics(p1.bank, p1.y), p1.bank.length);
+    const bank = new HybridBank('bank-1', cb, p1.bank, p1.y, pooled, config);
+    const platform = new HybridPlatform(cp, new Map([['bank-1', p1.platform]]), p1.bank.length, config);
+    const coordinator = new HybridCoordinator(cc, ['bank-1'], pooled, config, seededRng('refuse'));
+    const env = (type: string, from: string, to: string, body: Record<string, unknown>, round = 0, job = 'hybrid-refuse') => ({ job, protocol: 'consortium-hybrid', type, round, from, to, body });
+    // Before the keys: no basis, no gradient, no round.
+    expect(() => bank.receive(env('PairBasis', 'platform', 'bank-1', { centre: 0, halfWidth: 1, basis: [] }))).toThrow(expect.objectContaining({ code: 'VFL_WRONG_STAGE' }));
+    expect(() => platform.receive(env('HybridRoundStart', 'coordinator', 'platform', {}))).toThrow(expect.objectContaining({ code: 'VFL_WRONG_STAGE' }));
+    const setup = coordinator.start();
+    expect(setup.map((e) => e.to)).toEqual(['bank-1', 'platform']);
+    // Keys from a party other than the coordinator, or for another job.
+    expect(() => bank.receive({ ...setup[0]!, from: 'platform' })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE' }));
+    expect(() => bank.receive({ ...setup[0]!, job: 'other' })).toThrow(expect.objectContaining({ code: 'VFL_WRONG_JOB' }));
+    bank.receive(setup[0]!);
+    const gram = platform.receive(setup[1]!);
+    // The coordinator takes the Gram only from the platform; the row counts must agree with the secure sum.
+    expect(() => coordinator.receive({ ...gram[0]!, from: 'bank-1' })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE' }));
+    expect(() => coordinator.receive({ ...gram[0]!, body: { ...gram[0]!.body, rows: 1 } })).toThrow(expect.objectContaining({ code: 'VFL_ROW_MISMATCH' }));
+    const start = coordinator.receive(gram[0]!);
+    expect(() => platform.receive({ ...start[0]!, from: 'bank-1' })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE' }));
+    const bases = platform.receive(start[0]!);
+    // A basis for a later round, a basis of the wrong shape; then the round as it should go.
+    expect(() => bank.receive({ ...bases[0]!, round: 1 })).toThrow(expect.objectContaining({ code: 'VFL_WRONG_ROUND' }));
+    expect(() => bank.receive({ ...bases[0]!, body: { ...bases[0]!.body, basis: [] } })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE', location: { field: 'basis' } }));
+    const parts = bank.receive(bases[0]!);
+    expect(parts.map((e) => e.type)).toEqual(['PairResidual', 'BankGradient']);
+    // A part from a bank that is not in the job, and a second residual.
+    expect(() => platform.receive({ ...parts[0]!, from: 'bank-9' })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE' }));
+    platform.receive(parts[0]!);
+    expect(() => platform.receive(parts[0]!)).toThrow(expect.objectContaining({ code: 'VFL_WRONG_STAGE' }));
+    const sum = platform.receive(parts[1]!);
+    expect(sum.map((e) => e.type)).toEqual(['GradientSum']);
+    // The coordinator refuses a sum naming a bank outside the job.
+    expect(() => coordinator.receive({ ...sum[0]!, body: { ...sum[0]!.body, banks: ['bank-9'] } })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE', location: { field: 'banks' } }));
+    const next = coordinator.receive(sum[0]!);
+    expect(next.map((e) => `${e.type}>${e.to}`)).toEqual(['HybridUpdate>bank-1', 'HybridUpdate>platform', 'HybridRoundStart>platform']);
+  }, 120_000);
 });
