@@ -48,9 +48,10 @@ export class SecAggBank implements Party {
      * FOR THE ATTACK TESTS ONLY (tests/attacks/secagg-coordinator.test.ts): `noSelfMask` leaves the
      * self-mask out (a coordinator that calls a bank dropped after its masked input arrived rebuilds
      * its pairwise masks and reads its input); `forgetRevealed` keeps masking with, and revealing
-     * seed shares of, a bank whose mask key this bank has revealed a share of.
+     * seed shares of, a bank whose mask key this bank has revealed a share of; `noSeal`
+     * (tests/attacks/secagg-eavesdropper.test.ts) sends shares unsealed through the coordinator.
      */
-    private readonly unsafe: { noSelfMask?: boolean; forgetRevealed?: boolean } = {},
+    private readonly unsafe: { noSelfMask?: boolean; forgetRevealed?: boolean; noSeal?: boolean } = {},
   ) {
     pointOf(config, name);
     this.sealPair = keyPair(rng);
@@ -109,7 +110,7 @@ export class SecAggBank implements Party {
         continue;
       }
       to.push(bank);
-      sealed.push(seal(this.sealKey(bank), share, shareContext(this.config, round, this.name, bank), shareNonce(round, pointOf(this.config, this.name) < pointOf(this.config, bank))));
+      sealed.push(this.sealShare(bank, round, share));
     }
     // y = x + PRG(seed) + Σ_v ±PRG(k_uv, round) over every other live member.
     const y = encoded;
@@ -134,6 +135,17 @@ export class SecAggBank implements Party {
       this.sealKeys.set(bank, key);
     }
     return key;
+  }
+
+  /** A share for `bank`, sealed under the key only the two of them agree (AES-256-GCM). */
+  private sealShare(bank: string, round: number, share: Uint8Array): Uint8Array {
+    if (this.unsafe.noSeal) return share.slice();
+    return seal(this.sealKey(bank), share, shareContext(this.config, round, this.name, bank), shareNonce(round, pointOf(this.config, this.name) < pointOf(this.config, bank)));
+  }
+
+  private openShare(bank: string, round: number, sealed: Uint8Array): Uint8Array {
+    if (this.unsafe.noSeal) return sealed.slice();
+    return open(this.sealKey(bank), sealed, shareContext(this.config, round, bank, this.name));
   }
 
   private send(round: number, type: string, body: Record<string, unknown>): Envelope {
@@ -168,7 +180,7 @@ export class SecAggBank implements Party {
         continue;
       }
       to.push(bank);
-      sealed.push(seal(this.sealKey(bank), share, shareContext(this.config, SETUP_ROUND, this.name, bank), shareNonce(SETUP_ROUND, pointOf(this.config, this.name) < pointOf(this.config, bank))));
+      sealed.push(this.sealShare(bank, SETUP_ROUND, share));
     }
     this.stage = 'share';
     return [this.send(SETUP_ROUND, 'ShareKeys', { to, sealed })];
@@ -182,7 +194,7 @@ export class SecAggBank implements Party {
     this.enough(banks.length, 'banks sent shares');
     banks.forEach((bank, i) => {
       if (bank === this.name) return;
-      const plain = open(this.sealKey(bank), sealed[i]!, shareContext(this.config, SETUP_ROUND, bank, this.name));
+      const plain = this.openShare(bank, SETUP_ROUND, sealed[i]!);
       if (plain.length !== SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
       this.keyShares.set(bank, plain);
       this.pairs.set(bank, pairKey(this.config, this.maskPair.secret, this.name, this.keys.get(bank)!.mask, bank));
@@ -201,7 +213,7 @@ export class SecAggBank implements Party {
     const seedShares = new Map<string, Uint8Array>([[this.name, this.ownSeedShare]]);
     banks.forEach((bank, i) => {
       if (bank === this.name) return;
-      const plain = open(this.sealKey(bank), sealed[i]!, shareContext(this.config, this.round, bank, this.name));
+      const plain = this.openShare(bank, this.round, sealed[i]!);
       if (plain.length !== SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `seed share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
       seedShares.set(bank, plain);
     });
