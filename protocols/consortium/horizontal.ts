@@ -24,6 +24,7 @@ import { crossGram, linearPredictor, ones, transposeTimes } from '../../engine/c
 import { IndomainError } from '../../engine/errors.ts';
 import { logit, sigmoid } from '../../models/logistic.ts';
 import { SecAggJob, secAggConfig } from '../secagg/protocol.ts';
+import { full, upper } from './symmetric.ts';
 
 export interface BankRows {
   /** Feature columns (no intercept), the same features in the same order at every bank. */
@@ -69,27 +70,6 @@ export interface Drop {
   readonly bank: string;
   readonly round: number;
   readonly at: 'mask' | 'unmask';
-}
-
-/** Upper triangle (row-major, diagonal included) of a symmetric d×d matrix, and back. */
-function upper(h: Float64Array, d: number): Float64Array {
-  const out = new Float64Array((d * (d + 1)) / 2);
-  let k = 0;
-  for (let i = 0; i < d; i++) for (let j = i; j < d; j++) out[k++] = h[i * d + j]!;
-  return out;
-}
-
-function full(u: Float64Array, d: number): Float64Array {
-  const h = new Float64Array(d * d);
-  let k = 0;
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++) {
-      h[i * d + j] = u[k]!;
-      h[j * d + i] = u[k]!;
-      k++;
-    }
-  }
-  return h;
 }
 
 /** Train with every bank and the coordinator in this process (secure sums over the in-memory transport). */

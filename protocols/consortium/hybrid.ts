@@ -83,6 +83,7 @@ import { SecAggJob, secAggConfig } from '../secagg/protocol.ts';
 import { chebyshevBasis, chebyshevDegreeFor, normalise, perSampleCoefficients } from '../vfl-lr/chebyshev.ts';
 import { vflConfig, type VflConfig } from '../vfl-lr/config.ts';
 import { HYBRID } from './messages.ts';
+import { full, upper } from './symmetric.ts';
 
 export const PLATFORM = 'platform';
 export const COORDINATOR = 'coordinator';
@@ -97,27 +98,6 @@ function accept(env: Envelope, job: string, stage: string, expects: readonly str
   if (!expects.includes(env.type)) throw new IndomainError('VFL_WRONG_STAGE', `${env.type} from ${env.from} in stage "${stage}" (expects ${expects.join(' or ') || 'nothing'})`);
   if (env.round !== round) throw new IndomainError('VFL_WRONG_ROUND', `${env.type} for round ${env.round}, current round ${round}`);
   validateBody(messageSpec(env.protocol, env.type), env.body, 'VFL_BAD_MESSAGE');
-}
-
-/** Upper triangle (row-major, diagonal included) of a symmetric d×d matrix, and back. */
-export function upper(h: Float64Array, d: number): Float64Array {
-  const out = new Float64Array((d * (d + 1)) / 2);
-  let k = 0;
-  for (let i = 0; i < d; i++) for (let j = i; j < d; j++) out[k++] = h[i * d + j]!;
-  return out;
-}
-
-export function full(u: Float64Array, d: number): Float64Array {
-  const h = new Float64Array(d * d);
-  let k = 0;
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++) {
-      h[i * d + j] = u[k]!;
-      h[j * d + i] = u[k]!;
-      k++;
-    }
-  }
-  return h;
 }
 
 /** What secure aggregation gives every bank and the coordinator before training. */
