@@ -15,9 +15,19 @@ export type BankStage = 'advertise' | 'share' | 'ready' | 'mask' | 'unmask';
 const EXPECTS: Record<BankStage, string> = { advertise: 'KeyList', share: 'Shares', ready: '', mask: 'Survivors', unmask: 'Result' };
 const SECRET = 32;
 
-/** Associated data of a sealed share: the purpose (with the round for seed shares), sender, receiver. */
+const contexts = new WeakMap<SecAggConfig, Map<string, string>>();
+
+/**
+ * Associated data of a sealed share: the job, the purpose, sender and receiver (JSON, so
+ * unambiguous), then the round. Built once per pair: a round seals and opens n − 1 shares per bank.
+ */
 export function shareContext(config: SecAggConfig, round: number, from: string, to: string): string {
-  return context(config, round === SETUP_ROUND ? 'key-share' : `seed-share/${round}`, from, to);
+  let byPair = contexts.get(config);
+  if (!byPair) contexts.set(config, (byPair = new Map()));
+  const k = `${from}\u0000${to}`;
+  let base = byPair.get(k);
+  if (base === undefined) byPair.set(k, (base = context(config, 'share', from, to)));
+  return `${base}#${round}`;
 }
 
 export class SecAggBank implements Party {
