@@ -61,41 +61,49 @@ function pooledColumns(parts: readonly PartyTable[]): { x: Float64Array[]; y: Ui
 /**
  * Secure aggregation of 201 values among n simulated banks, all in this process: the key set-up
  * (once per job), then a round in which 10% of the banks are killed before their masked input (the
- * coordinator rebuilds their mask keys), then a round among the survivors. Seconds are wall time for
- * all parties together; bytes are per bank.
+ * coordinator rebuilds their mask keys), then a round among the survivors; medians over
+ * `repetitions` fresh jobs. Seconds are wall time for all parties together; bytes are per bank.
  */
-export async function secAggSimulation(sizes: readonly number[] = [3, 10, 30, 100], length = 201) {
+export async function secAggSimulation(sizes: readonly number[] = [3, 10, 30, 100], length = 201, repetitions = 3) {
   const out: Record<string, unknown>[] = [];
   const mean = (r: Record<string, number>, n: number) => Object.values(r).reduce((s, v) => s + v, 0) / n;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   for (const n of sizes) {
     const banks = Array.from({ length: n }, (_, i) => `bank-${i + 1}`);
-    const config = secAggConfig({ job: `sim-${n}`, banks });
     const inputs = new Map(banks.map((b, i) => [b, Float64Array.from({ length }, (_, j) => (i + 1) * 1e-3 * (j + 1))]));
     const dropped = banks.slice(0, Math.floor(n / 10));
     const survivors = banks.filter((b) => !dropped.includes(b));
-    const job = new SecAggJob(config);
-    await job.setup();
-    const setup = job.setupOutcome!;
-    const withDrop = await job.aggregate(1, inputs, new Map(dropped.map((b) => [b, 'mask' as const])));
-    const steady = await job.aggregate(2, new Map(survivors.map((b) => [b, inputs.get(b)!])));
-    // The sum of the survivors' fixed-point inputs, checked.
-    const want = survivors.reduce((s, b) => s + Math.round(inputs.get(b)![length - 1]! * 2 ** config.fractionBits), 0) / 2 ** config.fractionBits;
-    for (const r of [withDrop, steady]) {
-      if (r.sum[length - 1] !== want || r.banks.join() !== survivors.join()) throw new IndomainError('SECAGG_BAD_MESSAGE', `simulation of ${n} banks, round ${r.round}: the sum is wrong`);
+    const runs = [];
+    // Fresh jobs: a round with dropouts happens once per job (the dropped banks are out after it).
+    for (let k = 0; k < repetitions; k++) {
+      const config = secAggConfig({ job: `sim-${n}-${k}`, banks });
+      const job = new SecAggJob(config);
+      await job.setup();
+      const withDrop = await job.aggregate(1, inputs, new Map(dropped.map((b) => [b, 'mask' as const])));
+      const steady = await job.aggregate(2, new Map(survivors.map((b) => [b, inputs.get(b)!])));
+      // The sum of the survivors' fixed-point inputs, checked.
+      const want = survivors.reduce((s, b) => s + Math.round(inputs.get(b)![length - 1]! * 2 ** config.fractionBits), 0) / 2 ** config.fractionBits;
+      for (const r of [withDrop, steady]) {
+        if (r.sum[length - 1] !== want || r.banks.join() !== survivors.join()) throw new IndomainError('SECAGG_BAD_MESSAGE', `simulation of ${n} banks, round ${r.round}: the sum is wrong`);
+      }
+      runs.push({ config, setup: job.setupOutcome!, withDrop, steady });
     }
+    const first = runs[0]!;
     out.push({
       banks: n,
       dropped: dropped.length,
-      threshold: config.threshold,
+      threshold: first.config.threshold,
       length,
-      setupSeconds: setup.seconds,
-      setupBytesSentPerBank: mean(setup.bytesPerBank, n),
-      setupBytesReceivedPerBank: mean(setup.bytesToBank, n),
-      roundSeconds: withDrop.seconds,
-      roundBytesSentPerBank: mean(withDrop.bytesPerBank, n - dropped.length),
-      roundBytesReceivedPerBank: mean(withDrop.bytesToBank, n - dropped.length),
-      steadyRoundSeconds: steady.seconds,
-      steadyRoundBytesSentPerBank: mean(steady.bytesPerBank, survivors.length),
+      repetitions,
+      setupSeconds: median(runs.map((r) => r.setup.seconds)),
+      setupBytesSentPerBank: mean(first.setup.bytesPerBank, n),
+      setupBytesReceivedPerBank: mean(first.setup.bytesToBank, n),
+      roundSeconds: median(runs.map((r) => r.withDrop.seconds)),
+      roundSecondsSamples: runs.map((r) => r.withDrop.seconds),
+      roundBytesSentPerBank: mean(first.withDrop.bytesPerBank, n - dropped.length),
+      roundBytesReceivedPerBank: mean(first.withDrop.bytesToBank, n - dropped.length),
+      steadyRoundSeconds: median(runs.map((r) => r.steady.seconds)),
+      steadyRoundBytesSentPerBank: mean(first.steady.bytesPerBank, survivors.length),
     });
   }
   return out;
@@ -164,7 +172,7 @@ export async function consortiumBench(o: ConsortiumBenchOptions): Promise<Record
   const simulation = await secAggSimulation();
   for (const s of simulation) {
     o.log(
-      `secure sum of 201 values, ${String(s.banks)} banks: key set-up ${(s.setupSeconds as number).toFixed(3)} s once per job; a round with ${String(s.dropped)} dropped ${(s.roundSeconds as number).toFixed(3)} s, ${Math.round(s.roundBytesSentPerBank as number)} bytes sent per bank (all parties in one process)`,
+      `secure sum of 201 values, ${String(s.banks)} banks: key set-up ${(s.setupSeconds as number).toFixed(3)} s once per job; a round with ${String(s.dropped)} dropped ${(s.roundSeconds as number).toFixed(3)} s (median of ${String(s.repetitions)}), ${Math.round(s.roundBytesSentPerBank as number)} bytes sent per bank (all parties in one process)`,
     );
   }
 
