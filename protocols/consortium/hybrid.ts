@@ -127,7 +127,7 @@ export async function hybridLrInMemory(input: {
   /** Banks killed in a training round, before they answer the platform's basis. */
   readonly drops?: readonly { readonly bank: string; readonly round: number }[];
   /** FOR THE ATTACK TESTS ONLY. */
-  readonly unsafe?: { bankRerandomise?: boolean; forwardOneBank?: string };
+  readonly unsafe?: { bankRerandomise?: boolean; forwardOneBank?: string; loneBank?: boolean };
 }): Promise<HybridResult> {
   const t0 = performance.now();
   const config = vflConfig(input.job, input.config);
@@ -143,8 +143,8 @@ export async function hybridLrInMemory(input: {
   const pooled = pooledFrom(stats.sum, bankFeatures);
   const contexts = await Promise.all([...names, PLATFORM, COORDINATOR].map(() => createCkks(config.params)));
   const banks = names.map((b, i) => new HybridBank(b, contexts[i]!, input.pairs.get(b)!.bank, input.pairs.get(b)!.y, pooled, config, cryptoRng, input.unsafe?.bankRerandomise ?? true));
-  const platform = new HybridPlatform(contexts[names.length]!, new Map(names.map((b) => [b, input.pairs.get(b)!.platform])), bankFeatures, config, cryptoRng, input.unsafe?.forwardOneBank ? { forwardOneBank: input.unsafe.forwardOneBank } : {});
-  const coordinator = new HybridCoordinator(contexts[names.length + 1]!, names, pooled, config, input.rng ?? cryptoRng);
+  const platform = new HybridPlatform(contexts[names.length]!, new Map(names.map((b) => [b, input.pairs.get(b)!.platform])), bankFeatures, config, cryptoRng, { ...(input.unsafe?.forwardOneBank ? { forwardOneBank: input.unsafe.forwardOneBank } : {}), ...(input.unsafe?.loneBank ? { loneBank: true } : {}) });
+  const coordinator = new HybridCoordinator(contexts[names.length + 1]!, names, pooled, config, input.rng ?? cryptoRng, { loneBank: input.unsafe?.loneBank ?? false });
   const parties = banks.map((b) => {
     const drop = input.drops?.find((d) => d.bank === b.name);
     return drop ? new KilledBank(b, drop.round) : b;
