@@ -18,7 +18,7 @@ export const MIN_BANKS_PER_SUM = 2;
 /** Refuses a sum over banks that would cover fewer than {@link MIN_BANKS_PER_SUM}. */
 export function checkSummedBanks(count: number, who: string): void {
   if (count < MIN_BANKS_PER_SUM) {
-    throw new IndomainError('CONSORTIUM_TOO_FEW_BANKS', `${who}: ${count} bank(s) in the sum, at least ${MIN_BANKS_PER_SUM} needed so no one bank's part is decrypted alone`, { field: 'banks' });
+    throw new IndomainError('VFL_TOO_FEW_BANKS', `${who}: ${count} bank(s) in the sum, at least ${MIN_BANKS_PER_SUM} needed so no one bank's part is decrypted alone`, { field: 'banks' });
   }
 }
 

@@ -149,7 +149,7 @@ export class HybridPlatform implements Party {
   /**
    * The driver's deadline for this round's bank parts: the banks that have not sent both have
    * dropped out, for the rest of the job; the round is summed over the others. Refused
-   * (CONSORTIUM_TOO_FEW_BANKS) when fewer than two answered: nothing is summed or sent.
+   * (VFL_TOO_FEW_BANKS) when fewer than two answered: nothing is summed or sent.
    */
   deadline(): Envelope[] {
     if (this.stage !== 'gradients') return [];

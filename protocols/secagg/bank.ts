@@ -8,7 +8,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { accept, checkRound, context, envelope, pairKey, pointOf, selfMask, SETUP_ROUND, subsetOf, type PairKey, type SecAggConfig } from './common.ts';
+import { accept, checkRound, context, envelope, MIN_BANKS_FOR_RELEASE, pairKey, pointOf, selfMask, SETUP_ROUND, subsetOf, type PairKey, type SecAggConfig } from './common.ts';
 import { addRoundMask, agree, decodeFixed, encodeFixed, keyPair, open, ringAdd, seal, shareNonce, split, type KeyPair } from './crypto.ts';
 
 export type BankStage = 'advertise' | 'share' | 'ready' | 'mask' | 'unmask';
@@ -34,8 +34,11 @@ export class SecAggBank implements Party {
   stage: BankStage = 'advertise';
   /** The round in progress or last finished (0: the key set-up). */
   round = SETUP_ROUND;
-  /** The last round's sum and the banks it covers, once the coordinator has sent it. */
-  result: { round: number; sum: Float64Array; banks: string[] } | undefined;
+  /**
+   * The last round's sum and the banks it covers, once the coordinator has sent it; `sum` is
+   * undefined when the round covered fewer than MIN_BANKS_FOR_RELEASE banks (withheld).
+   */
+  result: { round: number; sum: Float64Array | undefined; banks: string[] } | undefined;
   private readonly sealPair: KeyPair;
   private readonly maskPair: KeyPair;
   private keys = new Map<string, { seal: Uint8Array; mask: Uint8Array }>();
@@ -244,9 +247,10 @@ export class SecAggBank implements Party {
   }
 
   private onResult(sum: Float64Array, banks: string[]): Envelope[] {
-    if (sum.length !== this.length) throw new IndomainError('SECAGG_BAD_MESSAGE', `sum of ${sum.length} values, ${this.length} expected`, { field: 'sum' });
     subsetOf(this.config, banks, this.config.banks, 'banks');
-    this.result = { round: this.round, sum, banks };
+    const withheld = sum.length === 0 && banks.length < MIN_BANKS_FOR_RELEASE;
+    if (!withheld && sum.length !== this.length) throw new IndomainError('SECAGG_BAD_MESSAGE', `sum of ${sum.length} values, ${this.length} expected`, { field: 'sum' });
+    this.result = { round: this.round, sum: withheld ? undefined : sum, banks };
     this.stage = 'ready';
     return [];
   }

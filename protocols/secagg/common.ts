@@ -20,6 +20,13 @@ export interface SecAggConfig {
 /** The round of the key set-up; aggregation rounds are 1, 2, … */
 export const SETUP_ROUND = 0;
 
+/**
+ * Inputs a round's sum must hold before the banks get it. A bank knows its own input, so from a sum
+ * over two it reads the other's exactly; with three or more it learns only the others' sum. Below
+ * this the Result names the banks and withholds the sum (the coordinator still has it).
+ */
+export const MIN_BANKS_FOR_RELEASE = 3;
+
 export function secAggConfig(c: Partial<SecAggConfig> & Pick<SecAggConfig, 'job' | 'banks'>): SecAggConfig {
   const banks = [...c.banks];
   const out: SecAggConfig = {

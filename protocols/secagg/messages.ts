@@ -89,5 +89,5 @@ export const Result = declareMessage({
   to: ['bank'],
   privacy: 'aggregate',
   fields: { sum: 'f64', banks: 'string[]' },
-  discloses: 'the sum of the surviving banks’ inputs of this round and which banks it covers',
+  discloses: 'which banks this round’s sum covers and, when it covers at least three banks, the sum of their inputs (a sum over two would give each of them the other’s input; it is withheld, empty)',
 });

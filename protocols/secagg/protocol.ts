@@ -31,7 +31,8 @@
  *   B_v → C   Unmask         for each u ∈ L: its share of b_u if u ∈ S, of mask_u's secret if not
  *   C         from ≥ t Unmask answers: b_u for u ∈ S, mask secrets of u ∈ L \ S;
  *             Σ_S y − Σ_S PRG(b_u) − (what survivors added for dropped banks' pairs) = Σ_S x
- *   C → B_u   Result         the sum and S; then L ← S.
+ *   C → B_u   Result         S, and the sum if |S| ≥ 3 (a bank subtracts its own input: from a sum
+ *                            over two it would read the other's); then L ← S.
  *
  * A BANK WHOSE MASK KEY WAS RECONSTRUCTED IS OUT FOR THE REST OF THE JOB. Its key opens the pairwise
  * masks of every later round, so if it were summed again the coordinator, given its self-mask seed,
@@ -57,7 +58,8 @@
  *     per round and never names a member again after revealing its key share): the sum of the
  *     surviving inputs of each round, and which banks dropped.
  *   Bank: the other banks' public keys; one share of each other member's mask key and of each
- *     survivor's seed of each round (below t: uniform); the survivor lists; the sums.
+ *     survivor's seed of each round (below t: uniform); the survivor lists; the sums over three
+ *     banks or more (a sum over two is withheld from the banks: each would read the other's input).
  * Threat model: semi-honest coordinator and banks. The coordinator together with fewer than t banks
  * learns nothing about the other banks' inputs beyond the sum of those that survived.
  * A malicious coordinator that sends different survivor lists to different banks (Bonawitz's
@@ -148,11 +150,11 @@ export class SecAggJob {
     readonly config: SecAggConfig,
     /** Each bank's secret randomness; the OS generator by default. */
     rng: (bank: string) => Rng = () => cryptoRng,
-    /** FOR THE ATTACK TESTS ONLY: see {@link SecAggBank}. */
-    unsafe: ConstructorParameters<typeof SecAggBank>[3] = {},
+    /** FOR THE ATTACK TESTS ONLY: see {@link SecAggBank} and {@link SecAggCoordinator}. */
+    unsafe: ConstructorParameters<typeof SecAggBank>[3] & ConstructorParameters<typeof SecAggCoordinator>[2] = {},
   ) {
     this.banks = config.banks.map((name) => new SecAggBank(name, config, rng(name), unsafe));
-    this.coordinator = new SecAggCoordinator(config.coordinator, config);
+    this.coordinator = new SecAggCoordinator(config.coordinator, config, unsafe);
     this.nodes = this.banks.map((b) => new DroppingBank(b));
     this.transport = new MemoryTransport([this.coordinator, ...this.nodes]);
   }

@@ -7,7 +7,7 @@
  * deadline over whoever answered: when every bank but one has dropped (killed, or simply slow), the
  * "sum" is that one bank's part, and the coordinator decrypts it. Defence: the platform refuses to
  * close a round that fewer than two banks answered, and the coordinator refuses a GradientSum over
- * fewer than two (CONSORTIUM_TOO_FEW_BANKS); the job stops instead. Switched off (a test-only option
+ * fewer than two (VFL_TOO_FEW_BANKS); the job stops instead. Switched off (a test-only option
  * of hybridLrInMemory, `loneBank`), the coordinator reads every value of bank-1's round-0 part.
  */
 import { describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ describe('attack: the coordinator reads a lone bank’s gradient part in the hyb
         `minimum of two banks per sum: round refused (${on.code}), ${on.released} sums released, 0 of ${truth.length} read; ` +
         `without it: round 0 summed over [${off.coordinator.roundBanks[0]!.join(', ')}], ${read} of ${truth.length} values read to 1e-5`,
     );
-    expect(on.code).toBe('CONSORTIUM_TOO_FEW_BANKS');
+    expect(on.code).toBe('VFL_TOO_FEW_BANKS');
     expect(on.released).toBe(0);
     expect(off.coordinator.roundBanks[0]).toEqual(['bank-1']);
     expect(read).toBe(truth.length);
@@ -60,7 +60,7 @@ describe('attack: the coordinator reads a lone bank’s gradient part in the hyb
     await expect(hybridLrInMemory({ job: 'hybrid-one', pairs: one })).rejects.toMatchObject({ code: 'SECAGG_BAD_CONFIG' });
     const config = vflConfig('hybrid-one');
     const ckks = await createCkks(config.params);
-    expect(() => new HybridPlatform(ckks, new Map([['bank-1', one.get('bank-1')!.platform]]), 14, config)).toThrow(expect.objectContaining({ code: 'CONSORTIUM_TOO_FEW_BANKS' }));
-    expect(() => new HybridCoordinator(ckks, ['bank-1'], { rows: 1, events: 0, gram: new Float64Array(1) }, config, cryptoRng)).toThrow(expect.objectContaining({ code: 'CONSORTIUM_TOO_FEW_BANKS' }));
+    expect(() => new HybridPlatform(ckks, new Map([['bank-1', one.get('bank-1')!.platform]]), 14, config)).toThrow(expect.objectContaining({ code: 'VFL_TOO_FEW_BANKS' }));
+    expect(() => new HybridCoordinator(ckks, ['bank-1'], { rows: 1, events: 0, gram: new Float64Array(1) }, config, cryptoRng)).toThrow(expect.objectContaining({ code: 'VFL_TOO_FEW_BANKS' }));
   }, 60_000);
 });

@@ -39,7 +39,7 @@ describe('secure aggregation', () => {
     const want = fixedSum([...xs.values()], config.fractionBits);
     expect(run.coordinator.result!.banks).toEqual(banks);
     expect([...run.coordinator.result!.sum]).toEqual([...want]);
-    for (const b of run.banks) expect([...b.result!.sum]).toEqual([...want]);
+    for (const b of run.banks) expect([...b.result!.sum!]).toEqual([...want]);
     // Only declared messages, banks to coordinator and back.
     expect(new Set(run.transport.log.map((r) => `${r.from === 'coordinator' ? 'C' : 'B'}:${r.type}`))).toEqual(
       new Set(['B:AdvertiseKeys', 'C:KeyList', 'B:ShareKeys', 'C:Shares', 'B:MaskedInput', 'C:Survivors', 'B:Unmask', 'C:Result']),
