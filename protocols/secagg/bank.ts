@@ -156,9 +156,19 @@ export class SecAggBank implements Party {
     return seal(this.sealKey(bank), share, shareContext(this.config, round, this.name, bank), shareNonce(round, pointOf(this.config, this.name) < pointOf(this.config, bank)));
   }
 
-  private openShare(bank: string, round: number, sealed: Uint8Array): Uint8Array {
+  /**
+   * Opens the share `bank` sealed for this bank. One that does not authenticate (tampered by its
+   * sender or the relay: this bank cannot tell which) stops the round here, named by its position:
+   * skipping it would let a relay that corrupts an honest bank's share get both kinds of share of it.
+   */
+  private openShare(bank: string, round: number, sealed: Uint8Array, position: number): Uint8Array {
     if (this.unsafe.noSeal) return sealed.slice();
-    return open(this.sealKey(bank), sealed, shareContext(this.config, round, bank, this.name));
+    try {
+      return open(this.sealKey(bank), sealed, shareContext(this.config, round, bank, this.name));
+    } catch (e) {
+      if (e instanceof IndomainError) throw new IndomainError(e.code, `share ${position} does not open`, { field: `sealed[${position}]` });
+      throw e;
+    }
   }
 
   private send(round: number, type: string, body: Record<string, unknown>): Envelope {
@@ -207,7 +217,7 @@ export class SecAggBank implements Party {
     this.enough(banks.length, 'banks sent shares');
     banks.forEach((bank, i) => {
       if (bank === this.name) return;
-      const plain = this.openShare(bank, SETUP_ROUND, sealed[i]!);
+      const plain = this.openShare(bank, SETUP_ROUND, sealed[i]!, i);
       if (plain.length !== SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
       this.keyShares.set(bank, plain);
       this.pairs.set(bank, pairKey(this.config, this.maskPair.secret, this.name, this.keys.get(bank)!.mask, bank));
@@ -226,7 +236,7 @@ export class SecAggBank implements Party {
     const seedShares = new Map<string, Uint8Array>([[this.name, this.ownSeedShare]]);
     banks.forEach((bank, i) => {
       if (bank === this.name) return;
-      const plain = this.openShare(bank, this.round, sealed[i]!);
+      const plain = this.openShare(bank, this.round, sealed[i]!, i);
       if (plain.length !== SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `seed share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
       seedShares.set(bank, plain);
     });
