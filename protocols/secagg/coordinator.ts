@@ -36,7 +36,7 @@ export class SecAggCoordinator implements Party {
     unmasked: [],
   };
   private readonly answers = new Map<string, Readonly<Record<string, unknown>>>();
-  private readonly keys = new Map<string, { seal: Uint8Array; mask: Uint8Array }>();
+  private readonly keys = new Map<string, { seal: Uint8Array; mask: Uint8Array; signature: Uint8Array }>();
   private length = 0;
 
   constructor(
@@ -169,9 +169,10 @@ export class SecAggCoordinator implements Party {
     this.members.advertised = banks;
     for (const b of banks) {
       const a = answers.get(b)!;
-      this.keys.set(b, { seal: a.sealKey as Uint8Array, mask: a.maskKey as Uint8Array });
+      this.keys.set(b, { seal: a.sealKey as Uint8Array, mask: a.maskKey as Uint8Array, signature: a.signature as Uint8Array });
     }
-    const body = { banks, sealKeys: banks.map((b) => this.keys.get(b)!.seal), maskKeys: banks.map((b) => this.keys.get(b)!.mask) };
+    const keys = banks.map((b) => this.keys.get(b)!);
+    const body = { banks, sealKeys: keys.map((k) => k.seal), maskKeys: keys.map((k) => k.mask), signatures: keys.map((k) => k.signature) };
     this.stage = 'share';
     return banks.map((b) => this.send('KeyList', b, body));
   }

@@ -71,10 +71,11 @@ import type { Envelope } from '../message.ts';
 import { MemoryTransport, type Party } from '../transport.ts';
 import { SecAggBank } from './bank.ts';
 import { secAggConfig, type SecAggConfig } from './common.ts';
+import { newIdentity } from './crypto.ts';
 import { SecAggCoordinator } from './coordinator.ts';
 
 export { SecAggBank, SecAggCoordinator, secAggConfig, type SecAggConfig };
-export { decodeFixed, encodeFixed, RING } from './crypto.ts';
+export { decodeFixed, encodeFixed, newIdentity, RING, type Identity } from './crypto.ts';
 
 /** The stage before which a bank goes silent: it sends nothing from then on (its process was killed). */
 export type DropPoint = 'advertise' | 'share' | 'mask' | 'unmask';
@@ -146,14 +147,20 @@ export class SecAggJob {
   private readonly nodes: DroppingBank[];
   setupOutcome: Omit<RoundOutcome, 'sum' | 'banks'> | undefined;
 
+  readonly config: SecAggConfig;
+
   constructor(
-    readonly config: SecAggConfig,
+    config: SecAggConfig,
     /** Each bank's secret randomness; the OS generator by default. */
     rng: (bank: string) => Rng = () => cryptoRng,
     /** FOR THE ATTACK TESTS ONLY: see {@link SecAggBank} and {@link SecAggCoordinator}. */
     unsafe: ConstructorParameters<typeof SecAggBank>[3] & ConstructorParameters<typeof SecAggCoordinator>[2] = {},
   ) {
-    this.banks = config.banks.map((name) => new SecAggBank(name, config, rng(name), unsafe));
+    // In one process every bank gets a fresh identity: the key list is always authenticated.
+    const ids = config.identities ? undefined : new Map(config.banks.map((b) => [b, newIdentity()]));
+    if (ids) config = { ...config, identities: Object.fromEntries([...ids].map(([b, id]) => [b, id.publicKey])) };
+    this.config = config;
+    this.banks = config.banks.map((name) => new SecAggBank(name, config, rng(name), unsafe, ids?.get(name)!.sign));
     this.coordinator = new SecAggCoordinator(config.coordinator, config, unsafe);
     this.nodes = this.banks.map((b) => new DroppingBank(b));
     this.transport = new MemoryTransport([this.coordinator, ...this.nodes]);
