@@ -14,8 +14,10 @@
  *
  * Set-up, once per job (round 0; every key derived from a Diffie–Hellman secret is bound to the job
  * and its purpose by HKDF):
- *   B_u → C   AdvertiseKeys  two fresh X25519 public keys: sealKey (to seal shares), maskKey (pairwise masks)
- *   C → B_u   KeyList        U1 = banks that advertised (≥ t), with their keys
+ *   B_u → C   AdvertiseKeys  two fresh X25519 public keys: sealKey (to seal shares), maskKey (pairwise
+ *                            masks), signed with B_u's identity key (Ed25519, config.identities)
+ *   C → B_u   KeyList        U1 = banks that advertised (≥ t), with their keys and signatures; each bank
+ *                            checks every signature (else C could put its own keys in and open the shares)
  *   B_u → C   ShareKeys      for each v ∈ U1 \ {u}: v's Shamir t-of-n share of u's mask secret key,
  *                            AES-256-GCM under KA(seal_u, seal_v)
  *   C → B_v   Shares         L = banks that sent shares (≥ t): the job's live members; the shares
