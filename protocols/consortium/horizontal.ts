@@ -16,10 +16,10 @@
  * What each party learns, per round: the pooled row count, gradient and Hessian (aggregates over
  * every surviving bank's rows) and, from them, the model (banks: only sums over three banks or
  * more). No party learns one bank's count, gradient or Hessian (see protocols/secagg/protocol.ts),
- * except the row count of a bank that dropped (the row counts before and after differ by it). The banks agree their secure-aggregation
- * keys once per job; each round's masks are derived from them. A bank that drops out is left out of
- * the rounds after it dropped (its mask key has been rebuilt: it is out for the rest of the job);
- * the model is then the pooled model of the banks that remained.
+ * except the row count of a bank that dropped (the row counts before and after differ by it). The
+ * banks agree their secure-aggregation keys once per job; each round's masks are derived from them.
+ * A bank that drops out is left out of the rounds after it dropped (its mask key has been rebuilt:
+ * it is out for the rest of the job); the model is then the pooled model of the banks that remained.
  */
 import { cholesky, choleskySolve, maxAbs } from '../../engine/linalg.ts';
 import { crossGram, linearPredictor, ones, transposeTimes } from '../../engine/columns.ts';
