@@ -87,3 +87,12 @@ export function chebyshevDegreeFor(halfWidth: number, tolerance: number, maxDegr
   return maxDegree;
 }
 
+/**
+ * One window's normalisation, τ = clamp((u − centre)/halfWidth, −1, 1): rows outside are clamped
+ * to its edge. The consortium hybrid's platform still uses it; vfl-lr covers every row (windows.ts).
+ */
+export function normalise(u: Float64Array, centre: number, halfWidth: number): Float64Array {
+  const t = new Float64Array(u.length);
+  for (let i = 0; i < u.length; i++) t[i] = Math.max(-1, Math.min(1, (u[i]! - centre) / halfWidth));
+  return t;
+}

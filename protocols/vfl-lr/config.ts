@@ -38,6 +38,12 @@ export interface VflConfig {
   readonly windowGrid: number;
   /** Smallest window half-width (logit units). */
   readonly minHalfWidth: number;
+  /**
+   * One-window half-width in standard deviations of the partial logits, for the consortium hybrid's
+   * platform (protocols/consortium/hybrid-platform.ts), which still sends one clamped window;
+   * vfl-lr itself covers every row (windows.ts).
+   */
+  readonly windowStds: number;
   /** Rows (from the start of the aligned order) used for the initial Hessian. */
   readonly hessianSampleRows: number;
   /** Bits of noise flooding above the estimated decryption error of released values. */
@@ -57,6 +63,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   maxWindows: 16,
   windowGrid: 0.5,
   minHalfWidth: 1,
+  windowStds: 4,
   hessianSampleRows: 4096,
   floodMarginBits: 4,
 };
