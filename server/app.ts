@@ -25,7 +25,7 @@ import { HttpClient } from './transport/http-client.ts';
 import type { NodeRole, Peer } from './transport/peer.ts';
 import { adminPlugin } from './plugins/admin.ts';
 import type { NodeContext, RouteEntry, UnsafeAppOptions } from './plugins/context.ts';
-import { codedErrors, schemaError } from './plugins/errors.ts';
+import { codedErrors, frameworkError, schemaError } from './plugins/errors.ts';
 import { peerPlugin } from './plugins/peer.ts';
 import { errors } from './plugins/schemas.ts';
 
@@ -57,8 +57,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     logger: o.logger ?? false,
     bodyLimit,
     schemaErrorFormatter: schemaError,
-    // Types as declared: a number is not a string here, nor a string a number.
-    ajv: { customOptions: { coerceTypes: false } },
+    frameworkErrors: frameworkError,
+    // Types as declared: a number is not a string here, nor a string a number; an undeclared field
+    // is refused, not dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     ...(o.https ? { https: o.https } : {}),
   } as Record<string, unknown>) as unknown as FastifyInstance;
   codedErrors(app, bodyLimit);

@@ -3,17 +3,29 @@
  * never a stack trace. Schema refusals name the field (`body/name`, `querystring/model`), never
  * the value; framework errors map to the project's codes; anything else is SRV_INTERNAL, logged.
  */
-import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { IndomainError, isIndomainError } from '../../engine/errors.ts';
 
 /** The Fastify option `schemaErrorFormatter`: the first refusal, coded, with its field path. */
 export function schemaError(errors: FastifySchemaValidationError[], dataVar: string): Error {
   const e = errors[0];
   const path = e ? `${dataVar}${e.instancePath}` : dataVar;
-  const missing = e?.keyword === 'required' ? (e.params as { missingProperty?: string }).missingProperty : undefined;
-  const field = missing ? `${path}/${missing}` : path;
-  const why = e?.keyword === 'required' ? 'is required' : e?.keyword === 'additionalProperties' ? `has an unknown field "${String((e.params as { additionalProperty?: unknown }).additionalProperty).slice(0, 64)}"` : (e?.message ?? 'is invalid');
-  return new IndomainError('SRV_BAD_REQUEST', `${field} ${why}`, { field });
+  const params = (e?.params ?? {}) as { missingProperty?: unknown; additionalProperty?: unknown };
+  // The named field: the missing one, the undeclared one (the caller's own key, cut short), or the one refused.
+  const named = e?.keyword === 'required' ? params.missingProperty : e?.keyword === 'additionalProperties' ? params.additionalProperty : undefined;
+  const field = named === undefined ? path : `${path}/${String(named).slice(0, 64)}`;
+  // The schema's words only: ajv's messages quote the schema, never the value.
+  const why = e?.keyword === 'required' ? 'is required' : e?.keyword === 'additionalProperties' ? 'is not a declared field' : (e?.message ?? 'is invalid');
+  return new IndomainError('SRV_BAD_REQUEST', why, { field });
+}
+
+/**
+ * The Fastify option `frameworkErrors`: what the router refuses before any route or hook (a path
+ * that does not decode, a path parameter over the length limit), coded, without echoing the path.
+ */
+export function frameworkError(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const e = new IndomainError('SRV_BAD_REQUEST', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request path is not valid');
+  void reply.status(e.status).send(e.toJSON());
 }
 
 /** The error and not-found handlers of the root instance (children inherit them). */

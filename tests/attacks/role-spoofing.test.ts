@@ -34,8 +34,7 @@ import '../../protocols/psi/messages.ts';
 import '../../protocols/vfl-lr/messages.ts';
 import '../../protocols/scorecard/messages.ts';
 import '../../protocols/secagg/messages.ts';
-import '../../server/online.ts';
-import '../../server/monitor.ts';
+import '../../server/messages.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const NODES: { name: string; role: NodeRole }[] = [
