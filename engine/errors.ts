@@ -39,7 +39,6 @@ export const ERRORS = {
   HE_UNKNOWN_PARAMS: { status: 400, message: 'unknown CKKS parameter set' },
   HE_BAD_CIPHERTEXT: { status: 400, message: 'a ciphertext does not load under the job parameters' },
   HE_TOO_MANY_VALUES: { status: 400, message: 'more values than slots in one ciphertext' },
-  HE_MISSING_ROTATION_KEY: { status: 500, message: 'no Galois key for a needed rotation' },
   HE_OUT_OF_RANGE: { status: 400, message: 'a value is outside the range CKKS can hold at this level' },
   HE_NOT_RERANDOMISED: { status: 500, message: 'a computed ciphertext was about to leave this party without re-randomisation' },
   // Secure aggregation among banks.
@@ -54,7 +53,6 @@ export const ERRORS = {
   VFL_WRONG_ROUND: { status: 409, message: 'a training message belongs to another round' },
   VFL_BAD_MESSAGE: { status: 400, message: 'a training message is malformed' },
   VFL_ROW_MISMATCH: { status: 400, message: 'the parties disagree on the number of aligned rows' },
-  VFL_NOT_CONVERGED: { status: 500, message: 'training stopped without converging' },
   VFL_BAD_CONFIG: { status: 400, message: 'invalid training configuration' },
   VFL_BAD_DATA: { status: 400, message: 'training data holds a missing or non-finite value' },
   // Scorecards: binning, selection, scaling, exports.
