@@ -59,10 +59,18 @@ export const jobsPlugin: FastifyPluginAsyncTypebox = async (app) => {
       runtime.approve(req.params.id, 'analyst');
       return view(req.params.id);
     });
-    const Refusal = Type.Optional(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }));
-    app.post('/:id/refuse', { schema: { summary: "The platform analyst's refusal of a job", security, params: JobId, body: Refusal, response: { 200: JobView, ...errors } } }, async (req) => {
-      runtime.refuse(req.params.id, 'analyst', req.body?.reason ?? 'refused by the analyst');
-      return view(req.params.id);
-    });
+    const Refusal = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false, description: 'optional: no body is a refusal without a reason' });
+    app.post(
+      '/:id/refuse',
+      {
+        // No body at all is a refusal without a reason.
+        preValidation: async (req) => void (req.body ??= {}),
+        schema: { summary: "The platform analyst's refusal of a job", security, params: JobId, body: Refusal, response: { 200: JobView, ...errors } },
+      },
+      async (req) => {
+        runtime.refuse(req.params.id, 'analyst', req.body.reason ?? 'refused by the analyst');
+        return view(req.params.id);
+      },
+    );
   }
 };

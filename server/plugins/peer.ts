@@ -78,7 +78,7 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
   };
   const reply200 = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'the msgpack reply envelope' });
   for (const [path, { summary, a }] of Object.entries(answerers)) {
-    app.post(path, { validatorCompiler: bytesOnly, schema: { summary, ...msgpack, produces: ['application/msgpack'], response: { 200: reply200, ...errors } } }, async (req, reply) => {
+    app.post(path, { validatorCompiler: bytesOnly, schema: { summary, ...msgpack, response: { 200: { description: 'the msgpack reply envelope', content: { 'application/msgpack': { schema: reply200 } } }, ...errors } } }, async (req, reply) => {
       const out = await a.answer(req.sender, req.body);
       return reply.status(200).header('content-type', 'application/msgpack').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
     });
