@@ -30,7 +30,7 @@ function spellings(pattern: string): { kind: string; target: string }[] {
     { kind: 'upper case', target: path.toUpperCase() },
     { kind: 'double encoding', target: path.replace('/v1/', '/v1/%25') },
   ];
-  segs.forEach((s, i) => {
+  segs.forEach((_, i) => {
     const t = (f: (x: string) => string) => '/' + segs.map((x, j) => (j === i ? f(x) : x)).join('/');
     out.push({ kind: `encoded segment ${i}`, target: t(enc) });
     out.push({ kind: `encoded segment ${i}, upper hex`, target: t((x) => `%${x.charCodeAt(0).toString(16).toUpperCase()}${x.slice(1)}`) });
