@@ -27,10 +27,10 @@ export async function answerSigned(
   handle: (body: RequestBody & Record<string, unknown>) => { body: Record<string, unknown>; recorded: Record<string, unknown> },
 ): Promise<Uint8Array> {
   const env = decodeMessage(bytes);
-  checkEnvelope(env, { protocol: x.protocol, type: x.request });
-  const spec = messageSpec(env.protocol, env.type);
+  // The declared request with its fields (`model` a string), for the job it names: the model's.
   const body = env.body as RequestBody & Record<string, unknown>;
   checkEnvelope(env, { protocol: x.protocol, type: x.request, job: body.model });
+  const spec = messageSpec(env.protocol, env.type);
   // Roles from the model's job: the signer must be its guest (the bank), this node its host. An
   // unknown model and another bank's model get the same answer, so a peer cannot probe which ids exist.
   try {
