@@ -18,7 +18,7 @@ const USAGE = `usage: npm run bench -- vfl ${COMMON} [--json OUT.json] [--scores
        npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
                       [--pmml OUT.pmml] [--sql OUT.sql] [--report REPORT.md] [--reasons-out REASONS.csv]
                       [--policy full|partial] [--guest-categorical A,B] [--host-categorical C,D]
-       npm run bench -- consortium --banks A.csv,B.csv[,…] --id ID_COLUMN --label LABEL_COLUMN
+       npm run bench -- consortium --banks A.csv,B.csv[,…] [--host H.csv] --id ID_COLUMN --label LABEL_COLUMN
                       [--test T.csv | --test-fraction 0.2] [--seed 42] [--threshold t] [--drop K]
                       [--json OUT.json] [--scores-out SCORES.csv]`;
 
@@ -96,7 +96,6 @@ export async function benchMain(argv: string[]): Promise<void> {
       strict: true,
     });
     for (const k of ['banks', 'id', 'label'] as const) if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required\n${USAGE}`);
-    if (values.host) throw new IndomainError('CLI_BAD_ARGS', 'the hybrid pipeline (--host) is not built yet; run without --host for the horizontal one');
     const testFraction = Number(values['test-fraction']);
     if (!(testFraction > 0 && testFraction < 1)) throw new IndomainError('CLI_BAD_ARGS', `--test-fraction must be in (0, 1), got "${values['test-fraction']}"`);
     const int = (k: 'threshold' | 'drop') => {
@@ -107,6 +106,7 @@ export async function benchMain(argv: string[]): Promise<void> {
     };
     const r = await consortiumBench({
       banks: values.banks!.split(',').map((s) => s.trim()).filter(Boolean),
+      ...(values.host ? { host: values.host } : {}),
       id: values.id!,
       label: values.label!,
       ...(values.test ? { test: values.test } : {}),

@@ -14,15 +14,17 @@
  *
  * What each party learns, per round: the pooled row count, gradient and Hessian (aggregates over
  * every surviving bank's rows) and, from them, the model. No party learns one bank's count,
- * gradient or Hessian (see protocols/secagg/protocol.ts). A bank that drops out is left out of the
- * rounds after it dropped; the model is then the pooled model of the banks that remained.
+ * gradient or Hessian (see protocols/secagg/protocol.ts). The banks agree their secure-aggregation
+ * keys once per job; each round's masks are derived from them. A bank that drops out is left out of
+ * the rounds after it dropped (its mask key has been rebuilt: it is out for the rest of the job);
+ * the model is then the pooled model of the banks that remained.
  */
 import { cholesky, choleskySolve, maxAbs } from '../../engine/linalg.ts';
 import { crossGram, linearPredictor, ones, transposeTimes } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
-import { cryptoRng } from '../../engine/rng.ts';
 import { logit, sigmoid } from '../../models/logistic.ts';
-import { aggregateInMemory, secAggConfig, type DropPoint } from '../secagg/protocol.ts';
+import { SecAggJob, secAggConfig } from '../secagg/protocol.ts';
+import { full, upper } from './symmetric.ts';
 
 export interface BankRows {
   /** Feature columns (no intercept), the same features in the same order at every bank. */
@@ -58,6 +60,8 @@ export interface ConsortiumLrResult {
   readonly iterations: number;
   readonly converged: boolean;
   readonly rows: number;
+  /** The secure-aggregation key set-up, once per job. */
+  readonly setup: { seconds: number; bytesPerBank: Record<string, number> };
   readonly rounds: RoundRecord[];
 }
 
@@ -65,28 +69,7 @@ export interface ConsortiumLrResult {
 export interface Drop {
   readonly bank: string;
   readonly round: number;
-  readonly at: DropPoint;
-}
-
-/** Upper triangle (row-major, diagonal included) of a symmetric d×d matrix, and back. */
-function upper(h: Float64Array, d: number): Float64Array {
-  const out = new Float64Array((d * (d + 1)) / 2);
-  let k = 0;
-  for (let i = 0; i < d; i++) for (let j = i; j < d; j++) out[k++] = h[i * d + j]!;
-  return out;
-}
-
-function full(u: Float64Array, d: number): Float64Array {
-  const h = new Float64Array(d * d);
-  let k = 0;
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++) {
-      h[i * d + j] = u[k]!;
-      h[j * d + i] = u[k]!;
-      k++;
-    }
-  }
-  return h;
+  readonly at: 'mask' | 'unmask';
 }
 
 /** Train with every bank and the coordinator in this process (secure sums over the in-memory transport). */
@@ -101,27 +84,24 @@ export async function consortiumLrInMemory(input: {
   if (widths.size !== 1) throw new IndomainError('SECAGG_BAD_CONFIG', `banks hold ${[...widths].join(' and ')} feature columns; all must hold the same features`, { field: 'banks' });
   const d = [...widths][0]! + 1;
   const design = new Map([...input.banks].map(([name, b]) => [name, [ones(b.y.length), ...b.x]]));
-  const dead = new Set<string>();
   const rounds: RoundRecord[] = [];
+  const job = new SecAggJob(secAggConfig({ job: config.job, banks: names, fractionBits: config.fractionBits, ...(config.threshold ? { threshold: config.threshold } : {}) }));
+  await job.setup();
+  const setup = { seconds: job.setupOutcome!.seconds, bytesPerBank: job.setupOutcome!.bytesPerBank };
+  let live = job.coordinator.members.live;
 
-  /** One secure sum of each live bank's vector; returns the sum and the banks it holds. */
-  const secureSum = async (round: number, length: number, local: (bank: string) => Float64Array) => {
-    const drops = new Map<string, DropPoint>();
-    for (const b of dead) drops.set(b, 'advertise');
+  /** One secure sum of each live bank's vector (secagg round `round` + 1); returns the sum. */
+  const secureSum = async (round: number, local: (bank: string) => Float64Array) => {
+    const drops = new Map<string, 'mask' | 'unmask'>();
     for (const drop of input.drops ?? []) if (drop.round === round) drops.set(drop.bank, drop.at);
-    const sa = secAggConfig({ job: config.job, round, banks: names, length, fractionBits: config.fractionBits, ...(config.threshold ? { threshold: config.threshold } : {}) });
-    const inputs = new Map(names.map((b) => [b, dead.has(b) ? new Float64Array(length) : local(b)]));
-    const t0 = performance.now();
-    const run = await aggregateInMemory({ config: sa, inputs, drops, rng: () => cryptoRng });
-    const bytesPerBank: Record<string, number> = {};
-    for (const r of run.transport.log) if (r.from !== sa.coordinator) bytesPerBank[r.from] = (bytesPerBank[r.from] ?? 0) + r.bytes;
-    for (const [b] of drops) dead.add(b);
-    const result = run.coordinator.result!;
-    rounds.push({ round, banks: result.banks, seconds: (performance.now() - t0) / 1000, bytesPerBank });
-    return result.sum;
+    const inputs = new Map(live.map((b) => [b, local(b)]));
+    const outcome = await job.aggregate(round + 1, inputs, drops);
+    live = outcome.banks;
+    rounds.push({ round, banks: outcome.banks, seconds: outcome.seconds, bytesPerBank: outcome.bytesPerBank });
+    return outcome.sum;
   };
 
-  const counts = await secureSum(0, 2, (b) => {
+  const counts = await secureSum(0, (b) => {
     const y = input.banks.get(b)!.y;
     return Float64Array.of(y.length, y.reduce((s, v) => s + v, 0));
   });
@@ -133,7 +113,7 @@ export async function consortiumLrInMemory(input: {
   const tri = (d * (d + 1)) / 2;
   for (let round = 1; iterations <= config.maxIterations; round++) {
     const weights = w.slice();
-    const sums = await secureSum(round, 1 + d + tri, (b) => {
+    const sums = await secureSum(round, (b) => {
       const x = design.get(b)!;
       const y = input.banks.get(b)!.y;
       const n = y.length;
@@ -165,5 +145,5 @@ export async function consortiumLrInMemory(input: {
     for (let j = 0; j < d; j++) w[j] -= step[j]!;
     iterations++;
   }
-  return { intercept: w[0]!, weights: w.slice(1), iterations, converged, rows, rounds };
+  return { intercept: w[0]!, weights: w.slice(1), iterations, converged, rows, setup, rounds };
 }

@@ -1,67 +1,89 @@
 /**
- * A bank in `secagg`: holds one input vector, and for this aggregation two X25519 key pairs and a
- * self-mask seed, all fresh. Stages: advertise → share → mask → unmask → done; any other message in
- * a stage is refused with a coded error.
+ * A bank in `secagg`: for the job, two X25519 key pairs and the pairwise keys agreed from them; for
+ * each round, one input vector and a fresh self-mask seed. Stages: advertise → share → ready, then
+ * per round (ready →) mask → unmask → ready. A bank left out of a round's survivors never gets
+ * back to `ready`: it is out of the job. Any other message in a stage is refused with a coded error.
  */
 import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { accept, context, envelope, pairMask, pointOf, selfMask, subsetOf, type SecAggConfig } from './common.ts';
-import { agree, decodeFixed, encodeFixed, keyPair, open, ringAdd, ringSub, seal, split, type KeyPair } from './crypto.ts';
+import { accept, checkRound, context, envelope, pairKey, pointOf, selfMask, SETUP_ROUND, subsetOf, type PairKey, type SecAggConfig } from './common.ts';
+import { addRoundMask, agree, decodeFixed, encodeFixed, keyPair, open, ringAdd, seal, shareNonce, split, type KeyPair } from './crypto.ts';
 
-type Stage = 'advertise' | 'share' | 'mask' | 'unmask' | 'done';
-const EXPECTS: Record<Stage, string> = { advertise: 'KeyList', share: 'Shares', mask: 'Survivors', unmask: 'Result', done: '' };
+export type BankStage = 'advertise' | 'share' | 'ready' | 'mask' | 'unmask';
+const EXPECTS: Record<BankStage, string> = { advertise: 'KeyList', share: 'Shares', ready: '', mask: 'Survivors', unmask: 'Result' };
 const SECRET = 32;
 
+const contexts = new WeakMap<SecAggConfig, Map<string, string>>();
+
+/**
+ * Associated data of a sealed share: the job, the purpose, sender and receiver (JSON, so
+ * unambiguous), then the round. Built once per pair: a round seals and opens n − 1 shares per bank.
+ */
+export function shareContext(config: SecAggConfig, round: number, from: string, to: string): string {
+  let byPair = contexts.get(config);
+  if (!byPair) contexts.set(config, (byPair = new Map()));
+  const k = `${from}\u0000${to}`;
+  let base = byPair.get(k);
+  if (base === undefined) byPair.set(k, (base = context(config, 'share', from, to)));
+  return `${base}#${round}`;
+}
+
 export class SecAggBank implements Party {
-  stage: Stage = 'advertise';
-  /** The sum and the banks it covers, once the coordinator has sent it. */
-  result: { sum: Float64Array; banks: string[] } | undefined;
+  stage: BankStage = 'advertise';
+  /** The round in progress or last finished (0: the key set-up). */
+  round = SETUP_ROUND;
+  /** The last round's sum and the banks it covers, once the coordinator has sent it. */
+  result: { round: number; sum: Float64Array; banks: string[] } | undefined;
   private readonly sealPair: KeyPair;
   private readonly maskPair: KeyPair;
-  private readonly seed: Uint8Array;
-  private readonly encoded: Float64Array;
   private keys = new Map<string, { seal: Uint8Array; mask: Uint8Array }>();
-  /** The shares this bank holds, of each bank's mask secret key and self-mask seed (its own included). */
-  private readonly held = new Map<string, { key: Uint8Array; seed: Uint8Array }>();
-  private shareSenders: string[] = [];
   private readonly sealKeys = new Map<string, Uint8Array>();
+  /** Members whose mask key no one has revealed a share of: the banks this one masks with. */
+  private live: string[] = [];
+  private readonly pairs = new Map<string, PairKey>();
+  /** This bank's share of each member's mask secret key (its own included). */
+  private readonly keyShares = new Map<string, Uint8Array>();
+  /** This round: the input length, and this bank's share of its own self-mask seed. */
+  private length = 0;
+  private ownSeedShare: Uint8Array = new Uint8Array(0);
 
   constructor(
     readonly name: string,
     private readonly config: SecAggConfig,
-    input: Float64Array,
-    /** This bank's secret randomness (keys, seed, share polynomials, nonces). */
+    /** This bank's secret randomness (keys, seeds, share polynomials, nonces). */
     private readonly rng: Rng,
     /**
-     * FOR THE ATTACK TESTS ONLY (tests/attacks/secagg-coordinator.test.ts): without the self-mask, a
-     * coordinator that calls a bank dropped after its masked input arrived rebuilds its pairwise
-     * masks and reads its input.
+     * FOR THE ATTACK TESTS ONLY (tests/attacks/secagg-coordinator.test.ts): `noSelfMask` leaves the
+     * self-mask out (a coordinator that calls a bank dropped after its masked input arrived rebuilds
+     * its pairwise masks and reads its input); `forgetRevealed` keeps masking with, and revealing
+     * seed shares of, a bank whose mask key this bank has revealed a share of; `noSeal`
+     * (tests/attacks/secagg-eavesdropper.test.ts) sends shares unsealed through the coordinator.
      */
-    private readonly unsafe: { noSelfMask?: boolean } = {},
+    private readonly unsafe: { noSelfMask?: boolean; forgetRevealed?: boolean; noSeal?: boolean } = {},
   ) {
     pointOf(config, name);
-    if (input.length !== config.length) {
-      throw new IndomainError('SECAGG_BAD_CONFIG', `input of ${input.length} values, the aggregation sums ${config.length}`, { field: 'input' });
-    }
-    this.encoded = encodeFixed(input, config.fractionBits, config.banks.length);
     this.sealPair = keyPair(rng);
     this.maskPair = keyPair(rng);
-    this.seed = rng.bytes(SECRET);
   }
 
   get done(): boolean {
-    return this.stage === 'done';
+    return this.stage === 'ready';
+  }
+
+  /** The members this bank still masks with (the job's members less those dropped). */
+  members(): string[] {
+    return [...this.live];
   }
 
   start(): Envelope[] {
-    return [this.send('AdvertiseKeys', { sealKey: this.sealPair.public, maskKey: this.maskPair.public })];
+    return [this.send(SETUP_ROUND, 'AdvertiseKeys', { sealKey: this.sealPair.public, maskKey: this.maskPair.public })];
   }
 
   receive(env: Envelope): Envelope[] {
     if (env.from !== this.config.coordinator) throw new IndomainError('SECAGG_BAD_MESSAGE', `${env.type} from "${env.from}", not the coordinator`);
-    accept(env, this.config, this.stage, EXPECTS[this.stage]);
+    accept(env, this.config, this.round, this.stage, EXPECTS[this.stage]);
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'KeyList':
@@ -69,13 +91,53 @@ export class SecAggBank implements Party {
       case 'Shares':
         return this.onShares(b.banks, b.sealed);
       case 'Survivors':
-        return this.onSurvivors(b.banks);
+        return this.onSurvivors(b.banks, b.sealed);
       default:
         return this.onResult(b.sum, b.banks);
     }
   }
 
-  /** The key this bank and `bank` seal shares under (one agreement serves both directions). */
+  /**
+   * Start aggregation round `round` (1, 2, …, increasing) with this bank's input: its masked input
+   * and, sealed for each other live member, Shamir shares of a fresh self-mask seed.
+   */
+  submit(round: number, input: Float64Array): Envelope[] {
+    checkRound(round);
+    if (this.stage !== 'ready') throw new IndomainError('SECAGG_WRONG_STAGE', `round ${round} submitted in stage "${this.stage}" (expects ready)`, { field: 'round' });
+    if (round <= this.round) throw new IndomainError('SECAGG_WRONG_STAGE', `round ${round} after round ${this.round}: rounds only increase`, { field: 'round' });
+    this.enough(this.live.length, 'live members');
+    const encoded = encodeFixed(input, this.config.fractionBits, this.config.banks.length);
+    this.round = round;
+    this.length = input.length;
+    const seed = this.rng.bytes(SECRET);
+    const shares = split(seed, this.config.banks.length, this.config.threshold, this.rng);
+    const to: string[] = [];
+    const sealed: Uint8Array[] = [];
+    for (const bank of this.live) {
+      const share = shares[pointOf(this.config, bank) - 1]!.y;
+      if (bank === this.name) {
+        this.ownSeedShare = share;
+        continue;
+      }
+      to.push(bank);
+      sealed.push(this.sealShare(bank, round, share));
+    }
+    // y = x + PRG(seed) + Σ_v ±PRG(k_uv, round) over every other live member.
+    const y = encoded;
+    if (!this.unsafe.noSelfMask) {
+      const self = selfMask(seed, y.length);
+      for (let i = 0; i < y.length; i++) y[i] = ringAdd(y[i]!, self[i]!);
+    }
+    for (const bank of this.live) {
+      if (bank === this.name) continue;
+      const { sign, key } = this.pairs.get(bank)!;
+      addRoundMask(y, key, round, sign);
+    }
+    this.stage = 'mask';
+    return [this.send(round, 'MaskedInput', { masked: y, to, sealed })];
+  }
+
+  /** The key this bank and `bank` seal shares under (one agreement serves both directions and every round). */
   private sealKey(bank: string): Uint8Array {
     let key = this.sealKeys.get(bank);
     if (!key) {
@@ -85,8 +147,19 @@ export class SecAggBank implements Party {
     return key;
   }
 
-  private send(type: string, body: Record<string, unknown>): Envelope {
-    return envelope(this.config, type, this.name, this.config.coordinator, body);
+  /** A share for `bank`, sealed under the key only the two of them agree (AES-256-GCM). */
+  private sealShare(bank: string, round: number, share: Uint8Array): Uint8Array {
+    if (this.unsafe.noSeal) return share.slice();
+    return seal(this.sealKey(bank), share, shareContext(this.config, round, this.name, bank), shareNonce(round, pointOf(this.config, this.name) < pointOf(this.config, bank)));
+  }
+
+  private openShare(bank: string, round: number, sealed: Uint8Array): Uint8Array {
+    if (this.unsafe.noSeal) return sealed.slice();
+    return open(this.sealKey(bank), sealed, shareContext(this.config, round, bank, this.name));
+  }
+
+  private send(round: number, type: string, body: Record<string, unknown>): Envelope {
+    return envelope(this.config, round, type, this.name, this.config.coordinator, body);
   }
 
   private enough(count: number, what: string): void {
@@ -107,26 +180,20 @@ export class SecAggBank implements Party {
     this.enough(banks.length, 'banks advertised keys');
     banks.forEach((bank, i) => this.keys.set(bank, { seal: sealKeys[i]!, mask: maskKeys[i]! }));
     // Shares at every configured point, so a bank's point does not depend on who advertised.
-    const n = this.config.banks.length;
-    const keyShares = split(this.maskPair.secret, n, this.config.threshold, this.rng);
-    const seedShares = split(this.seed, n, this.config.threshold, this.rng);
+    const shares = split(this.maskPair.secret, this.config.banks.length, this.config.threshold, this.rng);
     const to: string[] = [];
     const sealed: Uint8Array[] = [];
     for (const bank of banks) {
-      const x = pointOf(this.config, bank) - 1;
-      const plain = new Uint8Array(2 * SECRET);
-      plain.set(keyShares[x]!.y, 0);
-      plain.set(seedShares[x]!.y, SECRET);
+      const share = shares[pointOf(this.config, bank) - 1]!.y;
       if (bank === this.name) {
-        this.held.set(bank, { key: keyShares[x]!.y, seed: seedShares[x]!.y });
+        this.keyShares.set(bank, share);
         continue;
       }
-      const key = this.sealKey(bank);
       to.push(bank);
-      sealed.push(seal(key, plain, context(this.config, 'share', this.name, bank), this.rng));
+      sealed.push(this.sealShare(bank, SETUP_ROUND, share));
     }
     this.stage = 'share';
-    return [this.send('ShareKeys', { to, sealed })];
+    return [this.send(SETUP_ROUND, 'ShareKeys', { to, sealed })];
   }
 
   private onShares(banks: string[], sealed: Uint8Array[]): Envelope[] {
@@ -137,55 +204,55 @@ export class SecAggBank implements Party {
     this.enough(banks.length, 'banks sent shares');
     banks.forEach((bank, i) => {
       if (bank === this.name) return;
-      const key = this.sealKey(bank);
-      const plain = open(key, sealed[i]!, context(this.config, 'share', bank, this.name));
-      if (plain.length !== 2 * SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
-      this.held.set(bank, { key: plain.slice(0, SECRET), seed: plain.slice(SECRET) });
+      const plain = this.openShare(bank, SETUP_ROUND, sealed[i]!);
+      if (plain.length !== SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
+      this.keyShares.set(bank, plain);
+      this.pairs.set(bank, pairKey(this.config, this.maskPair.secret, this.name, this.keys.get(bank)!.mask, bank));
     });
-    this.shareSenders = banks;
-    // y = x + PRG(seed) + Σ_v ±PRG(pair(v)) over every other bank that sent shares.
-    const y = this.encoded.slice();
-    if (!this.unsafe.noSelfMask) {
-      const self = selfMask(this.config, this.seed);
-      for (let i = 0; i < y.length; i++) y[i] = ringAdd(y[i]!, self[i]!);
-    }
-    for (const bank of banks) {
-      if (bank === this.name) continue;
-      const { sign, mask } = pairMask(this.config, this.maskPair.secret, this.name, this.keys.get(bank)!.mask, bank);
-      for (let i = 0; i < y.length; i++) y[i] = sign > 0 ? ringAdd(y[i]!, mask[i]!) : ringSub(y[i]!, mask[i]!);
-    }
-    this.stage = 'mask';
-    return [this.send('MaskedInput', { masked: y })];
-  }
-
-  private onSurvivors(banks: string[]): Envelope[] {
-    const survivors = subsetOf(this.config, banks, this.shareSenders, 'banks');
-    if (!survivors.includes(this.name)) throw new IndomainError('SECAGG_BAD_MESSAGE', 'the survivor list does not hold this bank', { field: 'banks' });
-    this.enough(survivors.length, 'banks sent masked inputs');
-    // For a survivor its self-mask seed share, for a dropped bank its mask-key share: never both.
-    const names: string[] = [];
-    const kinds: string[] = [];
-    const shares: Uint8Array[] = [];
-    for (const bank of this.shareSenders) {
-      const held = this.held.get(bank)!;
-      const survived = survivors.includes(bank);
-      names.push(bank);
-      kinds.push(survived ? 'seed' : 'key');
-      shares.push(survived ? held.seed : held.key);
-    }
-    this.stage = 'unmask';
-    return [this.send('Unmask', { banks: names, kinds, shares })];
-  }
-
-  private onResult(sum: Float64Array, banks: string[]): Envelope[] {
-    if (sum.length !== this.config.length) throw new IndomainError('SECAGG_BAD_MESSAGE', `sum of ${sum.length} values, ${this.config.length} expected`, { field: 'sum' });
-    this.result = { sum, banks };
-    this.stage = 'done';
+    this.live = banks;
+    this.stage = 'ready';
     return [];
   }
 
-  /** The fixed-point value this bank contributes (what the sum holds for it), for checks. */
-  contribution(): Float64Array {
-    return decodeFixed(this.encoded, this.config.fractionBits);
+  private onSurvivors(banks: string[], sealed: Uint8Array[]): Envelope[] {
+    const survivors = subsetOf(this.config, banks, this.live, 'banks');
+    if (survivors.join() !== banks.join() || sealed.length !== banks.length || !survivors.includes(this.name)) {
+      throw new IndomainError('SECAGG_BAD_MESSAGE', 'the survivor list must hold this bank and live members only, once each, in the configured order, each with its sealed seed share', { field: 'banks' });
+    }
+    this.enough(survivors.length, 'banks sent masked inputs');
+    const seedShares = new Map<string, Uint8Array>([[this.name, this.ownSeedShare]]);
+    banks.forEach((bank, i) => {
+      if (bank === this.name) return;
+      const plain = this.openShare(bank, this.round, sealed[i]!);
+      if (plain.length !== SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `seed share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
+      seedShares.set(bank, plain);
+    });
+    // For a survivor its seed share of this round, for a dropped member its mask-key share: never
+    // both in a job, because a dropped member is never live again.
+    const names: string[] = [];
+    const kinds: string[] = [];
+    const shares: Uint8Array[] = [];
+    for (const bank of this.live) {
+      const survived = survivors.includes(bank);
+      names.push(bank);
+      kinds.push(survived ? 'seed' : 'key');
+      shares.push(survived ? seedShares.get(bank)! : this.keyShares.get(bank)!);
+    }
+    if (!this.unsafe.forgetRevealed) this.live = survivors;
+    this.stage = 'unmask';
+    return [this.send(this.round, 'Unmask', { banks: names, kinds, shares })];
+  }
+
+  private onResult(sum: Float64Array, banks: string[]): Envelope[] {
+    if (sum.length !== this.length) throw new IndomainError('SECAGG_BAD_MESSAGE', `sum of ${sum.length} values, ${this.length} expected`, { field: 'sum' });
+    subsetOf(this.config, banks, this.config.banks, 'banks');
+    this.result = { round: this.round, sum, banks };
+    this.stage = 'ready';
+    return [];
+  }
+
+  /** The fixed-point value an input contributes (what the sum holds for it), for checks. */
+  contribution(input: Float64Array): Float64Array {
+    return decodeFixed(encodeFixed(input, this.config.fractionBits, this.config.banks.length), this.config.fractionBits);
   }
 }

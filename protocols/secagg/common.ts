@@ -1,30 +1,28 @@
 /** Configuration, envelope checks and mask conventions shared by the `secagg` roles. */
 import { IndomainError } from '../../engine/errors.ts';
 import { messageSpec, validateBody, type Envelope } from '../message.ts';
-import { agree, expandMask } from './crypto.ts';
+import { agree, expandMask, expandRoundMask } from './crypto.ts';
 import { SECAGG } from './messages.ts';
 
 export interface SecAggConfig {
   /** Job id: bound into every key derivation and sealed share. */
   readonly job: string;
-  /** Aggregation round (one aggregation per round; fresh keys each time). */
-  readonly round: number;
   /** Every bank that may take part, in a fixed order (its position + 1 is its Shamir point). */
   readonly banks: readonly string[];
   /** Shares needed to rebuild a secret, and banks needed at every stage. */
   readonly threshold: number;
-  /** Values per input vector. */
-  readonly length: number;
   /** Fixed-point fraction bits. */
   readonly fractionBits: number;
   /** The coordinator's party name. */
   readonly coordinator: string;
 }
 
-export function secAggConfig(c: Partial<SecAggConfig> & Pick<SecAggConfig, 'job' | 'banks' | 'length'>): SecAggConfig {
+/** The round of the key set-up; aggregation rounds are 1, 2, … */
+export const SETUP_ROUND = 0;
+
+export function secAggConfig(c: Partial<SecAggConfig> & Pick<SecAggConfig, 'job' | 'banks'>): SecAggConfig {
   const banks = [...c.banks];
   const out: SecAggConfig = {
-    round: 0,
     threshold: Math.floor(banks.length / 2) + 1,
     fractionBits: 24,
     coordinator: 'coordinator',
@@ -40,10 +38,18 @@ export function secAggConfig(c: Partial<SecAggConfig> & Pick<SecAggConfig, 'job'
   if (!Number.isInteger(out.threshold) || out.threshold <= banks.length / 2 || out.threshold > banks.length) {
     bad('threshold', `must be an integer above half the banks and at most their number (${banks.length})`);
   }
-  if (!Number.isInteger(out.length) || out.length < 1) bad('length', 'must be a positive integer');
   if (!Number.isInteger(out.fractionBits) || out.fractionBits < 0 || out.fractionBits > 40) bad('fractionBits', 'must be an integer in 0..40');
-  if (!Number.isInteger(out.round) || out.round < 0) bad('round', 'must be a non-negative integer');
   return out;
+}
+
+/** Refuses a round number that is not a positive integer (round 0 is the key set-up). */
+export function checkRound(round: number): void {
+  if (!Number.isSafeInteger(round) || round < 1) throw new IndomainError('SECAGG_BAD_CONFIG', `aggregation round ${round}: rounds are 1, 2, … (0 is the key set-up)`, { field: 'round' });
+}
+
+/** Refuses a vector length that is not a positive integer. */
+export function checkLength(length: number): void {
+  if (!Number.isInteger(length) || length < 1) throw new IndomainError('SECAGG_BAD_CONFIG', `length ${length} must be a positive integer`, { field: 'length' });
 }
 
 /** Shamir evaluation point of a bank: its position in the configured list, plus one. */
@@ -54,37 +60,47 @@ export function pointOf(config: SecAggConfig, bank: string): number {
 }
 
 /** Refuse a message for another job, round or stage; validate its body against its declaration. */
-export function accept(env: Envelope, config: SecAggConfig, stage: string, expects: string): void {
+export function accept(env: Envelope, config: SecAggConfig, round: number, stage: string, expects: string): void {
   if (env.protocol !== SECAGG) throw new IndomainError('SECAGG_BAD_MESSAGE', `protocol "${env.protocol}" is not ${SECAGG}`);
   if (env.job !== config.job) throw new IndomainError('SECAGG_WRONG_STAGE', `message for job "${env.job}", this is job "${config.job}"`);
-  if (env.round !== config.round) throw new IndomainError('SECAGG_WRONG_STAGE', `${env.type} for round ${env.round}, this aggregation is round ${config.round}`);
   if (env.type !== expects) throw new IndomainError('SECAGG_WRONG_STAGE', `${env.type} from ${env.from} in stage "${stage}" (expects ${expects || 'nothing'})`);
+  if (env.round !== round) throw new IndomainError('SECAGG_WRONG_STAGE', `${env.type} for round ${env.round}, this is round ${round}`);
   validateBody(messageSpec(env.protocol, env.type), env.body, 'SECAGG_BAD_MESSAGE');
 }
 
-export function envelope(config: SecAggConfig, type: string, from: string, to: string, body: Record<string, unknown>): Envelope {
-  return { job: config.job, protocol: SECAGG, type, round: config.round, from, to, body };
+export function envelope(config: SecAggConfig, round: number, type: string, from: string, to: string, body: Record<string, unknown>): Envelope {
+  return { job: config.job, protocol: SECAGG, type, round, from, to, body };
 }
 
-/** Context of every key derived in this aggregation. */
+/** Context of a key derived in this job (the round goes into the nonce or associated data). */
 export function context(config: SecAggConfig, purpose: string, ...parties: string[]): string {
-  return JSON.stringify([config.job, config.round, purpose, ...parties]);
+  return JSON.stringify([config.job, purpose, ...parties]);
+}
+
+/** The job's pairwise key of banks `a` and `b`, and the sign `a` applies to the masks expanded from it. */
+export interface PairKey {
+  readonly sign: 1 | -1;
+  readonly key: Uint8Array;
 }
 
 /**
- * The pairwise mask between banks `a` and `b` (the same for both: agreed from a's mask secret and
- * b's public mask key, or the other way round), and the sign `a` applies: + when a comes first in
- * the configured order, − otherwise, so the pair cancels in the sum.
+ * The pairwise key between banks `me` and `them` for the whole job (the same for both: agreed from
+ * one's mask secret and the other's public mask key), and the sign `me` applies: + when it comes
+ * first in the configured order, − otherwise, so the pair cancels in the sum.
  */
-export function pairMask(config: SecAggConfig, mySecret: Uint8Array, me: string, theirPublic: Uint8Array, them: string): { sign: 1 | -1; mask: Float64Array } {
+export function pairKey(config: SecAggConfig, mySecret: Uint8Array, me: string, theirPublic: Uint8Array, them: string): PairKey {
   const [first, second] = pointOf(config, me) < pointOf(config, them) ? [me, them] : [them, me];
-  const seed = agree(mySecret, theirPublic, context(config, 'pair-mask', first, second));
-  return { sign: first === me ? 1 : -1, mask: expandMask(seed, config.length) };
+  return { sign: first === me ? 1 : -1, key: agree(mySecret, theirPublic, context(config, 'pair-mask', first, second)) };
 }
 
-/** The self-mask expanded from a bank's seed. */
-export function selfMask(config: SecAggConfig, seed: Uint8Array): Float64Array {
-  return expandMask(seed, config.length);
+/** The pairwise mask of one round, expanded from the job's pairwise key (a fresh stream per round). */
+export function pairMask(key: Uint8Array, round: number, length: number): Float64Array {
+  return expandRoundMask(key, round, length);
+}
+
+/** The self-mask expanded from a bank's seed of one round. */
+export function selfMask(seed: Uint8Array, length: number): Float64Array {
+  return expandMask(seed, length);
 }
 
 /** Names in `sub` that are all in `of`, without repeats, in the configured order; refuses otherwise. */

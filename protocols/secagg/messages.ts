@@ -1,7 +1,7 @@
 /**
  * Messages of secure aggregation (protocol `secagg`), with what each receiver learns. See
  * `protocol.ts` for the flow. Banks never talk to each other directly: the coordinator relays the
- * shares, sealed for their recipient.
+ * shares, sealed for their recipient. Round 0 is the job's key set-up; rounds 1, 2, … aggregate.
  */
 import { declareMessage } from '../message.ts';
 
@@ -14,7 +14,7 @@ export const AdvertiseKeys = declareMessage({
   to: ['coordinator'],
   privacy: 'metadata',
   fields: { sealKey: 'bytes', maskKey: 'bytes' },
-  discloses: "the bank's two fresh X25519 public keys for this aggregation (one to seal shares, one to agree pairwise masks)",
+  discloses: "the bank's two fresh X25519 public keys for this job (one to seal shares, one to agree pairwise mask keys)",
 });
 
 export const KeyList = declareMessage({
@@ -24,7 +24,7 @@ export const KeyList = declareMessage({
   to: ['bank'],
   privacy: 'metadata',
   fields: { banks: 'string[]', sealKeys: 'bytes[]', maskKeys: 'bytes[]' },
-  discloses: "which banks take part in this aggregation and their public keys",
+  discloses: 'which banks advertised keys for this job, and their public keys',
 });
 
 export const ShareKeys = declareMessage({
@@ -35,7 +35,7 @@ export const ShareKeys = declareMessage({
   privacy: 'ciphertext',
   fields: { to: 'string[]', sealed: 'bytes[]' },
   discloses:
-    "nothing readable: for each other bank, Shamir shares of the sender's mask secret key and self-mask seed, sealed (AES-256-GCM) under a key only the sender and that bank agree",
+    "nothing readable: for each other bank, a Shamir share of the sender's mask secret key for the job, sealed (AES-256-GCM) under a key only the sender and that bank agree",
 });
 
 export const Shares = declareMessage({
@@ -46,7 +46,7 @@ export const Shares = declareMessage({
   privacy: 'ciphertext',
   fields: { banks: 'string[]', sealed: 'bytes[]' },
   discloses:
-    "which banks sent shares; after opening, one Shamir share (below the threshold: uniform) of each such bank's mask secret key and self-mask seed",
+    "which banks are members of the job's aggregations; after opening, one Shamir share (below the threshold: uniform) of each member's mask secret key",
 });
 
 export const MaskedInput = declareMessage({
@@ -55,9 +55,9 @@ export const MaskedInput = declareMessage({
   from: 'bank',
   to: ['coordinator'],
   privacy: 'masked',
-  fields: { masked: 'f64' },
+  fields: { masked: 'f64', to: 'string[]', sealed: 'bytes[]' },
   discloses:
-    "the bank's fixed-point input plus its self-mask and its pairwise masks with every other bank, modulo 2^52: uniform to the coordinator on its own",
+    "the bank's fixed-point input of this round plus its fresh self-mask and its pairwise masks with every live member, modulo 2^52 (uniform to the coordinator on its own); and, sealed for each other live member so that the coordinator cannot open them, Shamir shares of this round's self-mask seed",
 });
 
 export const Survivors = declareMessage({
@@ -65,9 +65,10 @@ export const Survivors = declareMessage({
   type: 'Survivors',
   from: 'coordinator',
   to: ['bank'],
-  privacy: 'metadata',
-  fields: { banks: 'string[]' },
-  discloses: 'which banks sent a masked input (the others dropped out)',
+  privacy: 'ciphertext',
+  fields: { banks: 'string[]', sealed: 'bytes[]' },
+  discloses:
+    "which live members sent a masked input this round (the others dropped out for the rest of the job); after opening, one Shamir share (below the threshold: uniform) of each such bank's self-mask seed of this round",
 });
 
 export const Unmask = declareMessage({
@@ -78,7 +79,7 @@ export const Unmask = declareMessage({
   privacy: 'masked',
   fields: { banks: 'string[]', kinds: 'string[]', shares: 'bytes[]' },
   discloses:
-    "the sender's Shamir share of each surviving bank's self-mask seed and of each dropped bank's mask secret key, never both for one bank: with the threshold's worth, the coordinator removes the masks and learns the sum only",
+    "the sender's Shamir share of each surviving bank's self-mask seed of this round and of each dropped bank's mask secret key, never both for one bank in a job: with the threshold's worth, the coordinator removes the masks and learns the round's sum only",
 });
 
 export const Result = declareMessage({
@@ -88,5 +89,5 @@ export const Result = declareMessage({
   to: ['bank'],
   privacy: 'aggregate',
   fields: { sum: 'f64', banks: 'string[]' },
-  discloses: 'the sum of the surviving banks’ inputs and which banks it covers',
+  discloses: 'the sum of the surviving banks’ inputs of this round and which banks it covers',
 });

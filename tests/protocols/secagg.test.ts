@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cryptoRng, seededRng } from '../../engine/rng.ts';
 import { combine, split } from '../../protocols/secagg/crypto.ts';
-import { aggregateInMemory, secAggConfig, SecAggBank, SecAggCoordinator, type DropPoint } from '../../protocols/secagg/protocol.ts';
+import { aggregateInMemory, secAggConfig, SecAggBank, SecAggCoordinator, SecAggJob, type DropPoint } from '../../protocols/secagg/protocol.ts';
 import type { Envelope } from '../../protocols/message.ts';
 
 /** Vectors like a gradient and a Hessian's upper triangle: signed, of mixed magnitude. */
@@ -33,7 +33,7 @@ describe('secure aggregation', () => {
 
   it('the coordinator outputs the exact fixed-point sum of 5 banks’ 201-value vectors; every bank gets it', async () => {
     const banks = names(5);
-    const config = secAggConfig({ job: 'sa-sum', banks, length: 201 });
+    const config = secAggConfig({ job: 'sa-sum', banks });
     const xs = inputs(banks, 201, 'sum');
     const run = await aggregateInMemory({ config, inputs: xs });
     const want = fixedSum([...xs.values()], config.fractionBits);
@@ -53,7 +53,7 @@ describe('secure aggregation', () => {
     ['unmask', true],
   ])('banks dropping before %s: the sum of the right banks (dropped input counted: %s)', async (at, counted) => {
     const banks = names(5);
-    const config = secAggConfig({ job: `sa-drop-${at}`, banks, length: 33, threshold: 3 });
+    const config = secAggConfig({ job: `sa-drop-${at}`, banks, threshold: 3 });
     const xs = inputs(banks, 33, at);
     const drops = new Map<string, DropPoint>([
       ['bank-2', at],
@@ -65,12 +65,33 @@ describe('secure aggregation', () => {
     expect([...run.coordinator.result!.sum]).toEqual([...fixedSum(kept.map((b) => xs.get(b)!), config.fractionBits)]);
   });
 
+  it('a job agrees keys once and aggregates many rounds; a bank dropped in a round is out for the rest of the job', async () => {
+    const banks = names(5);
+    const config = secAggConfig({ job: 'sa-rounds', banks, threshold: 3 });
+    const job = new SecAggJob(config);
+    await job.setup();
+    const setupMessages = job.transport.log.length;
+    expect(job.coordinator.members.live).toEqual(banks);
+    for (let round = 1; round <= 4; round++) {
+      const xs = inputs(banks, 17, `rounds-${round}`);
+      // bank-4 is killed in round 2 before its masked input.
+      const out = await job.aggregate(round, xs, round === 2 ? new Map([['bank-4', 'mask']]) : new Map());
+      const kept = round < 2 ? banks : banks.filter((b) => b !== 'bank-4');
+      expect(out.banks).toEqual(kept);
+      expect([...out.sum]).toEqual([...fixedSum(kept.map((b) => xs.get(b)!), config.fractionBits)]);
+    }
+    // No key messages after the set-up: each round is masked inputs, survivors, unmask answers, results.
+    expect(new Set(job.transport.log.slice(setupMessages).map((r) => r.type))).toEqual(new Set(['MaskedInput', 'Survivors', 'Unmask', 'Result']));
+    // Every bank still in the job masks with the live members only.
+    for (const b of job.banks.filter((b) => b.name !== 'bank-4')) expect(b.members()).toEqual(banks.filter((x) => x !== 'bank-4'));
+  });
+
   it('below the threshold a stage stays open with a coded error, loses nothing, and resumes when a late bank answers', async () => {
     const banks = names(3);
-    const config = secAggConfig({ job: 'sa-resume', banks, length: 8, threshold: 2 });
+    const config = secAggConfig({ job: 'sa-resume', banks, threshold: 2 });
     const xs = inputs(banks, 8, 'resume');
     const coordinator = new SecAggCoordinator('coordinator', config);
-    const parties = banks.map((b) => new SecAggBank(b, config, xs.get(b)!, cryptoRng));
+    const parties = banks.map((b) => new SecAggBank(b, config, cryptoRng));
     // Deliver by hand, holding back what bank-2 and bank-3 send in the masking stage.
     const held: Envelope[] = [];
     const deliver = (envs: Envelope[], hold = true): void => {
@@ -86,6 +107,9 @@ describe('secure aggregation', () => {
       }
     };
     deliver(parties.flatMap((p) => p.start()));
+    expect(coordinator.stage).toBe('ready');
+    coordinator.beginRound(1, 8);
+    deliver(parties.flatMap((p) => p.submit(1, xs.get(p.name)!)));
     expect(coordinator.stage).toBe('mask');
     expect(() => coordinator.deadline()).toThrow(expect.objectContaining({ code: 'SECAGG_BELOW_THRESHOLD' }));
     expect(coordinator.stage).toBe('mask');
@@ -95,25 +119,33 @@ describe('secure aggregation', () => {
     expect(coordinator.done).toBe(true);
     expect(coordinator.result!.banks).toEqual(['bank-1', 'bank-2']);
     expect([...coordinator.result!.sum]).toEqual([...fixedSum([xs.get('bank-1')!, xs.get('bank-2')!], config.fractionBits)]);
+    // bank-3's key was rebuilt: two banks remain, the next round goes on with them; one fewer and no round opens.
+    coordinator.beginRound(2, 8);
+    deliver(parties.slice(0, 2).flatMap((p) => p.submit(2, xs.get(p.name)!)), false);
+    expect(coordinator.result!.round).toBe(2);
+    expect(coordinator.members.live).toEqual(['bank-1', 'bank-2']);
+    expect(() => parties[2]!.submit(3, xs.get('bank-3')!)).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
   });
 
   it('refuses out-of-order, repeated, foreign and tampered messages and bad configurations with coded errors', async () => {
     const banks = names(3);
-    const config = secAggConfig({ job: 'sa-refuse', banks, length: 4, threshold: 2 });
+    const config = secAggConfig({ job: 'sa-refuse', banks, threshold: 2 });
     const xs = inputs(banks, 4, 'refuse');
     const coordinator = new SecAggCoordinator('coordinator', config);
-    const [b1, b2, b3] = banks.map((b) => new SecAggBank(b, config, xs.get(b)!, cryptoRng));
+    const [b1, b2, b3] = banks.map((b) => new SecAggBank(b, config, cryptoRng));
     const adv = [b1!, b2!, b3!].map((b) => b.start()[0]!);
     // A bank refuses a stage it is not in.
     const base = { job: 'sa-refuse', protocol: 'secagg', round: 0, from: 'coordinator', to: 'bank-1' };
-    expect(() => b1!.receive({ ...base, type: 'Survivors', body: { banks } })).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
+    expect(() => b1!.receive({ ...base, type: 'Survivors', body: { banks, sealed: [] } })).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
     expect(() => b1!.receive({ ...base, round: 1, type: 'KeyList', body: {} })).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
     expect(() => b1!.receive({ ...base, from: 'bank-2', type: 'KeyList', body: {} })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE' }));
-    // The coordinator refuses a repeat, an unknown bank and a message of another stage.
+    expect(() => b1!.submit(1, xs.get('bank-1')!)).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
+    // The coordinator refuses a repeat, an unknown bank, a message of another stage and a round before the set-up.
+    expect(() => coordinator.beginRound(1, 4)).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
     coordinator.receive(adv[0]!);
     expect(() => coordinator.receive(adv[0]!)).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
     expect(() => coordinator.receive({ ...adv[1]!, from: 'bank-9' })).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
-    expect(() => coordinator.receive({ ...adv[1]!, type: 'MaskedInput', body: { masked: new Float64Array(4) } })).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
+    expect(() => coordinator.receive({ ...adv[1]!, type: 'MaskedInput', body: { masked: new Float64Array(4), to: [], sealed: [] } })).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
     coordinator.receive(adv[1]!);
     const lists = coordinator.receive(adv[2]!);
     expect(lists).toHaveLength(3);
@@ -125,9 +157,32 @@ describe('secure aggregation', () => {
     const sealed = (t.body.sealed as Uint8Array[]).map((s) => s.slice());
     sealed[1]![20]! ^= 1;
     expect(() => b1!.receive({ ...t, body: { ...t.body, sealed } })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE' }));
+    [b1!, b2!, b3!].forEach((b, i) => b.receive(shares[i]!));
+    // Rounds: 0 is the set-up, rounds only increase, one masked input of the round's length per bank.
+    expect(() => coordinator.beginRound(0, 4)).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_CONFIG' }));
+    coordinator.beginRound(2, 4);
+    expect(() => coordinator.beginRound(3, 4)).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
+    const early = b1!.submit(1, xs.get('bank-1')!)[0]!;
+    expect(() => coordinator.receive(early)).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
+    const m2 = b2!.submit(2, xs.get('bank-2')!)[0]!;
+    expect(() => coordinator.receive({ ...m2, body: { ...m2.body, masked: (m2.body.masked as Float64Array).slice(1) } })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE', location: { field: 'masked' } }));
+    expect(() => b2!.submit(3, xs.get('bank-2')!)).toThrow(expect.objectContaining({ code: 'SECAGG_WRONG_STAGE' }));
     // Configuration.
-    expect(() => secAggConfig({ job: 'x', banks: names(4), length: 3, threshold: 2 })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_CONFIG' }));
-    expect(() => secAggConfig({ job: 'x', banks: ['a', 'a'], length: 3 })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_CONFIG' }));
-    expect(() => new SecAggBank('bank-1', config, Float64Array.of(1, 2, 3, 2 ** 40), cryptoRng)).toThrow(expect.objectContaining({ code: 'SECAGG_OUT_OF_RANGE', location: { field: 'input[3]' } }));
+    expect(() => secAggConfig({ job: 'x', banks: names(4), threshold: 2 })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_CONFIG' }));
+    expect(() => secAggConfig({ job: 'x', banks: ['a', 'a'] })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_CONFIG' }));
+    expect(() => b3!.submit(1, Float64Array.of(1, 2, 3, 2 ** 40))).toThrow(expect.objectContaining({ code: 'SECAGG_OUT_OF_RANGE', location: { field: 'input[3]' } }));
+  });
+
+  it('a bank refuses a survivor list naming a member whose mask key it has revealed', async () => {
+    const banks = names(3);
+    const config = secAggConfig({ job: 'sa-revealed', banks, threshold: 2 });
+    const job = new SecAggJob(config);
+    await job.setup();
+    const xs = inputs(banks, 4, 'revealed');
+    await job.aggregate(1, xs, new Map([['bank-3', 'mask']]));
+    const b1 = job.banks[0]!;
+    const survivors = { job: config.job, protocol: 'secagg', type: 'Survivors', round: 2, from: 'coordinator', to: 'bank-1' };
+    b1.submit(2, xs.get('bank-1')!);
+    expect(() => b1.receive({ ...survivors, body: { banks, sealed: banks.map(() => new Uint8Array(28)) } })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE', location: { field: 'banks' } }));
   });
 });
