@@ -53,6 +53,7 @@ export const ERRORS = {
   VFL_WRONG_ROUND: { status: 409, message: 'a training message belongs to another round' },
   VFL_BAD_MESSAGE: { status: 400, message: 'a training message is malformed' },
   VFL_ROW_MISMATCH: { status: 400, message: 'the parties disagree on the number of aligned rows' },
+  VFL_NOT_CONVERGED: { status: 500, message: 'training stopped without converging' },
   VFL_BAD_CONFIG: { status: 400, message: 'invalid training configuration' },
   VFL_BAD_DATA: { status: 400, message: 'training data holds a missing or non-finite value' },
   // Scorecards: binning, selection, scaling, exports.
