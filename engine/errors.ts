@@ -39,7 +39,6 @@ export const ERRORS = {
   HE_UNKNOWN_PARAMS: { status: 400, message: 'unknown CKKS parameter set' },
   HE_BAD_CIPHERTEXT: { status: 400, message: 'a ciphertext does not load under the job parameters' },
   HE_TOO_MANY_VALUES: { status: 400, message: 'more values than slots in one ciphertext' },
-  HE_MISSING_ROTATION_KEY: { status: 500, message: 'no Galois key for a needed rotation' },
   HE_OUT_OF_RANGE: { status: 400, message: 'a value is outside the range CKKS can hold at this level' },
   HE_NOT_RERANDOMISED: { status: 500, message: 'a computed ciphertext was about to leave this party without re-randomisation' },
   // Secure aggregation among banks.
@@ -87,6 +86,7 @@ export const ERRORS = {
   SRV_JOB_FAILED: { status: 500, message: 'a job failed' },
   SRV_INTERNAL: { status: 500, message: 'internal error' },
   SRV_EGRESS_BLOCKED: { status: 403, message: "a message leaving the node is not a declared type allowed by the node's policy" },
+  SRV_STORE_VERSION: { status: 500, message: "a node's database was written by a newer version of indomain" },
   SRV_JOB_REFUSED: { status: 403, message: "the platform's analyst refused the job" },
   AUTH_BAD_RECORD: { status: 400, message: 'an authorisation record is invalid' },
   AUTH_NOT_AUTHORISED: { status: 403, message: 'the enterprise has no valid authorisation for this bank and purpose' },

@@ -34,7 +34,9 @@ export function decodeMessage(bytes: Uint8Array): Envelope {
     typeof env.from !== 'string' ||
     typeof env.to !== 'string' ||
     !Number.isSafeInteger(env.round) ||
-    typeof env.body !== 'object'
+    typeof env.body !== 'object' ||
+    env.body === null ||
+    Array.isArray(env.body)
   ) {
     throw new IndomainError('SRV_MALFORMED_BODY', 'envelope lacks job/protocol/type/round/from/to/body');
   }

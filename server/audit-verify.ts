@@ -15,7 +15,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { verify } from './ed25519.ts';
+import { publicKeyObject, verifyWith } from './ed25519.ts';
 import { GENESIS, recordHash, type AuditRecord } from './audit.ts';
 import { status, type Authorisation } from './authz.ts';
 import { messageSpec } from '../protocols/message.ts';
@@ -99,6 +99,7 @@ export function loadChains(paths: readonly string[]): NodeChain[] {
 
 function checkChain(c: NodeChain): Finding | undefined {
   let prev = GENESIS;
+  const key = publicKeyObject(c.publicKey);
   for (let i = 0; i < c.records.length; i++) {
     const r = c.records[i]!;
     const f = (problem: string): Finding => ({ node: c.name, seq: r.seq, kind: r.kind, problem });
@@ -108,7 +109,7 @@ function checkChain(c: NodeChain): Finding | undefined {
     // An unsigned record is covered by the next signed one (a group commit); the last must be signed.
     if (r.signature === '' && i === c.records.length - 1) return f('the last record is not signed (records after it were removed)');
     if (r.signature !== '') {
-      const ok = verify(Buffer.from(r.signature, 'base64'), Buffer.from(r.hash, 'hex'), c.publicKey);
+      const ok = verifyWith(Buffer.from(r.signature, 'base64'), Buffer.from(r.hash, 'hex'), key);
       if (!ok) return f(`signature does not verify under ${c.pinned ? "the node's pinned key" : "the node's own identity file (no peers.json found)"}`);
     }
     prev = r.hash;

@@ -13,7 +13,6 @@
  * `data-access`, `psi-input`, `admin`, `policy`.
  */
 import { createHash } from 'node:crypto';
-import { sign } from './ed25519.ts';
 import type Database from 'better-sqlite3';
 import type { Identity } from './signing.ts';
 
@@ -31,13 +30,6 @@ export interface AuditRecord {
   hash: string;
   signature: string;
 }
-
-export const AUDIT_SCHEMA = `
-CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, job TEXT NOT NULL,
-  body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, signature TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
-`;
 
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
 export function canonicalJson(v: unknown): string {
@@ -79,7 +71,7 @@ export class AuditLog {
     this.batch = undefined;
     if (rows.length === 0) return;
     const last = rows[rows.length - 1]!;
-    last[7] = Buffer.from(sign(Buffer.from(String(last[6]), 'hex'), this.identity().secretKey)).toString('base64');
+    last[7] = Buffer.from(this.identity().sign(Buffer.from(String(last[6]), 'hex'))).toString('base64');
     for (const r of rows) this.insert.run(...r);
   }
 
@@ -111,7 +103,7 @@ export class AuditLog {
       this.batch.push([seq, at, kind, job, text, prev, hash, '']);
       return { seq, at, kind, job, body: text, prev, hash, signature: '' };
     }
-    const signature = Buffer.from(sign(Buffer.from(hash, 'hex'), this.identity().secretKey)).toString('base64');
+    const signature = Buffer.from(this.identity().sign(Buffer.from(hash, 'hex'))).toString('base64');
     this.insert.run(seq, at, kind, job, text, prev, hash, signature);
     return { seq, at, kind, job, body: text, prev, hash, signature };
   }

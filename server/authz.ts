@@ -9,7 +9,7 @@ import { csvRows, readRegularFile } from '../engine/csv.ts';
 import { IndomainError } from '../engine/errors.ts';
 import { usccProblem } from '../engine/uscc.ts';
 import type { DataFile } from './data-root.ts';
-import type { NodeStore } from './store.ts';
+import type { NodeStore } from './store/node-store.ts';
 
 export const PURPOSES = ['modelling', 'pre-loan', 'in-loan', 'post-loan'] as const;
 export type Purpose = (typeof PURPOSES)[number];
@@ -24,12 +24,6 @@ export interface Authorisation {
   revokedAt: number | null;
   sourceRef: string;
 }
-
-export const AUTHZ_SCHEMA = `
-CREATE TABLE IF NOT EXISTS authorisations (id INTEGER PRIMARY KEY, uscc TEXT NOT NULL, bank TEXT NOT NULL, purpose TEXT NOT NULL,
-  valid_from INTEGER NOT NULL, valid_to INTEGER NOT NULL, revoked_at INTEGER, source_ref TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS authorisations_key ON authorisations (bank, purpose, uscc);
-`;
 
 export type Exclusion = 'missing' | 'expired' | 'revoked' | 'not-yet-valid';
 
@@ -79,9 +73,7 @@ export class AuthorisationRegistry {
    */
   private readonly cached = new Map<string, Map<string, Authorisation[]>>();
 
-  constructor(private readonly store: NodeStore) {
-    store.db.exec(AUTHZ_SCHEMA);
-  }
+  constructor(private readonly store: NodeStore) {}
 
   /** Run a change and drop the cached records, whether or not the change commits. */
   private change<T>(f: () => T): T {

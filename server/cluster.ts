@@ -11,9 +11,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IndomainError } from '../engine/errors.ts';
 import { NODE_V8_FLAGS } from './main.ts';
-import type { PeersFile } from './peers.ts';
-import type { NodeRole } from './runtime.ts';
-import { NodeStore } from './store.ts';
+import type { NodeRole, PeersFile } from './transport/peer.ts';
+import { NodeStore } from './store/node-store.ts';
 
 export interface NodeConfig {
   readonly name: string;

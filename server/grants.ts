@@ -23,33 +23,29 @@
  */
 import { randomBytes } from 'node:crypto';
 import { IndomainError } from '../engine/errors.ts';
-import { decodeMessage } from '../protocols/codec.ts';
-import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
+import type { Envelope } from '../protocols/message.ts';
 import { PURPOSES, status, type AuthorisationRegistry, type Authorisation, type Exclusion, type Purpose } from './authz.ts';
-import { post } from './http-client.ts';
-import type { JobSpec } from './job.ts';
-import { answerSigned, signedRequest } from './rpc.ts';
-import type { NodeRuntime, Peer } from './runtime.ts';
+import { parseJobSpec } from './jobs/spec.ts';
+import type { NodeStore } from './store/node-store.ts';
+import { answerSigned } from './transport/answer.ts';
+import { GRANTS_EXCHANGE, type SignedClient } from './transport/exchange.ts';
+import type { Gate } from './transport/gate.ts';
+import type { Peer } from './transport/peer.ts';
 import type { Identity } from './signing.ts';
-import { sha256, type NodeStore } from './store.ts';
-import './messages.ts';
-
-export const PEER_GRANTS_PATH = '/v1/peer/grants';
-const GRANTS_EXCHANGE = { protocol: 'authz', request: 'GrantsRequest', reply: 'Grants', path: PEER_GRANTS_PATH };
 
 /** The platform's side: a bank's own records, for one purpose, to the bank of a model. */
 export class PlatformGrants {
   constructor(
     private readonly store: NodeStore,
     private readonly authz: AuthorisationRegistry,
-    private readonly runtime: NodeRuntime,
+    private readonly gate: Gate,
   ) {}
 
   answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
-    return answerSigned(this.store, this.runtime, GRANTS_EXCHANGE, sender, bytes, ({ model, purpose }) => {
+    return answerSigned(this.store, this.gate, GRANTS_EXCHANGE, sender, bytes, ({ model, purpose }) => {
       const job = this.store.job(model);
       if (!job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
-      if ((JSON.parse(job.spec) as JobSpec).guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
+      if (parseJobSpec(job.spec).guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
       if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', 'unknown purpose', { field: 'purpose' });
       const recs = this.authz.records(sender, purpose as Purpose);
       const body = {
@@ -79,9 +75,8 @@ export class BankGrants {
   private readonly copies = new Map<string, Copy>();
 
   constructor(
-    private readonly store: NodeStore,
     private readonly identity: Identity,
-    private readonly runtime: NodeRuntime,
+    private readonly client: SignedClient,
     /**
      * TEST ONLY, for tests/attacks/unauthorised-ids: false sends every id to the platform (the old
      * behaviour). No job spec, request or command-line flag sets it.
@@ -136,36 +131,10 @@ export class BankGrants {
 
   private async fetch(c: Copy, platform: Peer, model: string, purpose: Purpose): Promise<void> {
     const request: Envelope = { job: model, protocol: 'authz', type: 'GrantsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose } };
-    const { body, headers } = signedRequest(this.runtime, this.identity, request, platform.name, PEER_GRANTS_PATH);
-    const key = `${model}|authz|${sha256(body).slice(0, 16)}`;
-    await this.store.later(() =>
-      this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'authz', type: 'GrantsRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), purpose }),
-    );
-    let res;
-    try {
-      res = await post(platform.url + PEER_GRANTS_PATH, headers, body);
-    } catch {
-      throw new IndomainError('SRV_PEER_UNREACHABLE', `${platform.name}: authorisations`);
-    }
-    const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
-    if (res.status !== 200) {
-      let code = 'SRV_PEER_UNREACHABLE';
-      try {
-        code = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { code?: string }).code ?? code;
-      } catch {
-        /* not JSON */
-      }
-      throw new IndomainError(code as never, `platform refused the authorisation refresh (HTTP ${res.status})`);
-    }
-    const reply = decodeMessage(bytes);
-    validateBody(messageSpec('authz', 'Grants'), reply.body, 'SRV_BAD_REQUEST');
-    this.runtime.gate.admit(reply, platform.name);
+    const reply = await this.client.exchange(platform, GRANTS_EXCHANGE, request, { sent: { purpose }, received: (r) => ({ grants: (r.body.ids as string[]).length }) });
     const g = reply.body as { ids: string[]; validFrom: Float64Array; validTo: Float64Array; revokedAt: Float64Array };
     const n = g.ids.length;
     if (g.validFrom.length !== n || g.validTo.length !== n || g.revokedAt.length !== n) throw new IndomainError('SRV_BAD_REQUEST', 'authz/Grants: lists of different lengths', { field: 'validFrom' });
-    await this.store.later(() =>
-      this.store.audit.append('message-received', model, { peer: platform.name, key: `${key}|reply`, protocol: 'authz', type: 'Grants', round: 0, privacy: 'metadata', bytes: bytes.length, sha256: sha256(bytes), grants: n }),
-    );
     const by = new Map<string, Authorisation[]>();
     for (let i = 0; i < n; i++) {
       const a: Authorisation = { uscc: g.ids[i]!, bank: this.identity.name, purpose, validFrom: g.validFrom[i]!, validTo: g.validTo[i]!, revokedAt: g.revokedAt[i]! === 0 ? null : g.revokedAt[i]!, sourceRef: '' };

@@ -15,15 +15,16 @@ import { parseArgs } from 'node:util';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { BlindingPool } from '../protocols/psi/pool.ts';
-import { buildApp, type AppOptions } from './app.ts';
-import { DataRoot } from './data-root.ts';
-import { readPeers } from './peers.ts';
-import { NodeRuntime, type NodeRole, type RuntimeOptions } from './runtime.ts';
-import { NodeStore } from './store.ts';
+import { buildApp } from './app.ts';
 import { AuthorisationRegistry } from './authz.ts';
-import { BankScorer, PlatformScorer } from './online.ts';
-import { BankMonitor, PlatformMonitor } from './monitor.ts';
-import { BankGrants, PlatformGrants } from './grants.ts';
+import { DataRoot } from './data-root.ts';
+import { jobFactory } from './jobs/factory.ts';
+import { snapshotEvents } from './monitoring/snapshot.ts';
+import type { UnsafeAppOptions } from './plugins/context.ts';
+import { NodeRuntime, type RuntimeOptions } from './runtime.ts';
+import { NodeStore } from './store/node-store.ts';
+import { HttpClient } from './transport/http-client.ts';
+import { readPeers, type NodeRole } from './transport/peer.ts';
 
 /**
  * V8 flags every node process runs with (the cluster passes them; `indomain node` re-executes
@@ -51,11 +52,7 @@ export interface NodeOptions {
   readonly autoApprove?: boolean;
   readonly https?: { key: Buffer; cert: Buffer };
   /** TEST ONLY switches of {@link buildApp} and {@link NodeRuntime} for tests/attacks (never on the command line). */
-  readonly unsafe?: Pick<AppOptions, 'authCheck' | 'dataPaths'> &
-    NonNullable<RuntimeOptions['unsafe']> & {
-      /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
-      readonly askUnauthorised?: boolean;
-    };
+  readonly unsafe?: UnsafeAppOptions & NonNullable<RuntimeOptions['unsafe']>;
 }
 
 /** A node's parts, built but not listening: `startNode` listens and recovers; tests may listen on port 0. */
@@ -73,40 +70,38 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
   const pool = role === 'coordinator' ? undefined : new BlindingPool(o.psiWorkers ?? 2);
   const log = (l: string) => process.stderr.write(`[${identity.name}] ${l}\n`);
   const authz = role === 'platform' ? new AuthorisationRegistry(store) : undefined;
+  const http = new HttpClient();
+  const jobs = jobFactory({
+    store,
+    blinder: pool,
+    authz,
+    reports: o.unsafe?.reports,
+    // The platform snapshots the development sample's public credit records when it deploys a model.
+    onDeployed: (spec, ids) => snapshotEvents(store, spec.id, spec, ids),
+  });
   const runtime = new NodeRuntime({
     name: identity.name,
     role,
     store,
     identity,
     peers,
-    ...(pool ? { blinder: pool } : {}),
-    ...(authz ? { authz } : {}),
+    jobs,
+    http,
     autoApprove: o.autoApprove ?? false,
     log,
     ...(o.unsafe?.gate || o.unsafe?.reports ? { unsafe: { ...(o.unsafe.gate ? { gate: o.unsafe.gate } : {}), ...(o.unsafe.reports ? { reports: o.unsafe.reports } : {}) } } : {}),
   });
-  const platformScorer = authz ? new PlatformScorer(store, authz, runtime) : undefined;
-  const grants = role === 'bank' ? new BankGrants(store, identity, runtime, o.unsafe?.askUnauthorised !== true) : undefined;
-  const bankScorer = grants ? new BankScorer(store, identity, peers, runtime, grants) : undefined;
-  const platformMonitor = authz ? new PlatformMonitor(store, authz, runtime) : undefined;
-  const bankMonitor = bankScorer && grants ? new BankMonitor(store, identity, peers, bankScorer, runtime, grants) : undefined;
-  const platformGrants = authz ? new PlatformGrants(store, authz, runtime) : undefined;
   const app = await buildApp({
     runtime,
     identity,
     role,
     peers,
+    http,
     adminToken: o.adminToken,
     dataRoot,
-    ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}),
-    ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}),
+    unsafe: { ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}), ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}), ...(o.unsafe?.askUnauthorised ? { askUnauthorised: true } : {}) },
     ...(o.https ? { https: o.https } : {}),
     ...(authz ? { authz } : {}),
-    ...(platformScorer ? { platformScorer } : {}),
-    ...(bankScorer ? { bankScorer } : {}),
-    ...(platformMonitor ? { platformMonitor } : {}),
-    ...(platformGrants ? { platformGrants } : {}),
-    ...(bankMonitor ? { bankMonitor } : {}),
   });
   const close = async () => {
     runtime.stop();

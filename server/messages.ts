@@ -8,7 +8,7 @@ import { declareMessage, messageSpec, oneOf, record, type Fields } from '../prot
 
 export const JOB = 'job';
 
-/** Every stage of every pipeline (server/job.ts STAGES), for the closed `stage` fields. */
+/** Every stage of every pipeline (server/jobs/spec.ts STAGES), for the closed `stage` fields. */
 export const STAGE_NAMES = ['psi', 'binning', 'training', 'scorecard', 'evaluation'] as const;
 const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 

@@ -10,7 +10,8 @@
  * node's database for the freshness window, so a restart does not reopen replays).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { generateSecretKey, publicKeyOf, sign, verify } from './ed25519.ts';
+import type { KeyObject } from 'node:crypto';
+import { generateSecretKey, publicKeyObject, publicKeyOf, signer, verifyWith } from './ed25519.ts';
 import { IndomainError } from '../engine/errors.ts';
 
 export const HEADER = {
@@ -27,15 +28,16 @@ export interface Identity {
   readonly name: string;
   readonly secretKey: Uint8Array;
   readonly publicKey: Uint8Array;
+  /** Ed25519 signature with this identity's key (the imported key kept with the identity). */
+  readonly sign: (message: Uint8Array) => Uint8Array;
 }
 
 export function newIdentity(name: string): Identity {
-  const secretKey = generateSecretKey();
-  return { name, secretKey, publicKey: publicKeyOf(secretKey) };
+  return identityFromSecret(name, generateSecretKey());
 }
 
 export function identityFromSecret(name: string, secretKey: Uint8Array): Identity {
-  return { name, secretKey, publicKey: publicKeyOf(secretKey) };
+  return { name, secretKey, publicKey: publicKeyOf(secretKey), sign: signer(secretKey) };
 }
 
 export function sha256Hex(body: Uint8Array): string {
@@ -48,7 +50,7 @@ function canonical(method: string, path: string, sender: string, timestamp: stri
 
 export function signRequest(id: Identity, method: string, path: string, body: Uint8Array, now = Date.now(), nonce = randomBytes(16).toString('hex')): Record<string, string> {
   const timestamp = String(now);
-  const sig = sign(canonical(method, path, id.name, timestamp, nonce, body), id.secretKey);
+  const sig = id.sign(canonical(method, path, id.name, timestamp, nonce, body));
   return {
     [HEADER.node]: id.name,
     [HEADER.timestamp]: timestamp,
@@ -63,11 +65,16 @@ export interface NonceStore {
 }
 
 export class RequestVerifier {
+  /** The pinned peers' keys, imported once. */
+  private readonly keys: ReadonlyMap<string, KeyObject | undefined>;
+
   constructor(
-    private readonly peers: ReadonlyMap<string, Uint8Array>,
+    peers: ReadonlyMap<string, Uint8Array>,
     private readonly nonces: NonceStore,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.keys = new Map([...peers].map(([name, pub]) => [name, publicKeyObject(pub)]));
+  }
 
   /** The verified sender's name, or a coded refusal. */
   verify(method: string, path: string, headers: Record<string, string | string[] | undefined>, body: Uint8Array): string {
@@ -82,9 +89,8 @@ export class RequestVerifier {
     if (!sender || !timestamp || !nonce || !signature) {
       throw new IndomainError('SRV_UNSIGNED', `missing ${[HEADER.node, HEADER.timestamp, HEADER.nonce, HEADER.signature].filter((k) => !h(k)).join(', ')}`);
     }
-    const key = this.peers.get(sender);
-    if (!key) throw new IndomainError('SRV_UNKNOWN_PEER', `"${sender}"`);
-    const ok = verify(Buffer.from(signature, 'base64'), canonical(method, path, sender, timestamp, nonce, body), key);
+    if (!this.keys.has(sender)) throw new IndomainError('SRV_UNKNOWN_PEER', `"${sender}"`);
+    const ok = verifyWith(Buffer.from(signature, 'base64'), canonical(method, path, sender, timestamp, nonce, body), this.keys.get(sender));
     if (!ok) throw new IndomainError('SRV_BAD_SIGNATURE', `from "${sender}" on ${method} ${path}`);
     const ts = Number(timestamp);
     if (!Number.isSafeInteger(ts) || Math.abs(this.clock() - ts) > MAX_SKEW_MS) {

@@ -1,7 +1,7 @@
 /** Scorecard configuration shared by both parties of the `scorecard` protocol. */
 import { IndomainError } from '../../engine/errors.ts';
 import { CKKS_PARAMS } from '../he/params.ts';
-import { gaussianDelta, sigmaPerSensitivity } from './label-privacy.ts';
+import { gaussianDelta, sigmaPerSensitivity, type LabelPrivacy } from './label-privacy.ts';
 import { DEFAULT_SCALING, scalingConstants, type Scaling } from '../../models/scorecard.ts';
 
 export type DisclosurePolicy = 'full' | 'partial';
@@ -10,12 +10,7 @@ export type DisclosurePolicy = 'full' | 'partial';
  * Differential privacy of the training labels in what the platform receives from binning (the
  * merge plan, WOE and IV of its bins): see protocols/scorecard/label-privacy.ts.
  */
-export interface LabelPrivacy {
-  /** ε of the (ε, δ) guarantee, in (0, 1] (the classical Gaussian mechanism's range). */
-  readonly epsilon: number;
-  /** δ of the guarantee, in (0, 1e-3]. */
-  readonly delta: number;
-}
+export type { LabelPrivacy } from './label-privacy.ts';
 
 export interface ScorecardConfig {
   readonly job: string;

@@ -24,7 +24,14 @@
  * artefacts of sampling the Gaussian in double precision (Mironov, CCS 2012).
  */
 import { gaussian, type Rng } from '../../engine/rng.ts';
-import type { LabelPrivacy } from './config.ts';
+
+/** The label-privacy parameters of the scorecard stage (ScorecardConfig.labelPrivacy). */
+export interface LabelPrivacy {
+  /** ε of the (ε, δ) guarantee, in (0, 1] (the classical Gaussian mechanism's range). */
+  readonly epsilon: number;
+  /** δ of the guarantee, in (0, 1e-3]. */
+  readonly delta: number;
+}
 
 /** σ of the noise on each fine-bin count, for `features` platform features released together. */
 export function labelNoiseSigma(p: LabelPrivacy, features: number): number {

@@ -66,7 +66,7 @@
  *            (weighted sums of host features over all training rows); ciphertexts under A's key;
  *            under `full`, the host's bins and points, with which each test enterprise's partial
  *            points narrow down its host bins and its float partial logit gives every one away
- *            (see server/online.ts and tests/attacks/decode-platform-bins). Nothing per training
+ *            (see server/scoring/bank-scorer.ts and tests/attacks/decode-platform-bins). Nothing per training
  *            row of the host (tests/attacks/train-rows.test.ts).
  *   Arbiter: the multiset of (joint logit, total points, label) of the training rows in an order
  *            it cannot link to any row or enterprise (π and the pads are G's and H's only), hence

@@ -16,10 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteEntry } from '../../server/app.ts';
 import { Cluster, type NodeConfig } from '../../server/cluster.ts';
 import { createNode } from '../../server/main.ts';
-import { PEER_MONITOR_PATH } from '../../server/monitor.ts';
-import { PEER_GRANTS_PATH } from '../../server/grants.ts';
-import { PEER_SCORE_PATH } from '../../server/online.ts';
-import { MESSAGE_PATH } from '../../server/runtime.ts';
+import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from '../../server/transport/egress.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 interface Answer {

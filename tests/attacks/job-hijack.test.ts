@@ -17,11 +17,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../protocols/codec.ts';
 import type { Envelope } from '../../protocols/message.ts';
-import { parseJobSpec } from '../../server/job.ts';
+import { parseJobSpec } from '../../server/jobs/spec.ts';
 import { createNode } from '../../server/main.ts';
-import type { PeersFile } from '../../server/peers.ts';
-import type { NodeRole, NodeRuntime } from '../../server/runtime.ts';
-import { NodeStore } from '../../server/store.ts';
+import type { NodeRole, PeersFile } from '../../server/transport/peer.ts';
+import type { NodeRuntime } from '../../server/runtime.ts';
+import { NodeStore } from '../../server/store/node-store.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const NODES: { name: string; role: NodeRole }[] = [

@@ -23,19 +23,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IndomainError } from '../../engine/errors.ts';
 import { encodeMessage } from '../../protocols/codec.ts';
 import { declaredMessages, type Envelope, type FieldKind, type Fields, type MessageSpec } from '../../protocols/message.ts';
-import { ROLES, nodeOfRole, rolesOf } from '../../server/gate.ts';
-import { parseJobSpec } from '../../server/job.ts';
+import { ROLES, nodeOfRole, rolesOf } from '../../server/jobs/spec.ts';
+import { parseJobSpec } from '../../server/jobs/spec.ts';
 import { createNode } from '../../server/main.ts';
 import { LEGACY_FIELDS } from '../../server/messages.ts';
-import type { PeersFile } from '../../server/peers.ts';
-import type { NodeRole, NodeRuntime } from '../../server/runtime.ts';
-import { NodeStore } from '../../server/store.ts';
+import type { NodeRole, PeersFile } from '../../server/transport/peer.ts';
+import type { NodeRuntime } from '../../server/runtime.ts';
+import { NodeStore } from '../../server/store/node-store.ts';
 import '../../protocols/psi/messages.ts';
 import '../../protocols/vfl-lr/messages.ts';
 import '../../protocols/scorecard/messages.ts';
 import '../../protocols/secagg/messages.ts';
-import '../../server/online.ts';
-import '../../server/monitor.ts';
+import '../../server/messages.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const NODES: { name: string; role: NodeRole }[] = [

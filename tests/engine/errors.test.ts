@@ -19,3 +19,23 @@ describe('error catalogue', () => {
     expect(JSON.parse(JSON.stringify(e))).toEqual({ code: 'DATA_BAD_LABEL', message: 'a.csv, line 3, column 2, field "y": a label is not 0 or 1: "2"' });
   });
 });
+
+describe('error catalogue use', () => {
+  it('has no dead code: every code is raised somewhere in the source', async () => {
+    const { readdirSync, statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const root = new URL('../../', import.meta.url).pathname;
+    const sources: string[] = [];
+    const walk = (d: string) => {
+      for (const f of readdirSync(d)) {
+        const p = join(d, f);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (f.endsWith('.ts') && !p.endsWith('engine/errors.ts')) sources.push(readFileSync(p, 'utf8'));
+      }
+    };
+    for (const d of ['engine', 'protocols', 'models', 'server', 'benchmarks']) walk(join(root, d));
+    const text = sources.join('\n');
+    const dead = Object.keys(ERRORS).filter((c) => !new RegExp(`\\b${c}\\b`).test(text));
+    expect(dead).toEqual([]);
+  });
+});

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { createNode, type NodeOptions } from '../../server/main.ts';
 import type { JobView } from '../../server/cluster.ts';
 import { usccFromNumber } from '../../server/lab/generate.ts';
-import type { PeersFile } from '../../server/peers.ts';
-import type { NodeRole } from '../../server/runtime.ts';
-import { NodeStore } from '../../server/store.ts';
+import type { NodeRole, PeersFile } from '../../server/transport/peer.ts';
+import { NodeStore } from '../../server/store/node-store.ts';
 import { tempDir } from './tmp.ts';
 
 export const TOKEN = 'test-admin-token-'.padEnd(40, '0');

@@ -5,9 +5,10 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { BlindingPool } from '../../protocols/psi/pool.ts';
 import { AuthorisationRegistry, status } from '../../server/authz.ts';
-import { NodeJob, parseJobSpec } from '../../server/job.ts';
+import { NodeJob } from '../../server/jobs/node-job.ts';
+import { parseJobSpec } from '../../server/jobs/spec.ts';
 import { usccFromNumber } from '../../server/lab/generate.ts';
-import { NodeStore } from '../../server/store.ts';
+import { NodeStore } from '../../server/store/node-store.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const DAY = 86_400_000;
@@ -89,8 +90,8 @@ describe('authorisation registry', () => {
     reg.importCsv(join(dir, 'auth.csv'));
     const spec = parseJobSpec({ id: 'j1', pipeline: 'lr', coordinator: 'c', guest: { node: 'bank-a', dataset: 'l' }, host: { node: 'platform', dataset: 'p' } });
     const pool = new BlindingPool(1);
-    const host = new NodeJob(spec, 'host', platform, pool, reg);
-    const guest = new NodeJob(spec, 'guest', bank, pool);
+    const host = new NodeJob(spec, 'host', { store: platform, blinder: pool, authz: reg });
+    const guest = new NodeJob(spec, 'guest', { store: bank, blinder: pool });
     host.now = guest.now = NOW;
 
     // Not approved yet: the platform's stage waits and touches nothing.

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../../protocols/message.ts';
-import { parseJobSpec } from '../../server/job.ts';
+import { parseJobSpec } from '../../server/jobs/spec.ts';
 import { NodeRuntime } from '../../server/runtime.ts';
-import { NodeStore } from '../../server/store.ts';
+import { jobFactory } from '../../server/jobs/factory.ts';
+import { HttpClient } from '../../server/transport/http-client.ts';
+import { NodeStore } from '../../server/store/node-store.ts';
 import '../../server/messages.ts';
 import '../../protocols/scorecard/messages.ts';
-import '../../server/online.ts';
+import '../../server/transport/exchange.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const spec = parseJobSpec({ id: 'j', pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'l' }, host: { node: 'platform', dataset: 'p' } });
@@ -17,7 +19,7 @@ const row = { id: '91370202MA3C7P2X4Q', si_headcount: 12, tax_paid_12m_10k: 55.2
 function platform() {
   const store = new NodeStore(tempDir('egress-'));
   const identity = store.identity('platform');
-  const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers: new Map() });
+  const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, jobs: jobFactory({ store }), http: new HttpClient(), peers: new Map() });
   store.putJob(spec.id, JSON.stringify(spec));
   return { store, runtime };
 }
@@ -63,7 +65,7 @@ describe('egress guard', () => {
   it("blocks a declared class the node's policy does not allow", () => {
     const store = new NodeStore(tempDir('egress-'));
     const identity = store.identity('platform');
-    const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers: new Map(), policy: { allowedClasses: ['ciphertext', 'metadata'] } });
+    const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, jobs: jobFactory({ store }), http: new HttpClient(), peers: new Map(), policy: { allowedClasses: ['ciphertext', 'metadata'] } });
     store.putJob(spec.id, JSON.stringify(spec));
     const env: Envelope = { job: 'j', protocol: 'scorecard', type: 'HostPartialScores', round: 0, from: 'host', to: 'guest', body: { testLogit: Float64Array.of(1), testPoints: Float64Array.of(1), maxPoints: 1, minPoints: 0 } };
     expect(blocked(() => runtime.enqueue('j', [env]))).toBe('SRV_EGRESS_BLOCKED');
@@ -78,25 +80,29 @@ describe('egress guard', () => {
     const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
     const callers = files.filter((f) => /\.commit\(/.test(readFileSync(join(dir, f), 'utf8')));
     expect(callers).toEqual(['runtime.ts']);
-    // encodeMessage is called in two files only, each time right after the gate passed the same envelope
-    // (or, in createJob, for the coordinator's own inbox record, which leaves nothing).
+    // encodeMessage is called in three files only, each time right after the gate passed the same
+    // envelope (or, in createJob, for the coordinator's own inbox record, which leaves nothing).
     const encoders = files.filter((f) => /encodeMessage\(/.test(readFileSync(join(dir, f), 'utf8')));
-    expect(encoders.sort()).toEqual(['rpc.ts', 'runtime.ts']);
+    expect(encoders.sort()).toEqual(['runtime.ts', 'transport/answer.ts', 'transport/exchange.ts']);
     const runtime = readFileSync(join(dir, 'runtime.ts'), 'utf8');
     const enqueue = runtime.slice(runtime.indexOf('  enqueue('), runtime.indexOf('\n  }\n', runtime.indexOf('  enqueue(')));
     expect(enqueue).toMatch(/toNode: this\.gate\.check\(env\), bytes: encodeMessage\(env\)/);
     expect(runtime.match(/encodeMessage\(/g)).toHaveLength(2);
-    expect(runtime).toMatch(/this\.o\.store\.receive\(spec\.id, messageKey\(env\), this\.o\.name, encodeMessage\(env\)/);
-    const rpc = readFileSync(join(dir, 'rpc.ts'), 'utf8');
-    expect(rpc.match(/encodeMessage\(/g)).toHaveLength(2);
-    expect(rpc).toMatch(/runtime\.gate\.check\(reply, sender\);\n  const out = encodeMessage\(reply\);/);
-    expect(rpc).toMatch(/runtime\.gate\.check\(env, peer\);\n  const body = encodeMessage\(env\);/);
-    // The platform's replies go through answerSigned; the bank's requests through signedRequest.
-    for (const f of ['online.ts', 'monitor.ts', 'grants.ts']) {
+    expect(runtime).toMatch(/store\.receive\(spec\.id, messageKey\(env\), name, encodeMessage\(env\)/);
+    // The platform's replies: answerSigned (transport/answer.ts); the bank's requests: SignedClient (transport/exchange.ts).
+    const answer = readFileSync(join(dir, 'transport/answer.ts'), 'utf8');
+    expect(answer.match(/encodeMessage\(/g)).toHaveLength(1);
+    expect(answer).toMatch(/gate\.check\(reply, sender\);\n  const out = encodeMessage\(reply\);/);
+    const client = readFileSync(join(dir, 'transport/exchange.ts'), 'utf8');
+    expect(client.match(/encodeMessage\(/g)).toHaveLength(1);
+    expect(client).toMatch(/gate\.check\(request, peer\.name\);\n    const body = encodeMessage\(request\);/);
+    for (const f of ['scoring/platform-scorer.ts', 'monitoring/platform-monitor.ts', 'grants.ts']) {
       const src = readFileSync(join(dir, f), 'utf8');
-      const answer = src.slice(src.indexOf('  answer(sender'), src.indexOf('\n  }\n', src.indexOf('  answer(sender')));
-      expect(answer).toMatch(/return answerSigned\(/);
-      expect(src).toMatch(/signedRequest\(this\.runtime, this\.identity, request, platform\.name, PEER_(SCORE|MONITOR|GRANTS)_PATH\)/);
+      const a = src.slice(src.indexOf('  answer(sender'), src.indexOf('\n  }\n', src.indexOf('  answer(sender')));
+      expect(a).toMatch(/return answerSigned\(/);
+    }
+    for (const f of ['scoring/bank-scorer.ts', 'monitoring/bank-monitor.ts', 'grants.ts']) {
+      expect(readFileSync(join(dir, f), 'utf8')).toMatch(/this\.client\.exchange\(platform, (SCORE|MONITOR|GRANTS)_EXCHANGE, request,/);
     }
   });
 });

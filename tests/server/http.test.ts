@@ -3,9 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage, pack } from '../../protocols/codec.ts';
 import { buildApp } from '../../server/app.ts';
 import { DataRoot } from '../../server/data-root.ts';
-import { MESSAGE_PATH, NodeRuntime, type Peer } from '../../server/runtime.ts';
+import { NodeRuntime } from '../../server/runtime.ts';
+import { jobFactory } from '../../server/jobs/factory.ts';
+import { HttpClient } from '../../server/transport/http-client.ts';
+import { MESSAGE_PATH } from '../../server/transport/egress.ts';
+import type { Peer } from '../../server/transport/peer.ts';
 import { newIdentity, signRequest, type Identity } from '../../server/signing.ts';
-import { NodeStore } from '../../server/store.ts';
+import { NodeStore } from '../../server/store/node-store.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 /** A platform node served over real HTTP on an ephemeral port, with one pinned peer. */
@@ -24,7 +28,7 @@ describe('node HTTP security', () => {
       ['bank-a', { name: 'bank-a', role: 'bank', url: 'http://127.0.0.1:9', publicKey: bank.publicKey }],
       ['coordinator', { name: 'coordinator', role: 'coordinator', url: 'http://127.0.0.1:9', publicKey: newIdentity('coordinator').publicKey }],
     ]);
-    const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, peers });
+    const runtime = new NodeRuntime({ name: 'platform', role: 'platform', store, identity, jobs: jobFactory({ store }), http: new HttpClient(), peers });
     app = await buildApp({ runtime, identity, role: 'platform', peers, adminToken: token, dataRoot: new DataRoot(tempDir('indomain-root-')), bodyLimit: 1024 * 1024 });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
   });

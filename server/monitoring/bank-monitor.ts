@@ -10,104 +10,19 @@
  * the model was deployed, and reports only increases since the last check.
  */
 import { randomBytes } from 'node:crypto';
-import { loadCsv, csvRows, type LoadOptions } from '../engine/csv.ts';
-import { IndomainError } from '../engine/errors.ts';
-import { binOf, type ScorecardModel } from '../models/export/model.ts';
-import { shares, stabilityIndex } from '../models/stability.ts';
-import { decodeMessage } from '../protocols/codec.ts';
-import { messageSpec, validateBody, type Envelope } from '../protocols/message.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuthorisationRegistry } from './authz.ts';
-import type { JobSpec } from './job.ts';
-import type { NodeRuntime, Peer } from './runtime.ts';
-import type { Identity } from './signing.ts';
-import { sha256, type NodeStore } from './store.ts';
-import { post } from './http-client.ts';
-import { answerSigned, signedRequest } from './rpc.ts';
-import type { BankScorer } from './online.ts';
-import type { BankGrants } from './grants.ts';
-import './messages.ts';
-
-export const PEER_MONITOR_PATH = '/v1/peer/monitor';
-const MONITOR_EXCHANGE = { protocol: 'monitor', request: 'EventsRequest', reply: 'Events', path: PEER_MONITOR_PATH };
-/** Platform columns whose increase is an event, when the dataset has them. */
-export const EVENT_COLUMNS: Readonly<Record<string, string>> = { dishonest_debtor: 'dishonest-debtor', enforcement_cases: 'enforcement' };
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS monitor_snapshot (model TEXT NOT NULL, id TEXT NOT NULL, column TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (model, id, column));
-CREATE TABLE IF NOT EXISTS monitor_scores (model TEXT NOT NULL, id TEXT NOT NULL, score INTEGER NOT NULL, band TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (model, id));
-CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY, model TEXT NOT NULL, run_at INTEGER NOT NULL, kind TEXT NOT NULL, enterprise TEXT, detail TEXT NOT NULL);
-`;
-
-function eventColumns(store: NodeStore, spec: JobSpec): { ids: readonly string[]; cols: Record<string, Float64Array> } {
-  const d = store.dataset(spec.host.dataset);
-  if (!d) throw new IndomainError('SC_UNKNOWN_MODEL', `dataset "${spec.host.dataset}" is gone`);
-  const t = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
-  const cols: Record<string, Float64Array> = {};
-  for (const c of Object.keys(EVENT_COLUMNS)) {
-    const j = t.featureNames.indexOf(c);
-    if (j >= 0) cols[c] = t.features[j]!;
-  }
-  return { ids: t.ids, cols };
-}
-
-/** The platform records the event columns of a model's development sample when it is deployed. */
-export function snapshotEvents(store: NodeStore, model: string, spec: JobSpec, ids: readonly string[]): void {
-  store.db.exec(SCHEMA);
-  const v = eventColumns(store, spec);
-  if (Object.keys(v.cols).length === 0) return;
-  const row = new Map(v.ids.map((id, i) => [id, i]));
-  const ins = store.db.prepare('INSERT OR REPLACE INTO monitor_snapshot (model, id, column, value) VALUES (?, ?, ?, ?)');
-  store.tx(() => {
-    for (const id of ids) {
-      const i = row.get(id);
-      if (i === undefined) continue;
-      for (const [c, col] of Object.entries(v.cols)) ins.run(model, id, c, Number.isNaN(col[i]!) ? 0 : col[i]!);
-    }
-  });
-}
-
-/** The platform's side: events on request, against the snapshot. */
-export class PlatformMonitor {
-  constructor(
-    private readonly store: NodeStore,
-    private readonly authz: AuthorisationRegistry,
-    private readonly runtime: NodeRuntime,
-  ) {
-    store.db.exec(SCHEMA);
-  }
-
-  answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
-    return answerSigned(this.store, this.runtime, MONITOR_EXCHANGE, sender, bytes, ({ model, ids }) => {
-      const job = this.store.job(model);
-      if (!job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`);
-      const spec = JSON.parse(job.spec) as JobSpec;
-      if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
-      const now = Date.now();
-      const allowed = ids.filter((id) => this.authz.check(id, sender, 'post-loan', now) === 'valid');
-      const v = eventColumns(this.store, spec);
-      const row = new Map(v.ids.map((id, i) => [id, i]));
-      const get = this.store.db.prepare('SELECT value FROM monitor_snapshot WHERE model = ? AND id = ? AND column = ?');
-      const put = this.store.db.prepare('INSERT OR REPLACE INTO monitor_snapshot (model, id, column, value) VALUES (?, ?, ?, ?)');
-      const events: { id: string; kind: string }[] = [];
-      this.store.tx(() => {
-        for (const id of allowed) {
-          const i = row.get(id);
-          if (i === undefined) continue;
-          for (const [c, col] of Object.entries(v.cols)) {
-            const current = Number.isNaN(col[i]!) ? 0 : col[i]!;
-            const before = (get.get(model, id, c) as { value: number } | undefined)?.value;
-            if (before !== undefined && current > before) events.push({ id, kind: EVENT_COLUMNS[c]! });
-            put.run(model, id, c, current);
-          }
-        }
-      });
-      return { body: { ids: events.map((e) => e.id), kinds: events.map((e) => e.kind), refused: ids.length - allowed.length }, recorded: { events: events.length } };
-    });
-  }
-
-}
+import { csvRows } from '../../engine/csv.ts';
+import { IndomainError } from '../../engine/errors.ts';
+import { binOf, type ScorecardModel } from '../../models/export/model.ts';
+import { shares, stabilityIndex } from '../../models/stability.ts';
+import type { Envelope } from '../../protocols/message.ts';
+import type { BankGrants } from '../grants.ts';
+import { parseJobSpec } from '../jobs/spec.ts';
+import type { BankScorer } from '../scoring/bank-scorer.ts';
+import { loadDataset, type NodeStore } from '../store/node-store.ts';
+import { MONITOR_EXCHANGE, type SignedClient } from '../transport/exchange.ts';
+import type { Peer } from '../transport/peer.ts';
 
 export interface MonitorOptions {
   model: string;
@@ -131,14 +46,11 @@ export interface Alert {
 export class BankMonitor {
   constructor(
     private readonly store: NodeStore,
-    private readonly identity: Identity,
     private readonly peers: ReadonlyMap<string, Peer>,
     private readonly scorer: BankScorer,
-    private readonly runtime: NodeRuntime,
+    private readonly client: SignedClient,
     private readonly grants: BankGrants,
-  ) {
-    store.db.exec(SCHEMA);
-  }
+  ) {}
 
   alerts(model?: string): Alert[] {
     const rows = (model ? this.store.db.prepare('SELECT * FROM alerts WHERE model = ? ORDER BY seq').all(model) : this.store.db.prepare('SELECT * FROM alerts ORDER BY seq').all()) as {
@@ -157,7 +69,7 @@ export class BankMonitor {
     const m = this.store.model(o.model, 'scorecard') as ScorecardModel | undefined;
     const job = this.store.job(o.model);
     if (!m || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${o.model}"`, { field: 'model' });
-    const spec = JSON.parse(job.spec) as JobSpec;
+    const spec = parseJobSpec(job.spec);
     const platform = this.peers.get(spec.host.node);
     if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', spec.host.node);
     // 1. Rescore the portfolio (federated batch scoring, post-loan purpose).
@@ -180,7 +92,7 @@ export class BankMonitor {
     const scoreStability = stabilityIndex(shares(count(devBands)), shares(count(scored.map((r) => r.score!))));
     const devSet = this.store.dataset(spec.guest.dataset);
     if (!devSet) throw new IndomainError('SC_UNKNOWN_MODEL', `development dataset "${spec.guest.dataset}" is gone`);
-    const devData = loadCsv(devSet.path, JSON.parse(devSet.options) as LoadOptions);
+    const devData = loadDataset(devSet);
     const devRow = new Map(devData.ids.map((id, i) => [id, i]));
     const devIds = dev.map((r) => r[0]!).filter((id) => devRow.has(id));
     const featureStability: Record<string, number> = {};
@@ -233,20 +145,7 @@ export class BankMonitor {
   /** The platform's new public credit events for these (authorised) enterprises. */
   private async events(platform: Peer, model: string, ids: string[]): Promise<{ ids: string[]; kinds: string[]; refused: number }> {
     const request: Envelope = { job: model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose: 'post-loan', ids } };
-    const { body, headers } = signedRequest(this.runtime, this.identity, request, platform.name, PEER_MONITOR_PATH);
-    const key = `${model}|monitor|${sha256(body).slice(0, 16)}`;
-    await this.store.later(() =>
-      this.store.audit.append('message-sent', model, { peer: platform.name, key, protocol: 'monitor', type: 'EventsRequest', round: 0, privacy: 'metadata', bytes: body.length, sha256: sha256(body), enterprises: ids.length }),
-    );
-    const res = await post(platform.url + PEER_MONITOR_PATH, headers, body);
-    if (res.status !== 200) throw new IndomainError('SRV_PEER_UNREACHABLE', `platform monitoring: ${res.body.toString('utf8')}`);
-    const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
-    const reply = decodeMessage(bytes);
-    validateBody(messageSpec('monitor', 'Events'), reply.body, 'SRV_BAD_REQUEST');
-    this.runtime.gate.admit(reply, platform.name);
-    await this.store.later(() =>
-      this.store.audit.append('message-received', model, { peer: platform.name, key: `${key}|reply`, protocol: 'monitor', type: 'Events', round: 0, privacy: 'score', bytes: bytes.length, sha256: sha256(bytes) }),
-    );
+    const reply = await this.client.exchange(platform, MONITOR_EXCHANGE, request, { sent: { enterprises: ids.length } });
     return reply.body as { ids: string[]; kinds: string[]; refused: number };
   }
 

@@ -5,16 +5,16 @@
  * protocols/scorecard/arbiter.ts), and moves to the next stage when both nodes report the current
  * one done. It holds no raw data.
  */
-import { IndomainError } from '../engine/errors.ts';
+import { IndomainError } from '../../engine/errors.ts';
 import { randomBytes } from 'node:crypto';
-import { secretRng } from '../engine/rng.ts';
-import { createCkks } from '../protocols/he/ckks.ts';
-import type { Envelope } from '../protocols/message.ts';
-import { vflConfig, VflArbiter } from '../protocols/vfl-lr/protocol.ts';
-import { ScorecardArbiter, scorecardConfig } from '../protocols/scorecard/protocol.ts';
-import { envelope, STAGES, stripDeclarations, type JobSpec } from './job.ts';
-import { JOB } from './messages.ts';
-import type { NodeStore } from './store.ts';
+import { secretRng } from '../../engine/rng.ts';
+import { createCkks } from '../../protocols/he/ckks.ts';
+import type { Envelope } from '../../protocols/message.ts';
+import { vflConfig, VflArbiter } from '../../protocols/vfl-lr/protocol.ts';
+import { ScorecardArbiter, scorecardConfig } from '../../protocols/scorecard/protocol.ts';
+import { envelope, STAGES, stripDeclarations, type JobSpec } from './spec.ts';
+import { JOB } from '../messages.ts';
+import type { NodeStore } from '../store/node-store.ts';
 
 export interface StageTiming {
   stage: string;

@@ -1,7 +1,15 @@
-/** The pinned-peers file every node reads: each node's name, role, URL and Ed25519 public key. */
+/** A node's pinned peers: each node's name, role, URL and Ed25519 public key (the peers file). */
 import { readFileSync } from 'node:fs';
-import { IndomainError } from '../engine/errors.ts';
-import type { NodeRole, Peer } from './runtime.ts';
+import { IndomainError } from '../../engine/errors.ts';
+
+export type NodeRole = 'platform' | 'bank' | 'coordinator';
+
+export interface Peer {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly url: string;
+  readonly publicKey: Uint8Array;
+}
 
 export interface PeersFile {
   nodes: { name: string; role: NodeRole; url: string; publicKey: string }[];

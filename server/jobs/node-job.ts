@@ -1,85 +1,41 @@
 /**
- * Job specifications and the node side of a job: which protocol party a node runs in each stage,
+ * The node side of a job: which protocol party a node runs in each stage,
  * built from its own registered dataset. Everything here is a deterministic function of the job's
  * messages in arrival order (given the node's data and per-job secret seed), so that a restarted
- * node rebuilds its state by replaying its inbox (server/runtime.ts).
+ * node rebuilds its state by replaying its inbox (server/transport/replay.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { alignTo, seededSplit } from '../engine/align.ts';
-import { loadCsv, type LoadOptions } from '../engine/csv.ts';
-import { IndomainError } from '../engine/errors.ts';
-import { secretRng, type Rng } from '../engine/rng.ts';
-import { applyStandardizer, fitStandardizer } from '../engine/standardize.ts';
-import { selectRows, type PartyTable } from '../engine/table.ts';
-import { fitLogistic, predictLogistic, sigmoid } from '../models/logistic.ts';
-import { binaryMetrics } from '../models/metrics.ts';
-import { createCkks } from '../protocols/he/ckks.ts';
-import type { Envelope } from '../protocols/message.ts';
-import { scorecardPmml } from '../models/export/pmml.ts';
-import { scorecardSql } from '../models/export/sql.ts';
-import type { Blinder } from '../protocols/psi/protocol.ts';
-import { PsiGuest, PsiHost } from '../protocols/psi/protocol.ts';
-import { assembleScorecard, disclosures, scorecardConfig, ScorecardGuest, ScorecardHost, type ScorecardConfig } from '../protocols/scorecard/protocol.ts';
-import type { Party } from '../protocols/transport.ts';
-import { vflConfig, VflGuest, VflHost, type VflConfig } from '../protocols/vfl-lr/protocol.ts';
-import { JOB, metaOfKey } from './messages.ts';
-import type { NodeStore } from './store.ts';
-import type { AuthorisationRegistry } from './authz.ts';
-import { snapshotEvents } from './monitor.ts';
+import { alignTo, seededSplit } from '../../engine/align.ts';
+import { IndomainError } from '../../engine/errors.ts';
+import { secretRng, type Rng } from '../../engine/rng.ts';
+import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
+import { selectRows, type PartyTable } from '../../engine/table.ts';
+import { fitLogistic, predictLogistic, sigmoid } from '../../models/logistic.ts';
+import { binaryMetrics } from '../../models/metrics.ts';
+import { createCkks } from '../../protocols/he/ckks.ts';
+import type { Envelope } from '../../protocols/message.ts';
+import type { Blinder } from '../../protocols/psi/protocol.ts';
+import { PsiGuest, PsiHost } from '../../protocols/psi/protocol.ts';
+import { scorecardConfig, ScorecardGuest, ScorecardHost } from '../../protocols/scorecard/protocol.ts';
+import type { Party } from '../../protocols/transport.ts';
+import { vflConfig, VflGuest, VflHost } from '../../protocols/vfl-lr/protocol.ts';
+import { JOB } from '../messages.ts';
+import { loadDataset, type NodeStore } from '../store/node-store.ts';
+import type { AuthorisationRegistry } from '../authz.ts';
+import { envelope, STAGES, stripDeclarations, type JobSpec } from './spec.ts';
+import { writeScorecard } from './scorecard-artifacts.ts';
 
-export type Pipeline = 'lr' | 'scorecard';
-
-export const STAGES: Record<Pipeline, readonly string[]> = {
-  lr: ['psi', 'training', 'evaluation'],
-  scorecard: ['psi', 'binning', 'training', 'scorecard', 'evaluation'],
-};
-
-export interface JobSpec {
-  readonly id: string;
-  readonly pipeline: Pipeline;
-  /** Node names. */
-  readonly coordinator: string;
-  readonly guest: { readonly node: string; readonly dataset: string };
-  readonly host: { readonly node: string; readonly dataset: string };
-  readonly seed: string;
-  readonly testFraction: number;
-  readonly training?: Partial<Omit<VflConfig, 'job'>>;
-  readonly scorecard?: Partial<Omit<ScorecardConfig, 'job'>> & { guestCategorical?: string[]; hostCategorical?: string[] };
-}
-
-/** Validate a job spec from JSON; refusals name the field. */
-export function parseJobSpec(raw: unknown): JobSpec {
-  const bad = (field: string, why: string): never => {
-    throw new IndomainError('SRV_BAD_REQUEST', `job spec: ${why}`, { field });
-  };
-  if (!raw || typeof raw !== 'object') bad('spec', 'must be an object');
-  const s = raw as Record<string, unknown>;
-  if (typeof s.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(s.id)) bad('id', 'must be 1–64 of A–Z a–z 0–9 . _ -');
-  if (s.pipeline !== 'lr' && s.pipeline !== 'scorecard') bad('pipeline', 'must be "lr" or "scorecard"');
-  if (typeof s.coordinator !== 'string') bad('coordinator', 'must name the coordinator node');
-  for (const side of ['guest', 'host'] as const) {
-    const p = s[side] as Record<string, unknown> | undefined;
-    if (!p || typeof p.node !== 'string' || typeof p.dataset !== 'string') bad(side, 'must be { node, dataset }');
-  }
-  const seed = s.seed === undefined ? '42' : String(s.seed);
-  const testFraction = s.testFraction === undefined ? 0.2 : Number(s.testFraction);
-  if (!(testFraction > 0 && testFraction < 1)) bad('testFraction', 'must be in (0, 1)');
-  const spec = { ...(s as unknown as JobSpec), seed, testFraction };
-  // Check the protocol configurations now rather than in the middle of a job.
-  vflConfig(spec.id, spec.training ?? {});
-  if (spec.pipeline === 'scorecard') scorecardConfig(spec.id, stripDeclarations(spec.scorecard));
-  return spec;
-}
-
-export function stripDeclarations(s: JobSpec['scorecard']): Partial<ScorecardConfig> {
-  const { guestCategorical: _g, hostCategorical: _h, ...rest } = s ?? {};
-  return rest;
-}
-
-export function envelope(job: string, protocol: string, type: string, round: number, from: string, to: string, body: Record<string, unknown>): Envelope {
-  return { job, protocol, type, round, from, to, body };
+/** What a node's part of a job works with, besides its spec and role. */
+export interface NodeJobDeps {
+  readonly store: NodeStore;
+  /** PSI blinding pool. */
+  readonly blinder: Blinder;
+  /** The platform's authorisation registry (platform nodes). */
+  readonly authz?: AuthorisationRegistry | undefined;
+  /** TEST ONLY (tests/attacks): 'legacy' reports this node's whole summary, weights included. */
+  readonly reports?: 'legacy' | undefined;
+  /** Called once when the platform deploys a model, with the development sample (post-loan monitoring's snapshot). */
+  readonly onDeployed?: ((spec: JobSpec, ids: readonly string[]) => void) | undefined;
 }
 
 /** Data of one party after PSI: aligned to the intersection and split by the job's seed. */
@@ -108,15 +64,21 @@ export class NodeJob {
   /** True while the runtime replays already-processed messages: nothing is audited twice. */
   replaying = false;
 
+  private readonly store: NodeStore;
+  private readonly blinder: Blinder;
+  private readonly authz: AuthorisationRegistry | undefined;
+  private readonly reports: 'legacy' | undefined;
+
   constructor(
     readonly spec: JobSpec,
     readonly role: 'guest' | 'host',
-    private readonly store: NodeStore,
-    private readonly blinder: Blinder,
-    private readonly authz?: AuthorisationRegistry,
-    /** TEST ONLY (tests/attacks): 'legacy' reports this node's whole summary, weights included. */
-    private readonly reports?: 'legacy',
-  ) {}
+    private readonly deps: NodeJobDeps,
+  ) {
+    this.store = deps.store;
+    this.blinder = deps.blinder;
+    this.authz = deps.authz;
+    this.reports = deps.reports;
+  }
 
   /** The stage this node is in (the last one started). */
   stage = '';
@@ -138,7 +100,7 @@ export class NodeJob {
     const name = this.datasetName;
     const d = this.store.dataset(name);
     if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${name}" is not registered on this node`, { field: 'dataset' });
-    this.table = loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
+    this.table = loadDataset(d);
     return this.table;
   }
 
@@ -298,7 +260,7 @@ export class NodeJob {
     if (this.role === 'host') {
       this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w) });
       // Deployed: remember the development sample's public credit records, for post-loan monitoring.
-      if (!this.replaying) snapshotEvents(this.store, this.job, this.spec, this.psi!.intersection!);
+      if (!this.replaying) this.deps.onDeployed?.(this.spec, this.psi!.intersection!);
       if (this.sc) return [this.stageDone('evaluation', {})];
       const u = predictLogistic({ intercept: 0, weights: w }, this.standardized().test).map((p) => Math.log(p / (1 - p)));
       return [envelope(this.job, 'lr-eval', 'HostTestScores', 0, 'host', 'guest', { logit: u }), this.stageDone('evaluation', {})];
@@ -318,33 +280,9 @@ export class NodeJob {
     const bankOnly = fitLogistic(std.train, p.train.label!, { optimizer: 'newton', lambda: this.spec.training?.lambda ?? 1e-4 });
     const b = binaryMetrics(predictLogistic(bankOnly, std.test), y);
     const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
-    if (this.sc instanceof ScorecardGuest) summary.artifacts = this.writeScorecard(this.sc);
+    if (this.sc instanceof ScorecardGuest) summary.artifacts = writeScorecard(this.store, this.spec, this.role, this.sc, this.split().test.ids);
     else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks });
     const metrics = { testRows: y.length, testAuc: m.auc, testKs: m.ks, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     return [...(this.reports === 'legacy' ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)]), this.stageDone('evaluation', summary)];
-  }
-
-  /** The bank's deliverables, in its own data directory: report, model, PMML, SQL, scores. */
-  private writeScorecard(g: ScorecardGuest): string {
-    const config = scorecardConfig(this.job, stripDeclarations(this.spec.scorecard));
-    // What this node received, from the message keys: no need to read the ciphertexts again.
-    const received = this.store.inboxKeys(this.job).map((key) => ({ to: this.role, ...metaOfKey(key) }));
-    const a = assembleScorecard(g, config, disclosures(received));
-    this.store.putModel(this.job, 'scorecard', a.model);
-    this.store.putModel(this.job, 'report', a.report);
-    const dir = join(this.store.dir, 'jobs', this.job);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'report.json'), JSON.stringify(a.report, null, 2));
-    writeFileSync(join(dir, 'report.md'), a.markdown);
-    writeFileSync(join(dir, 'model.json'), JSON.stringify(a.model, null, 2));
-    writeFileSync(join(dir, 'scorecard.pmml'), scorecardPmml(a.model));
-    writeFileSync(join(dir, 'scorecard.sql'), scorecardSql(a.model));
-    // Test (validation) rows only: the bank holds no platform value of a training row.
-    const p = this.split();
-    const lines = ['id,set,score,points,reasons'];
-    const s = g.test!;
-    p.test.ids.forEach((id, i) => lines.push(`${id},test,${s.prob[i]},${s.points[i]},${a.reasons.test[i]!.join(' ')}`));
-    writeFileSync(join(dir, 'scores.csv'), lines.join('\n') + '\n');
-    return dir;
   }
 }

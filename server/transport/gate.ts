@@ -21,34 +21,12 @@
  * command line) is the gate as it was: declared type, fields and class leaving, no role check, and
  * nothing checked arriving.
  */
-import { IndomainError, isIndomainError } from '../engine/errors.ts';
-import { messageSpec, validateBody, type Envelope, type MessageSpec, type PrivacyClass } from '../protocols/message.ts';
-import type { JobSpec } from './job.ts';
-import { LEGACY_FIELDS } from './messages.ts';
-import type { NodeStore } from './store.ts';
-
-/** What a node lets leave it. */
-export interface EgressPolicy {
-  readonly allowedClasses: readonly PrivacyClass[];
-}
-
-export type GateMode = 'enforce' | 'legacy';
-
-/** Protocol roles of a job. */
-export const ROLES = ['guest', 'host', 'coordinator', 'arbiter'] as const;
-
-/** The node that plays `role` in a job (the coordinator node also runs the `vfl-lr` arbiter). */
-export function nodeOfRole(spec: JobSpec, role: string): string {
-  if (role === 'guest') return spec.guest.node;
-  if (role === 'host') return spec.host.node;
-  if (role === 'arbiter' || role === 'coordinator') return spec.coordinator;
-  throw new IndomainError('SRV_UNKNOWN_PARTY', `role "${role}"`);
-}
-
-/** Every role `node` plays in a job. */
-export function rolesOf(spec: JobSpec, node: string): string[] {
-  return ROLES.filter((r) => nodeOfRole(spec, r) === node);
-}
+import { IndomainError, isIndomainError } from '../../engine/errors.ts';
+import { messageSpec, validateBody, type Envelope, type MessageSpec } from '../../protocols/message.ts';
+import { nodeOfRole, parseJobSpec, ROLES, rolesOf, type JobSpec } from '../jobs/spec.ts';
+import { LEGACY_FIELDS } from '../messages.ts';
+import type { NodeStore } from '../store/node-store.ts';
+import type { EgressPolicy, GateMode } from './egress.ts';
 
 function senders(m: MessageSpec): readonly string[] {
   return typeof m.from === 'string' ? [m.from] : m.from;
@@ -71,7 +49,7 @@ export class Gate {
     if (!s) {
       const row = this.o.store.job(job);
       if (!row) return undefined;
-      this.specs.set(job, (s = JSON.parse(row.spec) as JobSpec));
+      this.specs.set(job, (s = parseJobSpec(row.spec)));
     }
     return s;
   }

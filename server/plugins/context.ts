@@ -1,0 +1,52 @@
+/**
+ * What a node's plugins share, decorated on the root instance: the node's runtime, store,
+ * identity, peers, HTTP client and signed-exchange client. Each plugin decorates its own state
+ * (request verifier, scorers, monitors) on its own encapsulated child; nothing is module-level.
+ */
+import type { AuthorisationRegistry } from '../authz.ts';
+import type { DataRoot } from '../data-root.ts';
+import type { NodeRuntime } from '../runtime.ts';
+import type { Identity } from '../signing.ts';
+import type { NodeStore } from '../store/node-store.ts';
+import type { SignedClient } from '../transport/exchange.ts';
+import type { HttpClient } from '../transport/http-client.ts';
+import type { NodeRole, Peer } from '../transport/peer.ts';
+
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+}
+
+/** TEST ONLY switches, for tests/attacks (never from a job spec, an HTTP request or the command line). */
+export interface UnsafeAppOptions {
+  /** 'url-prefix' restores the old admin check on the raw URL text (the bypass). */
+  readonly authCheck?: 'route' | 'url-prefix';
+  /** 'unconfined' reads any path the process can (the old handling). */
+  readonly dataPaths?: 'root' | 'unconfined';
+  /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
+  readonly askUnauthorised?: boolean;
+}
+
+export interface NodeContext {
+  readonly runtime: NodeRuntime;
+  readonly store: NodeStore;
+  readonly identity: Identity;
+  readonly role: NodeRole;
+  readonly peers: ReadonlyMap<string, Peer>;
+  readonly http: HttpClient;
+  readonly client: SignedClient;
+  readonly adminToken: string;
+  /** The directory admin requests may read data files from. */
+  readonly dataRoot: DataRoot;
+  /** The platform's authorisation registry (platform nodes only). */
+  readonly authz: AuthorisationRegistry | undefined;
+  readonly unsafe: UnsafeAppOptions;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    node: NodeContext;
+    /** Every route of the node, and those behind the admin token (collected as they are registered). */
+    routeTable: { all: RouteEntry[]; admin: RouteEntry[] };
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Jobs on this node: list, status, cancel; creation on the coordinator (the body is a job spec,
+ * checked by the schema and then by parseJobSpec with the protocol configurations); the platform
+ * analyst's approval or refusal on the platform.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { IndomainError } from '../../engine/errors.ts';
+import { parseJobSpec } from '../jobs/spec.ts';
+import { errors, JobId, JobView, Name, open, security, jobView } from './schemas.ts';
+
+const Side = Type.Object({ node: Type.String({ minLength: 1 }), dataset: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+
+/** The job spec as submitted (server/jobs/spec.ts); the protocol configurations are checked by their own parsers. */
+const JobSpecBody = Type.Object(
+  {
+    id: Name,
+    pipeline: Type.Union([Type.Literal('lr'), Type.Literal('scorecard')]),
+    coordinator: Type.String({ minLength: 1 }),
+    guest: Side,
+    host: Side,
+    seed: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+    testFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+    training: Type.Optional(open({})),
+    scorecard: Type.Optional(open({})),
+  },
+  { additionalProperties: false },
+);
+
+const Traffic = Type.Object({ sent: Type.Record(Type.String(), Type.Number()), received: Type.Record(Type.String(), Type.Number()) });
+
+export const jobsPlugin: FastifyPluginAsyncTypebox = async (app) => {
+  const { node } = app;
+  const { store, runtime } = node;
+  const view = (id: string) => {
+    const row = store.job(id);
+    if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${id}"`);
+    return jobView(row);
+  };
+
+  app.get('/', { prefixTrailingSlash: 'no-slash', schema: { summary: 'Jobs known to this node', security, response: { 200: Type.Array(JobView), ...errors } } }, async () => store.jobs().map(jobView));
+  app.get('/:id', { schema: { summary: 'Status of one job, with per-stage progress', security, params: JobId, response: { 200: Type.Intersect([JobView, Type.Object({ traffic: Traffic })]), ...errors } } }, async (req) => ({
+    ...view(req.params.id),
+    traffic: store.traffic(req.params.id),
+  }));
+  app.post('/:id/cancel', { schema: { summary: 'Cancel a job', security, params: JobId, response: { 200: JobView, ...errors } } }, async (req) => {
+    runtime.cancel(req.params.id);
+    return view(req.params.id);
+  });
+  if (node.role === 'coordinator') {
+    app.post('/', { prefixTrailingSlash: 'no-slash', schema: { summary: 'Create a job from a JSON spec', security, body: JobSpecBody, response: { 201: JobView, ...errors } } }, async (req, reply) => {
+      const spec = parseJobSpec(req.body);
+      runtime.createJob(spec);
+      return reply.status(201).send(view(spec.id));
+    });
+  }
+  if (node.role === 'platform') {
+    app.post('/:id/approve', { schema: { summary: "The platform analyst's approval of a job", security, params: JobId, response: { 200: JobView, ...errors } } }, async (req) => {
+      runtime.approve(req.params.id, 'analyst');
+      return view(req.params.id);
+    });
+    const Refusal = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false, description: 'optional: no body is a refusal without a reason' });
+    app.post(
+      '/:id/refuse',
+      {
+        // No body at all is a refusal without a reason.
+        preValidation: async (req) => void (req.body ??= {}),
+        schema: { summary: "The platform analyst's refusal of a job", security, params: JobId, body: Refusal, response: { 200: JobView, ...errors } },
+      },
+      async (req) => {
+        runtime.refuse(req.params.id, 'analyst', req.body.reason ?? 'refused by the analyst');
+        return view(req.params.id);
+      },
+    );
+  }
+};

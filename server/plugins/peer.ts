@@ -1,0 +1,86 @@
+/**
+ * The signed node-to-node endpoints, one encapsulated plugin: job messages (POST /v1/messages) and,
+ * on the platform, the signed exchanges a bank starts (scoring, monitoring events, its copy of its
+ * authorisations). Every route here takes an application/msgpack body, and this plugin's own
+ * unconditional preValidation hook verifies the request's signature (server/signing.ts: pinned
+ * peer, body, method and path bound, fresh, not replayed) before any handler or schema sees it.
+ * The verifier (with the peers' imported keys) and the platform's answerers are decorated here.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { IndomainError } from '../../engine/errors.ts';
+import { PlatformGrants } from '../grants.ts';
+import { PlatformMonitor } from '../monitoring/platform-monitor.ts';
+import { PlatformScorer } from '../scoring/platform-scorer.ts';
+import { RequestVerifier } from '../signing.ts';
+import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from '../transport/egress.ts';
+import { errors } from './schemas.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    verifier: RequestVerifier;
+  }
+  interface FastifyRequest {
+    /** The verified signer of a peer request. */
+    sender: string;
+  }
+}
+
+/** A msgpack request body: bytes, checked by the route's own validator (JSON Schema cannot type a Buffer). */
+export const MsgpackBody = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'a msgpack envelope (protocols/codec.ts), signed in the x-indomain-* headers' });
+
+/** The route validator of the peer routes: the body must be bytes; nothing else is declared. */
+const bytesOnly = ({ httpPart }: { httpPart?: string }) =>
+  httpPart === 'body'
+    ? (data: unknown) => (data instanceof Uint8Array ? { value: data } : { error: new IndomainError('SRV_MALFORMED_BODY', 'expected an application/msgpack body') })
+    : (data: unknown) => ({ value: data });
+
+const signedHeaders = Type.Object({
+  'x-indomain-node': Type.Optional(Type.String()),
+  'x-indomain-timestamp': Type.Optional(Type.String()),
+  'x-indomain-nonce': Type.Optional(Type.String()),
+  'x-indomain-signature': Type.Optional(Type.String()),
+});
+
+export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
+  const { node } = app;
+  const keys = new Map([...node.peers.values()].map((p) => [p.name, p.publicKey]));
+  app.decorate('verifier', new RequestVerifier(keys, node.store));
+  app.decorateRequest('sender', '');
+  app.addContentTypeParser('application/msgpack', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Unconditional: every route of this plugin, whatever the request target looked like.
+  app.addHook('preValidation', async (req: FastifyRequest) => {
+    const body = req.body;
+    if (!(body instanceof Uint8Array)) throw new IndomainError('SRV_MALFORMED_BODY', 'expected an application/msgpack body');
+    req.sender = app.verifier.verify('POST', req.routeOptions.url ?? '', req.headers as Record<string, string>, body);
+  });
+  const msgpack = { body: MsgpackBody, headers: signedHeaders, consumes: ['application/msgpack'] };
+
+  app.post(
+    MESSAGE_PATH,
+    {
+      validatorCompiler: bytesOnly,
+      schema: { summary: 'A signed protocol message (msgpack envelope) from a pinned peer', ...msgpack, response: { 202: Type.Object({ accepted: Type.Boolean(), duplicate: Type.Boolean() }), ...errors } },
+    },
+    async (req, reply) => {
+      const r = node.runtime.accept(req.sender, req.body);
+      return reply.status(202).send({ accepted: true, duplicate: r.duplicate });
+    },
+  );
+
+  if (!node.authz) return;
+  const gate = node.runtime.gate;
+  const answerers = {
+    [PEER_SCORE_PATH]: { summary: "A bank's signed request for the platform's partial scores of authorised enterprises", a: new PlatformScorer(node.store, node.authz, gate) },
+    [PEER_MONITOR_PATH]: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises", a: new PlatformMonitor(node.store, node.authz, gate) },
+    [PEER_GRANTS_PATH]: { summary: "A bank's signed request for its own authorisation records (its copy, so that it names only authorised enterprises)", a: new PlatformGrants(node.store, node.authz, gate) },
+  };
+  const reply200 = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'the msgpack reply envelope' });
+  for (const [path, { summary, a }] of Object.entries(answerers)) {
+    app.post(path, { validatorCompiler: bytesOnly, schema: { summary, ...msgpack, response: { 200: { description: 'the msgpack reply envelope', content: { 'application/msgpack': { schema: reply200 } } }, ...errors } } }, async (req, reply) => {
+      const out = await a.answer(req.sender, req.body);
+      return reply.status(200).header('content-type', 'application/msgpack').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+    });
+  }
+};

@@ -1,0 +1,63 @@
+/**
+ * The bank's scoring: online `POST /v1/score` (behind the admin token, like every route of the
+ * admin plugin) and federated batch scoring of a registered dataset; post-loan monitoring as its
+ * child. The bank's copy of its authorisations and its scorer are decorated here: their caches
+ * and coalescing queues belong to this instance.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { BankGrants } from '../grants.ts';
+import { BankScorer } from '../scoring/bank-scorer.ts';
+import { monitoringPlugin } from './monitoring.ts';
+import { errors, Purpose, security } from './schemas.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    bankScorer: BankScorer;
+    bankGrants: BankGrants;
+  }
+}
+
+const Score = Type.Object(
+  {
+    model: Type.String({ minLength: 1 }),
+    id: Type.String({ minLength: 1 }),
+    features: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Null()]), { description: "the bank's own features of the enterprise; null or missing: no value" })),
+    purpose: Type.Optional(Purpose),
+  },
+  { additionalProperties: false },
+);
+
+const ScoreResult = Type.Object({
+  model: Type.String(),
+  id: Type.String(),
+  score: Type.Integer(),
+  probability: Type.Number(),
+  band: Type.String(),
+  reasonCodes: Type.Array(Type.String()),
+  partial: Type.Object({ bank: Type.Integer(), platform: Type.Integer() }),
+});
+
+export const scoringPlugin: FastifyPluginAsyncTypebox = async (app) => {
+  const { node } = app;
+  app.decorate('bankGrants', new BankGrants(node.identity, node.client, node.unsafe.askUnauthorised !== true));
+  app.decorate('bankScorer', new BankScorer(node.store, node.peers, node.client, app.bankGrants));
+  const scorer = app.bankScorer;
+
+  app.post('/v1/score', { schema: { summary: 'Score one enterprise online: bank features here, the platform partial score over signed HTTP', security, body: Score, response: { 200: ScoreResult, ...errors } } }, async (req) =>
+    scorer.score(req.body.model, req.body.id, req.body.features ?? {}, req.body.purpose ?? 'pre-loan'),
+  );
+  app.post(
+    '/v1/admin/score-batch',
+    {
+      schema: {
+        summary: "Federated batch scoring of a registered dataset (the bank's book) with a deployed scorecard",
+        security,
+        body: Type.Object({ model: Type.String({ minLength: 1 }), dataset: Type.String({ minLength: 1 }), purpose: Type.Optional(Purpose) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ rows: Type.Integer(), scored: Type.Integer(), outcomes: Type.Record(Type.String(), Type.Integer()), file: Type.String(), seconds: Type.Number() }), ...errors },
+      },
+    },
+    async (req) => scorer.scoreBatch(req.body.model, req.body.dataset, req.body.purpose ?? 'in-loan'),
+  );
+  await app.register(monitoringPlugin);
+};

@@ -1,0 +1,110 @@
+/** A node's store: its database (core.ts), messages (messages.ts) and the tables of its jobs. */
+import { loadCsv, type LoadOptions } from '../../engine/csv.ts';
+import type { PartyTable } from '../../engine/table.ts';
+import { MessageStore } from './messages.ts';
+
+export type { InboxRow, MessageMeta, OutboxRow } from './messages.ts';
+export { SYNC_MS } from './core.ts';
+
+export interface JobRow {
+  id: string;
+  spec: string;
+  status: string;
+  stage: string;
+  progress: string;
+  result: string | null;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DatasetRow {
+  name: string;
+  path: string;
+  options: string;
+  rows: number;
+  features: string;
+  registeredAt: number;
+}
+
+
+/** The table of a registered dataset, loaded with the options it was registered with. */
+export function loadDataset(d: DatasetRow): PartyTable {
+  return loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
+}
+
+export class NodeStore extends MessageStore {
+  private datasetRow: import('better-sqlite3').Statement | undefined;
+
+  // Datasets.
+  putDataset(d: Omit<DatasetRow, 'registeredAt'>): void {
+    this.tx(() => {
+      this.db
+        .prepare('INSERT OR REPLACE INTO datasets (name, path, options, rows, features, registered_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(d.name, d.path, d.options, d.rows, d.features, Date.now());
+      this.audit.append('admin', '', { action: 'dataset-registered', name: d.name, path: d.path, rows: d.rows, features: JSON.parse(d.features) as unknown });
+    });
+  }
+  /** One registered dataset (a prepared statement: online scoring asks on every request). */
+  dataset(name: string): DatasetRow | undefined {
+    this.datasetRow ??= this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets WHERE name = ?');
+    return this.datasetRow.get(name) as DatasetRow | undefined;
+  }
+  datasets(): DatasetRow[] {
+    return this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets ORDER BY name').all() as DatasetRow[];
+  }
+
+  // Jobs.
+  putJob(id: string, spec: string): void {
+    const now = Date.now();
+    this.db
+      .prepare("INSERT OR IGNORE INTO jobs (id, spec, status, stage, progress, created_at, updated_at) VALUES (?, ?, 'created', '', '{}', ?, ?)")
+      .run(id, spec, now, now);
+  }
+  updateJob(id: string, fields: Partial<Pick<JobRow, 'status' | 'stage' | 'progress' | 'result' | 'error'>>): void {
+    const sets = Object.keys(fields).map((k) => `${k} = @${k}`);
+    this.db.prepare(`UPDATE jobs SET ${[...sets, 'updated_at = @now'].join(', ')} WHERE id = @id`).run({ ...fields, id, now: Date.now() });
+  }
+  job(id: string): JobRow | undefined {
+    return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+  }
+  jobs(): JobRow[] {
+    return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs ORDER BY created_at').all() as JobRow[];
+  }
+
+  // Job approval by the platform's analyst (or the auto-approval setting), audited.
+  decide(job: string, decision: 'approved' | 'refused', by: string, reason?: string): void {
+    this.tx(() => {
+      this.db.prepare('INSERT OR REPLACE INTO approvals (job, decision, by, reason, at) VALUES (?, ?, ?, ?, ?)').run(job, decision, by, reason ?? null, Date.now());
+      this.audit.append('admin', job, { action: decision === 'approved' ? 'job-approved' : 'job-refused', by, ...(reason ? { reason } : {}) });
+    });
+  }
+  decision(job: string): 'approved' | 'refused' | undefined {
+    return (this.db.prepare('SELECT decision FROM approvals WHERE job = ?').get(job) as { decision: 'approved' | 'refused' } | undefined)?.decision;
+  }
+
+  // Models: what this node holds of each job's model (its own weights, points tables, reports).
+  putModel(job: string, name: string, model: unknown): void {
+    this.db.prepare('INSERT OR REPLACE INTO models (job, name, model, created_at) VALUES (?, ?, ?, ?)').run(job, name, JSON.stringify(model), Date.now());
+  }
+  model(job: string, name: string): unknown {
+    const r = this.db.prepare('SELECT model FROM models WHERE job = ? AND name = ?').get(job, name) as { model: string } | undefined;
+    return r ? (JSON.parse(r.model) as unknown) : undefined;
+  }
+
+  // Secrets (CKKS secret keys, per-job seeds): never sent anywhere.
+  storedSecret(job: string, name: string): Uint8Array | undefined {
+    const row = this.db.prepare('SELECT bytes FROM secrets WHERE job = ? AND name = ?').get(job, name) as { bytes: Buffer } | undefined;
+    return row ? new Uint8Array(row.bytes) : undefined;
+  }
+  keepSecret(job: string, name: string, bytes: Uint8Array): void {
+    this.db.prepare('INSERT OR REPLACE INTO secrets (job, name, bytes) VALUES (?, ?, ?)').run(job, name, Buffer.from(bytes));
+  }
+  secret(job: string, name: string, make: () => Uint8Array): Uint8Array {
+    const row = this.db.prepare('SELECT bytes FROM secrets WHERE job = ? AND name = ?').get(job, name) as { bytes: Buffer } | undefined;
+    if (row) return new Uint8Array(row.bytes);
+    const bytes = make();
+    this.db.prepare('INSERT INTO secrets (job, name, bytes) VALUES (?, ?, ?)').run(job, name, Buffer.from(bytes));
+    return bytes;
+  }
+}
