@@ -76,6 +76,25 @@ export class RequestVerifier {
     this.keys = new Map([...peers].map(([name, pub]) => [name, publicKeyObject(pub)]));
   }
 
+  /**
+   * What can be checked before the body is read, each with the code `verify` gives it: the four
+   * headers present, a pinned sender, a fresh timestamp, a well-formed nonce. A request that fails
+   * here is refused before its body is buffered or parsed; `verify` still checks all of it.
+   */
+  precheck(headers: Record<string, string | string[] | undefined>): void {
+    const h = (k: string) => {
+      const v = headers[k];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const missing = [HEADER.node, HEADER.timestamp, HEADER.nonce, HEADER.signature].filter((k) => !h(k));
+    if (missing.length > 0) throw new IndomainError('SRV_UNSIGNED', `missing ${missing.join(', ')}`);
+    const sender = h(HEADER.node)!;
+    if (!this.keys.has(sender)) throw new IndomainError('SRV_UNKNOWN_PEER', `"${sender.slice(0, 64)}"`);
+    const ts = Number(h(HEADER.timestamp));
+    if (!Number.isSafeInteger(ts) || Math.abs(this.clock() - ts) > MAX_SKEW_MS) throw new IndomainError('SRV_STALE_REQUEST', 'the timestamp is outside the freshness window');
+    if (!/^[0-9a-f]{16,64}$/.test(h(HEADER.nonce)!)) throw new IndomainError('SRV_UNSIGNED', 'nonce must be 16–64 hex characters');
+  }
+
   /** The verified sender's name, or a coded refusal. */
   verify(method: string, path: string, headers: Record<string, string | string[] | undefined>, body: Uint8Array): string {
     const h = (k: string) => {

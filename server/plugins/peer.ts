@@ -48,6 +48,14 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const keys = new Map([...node.peers.values()].map((p) => [p.name, p.publicKey]));
   app.decorate('verifier', new RequestVerifier(keys, node.store));
   app.decorateRequest('sender', '');
+  if (!node.unsafe.peerBodyFirst) {
+    // Only msgpack here: a JSON or text body is refused (415 → SRV_BAD_REQUEST) before it is read,
+    // never parsed into objects for a caller whose signature has not been checked yet.
+    app.removeAllContentTypeParsers();
+    // Before the body is read: the signature headers present, a pinned sender, a fresh timestamp.
+    // Only then is the body buffered; the signature over it is checked in preValidation below.
+    app.addHook('onRequest', async (req: FastifyRequest) => app.verifier.precheck(req.headers));
+  }
   app.addContentTypeParser('application/msgpack', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   // Unconditional: every route of this plugin, whatever the request target looked like.
   app.addHook('preValidation', async (req: FastifyRequest) => {
