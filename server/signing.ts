@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { generateSecretKey, publicKeyObject, publicKeyOf, signer, verifyWith } from './ed25519.ts';
+import { generateSecretKey, publicKeyObject, publicKeyOf, signer, verify as verifyEd25519, verifyWith } from './ed25519.ts';
 import { IndomainError } from '../engine/errors.ts';
 
 export const HEADER = {
@@ -57,6 +57,29 @@ export function signRequest(id: Identity, method: string, path: string, body: Ui
     [HEADER.nonce]: nonce,
     [HEADER.signature]: Buffer.from(sig).toString('base64'),
   };
+}
+
+/**
+ * The header of a signed exchange's reply: the answering node's signature over
+ *   "indomain-v1-reply\n" PATH "\n" SIGNER "\n" REQUEST-NONCE "\n" hex(SHA-256(reply body))
+ * so that a reply is bound to the node that gave it, the route, and the one request it answers (its
+ * nonce): a reply altered on the way, or another request's reply, does not verify.
+ */
+export const REPLY_SIGNATURE = 'x-indomain-reply-signature';
+
+function replyCanonical(path: string, signerName: string, requestNonce: string, body: Uint8Array): Uint8Array {
+  return new TextEncoder().encode(['indomain-v1-reply', path, signerName, requestNonce, sha256Hex(body)].join('\n'));
+}
+
+/** The base64 signature of a reply to the request that carried `requestNonce`. */
+export function signReply(id: Identity, path: string, requestNonce: string, body: Uint8Array): string {
+  return Buffer.from(id.sign(replyCanonical(path, id.name, requestNonce, body))).toString('base64');
+}
+
+/** Whether `signature` is `signerName`'s (public key `pub`) over this reply to the request with `requestNonce`. */
+export function verifyReply(pub: Uint8Array, signerName: string, path: string, requestNonce: string, signature: string | undefined, body: Uint8Array): boolean {
+  if (!signature) return false;
+  return verifyEd25519(Buffer.from(signature, 'base64'), replyCanonical(path, signerName, requestNonce, body), pub);
 }
 
 /** Remembers nonces for the freshness window; `claim` returns false for a nonce already seen. */

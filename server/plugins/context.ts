@@ -28,6 +28,8 @@ export interface UnsafeAppOptions {
    * signature headers (the old order): an unsigned caller makes the node buffer and parse it.
    */
   readonly peerBodyFirst?: boolean;
+  /** The bank takes a signed exchange's reply without checking the platform's signature on it (the old handling). */
+  readonly acceptUnsignedReplies?: boolean;
   /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
   readonly askUnauthorised?: boolean;
 }

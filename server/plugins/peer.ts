@@ -13,7 +13,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import { PlatformGrants } from '../grants.ts';
 import { PlatformMonitor } from '../monitoring/platform-monitor.ts';
 import { PlatformScorer } from '../scoring/platform-scorer.ts';
-import { RequestVerifier } from '../signing.ts';
+import { HEADER, REPLY_SIGNATURE as REPLY_SIGNATURE_HEADER, RequestVerifier, signReply } from '../signing.ts';
 import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from '../transport/egress.ts';
 import { errors } from './schemas.ts';
 
@@ -88,7 +88,9 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
   for (const [path, { summary, a }] of Object.entries(answerers)) {
     app.post(path, { validatorCompiler: bytesOnly, schema: { summary, ...msgpack, response: { 200: { description: 'the msgpack reply envelope', content: { 'application/msgpack': { schema: reply200 } } }, ...errors } } }, async (req, reply) => {
       const out = await a.answer(req.sender, req.body);
-      return reply.status(200).header('content-type', 'application/msgpack').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+      // Signed for this route and this request (the nonce verified above): server/signing.ts signReply.
+      const nonce = String(req.headers[HEADER.nonce]);
+      return reply.status(200).header('content-type', 'application/msgpack').header(REPLY_SIGNATURE_HEADER, signReply(node.identity, path, nonce, out)).send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
     });
   }
 };
