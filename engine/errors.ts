@@ -48,6 +48,7 @@ export const ERRORS = {
   SECAGG_BELOW_THRESHOLD: { status: 503, message: 'fewer banks than the threshold answered; the stage stays open' },
   SECAGG_OUT_OF_RANGE: { status: 400, message: 'an input value could make the fixed-point sum wrap' },
   // Vertical federated logistic regression.
+  VFL_TOO_FEW_BANKS: { status: 503, message: 'a sum over banks would cover fewer banks than it must; the round is refused' },
   VFL_WRONG_STAGE: { status: 409, message: 'a training message arrived in the wrong stage' },
   VFL_WRONG_JOB: { status: 409, message: 'a training message belongs to another job' },
   VFL_WRONG_ROUND: { status: 409, message: 'a training message belongs to another round' },

@@ -7,17 +7,19 @@
  * intercept unpenalised), as models/logistic.ts. Newton's method, as the plaintext reference fits it:
  *   round 0   secagg of (n_b, Σ y) per bank            → pooled event rate; intercept = logit(rate)
  *   round r   secagg of (n_b, X_bᵀ(p − y), upper triangle of X_bᵀ diag(p(1−p)) X_b)
- *             every bank (and the coordinator) receives the sums and computes the same step
+ *             the coordinator receives the sums (the banks too when they cover three banks or
+ *             more: secagg withholds a two-bank sum from the banks) and takes the step
  *             w ← w − (H/N + λI)⁻¹ (g/N + λw), until ‖g/N + λw‖∞ ≤ tol.
  * The sums are exact in fixed point (protocols/secagg), so the iterates are the pooled Newton
  * iterates up to the fixed-point rounding of each bank's sums (2^−fractionBits).
  *
  * What each party learns, per round: the pooled row count, gradient and Hessian (aggregates over
- * every surviving bank's rows) and, from them, the model. No party learns one bank's count,
- * gradient or Hessian (see protocols/secagg/protocol.ts). The banks agree their secure-aggregation
- * keys once per job; each round's masks are derived from them. A bank that drops out is left out of
- * the rounds after it dropped (its mask key has been rebuilt: it is out for the rest of the job);
- * the model is then the pooled model of the banks that remained.
+ * every surviving bank's rows) and, from them, the model (banks: only sums over three banks or
+ * more). No party learns one bank's count, gradient or Hessian (see protocols/secagg/protocol.ts),
+ * except the row count of a bank that dropped (the row counts before and after differ by it). The
+ * banks agree their secure-aggregation keys once per job; each round's masks are derived from them.
+ * A bank that drops out is left out of the rounds after it dropped (its mask key has been rebuilt:
+ * it is out for the rest of the job); the model is then the pooled model of the banks that remained.
  */
 import { cholesky, choleskySolve, maxAbs } from '../../engine/linalg.ts';
 import { crossGram, linearPredictor, ones, transposeTimes } from '../../engine/columns.ts';

@@ -29,7 +29,8 @@ export class HybridBank implements Party {
     private readonly ckks: Ckks,
     cols: readonly Float64Array[],
     private readonly y: Uint8Array,
-    private readonly pooled: PooledStatistics,
+    /** The pooled row and event counts (the secure sum's; the bank needs no more of it). */
+    private readonly pooled: Pick<PooledStatistics, 'rows' | 'events'>,
     private readonly config: VflConfig,
     private readonly rng: Rng = cryptoRng,
     /**

@@ -8,6 +8,20 @@ import { full, upper } from './symmetric.ts';
 export const PLATFORM = 'platform';
 export const COORDINATOR = 'coordinator';
 
+/**
+ * Banks every GradientSum must cover. The coordinator holds the key: a sum over one bank is that
+ * bank's gradient part, in the clear to it. So the platform refuses to close a round that fewer
+ * banks answered (the job stops), and the coordinator refuses such a sum.
+ */
+export const MIN_BANKS_PER_SUM = 2;
+
+/** Refuses a sum over banks that would cover fewer than {@link MIN_BANKS_PER_SUM}. */
+export function checkSummedBanks(count: number, who: string): void {
+  if (count < MIN_BANKS_PER_SUM) {
+    throw new IndomainError('VFL_TOO_FEW_BANKS', `${who}: ${count} bank(s) in the sum, at least ${MIN_BANKS_PER_SUM} needed so no one bank's part is decrypted alone`, { field: 'banks' });
+  }
+}
+
 export function envelope(job: string, type: string, round: number, from: string, to: string, body: Record<string, unknown>): Envelope {
   return { job, protocol: HYBRID, type, round, from, to, body };
 }

@@ -11,7 +11,7 @@ import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, type
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import type { VflConfig } from '../vfl-lr/config.ts';
-import { accept, COORDINATOR, envelope, PLATFORM, type PooledStatistics } from './hybrid-common.ts';
+import { accept, checkSummedBanks, COORDINATOR, envelope, PLATFORM, type PooledStatistics } from './hybrid-common.ts';
 
 export class HybridCoordinator implements Party {
   readonly name = COORDINATOR;
@@ -41,7 +41,10 @@ export class HybridCoordinator implements Party {
     private readonly pooled: PooledStatistics,
     private readonly config: VflConfig,
     private readonly rng: Rng,
+    /** FOR THE ATTACK TESTS ONLY (tests/attacks/hybrid-lone-bank.test.ts): decrypt a sum over one bank. */
+    private readonly unsafe: { loneBank?: boolean } = {},
   ) {
+    if (!unsafe.loneBank) checkSummedBanks(banks.length, 'coordinator');
     this.bankDim = Math.round(Math.sqrt(pooled.gram.length));
     this.live = [...banks];
     this.rows = pooled.rows;
@@ -109,6 +112,8 @@ export class HybridCoordinator implements Party {
   private onGradient(banks: string[], rows: number, bankPart: Uint8Array, platformPart: Uint8Array): Envelope[] {
     const live = this.live.filter((b) => banks.includes(b));
     if (live.join() !== banks.join() || banks.length === 0) throw new IndomainError('VFL_BAD_MESSAGE', 'the gradient must cover live banks only, in order', { field: 'banks' });
+    // Decrypted, a sum over one bank is that bank's part: refuse it before decrypting anything.
+    if (!this.unsafe.loneBank) checkSummedBanks(banks.length, 'GradientSum');
     if (banks.length === this.live.length && rows !== this.rows) throw new IndomainError('VFL_ROW_MISMATCH', `the platform sums ${rows} rows, the banks' secure sum counts ${this.rows}`);
     if (banks.length < this.live.length) {
       // A bank dropped out: from now on the pooled model of the others. The curvature pairs so far

@@ -13,7 +13,7 @@ import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { chebyshevBasis, chebyshevDegreeFor, normalise } from '../vfl-lr/chebyshev.ts';
 import type { VflConfig } from '../vfl-lr/config.ts';
-import { accept, COORDINATOR, envelope, PLATFORM } from './hybrid-common.ts';
+import { accept, checkSummedBanks, COORDINATOR, envelope, PLATFORM } from './hybrid-common.ts';
 
 export class HybridPlatform implements Party {
   readonly name = PLATFORM;
@@ -38,10 +38,12 @@ export class HybridPlatform implements Party {
     private readonly rng: Rng = cryptoRng,
     /**
      * FOR THE ATTACK TESTS ONLY (tests/attacks/hybrid-consortium.test.ts): forwards one bank's
-     * gradient part alone instead of the sum over banks, to show what the coordinator could then read.
+     * gradient part alone instead of the sum over banks, to show what the coordinator could then read;
+     * `loneBank` (tests/attacks/hybrid-lone-bank.test.ts) closes a round that only one bank answered.
      */
-    private readonly unsafe: { forwardOneBank?: string } = {},
+    private readonly unsafe: { forwardOneBank?: string; loneBank?: boolean } = {},
   ) {
+    if (!unsafe.loneBank) checkSummedBanks(pairs.size, 'platform');
     const widths = new Set([...pairs.values()].map((c) => c.length));
     if (widths.size !== 1) throw new IndomainError('VFL_BAD_CONFIG', 'the platform must hold the same features for every bank', { field: 'pairs' });
     this.rows = [...pairs.values()].reduce((s, c) => s + (c[0]?.length ?? 0), 0);
@@ -146,12 +148,16 @@ export class HybridPlatform implements Party {
 
   /**
    * The driver's deadline for this round's bank parts: the banks that have not sent both have
-   * dropped out, for the rest of the job; the round is summed over the others.
+   * dropped out, for the rest of the job; the round is summed over the others. Refused
+   * (VFL_TOO_FEW_BANKS) when fewer than two answered: nothing is summed or sent.
    */
   deadline(): Envelope[] {
     if (this.stage !== 'gradients') return [];
     const answered = this.live.filter((b) => this.answered(b));
     if (answered.length === 0) throw new IndomainError('VFL_BAD_MESSAGE', 'no bank answered this round', { field: 'banks' });
+    // One bank's sum is its own part: the key owner would read it. The round stays open (a late
+    // bank may still answer); the driver stops the job.
+    if (!this.unsafe.loneBank) checkSummedBanks(answered.length, `round ${this.round}`);
     for (const [b, got] of this.received) {
       if (answered.includes(b)) continue;
       for (const ct of got.residual ?? []) ct.delete();

@@ -35,15 +35,18 @@
  * decrypt; the plaintext statistics (counts, Gram block) go through secure aggregation.
  *
  * What each party learns:
- *   Bank:        N, the pooled event rate and pooled bank-feature Gram block (the secure sum; with
- *                two banks the other's by subtraction), the centre and half-width of the platform's
+ *   Bank:        N and the pooled event count (the secure sum; with two banks the other's by
+ *                subtraction); the pooled bank-feature Gram block only with three banks or more
+ *                (secagg withholds a two-bank sum from the banks), the centre and half-width of the platform's
  *                partial logits over its own rows, the bank block of the model; ciphertexts only
  *                otherwise. Nothing about another bank beyond the sums.
  *   Platform:    each bank's aligned rows (from PSI, as in vfl-lr), N, its own block of the model;
  *                every bank's residual and gradient part as re-randomised ciphertexts under C's key
  *                (no label, no residual, no bank's gradient).
  *   Coordinator: N, the pooled event rate, both Gram blocks (pooled), per round the pooled
- *                gradient (flooded), hence the model, as vfl-lr's arbiter; never one bank's part.
+ *                gradient (flooded), hence the model, as vfl-lr's arbiter; never one bank's part:
+ *                every GradientSum covers two banks or more (a round that fewer answered is refused,
+ *                VFL_TOO_FEW_BANKS, and the job stops).
  * Threat model: semi-honest parties; the coordinator does not collude with the platform (with it,
  * it could decrypt a bank's gradient part and residual) — the trust of vfl-lr's arbiter.
  * Dropout. A round closes when every live bank has sent its parts or when the driver's deadline
@@ -127,7 +130,7 @@ export async function hybridLrInMemory(input: {
   /** Banks killed in a training round, before they answer the platform's basis. */
   readonly drops?: readonly { readonly bank: string; readonly round: number }[];
   /** FOR THE ATTACK TESTS ONLY. */
-  readonly unsafe?: { bankRerandomise?: boolean; forwardOneBank?: string };
+  readonly unsafe?: { bankRerandomise?: boolean; forwardOneBank?: string; loneBank?: boolean };
 }): Promise<HybridResult> {
   const t0 = performance.now();
   const config = vflConfig(input.job, input.config);
@@ -142,9 +145,9 @@ export async function hybridLrInMemory(input: {
   if (stats.banks.length !== names.length) throw new IndomainError('SECAGG_BELOW_THRESHOLD', `${stats.banks.length} of ${names.length} banks answered`, { field: 'banks' });
   const pooled = pooledFrom(stats.sum, bankFeatures);
   const contexts = await Promise.all([...names, PLATFORM, COORDINATOR].map(() => createCkks(config.params)));
-  const banks = names.map((b, i) => new HybridBank(b, contexts[i]!, input.pairs.get(b)!.bank, input.pairs.get(b)!.y, pooled, config, cryptoRng, input.unsafe?.bankRerandomise ?? true));
-  const platform = new HybridPlatform(contexts[names.length]!, new Map(names.map((b) => [b, input.pairs.get(b)!.platform])), bankFeatures, config, cryptoRng, input.unsafe?.forwardOneBank ? { forwardOneBank: input.unsafe.forwardOneBank } : {});
-  const coordinator = new HybridCoordinator(contexts[names.length + 1]!, names, pooled, config, input.rng ?? cryptoRng);
+  const banks = names.map((b, i) => new HybridBank(b, contexts[i]!, input.pairs.get(b)!.bank, input.pairs.get(b)!.y, { rows: pooled.rows, events: pooled.events }, config, cryptoRng, input.unsafe?.bankRerandomise ?? true));
+  const platform = new HybridPlatform(contexts[names.length]!, new Map(names.map((b) => [b, input.pairs.get(b)!.platform])), bankFeatures, config, cryptoRng, { ...(input.unsafe?.forwardOneBank ? { forwardOneBank: input.unsafe.forwardOneBank } : {}), ...(input.unsafe?.loneBank ? { loneBank: true } : {}) });
+  const coordinator = new HybridCoordinator(contexts[names.length + 1]!, names, pooled, config, input.rng ?? cryptoRng, { loneBank: input.unsafe?.loneBank ?? false });
   const parties = banks.map((b) => {
     const drop = input.drops?.find((d) => d.bank === b.name);
     return drop ? new KilledBank(b, drop.round) : b;

@@ -7,8 +7,8 @@
  *   1. Histograms. Every bank counts its rows and events over a universal grid fixed in advance and
  *      independent of any data: per feature, 2,001 bins of width 0.01 in t = sign(x)·log10(1 + |x|)
  *      over t ∈ [−10, 10] (the outer bins open-ended), and a missing bin. The counts of every
- *      feature go through one secure sum (protocols/secagg, integers, exact): every bank and the
- *      coordinator get the pooled histogram.
+ *      feature go through one secure sum (protocols/secagg, integers, exact): the coordinator gets
+ *      the pooled histogram, and every bank too when the sum covers three banks or more.
  *   2. Bins, from the pooled histogram, by every party alike (deterministic): equal-frequency fine
  *      bins on universal-bin boundaries (`initialBins`), the smallest merged into its smaller
  *      neighbour until each holds `max(minBinRows, minBinShare·N)` rows, as models/binning.ts
@@ -20,7 +20,8 @@
  *   4. Points (models/scorecard.ts) and PMML (models/export/pmml.ts), as the two-party scorecard.
  *
  * What each party learns: the pooled histogram of every feature at the universal grid's resolution
- * (rows and events per bin over all banks: with two banks, the other's by subtraction), the bins,
+ * (rows and events per bin over all banks; secagg gives the banks a sum only over three banks or
+ * more, though with two banks the bins and WOE still say much of the other's), the bins,
  * WOE, IV, and the model; per Newton round the pooled gradient and Hessian. No party learns one
  * bank's histogram, rows or gradient. A bank that drops out of the histogram sum is left out of the
  * scorecard (the sum covers the survivors; the LR then runs over them).

@@ -8,8 +8,8 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { accept, checkRound, context, envelope, pairKey, pointOf, selfMask, SETUP_ROUND, subsetOf, type PairKey, type SecAggConfig } from './common.ts';
-import { addRoundMask, agree, decodeFixed, encodeFixed, keyPair, open, ringAdd, seal, shareNonce, split, type KeyPair } from './crypto.ts';
+import { accept, checkRound, context, envelope, keyStatement, MIN_BANKS_FOR_RELEASE, pairKey, pointOf, selfMask, SETUP_ROUND, subsetOf, type PairKey, type SecAggConfig } from './common.ts';
+import { addRoundMask, agree, decodeFixed, encodeFixed, keyPair, open, ringAdd, seal, shareNonce, split, verifySignature, type KeyPair } from './crypto.ts';
 
 export type BankStage = 'advertise' | 'share' | 'ready' | 'mask' | 'unmask';
 const EXPECTS: Record<BankStage, string> = { advertise: 'KeyList', share: 'Shares', ready: '', mask: 'Survivors', unmask: 'Result' };
@@ -34,8 +34,11 @@ export class SecAggBank implements Party {
   stage: BankStage = 'advertise';
   /** The round in progress or last finished (0: the key set-up). */
   round = SETUP_ROUND;
-  /** The last round's sum and the banks it covers, once the coordinator has sent it. */
-  result: { round: number; sum: Float64Array; banks: string[] } | undefined;
+  /**
+   * The last round's sum and the banks it covers, once the coordinator has sent it; `sum` is
+   * undefined when the round covered fewer than MIN_BANKS_FOR_RELEASE banks (withheld).
+   */
+  result: { round: number; sum: Float64Array | undefined; banks: string[] } | undefined;
   private readonly sealPair: KeyPair;
   private readonly maskPair: KeyPair;
   private keys = new Map<string, { seal: Uint8Array; mask: Uint8Array }>();
@@ -59,11 +62,16 @@ export class SecAggBank implements Party {
      * self-mask out (a coordinator that calls a bank dropped after its masked input arrived rebuilds
      * its pairwise masks and reads its input); `forgetRevealed` keeps masking with, and revealing
      * seed shares of, a bank whose mask key this bank has revealed a share of; `noSeal`
-     * (tests/attacks/secagg-eavesdropper.test.ts) sends shares unsealed through the coordinator.
+     * (tests/attacks/secagg-eavesdropper.test.ts) sends shares unsealed through the coordinator;
+     * `trustKeyList` (tests/attacks/secagg-key-substitution.test.ts) takes the KeyList's keys
+     * without checking the banks' signatures.
      */
-    private readonly unsafe: { noSelfMask?: boolean; forgetRevealed?: boolean; noSeal?: boolean } = {},
+    private readonly unsafe: { noSelfMask?: boolean; forgetRevealed?: boolean; noSeal?: boolean; trustKeyList?: boolean } = {},
+    /** Signs with this bank's node identity (required when the configuration lists identities). */
+    private readonly sign?: (data: Uint8Array) => Uint8Array,
   ) {
     pointOf(config, name);
+    if (config.identities && !sign) throw new IndomainError('SECAGG_BAD_CONFIG', `bank "${name}" has no identity key to sign with`, { field: 'identities' });
     this.sealPair = keyPair(rng);
     this.maskPair = keyPair(rng);
   }
@@ -78,7 +86,10 @@ export class SecAggBank implements Party {
   }
 
   start(): Envelope[] {
-    return [this.send(SETUP_ROUND, 'AdvertiseKeys', { sealKey: this.sealPair.public, maskKey: this.maskPair.public })];
+    const { public: sealKey } = this.sealPair;
+    const { public: maskKey } = this.maskPair;
+    const signature = this.config.identities ? this.sign!(keyStatement(this.config, this.name, sealKey, maskKey)) : new Uint8Array(0);
+    return [this.send(SETUP_ROUND, 'AdvertiseKeys', { sealKey, maskKey, signature })];
   }
 
   receive(env: Envelope): Envelope[] {
@@ -87,7 +98,7 @@ export class SecAggBank implements Party {
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'KeyList':
-        return this.onKeyList(b.banks, b.sealKeys, b.maskKeys);
+        return this.onKeyList(b.banks, b.sealKeys, b.maskKeys, b.signatures);
       case 'Shares':
         return this.onShares(b.banks, b.sealed);
       case 'Survivors':
@@ -153,9 +164,19 @@ export class SecAggBank implements Party {
     return seal(this.sealKey(bank), share, shareContext(this.config, round, this.name, bank), shareNonce(round, pointOf(this.config, this.name) < pointOf(this.config, bank)));
   }
 
-  private openShare(bank: string, round: number, sealed: Uint8Array): Uint8Array {
+  /**
+   * Opens the share `bank` sealed for this bank. One that does not authenticate (tampered by its
+   * sender or the relay: this bank cannot tell which) stops the round here, named by its position:
+   * skipping it would let a relay that corrupts an honest bank's share get both kinds of share of it.
+   */
+  private openShare(bank: string, round: number, sealed: Uint8Array, position: number): Uint8Array {
     if (this.unsafe.noSeal) return sealed.slice();
-    return open(this.sealKey(bank), sealed, shareContext(this.config, round, bank, this.name));
+    try {
+      return open(this.sealKey(bank), sealed, shareContext(this.config, round, bank, this.name));
+    } catch (e) {
+      if (e instanceof IndomainError) throw new IndomainError(e.code, `share ${position} does not open`, { field: `sealed[${position}]` });
+      throw e;
+    }
   }
 
   private send(round: number, type: string, body: Record<string, unknown>): Envelope {
@@ -168,9 +189,9 @@ export class SecAggBank implements Party {
     }
   }
 
-  private onKeyList(banks: string[], sealKeys: Uint8Array[], maskKeys: Uint8Array[]): Envelope[] {
+  private onKeyList(banks: string[], sealKeys: Uint8Array[], maskKeys: Uint8Array[], signatures: Uint8Array[]): Envelope[] {
     const members = subsetOf(this.config, banks, this.config.banks, 'banks');
-    if (members.join() !== banks.join() || sealKeys.length !== banks.length || maskKeys.length !== banks.length) {
+    if (members.join() !== banks.join() || sealKeys.length !== banks.length || maskKeys.length !== banks.length || signatures.length !== banks.length) {
       throw new IndomainError('SECAGG_BAD_MESSAGE', 'the key list must give both keys of each bank, in the configured order', { field: 'banks' });
     }
     const me = banks.indexOf(this.name);
@@ -178,6 +199,16 @@ export class SecAggBank implements Party {
       throw new IndomainError('SECAGG_BAD_MESSAGE', 'the key list does not hold this bank with its own keys', { field: 'banks' });
     }
     this.enough(banks.length, 'banks advertised keys');
+    // Keys the coordinator relays are a bank's only if that bank signed them: a substituted key
+    // would let the relay open every share sealed under it.
+    const identities = this.config.identities;
+    if (identities && !this.unsafe.trustKeyList) {
+      banks.forEach((bank, i) => {
+        if (!verifySignature(identities[bank]!, keyStatement(this.config, bank, sealKeys[i]!, maskKeys[i]!), signatures[i]!)) {
+          throw new IndomainError('SECAGG_BAD_MESSAGE', `the keys of bank ${i} of the list are not signed by it`, { field: `signatures[${i}]` });
+        }
+      });
+    }
     banks.forEach((bank, i) => this.keys.set(bank, { seal: sealKeys[i]!, mask: maskKeys[i]! }));
     // Shares at every configured point, so a bank's point does not depend on who advertised.
     const shares = split(this.maskPair.secret, this.config.banks.length, this.config.threshold, this.rng);
@@ -204,7 +235,7 @@ export class SecAggBank implements Party {
     this.enough(banks.length, 'banks sent shares');
     banks.forEach((bank, i) => {
       if (bank === this.name) return;
-      const plain = this.openShare(bank, SETUP_ROUND, sealed[i]!);
+      const plain = this.openShare(bank, SETUP_ROUND, sealed[i]!, i);
       if (plain.length !== SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
       this.keyShares.set(bank, plain);
       this.pairs.set(bank, pairKey(this.config, this.maskPair.secret, this.name, this.keys.get(bank)!.mask, bank));
@@ -223,7 +254,7 @@ export class SecAggBank implements Party {
     const seedShares = new Map<string, Uint8Array>([[this.name, this.ownSeedShare]]);
     banks.forEach((bank, i) => {
       if (bank === this.name) return;
-      const plain = this.openShare(bank, this.round, sealed[i]!);
+      const plain = this.openShare(bank, this.round, sealed[i]!, i);
       if (plain.length !== SECRET) throw new IndomainError('SECAGG_BAD_MESSAGE', `seed share from ${bank} of ${plain.length} bytes`, { field: 'sealed' });
       seedShares.set(bank, plain);
     });
@@ -244,9 +275,10 @@ export class SecAggBank implements Party {
   }
 
   private onResult(sum: Float64Array, banks: string[]): Envelope[] {
-    if (sum.length !== this.length) throw new IndomainError('SECAGG_BAD_MESSAGE', `sum of ${sum.length} values, ${this.length} expected`, { field: 'sum' });
     subsetOf(this.config, banks, this.config.banks, 'banks');
-    this.result = { round: this.round, sum, banks };
+    const withheld = sum.length === 0 && banks.length < MIN_BANKS_FOR_RELEASE;
+    if (!withheld && sum.length !== this.length) throw new IndomainError('SECAGG_BAD_MESSAGE', `sum of ${sum.length} values, ${this.length} expected`, { field: 'sum' });
+    this.result = { round: this.round, sum: withheld ? undefined : sum, banks };
     this.stage = 'ready';
     return [];
   }

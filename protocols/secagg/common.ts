@@ -15,10 +15,24 @@ export interface SecAggConfig {
   readonly fractionBits: number;
   /** The coordinator's party name. */
   readonly coordinator: string;
+  /**
+   * Each bank's Ed25519 identity (SPKI DER), from the job's pinned node keys. With it, every bank
+   * signs its advertised keys and checks every other bank's signature in the KeyList the
+   * coordinator relays, so a coordinator cannot put keys of its own in place of a bank's (it would
+   * then open every share sealed for that bank). Without it the key list is taken on trust.
+   */
+  readonly identities?: Readonly<Record<string, Uint8Array>>;
 }
 
 /** The round of the key set-up; aggregation rounds are 1, 2, … */
 export const SETUP_ROUND = 0;
+
+/**
+ * Inputs a round's sum must hold before the banks get it. A bank knows its own input, so from a sum
+ * over two it reads the other's exactly; with three or more it learns only the others' sum. Below
+ * this the Result names the banks and withholds the sum (the coordinator still has it).
+ */
+export const MIN_BANKS_FOR_RELEASE = 3;
 
 export function secAggConfig(c: Partial<SecAggConfig> & Pick<SecAggConfig, 'job' | 'banks'>): SecAggConfig {
   const banks = [...c.banks];
@@ -39,7 +53,16 @@ export function secAggConfig(c: Partial<SecAggConfig> & Pick<SecAggConfig, 'job'
     bad('threshold', `must be an integer above half the banks and at most their number (${banks.length})`);
   }
   if (!Number.isInteger(out.fractionBits) || out.fractionBits < 0 || out.fractionBits > 40) bad('fractionBits', 'must be an integer in 0..40');
+  if (out.identities && (Object.keys(out.identities).length !== banks.length || banks.some((b) => !(out.identities![b] instanceof Uint8Array)))) {
+    bad('identities', 'must give one identity key for each bank, and no other');
+  }
   return out;
+}
+
+/** What a bank signs when it advertises its keys: the job, its name and both public keys. */
+export function keyStatement(config: SecAggConfig, bank: string, sealKey: Uint8Array, maskKey: Uint8Array): Uint8Array {
+  const head = Buffer.from(`${context(config, 'advertised-keys', bank)}\u0000`, 'utf8');
+  return new Uint8Array(Buffer.concat([head, Buffer.from([sealKey.length]), sealKey, Buffer.from([maskKey.length]), maskKey]));
 }
 
 /** Refuses a round number that is not a positive integer (round 0 is the key set-up). */

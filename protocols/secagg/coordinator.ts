@@ -12,7 +12,7 @@
 import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { accept, checkLength, checkRound, envelope, pairKey, pointOf, selfMask, SETUP_ROUND, type SecAggConfig } from './common.ts';
+import { accept, checkLength, checkRound, envelope, MIN_BANKS_FOR_RELEASE, pairKey, pointOf, selfMask, SETUP_ROUND, type SecAggConfig } from './common.ts';
 import { addRoundMask, combine, decodeFixed, ringAdd, ringSub, type Share } from './crypto.ts';
 
 export type CoordinatorStage = 'advertise' | 'share' | 'ready' | 'mask' | 'unmask';
@@ -36,12 +36,17 @@ export class SecAggCoordinator implements Party {
     unmasked: [],
   };
   private readonly answers = new Map<string, Readonly<Record<string, unknown>>>();
-  private readonly keys = new Map<string, { seal: Uint8Array; mask: Uint8Array }>();
+  private readonly keys = new Map<string, { seal: Uint8Array; mask: Uint8Array; signature: Uint8Array }>();
   private length = 0;
 
   constructor(
     readonly name: string,
     private readonly config: SecAggConfig,
+    /**
+     * FOR THE ATTACK TESTS ONLY (tests/attacks/secagg-two-banks.test.ts): `releaseSmallSums` sends
+     * the banks a round's sum even when it holds fewer than MIN_BANKS_FOR_RELEASE inputs.
+     */
+    private readonly unsafe: { releaseSmallSums?: boolean } = {},
   ) {}
 
   /** Nothing pending: the set-up or the last round has finished. */
@@ -164,9 +169,10 @@ export class SecAggCoordinator implements Party {
     this.members.advertised = banks;
     for (const b of banks) {
       const a = answers.get(b)!;
-      this.keys.set(b, { seal: a.sealKey as Uint8Array, mask: a.maskKey as Uint8Array });
+      this.keys.set(b, { seal: a.sealKey as Uint8Array, mask: a.maskKey as Uint8Array, signature: a.signature as Uint8Array });
     }
-    const body = { banks, sealKeys: banks.map((b) => this.keys.get(b)!.seal), maskKeys: banks.map((b) => this.keys.get(b)!.mask) };
+    const keys = banks.map((b) => this.keys.get(b)!);
+    const body = { banks, sealKeys: keys.map((k) => k.seal), maskKeys: keys.map((k) => k.mask), signatures: keys.map((k) => k.signature) };
     this.stage = 'share';
     return banks.map((b) => this.send('KeyList', b, body));
   }
@@ -221,6 +227,9 @@ export class SecAggCoordinator implements Party {
     const decoded = decodeFixed(sum, this.config.fractionBits);
     this.result = { round: this.round, sum: decoded, banks: masked };
     this.stage = 'ready';
-    return masked.map((b) => this.send('Result', b, { sum: decoded, banks: masked }));
+    // A sum over two banks is, to each of them, the other's input: the banks get only who it covers.
+    const release = masked.length >= MIN_BANKS_FOR_RELEASE || this.unsafe.releaseSmallSums;
+    const sent = release ? decoded : new Float64Array(0);
+    return masked.map((b) => this.send('Result', b, { sum: sent, banks: masked }));
   }
 }

@@ -16,7 +16,7 @@
  * - authenticated encryption of shares between two banks: AES-256-GCM under a key agreed between
  *   them, with the sender, receiver, job and round as associated data.
  */
-import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
 import { keystream } from '../mpc/cross-gram.ts';
 import { x25519PrivateKey, x25519PublicKey } from '../psi/group.ts';
 import { IndomainError } from '../../engine/errors.ts';
@@ -289,3 +289,29 @@ export function combine(shares: readonly Share[]): Uint8Array {
   });
   return out;
 }
+
+/** A bank's Ed25519 identity: the public key as SPKI DER (for the job's configuration) and a signer. */
+export interface Identity {
+  readonly publicKey: Uint8Array;
+  readonly sign: (data: Uint8Array) => Uint8Array;
+}
+
+/** A fresh Ed25519 identity from node:crypto (the in-memory driver's; nodes use their own). */
+export function newIdentity(): Identity {
+  const { publicKey, privateKey: secret } = generateKeyPairSync('ed25519');
+  return { publicKey: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })), sign: (data) => new Uint8Array(sign(null, data, secret)) };
+}
+
+/** Whether `signature` is the identity's Ed25519 signature of `data` (false for any malformed input). */
+export function verifySignature(identity: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    let key = identities.get(identity);
+    if (!key) identities.set(identity, (key = createPublicKey({ key: Buffer.from(identity), format: 'der', type: 'spki' })));
+    return verify(null, data, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Imported identity keys, by the configuration's bytes object (each bank checks every other's). */
+const identities = new WeakMap<Uint8Array, KeyObject>();

@@ -13,8 +13,9 @@ export const AdvertiseKeys = declareMessage({
   from: 'bank',
   to: ['coordinator'],
   privacy: 'metadata',
-  fields: { sealKey: 'bytes', maskKey: 'bytes' },
-  discloses: "the bank's two fresh X25519 public keys for this job (one to seal shares, one to agree pairwise mask keys)",
+  fields: { sealKey: 'bytes', maskKey: 'bytes', signature: 'bytes' },
+  discloses:
+    "the bank's two fresh X25519 public keys for this job (one to seal shares, one to agree pairwise mask keys) and its Ed25519 signature of them under its node identity (empty when the job has no identities)",
 });
 
 export const KeyList = declareMessage({
@@ -23,8 +24,8 @@ export const KeyList = declareMessage({
   from: 'coordinator',
   to: ['bank'],
   privacy: 'metadata',
-  fields: { banks: 'string[]', sealKeys: 'bytes[]', maskKeys: 'bytes[]' },
-  discloses: 'which banks advertised keys for this job, and their public keys',
+  fields: { banks: 'string[]', sealKeys: 'bytes[]', maskKeys: 'bytes[]', signatures: 'bytes[]' },
+  discloses: 'which banks advertised keys for this job, their public keys and each bank’s signature of its own keys',
 });
 
 export const ShareKeys = declareMessage({
@@ -89,5 +90,5 @@ export const Result = declareMessage({
   to: ['bank'],
   privacy: 'aggregate',
   fields: { sum: 'f64', banks: 'string[]' },
-  discloses: 'the sum of the surviving banks’ inputs of this round and which banks it covers',
+  discloses: 'which banks this round’s sum covers and, when it covers at least three banks, the sum of their inputs (a sum over two would give each of them the other’s input; it is withheld, empty)',
 });

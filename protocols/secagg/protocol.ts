@@ -14,8 +14,10 @@
  *
  * Set-up, once per job (round 0; every key derived from a Diffie–Hellman secret is bound to the job
  * and its purpose by HKDF):
- *   B_u → C   AdvertiseKeys  two fresh X25519 public keys: sealKey (to seal shares), maskKey (pairwise masks)
- *   C → B_u   KeyList        U1 = banks that advertised (≥ t), with their keys
+ *   B_u → C   AdvertiseKeys  two fresh X25519 public keys: sealKey (to seal shares), maskKey (pairwise
+ *                            masks), signed with B_u's identity key (Ed25519, config.identities)
+ *   C → B_u   KeyList        U1 = banks that advertised (≥ t), with their keys and signatures; each bank
+ *                            checks every signature (else C could put its own keys in and open the shares)
  *   B_u → C   ShareKeys      for each v ∈ U1 \ {u}: v's Shamir t-of-n share of u's mask secret key,
  *                            AES-256-GCM under KA(seal_u, seal_v)
  *   C → B_v   Shares         L = banks that sent shares (≥ t): the job's live members; the shares
@@ -31,7 +33,8 @@
  *   B_v → C   Unmask         for each u ∈ L: its share of b_u if u ∈ S, of mask_u's secret if not
  *   C         from ≥ t Unmask answers: b_u for u ∈ S, mask secrets of u ∈ L \ S;
  *             Σ_S y − Σ_S PRG(b_u) − (what survivors added for dropped banks' pairs) = Σ_S x
- *   C → B_u   Result         the sum and S; then L ← S.
+ *   C → B_u   Result         S, and the sum if |S| ≥ 3 (a bank subtracts its own input: from a sum
+ *                            over two it would read the other's); then L ← S.
  *
  * A BANK WHOSE MASK KEY WAS RECONSTRUCTED IS OUT FOR THE REST OF THE JOB. Its key opens the pairwise
  * masks of every later round, so if it were summed again the coordinator, given its self-mask seed,
@@ -57,7 +60,8 @@
  *     per round and never names a member again after revealing its key share): the sum of the
  *     surviving inputs of each round, and which banks dropped.
  *   Bank: the other banks' public keys; one share of each other member's mask key and of each
- *     survivor's seed of each round (below t: uniform); the survivor lists; the sums.
+ *     survivor's seed of each round (below t: uniform); the survivor lists; the sums over three
+ *     banks or more (a sum over two is withheld from the banks: each would read the other's input).
  * Threat model: semi-honest coordinator and banks. The coordinator together with fewer than t banks
  * learns nothing about the other banks' inputs beyond the sum of those that survived.
  * A malicious coordinator that sends different survivor lists to different banks (Bonawitz's
@@ -69,10 +73,11 @@ import type { Envelope } from '../message.ts';
 import { MemoryTransport, type Party } from '../transport.ts';
 import { SecAggBank } from './bank.ts';
 import { secAggConfig, type SecAggConfig } from './common.ts';
+import { newIdentity } from './crypto.ts';
 import { SecAggCoordinator } from './coordinator.ts';
 
 export { SecAggBank, SecAggCoordinator, secAggConfig, type SecAggConfig };
-export { decodeFixed, encodeFixed, RING } from './crypto.ts';
+export { decodeFixed, encodeFixed, newIdentity, RING, type Identity } from './crypto.ts';
 
 /** The stage before which a bank goes silent: it sends nothing from then on (its process was killed). */
 export type DropPoint = 'advertise' | 'share' | 'mask' | 'unmask';
@@ -144,15 +149,21 @@ export class SecAggJob {
   private readonly nodes: DroppingBank[];
   setupOutcome: Omit<RoundOutcome, 'sum' | 'banks'> | undefined;
 
+  readonly config: SecAggConfig;
+
   constructor(
-    readonly config: SecAggConfig,
+    config: SecAggConfig,
     /** Each bank's secret randomness; the OS generator by default. */
     rng: (bank: string) => Rng = () => cryptoRng,
-    /** FOR THE ATTACK TESTS ONLY: see {@link SecAggBank}. */
-    unsafe: ConstructorParameters<typeof SecAggBank>[3] = {},
+    /** FOR THE ATTACK TESTS ONLY: see {@link SecAggBank} and {@link SecAggCoordinator}. */
+    unsafe: ConstructorParameters<typeof SecAggBank>[3] & ConstructorParameters<typeof SecAggCoordinator>[2] = {},
   ) {
-    this.banks = config.banks.map((name) => new SecAggBank(name, config, rng(name), unsafe));
-    this.coordinator = new SecAggCoordinator(config.coordinator, config);
+    // In one process every bank gets a fresh identity: the key list is always authenticated.
+    const ids = config.identities ? undefined : new Map(config.banks.map((b) => [b, newIdentity()]));
+    if (ids) config = { ...config, identities: Object.fromEntries([...ids].map(([b, id]) => [b, id.publicKey])) };
+    this.config = config;
+    this.banks = config.banks.map((name) => new SecAggBank(name, config, rng(name), unsafe, ids?.get(name)!.sign));
+    this.coordinator = new SecAggCoordinator(config.coordinator, config, unsafe);
     this.nodes = this.banks.map((b) => new DroppingBank(b));
     this.transport = new MemoryTransport([this.coordinator, ...this.nodes]);
   }

@@ -40,7 +40,7 @@ class Coordinator {
     this.banks = BANKS.map((b) => new SecAggBank(b, config, cryptoRng, unsafe));
     const adverts = this.banks.map((b) => b.start()[0]!);
     for (const a of adverts) this.keys.set(a.from, a.body.maskKey as Uint8Array);
-    const keyList = { banks: BANKS, sealKeys: adverts.map((a) => a.body.sealKey), maskKeys: adverts.map((a) => a.body.maskKey) };
+    const keyList = { banks: BANKS, sealKeys: adverts.map((a) => a.body.sealKey), maskKeys: adverts.map((a) => a.body.maskKey), signatures: adverts.map((a) => a.body.signature) };
     const shareKeys = this.send(BANKS.map((b) => this.env('KeyList', 0, b, keyList)));
     this.send(BANKS.map((b) => this.env('Shares', 0, b, { banks: BANKS, sealed: this.relay(shareKeys, BANKS, b) })));
   }

@@ -64,24 +64,29 @@ describe('hybrid consortium logistic regression (banks × platform)', () => {
 
   it('refuses a message in the wrong stage, from the wrong party, for another job or round, with coded errors', async () => {
     const { pairs } = hybridSplit(3, 600);
-    const [cb, cp, cc] = await Promise.all([createCkks('ckks-n8192-l1'), createCkks('ckks-n8192-l1'), createCkks('ckks-n8192-l1')]);
+    const [cb, cb2, cp, cc] = await Promise.all([createCkks('ckks-n8192-l1'), createCkks('ckks-n8192-l1'), createCkks('ckks-n8192-l1'), createCkks('ckks-n8192-l1')]);
     const config = vflConfig('hybrid-refuse');
+    // Two banks: every sum the coordinator decrypts must cover at least two (tests/attacks/hybrid-lone-bank.test.ts).
     const p1 = pairs.get('bank-1')!;
-    const pooled = pooledFrom(bankStatistics(p1.bank, p1.y), p1.bank.length);
+    const p2 = pairs.get('bank-2')!;
+    const stats = bankStatistics(p1.bank, p1.y).map((v, i) => v + bankStatistics(p2.bank, p2.y)[i]!);
+    const pooled = pooledFrom(stats, p1.bank.length);
     const bank = new HybridBank('bank-1', cb, p1.bank, p1.y, pooled, config);
-    const platform = new HybridPlatform(cp, new Map([['bank-1', p1.platform]]), p1.bank.length, config);
-    const coordinator = new HybridCoordinator(cc, ['bank-1'], pooled, config, seededRng('refuse'));
+    const bank2 = new HybridBank('bank-2', cb2, p2.bank, p2.y, pooled, config);
+    const platform = new HybridPlatform(cp, new Map([['bank-1', p1.platform], ['bank-2', p2.platform]]), p1.bank.length, config);
+    const coordinator = new HybridCoordinator(cc, ['bank-1', 'bank-2'], pooled, config, seededRng('refuse'));
     const env = (type: string, from: string, to: string, body: Record<string, unknown>, round = 0, job = 'hybrid-refuse') => ({ job, protocol: 'consortium-hybrid', type, round, from, to, body });
     // Before the keys: no basis, no gradient, no round.
     expect(() => bank.receive(env('PairBasis', 'platform', 'bank-1', { centre: 0, halfWidth: 1, basis: [] }))).toThrow(expect.objectContaining({ code: 'VFL_WRONG_STAGE' }));
     expect(() => platform.receive(env('HybridRoundStart', 'coordinator', 'platform', {}))).toThrow(expect.objectContaining({ code: 'VFL_WRONG_STAGE' }));
     const setup = coordinator.start();
-    expect(setup.map((e) => e.to)).toEqual(['bank-1', 'platform']);
+    expect(setup.map((e) => e.to)).toEqual(['bank-1', 'bank-2', 'platform']);
     // Keys from a party other than the coordinator, or for another job.
     expect(() => bank.receive({ ...setup[0]!, from: 'platform' })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE' }));
     expect(() => bank.receive({ ...setup[0]!, job: 'other' })).toThrow(expect.objectContaining({ code: 'VFL_WRONG_JOB' }));
     bank.receive(setup[0]!);
-    const gram = platform.receive(setup[1]!);
+    bank2.receive(setup[1]!);
+    const gram = platform.receive(setup[2]!);
     // The coordinator takes the Gram only from the platform; the row counts must agree with the secure sum.
     expect(() => coordinator.receive({ ...gram[0]!, from: 'bank-1' })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE' }));
     expect(() => coordinator.receive({ ...gram[0]!, body: { ...gram[0]!.body, rows: 1 } })).toThrow(expect.objectContaining({ code: 'VFL_ROW_MISMATCH' }));
@@ -97,11 +102,12 @@ describe('hybrid consortium logistic regression (banks × platform)', () => {
     expect(() => platform.receive({ ...parts[0]!, from: 'bank-9' })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE' }));
     platform.receive(parts[0]!);
     expect(() => platform.receive(parts[0]!)).toThrow(expect.objectContaining({ code: 'VFL_WRONG_STAGE' }));
-    const sum = platform.receive(parts[1]!);
+    expect(platform.receive(parts[1]!)).toEqual([]);
+    const sum = bank2.receive(bases[1]!).flatMap((e) => platform.receive(e));
     expect(sum.map((e) => e.type)).toEqual(['GradientSum']);
     // The coordinator refuses a sum naming a bank outside the job.
     expect(() => coordinator.receive({ ...sum[0]!, body: { ...sum[0]!.body, banks: ['bank-9'] } })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE', location: { field: 'banks' } }));
     const next = coordinator.receive(sum[0]!);
-    expect(next.map((e) => `${e.type}>${e.to}`)).toEqual(['HybridUpdate>bank-1', 'HybridUpdate>platform', 'HybridRoundStart>platform']);
+    expect(next.map((e) => `${e.type}>${e.to}`)).toEqual(['HybridUpdate>bank-1', 'HybridUpdate>bank-2', 'HybridUpdate>platform', 'HybridRoundStart>platform']);
   }, 120_000);
 });

@@ -39,7 +39,7 @@ describe('secure aggregation', () => {
     const want = fixedSum([...xs.values()], config.fractionBits);
     expect(run.coordinator.result!.banks).toEqual(banks);
     expect([...run.coordinator.result!.sum]).toEqual([...want]);
-    for (const b of run.banks) expect([...b.result!.sum]).toEqual([...want]);
+    for (const b of run.banks) expect([...b.result!.sum!]).toEqual([...want]);
     // Only declared messages, banks to coordinator and back.
     expect(new Set(run.transport.log.map((r) => `${r.from === 'coordinator' ? 'C' : 'B'}:${r.type}`))).toEqual(
       new Set(['B:AdvertiseKeys', 'C:KeyList', 'B:ShareKeys', 'C:Shares', 'B:MaskedInput', 'C:Survivors', 'B:Unmask', 'C:Result']),
@@ -184,5 +184,24 @@ describe('secure aggregation', () => {
     const survivors = { job: config.job, protocol: 'secagg', type: 'Survivors', round: 2, from: 'coordinator', to: 'bank-1' };
     b1.submit(2, xs.get('bank-1')!);
     expect(() => b1.receive({ ...survivors, body: { banks, sealed: banks.map(() => new Uint8Array(28)) } })).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE', location: { field: 'banks' } }));
+  });
+
+  it('a bank whose sealed seed share does not open stops the round for everyone, refused with the share’s position (never skipped)', async () => {
+    const banks = names(3);
+    const config = secAggConfig({ job: 'sa-tampered', banks, threshold: 2 });
+    const job = new SecAggJob(config);
+    await job.setup();
+    const xs = inputs(banks, 4, 'tampered');
+    job.coordinator.beginRound(1, 4);
+    const masked = job.banks.flatMap((b) => b.submit(1, xs.get(b.name)!));
+    // bank-3 flips a byte of the seed share it sealed for bank-1 (its first recipient).
+    const bad = masked[2]!.body as { sealed: Uint8Array[] };
+    bad.sealed[0] = Uint8Array.from(bad.sealed[0]!, (v, i) => (i === 0 ? v ^ 1 : v));
+    const survivors = masked.flatMap((m) => job.coordinator.receive(m));
+    expect(survivors.map((e) => e.type)).toEqual(['Survivors', 'Survivors', 'Survivors']);
+    expect(() => job.banks[0]!.receive(survivors[0]!)).toThrow(expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE', location: { field: 'sealed[2]' } }));
+    // bank-1 sent no unmask answer: with bank-2's alone the round cannot close (threshold 2).
+    job.coordinator.receive(job.banks[1]!.receive(survivors[1]!)[0]!);
+    expect(() => job.coordinator.deadline()).toThrow(expect.objectContaining({ code: 'SECAGG_BELOW_THRESHOLD' }));
   });
 });
