@@ -28,12 +28,13 @@ function percentile(sorted: number[], q: number): number {
 }
 
 /** A small lab with one deployed scorecard; returns the cluster and scoreable requests. */
+/** `basePort` 0: every node on a port the operating system has free (tests). */
 export async function onlineLab(dir: string, basePort: number, log: (l: string) => void) {
   const data = generateLab(join(dir, 'data'), { enterprises: 5000, banks: 1, loans: 2000, overlap: 0.9, seed: 'online' });
   const cluster = new Cluster(join(dir, 'nodes'), [
     { name: 'coordinator', role: 'coordinator', port: basePort },
-    { name: 'platform', role: 'platform', port: basePort + 1, args: ['--auto-approve'] },
-    { name: 'bank-1', role: 'bank', port: basePort + 2 },
+    { name: 'platform', role: 'platform', port: basePort && basePort + 1, args: ['--auto-approve'] },
+    { name: 'bank-1', role: 'bank', port: basePort && basePort + 2 },
   ], { dataRoot: join(dir, 'data') });
   await cluster.startAll();
   await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: data.platform, idColumn: 'id', uscc: true });

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IndomainError } from '../engine/errors.ts';
@@ -17,6 +18,7 @@ import { NodeStore } from './store/node-store.ts';
 export interface NodeConfig {
   readonly name: string;
   readonly role: NodeRole;
+  /** 0: a free port chosen by the operating system when the cluster starts (tests). */
   readonly port: number;
   /** Extra command-line flags (e.g. `--auto-approve` for the platform). */
   readonly args?: readonly string[];
@@ -32,6 +34,8 @@ const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 export class Cluster {
   readonly token = randomBytes(24).toString('hex');
   private readonly procs = new Map<string, ChildProcess>();
+  private readonly ports = new Map<string, number>();
+  private readonly publicKeys = new Map<string, string>();
   readonly peersFile: string;
 
   constructor(
@@ -41,14 +45,43 @@ export class Cluster {
   ) {
     mkdirSync(dir, { recursive: true });
     this.peersFile = join(dir, 'peers.json');
-    const peers: PeersFile = { nodes: [] };
     for (const n of nodes) {
       const store = new NodeStore(this.dataDir(n.name));
-      const id = store.identity(n.name);
+      this.publicKeys.set(n.name, Buffer.from(store.identity(n.name).publicKey).toString('base64'));
       store.close();
-      peers.nodes.push({ name: n.name, role: n.role, url: this.url(n.name), publicKey: Buffer.from(id.publicKey).toString('base64') });
+      this.ports.set(n.name, n.port);
     }
+    this.writePeers();
+  }
+
+  private writePeers(): void {
+    const peers: PeersFile = { nodes: this.nodes.map((n) => ({ name: n.name, role: n.role, url: this.url(n.name), publicKey: this.publicKeys.get(n.name)! })) };
     writeFileSync(this.peersFile, JSON.stringify(peers, null, 2));
+  }
+
+  private portsChosen: Promise<void> | undefined;
+
+  /** Give every node configured with port 0 a port the operating system has free, once. */
+  private choosePorts(): Promise<void> {
+    return (this.portsChosen ??= this.pickFreePorts());
+  }
+
+  private async pickFreePorts(): Promise<void> {
+    const unset = this.nodes.filter((n) => this.ports.get(n.name) === 0);
+    if (unset.length === 0) return;
+    const servers = await Promise.all(
+      unset.map(
+        () =>
+          new Promise<Server>((ok, fail) => {
+            const s = createServer();
+            s.once('error', fail);
+            s.listen(0, '127.0.0.1', () => ok(s));
+          }),
+      ),
+    );
+    unset.forEach((n, i) => this.ports.set(n.name, (servers[i]!.address() as AddressInfo).port));
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    this.writePeers();
   }
 
   dataDir(name: string): string {
@@ -58,16 +91,17 @@ export class Cluster {
   url(name: string): string {
     const n = this.nodes.find((x) => x.name === name);
     if (!n) throw new IndomainError('SRV_NOT_FOUND', `node "${name}"`);
-    return `http://127.0.0.1:${n.port}`;
+    return `http://127.0.0.1:${this.ports.get(name)}`;
   }
 
   /** Start one node process and wait until it answers. */
   async start(name: string): Promise<void> {
+    await this.choosePorts();
     const n = this.nodes.find((x) => x.name === name)!;
     const log = openSync(join(this.dataDir(name), 'node.log'), 'a');
     // INDOMAIN_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof), for diagnosis.
     const flags = [...NODE_V8_FLAGS, ...(process.env.INDOMAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
-    const p = spawn(process.execPath, [...flags, '--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(n.port), '--data', this.dataDir(name), '--peers', this.peersFile, ...(this.options.dataRoot !== undefined ? ['--data-root', resolve(this.options.dataRoot)] : []), ...(n.args ?? [])], {
+    const p = spawn(process.execPath, [...flags, '--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(this.ports.get(name)), '--data', this.dataDir(name), '--peers', this.peersFile, ...(this.options.dataRoot !== undefined ? ['--data-root', resolve(this.options.dataRoot)] : []), ...(n.args ?? [])], {
       env: { ...process.env, INDOMAIN_ADMIN_TOKEN: this.token },
       stdio: ['ignore', log, log],
     });

@@ -140,18 +140,18 @@ function classify(a: Answer, method: string, target: string): Outcome {
 }
 
 const ROLES: readonly NodeConfig['role'][] = ['coordinator', 'platform', 'bank'];
-const nodes = (base: number): NodeConfig[] => [
-  { name: 'coordinator', role: 'coordinator', port: base },
-  { name: 'platform', role: 'platform', port: base + 1 },
-  { name: 'bank-1', role: 'bank', port: base + 2 },
+const nodes = (): NodeConfig[] => [
+  { name: 'coordinator', role: 'coordinator', port: 0 },
+  { name: 'platform', role: 'platform', port: 0 },
+  { name: 'bank-1', role: 'bank', port: 0 },
 ];
 const nameOf = (role: string) => (role === 'bank' ? 'bank-1' : role);
 /** Routes outside the admin plugin: public ones and the signed peer routes (each with its own check). */
 const OUTSIDE = new Set(['/v1/health', '/v1/identity', '/openapi.json', MESSAGE_PATH, PEER_SCORE_PATH, PEER_MONITOR_PATH, PEER_GRANTS_PATH]);
 
 describe('attack: admin routes spelled so that a check on the URL text misses them', () => {
-  const defended = new Cluster(tempDir('indomain-attack-admin-'), nodes(7630));
-  const open = new Cluster(tempDir('indomain-attack-admin-off-'), nodes(7650));
+  const defended = new Cluster(tempDir('indomain-attack-admin-'), nodes());
+  const open = new Cluster(tempDir('indomain-attack-admin-off-'), nodes());
   const undefended = new Map<string, { port: number; routes: { all: RouteEntry[]; admin: RouteEntry[] }; close: () => Promise<void> }>();
 
   beforeAll(async () => {

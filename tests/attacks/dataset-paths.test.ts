@@ -41,7 +41,7 @@ const HEADER = 'uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref';
 describe('attack: reading files outside the data root through the admin API', () => {
   const root = tempDir('indomain-attack-root-');
   const outside = tempDir('indomain-attack-outside-');
-  const defended = new Cluster(tempDir('indomain-attack-data-'), [{ name: 'platform', role: 'platform', port: 7670 }], { dataRoot: root });
+  const defended = new Cluster(tempDir('indomain-attack-data-'), [{ name: 'platform', role: 'platform', port: 0 }], { dataRoot: root });
   let open: { url: string; proc: ChildProcess; token: string };
   let fifo = true;
   const secretCsv = join(outside, 'secret.csv');
@@ -88,7 +88,7 @@ describe('attack: reading files outside the data root through the admin API', ()
     const token = defended.token;
     const main = new URL('../../server/main.ts', import.meta.url).href;
     const offDir = tempDir('indomain-attack-off-');
-    const offCluster = new Cluster(offDir, [{ name: 'platform', role: 'platform', port: 7671 }]); // identity and peers file only
+    const offCluster = new Cluster(offDir, [{ name: 'platform', role: 'platform', port: 0 }]); // identity and peers file only
     const code = `const { createNode } = await import(${JSON.stringify(main)});
 const n = await createNode({ role: 'platform', name: 'platform', data: ${JSON.stringify(offCluster.dataDir('platform'))}, peers: ${JSON.stringify(offCluster.peersFile)}, adminToken: process.env.INDOMAIN_ADMIN_TOKEN, psiWorkers: 1, unsafe: { dataPaths: 'unconfined' } });
 console.log(await n.app.listen({ port: 0, host: '127.0.0.1' }));`;

@@ -47,7 +47,6 @@ import '../../server/messages.ts';
 import '../../protocols/scorecard/messages.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const BASE = 7710;
 
 /** A platform points table as the attacker holds it: per characteristic, points per bin. */
 type Table = { name: string; points: readonly number[] }[];
@@ -190,7 +189,7 @@ describe('attack: the bank decodes enterprises’ platform bins from the platfor
   const models = { full: 'online-scorecard', partial: 'online-scorecard-partial' } as const;
 
   beforeAll(async () => {
-    lab = await onlineLab(tempDir('indomain-attack-bins-'), BASE, () => {});
+    lab = await onlineLab(tempDir('indomain-attack-bins-'), 0, () => {});
     c = lab.cluster;
     // The same job under the `partial` policy (onlineLab's own is `full`, the default).
     await c.admin('coordinator', 'POST', '/v1/admin/jobs', {

@@ -5,7 +5,7 @@
  * API, the CLI report, its database) and the other party look for the failing party's data in
  * what they got: the bad cell, the label, the id, the file's name and path.
  *
- * Four real jobs between three nodes of this process (createNode, 127.0.0.1:7620–7625) on the FATE
+ * Four real jobs between three nodes of this process (createNode, 127.0.0.1, ports the operating system has free) on the FATE
  * breast data, each failing at a known line of the bank's or the platform's file. Searched: the
  * coordinator's job API, job list, `indomain job report`, every table of its database with its
  * inbox decoded; the other party's job API and database likewise (plain substring search: these
@@ -140,10 +140,10 @@ describe('attack: reading a party’s data from its job failures', () => {
   const started: TestNodes[] = [];
 
   beforeAll(async () => {
-    const defended = await TestNodes.start(7620);
+    const defended = await TestNodes.start();
     started.push(defended);
     on = await run(defended);
-    const open = await TestNodes.start(7623, { gate: 'legacy', reports: 'legacy' });
+    const open = await TestNodes.start({ gate: 'legacy', reports: 'legacy' });
     started.push(open);
     off = await run(open);
     process.stdout.write(`job-failed values\n  on:  ${summary(on)}\n  off: ${summary(off)}\n`);

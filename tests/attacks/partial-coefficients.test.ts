@@ -7,7 +7,7 @@
  * Each number found there is compared with each host coefficient, |x − w| ≤ 1e-9·max(1, |w|).
  *
  * Jobs: a real `lr` job and a real `scorecard` job with `policy: 'partial'`, on the FATE breast
- * data, between three nodes of this process (createNode, listening on 127.0.0.1:7610–7615). The
+ * data, between three nodes of this process (createNode, listening on 127.0.0.1 at ports the operating system has free). The
  * truth is the platform's own view of each job (its weights).
  *
  * Defended: stage reports carry counts only, so no host coefficient is anywhere the bank can read.
@@ -163,10 +163,10 @@ describe('attack: reading the platform coefficients as the bank under the `parti
   const started: TestNodes[] = [];
 
   beforeAll(async () => {
-    const defended = await TestNodes.start(7610);
+    const defended = await TestNodes.start();
     started.push(defended);
     on = await run(defended);
-    const open = await TestNodes.start(7613, { gate: 'legacy', reports: 'legacy' });
+    const open = await TestNodes.start({ gate: 'legacy', reports: 'legacy' });
     started.push(open);
     off = await run(open);
     process.stdout.write(`partial coefficients\n  on:  ${describeOutcome(on)}\n  off: ${describeOutcome(off)}\n`);

@@ -23,7 +23,6 @@ import type { Cluster } from '../../server/cluster.ts';
 import { createNode } from '../../server/main.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const BASE = 7700;
 
 /** Every id the platform received in a plaintext field after audit record `after`, and the last record's seq. */
 function receivedByPlatform(c: Cluster, after: number, candidates: readonly string[]): { ids: Set<string>; last: number } {
@@ -55,7 +54,7 @@ describe('attack: the platform reads the ids of enterprises the bank holds no au
   let authorised: string[];
 
   beforeAll(async () => {
-    lab = await onlineLab(tempDir('indomain-attack-ids-'), BASE, () => {});
+    lab = await onlineLab(tempDir('indomain-attack-ids-'), 0, () => {});
     c = lab.cluster;
     // The truth, from the authorisation file: valid now for bank-1 (every purpose has the same grants).
     const auth = csvRows(readFileSync(lab.data.authorisations, 'utf8'));
@@ -105,7 +104,7 @@ describe('attack: the platform reads the ids of enterprises the bank holds no au
     // Defence off: the same bank, restarted with the test-only switch on the same port.
     await c.kill('bank-1', 'SIGTERM');
     const off = await createNode({ role: 'bank', name: 'bank-1', data: c.dataDir('bank-1'), peers: c.peersFile, adminToken: c.token, psiWorkers: 1, unsafe: { askUnauthorised: true } });
-    await off.app.listen({ port: BASE + 2, host: '127.0.0.1' });
+    await off.app.listen({ port: Number(new URL(c.url('bank-1')).port), host: '127.0.0.1' });
     let leakedOff: string[];
     try {
       const r = await useTheBook();

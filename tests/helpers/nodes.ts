@@ -1,6 +1,6 @@
 /**
  * The three nodes of a job (coordinator, platform, bank) in this test process, built by
- * `createNode` and listening on 127.0.0.1 at fixed ports (run under the ports lock): the same node
+ * `createNode` and listening on 127.0.0.1 at ports the operating system has free: the same node
  * code as a process, with the test-only `unsafe` switches a process cannot be given.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { usccFromNumber } from '../../server/lab/generate.ts';
 import type { NodeRole, PeersFile } from '../../server/transport/peer.ts';
 import { NodeStore } from '../../server/store/node-store.ts';
 import { tempDir } from './tmp.ts';
+import { freePorts } from './ports.ts';
 
 export const TOKEN = 'test-admin-token-'.padEnd(40, '0');
 
@@ -28,9 +29,10 @@ export class TestNodes {
 
   private constructor(readonly dir: string) {}
 
-  /** coordinator at `basePort`, platform (auto-approving) at +1, bank-a at +2. */
-  static async start(basePort: number, unsafe?: NodeOptions['unsafe']): Promise<TestNodes> {
+  /** coordinator, platform (auto-approving) and bank-a, each on a port the operating system has free. */
+  static async start(unsafe?: NodeOptions['unsafe']): Promise<TestNodes> {
     const t = new TestNodes(tempDir('indomain-nodes-'));
+    const ports = await freePorts(3);
     const names: { name: string; role: NodeRole }[] = [
       { name: 'coordinator', role: 'coordinator' },
       { name: 'platform', role: 'platform' },
@@ -39,7 +41,7 @@ export class TestNodes {
     const peers: PeersFile = { nodes: [] };
     names.forEach((n, i) => {
       const s = new NodeStore(join(t.dir, n.name));
-      peers.nodes.push({ name: n.name, role: n.role, url: `http://127.0.0.1:${basePort + i}`, publicKey: Buffer.from(s.identity(n.name).publicKey).toString('base64') });
+      peers.nodes.push({ name: n.name, role: n.role, url: `http://127.0.0.1:${ports[i]}`, publicKey: Buffer.from(s.identity(n.name).publicKey).toString('base64') });
       s.close();
     });
     writeFileSync(join(t.dir, 'peers.json'), JSON.stringify(peers));
@@ -55,8 +57,8 @@ export class TestNodes {
         autoApprove: n.role === 'platform',
         ...(unsafe ? { unsafe } : {}),
       });
-      await made.app.listen({ port: basePort + i, host: '127.0.0.1' });
-      t.nodes.push({ name: n.name, role: n.role, url: `http://127.0.0.1:${basePort + i}`, dir: join(t.dir, n.name), close: made.close });
+      await made.app.listen({ port: ports[i]!, host: '127.0.0.1' });
+      t.nodes.push({ name: n.name, role: n.role, url: `http://127.0.0.1:${ports[i]}`, dir: join(t.dir, n.name), close: made.close });
     }
     return t;
   }

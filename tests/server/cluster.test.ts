@@ -65,9 +65,9 @@ function lostRecords(c: Cluster): string[] {
 
 describe('three processes over HTTP', () => {
   const c = new Cluster(tempDir('indomain-cluster-'), [
-    { name: 'coordinator', role: 'coordinator', port: 7410 },
-    { name: 'platform', role: 'platform', port: 7411, args: ['--auto-approve'] },
-    { name: 'bank-a', role: 'bank', port: 7412 },
+    { name: 'coordinator', role: 'coordinator', port: 0 },
+    { name: 'platform', role: 'platform', port: 0, args: ['--auto-approve'] },
+    { name: 'bank-a', role: 'bank', port: 0 },
   ], { dataRoot: tempDir('indomain-cluster-data-') });
   const spec = (id: string) => ({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: TRAINING });
   let reference: number[];
@@ -125,8 +125,7 @@ describe('three processes over HTTP', () => {
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 50));
     }
-    await c.kill('platform', 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 1000));
+    await c.kill('platform', 'SIGKILL'); // resolves when the process has exited
     await c.start('platform');
     expect((await c.waitForJob('coordinator', 'job-kill', 240_000)).status).toBe('completed');
     (await weightsOf(c, 'job-kill')).forEach((x, i) => expect(Math.abs(x - reference[i]!)).toBeLessThan(1e-4));

@@ -26,7 +26,7 @@ describe('online federated scoring between bank and platform processes', () => {
     );
 
   beforeAll(async () => {
-    lab = await onlineLab(tempDir('indomain-scoring-'), 7520, () => {});
+    lab = await onlineLab(tempDir('indomain-scoring-'), 0, () => {});
     c = lab.cluster;
   }, 180_000);
   afterAll(async () => {
