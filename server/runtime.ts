@@ -114,8 +114,11 @@ export class NodeRuntime {
     const { store, name } = this.o;
     if (this.o.role !== 'coordinator') throw new IndomainError('SRV_BAD_REQUEST', 'jobs are created on the coordinator');
     if (spec.coordinator !== name) throw new IndomainError('SRV_BAD_REQUEST', `spec names coordinator "${spec.coordinator}", this is "${name}"`, { field: 'coordinator' });
-    for (const side of ['guest', 'host'] as const) {
-      if (!this.o.peers.get(spec[side].node)) throw new IndomainError('SRV_BAD_REQUEST', `no pinned peer "${spec[side].node}"`, { field: side });
+    for (const [side, role] of [['guest', 'bank'], ['host', 'platform']] as const) {
+      const peer = this.o.peers.get(spec[side].node);
+      if (!peer) throw new IndomainError('SRV_BAD_REQUEST', `no pinned peer "${spec[side].node}"`, { field: side });
+      // Refused here, not only by the receivers' JobStart check: the guest a bank, the host the platform.
+      if (peer.role !== role) throw new IndomainError('SRV_BAD_REQUEST', `the ${side} of a job must be a ${role} node`, { field: side });
     }
     if (store.job(spec.id)) throw new IndomainError('SRV_BAD_REQUEST', `job "${spec.id}" exists`, { field: 'id' });
     store.putJob(spec.id, JSON.stringify(spec));
