@@ -51,7 +51,7 @@ describe('secret randomness', () => {
     // seededRng is xoshiro128**: four consecutive outputs determine its state. It may serve public
     // data splits (the split seed is in the job spec), the lab's synthetic data and a bench's
     // synthetic inputs; every secret comes from secretRng or cryptoRng.
-    const allowed = new Set(['engine/rng.ts', 'engine/align.ts', 'server/lab/generate.ts', 'benchmarks/scoring.ts']);
+    const allowed = new Set(['engine/rng.ts', 'engine/align.ts', 'server/lab/generate.ts', 'benchmarks/scoring.ts', 'benchmarks/shapes.ts', 'benchmarks/uci.ts']);
     const users = ['engine', 'protocols', 'models', 'server', 'benchmarks', 'notebooks']
       .flatMap(sourceFiles)
       .filter((f) => /\bseededRng\b|Math\.random\b/.test(readFileSync(join(ROOT, f), 'utf8')))

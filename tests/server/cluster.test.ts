@@ -18,7 +18,9 @@ import { tempDir } from '../helpers/tmp.ts';
  * two runs on default_credit stop up to one BFGS step apart (~1.5e-4 in the weights); the six
  * nearly collinear BILL_AMT columns leave a flat direction even at ‖g‖∞ ≤ 1e-6. λ = 0.01 and
  * ‖g‖∞ ≤ 1e-6 pin it: two in-memory runs then agree to 4e-5. (Below ~1e-7 the gradient reaches
- * CKKS's noise floor and BFGS no longer converges.)
+ * CKKS's noise floor and BFGS no longer converges.) Training also ends when the next quasi-Newton
+ * step is below 1e-4·max(1, ‖w‖∞) (protocols/vfl-lr arbiter), so two runs, each with its own flood
+ * noise, may stop one such step apart: the weights are compared within 3e-4.
  */
 const TRAINING = { tolerance: 1e-6, lambda: 0.01, maxIterations: 60 };
 
@@ -89,12 +91,12 @@ describe('three processes over HTTP', () => {
     await c.stop();
   });
 
-  it('default_credit through coordinator, platform and bank processes: the in-memory model, within 1e-4', async () => {
+  it('default_credit through coordinator, platform and bank processes: the in-memory model, within 3e-4', async () => {
     await c.admin('coordinator', 'POST', '/v1/admin/jobs', spec('job-http'));
     const j = await c.waitForJob('coordinator', 'job-http', 240_000);
     const w = await weightsOf(c, 'job-http');
     expect(w.length).toBe(24);
-    w.forEach((x, i) => expect(Math.abs(x - reference[i]!)).toBeLessThan(1e-4));
+    w.forEach((x, i) => expect(Math.abs(x - reference[i]!)).toBeLessThan(3e-4));
     const guest = (j.result!.stages as Record<string, Record<string, Record<string, number>>>).evaluation!.guest!;
     expect(guest.testAuc).toBeGreaterThan(guest.bankOnlyTestAuc! + 0.05);
   }, 240_000);
@@ -128,7 +130,7 @@ describe('three processes over HTTP', () => {
     await c.kill('platform', 'SIGKILL'); // resolves when the process has exited
     await c.start('platform');
     expect((await c.waitForJob('coordinator', 'job-kill', 240_000)).status).toBe('completed');
-    (await weightsOf(c, 'job-kill')).forEach((x, i) => expect(Math.abs(x - reference[i]!)).toBeLessThan(1e-4));
+    (await weightsOf(c, 'job-kill')).forEach((x, i) => expect(Math.abs(x - reference[i]!)).toBeLessThan(3e-4));
     await c.stop();
     expect(lostRecords(c)).toEqual([]);
   }, 300_000);
