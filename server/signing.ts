@@ -76,10 +76,16 @@ export function signReply(id: Identity, path: string, requestNonce: string, body
   return Buffer.from(id.sign(replyCanonical(path, id.name, requestNonce, body))).toString('base64');
 }
 
-/** Whether `signature` is `signerName`'s (public key `pub`) over this reply to the request with `requestNonce`. */
-export function verifyReply(pub: Uint8Array, signerName: string, path: string, requestNonce: string, signature: string | undefined, body: Uint8Array): boolean {
-  if (!signature) return false;
-  return verifyEd25519(Buffer.from(signature, 'base64'), replyCanonical(path, signerName, requestNonce, body), pub);
+/**
+ * Whether `signature` is `signerName`'s over this reply to the request with `requestNonce`; `key`
+ * is the signer's imported public key (a raw key, imported on every call, costs more than the
+ * verification itself: callers on the online path keep the KeyObject).
+ */
+export function verifyReply(key: Uint8Array | KeyObject | undefined, signerName: string, path: string, requestNonce: string, signature: string | undefined, body: Uint8Array): boolean {
+  if (!signature || key === undefined) return false;
+  const message = replyCanonical(path, signerName, requestNonce, body);
+  const sig = Buffer.from(signature, 'base64');
+  return key instanceof Uint8Array ? verifyEd25519(sig, message, key) : verifyWith(sig, message, key);
 }
 
 /** Remembers nonces for the freshness window; `claim` returns false for a nonce already seen. */

@@ -14,6 +14,8 @@ import { PEER_GRANTS_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from './egress.t
 import type { Gate } from './gate.ts';
 import type { HttpClient } from './http-client.ts';
 import type { Peer } from './peer.ts';
+import type { KeyObject } from 'node:crypto';
+import { publicKeyObject } from '../ed25519.ts';
 import '../messages.ts';
 
 export interface Exchange {
@@ -71,6 +73,15 @@ export class SignedClient {
     },
   ) {}
 
+  /** Each peer's public key, imported once (keyed by the raw key, so a changed pin is a new entry). */
+  private readonly peerKeys = new Map<string, KeyObject | undefined>();
+
+  private keyOf(peer: Peer): KeyObject | undefined {
+    const id = Buffer.from(peer.publicKey).toString('base64');
+    if (!this.peerKeys.has(id)) this.peerKeys.set(id, publicKeyObject(peer.publicKey));
+    return this.peerKeys.get(id);
+  }
+
   /** Send `request` to `peer` on the exchange's path; the checked reply. */
   async exchange(peer: Peer, x: Exchange, request: Envelope, opts: ExchangeOptions): Promise<Envelope> {
     const { store, gate } = this.o;
@@ -97,7 +108,7 @@ export class SignedClient {
     // The reply must be signed by the peer addressed, for this route and this request (its nonce):
     // a reply altered on the way or taken from another request is refused before it is decoded.
     const sig = res.headers?.[REPLY_SIGNATURE];
-    if (!this.o.acceptUnsignedReplies && !verifyReply(peer.publicKey, peer.name, x.path, headers[HEADER.nonce]!, Array.isArray(sig) ? sig[0] : sig, bytes)) {
+    if (!this.o.acceptUnsignedReplies && !verifyReply(this.keyOf(peer), peer.name, x.path, headers[HEADER.nonce]!, Array.isArray(sig) ? sig[0] : sig, bytes)) {
       await sent;
       throw new IndomainError('SRV_BAD_SIGNATURE', `${peer.name}: the reply on ${x.path} is not signed by it for this request`);
     }
