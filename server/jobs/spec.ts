@@ -88,6 +88,8 @@ export interface ConsortiumSpec {
   readonly pipeline: 'consortium-lr';
   readonly coordinator: string;
   readonly banks: readonly { readonly node: string; readonly dataset: string }[];
+  /** The feature columns every bank trains on, by name (each bank's dataset has them and the label). */
+  readonly features: readonly string[];
   /** Banks needed in every secure sum (default: a majority). */
   readonly threshold?: number;
   readonly seed: string;
@@ -163,6 +165,7 @@ function parseConsortiumSpec(s: Record<string, unknown>): ConsortiumSpec {
   });
   const nodes = banks.map((b) => b.node);
   if (new Set(nodes).size !== nodes.length || nodes.includes(s.coordinator as string)) bad('banks', 'lists a node twice or the coordinator');
+  if (!Array.isArray(s.features) || s.features.length < 1 || s.features.some((f) => typeof f !== 'string') || new Set(s.features).size !== s.features.length) bad('features', 'must list the feature columns, each once');
   const seed = s.seed === undefined ? '42' : String(s.seed);
   const testFraction = s.testFraction === undefined ? 0.2 : Number(s.testFraction);
   if (!(testFraction > 0 && testFraction < 1)) bad('testFraction', 'must be in (0, 1)');
@@ -178,6 +181,7 @@ function parseConsortiumSpec(s: Record<string, unknown>): ConsortiumSpec {
     pipeline: 'consortium-lr',
     coordinator: s.coordinator as string,
     banks,
+    features: [...(s.features as string[])],
     ...(s.threshold !== undefined ? { threshold: Number(s.threshold) } : {}),
     seed,
     testFraction,
