@@ -45,6 +45,7 @@ const SPEC = parseAnySpec({
     { node: 'bank-b', dataset: 'loans' },
     { node: 'bank-c', dataset: 'loans' },
   ],
+  features: ['x0', 'x1', 'x2'],
   threshold: 2,
 });
 const BANKS = [1, 2, 3].map(bankRole);
