@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- <suite> [options]`. Suites: `vfl`, `scorecard`, `online`, `scoring`, `consortium`. Errors print their code and
+ * `npm run bench -- <suite> [options]`. Suites: `vfl`, `vfl-scale`, `scorecard`, `online`, `scoring`, `consortium`. Errors print their code and
  * message, never a stack trace.
  */
 import { parseArgs } from 'node:util';
@@ -7,12 +7,16 @@ import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { scorecardBench } from './scorecard.ts';
 import { vflBench } from './vfl.ts';
+import { vflScaleBench } from './vfl-scale.ts';
 import { scoringBench } from './scoring.ts';
 import { onlineBench } from './online.ts';
 import { consortiumBench } from './consortium.ts';
 
 const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
 const USAGE = `usage: npm run bench -- vfl ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
+       npm run bench -- vfl --uci UCI_Credit_Card.csv [--missing LIMIT_BAL:0.2] [--seed 42] [--json OUT.json]
+       npm run bench -- vfl-scale [--rows 30000,100000,300000] [--host-features 10,100,300]
+                      [--event-rates 0.2,0.02] [--guest-features 5] [--json OUT.json]
        npm run bench -- online [--requests 10000] [--concurrency 64] [--port 7700] [--json OUT.json]
        npm run bench -- scoring [--rows 1000000] [--features 20] [--workers 2] [--json OUT.json]
        npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
@@ -31,6 +35,8 @@ const OPTIONS = {
   'test-fraction': { type: 'string', default: '0.2' },
   json: { type: 'string' },
   'scores-out': { type: 'string' },
+  uci: { type: 'string' },
+  missing: { type: 'string' },
   pmml: { type: 'string' },
   sql: { type: 'string' },
   report: { type: 'string' },
@@ -123,8 +129,55 @@ export async function benchMain(argv: string[]): Promise<void> {
     process.stdout.write(`consortium AUC ${c.testAuc.toFixed(4)} in ${c.seconds.toFixed(2)} s; pooled centralised AUC ${z.testAuc.toFixed(4)}; difference ${(r.aucDifference as number).toFixed(4)}\n`);
     return;
   }
+  if (suite === 'vfl-scale') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        rows: { type: 'string', default: '30000,100000,300000' },
+        'host-features': { type: 'string', default: '10,100,300' },
+        'event-rates': { type: 'string', default: '0.2,0.02' },
+        'guest-features': { type: 'string', default: '5' },
+        seed: { type: 'string', default: '42' },
+        json: { type: 'string' },
+      },
+      strict: true,
+    });
+    const list = (k: 'rows' | 'host-features' | 'event-rates', integer: boolean) =>
+      values[k]!.split(',').map((x) => {
+        const v = Number(x);
+        if (!(v > 0) || (integer && !Number.isInteger(v)) || (!integer && !(v < 1))) throw new IndomainError('CLI_BAD_ARGS', `--${k}: "${x}" is not a valid value`);
+        return v;
+      });
+    const guestFeatures = Number(values['guest-features']);
+    if (!Number.isInteger(guestFeatures) || guestFeatures < 1) throw new IndomainError('CLI_BAD_ARGS', '--guest-features must be a positive integer');
+    await vflScaleBench({
+      rows: list('rows', true),
+      hostFeatures: list('host-features', true),
+      eventRates: list('event-rates', false),
+      guestFeatures,
+      seed: values.seed!,
+      ...(values.json ? { json: values.json } : {}),
+      log: (l) => process.stderr.write(`${l}\n`),
+    });
+    return;
+  }
   if (suite !== 'vfl' && suite !== 'scorecard') throw new IndomainError('CLI_BAD_ARGS', `unknown suite "${suite ?? ''}"\n${USAGE}`);
   const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true });
+  if (suite === 'vfl' && values.uci) {
+    for (const k of ['guest', 'host', 'id', 'label', ...SCORECARD_ONLY] as const) if (values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} does not go with --uci\n${USAGE}`);
+    let missing: { column: string; fraction: number } | undefined;
+    if (values.missing) {
+      const [column, f] = values.missing.split(':');
+      const fraction = Number(f);
+      if (!column || !(fraction > 0 && fraction < 1)) throw new IndomainError('CLI_BAD_ARGS', `--missing must be COLUMN:FRACTION with a fraction in (0, 1), got "${values.missing}"`);
+      missing = { column, fraction };
+    }
+    const testFraction = Number(values['test-fraction']);
+    const result = await vflBench({ guest: '', host: '', id: 'ID', label: 'default.payment.next.month', seed: values.seed!, testFraction, uci: values.uci, ...(missing ? { missing } : {}), ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+    printVfl(result);
+    return;
+  }
+  if (values.missing) throw new IndomainError('CLI_BAD_ARGS', `--missing goes with --uci\n${USAGE}`);
   for (const k of ['guest', 'host', 'id', 'label'] as const) {
     if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required\n${USAGE}`);
   }
@@ -135,13 +188,7 @@ export async function benchMain(argv: string[]): Promise<void> {
   const opt = <K extends keyof typeof values>(k: K, name: string) => (values[k] ? { [name]: values[k] } : {});
   if (suite === 'vfl') {
     for (const k of SCORECARD_ONLY) if (values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} belongs to the scorecard suite\n${USAGE}`);
-    const result = await vflBench({ ...common, ...opt('json', 'json'), ...opt('scores-out', 'scoresOut') });
-    const f = result.federated as Record<string, number>;
-    const c = result.centralized as Record<string, number>;
-    process.stdout.write(
-      `federated AUC ${f.testAuc!.toFixed(4)} KS ${f.testKs!.toFixed(4)} in ${f.trainSeconds!.toFixed(2)} s (${f.iterations} iterations); ` +
-        `centralised AUC ${c.testAuc!.toFixed(4)} in ${c.trainSeconds!.toFixed(4)} s; ratio ${(f.trainSeconds! / c.trainSeconds!).toFixed(0)}×\n`,
-    );
+    printVfl(await vflBench({ ...common, ...opt('json', 'json'), ...opt('scores-out', 'scoresOut') }));
     return;
   }
   const policy = values.policy;
@@ -161,6 +208,17 @@ export async function benchMain(argv: string[]): Promise<void> {
   });
   const n = (k: string) => (result[k] as number).toFixed(4);
   process.stdout.write(`scorecard test AUC ${n('testAuc')} KS ${n('testKs')}; raw-feature federated LR test AUC ${n('lrTestAuc')} (difference ${n('aucScorecardMinusLr')})\n`);
+}
+
+function printVfl(result: Record<string, unknown>): void {
+  const f = result.federated as Record<string, number>;
+  const c = result.centralized as Record<string, number>;
+  const n = result.centralizedNewton as Record<string, number>;
+  process.stdout.write(
+    `federated AUC ${f.testAuc!.toFixed(4)} KS ${f.testKs!.toFixed(4)} in ${f.trainSeconds!.toFixed(2)} s (${f.iterations} iterations); ` +
+      `centralised (same optimiser) AUC ${c.testAuc!.toFixed(4)} in ${c.trainSeconds!.toFixed(4)} s; ratio ${(f.trainSeconds! / c.trainSeconds!).toFixed(0)}×; ` +
+      `optimum (Newton) AUC ${n.testAuc!.toFixed(4)}, gap ${(f.testAuc! - n.testAuc!).toFixed(4)}, relative weight error ${n.relativeWeightError!.toExponential(2)}\n`,
+  );
 }
 
 /** Print a failure as its code and message (never a stack trace); exit status 1. */

@@ -9,6 +9,7 @@ import { alignTo, seededSplit } from '../engine/align.ts';
 import { loadCsv } from '../engine/csv.ts';
 import { cryptoRng } from '../engine/rng.ts';
 import { applyStandardizer, fitStandardizer } from '../engine/standardize.ts';
+import { applyImputer, fitImputer } from '../engine/impute.ts';
 import { selectRows, type PartyTable } from '../engine/table.ts';
 import { BlindingPool } from '../protocols/psi/pool.ts';
 import { psiInMemory } from '../protocols/psi/run.ts';
@@ -82,4 +83,17 @@ export function writeScores(path: string, header: readonly string[], train: Scor
 export function standardizedSide(t: { train: PartyTable; test: PartyTable }) {
   const s = fitStandardizer(t.train.features);
   return { train: applyStandardizer(s, t.train.features), test: applyStandardizer(s, t.test.features), trainTable: t.train, testTable: t.test };
+}
+
+/**
+ * The LR pipeline's local preprocessing of one party's columns (README "Missing values"): impute
+ * with the training rows' observed means, append a `<feature>_missing` indicator for each feature
+ * with a missing training value, then z-score everything with training statistics.
+ */
+export function preparedSide(t: { train: PartyTable; test: PartyTable }) {
+  const imp = fitImputer(t.train.features);
+  const train = applyImputer(imp, t.train.features, t.train.featureNames);
+  const test = applyImputer(imp, t.test.features, t.test.featureNames);
+  const s = fitStandardizer(train.cols);
+  return { train: applyStandardizer(s, train.cols), test: applyStandardizer(s, test.cols), names: train.names, trainTable: t.train, testTable: t.test };
 }

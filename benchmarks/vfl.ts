@@ -11,23 +11,34 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { secretRng } from '../engine/rng.ts';
-import { fitLogistic, predictLogistic } from '../models/logistic.ts';
+import { fitLogistic, fitLogisticChecked, predictLogistic } from '../models/logistic.ts';
 import { binaryMetrics } from '../models/metrics.ts';
 import { createCkks } from '../protocols/he/ckks.ts';
 import { trainInMemory, vflConfig } from '../protocols/vfl-lr/protocol.ts';
 import { trainInThreads } from '../protocols/vfl-lr/threads.ts';
-import { loadSplitPair, standardizedSide, writeScores, type PairOptions } from './pair.ts';
+import { loadSplitPair, preparedSide, splitPair, writeScores, type PairOptions } from './pair.ts';
+import { uciPair } from './uci.ts';
 
 export interface VflBenchOptions extends PairOptions {
   json?: string;
   scoresOut?: string;
+  /** Use the raw UCI file (benchmarks/uci.ts) instead of --guest/--host. */
+  uci?: string;
+  /** Blank a seeded share of one platform column of the UCI pair, e.g. { column: 'LIMIT_BAL', fraction: 0.2 }. */
+  missing?: { column: string; fraction: number };
 }
 
 export async function vflBench(o: VflBenchOptions): Promise<Record<string, unknown>> {
   const log = o.log ?? (() => {});
-  const pair = await loadSplitPair(o);
-  const gp = standardizedSide(pair.guest);
-  const hp = standardizedSide(pair.host);
+  const pair = o.uci
+    ? await (async () => {
+        const u = uciPair(o.uci!, { ...(o.missing ? { missing: o.missing } : {}), seed: o.seed });
+        return splitPair(u.guest, u.host, o.seed, o.testFraction, log);
+      })()
+    : await loadSplitPair(o);
+  // Each party's local preprocessing: imputation with missing indicators, then z-scores.
+  const gp = preparedSide(pair.guest);
+  const hp = preparedSide(pair.host);
   const yTrain = gp.trainTable.label!;
   const yTest = gp.testTable.label!;
 
@@ -53,20 +64,28 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
   const pTest = predictLogistic(model, joinedTest);
   const fedTest = binaryMetrics(pTest, yTest);
   log(`federated: ${iterations} iterations, ${fed.seconds.toFixed(2)} s (one thread: ${oneThread.seconds.toFixed(2)} s), test AUC ${fedTest.auc.toFixed(4)}`);
+  for (const [role, p] of Object.entries(fed.profile)) {
+    const busy = Object.values(p).reduce((a, b) => a + b, 0);
+    log(`  ${role}: ${Object.entries(p).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}; other/waiting ${(fed.seconds - busy).toFixed(2)} s; peak ${fed.peakMB[role]!.toFixed(0)} MB`);
+  }
 
-  // Centralised reference: the same optimiser for the same iterations, timed the same way (warm).
-  fitLogistic(joinedTrain, yTrain, { fixedIterations: iterations, tolerance: config.tolerance, lambda: config.lambda });
+  // Centralised reference: the same optimiser (BFGS with the gradient-only Wolfe line search) for
+  // the same number of gradient rounds, timed the same way (warm).
+  const same = { optimizer: 'wolfe' as const, fixedIterations: iterations, tolerance: config.tolerance, lambda: config.lambda, hessianSampleRows: config.hessianSampleRows };
+  fitLogistic(joinedTrain, yTrain, same);
   const t1 = performance.now();
-  const central = fitLogistic(joinedTrain, yTrain, {
-    fixedIterations: iterations,
-    tolerance: config.tolerance,
-    lambda: config.lambda,
-    hessianSampleRows: config.hessianSampleRows,
-  });
+  const central = fitLogistic(joinedTrain, yTrain, same);
   const centralSeconds = (performance.now() - t1) / 1000;
   const centralTest = binaryMetrics(predictLogistic(central, joinedTest), yTest);
-  const newton = fitLogistic(joinedTrain, yTrain, { optimizer: 'newton', tolerance: 1e-10, lambda: config.lambda });
+  // The optimum of the same objective: Newton with a line search, with the coded refusals.
+  const newton = fitLogisticChecked(joinedTrain, yTrain, [...gp.names, ...hp.names], { tolerance: 1e-10, lambda: config.lambda });
   const newtonTest = binaryMetrics(predictLogistic(newton, joinedTest), yTest);
+  let num = 0;
+  let den = 0;
+  newton.weights.forEach((w, j) => {
+    num += (model.weights[j]! - w) ** 2;
+    den += w * w;
+  });
   log(`centralised: ${centralSeconds.toFixed(4)} s, test AUC ${centralTest.auc.toFixed(4)} (Newton-converged ${newtonTest.auc.toFixed(4)})`);
 
   const result = {
@@ -93,16 +112,19 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
       bytesByPair: fed.bytesByPair,
       gradientNorms: fed.gradientNorms,
       params: config.params,
-      chebyshevDegree: config.chebyshevDegree,
+      sigmoidTolerance: config.sigmoidTolerance,
+      profileSeconds: fed.profile,
+      peakMB: fed.peakMB,
+      processPeakRssMB: fed.processPeakRssMB,
     },
     centralized: {
       trainSeconds: centralSeconds,
       iterations: central.iterations,
-      optimizer: 'bfgs',
+      optimizer: 'wolfe',
       testAuc: centralTest.auc,
       testKs: centralTest.ks,
     },
-    centralizedNewton: { iterations: newton.iterations, testAuc: newtonTest.auc, testKs: newtonTest.ks },
+    centralizedNewton: { iterations: newton.iterations, testAuc: newtonTest.auc, testKs: newtonTest.ks, relativeWeightError: Math.sqrt(num / den) },
     ratios: {
       timeFederatedOverCentralized: fed.seconds / centralSeconds,
       aucFederatedMinusCentralized: fedTest.auc - centralTest.auc,
@@ -110,6 +132,8 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
     },
     seed: o.seed,
     testFraction: o.testFraction,
+    ...(o.uci ? { data: 'uci-raw', missing: o.missing ?? null } : {}),
+    features: { guest: gp.names, host: hp.names },
   };
   if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));
   if (o.scoresOut) {

@@ -67,7 +67,7 @@ export function bfgsStep(state: BfgsState, grad: Float64Array, options: BfgsOpti
 }
 
 /** H⁺ = (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ, ρ = 1/(sᵀy). */
-function inverseUpdate(h: Float64Array, d: number, s: Float64Array, y: Float64Array, sy: number): Float64Array {
+export function inverseUpdate(h: Float64Array, d: number, s: Float64Array, y: Float64Array, sy: number): Float64Array {
   const rho = 1 / sy;
   const hy = matVec(h, d, y);
   const yhy = dot(y, hy);

@@ -3,12 +3,15 @@
  *
  * Objective, shared with `protocols/vfl-lr`: mean log-loss + (λ/2)·‖w‖² over the feature weights
  * (the intercept is not penalised). Optimisers: `bfgs` is exactly the federated optimiser (same
- * initial Hessian from the same sample rows, same steps), `newton` is exact IRLS for a fully
- * converged reference.
+ * initial Hessian from the same sample rows, same steps) of the old federated run, `wolfe` is the
+ * federated optimiser now (BFGS with a gradient-only Wolfe line search, models/wolfe.ts), `newton`
+ * is exact Newton with a backtracking line search, the fully converged reference.
  */
 import { crossGram, linearPredictor, ones, transposeTimes } from '../engine/columns.ts';
-import { cholesky, choleskySolve, maxAbs } from '../engine/linalg.ts';
+import { cholesky, choleskySolve, dot, maxAbs } from '../engine/linalg.ts';
 import { bfgsInit, bfgsStep, initialLogisticHessian } from './bfgs.ts';
+import { WolfeBfgs } from './wolfe.ts';
+import { checkColumns, checkSeparation, notConverged } from './refusals.ts';
 
 export interface LogisticOptions {
   /** L2 penalty on feature weights. */
@@ -16,7 +19,7 @@ export interface LogisticOptions {
   maxIterations: number;
   /** Stop when ‖gradient‖∞ ≤ tolerance. */
   tolerance: number;
-  optimizer: 'bfgs' | 'newton';
+  optimizer: 'bfgs' | 'wolfe' | 'newton';
   /** BFGS: rows (from the start) used for the initial Hessian. */
   hessianSampleRows: number;
   /** Run exactly this many iterations and the final gradient, ignoring the tolerance (for like-for-like timing). */
@@ -42,6 +45,12 @@ export interface LogisticModel {
 
 export function sigmoid(z: number): number {
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+}
+
+/** −log p(y | z) for one row, stable for any z. */
+export function logLossTerm(z: number, y: number): number {
+  const m = y ? -z : z;
+  return m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m));
 }
 
 export function logit(p: number): number {
@@ -103,7 +112,36 @@ export function fitLogistic(cols: readonly Float64Array[], y: Uint8Array, option
     // Like a run that stops on the tolerance, end with the gradient at the final weights: its
     // norm is the convergence check (the federated run computes it too).
     if (o.fixedIterations !== undefined) norms.push(maxAbs(gradient()));
+  } else if (o.optimizer === 'wolfe') {
+    const m = Math.min(n, o.hessianSampleRows);
+    const sample = x.map((c) => c.subarray(0, m));
+    const opt = new WolfeBfgs(initialLogisticHessian(crossGram(sample, sample), d, m, rate, o.lambda, penalised), d);
+    for (; iterations < limit; ) {
+      const g = gradient();
+      norms.push(maxAbs(g));
+      if (o.fixedIterations === undefined && maxAbs(g) <= o.tolerance) {
+        converged = true;
+        break;
+      }
+      const move = opt.next(g);
+      for (let j = 0; j < d; j++) w[j] += move[j]!;
+      iterations++;
+    }
+    if (o.fixedIterations !== undefined) norms.push(maxAbs(gradient()));
   } else {
+    // Newton with a backtracking (Armijo) line search on the penalised objective: a unit step from
+    // far away can overshoot without bound when columns carry extreme values (the plain iteration
+    // diverges on the `mixed` shape of benchmarks/shapes.ts); halving until the objective falls
+    // gives a monotone sequence that converges on any convex objective.
+    const objective = (v: Float64Array): number => {
+      const z = linearPredictor(x, v, n);
+      let s = 0;
+      for (let i = 0; i < n; i++) s += logLossTerm(z[i]!, y[i]!);
+      let pen = 0;
+      for (let j = 0; j < d; j++) if (penalised[j]) pen += v[j]! * v[j]!;
+      return s / n + (o.lambda / 2) * pen;
+    };
+    let f = objective(w);
     for (; iterations < limit; ) {
       const g = gradient();
       norms.push(maxAbs(g));
@@ -121,9 +159,36 @@ export function fitLogistic(cols: readonly Float64Array[], y: Uint8Array, option
       for (let k = 0; k < d * d; k++) h[k] = h[k]! / n;
       for (let j = 0; j < d; j++) h[j * d + j] += (penalised[j] ? o.lambda : 0) + 1e-12;
       const step = choleskySolve(cholesky(h, d), d, g);
-      for (let j = 0; j < d; j++) w[j] -= step[j]!;
+      const slope = -dot(g, step);
+      let t = 1;
+      const trial = new Float64Array(d);
+      for (let back = 0; ; back++) {
+        for (let j = 0; j < d; j++) trial[j] = w[j]! - t * step[j]!;
+        const ft = objective(trial);
+        // Within rounding of the optimum (Newton decrement below 1e-14) the objective cannot tell
+        // steps apart any more: take the full step, the quadratic model is exact there.
+        if (ft <= f + 1e-4 * t * slope || -slope < 1e-14 * Math.max(1, f) || back >= 60) {
+          f = ft;
+          break;
+        }
+        t /= 2;
+      }
+      w.set(trial);
       iterations++;
     }
   }
   return { intercept: w[0]!, weights: w.slice(1), iterations, converged, gradientNorms: norms };
+}
+
+/**
+ * The plaintext reference with refusals (models/refusals.ts): constant columns, no features,
+ * non-finite values, complete separation and non-convergence are coded errors naming the features.
+ * Newton with a line search by default.
+ */
+export function fitLogisticChecked(cols: readonly Float64Array[], y: Uint8Array, names?: readonly string[], options: Partial<LogisticOptions> = {}): LogisticModel {
+  checkColumns(cols, names, 'the data');
+  const model = fitLogistic(cols, y, { optimizer: 'newton', tolerance: 1e-8, maxIterations: 100, ...options });
+  checkSeparation(cols, names, y, model);
+  if (!model.converged) throw notConverged(cols, names, model.weights, model.iterations);
+  return model;
 }

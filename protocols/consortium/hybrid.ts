@@ -120,6 +120,14 @@ export interface HybridResult {
 }
 
 /** Train with every bank, the platform and the coordinator in this process. */
+/**
+ * The hybrid's platform sends one clamped window (hybrid-platform.ts), so it keeps vfl-lr's earlier
+ * defaults (sigmoid to 1e-2 at degree ≤ 8, gradient tolerance 1e-4, 30 rounds); vfl-lr's own
+ * defaults since issue 14 (every row windowed, sigmoid to 1e-4, tolerance at the flooding noise)
+ * assume the windowed basis.
+ */
+export const HYBRID_ONE_WINDOW: Partial<VflConfig> = { sigmoidTolerance: 1e-2, sigmoidToleranceStart: 1e-2, chebyshevDegree: 8, tolerance: 1e-4, maxIterations: 30 };
+
 export async function hybridLrInMemory(input: {
   readonly job: string;
   readonly pairs: ReadonlyMap<string, HybridPair>;
@@ -133,7 +141,7 @@ export async function hybridLrInMemory(input: {
   readonly unsafe?: { bankRerandomise?: boolean; forwardOneBank?: string; loneBank?: boolean };
 }): Promise<HybridResult> {
   const t0 = performance.now();
-  const config = vflConfig(input.job, input.config);
+  const config = vflConfig(input.job, { ...HYBRID_ONE_WINDOW, ...input.config });
   const names = [...input.pairs.keys()];
   const widths = new Set([...input.pairs.values()].map((p) => p.bank.length));
   if (widths.size !== 1) throw new IndomainError('VFL_BAD_CONFIG', `banks hold ${[...widths].join(' and ')} feature columns; all must hold the same features`, { field: 'banks' });

@@ -97,6 +97,13 @@ import { ScorecardHost, type ScorecardTestSwitches } from './host.ts';
 
 export { ScorecardArbiter, ScorecardGuest, ScorecardHost, scorecardConfig, type ScorecardConfig, type FeatureDeclarations };
 
+/**
+ * The scorecard's training on WOE features, in this in-memory run: integer points need the model to
+ * a few decimals, not vfl-lr's default (weights within 1e-3 of the optimum, sigmoid to 1e-4), which
+ * on near-separable WOE features takes several times the rounds and basis vectors.
+ */
+export const SCORECARD_TRAINING: Partial<VflConfig> = { sigmoidTolerance: 1e-2, sigmoidToleranceStart: 1e-2, tolerance: 1e-4, stepTolerance: 1e-3, maxIterations: 30 };
+
 export interface ScorecardInput {
   readonly guest: SideData;
   readonly labels: { readonly train: Uint8Array; readonly test: Uint8Array };
@@ -145,7 +152,7 @@ export async function scorecardInMemory(input: ScorecardInput): Promise<Scorecar
   if (host.kept.length === 0) throw new IndomainError('SC_NO_FEATURES', 'no host feature passed selection', { field: 'host' });
   const t1 = performance.now();
 
-  const lrConfig = vflConfig(`${config.job}/lr`, input.training ?? {});
+  const lrConfig = vflConfig(`${config.job}/lr`, { ...SCORECARD_TRAINING, ...(input.training ?? {}) });
   const training = await trainInMemory({
     guest: guest.trainColumns(),
     labels: input.labels.train,

@@ -1,6 +1,7 @@
 /**
  * The arbiter (run by the coordinator) in `vfl-lr`: owns the CKKS secret key, decrypts only
- * aggregates (sample Gram blocks, per-weight gradients), runs BFGS and sends each party the step
+ * aggregates (sample Gram blocks, per-weight gradients), runs BFGS with a gradient-only line search
+ * (models/wolfe.ts) and sends each party the move
  * for its own weights. It never holds a feature, a label or any per-enterprise value.
  */
 import { IndomainError } from '../../engine/errors.ts';
@@ -10,9 +11,11 @@ import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, secretKeyBytes, zeroCiphertexts, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
 import { CrossGramDealer } from '../mpc/cross-gram.ts';
-import { bfgsInit, bfgsStep, initialLogisticHessian, type BfgsState } from '../../models/bfgs.ts';
-import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor } from './common.ts';
+import { initialLogisticHessian } from '../../models/bfgs.ts';
+import { WolfeBfgs } from '../../models/wolfe.ts';
+import { logit } from '../../models/logistic.ts';
+import { roundTolerance, type VflConfig } from './config.ts';
+import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -40,15 +43,26 @@ export class VflArbiter implements Party {
   converged = false;
   /** ‖gradient‖∞ seen at each round. */
   readonly gradientNorms: number[] = [];
+  /** Seconds per kind of work (benchmark profile). */
+  readonly profile: Profile = {};
   private keys: KeyOwner | undefined;
   private dec: Decryption | undefined;
   private guestInit: InitBody | undefined;
   private hostInit: InitBody | undefined;
   private guestDim = 0;
   private hostDim = 0;
-  private bfgs: BfgsState | undefined;
+  private opt: WolfeBfgs | undefined;
   private pending: { guest?: Float64Array; host?: Float64Array } = {};
   private dealer: CrossGramDealer | undefined;
+  /** Standard deviation of the flooding noise on each gradient value the arbiter releases to itself. */
+  private gradientNoise = 0;
+  /**
+   * The weights as the arbiter can rebuild them (the guest's intercept starts at the logit of the
+   * event rate it reports, every other weight at 0, then the moves it sends): for the relative step test.
+   */
+  private weights = new Float64Array(0);
+  /** The sigmoid tolerance of the current round (config.roundTolerance). */
+  private tolerance = 0;
 
   /**
    * `keys.stored`: a secret key kept from an earlier run of this job (restart); `keys.keep` is
@@ -89,7 +103,7 @@ export class VflArbiter implements Party {
       case 'ZeroRequest': {
         if (!(b.count >= 1 && b.count <= MAX_ZEROS)) throw new IndomainError('VFL_BAD_MESSAGE', `${b.count} encryptions of zero asked for (1..${MAX_ZEROS})`, { field: 'count' });
         if (this.stage === 'done') return [];
-        return [envelope(this.config.job, 'Zeros', env.round, this.name, 'host', { zeros: zeroCiphertexts(this.ckks, this.keys!, b.count) })];
+        return [envelope(this.config.job, 'Zeros', env.round, this.name, 'host', { zeros: timed(this.profile, 'encryptions of zero', () => zeroCiphertexts(this.ckks, this.keys!, b.count)) })];
       }
       case 'GuestInit':
         this.guestInit = b;
@@ -98,10 +112,10 @@ export class VflArbiter implements Party {
         this.hostInit = b;
         return this.maybeStart();
       case 'GuestGradient':
-        this.pending.guest = this.decryptReleased(b.gradient, this.guestDim);
+        this.pending.guest = timed(this.profile, 'decrypt', () => this.decryptReleased(b.gradient, this.guestDim));
         return this.maybeStep();
       case 'HostGradient':
-        this.pending.host = this.decryptReleased(b.gradient, this.hostDim);
+        this.pending.host = timed(this.profile, 'decrypt', () => this.decryptReleased(b.gradient, this.hostDim));
         return this.maybeStep();
     }
     return [];
@@ -156,9 +170,17 @@ export class VflArbiter implements Party {
       }
     }
     const penalised = Array.from({ length: d }, (_, j) => j > 0);
-    this.bfgs = bfgsInit(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d);
+    // The flood on each released gradient value (three independent floods reach the arbiter's
+    // gradient: the guest's, the host's and its own), so that BFGS ignores curvature pairs below it.
+    const flood = (productNoise(this.ckks, Math.ceil(g.rows / this.ckks.slots)) * 2 ** this.config.floodMarginBits * Math.sqrt(3)) / gradientDivisor(g.rows);
+    this.opt = new WolfeBfgs(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d, { gradientNoise: flood });
+    this.gradientNoise = flood;
+    this.weights = new Float64Array(d);
+    this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, g.eventRate!)));
+
     this.stage = 'gradients';
-    return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', {})];
+    this.tolerance = this.config.sigmoidToleranceStart;
+    return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance })];
   }
 
   private maybeStep(): Envelope[] {
@@ -171,24 +193,38 @@ export class VflArbiter implements Party {
     const norm = maxAbs(grad);
     this.gradientNorms.push(norm);
     const job = this.config.job;
-    if (norm <= this.config.tolerance || this.round >= this.config.maxIterations) {
-      this.converged = norm <= this.config.tolerance;
-      this.stage = 'done';
-      const body = { converged: this.converged, iterations: this.round, gradientNorm: norm };
-      return [
-        envelope(job, 'Finished', this.round, this.name, 'guest', body),
-        envelope(job, 'Finished', this.round, this.name, 'host', body),
+    const opt = this.opt!;
+    const update = (move: Float64Array): Envelope[] => {
+      for (let j = 0; j < move.length; j++) this.weights[j] += move[j]!;
+      const out = [
+        envelope(job, 'Update', this.round, this.name, 'guest', { step: move.slice(0, this.guestDim) }),
+        envelope(job, 'Update', this.round, this.name, 'host', { step: move.slice(this.guestDim) }),
       ];
-    }
-    const r = bfgsStep(this.bfgs!, grad);
-    this.bfgs = r.state;
-    const out = [
-      envelope(job, 'Update', this.round, this.name, 'guest', { step: r.step.slice(0, this.guestDim) }),
-      envelope(job, 'Update', this.round, this.name, 'host', { step: r.step.slice(this.guestDim) }),
-    ];
-    this.round++;
-    out.push(envelope(job, 'RoundStart', this.round, this.name, 'host', {}));
-    return out;
+      this.round++;
+      return out;
+    };
+    const finish = (converged: boolean): Envelope[] => {
+      this.converged = converged;
+      this.stage = 'done';
+      const body = { converged, iterations: this.round, gradientNorm: norm };
+      return [envelope(job, 'Finished', this.round, this.name, 'guest', body), envelope(job, 'Finished', this.round, this.name, 'host', body)];
+    };
+    // Converged to within the flooding noise: the gradient is at the noise's level, or the next
+    // quasi-Newton step is negligible.
+    // Only at the final sigmoid tolerance: a coarser one biases the gradient by more than this.
+    const converged =
+      this.tolerance <= this.config.sigmoidTolerance &&
+      (norm <= Math.max(this.config.tolerance, 3 * this.gradientNoise) || opt.predictedStep(grad) <= this.config.stepTolerance * Math.max(1, maxAbs(this.weights)));
+    if (converged) return finish(true);
+    if (this.round >= this.config.maxIterations) return finish(false);
+    const out = update(opt.next(grad));
+    this.tolerance = roundTolerance(this.config, norm, this.tolerance);
+    return [...out, envelope(job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance })];
+  }
+
+  /** Quasi-Newton steps accepted and curvature restarts (the other rounds were line-search trials). */
+  get steps(): { accepted: number; resets: number } {
+    return { accepted: this.opt?.accepted ?? 0, resets: this.opt?.resets ?? 0 };
   }
 
   /** Rounds completed (steps taken). */

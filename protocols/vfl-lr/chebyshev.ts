@@ -7,8 +7,8 @@
  *   σ(z_i) ≈ Σ_k coef_k,i · T_k(τ_i)
  * with coefficients it computes in plaintext and a basis T_k(τ_i) the host sends encrypted. The
  * error is that of degree-K interpolation of σ over a window of width 2R around a_i + c (σ is
- * analytic in the strip |Im z| < π, so it falls geometrically with K); rows whose u_H lies outside
- * the window are evaluated at its edge. A global polynomial in z (FATE's Taylor step is degree 1)
+ * analytic in the strip |Im z| < π, so it falls geometrically with K). The host covers every row
+ * with a few such windows (windows.ts), so no row is evaluated outside its own. A global polynomial in z (FATE's Taylor step is degree 1)
  * has to cover every joint logit, −36 to 5 on default_credit, and diverges on outliers.
  */
 import { sigmoid } from '../../models/logistic.ts';
@@ -58,13 +58,6 @@ export function perSampleCoefficients(
   return coef;
 }
 
-/** The host's normalisation: τ = clamp((u − centre)/halfWidth, −1, 1). */
-export function normalise(u: Float64Array, centre: number, halfWidth: number): Float64Array {
-  const t = new Float64Array(u.length);
-  for (let i = 0; i < u.length; i++) t[i] = Math.max(-1, Math.min(1, (u[i]! - centre) / halfWidth));
-  return t;
-}
-
 /**
  * The smallest degree K ≤ `maxDegree` whose per-sample expansion approximates σ(a + R·τ) within
  * `tolerance` for every τ ∈ [−1, 1] and every guest offset a (the worst case lies where σ bends,
@@ -94,3 +87,12 @@ export function chebyshevDegreeFor(halfWidth: number, tolerance: number, maxDegr
   return maxDegree;
 }
 
+/**
+ * One window's normalisation, τ = clamp((u − centre)/halfWidth, −1, 1): rows outside are clamped
+ * to its edge. The consortium hybrid's platform still uses it; vfl-lr covers every row (windows.ts).
+ */
+export function normalise(u: Float64Array, centre: number, halfWidth: number): Float64Array {
+  const t = new Float64Array(u.length);
+  for (let i = 0; i < u.length; i++) t[i] = Math.max(-1, Math.min(1, (u[i]! - centre) / halfWidth));
+  return t;
+}

@@ -1,4 +1,5 @@
 /** Envelope checks and helpers shared by the `vfl-lr` roles. */
+import { performance } from 'node:perf_hooks';
 import { IndomainError } from '../../engine/errors.ts';
 import { messageSpec, validateBody, type Envelope } from '../message.ts';
 import { VFL } from './messages.ts';
@@ -29,3 +30,16 @@ export function gradientDivisor(rows: number): number {
   return Math.sqrt(Math.max(1, rows));
 }
 
+
+/** Seconds a role spent per kind of work (for the benchmark's profile; never sent anywhere). */
+export type Profile = Record<string, number>;
+
+/** Run `fn`, adding its wall time to `profile[key]`. */
+export function timed<T>(profile: Profile, key: string, fn: () => T): T {
+  const t0 = performance.now();
+  try {
+    return fn();
+  } finally {
+    profile[key] = (profile[key] ?? 0) + (performance.now() - t0) / 1000;
+  }
+}

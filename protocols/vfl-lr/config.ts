@@ -9,19 +9,41 @@ export interface VflConfig {
   /** L2 penalty on feature weights (not the intercept). */
   readonly lambda: number;
   readonly maxIterations: number;
-  /** Converged when ‖gradient‖∞ ≤ tolerance. */
+  /**
+   * Converged when ‖gradient‖∞ ≤ max(tolerance, 3 × the flooding noise on each released gradient
+   * value), or when the next quasi-Newton step is below `stepTolerance`.
+   */
   readonly tolerance: number;
+  /**
+   * Converged when ‖H⁻¹g‖∞ (the full quasi-Newton step the arbiter would take, about the distance
+   * to the optimum) is at most this times max(1, ‖w‖∞).
+   */
+  readonly stepTolerance: number;
   /** Largest degree K of the per-sample Chebyshev expansion of the sigmoid. */
   readonly chebyshevDegree: number;
   /**
-   * Each round's degree is the smallest that approximates the sigmoid within this over the
-   * host's window (chebyshevDegreeFor), up to `chebyshevDegree`.
+   * Each window's degree is the smallest that approximates the sigmoid within the round's
+   * tolerance over its half-width (chebyshevDegreeFor), up to `chebyshevDegree`. The round's
+   * tolerance starts at `sigmoidToleranceStart` and follows the gradient down a fixed ladder
+   * (1e-2, 3e-3, 1e-3, …) to this, the final one: far from the optimum a coarse sigmoid costs
+   * nothing in accuracy and far fewer basis vectors.
    */
   readonly sigmoidTolerance: number;
-  /** The host's window half-width in standard deviations of its partial logits. */
-  readonly windowStds: number;
+  readonly sigmoidToleranceStart: number;
+  /** Widest window half-width tried first (logit units); doubled while more than maxWindows are needed. */
+  readonly windowHalfWidth: number;
+  /** Most sigmoid windows the host may use in a round (protocols/vfl-lr/windows.ts). */
+  readonly maxWindows: number;
+  /** Window edges snap outward to multiples of this (logit units). */
+  readonly windowGrid: number;
   /** Smallest window half-width (logit units). */
   readonly minHalfWidth: number;
+  /**
+   * One-window half-width in standard deviations of the partial logits, for the consortium hybrid's
+   * platform (protocols/consortium/hybrid-platform.ts), which still sends one clamped window;
+   * vfl-lr itself covers every row (windows.ts).
+   */
+  readonly windowStds: number;
   /** Rows (from the start of the aligned order) used for the initial Hessian. */
   readonly hessianSampleRows: number;
   /** Bits of noise flooding above the estimated decryption error of released values. */
@@ -31,12 +53,17 @@ export interface VflConfig {
 export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   params: 'ckks-n8192-l1',
   lambda: 1e-4,
-  maxIterations: 30,
-  tolerance: 1e-4,
-  chebyshevDegree: 8,
-  sigmoidTolerance: 1e-2,
-  windowStds: 4,
+  maxIterations: 60,
+  tolerance: 1e-6,
+  stepTolerance: 1e-4,
+  chebyshevDegree: 16,
+  sigmoidTolerance: 1e-4,
+  sigmoidToleranceStart: 1e-2,
+  windowHalfWidth: 4,
+  maxWindows: 16,
+  windowGrid: 0.5,
   minHalfWidth: 1,
+  windowStds: 4,
   hessianSampleRows: 4096,
   floodMarginBits: 4,
 };
@@ -51,8 +78,28 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!Number.isInteger(c.maxIterations) || c.maxIterations < 1) bad('maxIterations', 'must be a positive integer');
   if (!(c.tolerance > 0)) bad('tolerance', 'must be > 0');
   if (!Number.isInteger(c.chebyshevDegree) || c.chebyshevDegree < 1 || c.chebyshevDegree > 16) bad('chebyshevDegree', 'must be 1..16');
-  if (!(c.sigmoidTolerance > 0 && c.sigmoidTolerance < 0.1)) bad('sigmoidTolerance', 'must be in (0, 0.1)');
-  if (!(c.windowStds > 0) || !(c.minHalfWidth > 0)) bad('windowStds', 'window must be positive');
+  if (!(c.sigmoidTolerance >= 1e-6 && c.sigmoidTolerance < 0.1)) bad('sigmoidTolerance', 'must be in [1e-6, 0.1)');
+  if (!(c.sigmoidToleranceStart >= c.sigmoidTolerance && c.sigmoidToleranceStart < 0.1)) bad('sigmoidToleranceStart', 'must be in [sigmoidTolerance, 0.1)');
+  if (!(c.windowHalfWidth > 0) || !(c.minHalfWidth > 0) || !(c.windowGrid > 0)) bad('windowHalfWidth', 'window must be positive');
+  if (!Number.isInteger(c.maxWindows) || c.maxWindows < 1 || c.maxWindows > 16) bad('maxWindows', 'must be 1..16');
+  if (!(c.stepTolerance >= 0)) bad('stepTolerance', 'must be ≥ 0');
   if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
   return c;
+}
+
+/**
+ * The sigmoid tolerance for the next round: the largest value of the ladder 10^(−k/2) at or below
+ * the gradient's ∞-norm, within [final, start], never above the previous round's (a monotone
+ * schedule, so line-search trials compare like with like as the run ends).
+ */
+export function roundTolerance(c: VflConfig, gradientNorm: number, previous: number): number {
+  let t = c.sigmoidTolerance;
+  for (let k = 2; k <= 12; k++) {
+    const v = 10 ** (-k / 2);
+    if (v <= gradientNorm) {
+      t = v;
+      break;
+    }
+  }
+  return Math.min(previous, c.sigmoidToleranceStart, Math.max(c.sigmoidTolerance, t));
 }

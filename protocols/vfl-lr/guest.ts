@@ -7,13 +7,15 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import type { Rng } from '../../engine/rng.ts';
-import { combinationNoise, deserialize, encode, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { combinationNoise, deserialize, encode, encryptVector, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { CrossGramLeft } from '../mpc/cross-gram.ts';
 import { PackedColumns } from '../he/packing.ts';
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
-import { chebyshevDegreeFor, perSampleCoefficients } from './chebyshev.ts';
+import { perSampleCoefficients } from './chebyshev.ts';
+import { basisVectors, windowDegree, type SigmoidWindow } from './windows.ts';
+import { checkColumns } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor } from './common.ts';
+import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -32,6 +34,8 @@ export class VflGuest implements Party {
   readonly weights: Float64Array;
   converged = false;
   iterations = 0;
+  /** Seconds per kind of work (benchmark profile). */
+  readonly profile: Profile = {};
   private readonly x: Float64Array[];
   private ev: Evaluation | undefined;
   private packed: PackedColumns | undefined;
@@ -55,8 +59,11 @@ export class VflGuest implements Party {
      * computed, to show the attack that re-randomisation defeats.
      */
     private readonly rerandomise = true,
+    /** Feature names, for refusals only (they never leave this party). */
+    names?: readonly string[],
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
+    checkColumns(cols, names, 'the guest');
     this.x = [ones(y.length), ...cols];
     this.weights = new Float64Array(this.x.length);
     const rate = eventRate(y);
@@ -93,7 +100,7 @@ export class VflGuest implements Party {
         this.hostPadded = b.padded;
         return this.cross ? [this.init()] : [];
       case 'HostBasis':
-        return this.onBasis(b.centre, b.halfWidth, b.basis as Uint8Array[][]);
+        return timed(this.profile, 'residual (coefficients, products)', () => this.onBasis(b.sigmoidTolerance, b.centres, b.halfWidths, b.basis as Uint8Array[][]));
       case 'Update': {
         const step = b.step as Float64Array;
         if (step.length !== this.weights.length) throw new IndomainError('VFL_BAD_MESSAGE', `step has ${step.length} values, guest has ${this.weights.length} weights`, { field: 'step' });
@@ -137,57 +144,108 @@ export class VflGuest implements Party {
    * (scale Δ) times coefficients at the operand scale Δ′ stays unrescaled at ΔΔ′; the diagonal
    * product then multiplies by Δ′ again and rescales once.
    */
-  private onBasis(centre: number, halfWidth: number, basis: Uint8Array[][]): Envelope[] {
+  private onBasis(sigmoidTolerance: number, centres: number[], halfWidths: number[], basis: Uint8Array[][]): Envelope[] {
     const { evaluator, slots, operandScale } = this.ckks;
     const n = this.y.length;
     const chunks = Math.ceil(n / slots);
-    if (!(halfWidth >= this.config.minHalfWidth) || !Number.isFinite(halfWidth) || !Number.isFinite(centre)) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `window centre ${centre}, half-width ${halfWidth}`, { field: 'halfWidth' });
+    if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
     }
-    const degree = chebyshevDegreeFor(halfWidth, this.config.sigmoidTolerance, this.config.chebyshevDegree);
-    if (basis.length !== degree || basis.some((b) => b.length !== chunks)) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `basis must be ${degree} × ${chunks} ciphertexts`, { field: 'basis' });
+    const windows = this.checkWindows(centres, halfWidths, sigmoidTolerance);
+    const vectors = basisVectors(windows);
+    if (basis.length !== vectors || basis.some((b) => b.length !== chunks)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `basis must be ${vectors} × ${chunks} ciphertexts`, { field: 'basis' });
     }
-    const u = linearPredictor(this.x, this.weights, n);
-    for (let i = 0; i < n; i++) u[i] += centre;
-    const coef = perSampleCoefficients(sigmoid, u, halfWidth, degree);
+    const a = linearPredictor(this.x, this.weights, n);
+    const shifted = (c: number) => {
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = a[i]! + c;
+      return out;
+    };
+    const last = windows[windows.length - 1]!;
+    const lastConstant = perSampleCoefficients(sigmoid, shifted(last.centre), last.halfWidth, last.degree)[0]!;
+    const acc: (CipherText | undefined)[] = new Array(chunks).fill(undefined);
+    const addTerm = (bytes: Uint8Array[], coef: Float64Array) => {
+      for (let c = 0; c < chunks; c++) {
+        const lo = c * slots;
+        const hi = Math.min(n, lo + slots);
+        // A term below the coefficients' resolution (e.g. a window where σ is exactly 0 or 1 for
+        // every row of the chunk) encodes to the zero plaintext, which SEAL refuses to multiply by
+        // ("transparent" result): it contributes exactly nothing, so it is left out.
+        let big = 0;
+        for (let i = lo; i < hi; i++) big = Math.max(big, Math.abs(coef[i]!));
+        if (big === 0) continue;
+        const t = deserialize(this.ckks, bytes[c]!);
+        const pt = encode(this.ckks, coef.subarray(lo, hi), operandScale, t);
+        try {
+          evaluator.multiplyPlain(t, pt, t);
+        } catch (e) {
+          pt.delete();
+          t.delete();
+          if (e instanceof Error && /transparent/.test(e.message)) continue;
+          throw e;
+        }
+        pt.delete();
+        const prev = acc[c];
+        if (prev) {
+          evaluator.add(prev, t, prev);
+          t.delete();
+        } else acc[c] = t;
+      }
+    };
+    let v = 0;
+    windows.forEach((w, j) => {
+      const coef = perSampleCoefficients(sigmoid, shifted(w.centre), w.halfWidth, w.degree);
+      for (let k = 1; k <= w.degree; k++) addTerm(basis[v++]!, coef[k]!);
+      if (j < windows.length - 1) {
+        // The indicator of window j carries its constant term relative to the last window's.
+        const rel = new Float64Array(n);
+        for (let i = 0; i < n; i++) rel[i] = coef[0]![i]! - lastConstant[i]!;
+        addTerm(basis[v++]!, rel);
+      }
+    });
     const residual: CipherText[] = [];
     for (let c = 0; c < chunks; c++) {
       const lo = c * slots;
       const hi = Math.min(n, lo + slots);
-      let acc: CipherText | undefined;
-      for (let k = 1; k <= degree; k++) {
-        const t = deserialize(this.ckks, basis[k - 1]![c]!);
-        const pt = encode(this.ckks, coef[k]!.subarray(lo, hi), operandScale, t);
-        evaluator.multiplyPlain(t, pt, t);
-        pt.delete();
-        if (acc) {
-          evaluator.add(acc, t, acc);
-          t.delete();
-        } else acc = t;
-      }
       const constant = new Float64Array(hi - lo);
-      for (let i = lo; i < hi; i++) constant[i - lo] = coef[0]![i]! - this.y[i]!;
-      const pc = encode(this.ckks, constant, acc!.scale, acc!);
-      evaluator.addPlain(acc!, pc, acc!);
+      for (let i = lo; i < hi; i++) constant[i - lo] = lastConstant[i]! - this.y[i]!;
+      // Every term of this chunk left out: start from a fresh encryption of zero at the products' scale.
+      const ct = acc[c] ?? encryptVector(this.ev!, new Float64Array(hi - lo), this.ckks.scale * operandScale);
+      const pc = encode(this.ckks, constant, ct.scale, ct);
+      evaluator.addPlain(ct, pc, ct);
       pc.delete();
-      residual.push(acc!);
+      residual.push(ct);
     }
     // The residual is a combination of the host's own ciphertexts: re-randomised before it goes
     // back to the host, or the host solves for the coefficients and reads coef_0 − y (the labels).
     const sigma = combinationNoise(this.ckks) * 2 ** this.config.floodMarginBits;
     const chunksOut = residual.map((ct) => {
-      if (this.rerandomise) rerandomize(this.ev!, ct, sigma, this.rng);
-      return this.rerandomise ? serialize(this.ckks, ct) : ct.saveArray(this.ckks.seal.ComprModeType.none);
+      if (this.rerandomise) timed(this.profile, 're-randomise', () => rerandomize(this.ev!, ct, sigma, this.rng));
+      return this.rerandomise ? timed(this.profile, 'serialise', () => serialize(this.ckks, ct)) : ct.saveArray(this.ckks.seal.ComprModeType.none);
     });
     this.residual = residual;
     this.stage = 'update';
     return [envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunks: chunksOut })];
   }
 
+  /** The host's windows, checked: 1..maxWindows of them, increasing, each at least minHalfWidth wide. */
+  private checkWindows(centres: number[], halfWidths: number[], sigmoidTolerance: number): SigmoidWindow[] {
+    const bad = (why: string): never => {
+      throw new IndomainError('VFL_BAD_MESSAGE', why, { field: 'centres' });
+    };
+    if (centres.length < 1 || centres.length > this.config.maxWindows || halfWidths.length !== centres.length) bad(`${centres.length} windows (1..${this.config.maxWindows}, one half-width each)`);
+    return centres.map((c, j) => {
+      const r = halfWidths[j]!;
+      if (!(r >= this.config.minHalfWidth) || !Number.isFinite(r) || !Number.isFinite(c) || r > 1024) bad(`window ${j}: half-width out of range`);
+      if (j > 0 && !(c > centres[j - 1]!)) bad(`window ${j}: centres must increase`);
+      return { centre: c, halfWidth: r, degree: windowDegree(r, { ...this.config, sigmoidTolerance }) };
+    });
+  }
+
   /** Idle time: encode the diagonals of the first product. */
   background(): boolean {
-    return this.stage !== 'done' && (this.packed?.prepareStep() ?? false);
+    return this.stage !== 'done' && timed(this.profile, 'background (diagonals)', () => this.packed?.prepareStep() ?? false);
   }
 
   /** The guest's own encrypted gradient, once the residual is on its way to the host. */
@@ -195,7 +253,7 @@ export class VflGuest implements Party {
     const residual = this.residual;
     if (!residual) return [];
     this.residual = undefined;
-    const gradient = this.packed!.transposeTimes(residual);
+    const gradient = timed(this.profile, 'gradient product', () => this.packed!.transposeTimes(residual));
     for (const ct of residual) ct.delete();
     const penalty = new Float64Array(this.weights.length);
     const divisor = gradientDivisor(this.y.length);
@@ -205,8 +263,8 @@ export class VflGuest implements Party {
     pp.delete();
     // Computed from the arbiter's zeros (in the host's basis): re-randomised before it goes to the
     // arbiter, flooded at the arbiter's own release margin over the product's noise.
-    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width);
-    const g = serialize(this.ckks, gradient);
+    timed(this.profile, 're-randomise', () => rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width));
+    const g = timed(this.profile, 'serialise', () => serialize(this.ckks, gradient));
     gradient.delete();
     return [
       envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { gradient: g }),

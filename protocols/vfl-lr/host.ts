@@ -5,15 +5,21 @@
  */
 import { crossGram, linearPredictor } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
+import { performance } from 'node:perf_hooks';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { deserialize, encode, encryptChunks, importPublicKeys, productNoise, rerandomize, serialize, ZeroPool, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { cryptoRng, type Rng } from '../../engine/rng.ts';
 import { CrossGramRight } from '../mpc/cross-gram.ts';
 import { PackedColumns } from '../he/packing.ts';
-import { chebyshevBasis, chebyshevDegreeFor, normalise } from './chebyshev.ts';
+import { chebyshevBasis } from './chebyshev.ts';
+import { assignWindows, basisVectors, chooseWindows, windowDegree } from './windows.ts';
+import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor } from './common.ts';
+import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
+
+/** Most encryptions of zero one request asks for (the arbiter's limit). */
+const MAX_ZERO_REQUEST = 4096;
 
 type Stage = 'keys' | 'round' | 'residual' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -33,6 +39,8 @@ export class VflHost implements Party {
   readonly weights: Float64Array;
   converged = false;
   iterations = 0;
+  /** Seconds per kind of work (benchmark profile). */
+  readonly profile: Profile = {};
   private ev: Evaluation | undefined;
   private packed: PackedColumns | undefined;
   private readonly rows: number;
@@ -47,9 +55,11 @@ export class VflHost implements Party {
     private readonly config: VflConfig,
     /** This party's secret randomness (flooding what it re-randomises); the OS generator by default. */
     private readonly rng: Rng = cryptoRng,
+    /** Feature names, for refusals only (they never leave this party). */
+    private readonly names?: readonly string[],
   ) {
     this.rows = x[0]?.length ?? 0;
-    if (x.length === 0) throw new IndomainError('VFL_BAD_CONFIG', 'the host has no feature columns');
+    checkColumns(x, names, 'the host');
     this.weights = new Float64Array(x.length);
   }
 
@@ -79,7 +89,7 @@ export class VflHost implements Party {
       case 'GuestPaddedSample':
         return this.onGuestSample(b.padded, b.maskSeed);
       case 'RoundStart':
-        return this.onRound();
+        return this.onRound(b.sigmoidTolerance);
       case 'Residual':
         return this.onResidual(b.chunks as Uint8Array[]);
       case 'Update': {
@@ -104,7 +114,7 @@ export class VflHost implements Party {
   /** Idle time: the diagonals of the first product, then loading the arbiter's zeros. */
   background(): boolean {
     if (!this.packed || !this.pool || this.stage === 'done') return false;
-    return this.packed.prepareStep() || this.pool.loadStep();
+    return timed(this.profile, 'background (diagonals, zeros)', () => this.packed!.prepareStep() || this.pool!.loadStep());
   }
 
   private sampleRows(): number {
@@ -117,8 +127,8 @@ export class VflHost implements Party {
     this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.rows), this.ckks.operandScale);
     this.pool = new ZeroPool(this.ev);
     if (this.initDone) this.stage = 'round';
-    // Round 0's weights are zero, so its window is the narrowest and its degree known now.
-    const degree = chebyshevDegreeFor(this.config.minHalfWidth, this.config.sigmoidTolerance, this.config.chebyshevDegree);
+    // Round 0's weights are zero, so its one window is the narrowest and its degree known now.
+    const degree = windowDegree(this.config.minHalfWidth, { ...this.config, sigmoidTolerance: this.config.sigmoidToleranceStart });
     return [
       envelope(this.config.job, 'HostPaddedSample', 0, this.name, 'guest', { padded: this.crossSide().padded(tripleSeed) }),
       envelope(this.config.job, 'ZeroRequest', 0, this.name, 'arbiter', { count: degree * this.packed.chunks }),
@@ -143,28 +153,50 @@ export class VflHost implements Party {
     ];
   }
 
-  private onRound(): Envelope[] {
+  private onRound(sigmoidTolerance: number): Envelope[] {
+    if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
+    }
     const u = linearPredictor(this.x, this.weights, this.rows);
-    let mean = 0;
-    for (let i = 0; i < u.length; i++) mean += u[i]!;
-    mean /= u.length;
-    let v = 0;
-    for (let i = 0; i < u.length; i++) v += (u[i]! - mean) ** 2;
-    const std = Math.sqrt(v / Math.max(1, u.length - 1));
-    const halfWidth = Math.max(this.config.minHalfWidth, this.config.windowStds * std);
-    const degree = chebyshevDegreeFor(halfWidth, this.config.sigmoidTolerance, this.config.chebyshevDegree);
-    const basis = chebyshevBasis(normalise(u, mean, halfWidth), degree).map((t) => encryptChunks(this.ev!, t, this.ckks.scale, this.pool));
+    const t0 = performance.now();
+    const windows = chooseWindows(u, { ...this.config, sigmoidTolerance }, () => extremeFeatures(this.x, this.weights, this.names).join(', '));
+    const which = assignWindows(u, windows);
+    this.profile['windows'] = (this.profile['windows'] ?? 0) + (performance.now() - t0) / 1000;
+    const basis: Uint8Array[][] = [];
+    const tau = new Float64Array(this.rows);
+    windows.forEach((w, j) => {
+      // Rows outside window j get 0 in every vector of it: the indicator is applied before
+      // encryption, so the guest's evaluation stays one plaintext multiplication deep.
+      for (let i = 0; i < this.rows; i++) tau[i] = which[i] === j ? Math.max(-1, Math.min(1, (u[i]! - w.centre) / w.halfWidth)) : 0;
+      const t = chebyshevBasis(tau, w.degree);
+      for (const tk of t) {
+        for (let i = 0; i < this.rows; i++) if (which[i] !== j) tk[i] = 0;
+        basis.push(timed(this.profile, 'encrypt basis', () => encryptChunks(this.ev!, tk, this.ckks.scale, this.pool)));
+      }
+      if (j < windows.length - 1) {
+        const indicator = new Float64Array(this.rows);
+        for (let i = 0; i < this.rows; i++) indicator[i] = which[i] === j ? 1 : 0;
+        basis.push(timed(this.profile, 'encrypt basis', () => encryptChunks(this.ev!, indicator, this.ckks.scale, this.pool)));
+      }
+    });
     this.stage = 'residual';
-    const out = [envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', { centre: mean, halfWidth, basis })];
-    // Zeros for the next round, expecting the same degree (a shortfall falls back to the public key).
-    const wanted = degree * this.packed!.chunks - this.pool!.size;
+    const out = [
+      envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', {
+        sigmoidTolerance,
+        centres: windows.map((w) => w.centre),
+        halfWidths: windows.map((w) => w.halfWidth),
+        basis,
+      }),
+    ];
+    // Zeros for the next round, expecting as many vectors (a shortfall falls back to the public key).
+    const wanted = Math.min(MAX_ZERO_REQUEST, basisVectors(windows) * this.packed!.chunks - this.pool!.size);
     if (wanted > 0) out.push(envelope(this.config.job, 'ZeroRequest', this.round, this.name, 'arbiter', { count: wanted }));
     return out;
   }
 
   private onResidual(chunks: Uint8Array[]): Envelope[] {
-    const residual = chunks.map((c) => deserialize(this.ckks, c));
-    const gradient = this.packed!.transposeTimes(residual);
+    const residual = timed(this.profile, 'deserialise', () => chunks.map((c) => deserialize(this.ckks, c)));
+    const gradient = timed(this.profile, 'gradient product', () => this.packed!.transposeTimes(residual));
     for (const ct of residual) ct.delete();
     const penalty = new Float64Array(this.weights.length);
     const divisor = gradientDivisor(this.rows);
@@ -174,8 +206,8 @@ export class VflHost implements Party {
     pp.delete();
     // Computed from the guest's residual (itself from the arbiter's zeros): re-randomised before
     // it goes to the arbiter, flooded at the arbiter's own release margin over the product's noise.
-    rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width);
-    const g = serialize(this.ckks, gradient);
+    timed(this.profile, 're-randomise', () => rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width));
+    const g = timed(this.profile, 'serialise', () => serialize(this.ckks, gradient));
     gradient.delete();
     this.stage = 'update';
     return [envelope(this.config.job, 'HostGradient', this.round, this.name, 'arbiter', { gradient: g })];

@@ -67,8 +67,9 @@ export const RoundStart = declareMessage({
   from: 'arbiter',
   to: ['host'],
   privacy: 'metadata',
-  fields: {},
-  discloses: 'that a new round starts',
+  fields: { sigmoidTolerance: 'number' },
+  discloses:
+    "that a new round starts, and the round's sigmoid tolerance: a step of a fixed ladder (1e-2, 3e-3, 1e-3, …) at or below the previous gradient's ∞-norm, so the order of magnitude of the gradient (the host's own steps shrink with it too)",
 });
 
 export const ZeroRequest = declareMessage({
@@ -78,7 +79,7 @@ export const ZeroRequest = declareMessage({
   to: ['arbiter'],
   privacy: 'metadata',
   fields: { count: 'int' },
-  discloses: "how many encryptions of zero the host's next basis needs (its Chebyshev degree times the ciphertexts per vector)",
+  discloses: "how many encryptions of zero the host's next basis needs (its number of basis vectors, from its windows' degrees, times the ciphertexts per vector)",
 });
 
 export const Zeros = declareMessage({
@@ -97,9 +98,9 @@ export const HostBasis = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'ciphertext',
-  fields: { centre: 'number', halfWidth: 'number', basis: 'bytes[][]' },
+  fields: { sigmoidTolerance: 'number', centres: 'number[]', halfWidths: 'number[]', basis: 'bytes[][]' },
   discloses:
-    'the mean and a multiple of the standard deviation of the host partial logits (two aggregates); the per-enterprise Chebyshev basis stays encrypted under the arbiter key',
+    "the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the round's sigmoid tolerance (from RoundStart); the per-enterprise windowed Chebyshev basis and window indicators stay encrypted under the arbiter key (protocols/vfl-lr/windows.ts)",
 });
 
 export const Residual = declareMessage({
@@ -140,7 +141,7 @@ export const Update = declareMessage({
   to: ['guest', 'host'],
   privacy: 'model',
   fields: { step: 'f64' },
-  discloses: "the BFGS step for the receiver's own weights only",
+  discloses: "the move of the receiver's own weights only (a new quasi-Newton step or a line-search trial along it)",
 });
 
 export const Finished = declareMessage({

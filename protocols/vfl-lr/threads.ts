@@ -3,6 +3,7 @@
  * host's encrypted gradient products run at the same time, and each party precomputes in its
  * idle time (the host its encryptions of zero, both their plaintext diagonals).
  */
+import { getHeapStatistics } from 'node:v8';
 import { secretRng } from '../../engine/rng.ts';
 import { createCkks } from '../he/ckks.ts';
 import { runInThreads } from '../threads.ts';
@@ -16,21 +17,42 @@ type RoleArgs =
   | { role: 'guest'; config: VflConfig; columns: Float64Array[]; labels: Uint8Array; secret: Uint8Array }
   | { role: 'host'; config: VflConfig; columns: Float64Array[] };
 
+/**
+ * This thread's memory, in MB: its V8 heap plus the external memory V8 accounts to it (array
+ * buffers; SEAL's WebAssembly heap where V8 counts it). Sampled after every message a role
+ * handles; the peak is reported. The process's peak RSS (all three threads) is reported beside it.
+ */
+function threadMB(): number {
+  const h = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory?: number };
+  return (h.used_heap_size + (h.external_memory ?? 0)) / 2 ** 20;
+}
+
+function sampled<P extends { receive(e: never): unknown }>(party: P, peak: { mb: number }): P {
+  const receive = party.receive.bind(party) as (e: never) => unknown;
+  (party as { receive: (e: never) => unknown }).receive = (e: never) => {
+    const out = receive(e);
+    peak.mb = Math.max(peak.mb, threadMB());
+    return out;
+  };
+  return party;
+}
+
 /** Build one role in this thread (the CKKS context too, as a node process does once). */
 export async function createParty(a: RoleArgs) {
   const ckks = await createCkks(a.config.params);
+  const peak = { mb: threadMB() };
   switch (a.role) {
     case 'arbiter': {
-      const party = new VflArbiter(ckks, a.config, secretRng(a.secret, 'vfl-lr-arbiter'));
-      return { party, result: () => ({ iterations: party.iterations, converged: party.converged, gradientNorms: party.gradientNorms }) };
+      const party = sampled(new VflArbiter(ckks, a.config, secretRng(a.secret, 'vfl-lr-arbiter')), peak);
+      return { party, result: () => ({ iterations: party.iterations, converged: party.converged, gradientNorms: party.gradientNorms, profile: party.profile, peakMB: peak.mb }) };
     }
     case 'guest': {
-      const party = new VflGuest(ckks, a.columns, a.labels, a.config, secretRng(a.secret, 'vfl-mask'));
-      return { party, result: () => ({ weights: party.weights }) };
+      const party = sampled(new VflGuest(ckks, a.columns, a.labels, a.config, secretRng(a.secret, 'vfl-mask')), peak);
+      return { party, result: () => ({ weights: party.weights, profile: party.profile, peakMB: peak.mb }) };
     }
     case 'host': {
-      const party = new VflHost(ckks, a.columns, a.config);
-      return { party, result: () => ({ weights: party.weights }) };
+      const party = sampled(new VflHost(ckks, a.columns, a.config), peak);
+      return { party, result: () => ({ weights: party.weights, profile: party.profile, peakMB: peak.mb }) };
     }
   }
 }
@@ -59,6 +81,12 @@ export interface VflThreadsResult {
   setupSeconds: number;
   bytesByPair: Record<string, number>;
   totalBytes: number;
+  /** Seconds per kind of work, per role (the rest of `seconds` is waiting and messaging). */
+  profile: Record<string, Record<string, number>>;
+  /** Peak memory per role's thread (V8 heap and external memory), MB. */
+  peakMB: Record<string, number>;
+  /** Peak resident set of the whole process (the three threads together), MB. */
+  processPeakRssMB: number;
   /** `seconds` of the warm-up runs (the first on cold threads). */
   warmupSeconds: readonly number[];
 }
@@ -72,6 +100,7 @@ export async function trainInThreads(input: VflThreadsInput): Promise<VflThreads
     host: { module, args: { role: 'host', config, columns: [...input.host] } },
   }, { warmups: input.warmups ?? 0 });
   const a = run.results.arbiter as { iterations: number; converged: boolean; gradientNorms: number[] };
+  const r = run.results as Record<string, { profile: Record<string, number>; peakMB: number }>;
   return {
     guestWeights: (run.results.guest as { weights: Float64Array }).weights,
     hostWeights: (run.results.host as { weights: Float64Array }).weights,
@@ -82,6 +111,10 @@ export async function trainInThreads(input: VflThreadsInput): Promise<VflThreads
     setupSeconds: run.setupSeconds,
     bytesByPair: run.bytesByPair,
     totalBytes: Object.values(run.bytesByPair).reduce((s, b) => s + b, 0),
+    profile: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.profile])),
+    peakMB: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.peakMB])),
+    processPeakRssMB: process.resourceUsage().maxRSS / 1024,
     warmupSeconds: run.warmupSeconds,
   };
 }
+

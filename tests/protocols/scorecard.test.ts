@@ -312,8 +312,10 @@ describe('federated scorecard', () => {
     expectEnginePoints(run, pair, await duckdbPoints(input, scorecardSql(run.model)));
     const central = centralStandardErrors(run);
     // Breast is nearly separable: standard errors reach tens, and the flooded Fisher matrix's noise
-    // goes through its inverse; agreement to 1e-4 relative.
-    for (let j = 0; j < central.length; j++) expect(Math.abs(g.standardErrors![j]! - central[j]!)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(central[j]!)));
+    // goes through its inverse. Since training no longer clamps rows to one sigmoid window (issue 14),
+    // the model sits at the true, more separated optimum, whose information matrix is worse
+    // conditioned: measured 1.5e-4 and 4.2e-4 relative (1e-4 held for the clamped fit); 1e-3 relative.
+    for (let j = 0; j < central.length; j++) expect(Math.abs(g.standardErrors![j]! - central[j]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(central[j]!)));
   }, 120_000);
 
   it('refuses bad configuration, undeclared features and malformed messages with coded errors', async () => {

@@ -126,7 +126,9 @@ describe('vertical logistic regression', () => {
     const b = await trainInMemory({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, rng: seededRng(1) });
     const wa = fedModel(a.guest, a.host);
     const wb = fedModel(b.guest, b.host);
-    expect(a.arbiter.iterations).toBe(b.arbiter.iterations);
+    // Training stops once the gradient is at the flooding noise's level, so the round it stops in
+    // varies with the noise by a few rounds; the weights agree up to that noise.
+    expect(Math.abs(a.arbiter.iterations - b.arbiter.iterations)).toBeLessThanOrEqual(4);
     wa.weights.forEach((w, j) => expect(Math.abs(w - wb.weights[j]!)).toBeLessThan(FLOOD_SPREAD));
     const central = fitLogistic([...p.g.train, ...p.h.train], p.yTrain, { optimizer: 'newton', tolerance: 1e-12, lambda: 0.05 });
     const fedAuc = auc(predictLogistic(wa, [...p.g.test, ...p.h.test]), p.yTest);
@@ -142,7 +144,7 @@ describe('vertical logistic regression', () => {
     const mem = await trainInMemory({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, rng: seededRng(2) });
     const thr = await trainInThreads({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, arbiterSecret: cryptoRng.bytes(32), guestSecret: cryptoRng.bytes(32) });
     expect(thr.converged).toBe(true);
-    expect(thr.iterations).toBe(mem.arbiter.iterations);
+    expect(Math.abs(thr.iterations - mem.arbiter.iterations)).toBeLessThanOrEqual(4);
     thr.guestWeights.forEach((w, j) => expect(Math.abs(w - mem.guest.weights[j]!)).toBeLessThan(FLOOD_SPREAD));
     thr.hostWeights.forEach((w, j) => expect(Math.abs(w - mem.host.weights[j]!)).toBeLessThan(FLOOD_SPREAD));
     // Every route the protocol uses carried bytes; the host's encryptions of zero came from the arbiter.

@@ -84,7 +84,7 @@ describe('three processes over HTTP', () => {
     const h = standardizedSide(pair.host);
     const fed = await trainInMemory({ guest: g.train, labels: g.trainTable.label!, host: h.train, config: vflConfig('in-memory', TRAINING), rng: seededRng('flood:42') });
     reference = [...fed.guest.weights, ...fed.host.weights];
-  }, 120_000);
+  }, 300_000);
   afterAll(async () => {
     await c.stop();
   });
