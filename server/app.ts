@@ -73,7 +73,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     role: o.role,
     peers: o.peers,
     http,
-    client: new SignedClient({ store: o.runtime.store, identity: o.identity, gate: o.runtime.gate, http }),
+    client: new SignedClient({ store: o.runtime.store, identity: o.identity, gate: o.runtime.gate, http, ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}) }),
     adminToken: o.adminToken,
     dataRoot: o.dataRoot,
     authz: o.authz,

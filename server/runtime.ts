@@ -139,8 +139,11 @@ export class NodeRuntime {
         if (this.o.peers.get(b.node)?.role !== 'bank') throw new IndomainError('SRV_BAD_REQUEST', `no pinned bank node "${b.node}"`, { field: `banks[${i}]` });
       });
     } else {
-      for (const side of ['guest', 'host'] as const) {
-        if (!this.o.peers.get(spec[side].node)) throw new IndomainError('SRV_BAD_REQUEST', `no pinned peer "${spec[side].node}"`, { field: side });
+      for (const [side, role] of [['guest', 'bank'], ['host', 'platform']] as const) {
+        const peer = this.o.peers.get(spec[side].node);
+        if (!peer) throw new IndomainError('SRV_BAD_REQUEST', `no pinned peer "${spec[side].node}"`, { field: side });
+        // Refused here, not only by the receivers' JobStart check: the guest a bank, the host the platform.
+        if (peer.role !== role) throw new IndomainError('SRV_BAD_REQUEST', `the ${side} of a job must be a ${role} node`, { field: side });
       }
     }
     if (store.job(spec.id)) throw new IndomainError('SRV_BAD_REQUEST', `job "${spec.id}" exists`, { field: 'id' });

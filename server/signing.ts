@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { generateSecretKey, publicKeyObject, publicKeyOf, signer, verifyWith } from './ed25519.ts';
+import { generateSecretKey, publicKeyObject, publicKeyOf, signer, verify as verifyEd25519, verifyWith } from './ed25519.ts';
 import { IndomainError } from '../engine/errors.ts';
 
 export const HEADER = {
@@ -59,6 +59,29 @@ export function signRequest(id: Identity, method: string, path: string, body: Ui
   };
 }
 
+/**
+ * The header of a signed exchange's reply: the answering node's signature over
+ *   "indomain-v1-reply\n" PATH "\n" SIGNER "\n" REQUEST-NONCE "\n" hex(SHA-256(reply body))
+ * so that a reply is bound to the node that gave it, the route, and the one request it answers (its
+ * nonce): a reply altered on the way, or another request's reply, does not verify.
+ */
+export const REPLY_SIGNATURE = 'x-indomain-reply-signature';
+
+function replyCanonical(path: string, signerName: string, requestNonce: string, body: Uint8Array): Uint8Array {
+  return new TextEncoder().encode(['indomain-v1-reply', path, signerName, requestNonce, sha256Hex(body)].join('\n'));
+}
+
+/** The base64 signature of a reply to the request that carried `requestNonce`. */
+export function signReply(id: Identity, path: string, requestNonce: string, body: Uint8Array): string {
+  return Buffer.from(id.sign(replyCanonical(path, id.name, requestNonce, body))).toString('base64');
+}
+
+/** Whether `signature` is `signerName`'s (public key `pub`) over this reply to the request with `requestNonce`. */
+export function verifyReply(pub: Uint8Array, signerName: string, path: string, requestNonce: string, signature: string | undefined, body: Uint8Array): boolean {
+  if (!signature) return false;
+  return verifyEd25519(Buffer.from(signature, 'base64'), replyCanonical(path, signerName, requestNonce, body), pub);
+}
+
 /** Remembers nonces for the freshness window; `claim` returns false for a nonce already seen. */
 export interface NonceStore {
   claim(sender: string, nonce: string, timestamp: number): boolean;
@@ -74,6 +97,25 @@ export class RequestVerifier {
     private readonly clock: () => number = Date.now,
   ) {
     this.keys = new Map([...peers].map(([name, pub]) => [name, publicKeyObject(pub)]));
+  }
+
+  /**
+   * What can be checked before the body is read, each with the code `verify` gives it: the four
+   * headers present, a pinned sender, a fresh timestamp, a well-formed nonce. A request that fails
+   * here is refused before its body is buffered or parsed; `verify` still checks all of it.
+   */
+  precheck(headers: Record<string, string | string[] | undefined>): void {
+    const h = (k: string) => {
+      const v = headers[k];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const missing = [HEADER.node, HEADER.timestamp, HEADER.nonce, HEADER.signature].filter((k) => !h(k));
+    if (missing.length > 0) throw new IndomainError('SRV_UNSIGNED', `missing ${missing.join(', ')}`);
+    const sender = h(HEADER.node)!;
+    if (!this.keys.has(sender)) throw new IndomainError('SRV_UNKNOWN_PEER', `"${sender.slice(0, 64)}"`);
+    const ts = Number(h(HEADER.timestamp));
+    if (!Number.isSafeInteger(ts) || Math.abs(this.clock() - ts) > MAX_SKEW_MS) throw new IndomainError('SRV_STALE_REQUEST', 'the timestamp is outside the freshness window');
+    if (!/^[0-9a-f]{16,64}$/.test(h(HEADER.nonce)!)) throw new IndomainError('SRV_UNSIGNED', 'nonce must be 16–64 hex characters');
   }
 
   /** The verified sender's name, or a coded refusal. */

@@ -23,6 +23,13 @@ export interface UnsafeAppOptions {
   readonly authCheck?: 'route' | 'url-prefix';
   /** 'unconfined' reads any path the process can (the old handling). */
   readonly dataPaths?: 'root' | 'unconfined';
+  /**
+   * The peer routes take any body the root parses (JSON, text) and read it before any check of the
+   * signature headers (the old order): an unsigned caller makes the node buffer and parse it.
+   */
+  readonly peerBodyFirst?: boolean;
+  /** The bank takes a signed exchange's reply without checking the platform's signature on it (the old handling). */
+  readonly acceptUnsignedReplies?: boolean;
   /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
   readonly askUnauthorised?: boolean;
 }

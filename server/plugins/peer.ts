@@ -13,7 +13,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import { PlatformGrants } from '../grants.ts';
 import { PlatformMonitor } from '../monitoring/platform-monitor.ts';
 import { PlatformScorer } from '../scoring/platform-scorer.ts';
-import { RequestVerifier } from '../signing.ts';
+import { HEADER, REPLY_SIGNATURE as REPLY_SIGNATURE_HEADER, RequestVerifier, signReply } from '../signing.ts';
 import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from '../transport/egress.ts';
 import { errors } from './schemas.ts';
 
@@ -48,6 +48,14 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const keys = new Map([...node.peers.values()].map((p) => [p.name, p.publicKey]));
   app.decorate('verifier', new RequestVerifier(keys, node.store));
   app.decorateRequest('sender', '');
+  if (!node.unsafe.peerBodyFirst) {
+    // Only msgpack here: a JSON or text body is refused (415 → SRV_BAD_REQUEST) before it is read,
+    // never parsed into objects for a caller whose signature has not been checked yet.
+    app.removeAllContentTypeParsers();
+    // Before the body is read: the signature headers present, a pinned sender, a fresh timestamp.
+    // Only then is the body buffered; the signature over it is checked in preValidation below.
+    app.addHook('onRequest', async (req: FastifyRequest) => app.verifier.precheck(req.headers));
+  }
   app.addContentTypeParser('application/msgpack', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   // Unconditional: every route of this plugin, whatever the request target looked like.
   app.addHook('preValidation', async (req: FastifyRequest) => {
@@ -80,7 +88,9 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
   for (const [path, { summary, a }] of Object.entries(answerers)) {
     app.post(path, { validatorCompiler: bytesOnly, schema: { summary, ...msgpack, response: { 200: { description: 'the msgpack reply envelope', content: { 'application/msgpack': { schema: reply200 } } }, ...errors } } }, async (req, reply) => {
       const out = await a.answer(req.sender, req.body);
-      return reply.status(200).header('content-type', 'application/msgpack').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+      // Signed for this route and this request (the nonce verified above): server/signing.ts signReply.
+      const nonce = String(req.headers[HEADER.nonce]);
+      return reply.status(200).header('content-type', 'application/msgpack').header(REPLY_SIGNATURE_HEADER, signReply(node.identity, path, nonce, out)).send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
     });
   }
 };

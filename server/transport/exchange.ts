@@ -8,7 +8,7 @@
 import { ERRORS, IndomainError, type ErrorCode } from '../../engine/errors.ts';
 import { decodeMessage, encodeMessage } from '../../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../../protocols/message.ts';
-import { sha256Hex as sha256, signRequest, type Identity } from '../signing.ts';
+import { HEADER, REPLY_SIGNATURE, sha256Hex as sha256, signRequest, verifyReply, type Identity } from '../signing.ts';
 import type { NodeStore } from '../store/node-store.ts';
 import { PEER_GRANTS_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from './egress.ts';
 import type { Gate } from './gate.ts';
@@ -60,14 +60,23 @@ export interface ExchangeOptions {
 }
 
 export class SignedClient {
-  constructor(private readonly o: { readonly store: NodeStore; readonly identity: Identity; readonly gate: Gate; readonly http: HttpClient }) {}
+  constructor(
+    private readonly o: {
+      readonly store: NodeStore;
+      readonly identity: Identity;
+      readonly gate: Gate;
+      readonly http: HttpClient;
+      /** TEST ONLY (tests/attacks/exchange-reply-forgery.test.ts): take a reply without checking the peer's signature on it (the old handling). */
+      readonly acceptUnsignedReplies?: boolean;
+    },
+  ) {}
 
   /** Send `request` to `peer` on the exchange's path; the checked reply. */
   async exchange(peer: Peer, x: Exchange, request: Envelope, opts: ExchangeOptions): Promise<Envelope> {
     const { store, gate } = this.o;
     gate.check(request, peer.name);
     const body = encodeMessage(request);
-    const headers = { ...signRequest(this.o.identity, 'POST', x.path, body), 'content-type': 'application/msgpack' };
+    const headers: Record<string, string> = { ...signRequest(this.o.identity, 'POST', x.path, body), 'content-type': 'application/msgpack' };
     const job = request.job;
     const key = `${job}|${x.protocol}|${sha256(body).slice(0, 16)}`;
     const privacy = messageSpec(x.protocol, x.request).privacy;
@@ -85,6 +94,13 @@ export class SignedClient {
       throw peerError(peer.name, res.status, res.body);
     }
     const bytes = new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
+    // The reply must be signed by the peer addressed, for this route and this request (its nonce):
+    // a reply altered on the way or taken from another request is refused before it is decoded.
+    const sig = res.headers?.[REPLY_SIGNATURE];
+    if (!this.o.acceptUnsignedReplies && !verifyReply(peer.publicKey, peer.name, x.path, headers[HEADER.nonce]!, Array.isArray(sig) ? sig[0] : sig, bytes)) {
+      await sent;
+      throw new IndomainError('SRV_BAD_SIGNATURE', `${peer.name}: the reply on ${x.path} is not signed by it for this request`);
+    }
     const reply = decodeMessage(bytes);
     checkEnvelope(reply, { protocol: x.protocol, type: x.reply, job });
     gate.admit(reply, peer.name);

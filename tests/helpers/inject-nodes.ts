@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createNode } from '../../server/main.ts';
+import { createNode, type NodeOptions } from '../../server/main.ts';
 import type { Identity } from '../../server/signing.ts';
 import { NodeStore } from '../../server/store/node-store.ts';
 import type { NodeRole, PeersFile } from '../../server/transport/peer.ts';
@@ -27,7 +27,8 @@ export const NODES: readonly { name: string; role: NodeRole }[] = [
   { name: 'bank-1', role: 'bank' },
 ];
 
-export async function injectNodes(): Promise<{ nodes: InjectNode[]; identities: Map<string, Identity>; close: () => Promise<void> }> {
+/** `unsafe`: TEST ONLY switches passed to every node (tests/attacks). */
+export async function injectNodes(unsafe?: NodeOptions['unsafe']): Promise<{ nodes: InjectNode[]; identities: Map<string, Identity>; close: () => Promise<void> }> {
   const dir = tempDir('indomain-inject-');
   const peers: PeersFile = { nodes: [] };
   const identities = new Map<string, Identity>();
@@ -42,7 +43,7 @@ export async function injectNodes(): Promise<{ nodes: InjectNode[]; identities: 
   writeFileSync(join(dir, 'peers.json'), JSON.stringify(peers));
   const nodes: InjectNode[] = [];
   for (const n of NODES) {
-    const made = await createNode({ role: n.role, name: n.name, data: join(dir, n.name), peers: join(dir, 'peers.json'), adminToken: INJECT_TOKEN, dataRoot: tempDir('indomain-inject-root-'), psiWorkers: 1 });
+    const made = await createNode({ role: n.role, name: n.name, data: join(dir, n.name), peers: join(dir, 'peers.json'), adminToken: INJECT_TOKEN, dataRoot: tempDir('indomain-inject-root-'), psiWorkers: 1, ...(unsafe ? { unsafe } : {}) });
     await made.app.ready();
     nodes.push({ name: n.name, role: n.role, app: made.app, close: made.close });
   }
