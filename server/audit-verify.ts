@@ -23,6 +23,7 @@ import './messages.ts';
 import '../protocols/psi/messages.ts';
 import '../protocols/vfl-lr/messages.ts';
 import '../protocols/scorecard/messages.ts';
+import '../protocols/secagg/messages.ts';
 
 export interface NodeChain {
   name: string;

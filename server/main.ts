@@ -78,6 +78,9 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     reports: o.unsafe?.reports,
     // The platform snapshots the development sample's public credit records when it deploys a model.
     onDeployed: (spec, ids) => snapshotEvents(store, spec.id, spec, ids),
+    // Consortium jobs: the banks' secagg identities are their pinned node keys; this node signs with its own.
+    peerKey: (node) => (node === identity.name ? identity.publicKey : peers.get(node)?.publicKey),
+    sign: identity.sign,
   });
   const runtime = new NodeRuntime({
     name: identity.name,

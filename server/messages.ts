@@ -16,7 +16,7 @@ export const JobStart = declareMessage({
   protocol: JOB,
   type: 'JobStart',
   from: 'coordinator',
-  to: ['guest', 'host'],
+  to: ['guest', 'host', 'bank'],
   privacy: 'metadata',
   fields: { spec: 'string' },
   discloses: 'the job specification: parties, dataset names, pipeline and parameters',
@@ -26,7 +26,7 @@ export const StageStart = declareMessage({
   protocol: JOB,
   type: 'StageStart',
   from: 'coordinator',
-  to: ['guest', 'host'],
+  to: ['guest', 'host', 'bank'],
   privacy: 'metadata',
   fields: { stage: 'string' },
   discloses: 'that a pipeline stage starts',
@@ -40,7 +40,7 @@ export const StageStart = declareMessage({
 export const StageDone = declareMessage({
   protocol: JOB,
   type: 'StageDone',
-  from: ['guest', 'host'],
+  from: ['guest', 'host', 'bank'],
   to: ['coordinator'],
   privacy: 'metadata',
   fields: {
@@ -83,7 +83,7 @@ export const HostTestScores = declareMessage({
 export const JobFailed = declareMessage({
   protocol: JOB,
   type: 'JobFailed',
-  from: ['guest', 'host'],
+  from: ['guest', 'host', 'bank'],
   to: ['coordinator'],
   privacy: 'metadata',
   fields: {

@@ -9,7 +9,7 @@ import { IndomainError } from '../engine/errors.ts';
 import { encodeMessage } from '../protocols/codec.ts';
 import type { Envelope } from '../protocols/message.ts';
 import type { JobFactory } from './jobs/run.ts';
-import type { JobSpec } from './jobs/spec.ts';
+import { isConsortium, type AnySpec } from './jobs/spec.ts';
 import type { Identity } from './signing.ts';
 import type { NodeStore } from './store/node-store.ts';
 import { Delivery } from './transport/delivery.ts';
@@ -62,6 +62,25 @@ export class NodeRuntime {
     const last = o.store.audit.records('policy').pop();
     const body = { allowedClasses: [...this.policy.allowedClasses].sort() };
     if (!last || last.body !== JSON.stringify(body)) o.store.tx(() => o.store.audit.append('policy', '', body));
+    // The coordinator's clock for consortium jobs: a secagg stage that waited its time closes.
+    if (o.role === 'coordinator') {
+      this.clock = setInterval(() => this.deadlines(), 500);
+      this.clock.unref();
+    }
+  }
+
+  private clock: NodeJS.Timeout | undefined;
+
+  /**
+   * Store a StageDeadline in the coordinator's own inbox for every job whose stage waited its time
+   * (once per stage: the same job, type and round is one inbox record), then process it.
+   */
+  private deadlines(): void {
+    const { store, name } = this.o;
+    for (const { job, round } of this.runner.dueDeadlines(Date.now())) {
+      const env: Envelope = { job, protocol: 'job', type: 'StageDeadline', round, from: 'coordinator', to: 'coordinator', body: {} };
+      if (store.receive(job, messageKey(env), name, encodeMessage(env), { protocol: 'job', type: 'StageDeadline', round, privacy: 'metadata' })) void this.pump(job);
+    }
   }
 
   get store(): NodeStore {
@@ -94,6 +113,7 @@ export class NodeRuntime {
   }
 
   stop(): void {
+    if (this.clock) clearInterval(this.clock);
     this.delivery.stop();
   }
 
@@ -110,15 +130,21 @@ export class NodeRuntime {
   }
 
   /** Create a job on the coordinator: stored as its own first inbox record, so replay covers it. */
-  createJob(spec: JobSpec): void {
+  createJob(spec: AnySpec): void {
     const { store, name } = this.o;
     if (this.o.role !== 'coordinator') throw new IndomainError('SRV_BAD_REQUEST', 'jobs are created on the coordinator');
     if (spec.coordinator !== name) throw new IndomainError('SRV_BAD_REQUEST', `spec names coordinator "${spec.coordinator}", this is "${name}"`, { field: 'coordinator' });
-    for (const [side, role] of [['guest', 'bank'], ['host', 'platform']] as const) {
-      const peer = this.o.peers.get(spec[side].node);
-      if (!peer) throw new IndomainError('SRV_BAD_REQUEST', `no pinned peer "${spec[side].node}"`, { field: side });
-      // Refused here, not only by the receivers' JobStart check: the guest a bank, the host the platform.
-      if (peer.role !== role) throw new IndomainError('SRV_BAD_REQUEST', `the ${side} of a job must be a ${role} node`, { field: side });
+    if (isConsortium(spec)) {
+      spec.banks.forEach((b, i) => {
+        if (this.o.peers.get(b.node)?.role !== 'bank') throw new IndomainError('SRV_BAD_REQUEST', `no pinned bank node "${b.node}"`, { field: `banks[${i}]` });
+      });
+    } else {
+      for (const [side, role] of [['guest', 'bank'], ['host', 'platform']] as const) {
+        const peer = this.o.peers.get(spec[side].node);
+        if (!peer) throw new IndomainError('SRV_BAD_REQUEST', `no pinned peer "${spec[side].node}"`, { field: side });
+        // Refused here, not only by the receivers' JobStart check: the guest a bank, the host the platform.
+        if (peer.role !== role) throw new IndomainError('SRV_BAD_REQUEST', `the ${side} of a job must be a ${role} node`, { field: side });
+      }
     }
     if (store.job(spec.id)) throw new IndomainError('SRV_BAD_REQUEST', `job "${spec.id}" exists`, { field: 'id' });
     store.putJob(spec.id, JSON.stringify(spec));

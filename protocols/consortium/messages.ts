@@ -99,3 +99,16 @@ export const HybridFinished = declareMessage({
   fields: { converged: 'boolean', iterations: 'int', gradientNorm: 'number' },
   discloses: 'whether training converged, after how many rounds, and the final gradient norm',
 });
+
+export const CONSORTIUM_LR = 'consortium-lr';
+
+export const Iterate = declareMessage({
+  protocol: CONSORTIUM_LR,
+  type: 'Iterate',
+  from: 'coordinator',
+  to: ['bank'],
+  privacy: 'model',
+  fields: { weights: 'f64', final: 'boolean' },
+  discloses:
+    "the consortium model's current Newton iterate (intercept, then the weights), or the final model: an empty vector opens the first secure sum (row and event counts); the first iterate's intercept is the logit of the pooled event rate; each later iterate is a function of the pooled gradient and Hessian of the surviving banks (never of one bank's)",
+});

@@ -4,7 +4,7 @@
  * classes, which depend on the protocols, the data and the store.
  */
 import type { Envelope } from '../../protocols/message.ts';
-import type { JobSpec } from './spec.ts';
+import type { ConsortiumSpec, JobSpec } from './spec.ts';
 
 /** A bank's or the platform's part of a job (server/jobs/node-job.ts). */
 export interface NodeRun {
@@ -29,9 +29,14 @@ export interface CoordinatorRun {
   create(): Envelope[];
   receive(env: Envelope, now: number): Promise<Envelope[] | null>;
   progress(now?: number): Record<string, unknown>;
+  /** The round of a StageDeadline due now (consortium jobs: a secagg stage waited its time), if any. */
+  deadlineDue?(now: number): number | undefined;
 }
 
 export interface JobFactory {
   coordinator(spec: JobSpec): CoordinatorRun;
   node(spec: JobSpec, role: 'guest' | 'host'): NodeRun;
+  consortiumCoordinator(spec: ConsortiumSpec): CoordinatorRun;
+  /** A bank's part of a consortium job (`role`: bank-i). */
+  consortiumBank(spec: ConsortiumSpec, role: string): NodeRun;
 }

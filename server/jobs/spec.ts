@@ -10,6 +10,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { scorecardConfig, type ScorecardConfig } from '../../protocols/scorecard/protocol.ts';
 import { vflConfig, type VflConfig } from '../../protocols/vfl-lr/protocol.ts';
+import { secAggConfig } from '../../protocols/secagg/common.ts';
 
 export type Pipeline = 'lr' | 'scorecard';
 
@@ -74,18 +75,120 @@ export function envelope(job: string, protocol: string, type: string, round: num
   return { job, protocol, type, round, from, to, body };
 }
 
-/** Protocol roles of a job. */
+/** Protocol roles of a two-party job. */
 export const ROLES = ['guest', 'host', 'coordinator', 'arbiter'] as const;
 
+/**
+ * A consortium job (`consortium-lr`, protocols/consortium/horizontal.ts): a coordinator and n banks,
+ * each on its own dataset (the same feature columns, its own borrowers and labels), no platform.
+ * Bank i (1-based, in the listed order) plays role `bank-i`; its Shamir point in secagg is i.
+ */
+export interface ConsortiumSpec {
+  readonly id: string;
+  readonly pipeline: 'consortium-lr';
+  readonly coordinator: string;
+  readonly banks: readonly { readonly node: string; readonly dataset: string }[];
+  /** The feature columns every bank trains on, by name (each bank's dataset has them and the label). */
+  readonly features: readonly string[];
+  /** Banks needed in every secure sum (default: a majority). */
+  readonly threshold?: number;
+  readonly seed: string;
+  readonly testFraction: number;
+  /** consortium-lr's configuration (lambda, tolerance, maxIterations, fractionBits). */
+  readonly training?: { lambda?: number; tolerance?: number; maxIterations?: number; fractionBits?: number };
+  /** Seconds the coordinator waits for a secure-aggregation stage before the missing banks count as dropped. */
+  readonly stageTimeoutSeconds?: number;
+}
+
+export type AnySpec = JobSpec | ConsortiumSpec;
+
+export function isConsortium(spec: AnySpec): spec is ConsortiumSpec {
+  return spec.pipeline === 'consortium-lr';
+}
+
+/** The role of bank i (1-based) in a consortium job. */
+export const bankRole = (i: number): string => `bank-${i}`;
+
+/** The declared role a job role stands for: `bank-2` is a `bank` (message declarations name kinds). */
+export function roleKind(role: string): string {
+  return /^bank-[1-9][0-9]*$/.test(role) ? 'bank' : role;
+}
+
+/** Every role of a job. */
+export function rolesOfJob(spec: AnySpec): string[] {
+  return isConsortium(spec) ? ['coordinator', ...spec.banks.map((_, i) => bankRole(i + 1))] : [...ROLES];
+}
+
 /** The node that plays `role` in a job (the coordinator node also runs the `vfl-lr` arbiter). */
-export function nodeOfRole(spec: JobSpec, role: string): string {
-  if (role === 'guest') return spec.guest.node;
-  if (role === 'host') return spec.host.node;
+export function nodeOfRole(spec: AnySpec, role: string): string {
   if (role === 'arbiter' || role === 'coordinator') return spec.coordinator;
+  if (isConsortium(spec)) {
+    const m = /^bank-([1-9][0-9]*)$/.exec(role);
+    const b = m ? spec.banks[Number(m[1]) - 1] : undefined;
+    if (b) return b.node;
+  } else {
+    if (role === 'guest') return spec.guest.node;
+    if (role === 'host') return spec.host.node;
+  }
   throw new IndomainError('SRV_UNKNOWN_PARTY', `role "${role}"`);
 }
 
 /** Every role `node` plays in a job. */
-export function rolesOf(spec: JobSpec, node: string): string[] {
-  return ROLES.filter((r) => nodeOfRole(spec, r) === node);
+export function rolesOf(spec: AnySpec, node: string): string[] {
+  return rolesOfJob(spec).filter((r) => nodeOfRole(spec, r) === node);
+}
+
+/** Validate a job spec of any pipeline (two-party or consortium). */
+export function parseAnySpec(raw: unknown): AnySpec {
+  if (typeof raw === 'string') {
+    try {
+      raw = JSON.parse(raw) as unknown;
+    } catch {
+      throw new IndomainError('SRV_BAD_REQUEST', 'job spec: is not JSON', { field: 'spec' });
+    }
+  }
+  if (raw && typeof raw === 'object' && (raw as Record<string, unknown>).pipeline === 'consortium-lr') return parseConsortiumSpec(raw as Record<string, unknown>);
+  return parseJobSpec(raw);
+}
+
+function parseConsortiumSpec(s: Record<string, unknown>): ConsortiumSpec {
+  const bad = (field: string, why: string): never => {
+    throw new IndomainError('SRV_BAD_REQUEST', `job spec: ${why}`, { field });
+  };
+  if (typeof s.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(s.id)) bad('id', 'must be 1–64 of A–Z a–z 0–9 . _ -');
+  if (typeof s.coordinator !== 'string') bad('coordinator', 'must name the coordinator node');
+  if (!Array.isArray(s.banks) || s.banks.length < 2) bad('banks', 'must list at least two { node, dataset }');
+  const banks = (s.banks as unknown[]).map((b, i) => {
+    const r = b as Record<string, unknown> | null;
+    if (!r || typeof r !== 'object' || typeof r.node !== 'string' || typeof r.dataset !== 'string') bad(`banks[${i}]`, 'must be { node, dataset }');
+    return { node: r!.node as string, dataset: r!.dataset as string };
+  });
+  const nodes = banks.map((b) => b.node);
+  if (new Set(nodes).size !== nodes.length || nodes.includes(s.coordinator as string)) bad('banks', 'lists a node twice or the coordinator');
+  if (!Array.isArray(s.features) || s.features.length < 1 || s.features.some((f) => typeof f !== 'string') || new Set(s.features).size !== s.features.length) bad('features', 'must list the feature columns, each once');
+  const seed = s.seed === undefined ? '42' : String(s.seed);
+  const testFraction = s.testFraction === undefined ? 0.2 : Number(s.testFraction);
+  if (!(testFraction > 0 && testFraction < 1)) bad('testFraction', 'must be in (0, 1)');
+  if (s.training !== undefined && (s.training === null || typeof s.training !== 'object' || Array.isArray(s.training))) bad('training', 'must be an object');
+  const training = (s.training ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(training)) {
+    if (!['lambda', 'tolerance', 'maxIterations', 'fractionBits'].includes(k) || typeof training[k] !== 'number') bad(`training.${k}`, 'is not a number setting of consortium-lr');
+  }
+  const timeout = s.stageTimeoutSeconds === undefined ? undefined : Number(s.stageTimeoutSeconds);
+  if (timeout !== undefined && !(timeout > 0 && timeout <= 3600)) bad('stageTimeoutSeconds', 'must be in (0, 3600]');
+  const spec: ConsortiumSpec = {
+    id: s.id as string,
+    pipeline: 'consortium-lr',
+    coordinator: s.coordinator as string,
+    banks,
+    features: [...(s.features as string[])],
+    ...(s.threshold !== undefined ? { threshold: Number(s.threshold) } : {}),
+    seed,
+    testFraction,
+    ...(s.training !== undefined ? { training: training as ConsortiumSpec['training'] } : {}),
+    ...(timeout !== undefined ? { stageTimeoutSeconds: timeout } : {}),
+  };
+  // The secure-aggregation configuration is checked now (threshold above half, at most n).
+  secAggConfig({ job: spec.id, banks: banks.map((_, i) => bankRole(i + 1)), ...(spec.threshold !== undefined ? { threshold: spec.threshold } : {}) });
+  return spec;
 }

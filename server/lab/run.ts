@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { Cluster, type JobView } from '../cluster.ts';
-import { BANK_CATEGORICAL, DEFAULT_LAB, generateFollowUp, generateLab, LABEL, PLATFORM_CATEGORICAL, type LabOptions } from './generate.ts';
+import { BANK_CATEGORICAL, BANK_FEATURES, DEFAULT_LAB, generateFollowUp, generateLab, LABEL, PLATFORM_CATEGORICAL, type LabOptions } from './generate.ts';
 
 export interface LabRunOptions extends LabOptions {
   readonly out: string;
@@ -35,6 +35,21 @@ export interface LabSummary {
     /** Post-loan monitoring of the book twelve months on. */
     monitoring?: { scored: number; scoreStability: number; alerts: Record<string, number>; listed: number };
   }[];
+  /**
+   * consortium-lr over every bank's loans (bank features only, no platform): per bank, on its own
+   * test rows, its own model against the consortium model. With the lab's two banks the threshold
+   * is 2 of 2: no bank may drop out (a third bank would be needed for dropout tolerance).
+   */
+  consortium?: {
+    job: string;
+    banks: number;
+    threshold: number;
+    iterations: number;
+    converged: boolean;
+    rows: number;
+    seconds: number;
+    perBank: { bank: string; trainRows: number; testRows: number; ownTestAuc: number; consortiumTestAuc: number }[];
+  };
   bytesByPair: Record<string, number>;
   seconds: { generate: number; start: number; total: number };
 }
@@ -129,6 +144,31 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
         artifacts: dest,
       });
     }
+    // The banks' consortium: one logistic regression over every bank's loans, by secure aggregation.
+    {
+      const id = 'consortium-lr';
+      const threshold = bankNames.length;
+      const t = performance.now();
+      await cluster.admin('coordinator', 'POST', '/v1/admin/jobs', {
+        id,
+        pipeline: 'consortium-lr',
+        coordinator: 'coordinator',
+        banks: bankNames.map((node) => ({ node, dataset: 'loans' })),
+        features: [...BANK_FEATURES],
+        threshold,
+        seed: o.seed,
+        testFraction: 0.3,
+      });
+      const j = await cluster.waitForJob('coordinator', id, 240_000);
+      const r = j.result as { iterations: number; converged: boolean; rows: number };
+      const perBank = [];
+      for (const name of bankNames) {
+        const own = (await cluster.admin<JobView>(name, 'GET', `/v1/admin/jobs/${id}`)).progress as { trainRows: number; testRows: number; own: { testAuc: number }; consortium: { testAuc: number } };
+        perBank.push({ bank: name, trainRows: own.trainRows, testRows: own.testRows, ownTestAuc: own.own.testAuc, consortiumTestAuc: own.consortium.testAuc });
+      }
+      summary.consortium = { job: id, banks: bankNames.length, threshold, iterations: r.iterations, converged: r.converged, rows: r.rows, seconds: (performance.now() - t) / 1000, perBank };
+      o.log(`  consortium-lr over ${bankNames.length} banks (threshold ${threshold} of ${bankNames.length}${threshold === bankNames.length ? ': no dropout tolerance' : ''}): ${r.iterations} Newton steps, ${r.rows} rows`);
+    }
     // Twelve months on: the platform refreshes its data, each bank monitors its book.
     const later = generateFollowUp(data, o.seed);
     await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: later.platform, idColumn: 'id', uscc: true });
@@ -168,6 +208,17 @@ export function summaryMarkdown(s: LabSummary): string {
   lines.push('', '| bank | monitoring: rescored | score stability | alerts |', '| --- | --- | --- | --- |');
   for (const b of s.banks) {
     if (b.monitoring) lines.push(`| ${b.bank} | ${b.monitoring.scored} | ${b.monitoring.scoreStability.toFixed(4)} | ${Object.entries(b.monitoring.alerts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} |`);
+  }
+  if (s.consortium) {
+    const k = s.consortium;
+    lines.push(
+      '',
+      `consortium-lr over ${k.banks} banks' loans (bank features only; threshold ${k.threshold} of ${k.banks}${k.threshold === k.banks ? ', so no bank may drop out' : ''}): ${k.iterations} Newton steps, converged ${k.converged}, ${k.rows} training rows, ${k.seconds.toFixed(1)} s. Each bank's own test rows:`,
+      '',
+      '| bank | train rows | test rows | own model AUC | consortium model AUC |',
+      '| --- | --- | --- | --- | --- |',
+      ...k.perBank.map((b) => `| ${b.bank} | ${b.trainRows} | ${b.testRows} | ${b.ownTestAuc.toFixed(4)} | ${b.consortiumTestAuc.toFixed(4)} |`),
+    );
   }
   lines.push('', '| from → to | bytes |', '| --- | --- |', ...Object.entries(s.bytesByPair).map(([k, v]) => `| ${k} | ${mb(v)} |`));
   lines.push('', `Total ${s.seconds.total.toFixed(1)} s (data ${s.seconds.generate.toFixed(1)} s, node start ${s.seconds.start.toFixed(1)} s). Reports, models, PMML and SQL per bank under reports/; each node's data directory and database under nodes/.`);

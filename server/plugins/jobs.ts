@@ -6,13 +6,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IndomainError } from '../../engine/errors.ts';
-import { parseJobSpec } from '../jobs/spec.ts';
+import { parseAnySpec } from '../jobs/spec.ts';
 import { errors, JobId, JobView, Name, open, security, jobView } from './schemas.ts';
 
 const Side = Type.Object({ node: Type.String({ minLength: 1 }), dataset: Type.String({ minLength: 1 }) }, { additionalProperties: false });
 
 /** The job spec as submitted (server/jobs/spec.ts); the protocol configurations are checked by their own parsers. */
-const JobSpecBody = Type.Object(
+const TwoPartySpecBody = Type.Object(
   {
     id: Name,
     pipeline: Type.Union([Type.Literal('lr'), Type.Literal('scorecard')]),
@@ -26,6 +26,25 @@ const JobSpecBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** A consortium-lr job: a coordinator and n banks on their own datasets (server/jobs/spec.ts ConsortiumSpec). */
+const ConsortiumSpecBody = Type.Object(
+  {
+    id: Name,
+    pipeline: Type.Literal('consortium-lr'),
+    coordinator: Type.String({ minLength: 1 }),
+    banks: Type.Array(Side, { minItems: 2, maxItems: 255 }),
+    features: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    threshold: Type.Optional(Type.Integer({ minimum: 2 })),
+    seed: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+    testFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+    training: Type.Optional(open({})),
+    stageTimeoutSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+  },
+  { additionalProperties: false },
+);
+
+const JobSpecBody = Type.Union([TwoPartySpecBody, ConsortiumSpecBody]);
 
 const Traffic = Type.Object({ sent: Type.Record(Type.String(), Type.Number()), received: Type.Record(Type.String(), Type.Number()) });
 
@@ -49,7 +68,7 @@ export const jobsPlugin: FastifyPluginAsyncTypebox = async (app) => {
   });
   if (node.role === 'coordinator') {
     app.post('/', { prefixTrailingSlash: 'no-slash', schema: { summary: 'Create a job from a JSON spec', security, body: JobSpecBody, response: { 201: JobView, ...errors } } }, async (req, reply) => {
-      const spec = parseJobSpec(req.body);
+      const spec = parseAnySpec(req.body);
       runtime.createJob(spec);
       return reply.status(201).send(view(spec.id));
     });

@@ -6,7 +6,7 @@
  *   - a declared type (protocols/message.ts), with exactly its declared fields, nested records
  *     included (structured content is declared, never JSON inside a string);
  *   - sent in a role this node plays in the job (from the job spec this node stored: guest, host,
- *     or coordinator/arbiter; for online scoring and monitoring the model's job, so bank = guest
+ *     or coordinator/arbiter; in a consortium job bank-1 … bank-n, each a declared `bank`; for online scoring and monitoring the model's job, so bank = guest
  *     and platform = host), and that role one of the type's declared senders;
  *   - addressed to a role declared as a receiver of the type, played by another node (and, for a
  *     request the caller addresses itself, by the node it is about to contact);
@@ -23,7 +23,7 @@
  */
 import { IndomainError, isIndomainError } from '../../engine/errors.ts';
 import { messageSpec, validateBody, type Envelope, type MessageSpec } from '../../protocols/message.ts';
-import { nodeOfRole, parseJobSpec, ROLES, rolesOf, type JobSpec } from '../jobs/spec.ts';
+import { nodeOfRole, parseAnySpec, roleKind, rolesOf, rolesOfJob, type AnySpec } from '../jobs/spec.ts';
 import { LEGACY_FIELDS } from '../messages.ts';
 import type { NodeStore } from '../store/node-store.ts';
 import type { EgressPolicy, GateMode } from './egress.ts';
@@ -33,7 +33,7 @@ function senders(m: MessageSpec): readonly string[] {
 }
 
 export class Gate {
-  private readonly specs = new Map<string, JobSpec>();
+  private readonly specs = new Map<string, AnySpec>();
 
   constructor(
     private readonly o: { readonly name: string; readonly store: NodeStore; readonly policy: EgressPolicy; readonly mode?: GateMode },
@@ -44,12 +44,12 @@ export class Gate {
   }
 
   /** The job spec this node stored (specs do not change once stored). */
-  private jobSpec(job: string): JobSpec | undefined {
+  private jobSpec(job: string): AnySpec | undefined {
     let s = this.specs.get(job);
     if (!s) {
       const row = this.o.store.job(job);
       if (!row) return undefined;
-      this.specs.set(job, (s = parseJobSpec(row.spec)));
+      this.specs.set(job, (s = parseAnySpec(row.spec)));
     }
     return s;
   }
@@ -80,11 +80,11 @@ export class Gate {
     const spec = this.jobSpec(env.job);
     if (this.mode === 'legacy') return toNode ?? (spec ? nodeOfRole(spec, env.to) : no('the job is unknown here'));
     if (!spec) return no('the job is unknown here');
-    if (!senders(m).includes(env.from)) return no(`the sender role "${env.from}" is not a declared sender of this type`);
+    if (!senders(m).includes(roleKind(env.from))) return no(`the sender role "${env.from}" is not a declared sender of this type`);
     const mine = rolesOf(spec, this.o.name);
     if (!mine.includes(env.from)) return no(`this node plays ${mine.map((x) => `"${x}"`).join(', ') || 'no role'} in the job, not "${env.from}"`);
-    if (!m.to.includes(env.to)) return no(`the receiver role "${env.to}" is not a declared receiver of this type`);
-    if (!(ROLES as readonly string[]).includes(env.to)) return no(`unknown receiver role "${env.to}"`);
+    if (!m.to.includes(roleKind(env.to))) return no(`the receiver role "${env.to}" is not a declared receiver of this type`);
+    if (!rolesOfJob(spec).includes(env.to)) return no(`unknown receiver role "${env.to}"`);
     const dest = nodeOfRole(spec, env.to);
     if (dest === this.o.name) return no('the receiver role is played by this node');
     if (toNode !== undefined && toNode !== dest) return no(`the receiver role "${env.to}" is played by another node than the one addressed`);
@@ -99,8 +99,8 @@ export class Gate {
     const m = messageSpec(env.protocol, env.type);
     if (!spec) throw new IndomainError('SRV_NOT_FOUND', `job "${env.job}" is unknown here`);
     if (this.mode === 'enforce') {
-      if (!senders(m).includes(env.from)) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent by the ${env.from}`, { field: 'from' });
-      if (!m.to.includes(env.to)) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent to the ${env.to}`, { field: 'to' });
+      if (!senders(m).includes(roleKind(env.from))) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent by the ${env.from}`, { field: 'from' });
+      if (!m.to.includes(roleKind(env.to))) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent to the ${env.to}`, { field: 'to' });
       validateBody(m, env.body, 'SRV_BAD_REQUEST');
     }
     if (nodeOfRole(spec, env.from) !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the ${env.from} of job ${spec.id}`);

@@ -7,7 +7,7 @@
 import { IndomainError } from '../../engine/errors.ts';
 import { decodeMessage } from '../../protocols/codec.ts';
 import { messageSpec, type Envelope } from '../../protocols/message.ts';
-import { nodeOfRole, parseJobSpec, type JobSpec } from '../jobs/spec.ts';
+import { isConsortium, nodeOfRole, parseAnySpec, type AnySpec } from '../jobs/spec.ts';
 import type { NodeStore } from '../store/node-store.ts';
 import { messageKey } from './egress.ts';
 import type { Gate } from './gate.ts';
@@ -35,7 +35,7 @@ export class Inbox {
     const spec = messageSpec(env.protocol, env.type);
     if (env.protocol === 'job' && env.type === 'JobStart') {
       if (typeof env.body.spec !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'JobStart carries no spec text', { field: 'spec' });
-      const job = parseJobSpec(env.body.spec);
+      const job = parseAnySpec(env.body.spec);
       if (job.id !== env.job) throw new IndomainError('SRV_BAD_REQUEST', `JobStart for "${env.job}" carries spec "${job.id}"`, { field: 'job' });
       if (nodeOfRole(job, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `this node is "${this.o.name}", not the ${env.to} of job ${job.id}`);
       // Checked before anything is stored: only the job's coordinator starts it.
@@ -63,10 +63,17 @@ export class Inbox {
    * bank cannot coordinate a job); and, for a job already here, the same spec (a job's spec is fixed
    * by its first JobStart, and the job runs the stored one).
    */
-  private checkJobStart(env: Envelope, spec: JobSpec): void {
+  private checkJobStart(env: Envelope, spec: AnySpec): void {
     if (env.round !== 0) throw new IndomainError('SRV_BAD_REQUEST', `JobStart must be round 0, got ${env.round}`, { field: 'round' });
-    for (const [side, role] of [['coordinator', 'coordinator'], ['guest', 'bank'], ['host', 'platform']] as const) {
-      const node = side === 'coordinator' ? spec.coordinator : spec[side].node;
+    // A consortium job: the coordinator a coordinator node, every bank a bank node.
+    const sides: [string, string, string][] = isConsortium(spec)
+      ? [['coordinator', spec.coordinator, 'coordinator'], ...spec.banks.map((b, i): [string, string, string] => [`banks[${i}]`, b.node, 'bank'])]
+      : [
+          ['coordinator', spec.coordinator, 'coordinator'],
+          ['guest', spec.guest.node, 'bank'],
+          ['host', spec.host.node, 'platform'],
+        ];
+    for (const [side, node, role] of sides) {
       const playedBy = node === this.o.name ? this.o.role : this.o.peers.get(node)?.role;
       if (playedBy !== role) throw new IndomainError('SRV_UNKNOWN_PARTY', `the ${side} of job ${spec.id} must be a ${role} node`, { field: side });
     }

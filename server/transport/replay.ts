@@ -13,7 +13,7 @@ import { errorJson, IndomainError } from '../../engine/errors.ts';
 import { decodeMessage } from '../../protocols/codec.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import type { CoordinatorRun, JobFactory, NodeRun } from '../jobs/run.ts';
-import { parseJobSpec, rolesOf } from '../jobs/spec.ts';
+import { isConsortium, parseAnySpec, parseJobSpec, roleKind, rolesOf } from '../jobs/spec.ts';
 import { jobFailure } from '../messages.ts';
 import type { InboxRow, NodeStore } from '../store/node-store.ts';
 import type { NodeRole } from './peer.ts';
@@ -48,6 +48,17 @@ export class JobRunner {
   coordinatorJob(job: string): CoordinatorRun | undefined {
     const r = this.jobs.get(job)?.run;
     return r?.kind === 'coordinator' ? r.job : undefined;
+  }
+
+  /** Running jobs whose coordinator has a StageDeadline due now, with its round. */
+  dueDeadlines(now: number): { job: string; round: number }[] {
+    const out: { job: string; round: number }[] = [];
+    for (const [job, st] of this.jobs) {
+      if (st.run?.kind !== 'coordinator' || st.run.job.finished) continue;
+      const round = st.run.job.deadlineDue?.(now);
+      if (round !== undefined) out.push({ job, round });
+    }
+    return out;
   }
 
   /** Rebuild every unfinished job by replaying its inbox. */
@@ -112,14 +123,15 @@ export class JobRunner {
 
   private async dispatch(st: JobState, env: Envelope, row: InboxRow): Promise<Envelope[] | null> {
     if (env.protocol === 'job' && env.type === 'JobCreate') {
-      const job = this.o.jobs.coordinator(parseJobSpec(this.o.store.job(env.job)!.spec));
+      const any = parseAnySpec(this.o.store.job(env.job)!.spec);
+      const job = isConsortium(any) ? this.o.jobs.consortiumCoordinator(any) : this.o.jobs.coordinator(any);
       st.run = { kind: 'coordinator', job };
       return job.create();
     }
     if (env.protocol === 'job' && env.type === 'JobStart') {
       // The stored specification (the one the gate routes by and the analyst approved), never the message's.
-      const spec = parseJobSpec(this.o.store.job(env.job)!.spec);
-      st.run = { kind: 'node', job: this.o.jobs.node(spec, env.to as 'guest' | 'host') };
+      const spec = parseAnySpec(this.o.store.job(env.job)!.spec);
+      st.run = { kind: 'node', job: isConsortium(spec) ? this.o.jobs.consortiumBank(spec, env.to) : this.o.jobs.node(spec, env.to as 'guest' | 'host') };
       return [];
     }
     if (env.protocol === 'job' && env.type === 'JobFailed') throw new PeerFailed(env.from, env.body);
@@ -161,8 +173,8 @@ export class JobRunner {
     // A party node tells the coordinator, which fails the job for everyone watching it: with the
     // code, the stage and where (field, line, column), never the message (it may quote data).
     if (this.o.role !== 'coordinator') {
-      const spec = parseJobSpec(row.spec);
-      const role = rolesOf(spec, this.o.name).find((r) => r === 'guest' || r === 'host') ?? 'guest';
+      const spec = parseAnySpec(row.spec);
+      const role = rolesOf(spec, this.o.name).find((r) => r === 'guest' || r === 'host' || roleKind(r) === 'bank') ?? 'guest';
       const run = this.jobs.get(job)?.run;
       const body = this.o.reports === 'legacy' ? { error: `${err.code}: ${err.message}` } : jobFailure(e, run?.kind === 'node' ? run.job.stage : '');
       const env: Envelope = { job, protocol: 'job', type: 'JobFailed', round: 0, from: role, to: 'coordinator', body };

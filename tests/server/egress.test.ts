@@ -81,14 +81,16 @@ describe('egress guard', () => {
     const callers = files.filter((f) => /\.commit\(/.test(readFileSync(join(dir, f), 'utf8')));
     expect(callers).toEqual(['runtime.ts']);
     // encodeMessage is called in three files only, each time right after the gate passed the same
-    // envelope (or, in createJob, for the coordinator's own inbox record, which leaves nothing).
+    // envelope (or, in createJob and the consortium deadlines, for the coordinator's own inbox
+    // records, which leave nothing).
     const encoders = files.filter((f) => /encodeMessage\(/.test(readFileSync(join(dir, f), 'utf8')));
     expect(encoders.sort()).toEqual(['runtime.ts', 'transport/answer.ts', 'transport/exchange.ts']);
     const runtime = readFileSync(join(dir, 'runtime.ts'), 'utf8');
     const enqueue = runtime.slice(runtime.indexOf('  enqueue('), runtime.indexOf('\n  }\n', runtime.indexOf('  enqueue(')));
     expect(enqueue).toMatch(/toNode: this\.gate\.check\(env\), bytes: encodeMessage\(env\)/);
-    expect(runtime.match(/encodeMessage\(/g)).toHaveLength(2);
+    expect(runtime.match(/encodeMessage\(/g)).toHaveLength(3);
     expect(runtime).toMatch(/store\.receive\(spec\.id, messageKey\(env\), name, encodeMessage\(env\)/);
+    expect(runtime).toMatch(/type: 'StageDeadline', round, from: 'coordinator', to: 'coordinator', body: \{\} \};\n\s+if \(store\.receive\(job, messageKey\(env\), name, encodeMessage\(env\)/);
     // The platform's replies: answerSigned (transport/answer.ts); the bank's requests: SignedClient (transport/exchange.ts).
     const answer = readFileSync(join(dir, 'transport/answer.ts'), 'utf8');
     expect(answer.match(/encodeMessage\(/g)).toHaveLength(1);
