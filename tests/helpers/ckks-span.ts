@@ -2,14 +2,14 @@
  * The linear-span attack of tests/attacks/linear-span.test.ts as a helper, for the protocols built
  * since (the hybrid consortium): parse a CKKS ciphertext's residues, find whether its c1 lies in the
  * span of ciphertexts the attacker made, strip it and decrypt under a key of the attacker's making.
- * The same code as that file's, which keeps its own copy.
+ * tests/attacks/linear-span.test.ts imports it from here.
  */
 import { generateKeys, type CipherText, type Ckks } from '../../protocols/he/ckks.ts';
 import { seededRng } from '../../engine/rng.ts';
 import type { DeliveryRecord } from '../../protocols/transport.ts';
 
 /** A ciphertext's polynomials, as the attacker parses them from the wire bytes. */
-interface Parsed {
+export interface Parsed {
   /** Bytes before the coefficient data (SEAL's header and ciphertext metadata). */
   readonly header: Uint8Array;
   /** Number of RNS primes at this level. */
@@ -20,7 +20,7 @@ interface Parsed {
 }
 
 /** Load wire bytes as a SEAL ciphertext, or undefined when they are not one (keys, pads, seeds). */
-function loadCiphertext(ckks: Ckks, bytes: Uint8Array): CipherText | undefined {
+export function loadCiphertext(ckks: Ckks, bytes: Uint8Array): CipherText | undefined {
   const ct = ckks.seal.CipherText();
   try {
     ct.loadArray(ckks.context, bytes);
@@ -35,7 +35,7 @@ function loadCiphertext(ckks: Ckks, bytes: Uint8Array): CipherText | undefined {
   return ct;
 }
 
-function parse(ckks: Ckks, ct: CipherText): Parsed {
+export function parse(ckks: Ckks, ct: CipherText): Parsed {
   const raw = ct.saveArray(ckks.seal.ComprModeType.none);
   const primes = ct.coeffModulusSize;
   const n = ct.polyModulusDegree;
@@ -45,7 +45,7 @@ function parse(ckks: Ckks, ct: CipherText): Parsed {
   return { header: raw.slice(0, start), primes, n, data: new BigUint64Array(copy.buffer) };
 }
 
-function unparse(ckks: Ckks, p: Parsed): CipherText {
+export function unparse(ckks: Ckks, p: Parsed): CipherText {
   const bytes = new Uint8Array(p.header.length + p.data.byteLength);
   bytes.set(p.header, 0);
   bytes.set(new Uint8Array(p.data.buffer), p.header.length);
@@ -55,16 +55,16 @@ function unparse(ckks: Ckks, p: Parsed): CipherText {
 }
 
 /** The data primes of the parameter set, first prime first. */
-function primesOf(ckks: Ckks): bigint[] {
+export function primesOf(ckks: Ckks): bigint[] {
   return [...(ckks.context.firstContextData.parms.coeffModulus as BigUint64Array)];
 }
 
-function mod(a: bigint, q: bigint): bigint {
+export function mod(a: bigint, q: bigint): bigint {
   const r = a % q;
   return r < 0n ? r + q : r;
 }
 
-function inverse(a: bigint, q: bigint): bigint {
+export function inverse(a: bigint, q: bigint): bigint {
   let [r0, r1, s0, s1] = [mod(a, q), q, 1n, 0n];
   while (r1 !== 0n) {
     const t = r0 / r1;
@@ -80,7 +80,7 @@ function inverse(a: bigint, q: bigint): bigint {
  * it over any subset; with at least M + 64 coordinates a vector outside the full span falls in the
  * restricted one with probability about q^−64.
  */
-class Span {
+export class Span {
   private readonly rows: { pivot: number; v: bigint[]; tag: number }[] = [];
   constructor(
     private readonly q: bigint,
@@ -133,7 +133,7 @@ class Span {
   }
 }
 
-function randomCoords(n: number, count: number, seed: string): number[] {
+export function randomCoords(n: number, count: number, seed: string): number[] {
   const r = seededRng(seed);
   const set = new Set<number>();
   while (set.size < Math.min(n, count)) set.add(Math.floor(r.next() * n));
@@ -141,7 +141,7 @@ function randomCoords(n: number, count: number, seed: string): number[] {
 }
 
 /** Every ciphertext in a message body, in field order (bytes, bytes[] and bytes[][] fields). */
-function ciphertextsOf(ckks: Ckks, body: Readonly<Record<string, unknown>>): Parsed[] {
+export function ciphertextsOf(ckks: Ckks, body: Readonly<Record<string, unknown>>): Parsed[] {
   const out: Parsed[] = [];
   const visit = (v: unknown): void => {
     if (v instanceof Uint8Array) {
