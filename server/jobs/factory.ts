@@ -1,6 +1,7 @@
 /** The job factory a node's runtime is given: node-side and coordinator-side jobs on this node's store. */
 import { CoordinatorJob } from './coordinator-job.ts';
-import { bankIdentities, ConsortiumBankJob, ConsortiumCoordinatorJob } from './consortium-job.ts';
+import { ConsortiumBankJob } from './consortium-bank-job.ts';
+import { bankIdentities, ConsortiumCoordinatorJob } from './consortium-job.ts';
 import { NodeJob, type NodeJobDeps } from './node-job.ts';
 import type { JobFactory } from './run.ts';
 import { IndomainError } from '../../engine/errors.ts';
