@@ -84,6 +84,8 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!Number.isInteger(c.maxWindows) || c.maxWindows < 1 || c.maxWindows > 16) bad('maxWindows', 'must be 1..16');
   if (!(c.stepTolerance >= 0)) bad('stepTolerance', 'must be ≥ 0');
   if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
+  // The flood hides what a decryption carries beyond its value: a job spec may raise it, never lower it.
+  if (!Number.isInteger(c.floodMarginBits) || c.floodMarginBits < DEFAULT_VFL.floodMarginBits || c.floodMarginBits > 16) bad('floodMarginBits', `must be an integer in ${DEFAULT_VFL.floodMarginBits}..16`);
   return c;
 }
 

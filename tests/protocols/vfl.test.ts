@@ -162,5 +162,10 @@ describe('vertical logistic regression', () => {
     expect(() => host.receive({ ...base, job: 'job-x', type: 'HeSetup', body: { params: 'x' } })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE' }));
     expect(() => host.receive({ ...base, job: 'job-x', round: 3, type: 'HeSetup', body: {} })).toThrow(expect.objectContaining({ code: 'VFL_WRONG_ROUND' }));
     expect(() => vflConfig('j', { chebyshevDegree: 0 })).toThrow(expect.objectContaining({ code: 'VFL_BAD_CONFIG' }));
+    // A job spec cannot shrink the noise flood (found by the consortium review: it was passed through unchecked).
+    for (const floodMarginBits of [-8, 0, 3, 2.5, Number.NaN, 17]) {
+      expect(() => vflConfig('j', { floodMarginBits })).toThrow(expect.objectContaining({ code: 'VFL_BAD_CONFIG', location: { field: 'floodMarginBits' } }));
+    }
+    expect(vflConfig('j', { floodMarginBits: 8 }).floodMarginBits).toBe(8);
   });
 });
