@@ -18,13 +18,13 @@ import { alignTo } from '../../engine/align.ts';
 import { loadCsv } from '../../engine/csv.ts';
 import { cryptoRng } from '../../engine/rng.ts';
 import { selectRows } from '../../engine/table.ts';
-import { createCkks, generateKeys, type Ckks } from '../../protocols/he/ckks.ts';
+import { createCkks, type Ckks } from '../../protocols/he/ckks.ts';
 import { MemoryTransport, type DeliveryRecord } from '../../protocols/transport.ts';
 import { vflConfig, VflArbiter, VflGuest, VflHost } from '../../protocols/vfl-lr/protocol.ts';
 import { splitPair } from '../../benchmarks/pair.ts';
 import { runScorecard } from '../../benchmarks/scorecard.ts';
 import { scorecardConfig } from '../../protocols/scorecard/protocol.ts';
-import { loadCiphertext, mod, parse, primesOf, randomCoords, Span, sweep, unparse, type SweepResult } from '../helpers/ckks-span.ts';
+import { attackResidual as attackChunks, sweep, type LabelAttack, type SweepResult } from '../helpers/ckks-span.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 
@@ -40,85 +40,15 @@ function merged(...results: SweepResult[]): SweepResult {
 
 // ---- The label attack on vfl-lr's residual, as the platform runs it -----------------------------------
 
-interface LabelAttack {
-  /** Residual chunks whose c1 lies in the span of the platform's own round-0 basis. */
-  chunksInSpan: number;
-  chunks: number;
-  /** Labels the platform reads correctly (of `rows`); the best of both cluster orientations. */
-  recovered: number;
-  rows: number;
-}
-
 /**
- * The platform's attack on one training run: it holds the basis ciphertexts it sent in round 0
- * and the residual it received. Where the residual is in their span it strips it to (p_0, 0),
- * decrypts with a key of its own making, and splits the values into two clusters.
+ * The platform's attack on one training run: the basis ciphertexts it sent in round 0 and the
+ * residual it received, handed to tests/helpers/ckks-span.ts attackResidual (strip what lies in
+ * their span, decrypt under a key of its own making, split into two clusters).
  */
 function attackResidual(ckks: Ckks, log: readonly DeliveryRecord[], labels: Uint8Array): LabelAttack {
-  const primes = primesOf(ckks);
-  const basisMsg = log.find((r) => r.type === 'HostBasis' && r.round === 0)!;
-  const residualMsg = log.find((r) => r.type === 'Residual' && r.round === 0)!;
-  const basis = basisMsg.received.body.basis as Uint8Array[][];
-  const chunks = residualMsg.received.body.chunks as Uint8Array[];
-  const attackerKey = generateKeys(ckks);
-  const decryptor = ckks.seal.Decryptor(ckks.context, attackerKey.secretKey);
-  const values: number[] = [];
-  let chunksInSpan = 0;
-  chunks.forEach((bytes, c) => {
-    const residual = loadCiphertext(ckks, bytes)!;
-    const target = parse(ckks, residual);
-    residual.delete();
-    const own = basis.map((perK) => {
-      const ct = loadCiphertext(ckks, perK[c]!)!;
-      const p = parse(ckks, ct);
-      ct.delete();
-      return p;
-    });
-    const span = new Span(primes[0]!, randomCoords(target.n, own.length + 64, `chunk${c}`));
-    own.forEach((p, k) => span.add(p, k));
-    const gamma = span.solve(target);
-    if (!gamma) return;
-    // In span on the sampled coordinates: check γ on every coefficient of the first prime.
-    const q0 = primes[0]!;
-    const { n, primes: L } = target;
-    const centred = new Map([...gamma].map(([k, g]) => [k, g > q0 / 2n ? g - q0 : g]));
-    let exact = true;
-    for (let j = 0; j < n && exact; j++) {
-      let s = 0n;
-      for (const [k, g] of centred) s += g * own[k]!.data[n * L + j]!;
-      exact = mod(s, q0) === target.data[n * L + j]!;
-    }
-    if (!exact) return;
-    chunksInSpan++;
-    // Strip: c0 −= Σ γ_k·c0(T_k) on every prime; c1 = 0.
-    const stripped = new BigUint64Array(target.data);
-    for (let i = 0; i < L; i++) {
-      const q = primes[i]!;
-      for (let j = 0; j < n; j++) {
-        let s = stripped[i * n + j]!;
-        for (const [k, g] of centred) s -= mod(g, q) * own[k]!.data[i * n + j]!;
-        stripped[i * n + j] = mod(s, q);
-        stripped[n * L + i * n + j] = 0n;
-      }
-    }
-    const ct = unparse(ckks, { ...target, data: stripped });
-    const pt = decryptor.decrypt(ct)!;
-    const decoded = ckks.encoder.decode(pt) as Float64Array;
-    pt.delete();
-    ct.delete();
-    values.push(...decoded.subarray(0, Math.min(ckks.slots, labels.length - c * ckks.slots)));
-  });
-  decryptor.delete();
-  attackerKey.secretKey.delete();
-  let recovered = 0;
-  if (values.length > 0) {
-    // coef_0 − y: two clusters; the lower one is y = 1. Read both orientations, keep the better.
-    const mid = (Math.min(...values) + Math.max(...values)) / 2;
-    let agree = 0;
-    values.forEach((v, i) => (agree += Number((v < mid ? 1 : 0) === labels[i])));
-    recovered = Math.max(agree, values.length - agree);
-  }
-  return { chunksInSpan, chunks: chunks.length, recovered, rows: labels.length };
+  const basis = log.find((r) => r.type === 'HostBasis' && r.round === 0)!.received.body.basis as Uint8Array[][];
+  const chunks = log.find((r) => r.type === 'Residual' && r.round === 0)!.received.body.chunks as Uint8Array[];
+  return attackChunks(ckks, basis, chunks, labels);
 }
 
 async function trainVfl(rerandomise: boolean, rows: number) {
