@@ -69,9 +69,10 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
     log(`  ${role}: ${Object.entries(p).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}; other/waiting ${(fed.seconds - busy).toFixed(2)} s; peak ${fed.peakMB[role]!.toFixed(0)} MB`);
   }
 
-  // Centralised reference: the same optimiser (BFGS with the gradient-only Wolfe line search) for
-  // the same number of gradient rounds, timed the same way (warm).
-  const same = { optimizer: 'wolfe' as const, fixedIterations: iterations, tolerance: config.tolerance, lambda: config.lambda, hessianSampleRows: config.hessianSampleRows };
+  // Centralised reference: the same optimiser (BFGS with the gradient-only Wolfe line search, and
+  // the one restart from the weighted sample Hessian) for the same number of gradient rounds,
+  // timed the same way (warm).
+  const same = { optimizer: 'wolfe' as const, fixedIterations: iterations, tolerance: config.tolerance, lambda: config.lambda, hessianSampleRows: config.hessianSampleRows, hessianGradient: config.hessianGradient };
   fitLogistic(joinedTrain, yTrain, same);
   const t1 = performance.now();
   const central = fitLogistic(joinedTrain, yTrain, same);

@@ -111,6 +111,28 @@ export function gaussian(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
 }
 
+/**
+ * n independent standard normal draws (Box-Muller, both outputs of each pair) from one
+ * `rng.bytes` call: 53-bit uniforms from 8 bytes each, the same construction as `next`. For the
+ * noise floods (protocols/he/ckks.ts), where a per-draw `next` cost more than the encryption the
+ * noise goes into (4,096 draws: 30 ms against 2 ms).
+ */
+export function gaussians(rng: Rng, n: number): Float64Array {
+  const out = new Float64Array(n);
+  const pairs = Math.ceil(n / 2);
+  const b = rng.bytes(16 * pairs);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const uniform = (o: number) => (v.getUint32(o) * 2 ** 21 + (v.getUint32(o + 4) >>> 11)) / 2 ** 53;
+  for (let p = 0; p < pairs; p++) {
+    // 1 − u lies in (0, 1]: the logarithm stays finite.
+    const r = Math.sqrt(-2 * Math.log(1 - uniform(16 * p)));
+    const t = 2 * Math.PI * uniform(16 * p + 8);
+    out[2 * p] = r * Math.cos(t);
+    if (2 * p + 1 < n) out[2 * p + 1] = r * Math.sin(t);
+  }
+  return out;
+}
+
 /** Fisher-Yates permutation of 0..n-1. */
 export function permutation(n: number, rng: Rng): Uint32Array {
   const p = new Uint32Array(n);

@@ -24,6 +24,12 @@ export interface LogisticOptions {
   hessianSampleRows: number;
   /** Run exactly this many iterations and the final gradient, ignoring the tolerance (for like-for-like timing). */
   fixedIterations?: number;
+  /**
+   * Wolfe: in the round after the gradient's ∞-norm first falls to this, BFGS restarts from the
+   * weighted Hessian XᵀWX/m + λI of the sample rows at that point, as the federated arbiter does
+   * (protocols/vfl-lr/hessian.ts); 0 or absent: never.
+   */
+  hessianGradient?: number;
 }
 
 export const DEFAULT_LOGISTIC: LogisticOptions = {
@@ -115,7 +121,8 @@ export function fitLogistic(cols: readonly Float64Array[], y: Uint8Array, option
   } else if (o.optimizer === 'wolfe') {
     const m = Math.min(n, o.hessianSampleRows);
     const sample = x.map((c) => c.subarray(0, m));
-    const opt = new WolfeBfgs(initialLogisticHessian(crossGram(sample, sample), d, m, rate, o.lambda, penalised), d);
+    let opt = new WolfeBfgs(initialLogisticHessian(crossGram(sample, sample), d, m, rate, o.lambda, penalised), d);
+    let hessianRound = -1;
     for (; iterations < limit; ) {
       const g = gradient();
       norms.push(maxAbs(g));
@@ -123,9 +130,21 @@ export function fitLogistic(cols: readonly Float64Array[], y: Uint8Array, option
         converged = true;
         break;
       }
+      if (iterations === hessianRound) {
+        const z = linearPredictor(sample, w, m);
+        for (let i = 0; i < m; i++) {
+          const p = sigmoid(z[i]!);
+          z[i] = p * (1 - p);
+        }
+        const h = crossGram(sample, sample, z);
+        for (let k = 0; k < d * d; k++) h[k] = h[k]! / m;
+        for (let j = 0; j < d; j++) h[j * d + j] += (penalised[j] ? o.lambda : 0) + 1e-8;
+        opt = new WolfeBfgs(h, d);
+      }
       const move = opt.next(g);
       for (let j = 0; j < d; j++) w[j] += move[j]!;
       iterations++;
+      if (hessianRound < 0 && (o.hessianGradient ?? 0) > 0 && maxAbs(g) <= o.hessianGradient!) hessianRound = iterations;
     }
     if (o.fixedIterations !== undefined) norms.push(maxAbs(gradient()));
   } else {

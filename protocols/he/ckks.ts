@@ -21,7 +21,7 @@ import type { PlainText } from 'node-seal/implementation/plain-text.js';
 import type { SEALLibrary } from 'node-seal/implementation/seal.js';
 import type { SecretKey } from 'node-seal/implementation/secret-key.js';
 import { IndomainError } from '../../engine/errors.ts';
-import { gaussian, type Rng } from '../../engine/rng.ts';
+import { gaussians, type Rng } from '../../engine/rng.ts';
 import { CKKS_PARAMS, type CkksParams } from './params.ts';
 
 export type { CipherText, PlainText };
@@ -361,8 +361,8 @@ export function decryptorFor(ckks: Ckks, owner: KeyOwner): Decryption {
  * deviation `sigma`, chosen well above the ciphertext noise of the result (see `productNoise`).
  */
 export function floodNoise(values: Float64Array, sigma: number, rng: Rng): Float64Array {
-  const out = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = values[i]! + sigma * gaussian(rng);
+  const out = gaussians(rng, values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i]! + sigma * out[i]!;
   return out;
 }
 
@@ -418,7 +418,8 @@ export function rerandomize(ev: Evaluation, ct: CipherText, sigma: number, rng: 
   if (!(sigma > 0) || !Number.isFinite(sigma)) throw new IndomainError('HE_OUT_OF_RANGE', `flooding deviation ${sigma} must be positive`);
   if (!Number.isInteger(period) || period < 1 || ev.ckks.slots % period !== 0) throw new IndomainError('HE_OUT_OF_RANGE', `flooding period ${period} must divide ${ev.ckks.slots} slots`);
   const noise = new Float64Array(ev.ckks.slots);
-  for (let i = 0; i < period; i++) noise[i] = sigma * gaussian(rng);
+  noise.set(gaussians(rng, period));
+  for (let i = 0; i < period; i++) noise[i] = sigma * noise[i]!;
   for (let i = period; i < noise.length; i++) noise[i] = noise[i - period]!;
   const pt = ev.ckks.encoder.encode(noise, ct.scale) as PlainText;
   const fresh = ev.encryptor.encrypt(pt) as CipherText;

@@ -15,12 +15,13 @@ import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
 import { logit } from '../../models/logistic.ts';
 import { roundTolerance, type VflConfig } from './config.ts';
+import { assembleHessian, type HessianShares } from './hessian.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
   init: ['GuestInit', 'HostInit', 'ZeroRequest'],
-  gradients: ['GuestGradient', 'HostGradient', 'ZeroRequest'],
+  gradients: ['GuestGradient', 'HostGradient', 'GuestHessianShare', 'HostHessianShare', 'ZeroRequest'],
   done: ['ZeroRequest'],
 };
 
@@ -52,7 +53,13 @@ export class VflArbiter implements Party {
   private guestDim = 0;
   private hostDim = 0;
   private opt: WolfeBfgs | undefined;
-  private pending: { guest?: Float64Array; host?: Float64Array } = {};
+  private pending: { guest?: Float64Array; host?: Float64Array; guestHessian?: HessianShares; hostHessian?: HessianShares } = {};
+  /** The round that computes the weighted Hessian (−1: not yet asked for). */
+  private hessianRound = -1;
+  /** The sample Gram XᵀX (d × d) and its row count, for Hessian blocks that are not exchanged. */
+  private gram = new Float64Array(0);
+  private sampleRows = 0;
+  private penalised: boolean[] = [];
   private dealer: CrossGramDealer | undefined;
   /** Standard deviation of the flooding noise on each gradient value the arbiter releases to itself. */
   private gradientNoise = 0;
@@ -117,6 +124,17 @@ export class VflArbiter implements Party {
       case 'HostGradient':
         this.pending.host = timed(this.profile, 'decrypt', () => this.decryptReleased(b.gradient, this.hostDim));
         return this.maybeStep();
+      case 'GuestHessianShare':
+      case 'HostHessianShare': {
+        if (this.round !== this.hessianRound) throw new IndomainError('VFL_WRONG_STAGE', `${env.type} in round ${this.round}, which computes no Hessian`);
+        const h = env.body as unknown as HessianShares;
+        if (!h.bits.every(Number.isInteger) || !h.columns.every(Number.isInteger) || h.shares.length !== 3 || h.bits.length !== 3 || h.columns.length !== 3 || h.exponents.length !== 3 || !h.exponents.every((e) => e.every(Number.isInteger))) {
+          throw new IndomainError('VFL_BAD_MESSAGE', 'Hessian shares must be three blocks with integer bits and columns', { field: 'shares' });
+        }
+        if (env.type === 'GuestHessianShare') this.pending.guestHessian = h;
+        else this.pending.hostHessian = h;
+        return this.maybeStep();
+      }
     }
     return [];
   }
@@ -170,6 +188,9 @@ export class VflArbiter implements Party {
       }
     }
     const penalised = Array.from({ length: d }, (_, j) => j > 0);
+    this.gram = gram;
+    this.sampleRows = g.sampleRows;
+    this.penalised = penalised;
     // The flood on each released gradient value (three independent floods reach the arbiter's
     // gradient: the guest's, the host's and its own), so that BFGS ignores curvature pairs below it.
     const flood = (productNoise(this.ckks, Math.ceil(g.rows / this.ckks.slots)) * 2 ** this.config.floodMarginBits * Math.sqrt(3)) / gradientDivisor(g.rows);
@@ -180,13 +201,23 @@ export class VflArbiter implements Party {
 
     this.stage = 'gradients';
     this.tolerance = this.config.sigmoidToleranceStart;
-    return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance })];
+    return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance, hessian: false })];
   }
 
   private maybeStep(): Envelope[] {
-    const { guest, host } = this.pending;
+    const { guest, host, guestHessian, hostHessian } = this.pending;
     if (!guest || !host) return [];
+    if (this.round === this.hessianRound && (!guestHessian || !hostHessian)) return [];
     this.pending = {};
+    if (guestHessian && hostHessian) {
+      // BFGS restarts from the weighted Hessian at this point (protocols/vfl-lr/hessian.ts).
+      const h = timed(this.profile, 'hessian', () =>
+        assembleHessian(this.dealer!.leftSeed, this.dealer!.rightSeed, this.round, guestHessian, hostHessian, this.guestDim, this.hostDim, this.sampleRows, this.gram),
+      );
+      const d = this.guestDim + this.hostDim;
+      for (let j = 0; j < d; j++) h[j * d + j] += (this.penalised[j] ? this.config.lambda : 0) + 1e-8;
+      this.opt = new WolfeBfgs(h, d, { gradientNoise: this.gradientNoise });
+    }
     const grad = new Float64Array(this.guestDim + this.hostDim);
     grad.set(guest, 0);
     grad.set(host, this.guestDim);
@@ -219,7 +250,10 @@ export class VflArbiter implements Party {
     if (this.round >= this.config.maxIterations) return finish(false);
     const out = update(opt.next(grad));
     this.tolerance = roundTolerance(this.config, norm, this.tolerance);
-    return [...out, envelope(job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance })];
+    // The one Hessian of the run, in the round after the gradient first falls below hessianGradient.
+    const hessian = this.hessianRound < 0 && norm <= this.config.hessianGradient;
+    if (hessian) this.hessianRound = this.round;
+    return [...out, envelope(job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance, hessian })];
   }
 
   /** Quasi-Newton steps accepted and curvature restarts (the other rounds were line-search trials). */

@@ -48,6 +48,13 @@ export interface VflConfig {
   readonly hessianSampleRows: number;
   /** Bits of noise flooding above the estimated decryption error of released values. */
   readonly floodMarginBits: number;
+  /**
+   * The round after the first whose ‖gradient‖∞ is at most this computes the one weighted Hessian
+   * XᵀWX of the sample rows (protocols/vfl-lr/hessian.ts), from which BFGS restarts; 0: never.
+   */
+  readonly hessianGradient: number;
+  /** Largest padded matrix (32-bit words) of one Hessian block; a larger block is approximated. */
+  readonly hessianBudgetWords: number;
 }
 
 export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
@@ -66,6 +73,8 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   windowStds: 4,
   hessianSampleRows: 4096,
   floodMarginBits: 4,
+  hessianGradient: 0.03,
+  hessianBudgetWords: 2 ** 24,
 };
 
 export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {
@@ -83,6 +92,8 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!(c.windowHalfWidth > 0) || !(c.minHalfWidth > 0) || !(c.windowGrid > 0)) bad('windowHalfWidth', 'window must be positive');
   if (!Number.isInteger(c.maxWindows) || c.maxWindows < 1 || c.maxWindows > 16) bad('maxWindows', 'must be 1..16');
   if (!(c.stepTolerance >= 0)) bad('stepTolerance', 'must be ≥ 0');
+  if (!(c.hessianGradient >= 0 && c.hessianGradient < 1)) bad('hessianGradient', 'must be in [0, 1)');
+  if (!Number.isInteger(c.hessianBudgetWords) || c.hessianBudgetWords < 1 || c.hessianBudgetWords > 2 ** 26) bad('hessianBudgetWords', 'must be an integer in 1..2^26');
   if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
   // The flood hides what a decryption carries beyond its value: a job spec may raise it, never lower it.
   if (!Number.isInteger(c.floodMarginBits) || c.floodMarginBits < DEFAULT_VFL.floodMarginBits || c.floodMarginBits > 16) bad('floodMarginBits', `must be an integer in ${DEFAULT_VFL.floodMarginBits}..16`);

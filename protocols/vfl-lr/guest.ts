@@ -16,13 +16,21 @@ import { basisVectors, windowDegree, type SigmoidWindow } from './windows.ts';
 import { checkColumns } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
+import { hessianDegree, HessianLeft } from './hessian.ts';
+
+/** σ′(z) = σ(z)(1 − σ(z)), the logistic Hessian's row weight. */
+const sigmoidPrime = (z: number): number => {
+  const p = sigmoid(z);
+  return p * (1 - p);
+};
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
   // The arbiter's keys and the host's padded sample may arrive in either order.
   keys: ['HeSetup', 'HostPaddedSample'],
   basis: ['HostBasis', 'Finished'],
-  update: ['Update', 'Finished'],
+  // The host's padded Hessian side follows its basis in the Hessian's round.
+  update: ['Update', 'Finished', 'HostHessianPadded'],
   done: [],
 };
 
@@ -43,6 +51,10 @@ export class VflGuest implements Party {
   private hostPadded: Uint8Array | undefined;
   /** This round's encrypted residual, until `flush` has used it. */
   private residual: CipherText[] | undefined;
+  /** This party's triple seed from HeSetup (the Hessian's pads are derived from it). */
+  private tripleSeed: Uint8Array | undefined;
+  /** The guest's side of this round's Hessian, until the host's padded side arrives. */
+  private hessian: HessianLeft | undefined;
 
   /**
    * `rng`: this party's secret randomness (the cross-Gram output mask); deterministic per job in
@@ -92,6 +104,7 @@ export class VflGuest implements Party {
         this.ev = importPublicKeys(this.ckks, b.publicKey, b.galoisKeys);
         this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.y.length), this.ckks.operandScale);
         this.cross = new CrossGramLeft(this.x, this.sampleRows(), b.tripleSeed, this.rng.bytes(32));
+        this.tripleSeed = b.tripleSeed;
         const out = [envelope(this.config.job, 'GuestPaddedSample', 0, this.name, 'host', this.cross.padded())];
         return this.hostPadded ? [...out, this.init()] : out;
       }
@@ -100,7 +113,14 @@ export class VflGuest implements Party {
         this.hostPadded = b.padded;
         return this.cross ? [this.init()] : [];
       case 'HostBasis':
-        return timed(this.profile, 'residual (coefficients, products)', () => this.onBasis(b.sigmoidTolerance, b.centres, b.halfWidths, b.basis as Uint8Array[][]));
+        return timed(this.profile, 'residual (coefficients, products)', () => this.onBasis(b.sigmoidTolerance, b.hessian, b.centres, b.halfWidths, b.basis as Uint8Array[][]));
+      case 'HostHessianPadded': {
+        const h = this.hessian;
+        if (!h) throw new IndomainError('VFL_WRONG_STAGE', 'a padded Hessian side in a round without a Hessian');
+        this.hessian = undefined;
+        const s = timed(this.profile, 'hessian', () => h.shares(b));
+        return [envelope(this.config.job, 'GuestHessianShare', this.round, this.name, 'arbiter', { rows: h.rows, ...s })];
+      }
       case 'Update': {
         const step = b.step as Float64Array;
         if (step.length !== this.weights.length) throw new IndomainError('VFL_BAD_MESSAGE', `step has ${step.length} values, guest has ${this.weights.length} weights`, { field: 'step' });
@@ -144,7 +164,7 @@ export class VflGuest implements Party {
    * (scale Δ) times coefficients at the operand scale Δ′ stays unrescaled at ΔΔ′; the diagonal
    * product then multiplies by Δ′ again and rescales once.
    */
-  private onBasis(sigmoidTolerance: number, centres: number[], halfWidths: number[], basis: Uint8Array[][]): Envelope[] {
+  private onBasis(sigmoidTolerance: number, hessian: boolean, centres: number[], halfWidths: number[], basis: Uint8Array[][]): Envelope[] {
     const { evaluator, slots, operandScale } = this.ckks;
     const n = this.y.length;
     const chunks = Math.ceil(n / slots);
@@ -162,8 +182,9 @@ export class VflGuest implements Party {
       for (let i = 0; i < n; i++) out[i] = a[i]! + c;
       return out;
     };
-    const last = windows[windows.length - 1]!;
-    const lastConstant = perSampleCoefficients(sigmoid, shifted(last.centre), last.halfWidth, last.degree)[0]!;
+    // Each window's per-sample coefficients, once (the last window's constant term is used by all).
+    const coefs = windows.map((w) => perSampleCoefficients(sigmoid, shifted(w.centre), w.halfWidth, w.degree));
+    const lastConstant = coefs[coefs.length - 1]![0]!;
     const acc: (CipherText | undefined)[] = new Array(chunks).fill(undefined);
     const addTerm = (bytes: Uint8Array[], coef: Float64Array) => {
       for (let c = 0; c < chunks; c++) {
@@ -195,7 +216,7 @@ export class VflGuest implements Party {
     };
     let v = 0;
     windows.forEach((w, j) => {
-      const coef = perSampleCoefficients(sigmoid, shifted(w.centre), w.halfWidth, w.degree);
+      const coef = coefs[j]!;
       for (let k = 1; k <= w.degree; k++) addTerm(basis[v++]!, coef[k]!);
       if (j < windows.length - 1) {
         // The indicator of window j carries its constant term relative to the last window's.
@@ -226,7 +247,31 @@ export class VflGuest implements Party {
     });
     this.residual = residual;
     this.stage = 'update';
-    return [envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunks: chunksOut })];
+    const out = [envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunks: chunksOut })];
+    if (hessian) out.push(timed(this.profile, 'hessian', () => this.hessianSide(windows, a)));
+    return out;
+  }
+
+  /**
+   * This party's side of the weighted Hessian (protocols/vfl-lr/hessian.ts): per-sample
+   * coefficients of σ′ on the sample rows, one per host basis vector in HostBasis order (the
+   * constant first), as the residual's coefficients of σ.
+   */
+  private hessianSide(windows: readonly SigmoidWindow[], a: Float64Array): Envelope {
+    const m = this.sampleRows();
+    const coefs = windows.map((w) => {
+      const base = new Float64Array(m);
+      for (let i = 0; i < m; i++) base[i] = a[i]! + w.centre;
+      return perSampleCoefficients(sigmoidPrime, base, w.halfWidth, hessianDegree(w, this.config));
+    });
+    const lastConstant = coefs[coefs.length - 1]![0]!;
+    const vectors: Float64Array[] = [lastConstant];
+    windows.forEach((w, j) => {
+      for (let k = 1; k <= hessianDegree(w, this.config); k++) vectors.push(coefs[j]![k]!);
+      if (j < windows.length - 1) vectors.push(Float64Array.from(coefs[j]![0]!, (c, i) => c - lastConstant[i]!));
+    });
+    this.hessian = new HessianLeft(this.x, vectors, m, this.tripleSeed!, this.round, this.config.hessianBudgetWords, this.rng.bytes(32));
+    return envelope(this.config.job, 'GuestHessianPadded', this.round, this.name, 'host', this.hessian.padded());
   }
 
   /** The host's windows, checked: 1..maxWindows of them, increasing, each at least minHalfWidth wide. */

@@ -17,6 +17,7 @@ import { assignWindows, basisVectors, chooseWindows, windowDegree } from './wind
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
+import { hessianBasis, HessianRight } from './hessian.ts';
 
 /** Most encryptions of zero one request asks for (the arbiter's limit). */
 const MAX_ZERO_REQUEST = 4096;
@@ -27,8 +28,9 @@ const EXPECTS: Record<Stage, readonly string[]> = {
   // zero from the arbiter whenever they are ready.
   keys: ['HeSetup', 'GuestPaddedSample', 'Zeros'],
   round: ['RoundStart', 'Finished', 'Zeros'],
-  residual: ['Residual', 'Zeros'],
-  update: ['Update', 'Finished', 'Zeros'],
+  // The guest's padded Hessian side follows its residual in the Hessian's round.
+  residual: ['Residual', 'GuestHessianPadded', 'Zeros'],
+  update: ['Update', 'Finished', 'GuestHessianPadded', 'Zeros'],
   done: ['Zeros'],
 };
 
@@ -48,6 +50,10 @@ export class VflHost implements Party {
   private cross: CrossGramRight | undefined;
   /** Encryptions of zero from the arbiter, for the next basis. */
   private pool: ZeroPool | undefined;
+  /** This party's triple seed from HeSetup (the Hessian's pads are derived from it). */
+  private tripleSeed: Uint8Array | undefined;
+  /** The host's side of this round's Hessian, until the guest's padded side arrives. */
+  private hessian: HessianRight | undefined;
 
   constructor(
     private readonly ckks: Ckks,
@@ -89,7 +95,9 @@ export class VflHost implements Party {
       case 'GuestPaddedSample':
         return this.onGuestSample(b.padded, b.maskSeed);
       case 'RoundStart':
-        return this.onRound(b.sigmoidTolerance);
+        return this.onRound(b.sigmoidTolerance, b.hessian);
+      case 'GuestHessianPadded':
+        return this.onGuestHessian(b);
       case 'Residual':
         return this.onResidual(b.chunks as Uint8Array[]);
       case 'Update': {
@@ -124,6 +132,7 @@ export class VflHost implements Party {
   private onSetup(publicKey: Uint8Array, galoisKeys: Uint8Array, tripleSeed: Uint8Array): Envelope[] {
     if (this.ev) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
+    this.tripleSeed = tripleSeed;
     this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.rows), this.ckks.operandScale);
     this.pool = new ZeroPool(this.ev);
     if (this.initDone) this.stage = 'round';
@@ -153,7 +162,7 @@ export class VflHost implements Party {
     ];
   }
 
-  private onRound(sigmoidTolerance: number): Envelope[] {
+  private onRound(sigmoidTolerance: number, hessian: boolean): Envelope[] {
     if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
       throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
     }
@@ -183,15 +192,29 @@ export class VflHost implements Party {
     const out = [
       envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', {
         sigmoidTolerance,
+        hessian,
         centres: windows.map((w) => w.centre),
         halfWidths: windows.map((w) => w.halfWidth),
         basis,
       }),
     ];
+    if (hessian) {
+      this.hessian = timed(this.profile, 'hessian', () => new HessianRight(this.x, hessianBasis(u, which, windows, this.sampleRows(), this.config), this.sampleRows(), this.tripleSeed!, this.round, this.config.hessianBudgetWords));
+      out.push(envelope(this.config.job, 'HostHessianPadded', this.round, this.name, 'guest', timed(this.profile, 'hessian', () => this.hessian!.padded())));
+    }
     // Zeros for the next round, expecting as many vectors (a shortfall falls back to the public key).
     const wanted = Math.min(MAX_ZERO_REQUEST, basisVectors(windows) * this.packed!.chunks - this.pool!.size);
     if (wanted > 0) out.push(envelope(this.config.job, 'ZeroRequest', this.round, this.name, 'arbiter', { count: wanted }));
     return out;
+  }
+
+  /** The guest's padded side arrived: this party's shares of the Hessian blocks, for the arbiter. */
+  private onGuestHessian(padded: Record<string, Uint8Array>): Envelope[] {
+    const h = this.hessian;
+    if (!h) throw new IndomainError('VFL_WRONG_STAGE', 'a padded Hessian side in a round without a Hessian');
+    this.hessian = undefined;
+    const s = timed(this.profile, 'hessian', () => h.shares(padded));
+    return [envelope(this.config.job, 'HostHessianShare', this.round, this.name, 'arbiter', { rows: h.rows, ...s })];
   }
 
   private onResidual(chunks: Uint8Array[]): Envelope[] {

@@ -67,9 +67,9 @@ export const RoundStart = declareMessage({
   from: 'arbiter',
   to: ['host'],
   privacy: 'metadata',
-  fields: { sigmoidTolerance: 'number' },
+  fields: { sigmoidTolerance: 'number', hessian: 'boolean' },
   discloses:
-    "that a new round starts, and the round's sigmoid tolerance: a step of a fixed ladder (1e-2, 3e-3, 1e-3, …) at or below the previous gradient's ∞-norm, so the order of magnitude of the gradient (the host's own steps shrink with it too)",
+    "that a new round starts, and the round's sigmoid tolerance: a step of a fixed ladder (1e-2, 3e-3, 1e-3, …) at or below the previous gradient's ∞-norm, so the order of magnitude of the gradient (the host's own steps shrink with it too); whether this round also computes the one weighted Hessian of the run (once, when the gradient first falls below config.hessianGradient)",
 });
 
 export const ZeroRequest = declareMessage({
@@ -98,9 +98,9 @@ export const HostBasis = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'ciphertext',
-  fields: { sigmoidTolerance: 'number', centres: 'number[]', halfWidths: 'number[]', basis: 'bytes[][]' },
+  fields: { sigmoidTolerance: 'number', hessian: 'boolean', centres: 'number[]', halfWidths: 'number[]', basis: 'bytes[][]' },
   discloses:
-    "the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the round's sigmoid tolerance (from RoundStart); the per-enterprise windowed Chebyshev basis and window indicators stay encrypted under the arbiter key (protocols/vfl-lr/windows.ts)",
+    "whether this round computes the weighted Hessian (from RoundStart); the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the round's sigmoid tolerance (from RoundStart); the per-enterprise windowed Chebyshev basis and window indicators stay encrypted under the arbiter key (protocols/vfl-lr/windows.ts)",
 });
 
 export const Residual = declareMessage({
@@ -152,4 +152,47 @@ export const Finished = declareMessage({
   privacy: 'metadata',
   fields: { converged: 'boolean', iterations: 'int', gradientNorm: 'number' },
   discloses: 'whether training converged, the iteration count and the final gradient norm',
+});
+
+export const GuestHessianPadded = declareMessage({
+  protocol: VFL,
+  type: 'GuestHessianPadded',
+  from: 'guest',
+  to: ['host'],
+  privacy: 'ciphertext',
+  fields: { gh: 'bytes', gg: 'bytes', hh: 'bytes', ghMask: 'bytes', ggMask: 'bytes', hhMask: 'bytes' },
+  discloses:
+    "nothing: the guest's side of the three Hessian blocks (its sample columns, their pairwise products and ones, times its per-sample σ′ coefficients, protocols/vfl-lr/hessian.ts) in fixed point under one-time pads mod 2^32 from AES-256-CTR keystreams whose seeds only the arbiter and the guest hold (fresh per block and round), an empty block where it is over the size budget, and fresh seeds of the output masks R",
+});
+
+export const HostHessianPadded = declareMessage({
+  protocol: VFL,
+  type: 'HostHessianPadded',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'ciphertext',
+  fields: { gh: 'bytes', gg: 'bytes', hh: 'bytes' },
+  discloses:
+    "nothing: the host's side of the three Hessian blocks (its sample columns, their pairwise products and ones, times its plaintext basis vectors on the sample rows) in fixed point under one-time pads mod 2^32 whose seeds only the arbiter and the host hold (fresh per block and round), an empty block where it is over the size budget",
+});
+
+export const GuestHessianShare = declareMessage({
+  protocol: VFL,
+  type: 'GuestHessianShare',
+  from: 'guest',
+  to: ['arbiter'],
+  privacy: 'aggregate',
+  fields: { rows: 'int', shares: 'bytes[]', bits: 'number[]', columns: 'number[]', exponents: 'number[][]' },
+  discloses:
+    "the guest's shares of the weighted Hessian blocks over the sample rows, each masked by a uniform R that only the host's share cancels (with the host's: the blocks XᵀWX/m, one sum per feature pair, and Σw), the stacked row count (sample rows × (basis vectors + 1)), and per stacked column the power of two that scaled it (its norm to within a factor of two)",
+});
+
+export const HostHessianShare = declareMessage({
+  protocol: VFL,
+  type: 'HostHessianShare',
+  from: 'host',
+  to: ['arbiter'],
+  privacy: 'aggregate',
+  fields: { rows: 'int', shares: 'bytes[]', bits: 'number[]', columns: 'number[]', exponents: 'number[][]' },
+  discloses: "the host's shares of the weighted Hessian blocks (masked by −R; with the guest's: the blocks, one sum per feature pair), the stacked row count, and per stacked column the power of two that scaled it (its norm to within a factor of two)",
 });

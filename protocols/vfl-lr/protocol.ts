@@ -33,20 +33,36 @@
  *   H → A     HostGradient       [[X_Hᵀ d / n + λ w_H]] (aggregate after decryption)
  *   A → G, H  Update             each party's own block of the move: a BFGS step or a line-search
  *                                trial along it (model)
+ *   once, in the round after ‖g‖∞ first falls to hessianGradient (RoundStart and HostBasis carry
+ *   `hessian: true`; protocols/vfl-lr/hessian.ts):
+ *   H → G     HostHessianPadded  its basis vectors on the m sample rows times its columns, their
+ *                                pairwise products and ones, fixed point under one-time pads from
+ *                                its triple seed (ciphertext)
+ *   G → H     GuestHessianPadded its per-sample σ′ coefficients times its columns, pairs and ones,
+ *                                padded likewise, and fresh seeds of the output masks R (ciphertext)
+ *   G, H → A  Guest/HostHessianShare  shares of the three blocks of XᵀWX over the sample rows,
+ *                                W = σ′(z) on the windows' expansion (aggregate: the sum is the
+ *                                block); A restarts BFGS from XᵀWX/m + λI
  *   …until ‖g‖∞ ≤ max(tol, 3·flood) or the step is below 1e-4·max(1, ‖w‖∞), at the final
  *   tolerance, or the round limit: A → G, H Finished.
  *
  * What each role receives, exactly:
  *   Guest:   public keys; a triple seed; the host's one-time-padded sample; ciphertexts under A's
  *            key; per round the host's windows (at most 16 intervals on a 0.5 grid, each holding a
- *            row, not which) and the round's tolerance; its own moves; the final status.
+ *            row, not which), the round's tolerance and whether it computes the Hessian; once, the
+ *            host's one-time-padded Hessian side; its own moves; the final status.
  *   Host:    public keys; a triple seed; the guest's one-time-padded sample and a mask seed;
  *            ciphertexts under A's key (encryptions of zero among them); its own moves; the
- *            round's tolerance (the order of magnitude of the gradient); the final status.
+ *            round's tolerance (the order of magnitude of the gradient) and whether it computes
+ *            the Hessian; once, the guest's one-time-padded Hessian side and three mask seeds; the
+ *            final status.
  *   Arbiter: row count, event rate, the sample Gram matrix (guest, host and cross blocks) and
  *            per round the gradient of every weight (aggregates over all rows) and the host's
- *            degree (how many zeros it asks for). From the steps it computes, it could rebuild
- *            the weights: it learns the model, as FATE's arbiter does.
+ *            degree (how many zeros it asks for); once, the weighted Hessian XᵀWX of the sample
+ *            rows at one point (one sum per feature pair, d × d, and Σσ′; a block over the size
+ *            budget is not exchanged and is approximated from the sample Gram instead). From
+ *            the steps it computes, it could rebuild the weights: it learns the model, as FATE's
+ *            arbiter does.
  *   No role receives a raw feature, a label, a residual or a per-enterprise partial logit.
  *
  * Threat model: semi-honest parties, arbiter not colluding with either party (with the guest
@@ -64,7 +80,10 @@
  * derive it from the disclosed half-width). One window clamped the rows outside it to its edge,
  * which broke on special codes (u_H in [−202, 8.4] with 99.8% in [−25, 6.5]); the windows hold
  * every row. BFGS from the exact Hessian at the starting point, with a line search where unit
- * steps overshoot, converges in ~10–17 rounds instead of FATE's 30–100.
+ * steps overshoot, converged in ~10–17 rounds instead of FATE's 30–100; its linear tail was most
+ * of the cost (the last rounds run at the finest tolerance, with the most basis vectors). One
+ * restart from the weighted Hessian of the sample rows, once the gradient is below 0.03, takes
+ * default_credit from 14 rounds to 7 (docs/perf/vfl-lr.md).
  */
 import { performance } from 'node:perf_hooks';
 import { cryptoRng, type Rng } from '../../engine/rng.ts';

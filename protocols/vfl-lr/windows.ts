@@ -54,10 +54,19 @@ export function windowDegree(halfWidth: number, o: Pick<WindowOptions, 'sigmoidT
   return d;
 }
 
-/** The largest half-width whose degree stays within the cap (at the tolerance). */
+/**
+ * The largest half-width whose degree stays within the cap (at the tolerance), memoised like
+ * windowDegree: uncached it cost the host ~0.1 s a round (several degree searches over wide windows).
+ */
+const capCache = new Map<string, number>();
 function widestAtCap(o: WindowOptions): number {
-  let r = o.minHalfWidth;
-  while (r < 1024 && chebyshevDegreeFor(2 * r, o.sigmoidTolerance, o.chebyshevDegree + 1) <= o.chebyshevDegree) r *= 2;
+  const key = `${o.minHalfWidth}:${o.sigmoidTolerance}:${o.chebyshevDegree}`;
+  let r = capCache.get(key);
+  if (r === undefined) {
+    r = o.minHalfWidth;
+    while (r < 1024 && chebyshevDegreeFor(2 * r, o.sigmoidTolerance, o.chebyshevDegree + 1) <= o.chebyshevDegree) r *= 2;
+    capCache.set(key, r);
+  }
   return r;
 }
 
