@@ -16,13 +16,7 @@ import { basisVectors, windowDegree, type SigmoidWindow } from './windows.ts';
 import { checkColumns } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
-import { hessianDegree, HessianLeft } from './hessian.ts';
-
-/** σ′(z) = σ(z)(1 − σ(z)), the logistic Hessian's row weight. */
-const sigmoidPrime = (z: number): number => {
-  const p = sigmoid(z);
-  return p * (1 - p);
-};
+import { hessianCoefficients, HessianLeft } from './hessian.ts';
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -259,17 +253,7 @@ export class VflGuest implements Party {
    */
   private hessianSide(windows: readonly SigmoidWindow[], a: Float64Array): Envelope {
     const m = this.sampleRows();
-    const coefs = windows.map((w) => {
-      const base = new Float64Array(m);
-      for (let i = 0; i < m; i++) base[i] = a[i]! + w.centre;
-      return perSampleCoefficients(sigmoidPrime, base, w.halfWidth, hessianDegree(w, this.config));
-    });
-    const lastConstant = coefs[coefs.length - 1]![0]!;
-    const vectors: Float64Array[] = [lastConstant];
-    windows.forEach((w, j) => {
-      for (let k = 1; k <= hessianDegree(w, this.config); k++) vectors.push(coefs[j]![k]!);
-      if (j < windows.length - 1) vectors.push(Float64Array.from(coefs[j]![0]!, (c, i) => c - lastConstant[i]!));
-    });
+    const vectors = hessianCoefficients(a, windows, m, this.config);
     this.hessian = new HessianLeft(this.x, vectors, m, this.tripleSeed!, this.round, this.config.hessianBudgetWords, this.rng.bytes(32));
     return envelope(this.config.job, 'GuestHessianPadded', this.round, this.name, 'host', this.hessian.padded());
   }

@@ -22,7 +22,8 @@
  * (Σw/m)·XᵀX of that block from the sample Gram it already holds. BFGS corrects either.
  */
 import { IndomainError } from '../../engine/errors.ts';
-import { chebyshevBasis } from './chebyshev.ts';
+import { sigmoid } from '../../models/logistic.ts';
+import { chebyshevBasis, perSampleCoefficients } from './chebyshev.ts';
 import type { VflConfig } from './config.ts';
 import { windowDegree, type SigmoidWindow } from './windows.ts';
 import { CrossGramLeft, CrossGramRight, deriveSeed, bytesToWords, maskWords, ringAddInto, ringCross } from '../mpc/cross-gram.ts';
@@ -30,14 +31,17 @@ import { CrossGramLeft, CrossGramRight, deriveSeed, bytesToWords, maskWords, rin
 export const HESSIAN_BLOCKS = ['gh', 'gg', 'hh'] as const;
 export type HessianBlock = (typeof HESSIAN_BLOCKS)[number];
 
+/** The σ tolerance whose degree the Hessian's expansion uses (see hessianDegree). */
+const HESSIAN_TOLERANCE = 1e-3;
+
 /**
- * The degree of window j's expansion for the Hessian: that of the final sigmoid tolerance, not the
- * round's. The row weights σ′ multiply squares of the features, so a coarse round's error on rows
- * far out (σ′ ≈ 0, |x| of 50σ) would swamp their true weight; the padded exchange costs nothing per
- * degree in ciphertexts. Both parties derive it from the disclosed half-width.
+ * The degree of window j's expansion for the Hessian: that of a 1e-3 sigmoid tolerance (or the
+ * final one, if coarser), not the round's 1e-2: the row weights σ′ are at most 1/4, and a coarse
+ * round's error would be a tenth of them; the padded exchange costs no ciphertext per degree,
+ * only (sample rows × columns) words. Both parties derive it from the disclosed half-width.
  */
 export function hessianDegree(w: SigmoidWindow, c: Pick<VflConfig, 'sigmoidTolerance' | 'chebyshevDegree'>): number {
-  return windowDegree(w.halfWidth, { sigmoidTolerance: c.sigmoidTolerance, chebyshevDegree: c.chebyshevDegree });
+  return windowDegree(w.halfWidth, { sigmoidTolerance: Math.max(c.sigmoidTolerance, HESSIAN_TOLERANCE), chebyshevDegree: c.chebyshevDegree });
 }
 
 /**
@@ -57,6 +61,33 @@ export function hessianBasis(u: Float64Array, which: Uint8Array, windows: readon
     if (j < windows.length - 1) out.push(Float64Array.from({ length: m }, (_, i) => (which[i] === j ? 1 : 0)));
   });
   return out;
+}
+
+/** σ′(z) = σ(z)(1 − σ(z)), the logistic Hessian's row weight. */
+const sigmoidPrime = (z: number): number => {
+  const p = sigmoid(z);
+  return p * (1 - p);
+};
+
+/**
+ * The guest's coefficients g_v on the first m rows, one per vector of hessianBasis in its order:
+ * per-sample Chebyshev coefficients of σ′(a_i + c_j + R_j τ) (chebyshev.ts), the last window's
+ * constant term for the constant vector, each other window's constant relative to it for its
+ * indicator.
+ */
+export function hessianCoefficients(a: Float64Array, windows: readonly SigmoidWindow[], m: number, c: Pick<VflConfig, 'sigmoidTolerance' | 'chebyshevDegree'>): Float64Array[] {
+  const coefs = windows.map((w) => {
+    const base = new Float64Array(m);
+    for (let i = 0; i < m; i++) base[i] = a[i]! + w.centre;
+    return perSampleCoefficients(sigmoidPrime, base, w.halfWidth, hessianDegree(w, c));
+  });
+  const lastConstant = coefs[coefs.length - 1]![0]!;
+  const vectors: Float64Array[] = [lastConstant];
+  windows.forEach((w, j) => {
+    for (let k = 1; k <= hessianDegree(w, c); k++) vectors.push(coefs[j]![k]!);
+    if (j < windows.length - 1) vectors.push(Float64Array.from(coefs[j]![0]!, (v, i) => v - lastConstant[i]!));
+  });
+  return vectors;
 }
 
 /** Pairs (p ≤ q) of `d` columns, in row order. */

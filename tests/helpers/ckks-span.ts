@@ -21,6 +21,10 @@ export interface Parsed {
 
 /** Load wire bytes as a SEAL ciphertext, or undefined when they are not one (keys, pads, seeds). */
 export function loadCiphertext(ckks: Ckks, bytes: Uint8Array): CipherText | undefined {
+  // SEAL's serialisation header starts with its magic 0xA15E (little-endian): anything else (a
+  // one-time-padded matrix of megabytes, a seed) is not handed to SEAL, whose failed loads of large
+  // random buffers exhaust its WebAssembly heap.
+  if (bytes.length < 16 || bytes[0] !== 0x5e || bytes[1] !== 0xa1) return undefined;
   const ct = ckks.seal.CipherText();
   try {
     ct.loadArray(ckks.context, bytes);

@@ -115,7 +115,19 @@ describe('vertical logistic regression', () => {
     expect(types).toContain('guest->host:Residual');
     expect(types).toContain('host->guest:HostBasis');
     expect(types).toContain('guest->host:GuestPaddedSample');
-  });
+    // The one weighted Hessian: both padded sides (uniform words), both shares to the arbiter.
+    for (const t of ['host->guest:HostHessianPadded', 'guest->host:GuestHessianPadded', 'guest->arbiter:GuestHessianShare', 'host->arbiter:HostHessianShare']) expect(types).toContain(t);
+    for (const rec of fed.transport.log.filter((r) => r.type.endsWith('HessianPadded'))) {
+      expect(rec.privacy).toBe('ciphertext');
+      for (const [field, v] of Object.entries(rec.received.body as Record<string, Uint8Array>)) {
+        if (field.endsWith('Mask') || v.length === 0) continue;
+        const words = new Int32Array(new Uint8Array(v).buffer);
+        let negative = 0;
+        for (const w of words) if (w < 0) negative++;
+        expect(Math.abs(negative / words.length - 0.5)).toBeLessThan(0.02);
+      }
+    }
+  }, 600_000);
 
   it('breast pair: test AUC matches centralised Newton; deterministic for a seed up to CKKS noise', async () => {
     const guest = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
@@ -134,7 +146,7 @@ describe('vertical logistic regression', () => {
     const fedAuc = auc(predictLogistic(wa, [...p.g.test, ...p.h.test]), p.yTest);
     const cAuc = auc(predictLogistic(central, [...p.g.test, ...p.h.test]), p.yTest);
     expect(Math.abs(fedAuc - cAuc)).toBeLessThan(0.01);
-  });
+  }, 600_000);
 
   it('each role in its own worker thread trains the same model as all three in one thread', async () => {
     const guest = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
@@ -150,7 +162,7 @@ describe('vertical logistic regression', () => {
     // Every route the protocol uses carried bytes; the host's encryptions of zero came from the arbiter.
     for (const pair of ['arbiter->guest', 'arbiter->host', 'guest->host', 'host->guest', 'guest->arbiter', 'host->arbiter']) expect(thr.bytesByPair[pair]).toBeGreaterThan(0);
     expect(mem.transport.log.some((r) => r.type === 'Zeros' && r.to === 'host')).toBe(true);
-  });
+  }, 600_000);
 
   it('refuses messages for another job, stage or round with coded errors', async () => {
     const ckks = await createCkks('ckks-n8192-d2');
