@@ -6,9 +6,10 @@
  * training sample enters as aggregates only ({@link SampleSummary}, computed where its rows are),
  * the test sample as rows.
  */
-import { binaryMetrics, type BinaryMetrics } from './metrics.ts';
+import { binaryMetrics, rocCounts, type BinaryMetrics, type RocCounts } from './metrics.ts';
 import type { Dropped } from './selection.ts';
 import { stabilityTerm } from './stability.ts';
+import { safeId } from './chart-kit.ts';
 import { waldPValue, type Scaling } from './scorecard.ts';
 
 export interface SampleScores {
@@ -267,6 +268,12 @@ export interface ScorecardReport {
   readonly scaling: Scaling;
   readonly sample: { trainRows: number; testRows: number; trainEventRate: number; testEventRate: number };
   readonly discrimination: { train: BinaryMetrics; test: BinaryMetrics; testPointsAuc: number };
+  /**
+   * The test sample's ROC curve by predicted probability (its corners, as cumulative counts): the
+   * bank holds the test rows. The training sample's curve is drawn from its deciles only, the
+   * aggregates the arbiter returns (models/charts.ts).
+   */
+  readonly curves: { test: RocCounts };
   readonly liftByDecile: { train: GainRow[]; test: GainRow[] };
   readonly liftByBand: { train: GainRow[]; test: GainRow[] };
   readonly calibration: { train: CalibrationRow[]; test: CalibrationRow[] };
@@ -312,6 +319,7 @@ export function buildReport(r: ReportInput): ScorecardReport {
       test: test.metrics,
       testPointsAuc: binaryMetrics(negPoints, r.test.labels).auc,
     },
+    curves: { test: rocCounts(r.test.prob, r.test.labels) },
     liftByDecile: { train: liftByDecile(r.train), test: liftByDecile(test) },
     liftByBand: { train: liftByBand(r.train, bands), test: liftByBand(test, bands) },
     calibration: { train: calibrationByBand(r.train, bands), test: calibrationByBand(test, bands) },
@@ -342,6 +350,12 @@ export function buildReport(r: ReportInput): ScorecardReport {
     selection: r.dropped,
     disclosures: r.disclosures,
   };
+}
+
+/** The id of characteristic k's WOE figure (models/chart-model.ts): `woe-<party>-<name>`, file-safe and unique in the report. */
+export function woeFigureId(c: { readonly name: string; readonly party: string }, k: number): string {
+  const safe = safeId(c.name);
+  return safe === c.name ? `woe-${c.party}-${safe}` : `woe-${c.party}-${safe}-${k}`;
 }
 
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '—');
