@@ -6,7 +6,7 @@
  * bands), never a per-row value of the platform (models/report.ts).
  *
  * Figures, in report order: `roc`, `ks`, `score-distribution`, `lift`, `gain`, `calibration`,
- * `score-stability`, `characteristic-stability`, `woe-<party>-<name>` (one per characteristic),
+ * `score-stability`, `characteristic-stability`, `woe-<name>` (one per characteristic),
  * `coefficients`. Their texts are English; {@link localiseOption} gives them in Chinese.
  */
 import * as echarts from 'echarts';
