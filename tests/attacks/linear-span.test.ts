@@ -96,6 +96,10 @@ describe('attack: linear span (the platform strips the residual to read the labe
     expect(sOn.checked['arbiter<-vfl-lr/GuestGradient']).toBeGreaterThan(0);
     expect(sOn.checked['guest<-vfl-lr/HostBasis']).toBeGreaterThan(0);
     expect(sOn.inSpan).toEqual({});
+    // The one weighted Hessian's messages went through the sweep too: their padded words and
+    // shares are no SEAL ciphertext, so nothing of them can lie in a span (vfl.test.ts checks
+    // that the pads look uniform).
+    for (const t of ['HostHessianPadded', 'GuestHessianPadded', 'GuestHessianShare', 'HostHessianShare']) expect(on.log.some((r) => r.type === t)).toBe(true);
     // The sweep finds the leak when the defence is off (round 0 at least).
     expect(sOff.inSpan['host<-vfl-lr/Residual']).toBeGreaterThan(0);
   }, 240_000);
