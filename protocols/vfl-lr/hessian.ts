@@ -1,13 +1,13 @@
 /**
  * One weighted Hessian XᵀWX of the sample rows, W = σ′(z) at the current point, for the arbiter
  * (vfl-lr, once per run): BFGS restarts from it, which cuts the slow linear tail of the
- * quasi-Newton run (default_credit: 11 → 7 rounds in plaintext, tmp measurement in docs/perf/vfl-lr.md).
+ * quasi-Newton run (default_credit: 11 → 7 rounds in plaintext, 14 → 7 federated; docs/perf/vfl-lr.md).
  *
  * Nobody knows σ′(z_i): the guest knows its partial logit a_i, the host u_H,i. But on the host's
  * windows (windows.ts) σ′(a_i + c_j + R_j τ_i) = Σ_v g_{v,i} b_{v,i}, the same per-sample
- * expansion as the residual's (chebyshev.ts): b_v the host's basis vectors (1, then 1_j·T_k and
- * 1_j in the order of HostBasis) in plaintext at the host, g_v the guest's per-sample coefficients
- * of σ′ in plaintext at the guest. So every Hessian entry is a sum over the stacked rows (v, i)
+ * expansion as the residual's (chebyshev.ts): b_v the host's basis vectors on the sample rows (1,
+ * then per window 1_j·T_k up to hessianDegree and 1_j) in plaintext at the host, g_v the guest's
+ * per-sample coefficients of σ′ in plaintext at the guest. So every Hessian entry is a sum over the stacked rows (v, i)
  * of a guest value times a host value:
  *   H_GH[p, l]  = Σ_v Σ_i (x_Gp g_v)_i (x_Hl b_v)_i
  *   H_GG[p, q]  = Σ_v Σ_i (x_Gp x_Gq g_v)_i (b_v)_i                 (p ≤ q)
