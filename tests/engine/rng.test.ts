@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cryptoRng, secretRng, seededRng } from '../../engine/rng.ts';
+import { cryptoRng, gaussians, secretRng, seededRng } from '../../engine/rng.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -41,6 +41,28 @@ describe('secret randomness', () => {
     }
     expect(Math.abs(s / n - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / n));
     expect(Math.abs(s2 / n - (s / n) ** 2 - 1 / 12)).toBeLessThan(0.005);
+  });
+
+  it('gaussians: n standard normal draws from one call (mean, variance, tails), odd n included, a stream deterministic for its secret', () => {
+    const n = 200_001;
+    const z = gaussians(secretRng(cryptoRng.bytes(32), 'flood'), n);
+    expect(z.length).toBe(n);
+    let m = 0;
+    let v = 0;
+    let beyond3 = 0;
+    for (const x of z) m += x;
+    m /= n;
+    for (const x of z) {
+      v += (x - m) ** 2;
+      if (Math.abs(x) > 3) beyond3++;
+    }
+    v /= n - 1;
+    // Sampling error of the mean 1/√n ≈ 0.0022, of the variance √(2/n) ≈ 0.0032; P(|Z| > 3) = 0.0027.
+    expect(Math.abs(m)).toBeLessThan(0.012);
+    expect(Math.abs(v - 1)).toBeLessThan(0.016);
+    expect(Math.abs(beyond3 / n - 0.0027)).toBeLessThan(0.0007);
+    const secret = cryptoRng.bytes(32);
+    expect(gaussians(secretRng(secret, 'a'), 5)).toEqual(gaussians(secretRng(secret, 'a'), 5));
   });
 
   it('secretRng refuses a secret shorter than 16 bytes', () => {
