@@ -8,6 +8,7 @@ import { messageSpec, validateBody, type Envelope } from '../message.ts';
 import { performance } from 'node:perf_hooks';
 import { deserialize, encode, type CipherText, type Ckks, type Evaluation, type KeyOwner, type PlainText } from '../he/ckks.ts';
 import type { Encryptor } from 'node-seal/implementation/encryptor.js';
+import type { RelinKeys } from 'node-seal/implementation/relin-keys.js';
 import { VFL2 } from './messages.ts';
 
 /** Refuse a message for another job, stage or round; validate its body against its declaration. */
@@ -137,10 +138,10 @@ export function packingWidth(columns: number): number {
 }
 
 /**
- * The guest's diagonal layout of Y = [x_j ⊙ c / divisor]_j for one coefficient vector c: for
+ * The guest's diagonal layout of Y = [x_j ⊙ c / divisor]_j (c = 1: its columns): for
  * k < width and chunk c, D_{k,c}[s] = Y[cS + s, (s − k) mod width] (0 for padding columns), the
- * protocols/he/packing.ts layout with the roles swapped (here the matrix is encrypted and the
- * vector, the host's basis, is plaintext). Calls `emit(k, chunk, values)` for each.
+ * protocols/he/packing.ts layout with the roles swapped (here the matrix is encrypted and so is
+ * the vector it meets, the residual). Calls `emit(k, chunk, values)` for each.
  */
 export function forEachDiagonal(cols: readonly Float64Array[], coef: Float64Array, divisor: number, slots: number, emit: (k: number, chunk: number, values: Float64Array) => void): void {
   const n = coef.length;
@@ -206,37 +207,33 @@ export function combineChunks(ev: Evaluation, plain: readonly (PlainText | undef
 }
 
 /**
- * [[Σ_v Y_vᵀ B_v]] from the guest's encrypted diagonals of Y_v (fresh at the product scale Δ²/Δ′… see
- * the guest) and the host's encoded basis: z_k = Σ_v Σ_c B_{v,c} ⊙ [[D_{v,k,c}]], one rescale, then
- * y = Σ_k rot(z_k, k) by Horner and the strided sums Σ_j rot(y, width·2^j). Slot j (and every slot
- * ≡ j mod width) holds Σ_v Σ_i Y_v[i, j]·B_v[i]. `load(v, k, c)` deserialises one ciphertext.
+ * [[X_Gᵀ d]] from the residual [[d]] per chunk (the host's combination, unrescaled at ΔΔ′) and the
+ * guest's columns in diagonal order [[D_{k,c}]] (fresh at Δ′, encrypted once per job):
+ * z_k = Σ_c [[d_c]]·[[D_{k,c}]] (ciphertext × ciphertext, summed before one relinearisation and
+ * one rescale to Δ), then y = Σ_k rot(z_k, k) by Horner and the strided sums Σ_j rot(y, width·2^j):
+ * slot j (and every slot ≡ j mod width) holds Σ_i D[i, j]·d_i. Inputs are not consumed.
  */
-export function diagonalProduct(ev: Evaluation, plain: readonly (PlainText | undefined)[][], width: number, load: (v: number, k: number, c: number) => CipherText): CipherText {
+export function encryptedColumnsProduct(ev: Evaluation, relinKeys: RelinKeys, d: readonly CipherText[], diagonals: readonly CipherText[][]): CipherText {
   const { evaluator, slots } = ev.ckks;
   const gk = ev.galoisKeys;
-  const chunks = plain[0]!.length;
+  const width = diagonals.length;
   let acc: CipherText | undefined;
   for (let k = width - 1; k >= 0; k--) {
     let z: CipherText | undefined;
-    for (let v = 0; v < plain.length; v++) {
-      for (let c = 0; c < chunks; c++) {
-        const p = plain[v]![c];
-        if (!p) continue;
-        const ct = load(v, k, c);
-        evaluator.multiplyPlain(ct, p, ct);
-        if (z) {
-          evaluator.add(z, ct, z);
-          ct.delete();
-        } else z = ct;
-      }
+    for (let c = 0; c < d.length; c++) {
+      const prod = evaluator.multiply(d[c]!, diagonals[k]![c]!) as CipherText;
+      if (z) {
+        evaluator.add(z, prod, z);
+        prod.delete();
+      } else z = prod;
     }
-    if (!z) throw new IndomainError('VFL_BAD_MESSAGE', 'no basis vector is non-zero (the constant term must be)');
-    evaluator.rescaleToNext(z, z);
+    evaluator.relinearize(z!, relinKeys, z!);
+    evaluator.rescaleToNext(z!, z!);
     if (acc) {
       evaluator.rotateVector(acc, 1, gk, acc);
-      evaluator.add(acc, z, acc);
-      z.delete();
-    } else acc = z;
+      evaluator.add(acc, z!, acc);
+      z!.delete();
+    } else acc = z!;
   }
   for (let step = width; step < slots; step *= 2) {
     const r = evaluator.rotateVector(acc!, step, gk) as CipherText;

@@ -93,9 +93,21 @@ export class TwoPartyGuest implements Party {
     const m = sampleRowsFor(this.rows, this.config, this.ckks);
     const job = this.config.job;
     const columns = timed(this.profile, 'encrypt', () => this.x.map((c) => this.enc!.encrypt(c.subarray(0, m), productScale(this.ckks))));
+    const diagonals: Uint8Array[][] = Array.from({ length: packingWidth(this.x.length) }, () => []);
+    timed(this.profile, 'encrypt', () =>
+      forEachDiagonal(this.x, ones(this.rows), Math.sqrt(this.rows), this.ckks.slots, (k, chunk, values) => {
+        diagonals[k]![chunk] = this.enc!.encrypt(values, this.ckks.operandScale);
+      }),
+    );
+    const kg = this.ckks.seal.KeyGenerator(this.ckks.context, this.keys.secretKey);
+    const rk = kg.createRelinKeys();
+    const relinKeys = rk.saveArray(this.ckks.seal.ComprModeType.none);
+    rk.delete();
+    kg.delete();
     return [
-      envelope(job, 'TwoPartySetup', 0, this.name, 'host', { params: this.ckks.params.name, publicKey: this.keys.publicKey, galoisKeys: this.keys.galoisKeys, rows: this.rows, sampleRows: m }),
+      envelope(job, 'TwoPartySetup', 0, this.name, 'host', { params: this.ckks.params.name, publicKey: this.keys.publicKey, galoisKeys: this.keys.galoisKeys, relinKeys, rows: this.rows, sampleRows: m }),
       envelope(job, 'GuestSample', 0, this.name, 'host', { columns }),
+      envelope(job, 'GuestColumns', 0, this.name, 'host', { diagonals }),
     ];
   }
 
@@ -174,7 +186,7 @@ export class TwoPartyGuest implements Party {
   /**
    * Per-row Chebyshev coefficients c_v of σ(u_G + c_j + R_j τ) − y in the host's basis (the order
    * the host builds it: the constant, then per window T_1..T_K and its indicator but the last's),
-   * encrypted, and each one's products with the guest columns in diagonal order.
+   * encrypted.
    */
   private onWindows(sigmoidTolerance: number, centres: number[], halfWidths: number[]): Envelope[] {
     const windows = this.checkWindows(centres, halfWidths, sigmoidTolerance);
@@ -189,20 +201,9 @@ export class TwoPartyGuest implements Party {
       for (let k = 1; k <= w.degree; k++) vectors.push(coef[k]!);
       if (j < windows.length - 1) vectors.push(Float64Array.from(coef[0]!, (v, i) => v - lastConstant[i]!));
     });
-    const enc = this.enc!;
-    const width = packingWidth(this.x.length);
-    const divisor = Math.sqrt(n);
-    const coefficients = vectors.map((c) => enc.encryptChunks(c, this.ckks.scale));
-    const products: Uint8Array[][] = [];
-    for (const c of vectors) {
-      const rows: Uint8Array[][] = Array.from({ length: width }, () => []);
-      forEachDiagonal(this.x, c, divisor, this.ckks.slots, (k, chunk, values) => {
-        rows[k]![chunk] = enc.encrypt(values, productScale(this.ckks));
-      });
-      products.push(...rows);
-    }
+    const coefficients = vectors.map((c) => this.enc!.encryptChunks(c, this.ckks.scale));
     this.stage = 'gradient';
-    return [envelope(this.config.job, 'GuestCoefficients', this.round, this.name, 'host', { coefficients, products })];
+    return [envelope(this.config.job, 'GuestCoefficients', this.round, this.name, 'host', { coefficients })];
   }
 
   private onGradient(guestBytes: Uint8Array, hostBytes: Uint8Array): Envelope[] {

@@ -12,17 +12,19 @@ import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import { importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { PackedColumns } from '../he/packing.ts';
+import type { RelinKeys } from 'node-seal/implementation/relin-keys.js';
 import { chebyshevBasis } from '../vfl-lr/chebyshev.ts';
 import { assignWindows, chooseWindows } from '../vfl-lr/windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
 import type { VflConfig } from '../vfl-lr/config.ts';
-import { accept, combineChunks, diagonalProduct, encodeBasis, envelope, haarOrthogonal, identity, loadFresh, packingWidth, rotateColumns, timed, unrotate, type Profile } from './common.ts';
+import { accept, combineChunks, encodeBasis, encryptedColumnsProduct, envelope, haarOrthogonal, identity, loadFresh, packingWidth, rotateColumns, timed, unrotate, type Profile } from './common.ts';
 import { productScale, sampleRowsFor } from './scales.ts';
 
-type Stage = 'keys' | 'sample' | 'round' | 'coefficients' | 'update' | 'done';
+type Stage = 'keys' | 'sample' | 'columns' | 'round' | 'coefficients' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
   keys: ['TwoPartySetup'],
   sample: ['GuestSample'],
+  columns: ['GuestColumns'],
   round: ['RoundStart', 'Finished'],
   coefficients: ['GuestCoefficients'],
   update: ['Update', 'Finished'],
@@ -56,6 +58,9 @@ export class TwoPartyHost implements Party {
   private ev: Evaluation | undefined;
   private packed: PackedColumns | undefined;
   private guestColumns = 0;
+  private relinKeys: RelinKeys | undefined;
+  /** The guest's columns in diagonal order, [k][chunk], under the guest's key. */
+  private diagonals: CipherText[][] | undefined;
   /** This round's plaintext basis B_v (v = 0: the constant), kept until the coefficients arrive. */
   private basis: Float64Array[] | undefined;
 
@@ -94,13 +99,15 @@ export class TwoPartyHost implements Party {
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'TwoPartySetup':
-        return this.onSetup(b.params, b.publicKey, b.galoisKeys, b.rows, b.sampleRows);
+        return this.onSetup(b.params, b.publicKey, b.galoisKeys, b.relinKeys, b.rows, b.sampleRows);
+      case 'GuestColumns':
+        return timed(this.profile, 'load guest columns', () => this.onColumns(b.diagonals as Uint8Array[][]));
       case 'GuestSample':
         return timed(this.profile, 'sample cross Gram', () => this.onSample(b.columns as Uint8Array[]));
       case 'RoundStart':
         return timed(this.profile, 'windows and basis', () => this.onRound(b.sigmoidTolerance));
       case 'GuestCoefficients':
-        return this.onCoefficients(b.coefficients as Uint8Array[][], b.products as Uint8Array[][]);
+        return this.onCoefficients(b.coefficients as Uint8Array[][]);
       case 'Update': {
         const step = b.step as Float64Array;
         if (step.length !== this.rotatedWeights.length) throw new IndomainError('VFL_BAD_MESSAGE', `step has ${step.length} values, host has ${this.rotatedWeights.length} weights`, { field: 'step' });
@@ -113,10 +120,18 @@ export class TwoPartyHost implements Party {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
-        this.packed?.release();
+        this.release();
         return [];
     }
     return [];
+  }
+
+  private release(): void {
+    this.packed?.release();
+    for (const row of this.diagonals ?? []) for (const ct of row) ct.delete();
+    this.diagonals = undefined;
+    this.relinKeys?.delete();
+    this.relinKeys = undefined;
   }
 
   private sigma(): number {
@@ -125,11 +140,19 @@ export class TwoPartyHost implements Party {
     return productNoise(this.ckks, Math.ceil(this.rows / this.ckks.slots)) * 2 ** this.config.floodMarginBits;
   }
 
-  private onSetup(params: string, publicKey: Uint8Array, galoisKeys: Uint8Array, rows: number, sampleRows: number): Envelope[] {
+  private onSetup(params: string, publicKey: Uint8Array, galoisKeys: Uint8Array, relinKeys: Uint8Array, rows: number, sampleRows: number): Envelope[] {
     if (params !== this.config.params) throw new IndomainError('VFL_BAD_MESSAGE', `parameter set "${params}", job uses "${this.config.params}"`, { field: 'params' });
     if (rows !== this.rows) throw new IndomainError('VFL_ROW_MISMATCH', `guest has ${rows} rows, host ${this.rows}`);
     if (sampleRows !== sampleRowsFor(this.rows, this.config, this.ckks)) throw new IndomainError('VFL_BAD_MESSAGE', `sample of ${sampleRows} rows`, { field: 'sampleRows' });
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
+    const rk = this.ckks.seal.RelinKeys();
+    try {
+      rk.loadArray(this.ckks.context, relinKeys);
+    } catch {
+      rk.delete();
+      throw new IndomainError('VFL_BAD_MESSAGE', 'relinearisation keys do not load', { field: 'relinKeys' });
+    }
+    this.relinKeys = rk;
     this.packed = new PackedColumns(this.ev, this.xr, Math.sqrt(this.rows), this.ckks.operandScale);
     this.stage = 'sample';
     return [];
@@ -153,8 +176,19 @@ export class TwoPartyHost implements Party {
       return out;
     });
     packed.release();
-    this.stage = 'round';
+    this.stage = 'columns';
     return [envelope(this.config.job, 'HostSampleGram', 0, this.name, 'guest', { gram: crossGram(sample, sample), cross })];
+  }
+
+  private onColumns(diagonals: Uint8Array[][]): Envelope[] {
+    const width = packingWidth(this.guestColumns);
+    const chunks = Math.ceil(this.rows / this.ckks.slots);
+    if (diagonals.length !== width || diagonals.some((d) => d.length !== chunks)) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `guest columns must be ${width} × ${chunks} ciphertexts`, { field: 'diagonals' });
+    }
+    this.diagonals = diagonals.map((row) => row.map((bytes) => loadFresh(this.ckks, bytes, this.ckks.operandScale, 'diagonals')));
+    this.stage = 'round';
+    return [];
   }
 
   /** Windows of the partial logits X̃_H w̃_H (= X_H w_H) and this round's plaintext basis. */
@@ -187,8 +221,8 @@ export class TwoPartyHost implements Party {
     ];
   }
 
-  private onCoefficients(coefficients: Uint8Array[][], products: Uint8Array[][]): Envelope[] {
-    const { guest, host } = hostGradients(this.ckks, this.ev!, this.packed!, this.basis!, this.guestColumns, coefficients, products, this.profile);
+  private onCoefficients(coefficients: Uint8Array[][]): Envelope[] {
+    const { guest, host } = hostGradients(this.ckks, this.ev!, this.relinKeys!, this.packed!, this.diagonals!, this.basis!, coefficients, this.profile);
     this.basis = undefined;
     const sigma = this.sigma();
     const out = timed(this.profile, 're-randomise, serialise', () => {
@@ -205,36 +239,34 @@ export class TwoPartyHost implements Party {
 }
 
 /**
- * The host's evaluation, before re-randomisation: [[X_Gᵀ d/√n]] from the guest's diagonals and
- * [[X̃_Hᵀ d/√n]] from the guest's coefficients, d = Σ_v B_v ⊙ c_v. Exported so that the
- * circuit-privacy attack (tests/attacks) can replay it, as a guest who guesses the host's inputs would.
+ * The host's evaluation, before re-randomisation: d = Σ_v B_v ⊙ [[c_v]] per chunk, then
+ * [[X̃_Hᵀ d/√n]] (its plaintext columns) and [[X_Gᵀ d/√n]] (the guest's encrypted columns).
+ * Exported so that the circuit-privacy attack (tests/attacks) can replay it, as a guest who
+ * guesses the host's inputs would.
  */
 export function hostGradients(
   ckks: Ckks,
   ev: Evaluation,
+  relinKeys: RelinKeys,
   packed: PackedColumns,
+  diagonals: readonly CipherText[][],
   basis: readonly Float64Array[],
-  guestColumns: number,
   coefficients: Uint8Array[][],
-  products: Uint8Array[][],
   profile: Profile = {},
 ): { guest: CipherText; host: CipherText } {
   const chunks = Math.ceil(basis[0]!.length / ckks.slots);
-  const width = packingWidth(guestColumns);
   if (coefficients.length !== basis.length || coefficients.some((c) => c.length !== chunks)) {
     throw new IndomainError('VFL_BAD_MESSAGE', `coefficients must be ${basis.length} × ${chunks} ciphertexts`, { field: 'coefficients' });
   }
-  if (products.length !== basis.length * width || products.some((c) => c.length !== chunks)) {
-    throw new IndomainError('VFL_BAD_MESSAGE', `products must be ${basis.length * width} × ${chunks} ciphertexts`, { field: 'products' });
-  }
   const plain = timed(profile, 'encode basis', () => encodeBasis(ckks, basis));
+  let d: CipherText[] = [];
   try {
-    const d = timed(profile, 'residual (products)', () => combineChunks(ev, plain, (v, c) => loadFresh(ckks, coefficients[v]![c]!, ckks.scale, 'coefficients')));
+    d = timed(profile, 'residual (products)', () => combineChunks(ev, plain, (v, c) => loadFresh(ckks, coefficients[v]![c]!, ckks.scale, 'coefficients')));
     const host = timed(profile, 'host gradient product', () => packed.transposeTimes(d));
-    for (const ct of d) ct.delete();
-    const guest = timed(profile, 'guest gradient product', () => diagonalProduct(ev, plain, width, (v, k, c) => loadFresh(ckks, products[v * width + k]![c]!, productScale(ckks), 'products')));
+    const guest = timed(profile, 'guest gradient product', () => encryptedColumnsProduct(ev, relinKeys, d, diagonals));
     return { guest, host };
   } finally {
+    for (const ct of d) ct.delete();
     for (const row of plain) for (const p of row) p?.delete();
   }
 }

@@ -12,9 +12,9 @@ export const TwoPartySetup = declareMessage({
   from: 'guest',
   to: ['host'],
   privacy: 'metadata',
-  fields: { params: 'string', publicKey: 'bytes', galoisKeys: 'bytes', rows: 'int', sampleRows: 'int' },
+  fields: { params: 'string', publicKey: 'bytes', galoisKeys: 'bytes', relinKeys: 'bytes', rows: 'int', sampleRows: 'int' },
   discloses:
-    "the CKKS parameter set, the guest's public key and Galois (rotation) keys (no secret key), the aligned row count and how many of the first rows make the initial Hessian's sample",
+    "the CKKS parameter set, the guest's public key, Galois (rotation) and relinearisation keys (no secret key), the aligned row count and how many of the first rows make the initial Hessian's sample",
 });
 
 export const GuestSample = declareMessage({
@@ -25,6 +25,16 @@ export const GuestSample = declareMessage({
   privacy: 'ciphertext',
   fields: { columns: 'bytes[]' },
   discloses: "nothing: the guest's sample columns (intercept first) encrypted under the guest's own key, which the host does not hold",
+});
+
+export const GuestColumns = declareMessage({
+  protocol: VFL2,
+  type: 'GuestColumns',
+  from: 'guest',
+  to: ['host'],
+  privacy: 'ciphertext',
+  fields: { diagonals: 'bytes[][]' },
+  discloses: "nothing: the guest's columns over all rows (intercept first, divided by √n) in diagonal order, encrypted once per job under the guest's own key, which the host does not hold",
 });
 
 export const HostSampleGram = declareMessage({
@@ -66,9 +76,9 @@ export const GuestCoefficients = declareMessage({
   from: 'guest',
   to: ['host'],
   privacy: 'ciphertext',
-  fields: { coefficients: 'bytes[][]', products: 'bytes[][]' },
+  fields: { coefficients: 'bytes[][]' },
   discloses:
-    "nothing: under the guest's own key, the per-row Chebyshev coefficients of σ(z) − y in the host's windowed basis (the label folded into the constant term) and their products with each guest column in diagonal order; the host holds no key to decrypt them",
+    "nothing: under the guest's own key, the per-row Chebyshev coefficients of σ(z) − y in the host's windowed basis (the label folded into the constant term); the host holds no key to decrypt them",
 });
 
 export const TwoPartyGradient = declareMessage({

@@ -81,7 +81,7 @@ describe('two-party vertical logistic regression (no arbiter)', () => {
     }
     const types = new Set(fed.transport.log.map((x) => `${x.from}->${x.to}:${x.type}`));
     expect([...types].sort()).toEqual(
-      ['guest->host:Finished', 'guest->host:GuestCoefficients', 'guest->host:GuestSample', 'guest->host:RoundStart', 'guest->host:TwoPartySetup', 'guest->host:Update', 'host->guest:HostSampleGram', 'host->guest:HostWindows', 'host->guest:TwoPartyGradient'].sort(),
+      ['guest->host:Finished', 'guest->host:GuestCoefficients', 'guest->host:GuestColumns', 'guest->host:GuestSample', 'guest->host:RoundStart', 'guest->host:TwoPartySetup', 'guest->host:Update', 'host->guest:HostSampleGram', 'host->guest:HostWindows', 'host->guest:TwoPartyGradient'].sort(),
     );
   }, 600_000);
 
