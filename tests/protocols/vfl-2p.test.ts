@@ -16,6 +16,7 @@ import { psiInMemory } from '../../protocols/psi/run.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
 import { trainTwoPartyInMemory, TwoPartyGuest, TwoPartyHost, type TwoPartyTrainResult } from '../../protocols/vfl-lr-2p/protocol.ts';
 import { relativeError, shapeData } from '../helpers/shapes.ts';
+import { benchMain } from '../../benchmarks/cli.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 
@@ -114,5 +115,11 @@ describe('two-party vertical logistic regression (no arbiter)', () => {
     const guest = new TwoPartyGuest(ckks, [Float64Array.of(1, 2, 3, 4)], Uint8Array.of(0, 1, 0, 1), config, cryptoRng);
     const [setup] = guest.start();
     expect(() => host.receive(setup!)).toThrow(expect.objectContaining({ code: 'VFL_ROW_MISMATCH' }));
+  });
+
+  it('bench: --mode takes three-party, two-party or both, for the vfl suite only (CLI_BAD_ARGS before any data is read)', async () => {
+    const args = ['--guest', 'missing-g.csv', '--host', 'missing-h.csv', '--id', 'id', '--label', 'y'];
+    await expect(benchMain(['vfl', ...args, '--mode', 'four-party'])).rejects.toMatchObject({ code: 'CLI_BAD_ARGS', message: expect.stringContaining('--mode must be one of three-party, two-party, both') });
+    await expect(benchMain(['scorecard', ...args, '--mode', 'both'])).rejects.toMatchObject({ code: 'CLI_BAD_ARGS', message: expect.stringContaining('--mode belongs to the vfl suite') });
   });
 });
