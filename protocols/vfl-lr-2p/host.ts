@@ -134,6 +134,11 @@ export class TwoPartyHost implements Party {
     this.relinKeys = undefined;
   }
 
+  /** Idle time: encode the diagonals of its own columns for the first product. */
+  background(): boolean {
+    return this.stage !== 'done' && !!this.packed && timed(this.profile, 'background (diagonals)', () => this.packed!.prepareStep());
+  }
+
   private sigma(): number {
     // Off (attack tests only): a fresh encryption of zero, no flood (encodes to nothing at 2^40).
     if (!this.defences.flood) return 1e-30;
