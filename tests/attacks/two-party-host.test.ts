@@ -18,6 +18,7 @@ import { selectRows } from '../../engine/table.ts';
 import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
 import { createCkks, decryptorFor, generateKeys, type Ckks, type KeyOwner } from '../../protocols/he/ckks.ts';
 import { declaredMessages } from '../../protocols/message.ts';
+import { maxAbs } from '../../engine/linalg.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
 import { trainTwoPartyInMemory } from '../../protocols/vfl-lr-2p/protocol.ts';
 import { loadCiphertext, sweep } from '../helpers/ckks-span.ts';
@@ -82,18 +83,31 @@ describe('attack: the host decrypts the residuals (two-party vertical LR)', () =
     expect(keyFields.sort()).toEqual(['galoisKeys', 'publicKey', 'relinKeys']);
     expect([...fields].filter((f) => /key/i.test(f)).sort()).toEqual(['galoisKeys', 'publicKey', 'relinKeys']);
     expect(setup.publicKey).toEqual(run.guest.keyOwner!.publicKey);
-    // Every ciphertext the host receives is under the guest's key: the guest's decryption of the
-    // round-0 [[c_0]] gives coef_0 − y to within CKKS precision (so the labels above), and every
-    // ciphertext the host received loads as a two-part ciphertext of this parameter set.
+    // Every ciphertext the host receives is under the guest's key: under it each decrypts to
+    // values of the size the flow sends (coefficients, standardised columns); under the host's
+    // own key each decrypts to residues spread over the whole modulus.
+    const guestDec = decryptorFor(ckks, run.guest.keyOwner!);
+    const own2 = generateKeys(ckks);
+    const ownDec = decryptorFor(ckks, own2);
+    let received = 0;
+    let smallUnderGuestKey = 0;
+    let hugeUnderOwnKey = 0;
     for (const r of toHost) {
       if (r.privacy !== 'ciphertext') continue;
-      const blobs = Object.values(r.received.body).flat(2) as Uint8Array[];
-      for (const b of blobs) {
+      for (const b of Object.values(r.received.body).flat(2) as Uint8Array[]) {
         const ct = loadCiphertext(ckks, b);
         expect(ct).toBeDefined();
+        received++;
+        smallUnderGuestKey += Number(maxAbs(guestDec.decrypt(ct!, ckks.slots)) < 1e3);
+        hugeUnderOwnKey += Number(maxAbs(ownDec.decrypt(ct!, ckks.slots)) > 1e6);
         ct!.delete();
       }
     }
+    own2.secretKey.delete();
+    console.log(`ciphertexts the host received: ${received}; decrypt to values below 1e3 under the guest's key: ${smallUnderGuestKey}; above 1e6 under a key of the host's: ${hugeUnderOwnKey}`);
+    expect(received).toBeGreaterThan(100);
+    expect(smallUnderGuestKey).toBe(received);
+    expect(hugeUnderOwnKey).toBe(received);
     // The sweep: no ciphertext any party received lies in the span of what it sent.
     expect(s.checked['host<-vfl-lr-2p/GuestCoefficients']).toBeGreaterThan(0);
     expect(s.checked['guest<-vfl-lr-2p/TwoPartyGradient']).toBeGreaterThan(0);
