@@ -16,6 +16,7 @@ import { psiInMemory } from '../../protocols/psi/run.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
 import { trainTwoPartyInMemory, TwoPartyGuest, TwoPartyHost, type TwoPartyTrainResult } from '../../protocols/vfl-lr-2p/protocol.ts';
 import { relativeError, shapeData } from '../helpers/shapes.ts';
+import { trainTwoPartyInThreads } from '../../protocols/vfl-lr-2p/threads.ts';
 import { benchMain } from '../../benchmarks/cli.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
@@ -115,7 +116,47 @@ describe('two-party vertical logistic regression (no arbiter)', () => {
     const guest = new TwoPartyGuest(ckks, [Float64Array.of(1, 2, 3, 4)], Uint8Array.of(0, 1, 0, 1), config, cryptoRng);
     const [setup] = guest.start();
     expect(() => host.receive(setup!)).toThrow(expect.objectContaining({ code: 'VFL_ROW_MISMATCH' }));
+
+    // Ciphertexts of the wrong shape or scale are refused before any evaluation.
+    const g3 = new TwoPartyGuest(ckks, [Float64Array.of(1, 2, 3), Float64Array.of(2, 2, 1)], Uint8Array.of(0, 1, 1), config, cryptoRng);
+    const [s3, sample, columns] = g3.start();
+    const h3 = () => {
+      const h = new TwoPartyHost(ckks, [Float64Array.of(1, 2, 3), Float64Array.of(3, 1, 2)], config, cryptoRng);
+      h.receive(s3!);
+      return h;
+    };
+    const cols = sample!.body.columns as Uint8Array[];
+    // The sample columns must be at the product scale: a diagonal (operand scale) in their place is refused.
+    const wrongScale = { ...sample!, body: { columns: [(columns!.body.diagonals as Uint8Array[][])[0]![0]!, ...cols.slice(1)] } };
+    expect(() => h3().receive(wrongScale)).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE', location: { field: 'columns' } }));
+    const h = h3();
+    const [gram] = h.receive(sample!);
+    expect(() => h.receive({ ...columns!, body: { diagonals: (columns!.body.diagonals as Uint8Array[][]).slice(1) } })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE', location: { field: 'diagonals' } }));
+    h.receive(columns!);
+    const [roundStart] = g3.receive(gram!);
+    const [windows] = h.receive(roundStart!);
+    const [coefficients] = g3.receive(windows!);
+    const coef = coefficients!.body.coefficients as Uint8Array[][];
+    expect(() => h.receive({ ...coefficients!, body: { coefficients: coef.slice(1) } })).toThrow(expect.objectContaining({ code: 'VFL_BAD_MESSAGE', location: { field: 'coefficients' } }));
+    const [reply] = h.receive(coefficients!);
+    expect(reply!.type).toBe('TwoPartyGradient');
   });
+
+  it('guest and host in their own worker threads train the same model as in one thread (breast)', async () => {
+    const guest = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
+    const host = loadCsv(data('breast_hetero_host.csv'), { idColumn: 'id' });
+    const p = await prepare(guest, host, 'breast-2p-threads');
+    const config = vflConfig('job-2p-threads', { lambda: 0.05 });
+    const mem = await trainTwoPartyInMemory({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config });
+    const thr = await trainTwoPartyInThreads({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, guestSecret: cryptoRng.bytes(32), hostSecret: cryptoRng.bytes(32) });
+    expect(thr.converged).toBe(true);
+    expect(Math.abs(thr.iterations - mem.guest.iterations)).toBeLessThanOrEqual(4);
+    // Up to the floods (tests/protocols/vfl.test.ts FLOOD_SPREAD), and whatever rotation each host drew.
+    thr.guestWeights.forEach((w, j) => expect(Math.abs(w - mem.guest.weights[j]!)).toBeLessThan(5e-4));
+    const hw = mem.host.weights;
+    thr.hostWeights.forEach((w, j) => expect(Math.abs(w - hw[j]!)).toBeLessThan(5e-4));
+    expect(Object.keys(thr.bytesByPair).sort()).toEqual(['guest->host', 'host->guest']);
+  }, 600_000);
 
   it('bench: --mode takes three-party, two-party or both, for the vfl suite only (CLI_BAD_ARGS before any data is read)', async () => {
     const args = ['--guest', 'missing-g.csv', '--host', 'missing-h.csv', '--id', 'id', '--label', 'y'];
