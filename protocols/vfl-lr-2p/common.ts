@@ -208,9 +208,9 @@ export function combineChunks(ev: Evaluation, plain: readonly (PlainText | undef
 
 /**
  * [[X_Gᵀ d]] from the residual [[d]] per chunk (the host's combination, unrescaled at ΔΔ′) and the
- * guest's columns in diagonal order [[D_{k,c}]] (fresh at Δ′, encrypted once per job):
+ * guest's columns in diagonal order [[D_{k,c}]] (fresh at Δ, encrypted once per job; scales.ts):
  * z_k = Σ_c [[d_c]]·[[D_{k,c}]] (ciphertext × ciphertext, summed before one relinearisation and
- * one rescale to Δ), then y = Σ_k rot(z_k, k) by Horner and the strided sums Σ_j rot(y, width·2^j):
+ * one rescale to ΔΔ′·Δ/q₁ = 2^50), then y = Σ_k rot(z_k, k) by Horner and the strided sums Σ_j rot(y, width·2^j):
  * slot j (and every slot ≡ j mod width) holds Σ_i D[i, j]·d_i. Inputs are not consumed.
  */
 export function encryptedColumnsProduct(ev: Evaluation, relinKeys: RelinKeys, d: readonly CipherText[], diagonals: readonly CipherText[][]): CipherText {

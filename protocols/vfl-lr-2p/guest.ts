@@ -19,7 +19,7 @@ import { perSampleCoefficients } from '../vfl-lr/chebyshev.ts';
 import { windowDegree, type SigmoidWindow } from '../vfl-lr/windows.ts';
 import { roundTolerance, type VflConfig } from '../vfl-lr/config.ts';
 import { accept, envelope, forEachDiagonal, OwnerEncryptor, packingWidth, timed, type Profile } from './common.ts';
-import { productScale, sampleRowsFor } from './scales.ts';
+import { GUEST_COLUMN_DIVISOR, guestColumnDivisor, productScale, sampleRowsFor } from './scales.ts';
 
 type Stage = 'gram' | 'windows' | 'gradient' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -95,8 +95,8 @@ export class TwoPartyGuest implements Party {
     const columns = timed(this.profile, 'encrypt', () => this.x.map((c) => this.enc!.encrypt(c.subarray(0, m), productScale(this.ckks))));
     const diagonals: Uint8Array[][] = Array.from({ length: packingWidth(this.x.length) }, () => []);
     timed(this.profile, 'encrypt', () =>
-      forEachDiagonal(this.x, ones(this.rows), Math.sqrt(this.rows), this.ckks.slots, (k, chunk, values) => {
-        diagonals[k]![chunk] = this.enc!.encrypt(values, this.ckks.operandScale);
+      forEachDiagonal(this.x, ones(this.rows), guestColumnDivisor(this.rows), this.ckks.slots, (k, chunk, values) => {
+        diagonals[k]![chunk] = this.enc!.encrypt(values, this.ckks.scale);
       }),
     );
     const kg = this.ckks.seal.KeyGenerator(this.ckks.context, this.keys.secretKey);
@@ -126,13 +126,13 @@ export class TwoPartyGuest implements Party {
   }
 
   /** Decrypt the first `count` values of a host result, flood them before any use, undo `divisor`. */
-  private release(bytes: Uint8Array, count: number, divisor: number, chunks: number): Float64Array {
+  private release(bytes: Uint8Array, count: number, divisor: number, chunks: number, floodDivisor = 1): Float64Array {
     const ct = deserialize(this.ckks, bytes);
     const values = this.dec!.decrypt(ct, count);
     ct.delete();
     // The guest only ever releases moves derived from these values, never the values; the flood
     // keeps exact decryptions out of anything that leaves (CKKS is not IND-CPA-D secure).
-    const flooded = floodNoise(values, productNoise(this.ckks, chunks) * 2 ** this.config.floodMarginBits, this.rng);
+    const flooded = floodNoise(values, (productNoise(this.ckks, chunks) * 2 ** this.config.floodMarginBits) / floodDivisor, this.rng);
     for (let j = 0; j < flooded.length; j++) flooded[j] /= divisor;
     return flooded;
   }
@@ -212,7 +212,8 @@ export class TwoPartyGuest implements Party {
     const n = this.rows;
     const chunks = Math.ceil(n / this.ckks.slots);
     const grad = new Float64Array(pg + ph);
-    grad.set(this.release(guestBytes, pg, Math.sqrt(n), chunks), 0);
+    // The guest result carries X_Gᵀd/(8√n) and floods 8 times smaller: the same noise per weight.
+    grad.set(this.release(guestBytes, pg, n / guestColumnDivisor(n), chunks, GUEST_COLUMN_DIVISOR), 0);
     grad.set(this.release(hostBytes, ph, Math.sqrt(n), chunks), pg);
     // The L2 term: the guest knows every weight in the optimiser's coordinates (‖w̃_H‖ = ‖w_H‖).
     for (let j = 1; j < pg; j++) grad[j] += this.config.lambda * this.weights[j]!;

@@ -18,7 +18,7 @@ import { assignWindows, chooseWindows } from '../vfl-lr/windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
 import type { VflConfig } from '../vfl-lr/config.ts';
 import { accept, combineChunks, encodeBasis, encryptedColumnsProduct, envelope, haarOrthogonal, identity, loadFresh, packingWidth, rotateColumns, timed, unrotate, type Profile } from './common.ts';
-import { productScale, sampleRowsFor } from './scales.ts';
+import { GUEST_COLUMN_DIVISOR, productScale, sampleRowsFor } from './scales.ts';
 
 type Stage = 'keys' | 'sample' | 'columns' | 'round' | 'coefficients' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -191,7 +191,7 @@ export class TwoPartyHost implements Party {
     if (diagonals.length !== width || diagonals.some((d) => d.length !== chunks)) {
       throw new IndomainError('VFL_BAD_MESSAGE', `guest columns must be ${width} × ${chunks} ciphertexts`, { field: 'diagonals' });
     }
-    this.diagonals = diagonals.map((row) => row.map((bytes) => loadFresh(this.ckks, bytes, this.ckks.operandScale, 'diagonals')));
+    this.diagonals = diagonals.map((row) => row.map((bytes) => loadFresh(this.ckks, bytes, this.ckks.scale, 'diagonals')));
     this.stage = 'round';
     return [];
   }
@@ -231,7 +231,8 @@ export class TwoPartyHost implements Party {
     this.basis = undefined;
     const sigma = this.sigma();
     const out = timed(this.profile, 're-randomise, serialise', () => {
-      rerandomize(this.ev!, guest, sigma, this.rng, packingWidth(this.guestColumns));
+      // The guest result is X_Gᵀd/(8√n): flooded 8 times smaller, the same noise per weight.
+      rerandomize(this.ev!, guest, sigma / GUEST_COLUMN_DIVISOR, this.rng, packingWidth(this.guestColumns));
       rerandomize(this.ev!, host, sigma, this.rng, this.packed!.width);
       const body = { guest: serialize(this.ckks, guest), host: serialize(this.ckks, host) };
       guest.delete();

@@ -18,3 +18,21 @@ export function productScale(ckks: Ckks): number {
 export function sampleRowsFor(rows: number, config: VflConfig, ckks: Ckks): number {
   return Math.min(rows, config.hessianSampleRows, ckks.slots);
 }
+
+/**
+ * The guest's columns meet the encrypted residual (ciphertext × ciphertext), so the fresh noise
+ * of their encryption, which the guest knows exactly (it made them, it holds the key), multiplies
+ * the residual, which carries the host's partial logits. At the operand scale 2^30 that noise is
+ * 2.7e-7 of each entry and its term in the result about a third of the host's flood: a noisy
+ * linear view of the per-row residual. At the full scale Δ = 2^40 it is 2^10 smaller (measured
+ * bound below the flood by 2^8). The residual sits at ΔΔ′ = 2^70, so the product is at 2^110 < 2^120
+ * and lands at 2^50 after the rescale, leaving 2^9 of headroom under q₀ = 2^60 for the result,
+ * which the extra divisor 8 keeps for any n below 16 million rows (|Σ x d|/(8√n) ≤ √n/8 for
+ * standardised x and |d| ≤ 1).
+ */
+export const GUEST_COLUMN_DIVISOR = 8;
+
+/** Divisor of the guest's encrypted columns: 8·√n (see GUEST_COLUMN_DIVISOR). */
+export function guestColumnDivisor(rows: number): number {
+  return GUEST_COLUMN_DIVISOR * Math.sqrt(Math.max(1, rows));
+}
