@@ -70,6 +70,9 @@
  * Threat model: semi-honest parties. The host's privacy against the guest rests on A staying
  * secret (drawn from the host's secret generator, never sent) and on the floods; the guest's
  * against the host on CKKS (128-bit, `ckks-n8192-l1`) and on the key never leaving the guest.
+ * The guest knows the encryption noise of every ciphertext it made; where that noise meets a host
+ * plaintext or the residual it must stay far below the flood, which fixes the scales (scales.ts:
+ * its columns at 2^40, not the operand scale 2^30).
  *
  * Cost. The design (docs/design/two-party.md) had G encrypt [[x_G,j ⊙ c_v]] for every guest
  * column and basis vector each round: (V + 1)(1 + W_G) ciphertexts per chunk, measured 2.7× the
