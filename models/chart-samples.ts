@@ -115,7 +115,7 @@ function lift(r: ScorecardReport): Figure {
     title: { en: 'Lift by decile', zh: '各十分位提升度' },
     option: frame({
       xAxis: categoryAxis('Decile, riskiest first', test.map((g) => g.group)),
-      yAxis: valueAxis('Cumulative lift'),
+      yAxis: valueAxis('Lift'),
       series: [
         { name: `test${SEP}lift`, type: 'bar', data: test.map((g) => num(g.lift)), itemStyle: { color: COLOR.test, opacity: 0.35 } },
         { name: `test${SEP}cum. lift`, type: 'line', data: test.map((g) => num(g.cumulativeLift)), lineStyle: { width: 2, color: COLOR.test }, itemStyle: { color: COLOR.test } },

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateXML } from 'xmllint-wasm';
-import { reportFigures, type Figure } from '../../models/charts.ts';
+import { localiseOption, reportFigures, type Figure } from '../../models/charts.ts';
 import type { ScorecardReport } from '../../models/report.ts';
 import { TestNodes, TOKEN } from '../helpers/nodes.ts';
 
@@ -69,6 +69,14 @@ describe('report figures over HTTP', { timeout: 600_000 }, () => {
     expect(html.match(/<svg /g)!.length).toBe(figs.length);
     expect(html).not.toMatch(/<script|\b(src|href)\s*=\s*["']?(https?:)?\/\//i);
     expect(existsSync(join(dir, 'scorecard.pmml'))).toBe(true);
+
+    // In Chinese: the same figures, their texts translated.
+    const zh = (await (await get('bank-a', '/v1/admin/jobs/sc-figures/report/figures?lang=zh')).json()) as Figure[];
+    expect(zh).toEqual(figs.map((f) => ({ ...f, option: localiseOption(f.option, 'zh') })));
+    expect((zh[0]!.option.xAxis as { name: string }).name).toBe('假正率（非违约占比）');
+    const bad = await get('bank-a', '/v1/admin/jobs/sc-figures/report/figures?lang=fr');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { code: string }).code).toBe('SRV_BAD_REQUEST');
   });
 
   it('a job without a report, another node, an unknown job: coded 404; no token or a wrong one: 401', async () => {
