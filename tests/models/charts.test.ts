@@ -15,6 +15,7 @@ import { COLOR, SEP } from '../../models/chart-kit.ts';
 import type { ScorecardReport } from '../../models/report.ts';
 import { reportMarkdown } from '../../models/report.ts';
 import { writeReportFiles } from '../../models/report-files.ts';
+import { reportHtml } from '../../models/report-html.ts';
 import { fateScorecard } from '../helpers/fate-report.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -63,6 +64,17 @@ describe('ROC corners (models/metrics.ts rocCounts)', () => {
         expect(pts[k]![1] === pts[k - 1]![1] && pts[k - 1]![1] === pts[k - 2]![1]).toBe(false);
       }
     }
+  });
+});
+
+describe('report HTML (models/report-html.ts)', () => {
+  it('escapes cell text, keeps code spans and escaped pipes, and refuses an image it was not given the SVG of', () => {
+    const md = ['# T', '', 'Policy `full` & more.', '', '| band | x |', '| --- | --- |', '| < 440 | a \\| b |', '', '![R](figures/r.svg)', ''].join('\n');
+    const html = reportHtml(md, new Map([['figures/r.svg', '<svg xmlns="http://www.w3.org/2000/svg"><clipPath id="zr0-c0"/></svg>']]));
+    expect(html).toContain('<p>Policy <code>full</code> &amp; more.</p>');
+    expect(html).toContain('<td>&lt; 440</td><td>a | b</td>');
+    expect(html).toContain('<clipPath id="f0-c0"/>');
+    expect(() => reportHtml(md, new Map())).toThrow(/figures\/r\.svg was not rendered/);
   });
 });
 
