@@ -32,7 +32,8 @@ import { seededRng } from '../../engine/rng.ts';
 import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
 import { createCkks, decryptorFor, deserialize, generateKeys } from '../../protocols/he/ckks.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
-import { envelope, OwnerEncryptor } from '../../protocols/vfl-lr-2p/common.ts';
+import { windowDegree } from '../../protocols/vfl-lr/windows.ts';
+import { envelope, OwnerEncryptor, packingWidth } from '../../protocols/vfl-lr-2p/common.ts';
 import { trainTwoPartyInMemory, TwoPartyHost } from '../../protocols/vfl-lr-2p/protocol.ts';
 import { productScale, sampleRowsFor } from '../../protocols/vfl-lr-2p/scales.ts';
 
@@ -131,6 +132,34 @@ describe('a malicious guest reads platform rows in two-party vertical LR (known 
         scale = Math.max(scale, Math.abs(xh[a]![i]!));
       }
     }
+    // 4: the same per round, over ALL n rows (not only the sample): after honest-looking
+    // GuestColumns, the round's coefficients are c_0 = √n·e_j and every other c_v = 0, so the
+    // host's residual is d = e_j·√n and its gradient x̃_j: one more rotated row each round.
+    const diagonals: Uint8Array[][] = Array.from({ length: packingWidth(k) }, () => [enc.encrypt(new Float64Array(n).fill(1e-3), ckks.operandScale)]);
+    host.receive(envelope(job, 'GuestColumns', 0, 'guest', 'host', { diagonals }));
+    const tol = config.sigmoidToleranceStart;
+    const win = host.receive(envelope(job, 'RoundStart', 0, 'guest', 'host', { sigmoidTolerance: tol }))[0]!.body as { halfWidths: number[] };
+    const basisCount = 1 + win.halfWidths.reduce((s2, r, j) => s2 + windowDegree(r, { ...config, sigmoidTolerance: tol }) + (j < win.halfWidths.length - 1 ? 1 : 0), 0);
+    const row = n - 1;
+    const coefficients = Array.from({ length: basisCount }, (_, v) => {
+      const c = new Float64Array(n);
+      if (v === 0) c[row] = Math.sqrt(n);
+      return enc.encryptChunks(c, ckks.scale);
+    });
+    const grad = host.receive(envelope(job, 'GuestCoefficients', 0, 'guest', 'host', { coefficients }))[0]!;
+    const hct = deserialize(ckks, grad.body.host as Uint8Array);
+    const perRound = dec.decrypt(hct, p);
+    hct.delete();
+    let roundErr = 0;
+    for (let a = 0; a < p; a++) {
+      let v = 0;
+      for (let col = 0; col < p; col++) v += at[a * p + col]! * perRound[col]!;
+      roundErr = Math.max(roundErr, Math.abs(v - xh[a]![row]!));
+    }
+
+    console.log(
+      `malicious guest, per round: GuestCoefficients c_0 = √n·e_${row} → the host gradient is row ${row}'s rotated values; unrotated with the A above, its ${p} platform values to ${roundErr.toExponential(1)}`,
+    );
     console.log(
       `malicious guest, one GuestSample of ${k} indicator columns (breast, p_H = ${p}, m = ${m}; host ${seconds.toFixed(1)} s, ${((seconds / k) * 1000).toFixed(0)} ms a row): ` +
         `row norms ‖x_H,i‖ to ${normErr.toExponential(1)}; per-row platform partial logits (with the w̃_H of an honest run) to ${logitErr.toExponential(1)} (values up to ${logitScale.toFixed(2)}); ` +
@@ -140,6 +169,7 @@ describe('a malicious guest reads platform rows in two-party vertical LR (known 
     expect(normErr).toBeLessThan(1e-3);
     expect(logitErr).toBeLessThan(1e-3 * Math.max(1, logitScale));
     expect(rowErr).toBeLessThan(1e-3 * Math.max(1, scale));
+    expect(roundErr).toBeLessThan(1e-3 * Math.max(1, scale));
     enc.release();
   }, 600_000);
 });
