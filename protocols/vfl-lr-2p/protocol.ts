@@ -77,8 +77,8 @@
  *     of the plaintext A G Aᵀ in HostSampleGram and of G, signs S from the cross Gram K Aᵀ; then
  *     w_H = Aᵀ w̃_H, the platform's weight per feature. Measured: exact (max error 3e-15) with the
  *     sample Gram, correlation 0.99 with the Gram of 8,192 other rows of default_credit
- *     (tests/attacks/two-party-rotation-recovery.test.ts). Where p_G ≥ p_H the cross Gram alone
- *     fixes A (least squares); and the BFGS secant pairs approach A H_HH Aᵀ over the rounds, so
+ *     (tests/attacks/two-party-rotation-recovery.test.ts). Where p_G ≥ p_H and the guest knows K, the
+ *     cross Gram alone fixes A (least squares); and the BFGS secant pairs approach A H_HH Aᵀ over the rounds, so
  *     dropping the Gram from the message would slow this, not stop it. The rotation hides the
  *     platform's model only from a guest who knows nothing of the platform's feature statistics.
  *   - MALICIOUS guest: the host returns X̃_Hᵀ v for whatever v the guest encrypted and cannot see
@@ -97,9 +97,16 @@
  *     the sign of each final platform weight is the label of row i_l (40 of 40 on breast, honest
  *     messages); sending a zero Gram and zero cross block as well, the sign of its FIRST move
  *     gives them after one round (40 of 40). p_H labels per job, p_H the host's own choice. The
- *     three-party vfl-lr hands the host its own moves too. A defence must bound what one row can
- *     move the host's weights (e.g. differentially private moves): not built
- *     (tests/attacks/two-party-indicator-host.test.ts).
+ *     three-party vfl-lr hands the host its own moves too. Worse, the guest is a decryption
+ *     oracle for the host: it decrypts whatever the host returns as "its gradient" and sends back
+ *     a move that, with a zero Gram and cross block, is −α·(that value)/λ. Returning the guest's
+ *     own encrypted column diagonal (no computation at all) read 14 of the guest's per-row feature
+ *     values to 7.5e-4 from the first move (the intercept slot calibrates α); [[c_0]] (which
+ *     carries −y) would give labels the same way, and any homomorphic function of the guest's
+ *     ciphertexts too. Up to p_H values a job, and the guest checks p_H against nothing (any
+ *     square Gram is accepted). A defence must bound what the host's moves can carry (a declared
+ *     p_H, a check of the host's gradient against its claimed Gram, differentially private
+ *     moves): not built (tests/attacks/two-party-indicator-host.test.ts).
  *
  * Cost. The design (docs/design/two-party.md) had G encrypt [[x_G,j ⊙ c_v]] for every guest
  * column and basis vector each round: (V + 1)(1 + W_G) ciphertexts per chunk, measured 2.7× the

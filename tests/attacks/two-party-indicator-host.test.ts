@@ -1,5 +1,5 @@
 /**
- * KNOWN LIMITATION (documented, not fixed): a MALICIOUS host learns labels in `vfl-lr-2p`
+ * KNOWN LIMITATION (documented, not fixed): a MALICIOUS host learns labels and guest values in `vfl-lr-2p`
  * (protocols/vfl-lr-2p/protocol.ts "Threat model", README "Two-party").
  *
  * The host holds no key and every ciphertext it receives is under the guest's (two-party-host.
@@ -12,6 +12,10 @@
  *   (b) deviating in one message (a HostSampleGram with a zero Gram and a zero cross block, so
  *       the guest's initial Hessian is λI on the host block): the FIRST Update is −α(p̄ − y_i)/λ
  *       per column, so its sign is each label after one round (and its two values give p̄).
+ *   (c) the guest as decryption oracle: the host returns as "its gradient" a ciphertext of the
+ *       guest's own (here a diagonal of its encrypted columns, GuestColumns), with the crafted
+ *       Gram of (b); the guest decrypts it and the first Update is −α·(its values)/λ: the guest's
+ *       per-row feature values, calibrated by the intercept slot.
  * A defence must limit what the host's weights can say about single rows (the guest cannot see
  * the host's columns): e.g. differentially private steps, or a floor on the host's columns'
  * support proven to the guest. Not built; the three-party vfl-lr hands the host its own moves
@@ -100,5 +104,73 @@ describe('a malicious host learns labels in two-party vertical LR (known limitat
     // The measured leak (known limitation).
     expect(finalHits).toBeGreaterThanOrEqual(q - 2);
     expect(firstHits).toBe(q);
+  }, 600_000);
+
+  it('the guest as decryption oracle: a host gradient replaced by the guest\'s own encrypted column diagonal returns the guest\'s per-row feature values in the first Update', async () => {
+    const guestT = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
+    const hostT = alignTo(loadCsv(data('breast_hetero_host.csv'), { idColumn: 'id' }), guestT.ids);
+    const y = guestT.label!;
+    const xg = z(guestT.features);
+    const xh = z(hostT.features); // the platform's real columns: only its messages deviate
+    const p = xh.length;
+    const config = vflConfig('attack-2p-oracle-host', { lambda: 0.05 });
+    const ckks = await createCkks(config.params);
+    const real = new TwoPartyHost(ckks, xh, config, cryptoRng);
+    let ev: Evaluation | undefined;
+    let diagonal: Uint8Array | undefined;
+    let width = 0;
+    const updates: Float64Array[] = [];
+    const host: Party = {
+      name: 'host',
+      get done() {
+        return real.done;
+      },
+      start: () => real.start(),
+      background: () => real.background(),
+      receive(env: Envelope): Envelope[] {
+        const b = env.body as Record<string, unknown>;
+        if (env.type === 'TwoPartySetup') ev = importPublicKeys(ckks, b.publicKey as Uint8Array, b.galoisKeys as Uint8Array);
+        if (env.type === 'GuestColumns') {
+          const d = b.diagonals as Uint8Array[][];
+          width = d.length;
+          diagonal = d[0]![0]!; // slot s: guest column (s mod width) of row s, divided by √n
+        }
+        const replies = real.receive(env);
+        if (env.type === 'Update') updates.push(Float64Array.from(env.body.step as Float64Array));
+        return replies.map((out) => {
+          if (out.type === 'HostSampleGram') {
+            const cross = (out.body.cross as Uint8Array[]).map(() => {
+              const ct = encryptVector(ev!, new Float64Array(p));
+              const bytes = serialize(ckks, ct);
+              ct.delete();
+              return bytes;
+            });
+            return { ...out, body: { gram: new Float64Array(p * p), cross } };
+          }
+          if (out.type === 'TwoPartyGradient' && out.round === 0) return { ...out, body: { ...out.body, host: diagonal! } };
+          return out;
+        });
+      },
+    };
+    const cg = await createCkks(config.params);
+    const guest = new TwoPartyGuest(cg, xg, y, config, cryptoRng);
+    await new MemoryTransport([guest, host]).run();
+    // The guest's initial Hessian has host block λI, so the first move is −α·g_H/λ in the host's
+    // (rotated) coordinates, which the host received as its step: g_H,s ∝ x_G[s, s mod width].
+    // Slot 0 is the intercept column (1 at row 0): it calibrates the unknown factor.
+    const first = updates[0]!;
+    const factor = first[0]!;
+    const cols = [Float64Array.from({ length: y.length }, () => 1), ...xg];
+    let err = 0;
+    let read = 0;
+    for (let s = 1; s < p; s++) {
+      const j = s % width;
+      if (j >= cols.length) continue;
+      err = Math.max(err, Math.abs(first[s]! / factor - cols[j]![s]!));
+      read++;
+    }
+    console.log(`malicious host, round 0: the guest's encrypted column diagonal as its "gradient": ${read} of the guest's per-row feature values read from the first Update to ${err.toExponential(1)} (standardised values)`);
+    expect(read).toBeGreaterThanOrEqual(10);
+    expect(err).toBeLessThan(1e-2);
   }, 600_000);
 });
