@@ -59,10 +59,12 @@
  *          basis (norms and inner products of the host gradients, not which feature carries
  *          what); hence the joint BFGS trajectory in those coordinates and the host's rotated
  *          weights w̃_H = A w_H, whose correlation with w_H is at chance (tests/attacks/
- *          two-party-guest.test.ts). Every value it decrypts is an aggregate over all rows,
- *          re-randomised and flooded per copy by the host, so the decryption error carries no
- *          trace of the host's plaintexts (circuit privacy; the same test).
- *   Neither party receives a raw feature, a label, a residual or a per-row partial logit of the
+ *          two-party-guest.test.ts) to a guest who knows nothing of the platform's feature
+ *          statistics (see the threat model). Every value an honest guest decrypts is an
+ *          aggregate over all rows, re-randomised and flooded per copy by the host, so the
+ *          decryption error carries no trace of the host's plaintexts (circuit privacy; the same
+ *          test); a malicious guest's is not (see the threat model).
+ *   Against semi-honest parties, neither receives a raw feature, a label, a residual or a per-row partial logit of the
  *   other. What the guest learns exceeds the three-party guest's (which saw no gradient): it
  *   takes the arbiter's place, and the rotation is what keeps the host's feature-level model
  *   and gradients from it.
@@ -77,10 +79,11 @@
  *     of the plaintext A G Aᵀ in HostSampleGram and of G, signs S from the cross Gram K Aᵀ; then
  *     w_H = Aᵀ w̃_H, the platform's weight per feature. Measured: exact (max error 3e-15) with the
  *     sample Gram, correlation 0.99 with the Gram of 8,192 other rows of default_credit
- *     (tests/attacks/two-party-rotation-recovery.test.ts). Where p_G ≥ p_H and the guest knows K, the
- *     cross Gram alone fixes A (least squares); and the BFGS secant pairs approach A H_HH Aᵀ over the rounds, so
- *     dropping the Gram from the message would slow this, not stop it. The rotation hides the
- *     platform's model only from a guest who knows nothing of the platform's feature statistics.
+ *     (tests/attacks/two-party-rotation-recovery.test.ts). Where p_G ≥ p_H and the guest knows
+ *     K, the cross Gram alone fixes A (least squares); and the BFGS secant pairs approach
+ *     A H_HH Aᵀ over the rounds, so dropping the Gram from the message would slow this, not stop
+ *     it. The rotation hides the platform's model only from a guest who knows nothing of the
+ *     platform's feature statistics.
  *   - MALICIOUS guest: the host returns X̃_Hᵀ v for whatever v the guest encrypted and cannot see
  *     v. Indicator columns e_i in GuestSample return the rotated platform row x̃_i = A x_{H,i} for
  *     each of up to m = min(n, 4096) rows in ONE message (host cost ≈ 0.5 s a row); c_0 = √n·e_i
