@@ -77,7 +77,7 @@
  *   - Semi-honest guest WITH the platform's second-order statistics (a published correlation
  *     matrix of the bureau features, or the Gram of other rows): A = Ṽ S Vᵀ from the eigenvectors
  *     of the plaintext A G Aᵀ in HostSampleGram and of G, signs S from the cross Gram K Aᵀ; then
- *     w_H = Aᵀ w̃_H, the platform's weight per feature. Measured: exact (max error 3e-15) with the
+ *     w_H = Aᵀ w̃_H, the platform's weight per feature. Measured: exact (max error ≤ 1e-14) with the
  *     sample Gram, correlation 0.99 with the Gram of 8,192 other rows of default_credit
  *     (tests/attacks/two-party-rotation-recovery.test.ts). Where p_G ≥ p_H and the guest knows
  *     K, the cross Gram alone fixes A (least squares); and the BFGS secant pairs approach
