@@ -59,20 +59,60 @@
  *          basis (norms and inner products of the host gradients, not which feature carries
  *          what); hence the joint BFGS trajectory in those coordinates and the host's rotated
  *          weights w̃_H = A w_H, whose correlation with w_H is at chance (tests/attacks/
- *          two-party-guest.test.ts). Every value it decrypts is an aggregate over all rows,
- *          re-randomised and flooded per copy by the host, so the decryption error carries no
- *          trace of the host's plaintexts (circuit privacy; the same test).
- *   Neither party receives a raw feature, a label, a residual or a per-row partial logit of the
+ *          two-party-guest.test.ts) to a guest who knows nothing of the platform's feature
+ *          statistics (see the threat model). Every value an honest guest decrypts is an
+ *          aggregate over all rows, re-randomised and flooded per copy by the host, so the
+ *          decryption error carries no trace of the host's plaintexts (circuit privacy; the same
+ *          test); a malicious guest's is not (see the threat model).
+ *   Against semi-honest parties, neither receives a raw feature, a label, a residual or a per-row partial logit of the
  *   other. What the guest learns exceeds the three-party guest's (which saw no gradient): it
  *   takes the arbiter's place, and the rotation is what keeps the host's feature-level model
  *   and gradients from it.
  *
- * Threat model: semi-honest parties. The host's privacy against the guest rests on A staying
- * secret (drawn from the host's secret generator, never sent) and on the floods; the guest's
- * against the host on CKKS (128-bit, `ckks-n8192-l1`) and on the key never leaving the guest.
- * The guest knows the encryption noise of every ciphertext it made; where that noise meets a host
- * plaintext or the residual it must stay far below the flood, which fixes the scales (scales.ts:
- * its columns at 2^40, not the operand scale 2^30).
+ * Threat model: semi-honest parties WITHOUT auxiliary knowledge of the other's data. The host's
+ * privacy against the guest rests on A staying secret (drawn from the host's secret generator,
+ * never sent) and on the floods; the guest's against the host on CKKS (128-bit,
+ * `ckks-n8192-l1`) and on the key never leaving the guest. Declared limits, each measured by an
+ * attack test that asserts the leak (not its absence) until a defence lands:
+ *   - Semi-honest guest WITH the platform's second-order statistics (a published correlation
+ *     matrix of the bureau features, or the Gram of other rows): A = Ṽ S Vᵀ from the eigenvectors
+ *     of the plaintext A G Aᵀ in HostSampleGram and of G, signs S from the cross Gram K Aᵀ; then
+ *     w_H = Aᵀ w̃_H, the platform's weight per feature. Measured: exact (max error ≤ 1e-14) with the
+ *     sample Gram, correlation 0.99 with the Gram of 8,192 other rows of default_credit
+ *     (tests/attacks/two-party-rotation-recovery.test.ts). Where p_G ≥ p_H and the guest knows
+ *     K, the cross Gram alone fixes A (least squares); and the BFGS secant pairs approach
+ *     A H_HH Aᵀ over the rounds, so dropping the Gram from the message would slow this, not stop
+ *     it. The rotation hides the platform's model only from a guest who knows nothing of the
+ *     platform's feature statistics.
+ *   - MALICIOUS guest: the host returns X̃_Hᵀ v for whatever v the guest encrypted and cannot see
+ *     v. Indicator columns e_i in GuestSample return the rotated platform row x̃_i = A x_{H,i} for
+ *     each of up to m = min(n, 4096) rows in ONE message (host cost ≈ 0.5 s a row); c_0 = √n·e_i
+ *     in GuestCoefficients returns one more row (any of the n) per round. Without A this gives
+ *     every sample row's norm and, with the guest's w̃_H, its platform partial logit
+ *     x_{H,i}·w_H exactly (to 4e-5); with p_H known platform rows (its own customers) or the
+ *     statistics above, A and so every row's plaintext platform values (to 5e-3 on standardised
+ *     breast). The flood is sized to the decryption noise, not to one row's effect on a result,
+ *     and the guest can scale v at will, so no flood the host can afford hides a row; a defence
+ *     needs the guest to prove its ciphertexts well-formed (|d_i| ≤ 1, columns committed): not
+ *     built (tests/attacks/two-party-indicator-guest.test.ts).
+ *   - MALICIOUS host: it receives its own moves and weights in plaintext, and those are functions
+ *     of the labels. With indicator columns e_{i_l} as its "features" (the guest cannot see them),
+ *     the sign of each final platform weight is the label of row i_l (40 of 40 on breast, honest
+ *     messages); sending a zero Gram and zero cross block as well, the sign of its FIRST move
+ *     gives them after one round (40 of 40). p_H labels per job, p_H the host's own choice. The
+ *     three-party vfl-lr hands the host its own moves too. Worse, the guest is a decryption
+ *     oracle for the host: it decrypts whatever the host returns as "its gradient" and sends back
+ *     a move that, with a zero Gram and cross block, is −α·(that value)/λ. Returning the guest's
+ *     own encrypted column diagonal (no computation at all) read 14 of the guest's per-row feature
+ *     values to 7.5e-4 from the first move (the intercept slot calibrates α); [[c_0]] (which
+ *     carries −y) would give labels the same way, and any homomorphic function of the guest's
+ *     ciphertexts too. Up to p_H values a job, and the guest checks p_H against nothing (any
+ *     square Gram is accepted). A defence must bound what the host's moves can carry (a declared
+ *     p_H, a check of the host's gradient against its claimed Gram, differentially private
+ *     moves): not built (tests/attacks/two-party-indicator-host.test.ts).
+ *   - Scales: the guest knows the encryption noise of every ciphertext it made; where that noise
+ *     meets a host plaintext or the residual it must stay far below the flood, which fixes the
+ *     scales (scales.ts: its columns at 2^40, not the operand scale 2^30).
  *
  * Cost. The design (docs/design/two-party.md) had G encrypt [[x_G,j ⊙ c_v]] for every guest
  * column and basis vector each round: (V + 1)(1 + W_G) ciphertexts per chunk, measured 2.7× the
