@@ -61,7 +61,7 @@ describe('vertical logistic regression', () => {
     expect(p.intersection).toBeGreaterThan(15000);
     expect(p.intersection).toBeLessThan(20000);
 
-    const config = vflConfig('job-dc');
+    const config = vflConfig('job-dc', { hessianGradient: 0.03 });
     const fed = await trainInMemory({ guest: p.g.train, labels: p.yTrain, host: p.h.train, config, rng: seededRng('flood') });
     expect(fed.arbiter.converged).toBe(true);
     const test = [...p.g.test, ...p.h.test];
