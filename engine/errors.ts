@@ -88,6 +88,7 @@ export const ERRORS = {
   SRV_EGRESS_BLOCKED: { status: 403, message: "a message leaving the node is not a declared type allowed by the node's policy" },
   SRV_STORE_VERSION: { status: 500, message: "a node's database was written by a newer version of indomain" },
   SRV_JOB_REFUSED: { status: 403, message: "the platform's analyst refused the job" },
+  SRV_CSRF: { status: 403, message: 'a console request that changes state lacks its CSRF token or comes from another origin' },
   AUTH_BAD_RECORD: { status: 400, message: 'an authorisation record is invalid' },
   AUTH_NOT_AUTHORISED: { status: 403, message: 'the enterprise has no valid authorisation for this bank and purpose' },
   // Command line.

@@ -24,6 +24,8 @@ import { SignedClient } from './transport/exchange.ts';
 import { HttpClient } from './transport/http-client.ts';
 import type { NodeRole, Peer } from './transport/peer.ts';
 import { adminPlugin } from './plugins/admin.ts';
+import { ConsoleSessions } from './plugins/console-auth.ts';
+import { consolePlugin } from './plugins/console.ts';
 import type { NodeContext, RouteEntry, UnsafeAppOptions } from './plugins/context.ts';
 import { codedErrors, frameworkError, schemaError } from './plugins/errors.ts';
 import { peerPlugin } from './plugins/peer.ts';
@@ -75,6 +77,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     http,
     client: new SignedClient({ store: o.runtime.store, identity: o.identity, gate: o.runtime.gate, http, ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}) }),
     adminToken: o.adminToken,
+    sessions: new ConsoleSessions(),
     dataRoot: o.dataRoot,
     authz: o.authz,
     unsafe: o.unsafe ?? {},
@@ -105,5 +108,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   await app.register(peerPlugin);
   await app.register(adminPlugin);
+  await app.register(consolePlugin, { name: o.identity.name, role: o.role, adminToken: o.adminToken, sessions: context.sessions });
   return app;
 }

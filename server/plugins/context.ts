@@ -5,6 +5,7 @@
  */
 import type { AuthorisationRegistry } from '../authz.ts';
 import type { DataRoot } from '../data-root.ts';
+import type { ConsoleSessions } from './console-auth.ts';
 import type { NodeRuntime } from '../runtime.ts';
 import type { Identity } from '../signing.ts';
 import type { NodeStore } from '../store/node-store.ts';
@@ -43,6 +44,8 @@ export interface NodeContext {
   readonly http: HttpClient;
   readonly client: SignedClient;
   readonly adminToken: string;
+  /** Console sessions signed in with the admin token (plugins/console-auth.ts). */
+  readonly sessions: ConsoleSessions;
   /** The directory admin requests may read data files from. */
   readonly dataRoot: DataRoot;
   /** The platform's authorisation registry (platform nodes only). */
