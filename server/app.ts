@@ -83,7 +83,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     unsafe: o.unsafe ?? {},
   };
   app.decorate('node', context);
-  const routeTable: FastifyInstance['routeTable'] = { all: [], admin: [] };
+  const routeTable: FastifyInstance['routeTable'] = { all: [], admin: [], console: [] };
   app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routeTable.all.push({ method, url: r.url! });

@@ -82,15 +82,22 @@ export const consolePlugin: FastifyPluginAsyncTypebox<ConsoleOptions> = async (a
       .header('cache-control', rel.startsWith('vendor/') ? 'public, max-age=86400' : 'no-cache')
       .send(readFileSync(path));
   };
-  const hide = { schema: { hide: true } };
-  app.get('/console', hide, async (_req, reply) => reply.redirect('/console/'));
-  app.get('/console/', hide, async (_req, reply) => send(reply, 'index.html'));
-  app.get('/console/*', hide, async (req, reply) => send(reply, (req.params as { '*': string })['*']));
+  if (app.hasDecorator('routeTable')) {
+    app.addHook('onRoute', (r) => {
+      for (const method of [r.method].flat()) app.routeTable.console.push({ method, url: r.url! });
+    });
+  }
+  const file = (summary: string) => ({ schema: { summary, response: { 200: Type.String({ description: 'the file (HTML, JavaScript, CSS or a font)' }), ...errors } } });
+  app.get('/console', file('The console (index.html)'), async (_req, reply) => send(reply, 'index.html'));
+  app.get('/console/', file('The console (index.html)'), async (_req, reply) => send(reply, 'index.html'));
+  app.get('/console/*', file('A file of the console: its scripts and styles, ECharts, the Noto Sans SC font'), async (req, reply) => send(reply, (req.params as { '*': string })['*']));
 
   const view = (s: Session) => ({ signedIn: true as const, csrf: s.csrf, node: node.identity.name, role: node.role, expires: s.expires });
   app.post(
     '/v1/console/session',
     {
+      // Anyone may call this route: a small body only, refused before it is parsed.
+      bodyLimit: 4096,
       schema: {
         summary: "Sign in to the console with the node's admin token (in the body, never a URL): sets an HttpOnly, SameSite=Strict session cookie; the CSRF token to send as x-csrf-token",
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false }),

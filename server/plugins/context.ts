@@ -56,7 +56,10 @@ export interface NodeContext {
 declare module 'fastify' {
   interface FastifyInstance {
     node: NodeContext;
-    /** Every route of the node, and those behind the admin token (collected as they are registered). */
-    routeTable: { all: RouteEntry[]; admin: RouteEntry[] };
+    /**
+     * Every route of the node, those behind the admin token, and the console's public ones (its
+     * files and sign-in: plugins/console.ts), collected as they are registered.
+     */
+    routeTable: { all: RouteEntry[]; admin: RouteEntry[]; console: RouteEntry[] };
   }
 }

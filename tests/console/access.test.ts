@@ -82,6 +82,13 @@ describe('console sign-in and the admin hook', () => {
     expect(r.statusCode).toBe(401);
   });
 
+  it('refuses a large sign-in body before parsing it (the route is public)', async () => {
+    const big = JSON.stringify({ token: 'x'.repeat(100_000) });
+    const r = await platform.inject({ method: 'POST', url: '/v1/console/session', headers: { 'content-type': 'application/json' }, payload: big });
+    expect(r.statusCode).toBe(413);
+    expect(r.json()).toMatchObject({ code: 'SRV_BODY_TOO_LARGE' });
+  });
+
   it('signs out: the session is gone, and sign-out itself needs the CSRF token', async () => {
     const { cookie, csrf } = await signIn(platform);
     expect((await platform.inject({ method: 'DELETE', url: '/v1/console/session', headers: { cookie } })).statusCode).toBe(403);
