@@ -77,7 +77,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     http,
     client: new SignedClient({ store: o.runtime.store, identity: o.identity, gate: o.runtime.gate, http, ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}) }),
     adminToken: o.adminToken,
-    sessions: new ConsoleSessions(),
+    sessions: new ConsoleSessions(o.identity.name),
     dataRoot: o.dataRoot,
     authz: o.authz,
     unsafe: o.unsafe ?? {},

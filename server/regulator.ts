@@ -131,7 +131,7 @@ export async function buildRegulatorApp(o: RegulatorOptions): Promise<{ app: Fas
   readKeys(o.keys); // refused now, not at the first verification
   const app = Fastify({ logger: o.logger ?? false, schemaErrorFormatter: schemaError, frameworkErrors: frameworkError, ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } } as Record<string, unknown>) as unknown as FastifyInstance;
   codedErrors(app, 1024 * 1024);
-  const sessions = new ConsoleSessions();
+  const sessions = new ConsoleSessions('regulator');
   const work = mkdtempSync(join(tmpdir(), 'indomain-regulator-'));
   app.addHook('onClose', async () => rmSync(work, { recursive: true, force: true }));
   await app.register(consolePlugin, { name: 'regulator', role: 'regulator', adminToken: token, sessions });

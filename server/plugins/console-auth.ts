@@ -16,7 +16,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { IndomainError } from '../../engine/errors.ts';
 
-export const SESSION_COOKIE = 'indomain_console';
+/**
+ * The session cookie's name, per node: cookies are scoped by host, not port, so nodes on one host
+ * (the lab: every node on 127.0.0.1) would otherwise overwrite each other's session.
+ */
+export const sessionCookieName = (node: string) => `indomain_console_${node.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 export const CSRF_HEADER = 'x-csrf-token';
 /** The cookie goes to the API only, not to the static console files. */
 export const SESSION_PATH = '/v1/';
@@ -36,9 +40,15 @@ export class ConsoleSessions {
   private readonly live = new Map<string, Session>();
 
   constructor(
+    /** The node's name: the cookie is named for it ({@link sessionCookieName}). */
+    node: string,
     readonly ttlMs = 8 * 3600_000,
     readonly max = 256,
-  ) {}
+  ) {
+    this.cookie = sessionCookieName(node);
+  }
+
+  readonly cookie: string;
 
   create(now = Date.now()): Session {
     this.sweep(now);
@@ -70,7 +80,7 @@ export class ConsoleSessions {
 
   /** The session named by the request's cookie, if it is live. */
   fromRequest(req: FastifyRequest): Session | undefined {
-    return this.get(cookie(req.headers.cookie, SESSION_COOKIE));
+    return this.get(cookie(req.headers.cookie, this.cookie));
   }
 }
 
@@ -83,12 +93,12 @@ export function cookie(header: string | undefined, name: string): string | undef
   return undefined;
 }
 
-export function sessionCookie(s: Session, secure: boolean): string {
-  return `${SESSION_COOKIE}=${s.id}; Path=${SESSION_PATH}; HttpOnly; SameSite=Strict; Max-Age=${Math.floor((s.expires - Date.now()) / 1000)}${secure ? '; Secure' : ''}`;
+export function sessionCookie(name: string, s: Session, secure: boolean): string {
+  return `${name}=${s.id}; Path=${SESSION_PATH}; HttpOnly; SameSite=Strict; Max-Age=${Math.floor((s.expires - Date.now()) / 1000)}${secure ? '; Secure' : ''}`;
 }
 
-export function clearedCookie(secure: boolean): string {
-  return `${SESSION_COOKIE}=; Path=${SESSION_PATH}; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}`;
+export function clearedCookie(name: string, secure: boolean): string {
+  return `${name}=; Path=${SESSION_PATH}; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}`;
 }
 
 /** A browser's request from another site: an Origin that is not this node's, or a cross-site fetch. */

@@ -108,7 +108,7 @@ export const consolePlugin: FastifyPluginAsyncTypebox<ConsoleOptions> = async (a
       if (foreignOrigin(req)) throw new IndomainError('SRV_CSRF', 'sign-in from another origin');
       if (!sameSecret(req.body.token, node.adminToken)) throw new IndomainError('SRV_ADMIN_TOKEN');
       const s = node.sessions.create();
-      return reply.header('set-cookie', sessionCookie(s, secure(req.protocol))).header('cache-control', 'no-store').send(view(s));
+      return reply.header('set-cookie', sessionCookie(o.sessions.cookie, s, secure(req.protocol))).header('cache-control', 'no-store').send(view(s));
     },
   );
   // Not signed in is an answer here, not an error: the sign-in page asks this on every load.
@@ -121,6 +121,6 @@ export const consolePlugin: FastifyPluginAsyncTypebox<ConsoleOptions> = async (a
     if (!s) throw new IndomainError('SRV_ADMIN_TOKEN', 'not signed in');
     checkCsrf(req, s);
     node.sessions.end(s.id);
-    return reply.header('set-cookie', clearedCookie(secure(req.protocol))).send({ signedOut: true });
+    return reply.header('set-cookie', clearedCookie(o.sessions.cookie, secure(req.protocol))).send({ signedOut: true });
   });
 };

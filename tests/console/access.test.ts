@@ -30,7 +30,7 @@ describe('console sign-in and the admin hook', () => {
     expect(r.statusCode).toBe(200);
     expect(r.json()).toMatchObject({ node: 'platform', role: 'platform' });
     expect(csrf.length).toBeGreaterThanOrEqual(40);
-    expect(set).toMatch(/^indomain_console=[A-Za-z0-9_-]{40,};/);
+    expect(set).toMatch(/^indomain_console_platform=[A-Za-z0-9_-]{40,};/);
     expect(set).toContain('HttpOnly');
     expect(set).toContain('SameSite=Strict');
     expect(set).toContain('Path=/v1/');
@@ -71,8 +71,8 @@ describe('console sign-in and the admin hook', () => {
       expect(r.statusCode).toBe(401);
       expect(r.json()).toMatchObject({ code: 'SRV_ADMIN_TOKEN' });
     }
-    expect((await platform.inject({ method: 'GET', url: '/v1/admin/datasets', headers: { cookie: 'indomain_console=forged' } })).statusCode).toBe(401);
-    expect((await platform.inject({ method: 'POST', url: '/v1/admin/authorisations/revoke', headers: { cookie: 'indomain_console=forged', 'x-csrf-token': 'forged' }, payload: { uscc: 'a', bank: 'b', purpose: 'modelling' } })).statusCode).toBe(401);
+    expect((await platform.inject({ method: 'GET', url: '/v1/admin/datasets', headers: { cookie: 'indomain_console_platform=forged' } })).statusCode).toBe(401);
+    expect((await platform.inject({ method: 'POST', url: '/v1/admin/authorisations/revoke', headers: { cookie: 'indomain_console_platform=forged', 'x-csrf-token': 'forged' }, payload: { uscc: 'a', bank: 'b', purpose: 'modelling' } })).statusCode).toBe(401);
   });
 
   it('keeps the admin token working exactly as before: a wrong header is refused even with a live session', async () => {
@@ -99,14 +99,16 @@ describe('console sign-in and the admin hook', () => {
     expect((await platform.inject({ method: 'GET', url: '/v1/console/session', headers: { cookie } })).json()).toEqual({ signedIn: false, node: 'platform', role: 'platform' });
   });
 
-  it('sessions of one node are not sessions of another', async () => {
+  it("sessions of one node are not sessions of another, even under the other's cookie name (nodes share a host in the lab)", async () => {
     const bank = nodes.nodes.find((n) => n.role === 'bank')!.app;
     const { cookie } = await signIn(platform);
     expect((await bank.inject({ method: 'GET', url: '/v1/admin/datasets', headers: { cookie } })).statusCode).toBe(401);
+    const renamed = cookie.replace('indomain_console_platform=', 'indomain_console_bank-1=');
+    expect((await bank.inject({ method: 'GET', url: '/v1/admin/datasets', headers: { cookie: renamed } })).statusCode).toBe(401);
   });
 
   it('expires sessions and bounds how many it keeps', () => {
-    const s = new ConsoleSessions(1000, 3);
+    const s = new ConsoleSessions('n', 1000, 3);
     const a = s.create(0);
     expect(s.get(a.id, 999)).toBeDefined();
     expect(s.get(a.id, 1000)).toBeUndefined();

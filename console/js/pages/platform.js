@@ -56,7 +56,7 @@ function importForm(reload) {
         },
       },
       field(t('authz.csvFile'), file),
-      h('button', { type: 'submit', class: 'primary' }, t('authz.importButton')),
+      h('button', { type: 'submit', class: 'primary', 'data-testid': 'import-submit' }, t('authz.importButton')),
     ),
     out,
   );
