@@ -27,7 +27,7 @@ export interface ConsoleLab {
 }
 
 export async function startLab(dir: string, tampered: string): Promise<ConsoleLab> {
-  const data = generateLab(join(dir, 'data'), { enterprises: 2500, banks: 1, loans: 1200, overlap: 0.9, seed: 'console' });
+  const data = generateLab(join(dir, 'data'), { enterprises: 2000, banks: 1, loans: 800, overlap: 0.9, seed: 'console' });
   const cluster = new Cluster(join(dir, 'nodes'), [
     { name: 'coordinator', role: 'coordinator', port: 0 },
     { name: 'platform', role: 'platform', port: 0 },
@@ -108,7 +108,7 @@ export async function visit(tab: Tab, base: string, route: string, ready: string
   tab.errors.length = 0;
   await tab.page.goto(`${base}#/${route}`);
   try {
-    await tab.page.waitForSelector(ready, { timeout: 30_000 });
+    await tab.page.waitForSelector(ready, { timeout: 30_000, state: 'attached' });
   } catch (e) {
     await tab.page.screenshot({ path: join(SHOTS, `FAILED-${shot}.png`), fullPage: true });
     throw new Error(`${route}: ${ready} did not show (${(e as Error).message.split('\n')[0]}); console errors ${JSON.stringify(tab.errors)}; page text: ${(await tab.page.innerText('body')).slice(0, 1500)}`);
