@@ -15,10 +15,13 @@ export function failureOf(job) {
   return { code: cause?.code ?? e.code ?? 'ERROR', message: [e.message, cause?.message].filter(Boolean).join(' — ') || t('jobs.noMessage'), where: [e.party ? `party ${e.party}` : null, ...where].filter(Boolean).join(', ') };
 }
 
+/** The stages of each two-party pipeline (server/jobs/spec.ts STAGES): a node's own view has its current stage only. */
+const STAGES = { lr: ['psi', 'training', 'evaluation'], scorecard: ['psi', 'binning', 'training', 'scorecard', 'evaluation'] };
+
 function stageBar(job) {
   const p = job.progress ?? {};
-  const stages = Array.isArray(p.stages) ? p.stages : [];
-  const idx = typeof p.stageIndex === 'number' ? p.stageIndex : -1;
+  const stages = Array.isArray(p.stages) ? p.stages : STAGES[job.spec?.pipeline] ?? [];
+  const idx = typeof p.stageIndex === 'number' ? p.stageIndex : stages.indexOf(job.stage);
   if (!stages.length) return h('span', { class: 'muted' }, job.stage || '—');
   return h(
     'ol',
