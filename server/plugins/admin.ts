@@ -3,7 +3,7 @@
  * `x-admin-token`) or a console session with its CSRF token (plugins/console-auth.ts), checked by this plugin's own unconditional onRequest hook: it covers exactly
  * the routes registered in it and its children, whatever the request text looked like
  * (`/v1/%61dmin/…`, absolute-form `http://x/v1/admin/…`), never by matching `req.url` (raw) against
- * a prefix while the router decodes and normalises (rule 13). Children: datasets, jobs,
+ * a prefix while the router decodes and normalises (rule 13). Children: datasets, jobs, reports,
  * authorisations (platform), scoring and monitoring (bank).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -14,6 +14,7 @@ import { adminCheck, sameSecret } from './console-auth.ts';
 import { consoleApiPlugin } from './console-api.ts';
 import { datasetsPlugin } from './datasets.ts';
 import { jobsPlugin } from './jobs.ts';
+import { reportsPlugin } from './reports.ts';
 import { scoringPlugin } from './scoring.ts';
 
 export const adminPlugin: FastifyPluginAsyncTypebox = async (app) => {
@@ -34,6 +35,7 @@ export const adminPlugin: FastifyPluginAsyncTypebox = async (app) => {
   });
   await app.register(datasetsPlugin, { prefix: '/v1/admin/datasets' });
   await app.register(jobsPlugin, { prefix: '/v1/admin/jobs' });
+  await app.register(reportsPlugin, { prefix: '/v1/admin/jobs' });
   if (node.authz) await app.register(authorisationsPlugin, { prefix: '/v1/admin' });
   if (node.role === 'bank') await app.register(scoringPlugin);
   await app.register(consoleApiPlugin);
