@@ -101,7 +101,7 @@ export async function reportPage(main, [id]) {
     section(t('report.iv'), ivTable(report)),
   );
   try {
-    const list = await api('GET', `${path}/report/figures`);
+    const list = await api('GET', `${path}/report/figures?lang=${getLang()}`);
     if (!list.length) return show(figures, h('p', { class: 'empty' }, t('report.noFigures')));
     return await drawFigures(figures, list);
   } catch (e) {
