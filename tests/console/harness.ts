@@ -32,7 +32,7 @@ export async function startLab(dir: string, tampered: string): Promise<ConsoleLa
     { name: 'coordinator', role: 'coordinator', port: 0 },
     { name: 'platform', role: 'platform', port: 0 },
     { name: 'bank-1', role: 'bank', port: 0 },
-  ], { dataRoot: join(dir, 'data') });
+  ], { dataRoot: join(dir, 'data'), startTimeoutMs: 120_000 });
   await cluster.startAll();
   await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: data.platform, idColumn: 'id', uscc: true });
   await cluster.admin('platform', 'POST', '/v1/admin/authorisations/import', { path: data.authorisations });
