@@ -1,10 +1,11 @@
 /**
  * The administrative endpoints, one encapsulated plugin behind the node's admin token (header
- * `x-admin-token`) or a console session with its CSRF token (plugins/console-auth.ts), checked by this plugin's own unconditional onRequest hook: it covers exactly
- * the routes registered in it and its children, whatever the request text looked like
- * (`/v1/%61dmin/…`, absolute-form `http://x/v1/admin/…`), never by matching `req.url` (raw) against
- * a prefix while the router decodes and normalises (rule 13). Children: datasets, jobs, reports,
- * authorisations (platform), scoring and monitoring (bank).
+ * `x-admin-token`) or a console session with its CSRF token (plugins/console-auth.ts), checked by
+ * this plugin's own unconditional onRequest hook: it covers exactly the routes registered in it and
+ * its children, whatever the request text looked like (`/v1/%61dmin/…`, absolute-form
+ * `http://x/v1/admin/…`), never by matching `req.url` (raw) against a prefix while the router
+ * decodes and normalises (rule 13). Children: datasets, jobs, reports, authorisations (platform),
+ * scoring and monitoring (bank), the console's read-only routes.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';

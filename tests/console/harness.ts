@@ -106,7 +106,10 @@ export async function signIn(tab: Tab, base: string, token: string): Promise<voi
  */
 export async function visit(tab: Tab, base: string, route: string, ready: string, shot: string): Promise<string[]> {
   tab.errors.length = 0;
-  await tab.page.goto(`${base}#/${route}`);
+  const url = `${base}#/${route}`;
+  // The same hash again does not navigate: reload, so the page shows what the node holds now.
+  if (tab.page.url() === url) await tab.page.reload();
+  else await tab.page.goto(url);
   try {
     await tab.page.waitForSelector(ready, { timeout: 30_000, state: 'attached' });
   } catch (e) {

@@ -2,6 +2,7 @@
 // (GET /v1/admin/jobs/ID/report/figures: ECharts options, drawn here as SVG), the summary,
 // coefficients with standard errors and p-values, information values, and the downloads.
 import { api } from '../api.js';
+import { statusOf } from './jobs.js';
 import { errorBox, h, num, section, show, table } from '../dom.js';
 import { getLang, t } from '../i18n.js';
 
@@ -9,7 +10,7 @@ const FILES = ['scorecard.pmml', 'scorecard.sql', 'report.json', 'model.json', '
 
 async function pickJob(main) {
   const jobs = (await api('GET', '/v1/admin/jobs')).filter((j) => j.spec?.pipeline === 'scorecard').sort((a, b) => b.createdAt - a.createdAt);
-  const done = jobs.filter((j) => j.status === 'completed');
+  const done = jobs.filter((j) => statusOf(j) === 'completed');
   show(main, h('h1', null, t('nav.report')), done.length ? h('ul', { class: 'links card', 'data-testid': 'report-list' }, done.map((j) => h('li', null, h('a', { href: `#/report/${encodeURIComponent(j.id)}` }, j.id)))) : h('p', { class: 'empty card' }, t('report.none')));
 }
 
