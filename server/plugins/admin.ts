@@ -30,7 +30,7 @@ export const adminPlugin: FastifyPluginAsyncTypebox = async (app) => {
       if (!req.url.startsWith('/v1/admin/') && !req.url.startsWith('/v1/score')) return;
       await checkToken(req);
     });
-  } else app.addHook('onRequest', adminCheck(node.adminToken, node.sessions));
+  } else app.addHook('onRequest', adminCheck(node.adminToken, node.sessions, node.unsafe.consoleCsrf ? { csrf: node.unsafe.consoleCsrf } : {}));
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) app.routeTable.admin.push({ method, url: r.url! });
   });
