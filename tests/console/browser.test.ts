@@ -61,7 +61,7 @@ describe('the console in Chromium, against a real lab', () => {
   });
 
   it('shows what a job will read and disclose in the approval queue; approved there, it runs', async () => {
-    await lab.cluster.admin('coordinator', 'POST', '/v1/admin/jobs', { id: JOB, pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-1', dataset: 'loans' }, host: { node: 'platform', dataset: 'platform-credit' }, seed: 'console', testFraction: 0.3, scorecard: { policy: 'full', guestCategorical: [], hostCategorical: [] } });
+    await lab.cluster.admin('coordinator', 'POST', '/v1/admin/jobs', { id: JOB, pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-1', dataset: 'loans' }, host: { node: 'platform', dataset: 'platform-credit' }, seed: 'console', testFraction: 0.3, scorecard: { guestCategorical: [], hostCategorical: [] } });
     await until('platform', JOB, (j) => j.status === 'awaiting-approval');
     const t = desk.platform!;
     expect(await visit(t, base.platform!, 'approvals', `[data-job="${JOB}"] table`, 'platform-approvals-desktop')).toEqual([]);
