@@ -33,16 +33,24 @@ export async function startLab(dir: string, tampered: string): Promise<ConsoleLa
     { name: 'platform', role: 'platform', port: 0 },
     { name: 'bank-1', role: 'bank', port: 0 },
   ], { dataRoot: join(dir, 'data'), startTimeoutMs: 120_000 });
-  await cluster.startAll();
-  await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: data.platform, idColumn: 'id', uscc: true });
-  await cluster.admin('platform', 'POST', '/v1/admin/authorisations/import', { path: data.authorisations });
-  await cluster.admin('bank-1', 'POST', '/v1/admin/datasets', { name: 'loans', path: data.banks[0], idColumn: 'id', labelColumn: LABEL, uscc: true });
-  // The regulator's own keys file: the nodes' public keys, handed over apart from the records.
-  const keys = join(dir, 'regulator-keys.json');
-  const peers = JSON.parse(readFileSync(cluster.peersFile, 'utf8')) as { nodes: { name: string; publicKey: string }[] };
-  writeFileSync(keys, JSON.stringify({ nodes: peers.nodes.map((n) => ({ name: n.name, publicKey: n.publicKey })) }));
-  const reg = await buildRegulatorApp({ records: [join(dir, 'nodes'), tampered], keys });
-  const url = await reg.app.listen({ port: 0, host: '127.0.0.1' });
+  let reg: Awaited<ReturnType<typeof buildRegulatorApp>>;
+  let url: string;
+  // A failure while the lab starts stops what did start (afterAll never sees this cluster).
+  try {
+    await cluster.startAll();
+    await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: data.platform, idColumn: 'id', uscc: true });
+    await cluster.admin('platform', 'POST', '/v1/admin/authorisations/import', { path: data.authorisations });
+    await cluster.admin('bank-1', 'POST', '/v1/admin/datasets', { name: 'loans', path: data.banks[0], idColumn: 'id', labelColumn: LABEL, uscc: true });
+    // The regulator's own keys file: the nodes' public keys, handed over apart from the records.
+    const keys = join(dir, 'regulator-keys.json');
+    const peers = JSON.parse(readFileSync(cluster.peersFile, 'utf8')) as { nodes: { name: string; publicKey: string }[] };
+    writeFileSync(keys, JSON.stringify({ nodes: peers.nodes.map((n) => ({ name: n.name, publicKey: n.publicKey })) }));
+    reg = await buildRegulatorApp({ records: [join(dir, 'nodes'), tampered], keys });
+    url = await reg.app.listen({ port: 0, host: '127.0.0.1' });
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
   const auth = csvRows(readFileSync(data.authorisations, 'utf8'));
   const valid = new Set<string>();
   for (let i = 1; i < auth.length; i++) {
