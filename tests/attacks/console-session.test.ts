@@ -110,7 +110,7 @@ describe('console sessions and CSRF on a real node', () => {
       '__proto__',
       'constructor',
     ];
-    for (const g of guesses) await get(`cookie ${g.slice(0, 12)}`, '/v1/admin/datasets', { cookie: `indomain_console=${g}` });
+    for (const g of guesses) await get(`cookie ${g.slice(0, 12)}`, '/v1/admin/datasets', { cookie: `indomain_console_platform=${g}` });
     // 2. the admin token anywhere but x-admin-token
     for (const q of ['token', 'x-admin-token', 'admin_token', 'adminToken', 'csrf']) await get(`query ${q}`, `/v1/admin/datasets?${q}=${TOKEN}`);
     await get('path', `/v1/admin/datasets/${TOKEN}`);
