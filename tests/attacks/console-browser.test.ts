@@ -29,6 +29,24 @@ import { NodeStore } from '../../server/store/node-store.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
+// Code run in the page by page.evaluate: the DOM globals it uses, declared loosely (the project's lib has no DOM).
+interface PageElement {
+  open: boolean;
+  click(): void;
+  append(e: PageElement): void;
+  insertAdjacentHTML(where: string, html: string): void;
+  textContent: string;
+  innerText: string;
+}
+declare const window: Record<string, unknown>;
+declare const document: {
+  querySelectorAll(s: string): PageElement[] & { length: number };
+  addEventListener(t: string, f: (e: { violatedDirective: string }) => void): void;
+  body: PageElement;
+  createElement(t: string): PageElement;
+  getElementById(id: string): PageElement;
+};
+
 const TOKEN = 'console-xss-token-'.padEnd(48, '3');
 
 /** A payload that records its tag in window.__xss if it ever runs, in three shapes. */
@@ -175,7 +193,7 @@ window.results = {};
         const s = document.createElement('script');
         s.textContent = "window.__csp=(window.__csp||[]).concat('script')";
         document.body.append(s);
-        (document.getElementById('jl') as HTMLAnchorElement).click();
+        document.getElementById('jl').click();
       });
       await p.waitForTimeout(700);
       return p.evaluate(() => ({ ran: (window as unknown as { __csp?: string[] }).__csp ?? [], violations: (window as unknown as { __violations?: string[] }).__violations ?? [] }));
