@@ -30,9 +30,11 @@ export interface RegulatorOptions {
   readonly records: readonly string[];
   /** The regulator's own pinned keys file. */
   readonly keys: string;
-  /** The console's sign-in token (default: a fresh random one, printed at start). */
+  /** The console's sign-in token (default: a fresh random one, printed at start); at least 16 characters, as a node's admin token. */
   readonly token?: string;
   readonly logger?: boolean;
+  /** TEST ONLY (tests/attacks/regulator-token.test.ts; never from the command line): take a token of any length (the old handling). */
+  readonly unsafe?: { readonly shortToken?: boolean };
 }
 
 /** The regulator's pinned keys: node name → base64 Ed25519 public key. */
@@ -128,6 +130,8 @@ export async function verifySet(set: string, keysFile: string, work: string): Pr
 /** The regulator's console app (not started): the console files, sign-in, and the verification routes. */
 export async function buildRegulatorApp(o: RegulatorOptions): Promise<{ app: FastifyInstance; token: string }> {
   const token = o.token ?? randomBytes(24).toString('hex');
+  // The sign-in route is public and not rate-limited: a short token would be guessed over HTTP.
+  if (token.length < 16 && !o.unsafe?.shortToken) throw new IndomainError('CLI_BAD_ARGS', 'the console token needs at least 16 characters (INDOMAIN_CONSOLE_TOKEN)');
   readKeys(o.keys); // refused now, not at the first verification
   const app = Fastify({ logger: o.logger ?? false, schemaErrorFormatter: schemaError, frameworkErrors: frameworkError, ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } } as Record<string, unknown>) as unknown as FastifyInstance;
   codedErrors(app, 1024 * 1024);
