@@ -39,6 +39,8 @@ function columns(t: PartyTable, features: readonly string[]): Float64Array[] {
 export class ConsortiumBankJob implements NodeRun {
   stage = '';
   summary: Record<string, unknown> = {};
+  /** This bank's part is over (it reported its evaluation): terminal here, never replayed. */
+  finished = false;
   now = 0;
   replaying = false;
   private bank: SecAggBank | undefined;
@@ -129,6 +131,7 @@ export class ConsortiumBankJob implements NodeRun {
       own: { testAuc: o.auc, testKs: o.ks },
       done: true,
     };
+    this.finished = true;
     return envelope(this.spec.id, JOB, 'StageDone', 1, this.role, 'coordinator', { stage: 'evaluation', report: {} });
   }
 }

@@ -83,6 +83,11 @@ export class NodeJob {
   /** The stage this node is in (the last one started). */
   stage = '';
 
+  /** This node's part is over: its evaluation stage reported (the job is terminal here, never replayed). */
+  get finished(): boolean {
+    return this.stagesDone.has('evaluation');
+  }
+
   private get datasetName(): string {
     return this.role === 'guest' ? this.spec.guest.dataset : this.spec.host.dataset;
   }

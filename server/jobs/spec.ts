@@ -14,6 +14,9 @@ import { secAggConfig } from '../../protocols/secagg/common.ts';
 
 export type Pipeline = 'lr' | 'scorecard';
 
+/** Job statuses after which nothing more happens to a job on a node: never replayed, never cancelled. */
+export const TERMINAL: readonly string[] = ['completed', 'failed', 'cancelled'];
+
 export const STAGES: Record<Pipeline, readonly string[]> = {
   lr: ['psi', 'training', 'evaluation'],
   scorecard: ['psi', 'binning', 'training', 'scorecard', 'evaluation'],

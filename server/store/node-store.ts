@@ -68,6 +68,10 @@ export class NodeStore extends MessageStore {
   job(id: string): JobRow | undefined {
     return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
   }
+  /** Jobs whose status is not one of `terminal` (their specs, without reading finished jobs' results). */
+  unfinishedJobs(terminal: readonly string[]): Pick<JobRow, 'id' | 'status' | 'stage'>[] {
+    return this.db.prepare(`SELECT id, status, stage FROM jobs WHERE status NOT IN (${terminal.map(() => '?').join(', ')}) ORDER BY created_at`).all(...terminal) as Pick<JobRow, 'id' | 'status' | 'stage'>[];
+  }
   jobs(): JobRow[] {
     return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs ORDER BY created_at').all() as JobRow[];
   }
