@@ -26,7 +26,7 @@ import { HttpClient } from './transport/http-client.ts';
 import type { NodeRole, Peer } from './transport/peer.ts';
 import { adminPlugin } from './plugins/admin.ts';
 import type { NodeContext, RouteEntry, UnsafeAppOptions } from './plugins/context.ts';
-import { clientError, codedErrors, frameworkError, schemaError } from './plugins/errors.ts';
+import { clientError, codedErrors, frameworkError, requestDeadline, schemaError } from './plugins/errors.ts';
 import { peerPlugin } from './plugins/peer.ts';
 import { errors } from './plugins/schemas.ts';
 
@@ -76,6 +76,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...(o.https ? { https: { ...o.https, ...checking } } : {}),
   } as Record<string, unknown>) as unknown as FastifyInstance;
   codedErrors(app, bodyLimit);
+  requestDeadline(app, limits.requestTimeoutMs);
 
   const http = o.http ?? new HttpClient();
   const context: NodeContext = {

@@ -84,9 +84,9 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
   if (!node.authz) return;
   const gate = node.runtime.gate;
   const answerers = {
-    [PEER_SCORE_PATH]: { summary: "A bank's signed request for the platform's partial scores of authorised enterprises", a: new PlatformScorer(node.store, node.authz, gate) },
-    [PEER_MONITOR_PATH]: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises", a: new PlatformMonitor(node.store, node.authz, gate) },
-    [PEER_GRANTS_PATH]: { summary: "A bank's signed request for its own authorisation records (its copy, so that it names only authorised enterprises)", a: new PlatformGrants(node.store, node.authz, gate) },
+    [PEER_SCORE_PATH]: { summary: "A bank's signed request for the platform's partial scores of authorised enterprises", a: new PlatformScorer(node.store, node.authz, gate, node.limits) },
+    [PEER_MONITOR_PATH]: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises", a: new PlatformMonitor(node.store, node.authz, gate, node.limits) },
+    [PEER_GRANTS_PATH]: { summary: "A bank's signed request for its own authorisation records (its copy, so that it names only authorised enterprises)", a: new PlatformGrants(node.store, node.authz, gate, node.limits) },
   };
   const reply200 = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'the msgpack reply envelope' });
   for (const [path, { summary, a }] of Object.entries(answerers)) {
