@@ -69,7 +69,7 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
   writeFileSync(join(o.data, 'identity.json'), JSON.stringify({ name: identity.name, role, publicKey: Buffer.from(identity.publicKey).toString('base64') }, null, 2));
   let dataRootDir = o.dataRoot;
   if (dataRootDir === undefined) mkdirSync((dataRootDir = join(o.data, 'datasets')), { recursive: true });
-  const dataRoot = new DataRoot(dataRootDir);
+  const dataRoot = new DataRoot(dataRootDir, limits.dataFileBytes);
   const peers = readPeers(o.peers);
   const pool = role === 'coordinator' ? undefined : new BlindingPool(o.psiWorkers ?? 2);
   const log = (l: string) => process.stderr.write(`[${identity.name}] ${l}\n`);

@@ -64,6 +64,18 @@ describe('online federated scoring between bank and platform processes', () => {
     expect(await score(lab.requests[0]!.id, { loan_amount_10k: 'lots' })).toMatchObject({ ok: false, code: 'SRV_BAD_REQUEST' });
   });
 
+  it('refuses a misspelt feature name (SC_BAD_FEATURE) and a number given as a string (no coercion), naming the field', async () => {
+    const req = lab.requests[1]!;
+    const [name, value] = Object.entries(req.features).find(([, v]) => typeof v === 'number')!;
+    expect((await score(req.id, req.features)).ok).toBe(true);
+    const misspelt = await score(req.id, { ...req.features, [`${name}x`]: value });
+    expect(misspelt).toMatchObject({ ok: false, code: 'SC_BAD_FEATURE' });
+    expect(misspelt.ok ? '' : misspelt.message).toContain(`field "features/${name}x"`);
+    const asText = await score(req.id, { ...req.features, [name]: String(value) });
+    expect(asText).toMatchObject({ ok: false, code: 'SRV_BAD_REQUEST' });
+    expect(asText.ok ? '' : asText.message).toContain(`body/features/${name}`);
+  });
+
   it("batch-scores the bank's book: the job's points for authorised enterprises, a coded outcome for every other row", async () => {
     const r = await c.admin<{ rows: number; scored: number; outcomes: Record<string, number>; file: string }>('bank-1', 'POST', '/v1/admin/score-batch', { model: lab.model, dataset: 'loans', purpose: 'pre-loan' });
     expect(r.rows).toBe(2000);
