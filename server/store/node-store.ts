@@ -37,11 +37,11 @@ export interface DatasetRow {
  * changed since is DATA_FINGERPRINT_MISMATCH, never used silently. Also returns the fingerprint.
  */
 export function loadDatasetChecked(d: DatasetRow, expected: string | null = d.sha256): { table: PartyTable; sha256: string } {
-  const f = readFingerprinted(d.path, d.name);
+  const f = readFingerprinted(d.path);
   if (expected !== null && f.sha256 !== expected) {
     throw new IndomainError('DATA_FINGERPRINT_MISMATCH', `pinned ${expected.slice(0, 16)}…, the file now has ${f.sha256.slice(0, 16)}…`, { field: `dataset "${d.name}"` });
   }
-  return { table: parseCsv(f.text, JSON.parse(d.options) as LoadOptions, d.name), sha256: f.sha256 };
+  return { table: parseCsv(f.text, JSON.parse(d.options) as LoadOptions, d.path), sha256: f.sha256 };
 }
 
 /** {@link loadDatasetChecked}'s table, against the fingerprint recorded at registration. */

@@ -136,7 +136,7 @@ export class JobRunner {
     if (!row.processed) {
       this.o.enqueue(job, out, row.seq);
       this.updateStatus(job, st);
-    }
+    } else if (st.run?.kind === 'node' && st.run.job.finished) this.updateStatus(job, st); // a node's part finished before it was marked so (older databases)
     return true;
   }
 
