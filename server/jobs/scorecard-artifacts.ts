@@ -23,7 +23,7 @@ export function writeScorecard(store: NodeStore, spec: JobSpec, role: string, g:
   // What this node received, from the message keys: no need to read the ciphertexts again.
   const received = store.inboxKeys(job).map((key) => ({ to: role, ...metaOfKey(key) }));
   const assembled = assembleScorecard(g, config, disclosures(received));
-  const a = { ...assembled, report: { ...assembled.report, dataset }, markdown: `${assembled.markdown.trimEnd()}\n\nDevelopment data: the bank's dataset "${dataset.name}", SHA-256 ${dataset.sha256} (pinned by job ${job}).\n` };
+  const a = { ...assembled, report: { ...assembled.report, dataset } };
   store.putModel(job, 'scorecard', a.model);
   store.putModel(job, 'report', a.report);
   const dir = join(store.dir, 'jobs', job);
