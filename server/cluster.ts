@@ -109,7 +109,8 @@ export class Cluster {
     // Node processes never outlive the process that started them (a test runner tearing down a
     // timed-out worker, a crashed lab): on exit, whatever is still running is killed.
     if (!this.exitHook) process.once('exit', (this.exitHook = () => this.killAll()));
-    const deadline = Date.now() + 30_000;
+    // Two minutes: on a loaded machine (load 28 on 2 cores, measured) loading the TypeScript modules alone took over 30 s.
+    const deadline = Date.now() + 120_000;
     for (;;) {
       if (p.exitCode !== null) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} exited with ${p.exitCode}; see ${join(this.dataDir(name), 'node.log')}`);
       try {
@@ -118,7 +119,7 @@ export class Cluster {
       } catch {
         /* not yet */
       }
-      if (Date.now() > deadline) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} did not start in 30 s`);
+      if (Date.now() > deadline) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} did not start in 120 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
