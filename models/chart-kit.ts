@@ -39,7 +39,7 @@ export const ZH: Readonly<Record<string, string>> = {
   goods: '好客户',
   bads: '坏客户',
   'Decile, riskiest first': '十分位（风险从高到低）',
-  'Cumulative lift': '累计提升度',
+  Lift: '提升度',
   lift: '提升度',
   'cum. lift': '累计提升度',
   'Cumulative gain (share of events)': '累计捕获率（违约占比）',
@@ -110,7 +110,7 @@ export function valueAxis(name: string, extra: Record<string, unknown> = {}): Re
 }
 
 export function categoryAxis(name: string, data: readonly string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: 'category', name, nameLocation: 'middle', nameGap: 56, data: [...data], axisLabel: { interval: 0, rotate: data.length > 6 ? 30 : 0 }, ...extra };
+  return { type: 'category', name, nameLocation: 'middle', nameGap: 56, data: [...data], axisLabel: { interval: 0, rotate: data.join('').length > 48 ? 30 : 0 }, ...extra };
 }
 
 /** The diagonal of a unit square, dashed: the random model of ROC and gain. */

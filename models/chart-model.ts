@@ -50,7 +50,9 @@ function woe(c: ScorecardReport['ivTable'][number], k: number): Figure {
 
 /** The p-value as a short language-neutral label. */
 function pLabel(p: number): string {
-  return Number.isFinite(p) ? `p ${p < 1e-4 ? p.toExponential(1) : p.toFixed(4)}` : 'p —';
+  if (!Number.isFinite(p)) return 'p —';
+  if (p < Number.MIN_VALUE) return 'p < 1e-300';
+  return `p ${p < 1e-4 ? p.toExponential(1) : p.toFixed(4)}`;
 }
 
 function coefficients(r: ScorecardReport): Figure {
@@ -63,7 +65,7 @@ function coefficients(r: ScorecardReport): Figure {
       tooltip: { trigger: 'item' },
       grid: { left: 64, right: 48, top: 72, bottom: 72, containLabel: true },
       // Terms down the side, first at the top: long names stay readable.
-      yAxis: { type: 'category', name: 'Term', nameLocation: 'start', inverse: true, data: c.map((x) => `${x.name}${SEP}${pLabel(x.pValue)}`), axisLabel: { interval: 0 } },
+      yAxis: { type: 'category', name: 'Term', nameLocation: 'start', inverse: true, data: c.map((x) => `${x.name}${SEP}${pLabel(x.pValue)}`), axisLabel: { interval: 0 }, axisLine: { onZero: false } },
       xAxis: valueAxis('Coefficient', { nameGap: 32 }),
       series: [
         {
@@ -77,7 +79,14 @@ function coefficients(r: ScorecardReport): Figure {
           }),
           itemStyle: { color: '#ffffff', borderColor: COLOR.test },
         },
-        { name: 'estimate', type: 'scatter', data: c.map((x, k) => [num(x.estimate), k]), symbolSize: 8, itemStyle: { color: COLOR.bad } },
+        {
+          name: 'estimate',
+          type: 'scatter',
+          data: c.map((x, k) => [num(x.estimate), k]),
+          symbolSize: 8,
+          itemStyle: { color: COLOR.bad },
+          markLine: { symbol: 'none', silent: true, data: [{ xAxis: 0 }], label: { show: false }, lineStyle: { type: 'solid', color: COLOR.neutral } },
+        },
       ],
     }),
   };

@@ -8,11 +8,12 @@
 import type { GainRow, ScorecardReport } from './report.ts';
 import { categoryAxis, COLOR, diagonal, f4, frame, num, pct, SEP, valueAxis, type Figure } from './chart-kit.ts';
 
-/** Points of the test sample's ROC: [false positive rate, true positive rate], from (0, 0) to (1, 1). */
+/** Points of the test sample's ROC: [false positive rate, true positive rate], from (0, 0) to (1, 1); none if a class is absent. */
 export function testRocPoints(r: ScorecardReport): [number, number][] {
   const { events, nonEvents } = r.curves.test;
   const p = events[events.length - 1]!;
   const n = nonEvents[nonEvents.length - 1]!;
+  if (!(p > 0 && n > 0)) return [];
   return events.map((e, k) => [nonEvents[k]! / n, e / p]);
 }
 
@@ -45,11 +46,12 @@ function roc(r: ScorecardReport): Figure {
   };
 }
 
-/** The test sample's KS curve: [population share, |TPR − FPR|] at every corner of its ROC. */
+/** The test sample's KS curve: [population share, |TPR − FPR|] at every corner of its ROC; none if a class is absent. */
 export function testKsGap(r: ScorecardReport): [number, number][] {
   const { events, nonEvents } = r.curves.test;
   const p = events[events.length - 1]!;
   const n = nonEvents[nonEvents.length - 1]!;
+  if (!(p > 0 && n > 0)) return [];
   return events.map((e, k) => [(e + nonEvents[k]!) / (p + n), Math.abs(e / p - nonEvents[k]! / n)]);
 }
 
@@ -57,8 +59,8 @@ function ks(r: ScorecardReport): Figure {
   const { events, nonEvents } = r.curves.test;
   const p = events[events.length - 1]!;
   const n = nonEvents[nonEvents.length - 1]!;
-  const x = events.map((e, k) => (e + nonEvents[k]!) / (p + n));
   const gap = testKsGap(r);
+  const x = gap.map((g) => g[0]);
   let best = 0;
   for (let k = 1; k < gap.length; k++) if (gap[k]![1] > gap[best]![1]) best = k;
   const trainX = [0, ...cumulativeShares(r.liftByDecile.train)];
@@ -77,7 +79,7 @@ function ks(r: ScorecardReport): Figure {
           type: 'line',
           data: gap,
           ...line(COLOR.test),
-          markLine: { symbol: 'none', silent: true, data: [{ xAxis: gap[best]![0] }], label: { formatter: `KS ${f4(r.discrimination.test.ks)}` }, lineStyle: { type: 'dotted', color: COLOR.test } },
+          markLine: { symbol: 'none', silent: true, data: gap.length ? [{ xAxis: gap[best]![0] }] : [], label: { formatter: `KS ${f4(r.discrimination.test.ks)}` }, lineStyle: { type: 'dotted', color: COLOR.test } },
         },
         { name: `train${SEP}KS gap`, type: 'line', data: [[0, 0], ...r.liftByDecile.train.map((g, k): [number, number] => [trainX[k + 1]!, g.ks])], symbolSize: 5, lineStyle: { width: 2, type: 'dashed', color: COLOR.train }, itemStyle: { color: COLOR.train } },
       ],
@@ -115,7 +117,7 @@ function lift(r: ScorecardReport): Figure {
     title: { en: 'Lift by decile', zh: '各十分位提升度' },
     option: frame({
       xAxis: categoryAxis('Decile, riskiest first', test.map((g) => g.group)),
-      yAxis: valueAxis('Cumulative lift'),
+      yAxis: valueAxis('Lift'),
       series: [
         { name: `test${SEP}lift`, type: 'bar', data: test.map((g) => num(g.lift)), itemStyle: { color: COLOR.test, opacity: 0.35 } },
         { name: `test${SEP}cum. lift`, type: 'line', data: test.map((g) => num(g.cumulativeLift)), lineStyle: { width: 2, color: COLOR.test }, itemStyle: { color: COLOR.test } },

@@ -9,7 +9,7 @@
  * `score-stability`, `characteristic-stability`, `woe-<name>` (one per characteristic),
  * `coefficients`. Their texts are English; {@link localiseOption} gives them in Chinese.
  */
-import * as echarts from 'echarts';
+import { createRequire } from 'node:module';
 import type { ScorecardReport } from './report.ts';
 import { localiseOption, type Figure, type Lang } from './chart-kit.ts';
 import { sampleFigures } from './chart-samples.ts';
@@ -31,6 +31,13 @@ export function drawnOption(fig: Figure, lang: Lang = 'en'): Record<string, unkn
   return { ...o, animation: false, title: { left: 'center', top: 4, ...title, text: fig.title[lang] } };
 }
 
+type ECharts = typeof import('echarts');
+let echarts: ECharts | undefined;
+/** ECharts, loaded on the first figure drawn: a node that never draws one starts without it (about 0.3–2 s here). */
+function loadECharts(): ECharts {
+  return (echarts ??= createRequire(import.meta.url)('echarts') as ECharts);
+}
+
 /** The height that gives every category of a vertical category axis (the coefficients' terms) room: at least 480. */
 export function figureHeight(fig: Figure): number {
   const y = fig.option.yAxis as { type?: string; data?: unknown[] } | undefined;
@@ -42,7 +49,7 @@ export function figureHeight(fig: Figure): number {
  * {@link figureHeight} high, English.
  */
 export function figureSvg(fig: Figure, opts: { width?: number; height?: number; lang?: Lang } = {}): string {
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: opts.width ?? 800, height: opts.height ?? figureHeight(fig) });
+  const chart = loadECharts().init(null, null, { renderer: 'svg', ssr: true, width: opts.width ?? 800, height: opts.height ?? figureHeight(fig) });
   try {
     chart.setOption(drawnOption(fig, opts.lang ?? 'en'));
     return chart.renderToSVGString();

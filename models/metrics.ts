@@ -85,13 +85,7 @@ export function binaryMetrics(p: ArrayLike<number>, labels: ArrayLike<number>): 
   return { auc: a, ks: ks(p, labels), gini: 2 * a - 1, logLoss: logLoss(p, labels), n: p.length, events: counts(labels).pos };
 }
 
-/**
- * The ROC curve of a sample as cumulative counts, riskiest (highest score) first, starting at
- * (0, 0): one point after each group of tied scores, keeping only the corners (a point between two
- * steps of only events, or of only non-events, lies on a straight line and is dropped). Its
- * trapezoid area is the AUC with ties ({@link auc}) and its largest |TPR − FPR| is the KS
- * ({@link ks}), since both are linear along the dropped runs.
- */
+/** A ROC curve as cumulative counts at its corners (see {@link rocCounts}). */
 export interface RocCounts {
   /** Cumulative events (label 1) above each threshold. */
   readonly events: number[];
@@ -99,6 +93,13 @@ export interface RocCounts {
   readonly nonEvents: number[];
 }
 
+/**
+ * The ROC curve of a sample as cumulative counts, riskiest (highest score) first, starting at
+ * (0, 0): one point after each group of tied scores, keeping only the corners (a point between two
+ * steps of only events, or of only non-events, lies on a straight line and is dropped). Its
+ * trapezoid area is the AUC with ties ({@link auc}) and its largest |TPR − FPR| is the KS
+ * ({@link ks}), since both are linear along the dropped runs.
+ */
 export function rocCounts(scores: ArrayLike<number>, labels: ArrayLike<number>): RocCounts {
   const idx = sortedIndex(scores).reverse();
   const events = [0];

@@ -1,6 +1,7 @@
 /**
  * A job's validation report as figures: `GET /v1/admin/jobs/:id/report/figures` gives the
- * report's charts as ECharts options (models/charts.ts), for the console to draw. The report is
+ * report's charts as ECharts options (models/charts.ts), for the console to draw, their texts in
+ * English or, with `?lang=zh`, in Chinese (the titles come in both). The report is
  * the one the bank node stored when it assembled the scorecard (server/jobs/scorecard-artifacts.ts);
  * the `lr` pipeline keeps test metrics only and has none, nor do the platform and the coordinator:
  * a coded 404 says so.
@@ -8,7 +9,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IndomainError } from '../../engine/errors.ts';
-import { reportFigures } from '../../models/charts.ts';
+import { localiseOption, reportFigures } from '../../models/charts.ts';
 import type { ScorecardReport } from '../../models/report.ts';
 import { errors, JobId, security } from './schemas.ts';
 
@@ -19,17 +20,20 @@ export const FigureBody = Type.Object(
   { additionalProperties: false, description: 'One chart: an ECharts option (JSON, English texts) and its title in English and Chinese' },
 );
 
+const Lang = Type.Object({ lang: Type.Optional(Type.Union([Type.Literal('en'), Type.Literal('zh')], { description: "the options' texts: en (default) or zh" })) }, { additionalProperties: false });
+
 export const reportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app.node;
   app.get(
     '/:id/report/figures',
-    { schema: { summary: "The charts of a job's validation report (ECharts options)", security, params: JobId, response: { 200: Type.Array(FigureBody), ...errors } } },
+    { schema: { summary: "The charts of a job's validation report (ECharts options)", security, params: JobId, querystring: Lang, response: { 200: Type.Array(FigureBody), ...errors } } },
     async (req) => {
       const id = req.params.id;
       if (!store.job(id)) throw new IndomainError('SRV_NOT_FOUND', `job "${id}"`);
       const report = store.model(id, 'report') as ScorecardReport | undefined;
       if (!report) throw new IndomainError('SRV_NOT_FOUND', `job "${id}" has no validation report on this node`);
-      return reportFigures(report);
+      const lang = req.query.lang ?? 'en';
+      return reportFigures(report).map((f) => ({ ...f, option: localiseOption(f.option, lang) }));
     },
   );
 };

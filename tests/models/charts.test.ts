@@ -4,6 +4,8 @@
  * plotted ROC and KS curves are the report's; every text has its Chinese; the server-side SVGs
  * are well-formed XML that draw each series.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateXML } from 'xmllint-wasm';
 import { seededRng } from '../../engine/rng.ts';
@@ -11,7 +13,11 @@ import { auc, ks, rocCounts } from '../../models/metrics.ts';
 import { decileRocPoints, figureSvg, localiseOption, reportFigures, testKsGap, testRocPoints, ZH, type Figure } from '../../models/charts.ts';
 import { COLOR, SEP } from '../../models/chart-kit.ts';
 import type { ScorecardReport } from '../../models/report.ts';
+import { reportMarkdown } from '../../models/report.ts';
+import { writeReportFiles } from '../../models/report-files.ts';
+import { reportHtml } from '../../models/report-html.ts';
 import { fateScorecard } from '../helpers/fate-report.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 /** Trapezoid area under a polyline of [x, y] points. */
 function trapezoid(pts: readonly (readonly [number, number])[]): number {
@@ -58,6 +64,17 @@ describe('ROC corners (models/metrics.ts rocCounts)', () => {
         expect(pts[k]![1] === pts[k - 1]![1] && pts[k - 1]![1] === pts[k - 2]![1]).toBe(false);
       }
     }
+  });
+});
+
+describe('report HTML (models/report-html.ts)', () => {
+  it('escapes cell text, keeps code spans and escaped pipes, and refuses an image it was not given the SVG of', () => {
+    const md = ['# T', '', 'Policy `full` & more.', '', '| band | x |', '| --- | --- |', '| < 440 | a \\| b |', '', '![R](figures/r.svg)', ''].join('\n');
+    const html = reportHtml(md, new Map([['figures/r.svg', '<svg xmlns="http://www.w3.org/2000/svg"><clipPath id="zr0-c0"/></svg>']]));
+    expect(html).toContain('<p>Policy <code>full</code> &amp; more.</p>');
+    expect(html).toContain('<td>&lt; 440</td><td>a | b</td>');
+    expect(html).toContain('<clipPath id="f0-c0"/>');
+    expect(() => reportHtml(md, new Map())).toThrow(/figures\/r\.svg was not rendered/);
   });
 });
 
@@ -196,5 +213,39 @@ describe('report figures on default_credit (real federated scorecard)', { timeou
     const [y0, y1] = [Math.max(...px.map((p) => p[1])), Math.min(...px.map((p) => p[1]))];
     const unit = px.map(([x, y]): [number, number] => [(x - x0) / (x1 - x0), (y0 - y) / (y0 - y1)]);
     expect(Math.abs(trapezoid(unit) - report.discrimination.test.auc)).toBeLessThan(2e-3);
+  });
+
+  it('report files: Markdown with an image line per figure, figures/<id>.svg, and a standalone HTML page with every table and figure, no script, no web address', async () => {
+    const dir = tempDir('indomain-charts-');
+    const files = writeReportFiles(join(dir, 'report.md'), report);
+    expect(files.figures).toEqual(figs.map((f) => f.id));
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(md).toBe(files.markdown);
+    // The tables are the plain report's; the figures come on lines of their own.
+    expect(md.split('\n').filter((l) => !l.startsWith('![')).join('\n').replace(/\n{3,}/g, '\n\n')).toBe(reportMarkdown(report).replace(/\n{3,}/g, '\n\n'));
+    for (const f of figs) {
+      expect(md).toContain(`![${f.title.en}](figures/${f.id}.svg)`);
+      expect(existsSync(join(dir, 'figures', `${f.id}.svg`))).toBe(true);
+    }
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html).toBe(files.html);
+    const tables = md.split('\n').filter((l) => /^\| ---( \| ---)* \|$/.test(l)).length;
+    expect(tables).toBeGreaterThan(report.ivTable.length + 6);
+    expect(html.match(/<table>/g)!.length).toBe(tables);
+    expect(html.match(/<figure /g)!.length).toBe(figs.length);
+    expect(html.match(/<svg /g)!.length).toBe(figs.length);
+    // Every table row made it: the same number of rows as the Markdown's table lines.
+    expect(html.match(/<tr>/g)!.length).toBe(md.split('\n').filter((l) => l.startsWith('|') && !/^\| ---/.test(l)).length);
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/\b(src|href)\s*=\s*["']?\s*(https?:)?\/\//i);
+    expect(html).not.toMatch(/@import|url\(\s*["']?(https?:)?\/\//i);
+    expect(html).not.toContain('figures/');
+    // Inline SVGs share one document: every id in it is unique (ECharts numbers them alike in each SVG).
+    const ids = [...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const m of html.matchAll(/url\(#([^)]+)\)/g)) expect(ids).toContain(m[1]);
+    // A row of the IV table and the coefficients' first term, escaped as HTML.
+    expect(html).toContain(`<td>${report.coefficients[0]!.name.replace(/</g, '&lt;')}</td>`);
   });
 });
