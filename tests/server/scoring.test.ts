@@ -28,7 +28,7 @@ describe('online federated scoring between bank and platform processes', () => {
   beforeAll(async () => {
     lab = await onlineLab(tempDir('indomain-scoring-'), 0, () => {});
     c = lab.cluster;
-  }, 180_000);
+  }, 400_000);
   afterAll(async () => {
     await c.stop();
   });
