@@ -96,6 +96,7 @@ export const ERRORS = {
   SRV_TIMEOUT: { status: 408, message: 'a request was not received in time' },
   SRV_HEADERS_TOO_LARGE: { status: 431, message: "a request's URL and headers exceed the node's limit" },
   SRV_JOB_REFUSED: { status: 403, message: "the platform's analyst refused the job" },
+  SRV_CSRF: { status: 403, message: 'a console request that changes state lacks its CSRF token or comes from another origin' },
   AUTH_BAD_RECORD: { status: 400, message: 'an authorisation record is invalid' },
   AUTH_NOT_AUTHORISED: { status: 403, message: 'the enterprise has no valid authorisation for this bank and purpose' },
   // Command line.

@@ -25,6 +25,8 @@ import { SignedClient } from './transport/exchange.ts';
 import { HttpClient } from './transport/http-client.ts';
 import type { NodeRole, Peer } from './transport/peer.ts';
 import { adminPlugin } from './plugins/admin.ts';
+import { ConsoleSessions } from './plugins/console-auth.ts';
+import { consolePlugin } from './plugins/console.ts';
 import type { NodeContext, RouteEntry, UnsafeAppOptions } from './plugins/context.ts';
 import { clientError, codedErrors, frameworkError, requestDeadline, schemaError } from './plugins/errors.ts';
 import { peerPlugin } from './plugins/peer.ts';
@@ -88,13 +90,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     http,
     client: new SignedClient({ store: o.runtime.store, identity: o.identity, gate: o.runtime.gate, http, ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}) }),
     adminToken: o.adminToken,
+    sessions: new ConsoleSessions(o.identity.name),
     dataRoot: o.dataRoot,
     limits,
     authz: o.authz,
     unsafe: o.unsafe ?? {},
   };
   app.decorate('node', context);
-  const routeTable: FastifyInstance['routeTable'] = { all: [], admin: [] };
+  const routeTable: FastifyInstance['routeTable'] = { all: [], admin: [], console: [] };
   app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routeTable.all.push({ method, url: r.url! });
@@ -119,5 +122,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   await app.register(peerPlugin);
   await app.register(adminPlugin);
+  await app.register(consolePlugin, { name: o.identity.name, role: o.role, adminToken: o.adminToken, sessions: context.sessions });
   return app;
 }

@@ -17,7 +17,7 @@ const Text = Type.Object({ en: Type.String(), zh: Type.String() }, { additionalP
 /** models/charts.ts Figure: the option is plain JSON, passed through as it is. */
 export const FigureBody = Type.Object(
   { id: Type.String(), title: Text, option: Type.Record(Type.String(), Type.Unknown()) },
-  { additionalProperties: false, description: 'One chart: an ECharts option (JSON, English texts) and its title in English and Chinese' },
+  { additionalProperties: false, description: 'One chart: an ECharts option (JSON, its texts in the requested language) and its title in English and Chinese' },
 );
 
 const Lang = Type.Object({ lang: Type.Optional(Type.Union([Type.Literal('en'), Type.Literal('zh')], { description: "the options' texts: en (default) or zh" })) }, { additionalProperties: false });
