@@ -18,6 +18,7 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AuthorisationRegistry } from './authz.ts';
 import type { DataRoot } from './data-root.ts';
+import { DEFAULT_LIMITS, type NodeLimits } from './limits.ts';
 import type { NodeRuntime } from './runtime.ts';
 import type { Identity } from './signing.ts';
 import { SignedClient } from './transport/exchange.ts';
@@ -27,7 +28,7 @@ import { adminPlugin } from './plugins/admin.ts';
 import { ConsoleSessions } from './plugins/console-auth.ts';
 import { consolePlugin } from './plugins/console.ts';
 import type { NodeContext, RouteEntry, UnsafeAppOptions } from './plugins/context.ts';
-import { codedErrors, frameworkError, schemaError } from './plugins/errors.ts';
+import { clientError, codedErrors, frameworkError, requestDeadline, schemaError } from './plugins/errors.ts';
 import { peerPlugin } from './plugins/peer.ts';
 import { errors } from './plugins/schemas.ts';
 
@@ -41,6 +42,8 @@ export interface AppOptions {
   readonly adminToken: string;
   /** The directory admin requests may read data files from. */
   readonly dataRoot: DataRoot;
+  /** The node's limits (server/limits.ts). */
+  readonly limits?: NodeLimits;
   /** The platform's authorisation registry (platform nodes only). */
   readonly authz?: AuthorisationRegistry;
   /** The node's HTTP client (the runtime's, so that one client serves the node). */
@@ -55,17 +58,27 @@ export interface AppOptions {
 
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const bodyLimit = o.bodyLimit ?? 64 * 1024 * 1024;
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  // Timeouts on every connection: a request (headers and body) must arrive whole within
+  // requestTimeoutMs (checked every quarter of it), a connection idle between requests is closed
+  // after idleTimeoutMs. A handler may take longer than either (a batch scoring of a book).
+  const checking = { connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.requestTimeoutMs / 4))) };
   const app = Fastify({
     logger: o.logger ?? false,
     bodyLimit,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
+    http: checking,
+    clientErrorHandler: clientError,
     schemaErrorFormatter: schemaError,
     frameworkErrors: frameworkError,
     // Types as declared: a number is not a string here, nor a string a number; an undeclared field
     // is refused, not dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
-    ...(o.https ? { https: o.https } : {}),
+    ...(o.https ? { https: { ...o.https, ...checking } } : {}),
   } as Record<string, unknown>) as unknown as FastifyInstance;
   codedErrors(app, bodyLimit);
+  requestDeadline(app, limits.requestTimeoutMs);
 
   const http = o.http ?? new HttpClient();
   const context: NodeContext = {
@@ -79,6 +92,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     adminToken: o.adminToken,
     sessions: new ConsoleSessions(o.identity.name),
     dataRoot: o.dataRoot,
+    limits,
     authz: o.authz,
     unsafe: o.unsafe ?? {},
   };

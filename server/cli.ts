@@ -2,7 +2,7 @@
  * The `indomain` command line. Every failure prints its code and message, never a stack trace.
  *
  *   indomain lab [--serve] [--out lab-output] [--enterprises 50000] [--banks 2] [--loans 10000] [--seed 42] [--port 7600]
- *   indomain coordinator --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
+ *   indomain coordinator --name N --port P --data DIR --peers PEERS.json [--data-root DIR] [limits: server/README.md]
  *   indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
  *   indomain job create SPEC.json --url COORDINATOR_URL      (admin token: INDOMAIN_ADMIN_TOKEN)
  *   indomain job status|report|cancel ID --url COORDINATOR_URL

@@ -5,6 +5,7 @@
  */
 import type { AuthorisationRegistry } from '../authz.ts';
 import type { DataRoot } from '../data-root.ts';
+import type { NodeLimits } from '../limits.ts';
 import type { ConsoleSessions } from './console-auth.ts';
 import type { NodeRuntime } from '../runtime.ts';
 import type { Identity } from '../signing.ts';
@@ -29,6 +30,12 @@ export interface UnsafeAppOptions {
    * signature headers (the old order): an unsigned caller makes the node buffer and parse it.
    */
   readonly peerBodyFirst?: boolean;
+  /**
+   * The peer routes check headers, pinned sender and freshness before the body, but the signature
+   * only after buffering the whole body (the order before issue 15): a forger using a pinned
+   * peer's name makes the node buffer up to the body limit.
+   */
+  readonly peerSignatureAfterBody?: boolean;
   /** The bank takes a signed exchange's reply without checking the platform's signature on it (the old handling). */
   readonly acceptUnsignedReplies?: boolean;
   /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
@@ -50,6 +57,8 @@ export interface NodeContext {
   readonly sessions: ConsoleSessions;
   /** The directory admin requests may read data files from. */
   readonly dataRoot: DataRoot;
+  /** The node's limits (server/limits.ts). */
+  readonly limits: NodeLimits;
   /** The platform's authorisation registry (platform nodes only). */
   readonly authz: AuthorisationRegistry | undefined;
   readonly unsafe: UnsafeAppOptions;
