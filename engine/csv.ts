@@ -7,7 +7,8 @@
  * field is a quote), LF or CRLF line endings, a UTF-8 byte-order mark. Missing feature values are
  * the empty string, NA, N/A, NaN, null (any case); they load as NaN. Fields may not span lines.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { IndomainError } from './errors.ts';
 import type { PartyTable } from './table.ts';
 import { usccProblem } from './uscc.ts';
@@ -30,12 +31,26 @@ export function loadCsv(path: string, options: LoadOptions, name = path): PartyT
   return parseCsv(readRegularFile(path, name), options, name);
 }
 
+/** Default largest data file read (512 MiB): server nodes pass their configured limit. */
+export const MAX_DATA_FILE_BYTES = 512 * 1024 * 1024;
+
+/** A data file's text and its fingerprint: the SHA-256 (hex) of exactly the bytes parsed. */
+export interface FileContent {
+  readonly text: string;
+  readonly sha256: string;
+}
+
 /**
  * The text of a regular file. Opened without blocking (a FIFO does not hang the caller) and
  * checked on the open descriptor: a directory, device, FIFO or socket is refused. Errors name the
  * file as `name` and give the system's error code only.
  */
 export function readRegularFile(path: string, name = path): string {
+  return readFingerprinted(path, name).text;
+}
+
+/** {@link readRegularFile} with the SHA-256 of the bytes read, hashed as they are read; at most `maxBytes`. */
+export function readFingerprinted(path: string, name = path, maxBytes = MAX_DATA_FILE_BYTES): FileContent {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -44,13 +59,36 @@ export function readRegularFile(path: string, name = path): string {
   }
   try {
     if (!fstatSync(fd).isFile()) throw new IndomainError('DATA_FILE_UNREADABLE', 'not a regular file', { file: name });
-    return readFileSync(fd, 'utf8');
+    return readOpenFile(fd, name, maxBytes);
   } catch (e) {
     if (e instanceof IndomainError) throw e;
     throw new IndomainError('DATA_FILE_UNREADABLE', (e as NodeJS.ErrnoException).code, { file: name });
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Read an open regular file in 1 MiB chunks, hashing each: refused (DATA_FILE_TOO_LARGE) before
+ * reading if its size is over `maxBytes`, and as soon as it grows past it while being read.
+ */
+export function readOpenFile(fd: number, name: string, maxBytes: number): FileContent {
+  const size = fstatSync(fd).size;
+  const tooLarge = () => new IndomainError('DATA_FILE_TOO_LARGE', `more than ${maxBytes} bytes`, { file: name });
+  if (size > maxBytes) throw tooLarge();
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(1024 * 1024);
+    const n = readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) break;
+    total += n;
+    if (total > maxBytes) throw tooLarge();
+    hash.update(chunk.subarray(0, n));
+    chunks.push(chunk.subarray(0, n));
+  }
+  return { text: Buffer.concat(chunks, total).toString('utf8'), sha256: hash.digest('hex') };
 }
 
 /** Parse CSV text; `source` names it in errors. */

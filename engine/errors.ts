@@ -29,6 +29,8 @@ export const ERRORS = {
   DATA_DUPLICATE_ID: { status: 400, message: 'an id appears twice' },
   DATA_BAD_USCC: { status: 400, message: 'an id is not a valid Unified Social Credit Code' },
   DATA_UNTERMINATED_QUOTE: { status: 400, message: 'a quoted field is not closed' },
+  DATA_FILE_TOO_LARGE: { status: 413, message: "the data file is larger than the node's limit" },
+  DATA_FINGERPRINT_MISMATCH: { status: 409, message: 'the dataset file no longer has the content (SHA-256) the job or its registration pinned; register it again and start a new job' },
   DATA_PATH_REFUSED: { status: 400, message: "the path is not a readable regular file under the node's data root" },
   // Private set intersection.
   PSI_WRONG_STAGE: { status: 409, message: 'a PSI message arrived in the wrong stage' },
@@ -68,6 +70,7 @@ export const ERRORS = {
   SC_BAD_MESSAGE: { status: 400, message: 'a scorecard message is malformed' },
   SC_NO_FEATURES: { status: 422, message: 'no feature of a party passed selection' },
   SC_UNKNOWN_ENTERPRISE: { status: 404, message: 'the platform has no record of this enterprise' },
+  SC_BAD_FEATURE: { status: 400, message: "a scoring request names a feature this model does not know, or gives a feature a value that is not a number or null" },
   SC_UNKNOWN_MODEL: { status: 404, message: 'no deployed model with this name on this node' },
   // Transport and privacy policy.
   SRV_UNDECLARED_MESSAGE: { status: 400, message: 'a message type is not declared by any protocol' },
@@ -87,7 +90,13 @@ export const ERRORS = {
   SRV_INTERNAL: { status: 500, message: 'internal error' },
   SRV_EGRESS_BLOCKED: { status: 403, message: "a message leaving the node is not a declared type allowed by the node's policy" },
   SRV_STORE_VERSION: { status: 500, message: "a node's database was written by a newer version of indomain" },
+  SRV_JOB_NOT_RUNNING: { status: 409, message: 'the job is not running (completed, failed or cancelled)' },
+  SRV_JOB_STALLED: { status: 504, message: 'the job made no progress within its time limit' },
+  SRV_LIMIT_EXCEEDED: { status: 413, message: "a request exceeds one of the node's configured limits (id length, ids per request)" },
+  SRV_TIMEOUT: { status: 408, message: 'a request was not received in time' },
+  SRV_HEADERS_TOO_LARGE: { status: 431, message: "a request's URL and headers exceed the node's limit" },
   SRV_JOB_REFUSED: { status: 403, message: "the platform's analyst refused the job" },
+  SRV_CSRF: { status: 403, message: 'a console request that changes state lacks its CSRF token or comes from another origin' },
   AUTH_BAD_RECORD: { status: 400, message: 'an authorisation record is invalid' },
   AUTH_NOT_AUTHORISED: { status: 403, message: 'the enterprise has no valid authorisation for this bank and purpose' },
   // Command line.

@@ -181,7 +181,8 @@ export interface WoeIv {
 
 /**
  * WOE and IV per bin. A bin with no events or no non-events (possible only for the missing bin
- * after merging) gets 0.5 added to both counts, the usual correction.
+ * after merging) gets 0.5 added to both counts, the usual correction; a feature whose bins hold no
+ * events, or only events, gets WOE 0 everywhere and IV 0.
  */
 export function woeIv(events: ArrayLike<number>, totals: ArrayLike<number>): WoeIv {
   const k = totals.length;
@@ -195,6 +196,10 @@ export function woeIv(events: ArrayLike<number>, totals: ArrayLike<number>): Woe
   const woe = new Float64Array(k);
   const ivBins = new Float64Array(k);
   let iv = 0;
+  // No events or no non-events at all (a noised count release can clip every bin to 0 or to its
+  // rows on a small sample): the feature tells the classes apart nowhere, so every WOE and the IV
+  // are 0 (the 0.5 correction would divide by a class total of 0).
+  if (!(e > 0 && ne > 0)) return { woe, ivBins, iv };
   for (let b = 0; b < k; b++) {
     let eb = events[b]!;
     let nb = totals[b]! - eb;

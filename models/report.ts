@@ -267,6 +267,8 @@ export interface ScorecardReport {
   readonly policy: 'full' | 'partial';
   readonly scaling: Scaling;
   readonly sample: { trainRows: number; testRows: number; trainEventRate: number; testEventRate: number };
+  /** The bank's development dataset and the SHA-256 fingerprint its job pinned (server jobs). */
+  readonly dataset?: { readonly name: string; readonly sha256: string };
   readonly discrimination: { train: BinaryMetrics; test: BinaryMetrics; testPointsAuc: number };
   /**
    * The test sample's ROC curve by predicted probability (its corners, as cumulative counts): the
@@ -393,6 +395,7 @@ export function reportMarkdown(r: ScorecardReport, figure?: (id: string) => stri
       `test ${r.sample.testRows} rows (event rate ${pct(r.sample.testEventRate)}).`,
     '',
   );
+  if (r.dataset) out.push(`Development data: the bank's dataset \`${r.dataset.name}\`, SHA-256 \`${r.dataset.sha256}\`.`, '');
   out.push('## Discrimination', '');
   out.push(
     table(

@@ -18,14 +18,17 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AuthorisationRegistry } from './authz.ts';
 import type { DataRoot } from './data-root.ts';
+import { DEFAULT_LIMITS, type NodeLimits } from './limits.ts';
 import type { NodeRuntime } from './runtime.ts';
 import type { Identity } from './signing.ts';
 import { SignedClient } from './transport/exchange.ts';
 import { HttpClient } from './transport/http-client.ts';
 import type { NodeRole, Peer } from './transport/peer.ts';
 import { adminPlugin } from './plugins/admin.ts';
+import { ConsoleSessions } from './plugins/console-auth.ts';
+import { consolePlugin } from './plugins/console.ts';
 import type { NodeContext, RouteEntry, UnsafeAppOptions } from './plugins/context.ts';
-import { codedErrors, frameworkError, schemaError } from './plugins/errors.ts';
+import { clientError, codedErrors, frameworkError, requestDeadline, schemaError } from './plugins/errors.ts';
 import { peerPlugin } from './plugins/peer.ts';
 import { errors } from './plugins/schemas.ts';
 
@@ -39,6 +42,8 @@ export interface AppOptions {
   readonly adminToken: string;
   /** The directory admin requests may read data files from. */
   readonly dataRoot: DataRoot;
+  /** The node's limits (server/limits.ts). */
+  readonly limits?: NodeLimits;
   /** The platform's authorisation registry (platform nodes only). */
   readonly authz?: AuthorisationRegistry;
   /** The node's HTTP client (the runtime's, so that one client serves the node). */
@@ -53,17 +58,27 @@ export interface AppOptions {
 
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const bodyLimit = o.bodyLimit ?? 64 * 1024 * 1024;
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  // Timeouts on every connection: a request (headers and body) must arrive whole within
+  // requestTimeoutMs (checked every quarter of it), a connection idle between requests is closed
+  // after idleTimeoutMs. A handler may take longer than either (a batch scoring of a book).
+  const checking = { connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.requestTimeoutMs / 4))) };
   const app = Fastify({
     logger: o.logger ?? false,
     bodyLimit,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
+    http: checking,
+    clientErrorHandler: clientError,
     schemaErrorFormatter: schemaError,
     frameworkErrors: frameworkError,
     // Types as declared: a number is not a string here, nor a string a number; an undeclared field
     // is refused, not dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
-    ...(o.https ? { https: o.https } : {}),
+    ...(o.https ? { https: { ...o.https, ...checking } } : {}),
   } as Record<string, unknown>) as unknown as FastifyInstance;
   codedErrors(app, bodyLimit);
+  requestDeadline(app, limits.requestTimeoutMs);
 
   const http = o.http ?? new HttpClient();
   const context: NodeContext = {
@@ -75,12 +90,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     http,
     client: new SignedClient({ store: o.runtime.store, identity: o.identity, gate: o.runtime.gate, http, ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}) }),
     adminToken: o.adminToken,
+    sessions: new ConsoleSessions(o.identity.name),
     dataRoot: o.dataRoot,
+    limits,
     authz: o.authz,
     unsafe: o.unsafe ?? {},
   };
   app.decorate('node', context);
-  const routeTable: FastifyInstance['routeTable'] = { all: [], admin: [] };
+  const routeTable: FastifyInstance['routeTable'] = { all: [], admin: [], console: [] };
   app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routeTable.all.push({ method, url: r.url! });
@@ -105,5 +122,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   await app.register(peerPlugin);
   await app.register(adminPlugin);
+  await app.register(consolePlugin, { name: o.identity.name, role: o.role, adminToken: o.adminToken, sessions: context.sessions });
   return app;
 }

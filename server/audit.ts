@@ -9,14 +9,14 @@
  * commit (the online scoring path) are signed once, on the last of them: its signature covers the
  * earlier ones through the hash chain, and their own signature field is empty. The chain's last
  * record is always signed. `body` is the record's canonical
- * JSON (keys sorted). Kinds: `message-sent`, `message-received`, `egress-blocked`, `delivery-refused`,
+ * JSON (keys sorted). Kinds: `message-sent`, `message-received`, `egress-blocked`, `ingress-refused`, `delivery-refused`,
  * `data-access`, `psi-input`, `admin`, `policy`.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Identity } from './signing.ts';
 
-export type AuditKind = 'message-sent' | 'message-received' | 'egress-blocked' | 'delivery-refused' | 'data-access' | 'psi-input' | 'admin' | 'policy';
+export type AuditKind = 'message-sent' | 'message-received' | 'egress-blocked' | 'ingress-refused' | 'delivery-refused' | 'data-access' | 'psi-input' | 'admin' | 'policy';
 
 export const GENESIS = '0'.repeat(64);
 

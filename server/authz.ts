@@ -65,6 +65,29 @@ export function checkRecord(r: Record<string, string>, line: number, file: strin
   return { uscc, bank: need('bank'), purpose: purpose as Purpose, validFrom, validTo, revokedAt: revoked === '' ? null : parseTime(revoked, 'revoked_at', line, file), sourceRef: need('source_ref') };
 }
 
+/**
+ * Check every line of an authorisation CSV (uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref):
+ * the records of the good lines and one coded error per bad line (naming file, line and field).
+ */
+export function checkCsv(text: string, name: string): { records: Authorisation[]; problems: IndomainError[] } {
+  const rows = csvRows(text, name);
+  const header = rows[0] ?? [];
+  for (const f of ['uscc', 'bank', 'purpose', 'valid_from', 'valid_to', 'source_ref']) {
+    if (!header.includes(f)) return { records: [], problems: [new IndomainError('AUTH_BAD_RECORD', 'missing column', { file: name, line: 1, field: f })] };
+  }
+  const records: Authorisation[] = [];
+  const problems: IndomainError[] = [];
+  rows.slice(1).forEach((cells, i) => {
+    try {
+      records.push(checkRecord(Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ''])), i + 2, name));
+    } catch (e) {
+      if (e instanceof IndomainError) problems.push(e);
+      else throw e;
+    }
+  });
+  return { records, problems };
+}
+
 export class AuthorisationRegistry {
   /**
    * Records per (bank, purpose), then per enterprise, read once from the database for online
@@ -98,15 +121,16 @@ export class AuthorisationRegistry {
    */
   importCsv(source: string | DataFile): { imported: number } {
     const { path, name, text } = typeof source === 'string' ? { path: source, name: source, text: readRegularFile(source) } : source;
-    const rows = csvRows(text, name);
-    const header = rows[0] ?? [];
-    for (const f of ['uscc', 'bank', 'purpose', 'valid_from', 'valid_to', 'source_ref']) {
-      if (!header.includes(f)) throw new IndomainError('AUTH_BAD_RECORD', 'missing column', { file: name, line: 1, field: f });
-    }
-    const recs = rows.slice(1).map((cells, i) => checkRecord(Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ''])), i + 2, name));
+    const { records, problems } = checkCsv(text, name);
+    if (problems.length > 0) throw problems[0]!;
+    return this.importChecked(records, path, text);
+  }
+
+  /** Import records already checked by {@link checkCsv} (one audit record names the source and its SHA-256). */
+  importChecked(recs: readonly Authorisation[], source: string, text: string): { imported: number } {
     this.change(() => {
       for (const a of recs) this.insert(a);
-      this.store.audit.append('admin', '', { action: 'authorisations-imported', source: path, sha256: createHash('sha256').update(text).digest('hex'), records: recs });
+      this.store.audit.append('admin', '', { action: 'authorisations-imported', source, sha256: createHash('sha256').update(text).digest('hex'), records: recs });
     });
     return { imported: recs.length };
   }
@@ -118,22 +142,23 @@ export class AuthorisationRegistry {
     });
   }
 
-  /** Revoke every authorisation of (uscc, bank, purpose) that is not yet revoked, as of `at`. */
-  revoke(uscc: string, bank: string, purpose: Purpose, at = Date.now()): number {
+  /** Revoke every authorisation of (uscc, bank, purpose) that is not yet revoked, as of `at`; the reason goes into the audit record. */
+  revoke(uscc: string, bank: string, purpose: Purpose, at = Date.now(), reason?: string): number {
     return this.change(() => {
       const r = this.store.db.prepare('UPDATE authorisations SET revoked_at = ? WHERE uscc = ? AND bank = ? AND purpose = ? AND revoked_at IS NULL').run(at, uscc, bank, purpose);
-      this.store.audit.append('admin', '', { action: 'authorisation-revoked', uscc, bank, purpose, at });
+      this.store.audit.append('admin', '', { action: 'authorisation-revoked', uscc, bank, purpose, at, ...(reason ? { reason } : {}) });
       return r.changes;
     });
   }
 
-  query(filter: { uscc?: string; bank?: string }): Authorisation[] {
+  /** Records matching the filter, in import order, at most `limit` (10 000 by default). */
+  query(filter: { uscc?: string; bank?: string }, limit = 10_000): Authorisation[] {
     const where: string[] = [];
     const args: string[] = [];
     if (filter.uscc) (where.push('uscc = ?'), args.push(filter.uscc));
     if (filter.bank) (where.push('bank = ?'), args.push(filter.bank));
     const rows = this.store.db
-      .prepare(`SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT 10000`)
+      .prepare(`SELECT uscc, bank, purpose, valid_from AS validFrom, valid_to AS validTo, revoked_at AS revokedAt, source_ref AS sourceRef FROM authorisations ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id${Number.isFinite(limit) ? ` LIMIT ${Math.floor(limit)}` : ''}`)
       .all(...args);
     return rows as Authorisation[];
   }

@@ -2,7 +2,7 @@
  * The `indomain` command line. Every failure prints its code and message, never a stack trace.
  *
  *   indomain lab [--serve] [--out lab-output] [--enterprises 50000] [--banks 2] [--loans 10000] [--seed 42] [--port 7600]
- *   indomain coordinator --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
+ *   indomain coordinator --name N --port P --data DIR --peers PEERS.json [--data-root DIR] [limits: server/README.md]
  *   indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
  *   indomain job create SPEC.json --url COORDINATOR_URL      (admin token: INDOMAIN_ADMIN_TOKEN)
  *   indomain job status|report|cancel ID --url COORDINATOR_URL
@@ -11,6 +11,7 @@
  *   indomain score MODEL ID [--features JSON] --url BANK_URL  (online federated scoring)
  *   indomain monitor MODEL DATASET --url BANK_URL [--drop 20] [--threshold 0.1]
  *   indomain alerts [MODEL] --url BANK_URL
+ *   indomain console regulator --records DIR… --keys FILE [--port 7700]   (the regulator's own console)
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { benchMain, reportFailure } from '../benchmarks/cli.ts';
 import { MAIN_PATH, NODE_V8_FLAGS, startNode } from './main.ts';
 import { formatVerify, verifyAudit } from './audit-verify.ts';
 import { DEFAULT_LAB, runLab } from './lab/run.ts';
+import { serveRegulator } from './regulator.ts';
 
 const USAGE = `usage: indomain lab [--serve] [--out DIR] [--enterprises N] [--banks B] [--loans L] [--seed S] [--port P]
        indomain coordinator --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
@@ -30,7 +32,8 @@ const USAGE = `usage: indomain lab [--serve] [--out DIR] [--enterprises N] [--ba
        indomain audit verify DIR...
        indomain score MODEL ID [--features JSON] --url BANK_URL
        indomain monitor MODEL DATASET --url BANK_URL [--drop 20] [--threshold 0.1]
-       indomain alerts [MODEL] --url BANK_URL`;
+       indomain alerts [MODEL] --url BANK_URL
+       indomain console regulator --records DIR [--records DIR…] --keys FILE [--port 7700] [--host H]`;
 
 function bar(fraction: number, width = 24): string {
   const n = Math.max(0, Math.min(width, Math.round(fraction * width)));
@@ -176,6 +179,12 @@ export async function main(argv: string[]): Promise<void> {
       if (!values.url) throw new IndomainError('CLI_BAD_ARGS', USAGE);
       const list = (await admin(values.url, 'GET', `/v1/admin/alerts${positionals[0] ? `?model=${encodeURIComponent(positionals[0])}` : ''}`)) as unknown as { kind: string; enterprise: string | null; detail: unknown }[];
       for (const a of list) process.stdout.write(`${a.kind}\t${a.enterprise ?? '-'}\t${JSON.stringify(a.detail)}\n`);
+      return;
+    }
+    case 'console': {
+      const [kind, ...args] = rest;
+      if (kind !== 'regulator') throw new IndomainError('CLI_BAD_ARGS', `usage: indomain console regulator --records DIR --keys FILE (each node serves its own console at /console/)`);
+      await serveRegulator(args, (l) => process.stderr.write(`${l}\n`));
       return;
     }
     case 'audit': {

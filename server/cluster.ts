@@ -27,6 +27,8 @@ export interface NodeConfig {
 export interface ClusterOptions {
   /** Every node's --data-root: the directory its admin API reads CSVs from (default: each node's DATA/datasets). */
   readonly dataRoot?: string;
+  /** How long a node may take to answer after it is started (default 120 s: at load 28 on 2 cores loading the TypeScript modules alone took over 30 s, measured). */
+  readonly startTimeoutMs?: number;
 }
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -109,7 +111,8 @@ export class Cluster {
     // Node processes never outlive the process that started them (a test runner tearing down a
     // timed-out worker, a crashed lab): on exit, whatever is still running is killed.
     if (!this.exitHook) process.once('exit', (this.exitHook = () => this.killAll()));
-    const deadline = Date.now() + 30_000;
+    const limit = this.options.startTimeoutMs ?? 120_000;
+    const deadline = Date.now() + limit;
     for (;;) {
       if (p.exitCode !== null) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} exited with ${p.exitCode}; see ${join(this.dataDir(name), 'node.log')}`);
       try {
@@ -118,7 +121,7 @@ export class Cluster {
       } catch {
         /* not yet */
       }
-      if (Date.now() > deadline) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} did not start in 30 s`);
+      if (Date.now() > deadline) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} did not start in ${limit / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -6,10 +6,13 @@
  * outside the root, a symlink leading out of it, /proc, a device, a FIFO, a socket, unreadable), so
  * the answer is no oracle for what exists on the node. The file is then opened without following a
  * symlink and without blocking, and must be the same inode that was checked (a file swapped in
- * between check and open is refused too). Errors afterwards name the file relative to the root.
+ * between check and open is refused too), and no larger than the node's limit (DATA_FILE_TOO_LARGE,
+ * checked before reading). Its bytes are hashed as they are read (SHA-256: the dataset's
+ * fingerprint). Errors afterwards name the file relative to the root.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
+import { MAX_DATA_FILE_BYTES, readOpenFile, type FileContent } from '../engine/csv.ts';
 import { IndomainError } from '../engine/errors.ts';
 
 /** A file read under a data root: its real path, its name relative to the root, and its text. */
@@ -17,6 +20,8 @@ export interface DataFile {
   readonly path: string;
   readonly name: string;
   readonly text: string;
+  /** SHA-256 (hex) of the bytes read: the dataset's fingerprint. */
+  readonly sha256: string;
 }
 
 const refused = () => new IndomainError('DATA_PATH_REFUSED', undefined, { field: 'path' });
@@ -25,8 +30,11 @@ export class DataRoot {
   /** The root's real path. */
   readonly dir: string;
 
-  /** `dir` must be an existing directory (the caller creates a default one). */
-  constructor(dir: string) {
+  /** `dir` must be an existing directory (the caller creates a default one); files over `maxBytes` are DATA_FILE_TOO_LARGE. */
+  constructor(
+    dir: string,
+    readonly maxBytes = MAX_DATA_FILE_BYTES,
+  ) {
     let real: string;
     try {
       real = realpathSync(dir);
@@ -69,13 +77,14 @@ export class DataRoot {
     try {
       const st = fstatSync(fd);
       if (!st.isFile() || st.ino !== f.ino || st.dev !== f.dev) throw refused();
-      let text: string;
+      let content: FileContent;
       try {
-        text = readFileSync(fd, 'utf8');
-      } catch {
+        content = readOpenFile(fd, f.name, this.maxBytes);
+      } catch (e) {
+        if (e instanceof IndomainError && e.code === 'DATA_FILE_TOO_LARGE') throw e;
         throw refused();
       }
-      return { path: f.path, name: f.name, text };
+      return { path: f.path, name: f.name, ...content };
     } finally {
       closeSync(fd);
     }

@@ -21,6 +21,7 @@
  * What each party learns: the platform, that the bank refreshes its copy (no id); the bank, its own
  * authorisation records, which it obtained itself.
  */
+import { DEFAULT_LIMITS, type NodeLimits } from './limits.ts';
 import { randomBytes } from 'node:crypto';
 import { IndomainError } from '../engine/errors.ts';
 import type { Envelope } from '../protocols/message.ts';
@@ -39,10 +40,11 @@ export class PlatformGrants {
     private readonly store: NodeStore,
     private readonly authz: AuthorisationRegistry,
     private readonly gate: Gate,
+    private readonly limits: NodeLimits = DEFAULT_LIMITS,
   ) {}
 
   answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
-    return answerSigned(this.store, this.gate, GRANTS_EXCHANGE, sender, bytes, ({ model, purpose }) => {
+    return answerSigned(this.store, this.gate, GRANTS_EXCHANGE, sender, bytes, this.limits, ({ model, purpose }) => {
       const job = this.store.job(model);
       if (!job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
       if (parseJobSpec(job.spec).guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);

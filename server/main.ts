@@ -23,6 +23,7 @@ import { snapshotEvents } from './monitoring/snapshot.ts';
 import type { UnsafeAppOptions } from './plugins/context.ts';
 import { NodeRuntime, type RuntimeOptions } from './runtime.ts';
 import { NodeStore } from './store/node-store.ts';
+import { nodeLimits, type NodeLimits } from './limits.ts';
 import { HttpClient } from './transport/http-client.ts';
 import { readPeers, type NodeRole } from './transport/peer.ts';
 
@@ -51,6 +52,8 @@ export interface NodeOptions {
   readonly psiWorkers?: number;
   readonly autoApprove?: boolean;
   readonly https?: { key: Buffer; cert: Buffer };
+  /** The node's limits (server/limits.ts; the defaults there for what is not given). */
+  readonly limits?: Partial<NodeLimits>;
   /** TEST ONLY switches of {@link buildApp} and {@link NodeRuntime} for tests/attacks (never on the command line). */
   readonly unsafe?: UnsafeAppOptions & NonNullable<RuntimeOptions['unsafe']>;
 }
@@ -60,12 +63,13 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
   const role = o.role;
   if (!['platform', 'bank', 'coordinator'].includes(role ?? '')) throw new IndomainError('CLI_BAD_ARGS', '--role must be platform, bank or coordinator');
   if (!o.adminToken || o.adminToken.length < 16) throw new IndomainError('CLI_BAD_ARGS', 'an admin token of at least 16 characters is required (INDOMAIN_ADMIN_TOKEN or --admin-token)');
+  const limits = nodeLimits(o.limits);
   const store = new NodeStore(o.data);
   const identity = store.identity(o.name);
   writeFileSync(join(o.data, 'identity.json'), JSON.stringify({ name: identity.name, role, publicKey: Buffer.from(identity.publicKey).toString('base64') }, null, 2));
   let dataRootDir = o.dataRoot;
   if (dataRootDir === undefined) mkdirSync((dataRootDir = join(o.data, 'datasets')), { recursive: true });
-  const dataRoot = new DataRoot(dataRootDir);
+  const dataRoot = new DataRoot(dataRootDir, limits.dataFileBytes);
   const peers = readPeers(o.peers);
   const pool = role === 'coordinator' ? undefined : new BlindingPool(o.psiWorkers ?? 2);
   const log = (l: string) => process.stderr.write(`[${identity.name}] ${l}\n`);
@@ -91,6 +95,7 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     jobs,
     http,
     autoApprove: o.autoApprove ?? false,
+    jobTimeoutMs: limits.jobTimeoutMs,
     log,
     ...(o.unsafe?.gate || o.unsafe?.reports ? { unsafe: { ...(o.unsafe.gate ? { gate: o.unsafe.gate } : {}), ...(o.unsafe.reports ? { reports: o.unsafe.reports } : {}) } } : {}),
   });
@@ -102,7 +107,8 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     http,
     adminToken: o.adminToken,
     dataRoot,
-    unsafe: { ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}), ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}), ...(o.unsafe?.askUnauthorised ? { askUnauthorised: true } : {}), ...(o.unsafe?.peerBodyFirst ? { peerBodyFirst: true } : {}), ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}) },
+    limits,
+    unsafe: { ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}), ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}), ...(o.unsafe?.askUnauthorised ? { askUnauthorised: true } : {}), ...(o.unsafe?.peerBodyFirst ? { peerBodyFirst: true } : {}), ...(o.unsafe?.peerSignatureAfterBody ? { peerSignatureAfterBody: true } : {}), ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}), ...(o.unsafe?.consoleCsrf ? { consoleCsrf: o.unsafe.consoleCsrf } : {}) },
     ...(o.https ? { https: o.https } : {}),
     ...(authz ? { authz } : {}),
   });
@@ -131,11 +137,35 @@ export async function startNode(argv: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       'auto-approve': { type: 'boolean', default: false },
       'tls-cert': { type: 'string' },
+      'job-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'max-data-file-mb': { type: 'string' },
+      'max-id-length': { type: 'string' },
+      'max-ids': { type: 'string' },
     },
     strict: true,
   });
   for (const k of ['role', 'name', 'port', 'data', 'peers'] as const) if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required`);
   if (Boolean(values['tls-key']) !== Boolean(values['tls-cert'])) throw new IndomainError('CLI_BAD_ARGS', '--tls-key and --tls-cert go together');
+  // Limits (server/limits.ts): seconds and MiB on the command line.
+  const num = (flag: string, scale: number): number | undefined => {
+    const v = values[flag as keyof typeof values];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new IndomainError('CLI_BAD_ARGS', `--${flag} must be a positive number`);
+    return Math.round(n * scale);
+  };
+  const limits: Partial<NodeLimits> = Object.fromEntries(
+    Object.entries({
+      jobTimeoutMs: num('job-timeout', 1000),
+      requestTimeoutMs: num('request-timeout', 1000),
+      idleTimeoutMs: num('idle-timeout', 1000),
+      dataFileBytes: num('max-data-file-mb', 1024 * 1024),
+      idLength: num('max-id-length', 1),
+      idsPerRequest: num('max-ids', 1),
+    }).filter(([, v]) => v !== undefined),
+  );
   const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
   const { app, runtime, close } = await createNode({
     role: values.role as NodeRole,
@@ -146,11 +176,16 @@ export async function startNode(argv: string[]): Promise<void> {
     ...(values['data-root'] !== undefined ? { dataRoot: values['data-root'] } : {}),
     psiWorkers: Number(values['psi-workers']),
     autoApprove: values['auto-approve']!,
+    limits,
     ...(https ? { https } : {}),
   });
   await app.listen({ port: Number(values.port), host: values.host! });
   process.stderr.write(`[${values.name}] listening on ${values.host}:${values.port}\n`);
-  await runtime.recover();
+  const t0 = Date.now();
+  const recovered = await runtime.recover();
+  // What a restart cost: the jobs replayed (terminal ones never are) and the process's CPU so far.
+  const cpu = process.cpuUsage();
+  process.stderr.write(`[${values.name}] recovered ${recovered} unfinished job(s) in ${Date.now() - t0} ms; process CPU since start ${((cpu.user + cpu.system) / 1e6).toFixed(3)} s\n`);
   const stop = async () => {
     await close();
     process.exit(0);

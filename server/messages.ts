@@ -119,10 +119,20 @@ export const JobCancel = declareMessage({
   protocol: JOB,
   type: 'JobCancel',
   from: 'coordinator',
-  to: ['guest', 'host'],
+  to: ['guest', 'host', 'bank'],
   privacy: 'metadata',
   fields: {},
   discloses: 'that the job was cancelled',
+});
+
+export const JobStopped = declareMessage({
+  protocol: JOB,
+  type: 'JobStopped',
+  from: 'coordinator',
+  to: ['guest', 'host', 'bank'],
+  privacy: 'metadata',
+  fields: { code: oneOf(ERROR_CODES) },
+  discloses: 'that the job failed (a party failed, the analyst refused it, or it made no progress in time), with the error code only: each party marks it failed, terminal there',
 });
 
 export const PartialScoreRequest = declareMessage({

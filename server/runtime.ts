@@ -6,10 +6,11 @@
  * cancellation. Jobs are built by the injected {@link JobFactory}.
  */
 import { IndomainError } from '../engine/errors.ts';
+import { DEFAULT_LIMITS } from './limits.ts';
 import { encodeMessage } from '../protocols/codec.ts';
 import type { Envelope } from '../protocols/message.ts';
 import type { JobFactory } from './jobs/run.ts';
-import { isConsortium, type AnySpec } from './jobs/spec.ts';
+import { isConsortium, parseAnySpec, rolesOfJob, TERMINAL, type AnySpec } from './jobs/spec.ts';
 import type { Identity } from './signing.ts';
 import type { NodeStore } from './store/node-store.ts';
 import { Delivery } from './transport/delivery.ts';
@@ -35,6 +36,11 @@ export interface RuntimeOptions {
   /** Approve jobs without the analyst (the lab); off by default. */
   readonly autoApprove?: boolean;
   readonly log?: (line: string) => void;
+  /**
+   * Coordinator: a job that made no progress (no message for it taken up) for this long fails
+   * with SRV_JOB_STALLED, and its parties are told (default server/limits.ts, 30 minutes: an analyst's approval included).
+   */
+  readonly jobTimeoutMs?: number;
   /**
    * TEST ONLY, for tests/attacks (never from a job spec, an HTTP request or the command line):
    * `gate: 'legacy'` is the gate without role checks and without checks of what arrives;
@@ -73,13 +79,18 @@ export class NodeRuntime {
 
   /**
    * Store a StageDeadline in the coordinator's own inbox for every job whose stage waited its time
-   * (once per stage: the same job, type and round is one inbox record), then process it.
+   * (once per stage: the same job, type and round is one inbox record), then process it; fail the
+   * jobs that made no progress within the job timeout.
    */
   private deadlines(): void {
     const { store, name } = this.o;
     for (const { job, round } of this.runner.dueDeadlines(Date.now())) {
       const env: Envelope = { job, protocol: 'job', type: 'StageDeadline', round, from: 'coordinator', to: 'coordinator', body: {} };
       if (store.receive(job, messageKey(env), name, encodeMessage(env), { protocol: 'job', type: 'StageDeadline', round, privacy: 'metadata' })) void this.pump(job);
+    }
+    const limit = this.o.jobTimeoutMs ?? DEFAULT_LIMITS.jobTimeoutMs;
+    for (const job of this.runner.stalled(Date.now(), limit)) {
+      this.runner.fail(job, new IndomainError('SRV_JOB_STALLED', `no progress in ${limit / 1000} s (stage ${store.job(job)?.stage || '-'})`));
     }
   }
 
@@ -107,9 +118,10 @@ export class NodeRuntime {
   }
 
   /** Rebuild every unfinished job by replaying its inbox, then deliver what is pending. */
-  async recover(): Promise<void> {
-    await this.runner.recover();
+  async recover(): Promise<number> {
+    const n = await this.runner.recover();
     this.kick();
+    return n;
   }
 
   stop(): void {
@@ -178,12 +190,14 @@ export class NodeRuntime {
   cancel(job: string): void {
     const row = this.o.store.job(job);
     if (!row) throw new IndomainError('SRV_NOT_FOUND', `job "${job}"`);
-    if (row.status === 'completed' || row.status === 'failed' || row.status === 'cancelled') return;
+    // Only a running job: a finished one keeps its status (and its evidence).
+    if (TERMINAL.includes(row.status)) throw new IndomainError('SRV_JOB_NOT_RUNNING', `job "${job}" is ${row.status}`);
     this.o.store.updateJob(job, { status: 'cancelled' });
     if (this.o.role === 'coordinator') {
+      const parties = rolesOfJob(parseAnySpec(row.spec)).filter((r) => r !== 'coordinator' && r !== 'arbiter');
       this.enqueue(
         job,
-        (['guest', 'host'] as const).map((to): Envelope => ({ job, protocol: 'job', type: 'JobCancel', round: 0, from: 'coordinator', to, body: {} })),
+        parties.map((to): Envelope => ({ job, protocol: 'job', type: 'JobCancel', round: 0, from: 'coordinator', to, body: {} })),
       );
     }
   }

@@ -4,7 +4,9 @@
  * Every node has an Ed25519 key pair (server/ed25519.ts) and pins its peers' public keys. Every
  * request from one node to another carries four headers, and the signature covers
  *   "indomain-v1\n" METHOD "\n" PATH "\n" SENDER "\n" TIMESTAMP "\n" NONCE "\n" hex(SHA-256(body))
- * so that method, path, body, time and nonce are all bound. The receiver refuses, each with its
+ * so that method, path, body, time and nonce are all bound. The digest also travels in its own
+ * header, so the receiver checks the signature before it reads the body, then the body against the
+ * digest. The receiver refuses, each with its
  * coded error: no signature headers, an unknown sender, a signature that does not verify, a
  * timestamp more than five minutes from its clock, and a nonce it has seen (nonces are kept in the
  * node's database for the freshness window, so a restart does not reopen replays).
@@ -19,6 +21,8 @@ export const HEADER = {
   timestamp: 'x-indomain-timestamp',
   nonce: 'x-indomain-nonce',
   signature: 'x-indomain-signature',
+  /** hex SHA-256 of the body, the one in the signed text: the signature is checked before the body is read. */
+  digest: 'x-indomain-digest',
 } as const;
 
 /** Requests older or newer than this are stale. */
@@ -44,18 +48,20 @@ export function sha256Hex(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
-function canonical(method: string, path: string, sender: string, timestamp: string, nonce: string, body: Uint8Array): Uint8Array {
-  return new TextEncoder().encode(['indomain-v1', method.toUpperCase(), path, sender, timestamp, nonce, sha256Hex(body)].join('\n'));
+function canonical(method: string, path: string, sender: string, timestamp: string, nonce: string, digest: string): Uint8Array {
+  return new TextEncoder().encode(['indomain-v1', method.toUpperCase(), path, sender, timestamp, nonce, digest].join('\n'));
 }
 
 export function signRequest(id: Identity, method: string, path: string, body: Uint8Array, now = Date.now(), nonce = randomBytes(16).toString('hex')): Record<string, string> {
   const timestamp = String(now);
-  const sig = id.sign(canonical(method, path, id.name, timestamp, nonce, body));
+  const digest = sha256Hex(body);
+  const sig = id.sign(canonical(method, path, id.name, timestamp, nonce, digest));
   return {
     [HEADER.node]: id.name,
     [HEADER.timestamp]: timestamp,
     [HEADER.nonce]: nonce,
     [HEADER.signature]: Buffer.from(sig).toString('base64'),
+    [HEADER.digest]: digest,
   };
 }
 
@@ -124,7 +130,43 @@ export class RequestVerifier {
     if (!/^[0-9a-f]{16,64}$/.test(h(HEADER.nonce)!)) throw new IndomainError('SRV_UNSIGNED', 'nonce must be 16–64 hex characters');
   }
 
-  /** The verified sender's name, or a coded refusal. */
+  /**
+   * Everything but the body, before the body is read: the precheck, then the signature over the
+   * declared digest (`x-indomain-digest`) and the nonce. A forger using a pinned peer's name is
+   * refused here, so no unverified body is ever buffered. The body must then have that digest
+   * ({@link verifyBody}). Returns the verified sender.
+   */
+  verifyHead(method: string, path: string, headers: Record<string, string | string[] | undefined>): string {
+    this.precheck(headers);
+    const h = (k: string) => {
+      const v = headers[k];
+      return Array.isArray(v) ? v[0]! : v!;
+    };
+    const digest = h(HEADER.digest);
+    if (!digest || !/^[0-9a-f]{64}$/.test(digest)) throw new IndomainError('SRV_UNSIGNED', `missing or malformed ${HEADER.digest}`);
+    return this.check(method, path, h(HEADER.node), h(HEADER.timestamp), h(HEADER.nonce), h(HEADER.signature), digest);
+  }
+
+  /** The body of a request whose head {@link verifyHead} verified: it must have the signed digest. */
+  verifyBody(headers: Record<string, string | string[] | undefined>, body: Uint8Array): void {
+    const v = headers[HEADER.digest];
+    if ((Array.isArray(v) ? v[0] : v) !== sha256Hex(body)) throw new IndomainError('SRV_BAD_SIGNATURE', 'the body does not have the signed digest');
+  }
+
+  private check(method: string, path: string, sender: string, timestamp: string, nonce: string, signature: string, digest: string): string {
+    if (!this.keys.has(sender)) throw new IndomainError('SRV_UNKNOWN_PEER', `"${sender.slice(0, 64)}"`);
+    const ok = verifyWith(Buffer.from(signature, 'base64'), canonical(method, path, sender, timestamp, nonce, digest), this.keys.get(sender));
+    if (!ok) throw new IndomainError('SRV_BAD_SIGNATURE', `from "${sender}" on ${method} ${path}`);
+    const ts = Number(timestamp);
+    if (!Number.isSafeInteger(ts) || Math.abs(this.clock() - ts) > MAX_SKEW_MS) {
+      throw new IndomainError('SRV_STALE_REQUEST', `timestamp ${timestamp}, now ${this.clock()}`);
+    }
+    if (!/^[0-9a-f]{16,64}$/.test(nonce)) throw new IndomainError('SRV_UNSIGNED', 'nonce must be 16–64 hex characters');
+    if (!this.nonces.claim(sender, nonce, ts)) throw new IndomainError('SRV_REPLAYED_REQUEST', `nonce ${nonce} from "${sender}"`);
+    return sender;
+  }
+
+  /** The verified sender's name, or a coded refusal (the whole request at once, body included). */
   verify(method: string, path: string, headers: Record<string, string | string[] | undefined>, body: Uint8Array): string {
     const h = (k: string) => {
       const v = headers[k];
@@ -137,15 +179,6 @@ export class RequestVerifier {
     if (!sender || !timestamp || !nonce || !signature) {
       throw new IndomainError('SRV_UNSIGNED', `missing ${[HEADER.node, HEADER.timestamp, HEADER.nonce, HEADER.signature].filter((k) => !h(k)).join(', ')}`);
     }
-    if (!this.keys.has(sender)) throw new IndomainError('SRV_UNKNOWN_PEER', `"${sender}"`);
-    const ok = verifyWith(Buffer.from(signature, 'base64'), canonical(method, path, sender, timestamp, nonce, body), this.keys.get(sender));
-    if (!ok) throw new IndomainError('SRV_BAD_SIGNATURE', `from "${sender}" on ${method} ${path}`);
-    const ts = Number(timestamp);
-    if (!Number.isSafeInteger(ts) || Math.abs(this.clock() - ts) > MAX_SKEW_MS) {
-      throw new IndomainError('SRV_STALE_REQUEST', `timestamp ${timestamp}, now ${this.clock()}`);
-    }
-    if (!/^[0-9a-f]{16,64}$/.test(nonce)) throw new IndomainError('SRV_UNSIGNED', 'nonce must be 16–64 hex characters');
-    if (!this.nonces.claim(sender, nonce, ts)) throw new IndomainError('SRV_REPLAYED_REQUEST', `nonce ${nonce} from "${sender}"`);
-    return sender;
+    return this.check(method, path, sender, timestamp, nonce, signature, sha256Hex(body));
   }
 }

@@ -13,12 +13,15 @@ interface Pending {
 }
 
 export class BlindingPool {
-  private readonly workers: Worker[];
+  private started: Worker[] | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
-  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
-    this.workers = Array.from({ length: size }, () => {
+  /** The workers start on the first blinding: a node restarted with no PSI to do pays nothing for them. */
+  constructor(readonly size = Math.max(1, Math.min(4, availableParallelism()))) {}
+
+  private get workers(): Worker[] {
+    return (this.started ??= Array.from({ length: this.size }, () => {
       const w = new Worker(new URL('./x25519-worker.mjs', import.meta.url));
       w.on('message', (m: { id: number; points?: Uint8Array; error?: string; index?: number }) => {
         const p = this.pending.get(m.id);
@@ -32,11 +35,7 @@ export class BlindingPool {
         this.pending.clear();
       });
       return w;
-    });
-  }
-
-  get size(): number {
-    return this.workers.length;
+    }));
   }
 
   /** X25519(scalar, p) for every 32-byte point p, in order. */
@@ -67,6 +66,6 @@ export class BlindingPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all((this.started ?? []).map((w) => w.terminate()));
   }
 }

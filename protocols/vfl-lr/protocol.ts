@@ -90,11 +90,11 @@ import { cryptoRng, type Rng } from '../../engine/rng.ts';
 import { createCkks } from '../he/ckks.ts';
 import { MemoryTransport } from '../transport.ts';
 import { VflArbiter } from './arbiter.ts';
-import { vflConfig, type VflConfig } from './config.ts';
+import { DEFAULT_VFL, vflConfig, type VflConfig } from './config.ts';
 import { VflGuest } from './guest.ts';
 import { VflHost } from './host.ts';
 
-export { VflArbiter, VflGuest, VflHost, vflConfig, type VflConfig };
+export { DEFAULT_VFL, VflArbiter, VflGuest, VflHost, vflConfig, type VflConfig };
 
 export interface VflTrainInput {
   /** Guest feature columns over the aligned training rows. */

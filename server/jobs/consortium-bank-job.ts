@@ -16,7 +16,7 @@ import { upper } from '../../protocols/consortium/symmetric.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { SecAggBank } from '../../protocols/secagg/protocol.ts';
 import { JOB } from '../messages.ts';
-import { loadDataset, type NodeStore } from '../store/node-store.ts';
+import { loadDatasetChecked, type NodeStore } from '../store/node-store.ts';
 import type { NodeRun } from './run.ts';
 import { envelope, type ConsortiumSpec } from './spec.ts';
 import { consortiumLrConfig, consortiumSecAgg } from './consortium-job.ts';
@@ -39,6 +39,8 @@ function columns(t: PartyTable, features: readonly string[]): Float64Array[] {
 export class ConsortiumBankJob implements NodeRun {
   stage = '';
   summary: Record<string, unknown> = {};
+  /** This bank's part is over (it reported its evaluation): terminal here, never replayed. */
+  finished = false;
   now = 0;
   replaying = false;
   private bank: SecAggBank | undefined;
@@ -64,16 +66,18 @@ export class ConsortiumBankJob implements NodeRun {
     const store = this.deps.store;
     const d = store.dataset(this.dataset);
     if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${this.dataset}" is not registered on this node`, { field: 'dataset' });
-    const t = loadDataset(d);
+    // The fingerprint pinned at the job's first read: a replay with other content fails, coded.
+    const { table: t, sha256: read } = loadDatasetChecked(d, store.pinnedDataset(this.spec.id, this.dataset) ?? d.sha256);
+    const sha256 = store.pinDataset(this.spec.id, this.dataset, read);
     if (!t.label) throw new IndomainError('SRV_BAD_REQUEST', `dataset "${this.dataset}" has no label column`, { field: 'dataset' });
-    if (!this.replaying) store.tx(() => store.audit.append('data-access', this.spec.id, { dataset: this.dataset, rows: t.ids.length, stage }, this.now));
+    if (!this.replaying) store.tx(() => store.audit.append('data-access', this.spec.id, { dataset: this.dataset, rows: t.ids.length, stage, sha256 }, this.now));
     const split = seededSplit(t.ids.length, this.spec.testFraction, `${this.spec.seed}:${this.role}`);
     const [tr, te] = [selectRows(t, split.train), selectRows(t, split.test)];
     this.train = { x: columns(tr, this.spec.features), y: tr.label! };
     this.test = { x: columns(te, this.spec.features), y: te.label! };
     const secret = store.secret(this.spec.id, 'secagg-bank', () => randomBytes(32));
     this.bank = new SecAggBank(this.role, consortiumSecAgg(this.spec, this.deps.identities), secretRng(secret, 'secagg-bank'), {}, this.deps.sign);
-    this.summary = { stage, trainRows: tr.ids.length, testRows: te.ids.length };
+    this.summary = { stage, dataset: { name: this.dataset, sha256 }, trainRows: tr.ids.length, testRows: te.ids.length };
     return this.bank.start();
   }
 
@@ -129,6 +133,7 @@ export class ConsortiumBankJob implements NodeRun {
       own: { testAuc: o.auc, testKs: o.ks },
       done: true,
     };
+    this.finished = true;
     return envelope(this.spec.id, JOB, 'StageDone', 1, this.role, 'coordinator', { stage: 'evaluation', report: {} });
   }
 }

@@ -20,7 +20,7 @@ import { scorecardConfig, ScorecardGuest, ScorecardHost } from '../../protocols/
 import type { Party } from '../../protocols/transport.ts';
 import { vflConfig, VflGuest, VflHost } from '../../protocols/vfl-lr/protocol.ts';
 import { JOB } from '../messages.ts';
-import { loadDataset, type NodeStore } from '../store/node-store.ts';
+import { loadDatasetChecked, type NodeStore } from '../store/node-store.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
 import { envelope, STAGES, stripDeclarations, type JobSpec } from './spec.ts';
 import { writeScorecard } from './scorecard-artifacts.ts';
@@ -83,24 +83,35 @@ export class NodeJob {
   /** The stage this node is in (the last one started). */
   stage = '';
 
+  /** This node's part is over: its evaluation stage reported (the job is terminal here, never replayed). */
+  get finished(): boolean {
+    return this.stagesDone.has('evaluation');
+  }
+
   private get datasetName(): string {
     return this.role === 'guest' ? this.spec.guest.dataset : this.spec.host.dataset;
   }
-
+  /** An audit record of a use of this node's dataset, naming its fingerprint. */
   private audit(kind: 'data-access' | 'psi-input', body: Record<string, unknown>): void {
-    if (!this.replaying) this.store.tx(() => this.store.audit.append(kind, this.job, body, this.now));
+    if (!this.replaying) this.store.tx(() => this.store.audit.append(kind, this.job, { ...body, sha256: this.sha256 }, this.now));
   }
 
   private get job(): string {
     return this.spec.id;
   }
 
+  /** SHA-256 of the dataset as the job first read it, pinned: other content later is DATA_FINGERPRINT_MISMATCH. */
+  private sha256 = '';
   private data(): PartyTable {
     if (this.table) return this.table;
     const name = this.datasetName;
     const d = this.store.dataset(name);
     if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${name}" is not registered on this node`, { field: 'dataset' });
-    this.table = loadDataset(d);
+    const pinned = this.store.pinnedDataset(this.job, name);
+    const { table, sha256 } = loadDatasetChecked(d, pinned ?? d.sha256);
+    this.sha256 = this.store.pinDataset(this.job, name, sha256);
+    this.summary.dataset = { name, sha256 };
+    this.table = table;
     return this.table;
   }
 
@@ -280,7 +291,7 @@ export class NodeJob {
     const bankOnly = fitLogistic(std.train, p.train.label!, { optimizer: 'newton', lambda: this.spec.training?.lambda ?? 1e-4 });
     const b = binaryMetrics(predictLogistic(bankOnly, std.test), y);
     const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
-    if (this.sc instanceof ScorecardGuest) summary.artifacts = writeScorecard(this.store, this.spec, this.role, this.sc, this.split().test.ids);
+    if (this.sc instanceof ScorecardGuest) summary.artifacts = writeScorecard(this.store, this.spec, this.role, this.sc, this.split().test.ids, { name: this.datasetName, sha256: this.sha256 });
     else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks });
     const metrics = { testRows: y.length, testAuc: m.auc, testKs: m.ks, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     return [...(this.reports === 'legacy' ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)]), this.stageDone('evaluation', summary)];

@@ -12,6 +12,8 @@ export interface NodeRun {
   readonly stage: string;
   /** This node's own summary of each stage (its view of the job). */
   readonly summary: Record<string, unknown>;
+  /** True once this node's part is over (its last stage reported): the job is terminal here. */
+  readonly finished: boolean;
   /** Time of the message being handled (its arrival): the same on replay. */
   now: number;
   /** True while the runtime replays already-processed messages. */

@@ -12,13 +12,18 @@ import { metaOfKey } from '../messages.ts';
 import type { NodeStore } from '../store/node-store.ts';
 import { stripDeclarations, type JobSpec } from './spec.ts';
 
-/** Assemble and store the scorecard; `testIds` are the validation rows, in the order of the guest's test scores. Returns the directory. */
-export function writeScorecard(store: NodeStore, spec: JobSpec, role: string, g: ScorecardGuest, testIds: readonly string[]): string {
+/**
+ * Assemble and store the scorecard; `testIds` are the validation rows, in the order of the guest's
+ * test scores; `dataset` the bank's dataset and the fingerprint the job pinned (named in the report).
+ * Returns the directory.
+ */
+export function writeScorecard(store: NodeStore, spec: JobSpec, role: string, g: ScorecardGuest, testIds: readonly string[], dataset: { name: string; sha256: string }): string {
   const job = spec.id;
   const config = scorecardConfig(job, stripDeclarations(spec.scorecard));
   // What this node received, from the message keys: no need to read the ciphertexts again.
   const received = store.inboxKeys(job).map((key) => ({ to: role, ...metaOfKey(key) }));
-  const a = assembleScorecard(g, config, disclosures(received));
+  const assembled = assembleScorecard(g, config, disclosures(received));
+  const a = { ...assembled, report: { ...assembled.report, dataset } };
   store.putModel(job, 'scorecard', a.model);
   store.putModel(job, 'report', a.report);
   const dir = join(store.dir, 'jobs', job);

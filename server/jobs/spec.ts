@@ -9,10 +9,16 @@
 import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { scorecardConfig, type ScorecardConfig } from '../../protocols/scorecard/protocol.ts';
-import { vflConfig, type VflConfig } from '../../protocols/vfl-lr/protocol.ts';
+import { DEFAULT_VFL, vflConfig, type VflConfig } from '../../protocols/vfl-lr/protocol.ts';
 import { secAggConfig } from '../../protocols/secagg/common.ts';
 
 export type Pipeline = 'lr' | 'scorecard';
+
+/** The largest share of the intersection a job may hold out for testing. */
+export const MAX_TEST_FRACTION = 0.5;
+
+/** Job statuses after which nothing more happens to a job on a node: never replayed, never cancelled. */
+export const TERMINAL: readonly string[] = ['completed', 'failed', 'cancelled'];
 
 export const STAGES: Record<Pipeline, readonly string[]> = {
   lr: ['psi', 'training', 'evaluation'],
@@ -54,12 +60,20 @@ export function parseJobSpec(raw: unknown): JobSpec {
     if (!p || typeof p !== 'object' || typeof p.node !== 'string' || typeof p.dataset !== 'string') bad(side, 'must be { node, dataset }');
   }
   const seed = s.seed === undefined ? '42' : String(s.seed);
-  const testFraction = s.testFraction === undefined ? 0.2 : Number(s.testFraction);
-  if (!(testFraction > 0 && testFraction < 1)) bad('testFraction', 'must be in (0, 1)');
+  // At most half the rows held out: a larger test share leaves training too few rows (at 0.9999
+  // the arbiter's CKKS decryption failed with SEAL's "result ciphertext is transparent").
+  const testFraction = s.testFraction === undefined ? 0.2 : s.testFraction;
+  if (typeof testFraction !== 'number' || !(testFraction > 0 && testFraction <= MAX_TEST_FRACTION)) bad('testFraction', `must be a number in (0, ${MAX_TEST_FRACTION}]`);
   for (const k of ['training', 'scorecard'] as const) {
     if (s[k] !== undefined && (s[k] === null || typeof s[k] !== 'object' || Array.isArray(s[k]))) bad(k, 'must be an object');
   }
-  const spec = { ...(s as unknown as JobSpec), seed, testFraction };
+  // Each training setting is one vfl-lr knows, of its type (no misspelt key ignored, no string as a number).
+  for (const [k, v] of Object.entries((s.training ?? {}) as Record<string, unknown>)) {
+    const d = (DEFAULT_VFL as unknown as Record<string, unknown>)[k];
+    if (d === undefined) bad(`training.${k}`, 'is not a setting of vfl-lr');
+    if (typeof v !== typeof d) bad(`training.${k}`, `must be a ${typeof d}`);
+  }
+  const spec = { ...(s as unknown as JobSpec), seed, testFraction: testFraction as number };
   // Check the protocol configurations now rather than in the middle of a job.
   vflConfig(spec.id, spec.training ?? {});
   if (spec.pipeline === 'scorecard') scorecardConfig(spec.id, stripDeclarations(spec.scorecard));

@@ -4,11 +4,12 @@
  * print a summary (bank-only vs joint AUC and KS, time per stage, bytes per party pair), write
  * everything to the output directory and stop every process it started (`--serve` keeps them up).
  */
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { Cluster, type JobView } from '../cluster.ts';
+import { buildRegulatorApp } from '../regulator.ts';
 import { BANK_CATEGORICAL, BANK_FEATURES, DEFAULT_LAB, generateFollowUp, generateLab, LABEL, PLATFORM_CATEGORICAL, type LabOptions } from './generate.ts';
 
 export interface LabRunOptions extends LabOptions {
@@ -186,6 +187,15 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
     o.log('');
     o.log(summaryMarkdown(summary));
     if (o.serve) {
+      // The regulator's own keys file: in the lab, the nodes' public keys as their operators would hand them over.
+      const keys = join(out, 'regulator', 'keys.json');
+      mkdirSync(join(out, 'regulator'), { recursive: true });
+      writeFileSync(keys, JSON.stringify({ nodes: (JSON.parse(readFileSync(cluster.peersFile, 'utf8')) as { nodes: { name: string; publicKey: string }[] }).nodes.map((n) => ({ name: n.name, publicKey: n.publicKey })) }, null, 2));
+      const regulator = await buildRegulatorApp({ records: [join(out, 'nodes')], keys, token: cluster.token });
+      const regulatorUrl = await regulator.app.listen({ port: o.basePort && o.basePort + cluster.nodes.length, host: '127.0.0.1' });
+      o.log('consoles (sign in with the admin token below):');
+      for (const n of cluster.nodes) o.log(`  ${n.name.padEnd(12)} ${n.role.padEnd(12)} ${cluster.url(n.name)}/console/`);
+      o.log(`  ${'regulator'.padEnd(12)} ${'regulator'.padEnd(12)} ${regulatorUrl}/console/  (records ${join(out, 'nodes')}, keys ${keys})`);
       o.log(`serving: admin token ${cluster.token}; peers ${cluster.peersFile}; Ctrl-C stops every node`);
       await new Promise<never>(() => {});
     }

@@ -9,6 +9,7 @@
  * The platform keeps, per model, a snapshot of those records for the development sample taken when
  * the model was deployed, and reports only increases since the last check.
  */
+import { DEFAULT_LIMITS, type NodeLimits } from '../limits.ts';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,6 +51,7 @@ export class BankMonitor {
     private readonly scorer: BankScorer,
     private readonly client: SignedClient,
     private readonly grants: BankGrants,
+    private readonly limits: NodeLimits = DEFAULT_LIMITS,
   ) {}
 
   alerts(model?: string): Alert[] {
@@ -142,11 +144,22 @@ export class BankMonitor {
     return { rows: batch.table.ids.length, scored: scored.length, refused: batch.results.length - scored.length, scoreStability, featureStability, migration, alerts: byKind, platformRefused: ev.refused, refusedByBank: refusedHere.size };
   }
 
-  /** The platform's new public credit events for these (authorised) enterprises. */
-  private async events(platform: Peer, model: string, ids: string[]): Promise<{ ids: string[]; kinds: string[]; refused: number }> {
-    const request: Envelope = { job: model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose: 'post-loan', ids } };
-    const reply = await this.client.exchange(platform, MONITOR_EXCHANGE, request, { sent: { enterprises: ids.length } });
-    return reply.body as { ids: string[]; kinds: string[]; refused: number };
+  /**
+   * The platform's new public credit events for these (authorised) enterprises, in requests of at
+   * most the ids one request may carry (the platform keeps its snapshot per enterprise).
+   */
+  private async events(platform: Peer, model: string, all: string[]): Promise<{ ids: string[]; kinds: string[]; refused: number }> {
+    const out = { ids: [] as string[], kinds: [] as string[], refused: 0 };
+    for (let s = 0; s < all.length; s += this.limits.idsPerRequest) {
+      const ids = all.slice(s, s + this.limits.idsPerRequest);
+      const request: Envelope = { job: model, protocol: 'monitor', type: 'EventsRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose: 'post-loan', ids } };
+      const reply = await this.client.exchange(platform, MONITOR_EXCHANGE, request, { sent: { enterprises: ids.length } });
+      const r = reply.body as { ids: string[]; kinds: string[]; refused: number };
+      out.ids.push(...r.ids);
+      out.kinds.push(...r.kinds);
+      out.refused += r.refused;
+    }
+    return out;
   }
 
 }

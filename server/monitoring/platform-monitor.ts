@@ -1,4 +1,5 @@
 /** Post-loan monitoring, the platform's side: new public credit events on request, against the snapshot. */
+import { DEFAULT_LIMITS, type NodeLimits } from '../limits.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
 import { parseJobSpec } from '../jobs/spec.ts';
@@ -14,10 +15,11 @@ export class PlatformMonitor {
     private readonly store: NodeStore,
     private readonly authz: AuthorisationRegistry,
     private readonly gate: Gate,
+    private readonly limits: NodeLimits = DEFAULT_LIMITS,
   ) {}
 
   answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
-    return answerSigned(this.store, this.gate, MONITOR_EXCHANGE, sender, bytes, ({ model, ids }) => {
+    return answerSigned(this.store, this.gate, MONITOR_EXCHANGE, sender, bytes, this.limits, ({ model, ids }) => {
       const job = this.store.job(model);
       if (!job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`);
       const spec = parseJobSpec(job.spec);

@@ -5,6 +5,8 @@
  */
 import type { AuthorisationRegistry } from '../authz.ts';
 import type { DataRoot } from '../data-root.ts';
+import type { NodeLimits } from '../limits.ts';
+import type { ConsoleSessions } from './console-auth.ts';
 import type { NodeRuntime } from '../runtime.ts';
 import type { Identity } from '../signing.ts';
 import type { NodeStore } from '../store/node-store.ts';
@@ -28,10 +30,18 @@ export interface UnsafeAppOptions {
    * signature headers (the old order): an unsigned caller makes the node buffer and parse it.
    */
   readonly peerBodyFirst?: boolean;
+  /**
+   * The peer routes check headers, pinned sender and freshness before the body, but the signature
+   * only after buffering the whole body (the order before issue 15): a forger using a pinned
+   * peer's name makes the node buffer up to the body limit.
+   */
+  readonly peerSignatureAfterBody?: boolean;
   /** The bank takes a signed exchange's reply without checking the platform's signature on it (the old handling). */
   readonly acceptUnsignedReplies?: boolean;
   /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
   readonly askUnauthorised?: boolean;
+  /** 'off': a console session's state-changing request needs no CSRF token and may come from any origin. */
+  readonly consoleCsrf?: 'on' | 'off';
 }
 
 export interface NodeContext {
@@ -43,8 +53,12 @@ export interface NodeContext {
   readonly http: HttpClient;
   readonly client: SignedClient;
   readonly adminToken: string;
+  /** Console sessions signed in with the admin token (plugins/console-auth.ts). */
+  readonly sessions: ConsoleSessions;
   /** The directory admin requests may read data files from. */
   readonly dataRoot: DataRoot;
+  /** The node's limits (server/limits.ts). */
+  readonly limits: NodeLimits;
   /** The platform's authorisation registry (platform nodes only). */
   readonly authz: AuthorisationRegistry | undefined;
   readonly unsafe: UnsafeAppOptions;
@@ -53,7 +67,10 @@ export interface NodeContext {
 declare module 'fastify' {
   interface FastifyInstance {
     node: NodeContext;
-    /** Every route of the node, and those behind the admin token (collected as they are registered). */
-    routeTable: { all: RouteEntry[]; admin: RouteEntry[] };
+    /**
+     * Every route of the node, those behind the admin token, and the console's public ones (its
+     * files and sign-in: plugins/console.ts), collected as they are registered.
+     */
+    routeTable: { all: RouteEntry[]; admin: RouteEntry[]; console: RouteEntry[] };
   }
 }

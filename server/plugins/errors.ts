@@ -3,6 +3,7 @@
  * never a stack trace. Schema refusals name the field (`body/name`, `querystring/model`), never
  * the value; framework errors map to the project's codes; anything else is SRV_INTERNAL, logged.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { IndomainError, isIndomainError } from '../../engine/errors.ts';
 
@@ -47,5 +48,46 @@ export function codedErrors(app: FastifyInstance, bodyLimit: number): void {
     const path = req.url.split('?')[0]!.slice(0, 200);
     const e = new IndomainError('SRV_NOT_FOUND', `no route ${req.method} ${path}`);
     void reply.status(e.status).send(e.toJSON());
+  });
+}
+
+/**
+ * The Fastify option `clientErrorHandler`: what Node's HTTP parser refuses before Fastify sees a
+ * request (a request not received within the request timeout, a URL and headers over Node's limit,
+ * a malformed request line), coded like every other answer, then the connection is closed.
+ */
+export function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new IndomainError('SRV_TIMEOUT')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new IndomainError('SRV_HEADERS_TOO_LARGE')
+        : new IndomainError('SRV_BAD_REQUEST', 'the request is not valid HTTP');
+  const body = JSON.stringify(e.toJSON());
+  if (socket.writable) socket.write(`HTTP/1.1 ${e.status} ${e.status === 408 ? 'Request Timeout' : e.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy();
+}
+
+/**
+ * A request must arrive whole within `ms` of its headers (Node's own `requestTimeout` is not
+ * enforced once the request is handed to the application, measured on Node 20): otherwise 408
+ * SRV_TIMEOUT and the connection is closed, whatever route it was for. The headers themselves are
+ * bounded by the server's `headersTimeout`.
+ */
+export function requestDeadline(app: FastifyInstance, ms: number): void {
+  app.server.headersTimeout = Math.min(app.server.headersTimeout || ms, ms);
+  app.addHook('onRequest', async (req, reply) => {
+    const raw = req.raw;
+    if (raw.complete) return;
+    const timer = setTimeout(() => {
+      if (raw.complete || reply.raw.headersSent) return;
+      const body = JSON.stringify(new IndomainError('SRV_TIMEOUT', `the request was not received whole within ${ms / 1000} s`).toJSON());
+      reply.raw.writeHead(408, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      reply.raw.end(body, () => raw.socket.destroy());
+    }, ms);
+    timer.unref();
+    raw.once('end', () => clearTimeout(timer));
+    reply.raw.once('close', () => clearTimeout(timer));
   });
 }

@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IndomainError } from '../../engine/errors.ts';
-import { parseAnySpec } from '../jobs/spec.ts';
+import { MAX_TEST_FRACTION, parseAnySpec } from '../jobs/spec.ts';
 import { errors, JobId, JobView, Name, open, security, jobView } from './schemas.ts';
 
 const Side = Type.Object({ node: Type.String({ minLength: 1 }), dataset: Type.String({ minLength: 1 }) }, { additionalProperties: false });
@@ -20,7 +20,7 @@ const TwoPartySpecBody = Type.Object(
     guest: Side,
     host: Side,
     seed: Type.Optional(Type.Union([Type.String(), Type.Number()])),
-    testFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+    testFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TEST_FRACTION })),
     training: Type.Optional(open({})),
     scorecard: Type.Optional(open({})),
   },

@@ -43,7 +43,7 @@ const RunResult = open({
 
 export const monitoringPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const { node } = app;
-  app.decorate('bankMonitor', new BankMonitor(node.store, node.peers, app.bankScorer, node.client, app.bankGrants));
+  app.decorate('bankMonitor', new BankMonitor(node.store, node.peers, app.bankScorer, node.client, app.bankGrants, node.limits));
   const monitor = app.bankMonitor;
   app.post('/v1/admin/monitor', { schema: { summary: 'Run post-loan monitoring of a portfolio dataset with a deployed scorecard; stores alerts', security, body: Run, response: { 200: RunResult, ...errors } } }, async (req) =>
     monitor.run({ model: req.body.model, dataset: req.body.dataset, dropPoints: req.body.dropPoints ?? 20, stabilityThreshold: req.body.stabilityThreshold ?? 0.1 }),

@@ -2,8 +2,9 @@
  * The signed node-to-node endpoints, one encapsulated plugin: job messages (POST /v1/messages) and,
  * on the platform, the signed exchanges a bank starts (scoring, monitoring events, its copy of its
  * authorisations). Every route here takes an application/msgpack body, and this plugin's own
- * unconditional preValidation hook verifies the request's signature (server/signing.ts: pinned
- * peer, body, method and path bound, fresh, not replayed) before any handler or schema sees it.
+ * unconditional onRequest hook verifies the request's signature over its declared body digest
+ * (server/signing.ts: pinned peer, method and path bound, fresh, not replayed) before the body is
+ * read, and its preValidation hook the body against that digest, before any handler or schema sees it.
  * The verifier (with the peers' imported keys) and the platform's answerers are decorated here.
  */
 import { Type } from '@sinclair/typebox';
@@ -52,16 +53,19 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
     // Only msgpack here: a JSON or text body is refused (415 → SRV_BAD_REQUEST) before it is read,
     // never parsed into objects for a caller whose signature has not been checked yet.
     app.removeAllContentTypeParsers();
-    // Before the body is read: the signature headers present, a pinned sender, a fresh timestamp.
-    // Only then is the body buffered; the signature over it is checked in preValidation below.
-    app.addHook('onRequest', async (req: FastifyRequest) => app.verifier.precheck(req.headers));
+    // Before the body is read: the signature headers present, a pinned sender, a fresh timestamp,
+    // and the signature over the declared body digest (unless the test-only switch restores the
+    // old order, headers only); only then is the body buffered, and checked against the digest.
+    if (node.unsafe.peerSignatureAfterBody) app.addHook('onRequest', async (req: FastifyRequest) => app.verifier.precheck(req.headers));
+    else app.addHook('onRequest', async (req: FastifyRequest) => void (req.sender = app.verifier.verifyHead('POST', req.routeOptions.url ?? '', req.headers)));
   }
   app.addContentTypeParser('application/msgpack', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   // Unconditional: every route of this plugin, whatever the request target looked like.
   app.addHook('preValidation', async (req: FastifyRequest) => {
     const body = req.body;
     if (!(body instanceof Uint8Array)) throw new IndomainError('SRV_MALFORMED_BODY', 'expected an application/msgpack body');
-    req.sender = app.verifier.verify('POST', req.routeOptions.url ?? '', req.headers as Record<string, string>, body);
+    if (req.sender) app.verifier.verifyBody(req.headers, body);
+    else req.sender = app.verifier.verify('POST', req.routeOptions.url ?? '', req.headers as Record<string, string>, body);
   });
   const msgpack = { body: MsgpackBody, headers: signedHeaders, consumes: ['application/msgpack'] };
 
@@ -80,9 +84,9 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
   if (!node.authz) return;
   const gate = node.runtime.gate;
   const answerers = {
-    [PEER_SCORE_PATH]: { summary: "A bank's signed request for the platform's partial scores of authorised enterprises", a: new PlatformScorer(node.store, node.authz, gate) },
-    [PEER_MONITOR_PATH]: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises", a: new PlatformMonitor(node.store, node.authz, gate) },
-    [PEER_GRANTS_PATH]: { summary: "A bank's signed request for its own authorisation records (its copy, so that it names only authorised enterprises)", a: new PlatformGrants(node.store, node.authz, gate) },
+    [PEER_SCORE_PATH]: { summary: "A bank's signed request for the platform's partial scores of authorised enterprises", a: new PlatformScorer(node.store, node.authz, gate, node.limits) },
+    [PEER_MONITOR_PATH]: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises", a: new PlatformMonitor(node.store, node.authz, gate, node.limits) },
+    [PEER_GRANTS_PATH]: { summary: "A bank's signed request for its own authorisation records (its copy, so that it names only authorised enterprises)", a: new PlatformGrants(node.store, node.authz, gate, node.limits) },
   };
   const reply200 = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'the msgpack reply envelope' });
   for (const [path, { summary, a }] of Object.entries(answerers)) {

@@ -21,8 +21,8 @@ declare module 'fastify' {
 const Score = Type.Object(
   {
     model: Type.String({ minLength: 1 }),
-    id: Type.String({ minLength: 1 }),
-    features: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Null()]), { description: "the bank's own features of the enterprise; null or missing: no value" })),
+    id: Type.String({ minLength: 1, description: 'the enterprise id (at most --max-id-length characters, SRV_LIMIT_EXCEEDED otherwise)' }),
+    features: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), { description: "the bank's own features of the enterprise, each a number, or null (or left out) for no value: a string is refused (SRV_BAD_REQUEST naming it, no coercion), an unknown name is SC_BAD_FEATURE" })),
     purpose: Type.Optional(Purpose),
   },
   { additionalProperties: false },
@@ -41,7 +41,7 @@ const ScoreResult = Type.Object({
 export const scoringPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const { node } = app;
   app.decorate('bankGrants', new BankGrants(node.identity, node.client, node.unsafe.askUnauthorised !== true));
-  app.decorate('bankScorer', new BankScorer(node.store, node.peers, node.client, app.bankGrants));
+  app.decorate('bankScorer', new BankScorer(node.store, node.peers, node.client, app.bankGrants, node.limits));
   const scorer = app.bankScorer;
 
   app.post('/v1/score', { schema: { summary: 'Score one enterprise online: bank features here, the platform partial score over signed HTTP', security, body: Score, response: { 200: ScoreResult, ...errors } } }, async (req) =>

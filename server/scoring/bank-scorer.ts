@@ -34,6 +34,7 @@ import type { ScorecardModel } from '../../models/export/model.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import type { Purpose } from '../authz.ts';
 import { notAuthorised, type BankGrants } from '../grants.ts';
+import { DEFAULT_LIMITS, type NodeLimits } from '../limits.ts';
 import { parseJobSpec, type JobSpec } from '../jobs/spec.ts';
 import { loadDataset, type NodeStore } from '../store/node-store.ts';
 import { SCORE_EXCHANGE, type SignedClient } from '../transport/exchange.ts';
@@ -69,7 +70,7 @@ const MAX_EXCHANGES = 1;
 
 /** The bank's side: its characteristics here, the platform's partial score over signed HTTP. */
 export class BankScorer {
-  private readonly models = new Map<string, Deployed & { spec: JobSpec }>();
+  private readonly models = new Map<string, Deployed & { spec: JobSpec; known: ReadonlySet<string> }>();
   /** Requests waiting for the platform, coalesced per (model, purpose) and sent together. */
   private readonly waiting = new Map<string, Queue>();
 
@@ -78,6 +79,7 @@ export class BankScorer {
     private readonly peers: ReadonlyMap<string, Peer>,
     private readonly client: SignedClient,
     private readonly grants: BankGrants,
+    private readonly limits: NodeLimits = DEFAULT_LIMITS,
   ) {}
 
   /**
@@ -101,8 +103,8 @@ export class BankScorer {
     q.scheduled = true;
     setImmediate(() => {
       q.scheduled = false;
-      const batch = q.items;
-      q.items = [];
+      // At most the ids one request may carry; the rest go in the next exchange.
+      const batch = q.items.splice(0, this.limits.idsPerRequest);
       q.inFlight++;
       this.exchange(platform, model, purpose, batch)
         .catch((e: unknown) => batch.forEach((w) => w.reject(e)))
@@ -139,29 +141,41 @@ export class BankScorer {
     });
   }
 
-  /** A deployed scorecard (cached), its bank characteristics and the platform peer. */
-  private deployed(model: string): Deployed & { platform: Peer } {
+  /** A deployed scorecard (cached), its bank characteristics, the feature names it knows, and the platform peer. */
+  private deployed(model: string): Deployed & { platform: Peer; known: ReadonlySet<string> } {
     let d = this.models.get(model);
     if (!d) {
       const m = this.store.model(model, 'scorecard') as ScorecardModel | undefined;
       const job = this.store.job(model);
       if (!m || !job) throw new IndomainError('SC_UNKNOWN_MODEL', `"${model}"`, { field: 'model' });
       const own = m.characteristics.filter((c) => c.party === 'guest');
-      this.models.set(model, (d = { m, spec: parseJobSpec(job.spec), own, best: bestPoints(own) }));
+      const spec = parseJobSpec(job.spec);
+      const columns = this.store.dataset(spec.guest.dataset)?.features;
+      const known = new Set([...own.map((c) => c.field.slice('guest_'.length)), ...(columns ? (JSON.parse(columns) as string[]) : [])]);
+      this.models.set(model, (d = { m, spec, own, best: bestPoints(own), known }));
     }
     const platform = this.peers.get(d.spec.host.node);
     if (!platform) throw new IndomainError('SRV_UNKNOWN_PEER', d.spec.host.node);
-    return { m: d.m, own: d.own, best: d.best, platform };
+    return { m: d.m, own: d.own, best: d.best, platform, known: d.known };
   }
 
+  /**
+   * Score one enterprise. The id is bounded before it is echoed or audited; every feature must be
+   * one this bank knows for the model (a characteristic of it, or a column of the dataset it was
+   * trained on) with a finite number or null (no value) — a misspelt name or a string is refused
+   * with SC_BAD_FEATURE, never taken as a missing value or coerced.
+   */
   async score(model: string, id: string, features: Record<string, unknown>, purpose: Purpose = 'pre-loan'): Promise<ScoreResult> {
-    const { m, own, best, platform } = this.deployed(model);
+    if (id.length > this.limits.idLength) throw new IndomainError('SRV_LIMIT_EXCEEDED', `an id longer than ${this.limits.idLength} characters`, { field: 'id' });
+    const { m, own, best, platform, known } = this.deployed(model);
+    for (const [name, raw] of Object.entries(features)) {
+      const field = `features/${name.slice(0, 64)}`;
+      if (!known.has(name)) throw new IndomainError('SC_BAD_FEATURE', 'not a feature of this model or of its dataset', { field });
+      if (raw !== null && !(typeof raw === 'number' && Number.isFinite(raw))) throw new IndomainError('SC_BAD_FEATURE', 'must be a finite number or null', { field });
+    }
     const values = own.map((c) => {
-      const name = c.field.slice('guest_'.length);
-      const raw = features[name];
-      const v = raw === null || raw === undefined || raw === '' ? NaN : Number(raw);
-      if (raw !== null && raw !== undefined && raw !== '' && !Number.isFinite(v)) throw new IndomainError('SRV_BAD_REQUEST', `feature "${name}" is not a number`, { field: name });
-      return v;
+      const raw = features[c.field.slice('guest_'.length)];
+      return typeof raw === 'number' ? raw : NaN;
     });
     const g = guestPart(m, own, best, values);
     const p = await this.platformPartial(platform, model, purpose, id);
@@ -197,7 +211,7 @@ export class BankScorer {
   }
 
   /** Score every row of a registered dataset; each result is a score or a coded outcome. */
-  async scoreRows(model: string, dataset: string, purpose: Purpose, chunk = 2000): Promise<{ table: PartyTable; results: RowResult[] }> {
+  async scoreRows(model: string, dataset: string, purpose: Purpose, chunk = Math.min(2000, this.limits.idsPerRequest)): Promise<{ table: PartyTable; results: RowResult[] }> {
     const d = this.store.dataset(dataset);
     if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${dataset}"`, { field: 'dataset' });
     const t = loadDataset(d);

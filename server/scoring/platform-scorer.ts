@@ -4,6 +4,7 @@
  * for that bank and purpose at that moment; otherwise a coded outcome, never a default score.
  * See server/scoring/bank-scorer.ts for the whole exchange and what the bank may learn.
  */
+import { DEFAULT_LIMITS, type NodeLimits } from '../limits.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { binOf } from '../../models/export/model.ts';
 import type { SharedCharacteristic } from '../../protocols/scorecard/host.ts';
@@ -30,6 +31,7 @@ export class PlatformScorer {
     private readonly store: NodeStore,
     private readonly authz: AuthorisationRegistry,
     private readonly gate: Gate,
+    private readonly limits: NodeLimits = DEFAULT_LIMITS,
   ) {}
 
   private index(model: string): { spec: JobSpec; idx: HostIndex } {
@@ -66,7 +68,7 @@ export class PlatformScorer {
    * bank coalesced); the reply bytes. Each enterprise gets its partial score or a coded outcome.
    */
   answer(sender: string, bytes: Uint8Array): Promise<Uint8Array> {
-    return answerSigned(this.store, this.gate, SCORE_EXCHANGE, sender, bytes, ({ model, purpose, ids }) => {
+    return answerSigned(this.store, this.gate, SCORE_EXCHANGE, sender, bytes, this.limits, ({ model, purpose, ids }) => {
       const { spec, idx } = this.index(model);
       if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
       if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose "${purpose}"`, { field: 'purpose' });

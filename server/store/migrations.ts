@@ -60,6 +60,16 @@ CREATE TABLE IF NOT EXISTS monitor_scores (model TEXT NOT NULL, id TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY, model TEXT NOT NULL, run_at INTEGER NOT NULL, kind TEXT NOT NULL, enterprise TEXT, detail TEXT NOT NULL);
 `,
   },
+  {
+    version: 4,
+    name: "datasets' content fingerprints (SHA-256) and the fingerprint each job pinned",
+    // A database of any earlier version has the datasets table of migration 1, without the column.
+    // Datasets registered before this migration have no fingerprint: a job pins what it reads first.
+    sql: `
+ALTER TABLE datasets ADD COLUMN sha256 TEXT;
+CREATE TABLE IF NOT EXISTS job_datasets (job TEXT NOT NULL, dataset TEXT NOT NULL, sha256 TEXT NOT NULL, pinned_at INTEGER NOT NULL, PRIMARY KEY (job, dataset));
+`,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -1,5 +1,6 @@
 /** A node's store: its database (core.ts), messages (messages.ts) and the tables of its jobs. */
-import { loadCsv, type LoadOptions } from '../../engine/csv.ts';
+import { parseCsv, readFingerprinted, type LoadOptions } from '../../engine/csv.ts';
+import { IndomainError } from '../../engine/errors.ts';
 import type { PartyTable } from '../../engine/table.ts';
 import { MessageStore } from './messages.ts';
 
@@ -25,12 +26,27 @@ export interface DatasetRow {
   rows: number;
   features: string;
   registeredAt: number;
+  /** SHA-256 (hex) of the file's bytes at registration (null: registered before fingerprints). */
+  sha256: string | null;
 }
 
 
-/** The table of a registered dataset, loaded with the options it was registered with. */
+/**
+ * The table of a registered dataset, loaded with the options it was registered with, from bytes
+ * whose SHA-256 must be `expected` (by default the fingerprint recorded at registration): a file
+ * changed since is DATA_FINGERPRINT_MISMATCH, never used silently. Also returns the fingerprint.
+ */
+export function loadDatasetChecked(d: DatasetRow, expected: string | null = d.sha256): { table: PartyTable; sha256: string } {
+  const f = readFingerprinted(d.path);
+  if (expected !== null && f.sha256 !== expected) {
+    throw new IndomainError('DATA_FINGERPRINT_MISMATCH', `pinned ${expected.slice(0, 16)}…, the file now has ${f.sha256.slice(0, 16)}…`, { field: `dataset "${d.name}"` });
+  }
+  return { table: parseCsv(f.text, JSON.parse(d.options) as LoadOptions, d.path), sha256: f.sha256 };
+}
+
+/** {@link loadDatasetChecked}'s table, against the fingerprint recorded at registration. */
 export function loadDataset(d: DatasetRow): PartyTable {
-  return loadCsv(d.path, JSON.parse(d.options) as LoadOptions);
+  return loadDatasetChecked(d).table;
 }
 
 export class NodeStore extends MessageStore {
@@ -40,18 +56,28 @@ export class NodeStore extends MessageStore {
   putDataset(d: Omit<DatasetRow, 'registeredAt'>): void {
     this.tx(() => {
       this.db
-        .prepare('INSERT OR REPLACE INTO datasets (name, path, options, rows, features, registered_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(d.name, d.path, d.options, d.rows, d.features, Date.now());
-      this.audit.append('admin', '', { action: 'dataset-registered', name: d.name, path: d.path, rows: d.rows, features: JSON.parse(d.features) as unknown });
+        .prepare('INSERT OR REPLACE INTO datasets (name, path, options, rows, features, registered_at, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(d.name, d.path, d.options, d.rows, d.features, Date.now(), d.sha256);
+      this.audit.append('admin', '', { action: 'dataset-registered', name: d.name, path: d.path, rows: d.rows, features: JSON.parse(d.features) as unknown, sha256: d.sha256 });
     });
+  }
+
+  /** The fingerprint job `job` pinned for `dataset`, pinning `sha256` if it has none yet. */
+  pinDataset(job: string, dataset: string, sha256: string): string {
+    this.db.prepare('INSERT OR IGNORE INTO job_datasets (job, dataset, sha256, pinned_at) VALUES (?, ?, ?, ?)').run(job, dataset, sha256, Date.now());
+    return (this.db.prepare('SELECT sha256 FROM job_datasets WHERE job = ? AND dataset = ?').get(job, dataset) as { sha256: string }).sha256;
+  }
+  /** The fingerprint job `job` pinned for `dataset`, if any. */
+  pinnedDataset(job: string, dataset: string): string | undefined {
+    return (this.db.prepare('SELECT sha256 FROM job_datasets WHERE job = ? AND dataset = ?').get(job, dataset) as { sha256: string } | undefined)?.sha256;
   }
   /** One registered dataset (a prepared statement: online scoring asks on every request). */
   dataset(name: string): DatasetRow | undefined {
-    this.datasetRow ??= this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets WHERE name = ?');
+    this.datasetRow ??= this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt, sha256 FROM datasets WHERE name = ?');
     return this.datasetRow.get(name) as DatasetRow | undefined;
   }
   datasets(): DatasetRow[] {
-    return this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt FROM datasets ORDER BY name').all() as DatasetRow[];
+    return this.db.prepare('SELECT name, path, options, rows, features, registered_at AS registeredAt, sha256 FROM datasets ORDER BY name').all() as DatasetRow[];
   }
 
   // Jobs.
@@ -67,6 +93,10 @@ export class NodeStore extends MessageStore {
   }
   job(id: string): JobRow | undefined {
     return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+  }
+  /** Jobs whose status is not one of `terminal` (their specs, without reading finished jobs' results). */
+  unfinishedJobs(terminal: readonly string[]): Pick<JobRow, 'id' | 'status' | 'stage'>[] {
+    return this.db.prepare(`SELECT id, status, stage FROM jobs WHERE status NOT IN (${terminal.map(() => '?').join(', ')}) ORDER BY created_at`).all(...terminal) as Pick<JobRow, 'id' | 'status' | 'stage'>[];
   }
   jobs(): JobRow[] {
     return this.db.prepare('SELECT id, spec, status, stage, progress, result, error, created_at AS createdAt, updated_at AS updatedAt FROM jobs ORDER BY created_at').all() as JobRow[];

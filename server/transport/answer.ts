@@ -4,6 +4,7 @@
  * are audited (group commit, before the reply leaves), and the reply passes the gate.
  */
 import { IndomainError } from '../../engine/errors.ts';
+import { checkIds, type NodeLimits } from '../limits.ts';
 import { decodeMessage, encodeMessage } from '../../protocols/codec.ts';
 import { messageSpec, type Envelope } from '../../protocols/message.ts';
 import { sha256Hex as sha256 } from '../signing.ts';
@@ -24,11 +25,14 @@ export async function answerSigned(
   x: Exchange,
   sender: string,
   bytes: Uint8Array,
+  limits: NodeLimits,
   handle: (body: RequestBody & Record<string, unknown>) => { body: Record<string, unknown>; recorded: Record<string, unknown> },
 ): Promise<Uint8Array> {
   const env = decodeMessage(bytes);
   // The declared request with its fields (`model` a string), for the job it names: the model's.
   const body = env.body as RequestBody & Record<string, unknown>;
+  // Bounded before anything reads, echoes or audits them: ids per request and id length.
+  if (body && typeof body === 'object' && body.ids !== undefined) checkIds(body.ids, limits);
   checkEnvelope(env, { protocol: x.protocol, type: x.request, job: body.model });
   const spec = messageSpec(env.protocol, env.type);
   // Roles from the model's job: the signer must be its guest (the bank), this node its host. An

@@ -4,10 +4,11 @@
  * its 202. A message already in the inbox (same job, protocol, type, round, sender and receiver
  * role) is acknowledged and ignored, so retries are harmless.
  */
-import { IndomainError } from '../../engine/errors.ts';
+import { IndomainError, isIndomainError } from '../../engine/errors.ts';
+import { sha256Hex } from '../signing.ts';
 import { decodeMessage } from '../../protocols/codec.ts';
 import { messageSpec, type Envelope } from '../../protocols/message.ts';
-import { isConsortium, nodeOfRole, parseAnySpec, type AnySpec } from '../jobs/spec.ts';
+import { isConsortium, nodeOfRole, parseAnySpec, TERMINAL, type AnySpec } from '../jobs/spec.ts';
 import type { NodeStore } from '../store/node-store.ts';
 import { messageKey } from './egress.ts';
 import type { Gate } from './gate.ts';
@@ -28,10 +29,45 @@ export interface InboxOptions {
 export class Inbox {
   constructor(private readonly o: InboxOptions) {}
 
-  /** Accept a verified request body from `sender`: check, store, schedule. */
+  /**
+   * Accept a verified request body from `sender`: check, store, schedule. A refused message is
+   * audited (`ingress-refused`: the signer, the message's declared identity, the code; never its
+   * body) and nothing of it is stored: no job, no approval, no inbox row.
+   */
   accept(sender: string, bytes: Uint8Array): { duplicate: boolean } {
-    const { store, gate } = this.o;
     const env = decodeMessage(bytes);
+    try {
+      return this.take(sender, bytes, env);
+    } catch (e) {
+      if (isIndomainError(e) && this.o.gate.mode === 'enforce') this.refused(sender, bytes, env, e);
+      throw e;
+    }
+  }
+
+  private refused(sender: string, bytes: Uint8Array, env: Envelope, e: IndomainError): void {
+    const { store } = this.o;
+    const cut = (v: unknown) => String(v).slice(0, 64);
+    // Recorded under the job only if the job is known here: a refused JobStart reserves nothing.
+    const known = typeof env.job === 'string' && env.job.length <= 64 && store.job(env.job) !== undefined;
+    store.tx(() =>
+      store.audit.append('ingress-refused', known ? env.job : '', {
+        peer: sender,
+        job: cut(env.job),
+        protocol: cut(env.protocol),
+        type: cut(env.type),
+        from: cut(env.from),
+        to: cut(env.to),
+        round: Number.isSafeInteger(env.round) ? env.round : -1,
+        code: e.code,
+        ...(e.location?.field !== undefined ? { field: cut(e.location.field) } : {}),
+        bytes: bytes.length,
+        sha256: sha256Hex(bytes),
+      }),
+    );
+  }
+
+  private take(sender: string, bytes: Uint8Array, env: Envelope): { duplicate: boolean } {
+    const { store, gate } = this.o;
     const spec = messageSpec(env.protocol, env.type);
     if (env.protocol === 'job' && env.type === 'JobStart') {
       if (typeof env.body.spec !== 'string') throw new IndomainError('SRV_BAD_REQUEST', 'JobStart carries no spec text', { field: 'spec' });
@@ -52,8 +88,12 @@ export class Inbox {
     }
     const meta = { protocol: env.protocol, type: env.type, round: env.round, privacy: spec.privacy };
     const fresh = store.receive(env.job, messageKey(env), sender, bytes, meta);
-    if (fresh && env.protocol === 'job' && env.type === 'JobCancel') store.updateJob(env.job, { status: 'cancelled' });
-    else if (fresh) this.o.pump(env.job);
+    const stop = env.protocol === 'job' && (env.type === 'JobCancel' || env.type === 'JobStopped');
+    // The coordinator stopped the job: terminal here (a job already over keeps its status).
+    if (fresh && stop && !TERMINAL.includes(store.job(env.job)?.status ?? '')) {
+      if (env.type === 'JobCancel') store.updateJob(env.job, { status: 'cancelled' });
+      else store.updateJob(env.job, { status: 'failed', error: JSON.stringify({ code: 'SRV_JOB_FAILED', message: 'the coordinator stopped the job', party: 'coordinator', cause: { code: env.body.code } }) });
+    } else if (fresh && !stop) this.o.pump(env.job);
     return { duplicate: !fresh };
   }
 

@@ -13,7 +13,7 @@ import { errorJson, IndomainError } from '../../engine/errors.ts';
 import { decodeMessage } from '../../protocols/codec.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import type { CoordinatorRun, JobFactory, NodeRun } from '../jobs/run.ts';
-import { isConsortium, parseAnySpec, parseJobSpec, roleKind, rolesOf } from '../jobs/spec.ts';
+import { isConsortium, parseAnySpec, roleKind, rolesOf, rolesOfJob, TERMINAL } from '../jobs/spec.ts';
 import { jobFailure } from '../messages.ts';
 import type { InboxRow, NodeStore } from '../store/node-store.ts';
 import type { NodeRole } from './peer.ts';
@@ -22,6 +22,8 @@ type Run = { kind: 'node'; job: NodeRun } | { kind: 'coordinator'; job: Coordina
 
 interface JobState {
   run: Run | undefined;
+  /** When this job last moved here: a message for it processed, or its recovery (ms). */
+  active: number;
   /** Highest inbox sequence number taken up. */
   lastSeq: number;
   deferred: InboxRow[];
@@ -61,19 +63,35 @@ export class JobRunner {
     return out;
   }
 
-  /** Rebuild every unfinished job by replaying its inbox. */
-  async recover(): Promise<void> {
-    for (const j of this.o.store.jobs()) {
-      if (j.status === 'completed' || j.status === 'failed' || j.status === 'cancelled') continue;
+  /**
+   * Coordinator jobs that made no progress for `limitMs` (nothing for them arrived and was taken
+   * up here: a peer down or refusing to go on); each fails with SRV_JOB_STALLED.
+   */
+  stalled(now: number, limitMs: number): string[] {
+    const out: string[] = [];
+    for (const [job, st] of this.jobs) {
+      if (st.run?.kind !== 'coordinator' || st.run.job.finished || now - st.active < limitMs) continue;
+      if (TERMINAL.includes(this.o.store.job(job)?.status ?? 'failed')) continue;
+      out.push(job);
+    }
+    return out;
+  }
+
+  /** Rebuild every unfinished job by replaying its inbox (terminal ones are left alone); how many. */
+  async recover(): Promise<number> {
+    let n = 0;
+    for (const j of this.o.store.unfinishedJobs(TERMINAL)) {
       this.o.log(`recovering job ${j.id} (${j.status}, stage ${j.stage || '-'})`);
+      n++;
       await this.pump(j.id);
     }
+    return n;
   }
 
   /** Process a job's inbox in order (serially per job). */
   pump(job: string): Promise<void> {
     let st = this.jobs.get(job);
-    if (!st) this.jobs.set(job, (st = { run: undefined, lastSeq: 0, deferred: [], chain: Promise.resolve() }));
+    if (!st) this.jobs.set(job, (st = { run: undefined, active: Date.now(), lastSeq: 0, deferred: [], chain: Promise.resolve() }));
     const state = st;
     state.chain = state.chain.then(() => this.drain(job, state)).catch((e: unknown) => this.fail(job, e));
     return state.chain;
@@ -81,7 +99,7 @@ export class JobRunner {
 
   private async drain(job: string, st: JobState): Promise<void> {
     const status = this.o.store.job(job)?.status;
-    if (status === 'failed' || status === 'cancelled' || status === 'completed') return;
+    if (TERMINAL.includes(status ?? '')) return;
     // What waited (an approval, a stage not started) may go now.
     await this.retryDeferred(job, st);
     for (;;) {
@@ -114,10 +132,11 @@ export class JobRunner {
       st.deferred.push(row);
       return false;
     }
+    st.active = Math.max(st.active, row.receivedAt);
     if (!row.processed) {
       this.o.enqueue(job, out, row.seq);
       this.updateStatus(job, st);
-    }
+    } else if (st.run?.kind === 'node' && st.run.job.finished) this.updateStatus(job, st); // a node's part finished before it was marked so (older databases)
     return true;
   }
 
@@ -157,7 +176,9 @@ export class JobRunner {
       });
     } else {
       const status = store.job(job)?.status;
-      store.updateJob(job, { status: status === 'awaiting-approval' && store.decision(job) !== 'approved' ? status : 'running', progress: JSON.stringify(run.job.summary) });
+      // A node whose part is over marks the job completed: terminal here, never replayed on restart.
+      const next = run.job.finished ? 'completed' : status === 'awaiting-approval' && store.decision(job) !== 'approved' ? status : 'running';
+      store.updateJob(job, { status: next, progress: JSON.stringify(run.job.summary) });
     }
   }
 
@@ -170,6 +191,19 @@ export class JobRunner {
     if (!row || row.status === 'failed') return;
     // A peer's failure is stored as it arrived: its code, stage and position, nothing else.
     store.updateJob(job, { status: 'failed', error: JSON.stringify(e instanceof PeerFailed ? e.report : err) });
+    // The coordinator tells every party (each marks the job failed: terminal, never replayed).
+    if (this.o.role === 'coordinator') {
+      const spec = parseAnySpec(row.spec);
+      const code = e instanceof PeerFailed ? 'SRV_JOB_FAILED' : err.code;
+      const envs = rolesOfJob(spec)
+        .filter((r) => r !== 'coordinator' && r !== 'arbiter')
+        .map((to): Envelope => ({ job, protocol: 'job', type: 'JobStopped', round: 0, from: 'coordinator', to, body: { code } }));
+      try {
+        this.o.enqueue(job, envs);
+      } catch {
+        /* refused at the gate: audited there */
+      }
+    }
     // A party node tells the coordinator, which fails the job for everyone watching it: with the
     // code, the stage and where (field, line, column), never the message (it may quote data).
     if (this.o.role !== 'coordinator') {

@@ -27,8 +27,8 @@ export const NODES: readonly { name: string; role: NodeRole }[] = [
   { name: 'bank-1', role: 'bank' },
 ];
 
-/** `unsafe`: TEST ONLY switches passed to every node (tests/attacks). */
-export async function injectNodes(unsafe?: NodeOptions['unsafe']): Promise<{ nodes: InjectNode[]; identities: Map<string, Identity>; close: () => Promise<void> }> {
+/** `unsafe`: TEST ONLY switches passed to every node (tests/attacks); `limits`: every node's limits. */
+export async function injectNodes(unsafe?: NodeOptions['unsafe'], limits?: NodeOptions['limits']): Promise<{ nodes: InjectNode[]; identities: Map<string, Identity>; close: () => Promise<void> }> {
   const dir = tempDir('indomain-inject-');
   const peers: PeersFile = { nodes: [] };
   const identities = new Map<string, Identity>();
@@ -43,7 +43,7 @@ export async function injectNodes(unsafe?: NodeOptions['unsafe']): Promise<{ nod
   writeFileSync(join(dir, 'peers.json'), JSON.stringify(peers));
   const nodes: InjectNode[] = [];
   for (const n of NODES) {
-    const made = await createNode({ role: n.role, name: n.name, data: join(dir, n.name), peers: join(dir, 'peers.json'), adminToken: INJECT_TOKEN, dataRoot: tempDir('indomain-inject-root-'), psiWorkers: 1, ...(unsafe ? { unsafe } : {}) });
+    const made = await createNode({ role: n.role, name: n.name, data: join(dir, n.name), peers: join(dir, 'peers.json'), adminToken: INJECT_TOKEN, dataRoot: tempDir('indomain-inject-root-'), psiWorkers: 1, ...(unsafe ? { unsafe } : {}), ...(limits ? { limits } : {}) });
     await made.app.ready();
     nodes.push({ name: n.name, role: n.role, app: made.app, close: made.close });
   }

@@ -121,6 +121,18 @@ describe('WOE and IV', () => {
     expect(w.woe[0]).toBeGreaterThan(0);
     expect(w.iv).toBeCloseTo((good[0]! - bad[0]!) * Math.log(good[0]! / bad[0]!) + (good[1]! - bad[1]!) * Math.log(good[1]! / bad[1]!), 12);
   });
+
+  it('are finite (0) when noised counts leave a feature with no events or only events', () => {
+    // Seen in a console lab run (800 loans, policy full): the bank's egress gate refused its
+    // BinPlan because a WOE was NaN after the label-privacy noise clipped every bin to 0 or to its rows.
+    for (const [e, t] of [[[0, 0], [15, 32]], [[14, 2], [14, 2]], [[11, 34, 1], [11, 34, 1]]] as const) {
+      const w = woeIv(e, t);
+      expect([...w.woe]).toEqual(t.map(() => 0));
+      expect(w.iv).toBe(0);
+    }
+    const partial = woeIv([0, 3.5], [15, 32]);
+    expect([...partial.woe].every(Number.isFinite)).toBe(true);
+  });
 });
 
 describe('selection', () => {

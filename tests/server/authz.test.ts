@@ -84,8 +84,8 @@ describe('authorisation registry', () => {
 
     const platform = node('platform');
     const bank = node('bank-a');
-    platform.putDataset({ name: 'p', path: join(dir, 'platform.csv'), options: JSON.stringify({ idColumn: 'id', idFormat: 'uscc' }), rows: 40, features: '["f"]' });
-    bank.putDataset({ name: 'l', path: join(dir, 'bank.csv'), options: JSON.stringify({ idColumn: 'id', labelColumn: 'y', idFormat: 'uscc' }), rows: 40, features: '["g"]' });
+    platform.putDataset({ name: 'p', path: join(dir, 'platform.csv'), options: JSON.stringify({ idColumn: 'id', idFormat: 'uscc' }), rows: 40, features: '["f"]', sha256: null });
+    bank.putDataset({ name: 'l', path: join(dir, 'bank.csv'), options: JSON.stringify({ idColumn: 'id', labelColumn: 'y', idFormat: 'uscc' }), rows: 40, features: '["g"]', sha256: null });
     const reg = new AuthorisationRegistry(platform);
     reg.importCsv(join(dir, 'auth.csv'));
     const spec = parseJobSpec({ id: 'j1', pipeline: 'lr', coordinator: 'c', guest: { node: 'bank-a', dataset: 'l' }, host: { node: 'platform', dataset: 'p' } });

@@ -28,7 +28,7 @@ describe('online federated scoring between bank and platform processes', () => {
   beforeAll(async () => {
     lab = await onlineLab(tempDir('indomain-scoring-'), 0, () => {});
     c = lab.cluster;
-  }, 180_000);
+  }, 400_000);
   afterAll(async () => {
     await c.stop();
   });
@@ -62,6 +62,18 @@ describe('online federated scoring between bank and platform processes', () => {
     await c.admin('platform', 'POST', '/v1/admin/authorisations', { uscc: stranger, bank: 'bank-1', purpose: 'pre-loan', valid_from: '2020-01-01', valid_to: '2030-01-01', source_ref: 'TEST' });
     expect(await score(stranger)).toMatchObject({ ok: false, code: 'SC_UNKNOWN_ENTERPRISE' });
     expect(await score(lab.requests[0]!.id, { loan_amount_10k: 'lots' })).toMatchObject({ ok: false, code: 'SRV_BAD_REQUEST' });
+  });
+
+  it('refuses a misspelt feature name (SC_BAD_FEATURE) and a number given as a string (no coercion), naming the field', async () => {
+    const req = lab.requests[1]!;
+    const [name, value] = Object.entries(req.features).find(([, v]) => typeof v === 'number')!;
+    expect((await score(req.id, req.features)).ok).toBe(true);
+    const misspelt = await score(req.id, { ...req.features, [`${name}x`]: value });
+    expect(misspelt).toMatchObject({ ok: false, code: 'SC_BAD_FEATURE' });
+    expect(misspelt.ok ? '' : misspelt.message).toContain(`field "features/${name}x"`);
+    const asText = await score(req.id, { ...req.features, [name]: String(value) });
+    expect(asText).toMatchObject({ ok: false, code: 'SRV_BAD_REQUEST' });
+    expect(asText.ok ? '' : asText.message).toContain(`body/features/${name}`);
   });
 
   it("batch-scores the bank's book: the job's points for authorised enterprises, a coded outcome for every other row", async () => {
