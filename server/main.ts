@@ -23,6 +23,7 @@ import { snapshotEvents } from './monitoring/snapshot.ts';
 import type { UnsafeAppOptions } from './plugins/context.ts';
 import { NodeRuntime, type RuntimeOptions } from './runtime.ts';
 import { NodeStore } from './store/node-store.ts';
+import { closeInterrupted } from './transport/exchange.ts';
 import { HttpClient } from './transport/http-client.ts';
 import { readPeers, type NodeRole } from './transport/peer.ts';
 
@@ -51,6 +52,8 @@ export interface NodeOptions {
   readonly psiWorkers?: number;
   readonly autoApprove?: boolean;
   readonly https?: { key: Buffer; cert: Buffer };
+  /** Interval between chain-head exchanges with the peers, ms (default 60 s; server/audit-heads.ts). */
+  readonly headIntervalMs?: number;
   /** TEST ONLY switches of {@link buildApp} and {@link NodeRuntime} for tests/attacks (never on the command line). */
   readonly unsafe?: UnsafeAppOptions & NonNullable<RuntimeOptions['unsafe']>;
 }
@@ -62,6 +65,8 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
   if (!o.adminToken || o.adminToken.length < 16) throw new IndomainError('CLI_BAD_ARGS', 'an admin token of at least 16 characters is required (INDOMAIN_ADMIN_TOKEN or --admin-token)');
   const store = new NodeStore(o.data);
   const identity = store.identity(o.name);
+  // Exchanges left open by a stop in the middle go on record as failed (server/transport/exchange.ts).
+  closeInterrupted(store);
   writeFileSync(join(o.data, 'identity.json'), JSON.stringify({ name: identity.name, role, publicKey: Buffer.from(identity.publicKey).toString('base64') }, null, 2));
   let dataRootDir = o.dataRoot;
   if (dataRootDir === undefined) mkdirSync((dataRootDir = join(o.data, 'datasets')), { recursive: true });
@@ -105,6 +110,7 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     unsafe: { ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}), ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}), ...(o.unsafe?.askUnauthorised ? { askUnauthorised: true } : {}), ...(o.unsafe?.peerBodyFirst ? { peerBodyFirst: true } : {}), ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}) },
     ...(o.https ? { https: o.https } : {}),
     ...(authz ? { authz } : {}),
+    ...(o.headIntervalMs !== undefined ? { headIntervalMs: o.headIntervalMs } : {}),
   });
   const close = async () => {
     runtime.stop();
@@ -131,11 +137,14 @@ export async function startNode(argv: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       'auto-approve': { type: 'boolean', default: false },
       'tls-cert': { type: 'string' },
+      'head-interval': { type: 'string' },
     },
     strict: true,
   });
   for (const k of ['role', 'name', 'port', 'data', 'peers'] as const) if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required`);
   if (Boolean(values['tls-key']) !== Boolean(values['tls-cert'])) throw new IndomainError('CLI_BAD_ARGS', '--tls-key and --tls-cert go together');
+  const headInterval = values['head-interval'] === undefined ? undefined : Number(values['head-interval']);
+  if (headInterval !== undefined && !(headInterval >= 1 && headInterval <= 86_400)) throw new IndomainError('CLI_BAD_ARGS', '--head-interval must be a number of seconds in 1..86400');
   const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
   const { app, runtime, close } = await createNode({
     role: values.role as NodeRole,
@@ -147,6 +156,7 @@ export async function startNode(argv: string[]): Promise<void> {
     psiWorkers: Number(values['psi-workers']),
     autoApprove: values['auto-approve']!,
     ...(https ? { https } : {}),
+    ...(headInterval !== undefined ? { headIntervalMs: headInterval * 1000 } : {}),
   });
   await app.listen({ port: Number(values.port), host: values.host! });
   process.stderr.write(`[${values.name}] listening on ${values.host}:${values.port}\n`);
