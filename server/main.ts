@@ -116,6 +116,8 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     runtime.stop();
     await app.close();
     await pool?.close();
+    // Exchanges still waiting for a reply end here: on record as failed, like after a crash.
+    closeInterrupted(store);
     store.close();
   };
   return { app, runtime, close };

@@ -46,6 +46,7 @@ const OPEN = 'open-exchange:';
  * `delivery-failed`, so its request and any reply the peer recorded are explained. Returns how many.
  */
 export function closeInterrupted(store: NodeStore): number {
+  store.flushNow();
   const rows = store.db.prepare("SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key").all(OPEN, OPEN.slice(0, -1) + ';') as { key: string; value: Buffer | string }[];
   if (rows.length === 0) return 0;
   store.tx(() => {
