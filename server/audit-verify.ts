@@ -21,7 +21,7 @@
  * Then it prints every job's leakage ledger: what each party received, by declared message type.
  */
 import { publicKeyObject, verifyWith } from './ed25519.ts';
-import { GENESIS, recordHash, type ChainHead } from './audit.ts';
+import { GENESIS, HEADS_JOB, recordHash, type ChainHead } from './audit.ts';
 import { loadChains, parseBody, type AnchorFile, type Finding, type Msg, type NodeChain, type VerifyResult } from './audit-chains.ts';
 import { buildLedger, checkAuthorisations } from './audit-ledger.ts';
 import './messages.ts';
@@ -40,14 +40,15 @@ export interface VerifyOptions {
   /** The regulator's anchor file (readAnchor). */
   readonly anchor?: AnchorFile;
   /**
-   * TEST ONLY (tests/server/audit-anchor.test.ts, the attack review): false skips the check of the
-   * heads peers recorded. No command-line flag sets it.
+   * TEST ONLY (tests/server/audit-anchor.test.ts, the attack review; no command-line flag sets it):
+   * the verifier as it was before anchoring. The records of head exchanges are passed over as if
+   * never made, no recorded head is checked, and an empty chain passes.
    */
-  readonly peerHeads?: boolean;
+  readonly legacy?: boolean;
 }
 
-function checkChain(c: NodeChain): Finding | undefined {
-  if (c.records.length === 0) return { node: c.name, seq: 0, kind: '-', problem: 'the audit chain is empty: nothing of this node can be verified (every node records its policy when it first starts)' };
+function checkChain(c: NodeChain, legacy: boolean): Finding | undefined {
+  if (c.records.length === 0 && !legacy) return { node: c.name, seq: 0, kind: '-', problem: 'the audit chain is empty: nothing of this node can be verified (every node records its policy when it first starts)' };
   if (!c.publicKey) return { node: c.name, seq: 0, kind: '-', problem: "the regulator's keys file has no key for this node: its records cannot be attributed" };
   const key = publicKeyObject(c.publicKey);
   const under = c.keySource === 'regulator' ? "the node's key in the regulator's keys file (signed by another key)" : `the key in ${c.keySource} beside the records`;
@@ -102,7 +103,7 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
   const findings: Finding[] = [];
   const chainFindings: Finding[] = [];
   for (const c of chains) {
-    const f = checkChain(c);
+    const f = checkChain(c, o.legacy === true);
     if (f) chainFindings.push(f);
   }
   findings.push(...chainFindings);
@@ -115,6 +116,7 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
     let policy: string[] | undefined;
     for (const r of c.records) {
       if (r.kind !== 'policy' && r.kind !== 'message-sent' && r.kind !== 'message-received' && r.kind !== 'delivery-failed') continue;
+      if (o.legacy && r.job === HEADS_JOB) continue;
       const b = parseBody(r);
       if (r.kind === 'policy') policy = Array.isArray(b.allowedClasses) ? (b.allowedClasses as string[]) : [];
       if (r.kind === 'delivery-failed') failed.add(`${c.name}|${String(b.key)}`);
@@ -127,7 +129,7 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
       } else {
         received.push(m);
         const h = b.head as ChainHead | undefined;
-        if (o.peerHeads !== false && h && typeof h === 'object' && typeof h.node === 'string' && Number.isSafeInteger(h.seq)) witnessed.push({ witness: c.name, seq: r.seq, head: h });
+        if (!o.legacy && h && typeof h === 'object' && typeof h.node === 'string' && Number.isSafeInteger(h.seq)) witnessed.push({ witness: c.name, seq: r.seq, head: h });
       }
     }
   }
