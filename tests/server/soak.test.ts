@@ -125,9 +125,11 @@ describe('soak: 10,000 online requests with a platform kill and a bank kill', ()
     // Each refusal is on the bank's record: a failed exchange that named that enterprise.
     const db = new Database(join(cluster.dataDir('bank-1'), 'node.db'), { readonly: true });
     const failedKeys = new Map<string, string>();
+    let interrupted = 0;
     for (const r of db.prepare("SELECT body FROM audit WHERE kind = 'delivery-failed'").all() as { body: string }[]) {
-      const b = JSON.parse(r.body) as { key: string; code: string };
+      const b = JSON.parse(r.body) as { key: string; code: string; reason: string };
       failedKeys.set(b.key, b.code);
+      if (/this node stopped/.test(b.reason)) interrupted++;
     }
     const failedIds = new Map<string, Set<string>>();
     for (const r of db.prepare("SELECT body FROM audit WHERE kind = 'message-sent' AND body LIKE '%\"type\":\"PartialScoreRequest\"%'").all() as { body: string }[]) {
@@ -141,8 +143,8 @@ describe('soak: 10,000 online requests with a platform kill and a bank kill', ()
       [
         '',
         `soak: ${REQUESTS} requests at concurrency ${CONCURRENCY} in ${soak.toFixed(1)} s (set-up ${setup.toFixed(1)} s; platform SIGKILLed after 3000 answers, bank-1 after 6500, each restarted)`,
-        `  answered 200: ${answered}; refused: ${refused.length} ${JSON.stringify(codes)}; connections cut by the bank's death and sent again: ${retried}`,
-        `  bank-1 recorded ${failedKeys.size} failed exchanges; verify --keys --anchor in ${verifySeconds.toFixed(1)} s: ${v.findings.length} findings, ${v.explained.failedDeliveries} failed deliveries explained, ${v.messages} messages matched, ${v.heads} heads checked`,
+        `  answered 200: ${answered}; refused: ${refused.length} ${JSON.stringify(codes)}; attempts that found the bank dead, sent again: ${retried}`,
+        `  bank-1 recorded ${failedKeys.size} failed exchanges (${interrupted} closed when it restarted); verify --keys --anchor in ${verifySeconds.toFixed(1)} s: ${v.findings.length} findings, ${v.explained.failedDeliveries} failed deliveries explained, ${v.messages} messages matched, ${v.heads} heads checked`,
       ].join('\n'),
     );
     expect(outcomes.length).toBe(REQUESTS);
