@@ -3,7 +3,8 @@
  * --peers PEERS.json [--data-root DIR]`, admin token from INDOMAIN_ADMIN_TOKEN (or --admin-token). Listens on
  * 127.0.0.1 unless --host says otherwise; recovers unfinished jobs from its database on start.
  * Admin requests read data files (datasets, authorisation imports) only under --data-root
- * (default DATA/datasets).
+ * (default DATA/datasets). --head-interval SECONDS: how often, while its chain grows, the node
+ * exchanges audit-chain heads with its peers (default 60; server/audit-heads.ts).
  * TLS: --tls-key KEY.pem --tls-cert CERT.pem serve HTTPS; peers then use https:// URLs (a private
  * CA's certificate goes in NODE_EXTRA_CA_CERTS so that nodes trust each other).
  */
