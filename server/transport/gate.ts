@@ -17,6 +17,10 @@
  * Arriving, a message must be a declared type with its declared fields, from a declared sender
  * role that the signing node plays in the job, to a declared receiver role this node plays.
  *
+ * Messages of no job (audit/ChainHead, server/audit-heads.ts) are declared from and to `node` and
+ * carry job `@heads`: leaving, they go only to the pinned node the caller contacts; arriving, they
+ * are checked against their declaration (the signature already names a pinned node).
+ *
  * `legacy` (TEST ONLY, for tests/attacks: never reachable from a job spec, an HTTP request or the
  * command line) is the gate as it was: declared type, fields and class leaving, no role check, and
  * nothing checked arriving.
