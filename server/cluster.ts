@@ -109,7 +109,9 @@ export class Cluster {
     // Node processes never outlive the process that started them (a test runner tearing down a
     // timed-out worker, a crashed lab): on exit, whatever is still running is killed.
     if (!this.exitHook) process.once('exit', (this.exitHook = () => this.killAll()));
-    const deadline = Date.now() + 30_000;
+    // A node that exits is reported at once; one that is merely slow (a loaded machine: tsx
+    // compiling every file at start took over 30 s at a load of 20 on 2 cores) gets 90 s.
+    const deadline = Date.now() + 90_000;
     for (;;) {
       if (p.exitCode !== null) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} exited with ${p.exitCode}; see ${join(this.dataDir(name), 'node.log')}`);
       try {
@@ -118,7 +120,7 @@ export class Cluster {
       } catch {
         /* not yet */
       }
-      if (Date.now() > deadline) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} did not start in 30 s`);
+      if (Date.now() > deadline) throw new IndomainError('SRV_PEER_UNREACHABLE', `node ${name} did not start in 90 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
