@@ -5,7 +5,8 @@
  * nothing unexplained, and every request is accounted for: answered 200, or refused with a code
  * that the bank recorded (a `delivery-failed` record of the exchange that named the enterprise).
  * A request whose connection the bank's death cut is sent again once the bank is back (a client's
- * retry: scoring changes nothing); a client refused with SRV_PEER_UNREACHABLE waits 50 ms.
+ * retry: scoring changes nothing); a client refused with SRV_PEER_UNREACHABLE backs off (50 ms,
+ * doubling to 1 s while refusals go on), as a front end would.
  */
 import { Agent, request } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -79,6 +80,7 @@ describe('soak: 10,000 online requests with a platform kill and a bank kill', ()
     const killed = { platform: false, bank: false };
     const t1 = Date.now();
     const worker = async () => {
+      let backoff = 50;
       for (;;) {
         const i = next++;
         if (i >= REQUESTS) return;
@@ -87,7 +89,10 @@ describe('soak: 10,000 online requests with a platform kill and a bank kill', ()
           try {
             const r = await post(agent, url, cluster.token, bodies[k]!);
             outcomes.push({ id: lab.requests[k]!.id, ...r });
-            if (r.code === 'SRV_PEER_UNREACHABLE') await new Promise((res) => setTimeout(res, 50));
+            if (r.code === 'SRV_PEER_UNREACHABLE') {
+              await new Promise((res) => setTimeout(res, backoff));
+              backoff = Math.min(1000, backoff * 2);
+            } else backoff = 50;
             break;
           } catch {
             // The bank's process is gone (killed, not yet back): send the same request again.
