@@ -82,9 +82,10 @@ export class Gate {
       return no(isIndomainError(e) ? e.message : 'undeclared');
     }
     if (!this.o.policy.allowedClasses.includes(m.privacy)) return no(`privacy class "${m.privacy}" is not allowed by this node's policy`);
-    if (env.job === HEADS_JOB || senders(m).includes('node')) return this.betweenNodes(env, m, toNode);
     const spec = this.jobSpec(env.job);
     if (this.mode === 'legacy') return toNode ?? (spec ? nodeOfRole(spec, env.to) : no('the job is unknown here'));
+    // A type declared between nodes inside a job is refused below: no job role is `node`.
+    if (env.job === HEADS_JOB) return this.betweenNodes(env, m, toNode);
     if (!spec) return no('the job is unknown here');
     if (!senders(m).includes(roleKind(env.from))) return no(`the sender role "${env.from}" is not a declared sender of this type`);
     const mine = rolesOf(spec, this.o.name);
@@ -113,8 +114,8 @@ export class Gate {
    */
   admit(env: Envelope, sender: string, spec = this.jobSpec(env.job)): void {
     const m = messageSpec(env.protocol, env.type);
-    if (env.job === HEADS_JOB || senders(m).includes('node')) {
-      if (env.job !== HEADS_JOB || env.from !== 'node' || env.to !== 'node' || !senders(m).includes('node')) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not a message between nodes`, { field: 'job' });
+    if (env.job === HEADS_JOB) {
+      if (env.from !== 'node' || env.to !== 'node' || !senders(m).includes('node')) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not a message between nodes`, { field: 'job' });
       validateBody(m, env.body, 'SRV_BAD_REQUEST');
       return;
     }
