@@ -9,6 +9,7 @@ import { cryptoRng } from '../engine/rng.ts';
 import { binaryMetrics } from '../models/metrics.ts';
 import { predictLogistic } from '../models/logistic.ts';
 import { scorecardPmml } from '../models/export/pmml.ts';
+import { writeReportFiles } from '../models/report-files.ts';
 import { scorecardSql } from '../models/export/sql.ts';
 import { SCORECARD_TRAINING, scorecardConfig, scorecardInMemory, type ScorecardRun } from '../protocols/scorecard/protocol.ts';
 import type { DisclosurePolicy } from '../protocols/scorecard/config.ts';
@@ -60,7 +61,8 @@ export async function scorecardBench(o: ScorecardBenchOptions): Promise<Record<s
     testFraction: o.testFraction,
   };
   if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));
-  if (o.report) writeFileSync(o.report, run.markdown);
+  // REPORT.md, with REPORT.html and figures/*.svg beside it.
+  if (o.report) writeReportFiles(o.report, r);
   if (o.pmml) writeFileSync(o.pmml, scorecardPmml(run.model));
   if (o.sql) writeFileSync(o.sql, scorecardSql(run.model));
   const g = run.guest;

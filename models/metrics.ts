@@ -84,3 +84,45 @@ export function binaryMetrics(p: ArrayLike<number>, labels: ArrayLike<number>): 
   const a = auc(p, labels);
   return { auc: a, ks: ks(p, labels), gini: 2 * a - 1, logLoss: logLoss(p, labels), n: p.length, events: counts(labels).pos };
 }
+
+/** A ROC curve as cumulative counts at its corners (see {@link rocCounts}). */
+export interface RocCounts {
+  /** Cumulative events (label 1) above each threshold. */
+  readonly events: number[];
+  /** Cumulative non-events above each threshold. */
+  readonly nonEvents: number[];
+}
+
+/**
+ * The ROC curve of a sample as cumulative counts, riskiest (highest score) first, starting at
+ * (0, 0): one point after each group of tied scores, keeping only the corners (a point between two
+ * steps of only events, or of only non-events, lies on a straight line and is dropped). Its
+ * trapezoid area is the AUC with ties ({@link auc}) and its largest |TPR − FPR| is the KS
+ * ({@link ks}), since both are linear along the dropped runs.
+ */
+export function rocCounts(scores: ArrayLike<number>, labels: ArrayLike<number>): RocCounts {
+  const idx = sortedIndex(scores).reverse();
+  const events = [0];
+  const nonEvents = [0];
+  let cp = 0;
+  let cn = 0;
+  let i = 0;
+  while (i < idx.length) {
+    const s = scores[idx[i]!]!;
+    while (i < idx.length && scores[idx[i]!] === s) {
+      if (labels[idx[i]!] === 1) cp++;
+      else cn++;
+      i++;
+    }
+    const k = events.length - 1;
+    // Drop the last point when it and the new one continue the same vertical or horizontal run.
+    if (k >= 1 && ((events[k] === events[k - 1] && cp === events[k]) || (nonEvents[k] === nonEvents[k - 1] && cn === nonEvents[k]))) {
+      events[k] = cp;
+      nonEvents[k] = cn;
+    } else {
+      events.push(cp);
+      nonEvents.push(cn);
+    }
+  }
+  return { events, nonEvents };
+}

@@ -6,9 +6,10 @@
  * training sample enters as aggregates only ({@link SampleSummary}, computed where its rows are),
  * the test sample as rows.
  */
-import { binaryMetrics, type BinaryMetrics } from './metrics.ts';
+import { binaryMetrics, rocCounts, type BinaryMetrics, type RocCounts } from './metrics.ts';
 import type { Dropped } from './selection.ts';
 import { stabilityTerm } from './stability.ts';
+import { safeId } from './chart-kit.ts';
 import { waldPValue, type Scaling } from './scorecard.ts';
 
 export interface SampleScores {
@@ -267,6 +268,12 @@ export interface ScorecardReport {
   readonly scaling: Scaling;
   readonly sample: { trainRows: number; testRows: number; trainEventRate: number; testEventRate: number };
   readonly discrimination: { train: BinaryMetrics; test: BinaryMetrics; testPointsAuc: number };
+  /**
+   * The test sample's ROC curve by predicted probability (its corners, as cumulative counts): the
+   * bank holds the test rows. The training sample's curve is drawn from its deciles only, the
+   * aggregates the arbiter returns (models/charts.ts).
+   */
+  readonly curves: { test: RocCounts };
   readonly liftByDecile: { train: GainRow[]; test: GainRow[] };
   readonly liftByBand: { train: GainRow[]; test: GainRow[] };
   readonly calibration: { train: CalibrationRow[]; test: CalibrationRow[] };
@@ -312,6 +319,7 @@ export function buildReport(r: ReportInput): ScorecardReport {
       test: test.metrics,
       testPointsAuc: binaryMetrics(negPoints, r.test.labels).auc,
     },
+    curves: { test: rocCounts(r.test.prob, r.test.labels) },
     liftByDecile: { train: liftByDecile(r.train), test: liftByDecile(test) },
     liftByBand: { train: liftByBand(r.train, bands), test: liftByBand(test, bands) },
     calibration: { train: calibrationByBand(r.train, bands), test: calibrationByBand(test, bands) },
@@ -344,6 +352,15 @@ export function buildReport(r: ReportInput): ScorecardReport {
   };
 }
 
+/**
+ * The id of characteristic k's WOE figure (models/chart-model.ts): `woe-<name>` (names carry their
+ * party, `guest_x1`), file-safe, with k added when the name had to be changed to be.
+ */
+export function woeFigureId(c: { readonly name: string }, k: number): string {
+  const safe = safeId(c.name);
+  return safe === c.name ? `woe-${safe}` : `woe-${safe}-${k}`;
+}
+
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '—');
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -359,9 +376,16 @@ function gainMarkdown(rows: readonly GainRow[], first: string): string {
   );
 }
 
-export function reportMarkdown(r: ScorecardReport): string {
+/**
+ * The report in Markdown. `figure`, when given, returns the Markdown of the figure with that id
+ * (models/charts.ts: an image line, see models/report-files.ts), placed after the table it draws.
+ */
+export function reportMarkdown(r: ScorecardReport, figure?: (id: string) => string): string {
   const d = r.discrimination;
   const out: string[] = [];
+  const fig = (...ids: string[]) => {
+    if (figure) for (const id of ids) out.push(figure(id), '');
+  };
   out.push('# Scorecard validation report', '');
   out.push(
     `Generated ${r.generated}. Scaling: ${r.scaling.baseScore} points at odds ${r.scaling.baseOdds}:1, PDO ${r.scaling.pdo}. ` +
@@ -382,8 +406,11 @@ export function reportMarkdown(r: ScorecardReport): string {
     `Test AUC of the integer points: ${f4(d.testPointsAuc)}.`,
     '',
   );
+  fig('roc', 'ks');
   out.push('## Lift and gain by decile (test, riskiest first)', '', gainMarkdown(r.liftByDecile.test, 'decile'), '');
+  fig('lift', 'gain');
   out.push('## Lift and gain by score band (test, riskiest first)', '', gainMarkdown(r.liftByBand.test, 'band'), '');
+  fig('score-distribution');
   out.push('## Calibration by score band', '');
   out.push(
     table(
@@ -395,9 +422,12 @@ export function reportMarkdown(r: ScorecardReport): string {
     ),
     '',
   );
+  fig('calibration');
   out.push(`## Stability`, '', `Score population stability index, PSI (stability), train → test: ${f4(r.stability.score.stability)}.`, '');
   out.push(table(['band', 'train share', 'test share', 'PSI (stability) term'], r.stability.score.bands.map((b) => [b.band, pct(b.trainShare), pct(b.testShare), f4(b.contribution)])), '');
+  fig('score-stability');
   out.push(table(['feature', 'party', 'PSI (stability)', 'CSI (points)'], r.stability.characteristics.map((c) => [c.feature, c.party, f4(c.stability), c.csi.toFixed(2)])), '');
+  fig('characteristic-stability');
   out.push('## Coefficients', '');
   out.push(
     table(
@@ -406,8 +436,9 @@ export function reportMarkdown(r: ScorecardReport): string {
     ),
     '',
   );
+  fig('coefficients');
   out.push('## Information value', '');
-  for (const c of r.ivTable) {
+  for (const [k, c] of r.ivTable.entries()) {
     out.push(`### ${c.name} (${c.party}, IV ${f4(c.iv)}${c.modelIv !== c.iv ? `, model IV ${f4(c.modelIv)}` : ''}${c.kept ? '' : ', dropped'})`, '');
     out.push(`Model WOE: ${c.woeUsed}.`, '');
     out.push(
@@ -417,6 +448,7 @@ export function reportMarkdown(r: ScorecardReport): string {
       ),
       '',
     );
+    fig(woeFigureId(c, k));
   }
   out.push('## Feature selection', '');
   out.push(r.selection.length ? table(['feature', 'party', 'step', 'reason'], r.selection.map((s) => [s.feature, s.party, s.step, s.reason])) : 'No feature was dropped.', '');

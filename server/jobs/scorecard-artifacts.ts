@@ -1,7 +1,11 @@
-/** The bank's deliverables of a scorecard job, in its own data directory: report, model, PMML, SQL, scores. */
+/**
+ * The bank's deliverables of a scorecard job, in its own data directory: report (JSON, Markdown,
+ * standalone HTML, figures as SVG), model, PMML, SQL, scores.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scorecardPmml } from '../../models/export/pmml.ts';
+import { writeReportFiles } from '../../models/report-files.ts';
 import { scorecardSql } from '../../models/export/sql.ts';
 import { assembleScorecard, disclosures, scorecardConfig, type ScorecardGuest } from '../../protocols/scorecard/protocol.ts';
 import { metaOfKey } from '../messages.ts';
@@ -20,7 +24,7 @@ export function writeScorecard(store: NodeStore, spec: JobSpec, role: string, g:
   const dir = join(store.dir, 'jobs', job);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'report.json'), JSON.stringify(a.report, null, 2));
-  writeFileSync(join(dir, 'report.md'), a.markdown);
+  writeReportFiles(join(dir, 'report.md'), a.report);
   writeFileSync(join(dir, 'model.json'), JSON.stringify(a.model, null, 2));
   writeFileSync(join(dir, 'scorecard.pmml'), scorecardPmml(a.model));
   writeFileSync(join(dir, 'scorecard.sql'), scorecardSql(a.model));

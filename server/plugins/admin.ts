@@ -3,7 +3,7 @@
  * `x-admin-token`), checked by this plugin's own unconditional onRequest hook: it covers exactly
  * the routes registered in it and its children, whatever the request text looked like
  * (`/v1/%61dmin/…`, absolute-form `http://x/v1/admin/…`), never by matching `req.url` (raw) against
- * a prefix while the router decodes and normalises (rule 13). Children: datasets, jobs,
+ * a prefix while the router decodes and normalises (rule 13). Children: datasets, jobs, reports,
  * authorisations (platform), scoring and monitoring (bank).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -13,6 +13,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import { authorisationsPlugin } from './authorisations.ts';
 import { datasetsPlugin } from './datasets.ts';
 import { jobsPlugin } from './jobs.ts';
+import { reportsPlugin } from './reports.ts';
 import { scoringPlugin } from './scoring.ts';
 
 export const adminPlugin: FastifyPluginAsyncTypebox = async (app) => {
@@ -35,6 +36,7 @@ export const adminPlugin: FastifyPluginAsyncTypebox = async (app) => {
   });
   await app.register(datasetsPlugin, { prefix: '/v1/admin/datasets' });
   await app.register(jobsPlugin, { prefix: '/v1/admin/jobs' });
+  await app.register(reportsPlugin, { prefix: '/v1/admin/jobs' });
   if (node.authz) await app.register(authorisationsPlugin, { prefix: '/v1/admin' });
   if (node.role === 'bank') await app.register(scoringPlugin);
 };
