@@ -6,15 +6,15 @@ import { parseArgs } from 'node:util';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { scorecardBench } from './scorecard.ts';
-import { vflBench } from './vfl.ts';
+import { vflBench, VFL_MODES, type VflMode } from './vfl.ts';
 import { vflScaleBench } from './vfl-scale.ts';
 import { scoringBench } from './scoring.ts';
 import { onlineBench } from './online.ts';
 import { consortiumBench } from './consortium.ts';
 
 const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
-const USAGE = `usage: npm run bench -- vfl ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
-       npm run bench -- vfl --uci UCI_Credit_Card.csv [--missing LIMIT_BAL:0.2] [--seed 42] [--json OUT.json]
+const USAGE = `usage: npm run bench -- vfl ${COMMON} [--mode three-party|two-party|both] [--json OUT.json] [--scores-out SCORES.csv]
+       npm run bench -- vfl --uci UCI_Credit_Card.csv [--missing LIMIT_BAL:0.2] [--mode …] [--seed 42] [--json OUT.json]
        npm run bench -- vfl-scale [--rows 30000,100000,300000] [--host-features 10,100,300]
                       [--event-rates 0.2,0.02] [--guest-features 5] [--json OUT.json]
        npm run bench -- online [--requests 10000] [--concurrency 64] [--port 7700] [--json OUT.json]
@@ -44,7 +44,15 @@ const OPTIONS = {
   policy: { type: 'string', default: 'full' },
   'guest-categorical': { type: 'string', default: '' },
   'host-categorical': { type: 'string', default: '' },
+  mode: { type: 'string' },
 } as const;
+
+/** `--mode` of the vfl suite: which protocol to time (three-party by default), or both side by side. */
+function vflMode(v: string | undefined): { mode?: VflMode } {
+  if (v === undefined) return {};
+  if (!(VFL_MODES as readonly string[]).includes(v)) throw new IndomainError('CLI_BAD_ARGS', `--mode must be one of ${VFL_MODES.join(', ')}, got "${v}"`);
+  return { mode: v as VflMode };
+}
 
 const SCORECARD_ONLY = ['pmml', 'sql', 'report', 'reasons-out', 'guest-categorical', 'host-categorical'] as const;
 
@@ -173,7 +181,7 @@ export async function benchMain(argv: string[]): Promise<void> {
       missing = { column, fraction };
     }
     const testFraction = Number(values['test-fraction']);
-    const result = await vflBench({ guest: '', host: '', id: 'ID', label: 'default.payment.next.month', seed: values.seed!, testFraction, uci: values.uci, ...(missing ? { missing } : {}), ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+    const result = await vflBench({ guest: '', host: '', id: 'ID', label: 'default.payment.next.month', seed: values.seed!, testFraction, uci: values.uci, ...vflMode(values.mode), ...(missing ? { missing } : {}), ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
     printVfl(result);
     return;
   }
@@ -188,9 +196,10 @@ export async function benchMain(argv: string[]): Promise<void> {
   const opt = <K extends keyof typeof values>(k: K, name: string) => (values[k] ? { [name]: values[k] } : {});
   if (suite === 'vfl') {
     for (const k of SCORECARD_ONLY) if (values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} belongs to the scorecard suite\n${USAGE}`);
-    printVfl(await vflBench({ ...common, ...opt('json', 'json'), ...opt('scores-out', 'scoresOut') }));
+    printVfl(await vflBench({ ...common, ...vflMode(values.mode), ...opt('json', 'json'), ...opt('scores-out', 'scoresOut') }));
     return;
   }
+  if (values.mode !== undefined) throw new IndomainError('CLI_BAD_ARGS', `--mode belongs to the vfl suite\n${USAGE}`);
   const policy = values.policy;
   if (policy !== 'full' && policy !== 'partial') throw new IndomainError('CLI_BAD_ARGS', `--policy must be full or partial, got "${policy}"`);
   const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
@@ -217,8 +226,16 @@ function printVfl(result: Record<string, unknown>): void {
   process.stdout.write(
     `federated AUC ${f.testAuc!.toFixed(4)} KS ${f.testKs!.toFixed(4)} in ${f.trainSeconds!.toFixed(2)} s (${f.iterations} iterations); ` +
       `centralised (same optimiser) AUC ${c.testAuc!.toFixed(4)} in ${c.trainSeconds!.toFixed(4)} s; ratio ${(f.trainSeconds! / c.trainSeconds!).toFixed(0)}×; ` +
-      `optimum (Newton) AUC ${n.testAuc!.toFixed(4)}, gap ${(f.testAuc! - n.testAuc!).toFixed(4)}, relative weight error ${n.relativeWeightError!.toExponential(2)}\n`,
+      `optimum (Newton) AUC ${n.testAuc!.toFixed(4)}, gap ${(f.testAuc! - n.testAuc!).toFixed(4)}, relative weight error ${n.relativeWeightError!.toExponential(2)} [${String(result.mode)}]\n`,
   );
+  const t = result.twoParty as Record<string, number> | undefined;
+  if (t) {
+    const r = result.ratios as Record<string, number>;
+    process.stdout.write(
+      `two-party AUC ${t.testAuc!.toFixed(4)} in ${t.trainSeconds!.toFixed(2)} s (${t.iterations} iterations): ${r.timeTwoPartyOverThreeParty!.toFixed(2)}× the three-party time, ` +
+        `AUC gap to the optimum ${r.aucTwoPartyMinusNewton!.toFixed(4)}, to three-party ${r.aucTwoPartyMinusThreeParty!.toFixed(4)}\n`,
+    );
+  }
 }
 
 /** Print a failure as its code and message (never a stack trace); exit status 1. */
