@@ -57,7 +57,7 @@ describe('anchored audit evidence: every tamper of issue 15 item 3, on real lab 
 
   beforeAll(async () => {
     const out = tempDir('indomain-anchor-lab-');
-    await runLab({ enterprises: 2000, banks: 2, loans: 600, overlap: 0.9, seed: 'anchor', out, serve: false, basePort: 0, log: () => {} });
+    await runLab({ enterprises: 2000, banks: 2, loans: 1000, overlap: 0.9, seed: 'anchor', out, serve: false, basePort: 0, log: () => {} });
     // The regulator keeps its keys and anchor itself: copied out of the lab's output before any tamper.
     regulator = tempDir('indomain-regulator-');
     cpSync(join(out, 'regulator'), regulator, { recursive: true });
