@@ -99,6 +99,11 @@ export const ERRORS = {
   SRV_CSRF: { status: 403, message: 'a console request that changes state lacks its CSRF token or comes from another origin' },
   AUTH_BAD_RECORD: { status: 400, message: 'an authorisation record is invalid' },
   AUTH_NOT_AUTHORISED: { status: 403, message: 'the enterprise has no valid authorisation for this bank and purpose' },
+  // Audit verification and anchoring (server/audit-*.ts).
+  AUDIT_UNREADABLE: { status: 422, message: "a node's audit records cannot be read" },
+  AUDIT_BAD_KEYS: { status: 400, message: "the regulator's keys file is invalid, or a head does not verify under it" },
+  AUDIT_BAD_ANCHOR: { status: 400, message: 'the anchor file is invalid' },
+  AUDIT_HEAD_REGRESSED: { status: 409, message: 'a chain head is behind or differs from one anchored before: records were removed or rewritten' },
   // Command line.
   CLI_BAD_ARGS: { status: 400, message: 'invalid command-line arguments' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -54,6 +54,8 @@ export interface AppOptions {
   readonly bodyLimit?: number;
   readonly https?: { key: string | Buffer; cert: string | Buffer };
   readonly logger?: boolean;
+  /** Interval between chain-head exchanges, ms (server/audit-heads.ts). */
+  readonly headIntervalMs?: number;
 }
 
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
@@ -95,6 +97,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     limits,
     authz: o.authz,
     unsafe: o.unsafe ?? {},
+    ...(o.headIntervalMs !== undefined ? { headIntervalMs: o.headIntervalMs } : {}),
   };
   app.decorate('node', context);
   const routeTable: FastifyInstance['routeTable'] = { all: [], admin: [], console: [] };
@@ -119,6 +122,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     role: o.role,
     publicKey: Buffer.from(o.identity.publicKey).toString('base64'),
   }));
+  // The chain's signed head, for the regulator's anchor (`indomain audit anchor --url`): public, as
+  // the identity is; it says how many records the chain holds, nothing of what they say.
+  const Head = Type.Object({ node: Type.String(), seq: Type.Integer(), at: Type.Integer(), hash: Type.String(), signature: Type.String() });
+  typed.get('/v1/audit/head', { schema: { summary: "This node's audit chain head: its last record's seq, time, hash and the node's signature", response: { 200: Head, ...errors } } }, async () =>
+    o.runtime.store.audit.committedHead(o.identity.name) ?? { node: o.identity.name, seq: 0, at: 0, hash: '', signature: '' },
+  );
 
   await app.register(peerPlugin);
   await app.register(adminPlugin);

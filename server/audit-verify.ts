@@ -1,106 +1,58 @@
 /**
- * `indomain audit verify DIR...`: offline verification of the nodes' audit chains, by anyone who
- * has the data directories and the pinned-peers file (a regulator, an auditor).
+ * `indomain audit verify [--keys KEYS.json] [--anchor ANCHOR.json] DIR...`: offline verification of
+ * the nodes' audit chains by a regulator or an auditor.
  *
  * It checks, and names the first record that fails:
- *   1. each chain is intact: consecutive sequence numbers, each record's hash recomputes and links
- *      to the previous one, and each is signed by its node's pinned Ed25519 key;
- *   2. the sender's and the receiver's records of every message agree (same key and SHA-256), in
- *      both directions, among the nodes given;
- *   3. every message a node sent had a privacy class its policy (as recorded in its chain) allowed;
- *   4. every enterprise the platform fed into a PSI had a valid authorisation for that bank and
- *      purpose at that moment, per the authorisation changes recorded earlier in its chain.
+ *   1. each chain is intact: not empty, consecutive sequence numbers, each record's hash recomputes
+ *      and links to the previous one, each signed by its node's key: the regulator's (`--keys`),
+ *      under which a record signed by any other key is a finding, or else one found beside the
+ *      records (then the result says loudly that it is unpinned);
+ *   2. every head recorded of a chain, by its peers (server/audit-heads.ts) and in the regulator's
+ *      anchor (`--anchor`, server/audit-anchor.ts), is signed by that node and is still in its chain
+ *      with the same hash: a chain cut at its tail, rolled back (alone or with every other) or
+ *      rewritten after its head was recorded elsewhere is caught;
+ *   3. the sender's and the receiver's records of every message agree (same key and SHA-256), in
+ *      both directions, among the nodes given; a request that its sender recorded as failed
+ *      (`delivery-failed`, with the code) explains a missing receiver's record, and the peer's
+ *      reply to it that never arrived;
+ *   4. every message a node sent had a privacy class its policy (as recorded in its chain) allowed;
+ *   5. every enterprise the platform fed into a PSI had a valid authorisation for that bank and
+ *      purpose at that moment (server/audit-ledger.ts).
  * Then it prints every job's leakage ledger: what each party received, by declared message type.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { publicKeyObject, verifyWith } from './ed25519.ts';
-import { GENESIS, recordHash, type AuditRecord } from './audit.ts';
-import { status, type Authorisation } from './authz.ts';
-import { messageSpec } from '../protocols/message.ts';
+import { GENESIS, HEADS_JOB, recordHash, type ChainHead } from './audit.ts';
+import { loadChains, parseBody, type AnchorFile, type Finding, type Msg, type NodeChain, type VerifyResult } from './audit-chains.ts';
+import { buildLedger, checkAuthorisations } from './audit-ledger.ts';
 import './messages.ts';
 import '../protocols/psi/messages.ts';
 import '../protocols/vfl-lr/messages.ts';
 import '../protocols/scorecard/messages.ts';
 import '../protocols/secagg/messages.ts';
 
-export interface NodeChain {
-  name: string;
-  dir: string;
-  publicKey: Uint8Array;
-  pinned: boolean;
-  records: AuditRecord[];
+export type { Finding, LedgerEntry, NodeChain, VerifyResult } from './audit-chains.ts';
+export { loadChains } from './audit-chains.ts';
+export { formatVerify } from './audit-ledger.ts';
+
+export interface VerifyOptions {
+  /** The regulator's keys (server/audit-chains.ts readKeys): the only keys used when given. */
+  readonly keys?: ReadonlyMap<string, Uint8Array>;
+  /** The regulator's anchor file (readAnchor). */
+  readonly anchor?: AnchorFile;
+  /**
+   * TEST ONLY (tests/server/audit-anchor.test.ts, the attack review; no command-line flag sets it):
+   * the verifier as it was before anchoring. The records of head exchanges are passed over as if
+   * never made, no recorded head is checked, and an empty chain passes.
+   */
+  readonly legacy?: boolean;
 }
 
-export interface Finding {
-  node: string;
-  seq: number;
-  kind: string;
-  problem: string;
-}
-
-export interface LedgerEntry {
-  job: string;
-  receiver: string;
-  from: string;
-  type: string;
-  privacy: string;
-  count: number;
-  bytes: number;
-  discloses: string;
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  nodes: { name: string; records: number; pinned: boolean }[];
-  findings: Finding[];
-  ledger: LedgerEntry[];
-  psi: { job: string; bank: string; used: number; excluded: Record<string, number> }[];
-}
-
-/** Find node data directories (with node.db) and pinned keys (peers.json) under the given paths. */
-export function loadChains(paths: readonly string[]): NodeChain[] {
-  const dirs: { dir: string; peers?: string }[] = [];
-  for (const p0 of paths) {
-    const p = resolve(p0);
-    const candidates = [p, join(p, 'nodes')];
-    for (const c of candidates) {
-      if (existsSync(join(c, 'node.db'))) dirs.push({ dir: c, ...(existsSync(join(c, '..', 'peers.json')) ? { peers: join(c, '..', 'peers.json') } : {}) });
-      else if (existsSync(c) && existsSync(join(c, 'peers.json'))) {
-        for (const d of readdirSync(c, { withFileTypes: true })) {
-          if (d.isDirectory() && existsSync(join(c, d.name, 'node.db'))) dirs.push({ dir: join(c, d.name), peers: join(c, 'peers.json') });
-        }
-      }
-    }
-  }
-  const seen = new Set<string>();
-  const out: NodeChain[] = [];
-  for (const d of dirs) {
-    if (seen.has(d.dir)) continue;
-    seen.add(d.dir);
-    const identity = JSON.parse(readFileSync(join(d.dir, 'identity.json'), 'utf8')) as { name: string; publicKey: string };
-    let publicKey = new Uint8Array(Buffer.from(identity.publicKey, 'base64'));
-    let pinned = false;
-    if (d.peers) {
-      const peers = JSON.parse(readFileSync(d.peers, 'utf8')) as { nodes: { name: string; publicKey: string }[] };
-      const p = peers.nodes.find((n) => n.name === identity.name);
-      if (p) {
-        publicKey = new Uint8Array(Buffer.from(p.publicKey, 'base64'));
-        pinned = true;
-      }
-    }
-    const db = new Database(join(d.dir, 'node.db'), { readonly: true, fileMustExist: true });
-    const records = db.prepare('SELECT seq, at, kind, job, body, prev, hash, signature FROM audit ORDER BY seq').all() as AuditRecord[];
-    db.close();
-    out.push({ name: identity.name, dir: d.dir, publicKey, pinned, records });
-  }
-  return out;
-}
-
-function checkChain(c: NodeChain): Finding | undefined {
-  let prev = GENESIS;
+function checkChain(c: NodeChain, legacy: boolean): Finding | undefined {
+  if (c.records.length === 0 && !legacy) return { node: c.name, seq: 0, kind: '-', problem: 'the audit chain is empty: nothing of this node can be verified (every node records its policy when it first starts)' };
+  if (!c.publicKey) return { node: c.name, seq: 0, kind: '-', problem: "the regulator's keys file has no key for this node: its records cannot be attributed" };
   const key = publicKeyObject(c.publicKey);
+  const under = c.keySource === 'regulator' ? "the node's key in the regulator's keys file (signed by another key)" : `the key in ${c.keySource} beside the records`;
+  let prev = GENESIS;
   for (let i = 0; i < c.records.length; i++) {
     const r = c.records[i]!;
     const f = (problem: string): Finding => ({ node: c.name, seq: r.seq, kind: r.kind, problem });
@@ -109,128 +61,106 @@ function checkChain(c: NodeChain): Finding | undefined {
     if (recordHash(r.seq, r.at, r.kind, r.job, r.body, r.prev) !== r.hash) return f('hash does not match its contents (the record was altered)');
     // An unsigned record is covered by the next signed one (a group commit); the last must be signed.
     if (r.signature === '' && i === c.records.length - 1) return f('the last record is not signed (records after it were removed)');
-    if (r.signature !== '') {
-      const ok = verifyWith(Buffer.from(r.signature, 'base64'), Buffer.from(r.hash, 'hex'), key);
-      if (!ok) return f(`signature does not verify under ${c.pinned ? "the node's pinned key" : "the node's own identity file (no peers.json found)"}`);
-    }
+    if (r.signature !== '' && !verifyWith(Buffer.from(r.signature, 'base64'), Buffer.from(r.hash, 'hex'), key)) return f(`signature does not verify under ${under}`);
     prev = r.hash;
   }
   return undefined;
 }
 
-function parseBody(r: AuditRecord): Record<string, unknown> {
-  try {
-    const v = JSON.parse(r.body) as unknown;
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Every head recorded of a chain (`witness`: a peer's chain or the anchor) must be signed by its node
+ * and still be in its chain. One finding per witness and chain: the latest head that fails.
+ */
+function checkHeads(byName: ReadonlyMap<string, NodeChain>, witnessed: { witness: string; seq: number; head: ChainHead }[]): { findings: Finding[]; checked: number } {
+  const worst = new Map<string, Finding & { at: number }>();
+  let checked = 0;
+  for (const { witness, seq, head } of witnessed) {
+    const c = byName.get(head.node);
+    if (!c || !c.publicKey) continue;
+    checked++;
+    const who = witness === 'anchor' ? "the regulator's anchor" : `${witness} (its record #${seq})`;
+    let problem: string | undefined;
+    let at = head.seq;
+    const sigOk = head.signature !== '' && /^[0-9a-f]{64}$/.test(head.hash) && verifyWith(Buffer.from(head.signature, 'base64'), Buffer.from(head.hash, 'hex'), publicKeyObject(c.publicKey));
+    const r = c.records[head.seq - 1];
+    if (!sigOk) problem = `${who} holds a head #${head.seq} of this chain that is not signed by this node's key`;
+    else if (!r) {
+      problem = `${who} holds this chain's head #${head.seq} of ${iso(head.at)}, but the chain ends at #${c.records.length}: records were removed from its tail or it was rolled back`;
+      at = c.records.length;
+    } else if (r.hash !== head.hash) problem = `${who} holds this chain's head #${head.seq} of ${iso(head.at)} with another hash: the chain was rewritten from there back`;
+    if (!problem) continue;
+    const k = `${witness}|${head.node}`;
+    const prev = worst.get(k);
+    if (!prev || head.seq > prev.at) worst.set(k, { node: head.node, seq: at, kind: 'head', problem, at: head.seq });
   }
+  return { findings: [...worst.values()].map(({ at: _, ...f }) => f), checked };
 }
 
-interface Msg {
-  node: string;
-  seq: number;
-  peer: string;
-  key: string;
-  sha256: string;
-  privacy: string;
-  bytes: number;
-  job: string;
-  type: string;
-  protocol: string;
-}
-
-export function verifyAudit(paths: readonly string[]): VerifyResult {
-  const chains = loadChains(paths);
+export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): VerifyResult {
+  const chains = loadChains(paths, o.keys);
   const findings: Finding[] = [];
-  if (chains.length === 0) findings.push({ node: '-', seq: 0, kind: '-', problem: `no node data directory (node.db) under ${paths.join(', ')}` });
   const chainFindings: Finding[] = [];
   for (const c of chains) {
-    const f = checkChain(c);
+    const f = checkChain(c, o.legacy === true);
     if (f) chainFindings.push(f);
   }
   findings.push(...chainFindings);
-  const names = new Set(chains.map((c) => c.name));
+  const byName = new Map(chains.map((c) => [c.name, c]));
   const sent: Msg[] = [];
   const received: Msg[] = [];
+  const failed = new Set<string>();
+  const witnessed: { witness: string; seq: number; head: ChainHead }[] = [];
   for (const c of chains) {
     let policy: string[] | undefined;
     for (const r of c.records) {
+      if (r.kind !== 'policy' && r.kind !== 'message-sent' && r.kind !== 'message-received' && r.kind !== 'delivery-failed') continue;
+      if (o.legacy && r.job === HEADS_JOB) continue;
       const b = parseBody(r);
       if (r.kind === 'policy') policy = Array.isArray(b.allowedClasses) ? (b.allowedClasses as string[]) : [];
+      if (r.kind === 'delivery-failed') failed.add(`${c.name}|${String(b.key)}`);
       if (r.kind !== 'message-sent' && r.kind !== 'message-received') continue;
-      const m: Msg = {
-        node: c.name,
-        seq: r.seq,
-        peer: String(b.peer),
-        key: String(b.key),
-        sha256: String(b.sha256),
-        privacy: String(b.privacy),
-        bytes: Number(b.bytes),
-        job: r.job,
-        type: String(b.type),
-        protocol: String(b.protocol),
-      };
+      const m: Msg = { node: c.name, seq: r.seq, peer: String(b.peer), key: String(b.key), sha256: String(b.sha256), privacy: String(b.privacy), bytes: Number(b.bytes), job: r.job, type: String(b.type), protocol: String(b.protocol) };
       if (r.kind === 'message-sent') {
         sent.push(m);
         if (!policy) findings.push({ node: c.name, seq: r.seq, kind: r.kind, problem: 'a message was sent before any policy was recorded' });
         else if (!policy.includes(m.privacy)) findings.push({ node: c.name, seq: r.seq, kind: r.kind, problem: `privacy class "${m.privacy}" was not allowed by the node's policy (${policy.join(', ')})` });
-      } else received.push(m);
+      } else {
+        received.push(m);
+        const h = b.head as ChainHead | undefined;
+        if (!o.legacy && h && typeof h === 'object' && typeof h.node === 'string' && Number.isSafeInteger(h.seq)) witnessed.push({ witness: c.name, seq: r.seq, head: h });
+      }
     }
   }
+  const anchorNodes = new Set<string>();
+  for (const h of o.anchor?.heads ?? []) {
+    anchorNodes.add(h.node);
+    witnessed.push({ witness: 'anchor', seq: 0, head: h });
+  }
+  const heads = checkHeads(byName, witnessed);
+  findings.push(...heads.findings);
+  // Both records of every message, among the nodes given; a failure its sender recorded explains a gap.
   const index = (ms: Msg[]) => new Map(ms.map((m) => [`${m.node}|${m.peer}|${m.key}`, m]));
   const rx = index(received);
   const tx = index(sent);
+  let matched = 0;
+  let explained = 0;
   for (const m of sent) {
-    if (!names.has(m.peer)) continue;
+    if (!byName.has(m.peer)) continue;
     const other = rx.get(`${m.peer}|${m.node}|${m.key}`);
-    if (!other) findings.push({ node: m.node, seq: m.seq, kind: 'message-sent', problem: `${m.peer} has no record of receiving ${m.key}` });
-    else if (other.sha256 !== m.sha256) findings.push({ node: m.node, seq: m.seq, kind: 'message-sent', problem: `${m.peer} recorded different bytes for ${m.key}` });
+    if (other) {
+      matched++;
+      if (other.sha256 !== m.sha256) findings.push({ node: m.node, seq: m.seq, kind: 'message-sent', problem: `${m.peer} recorded different bytes for ${m.key}` });
+    } else if (failed.has(`${m.node}|${m.key}`) || (m.key.endsWith('|reply') && failed.has(`${m.peer}|${m.key.slice(0, -'|reply'.length)}`))) explained++;
+    else findings.push({ node: m.node, seq: m.seq, kind: 'message-sent', problem: `${m.peer} has no record of receiving ${m.key}` });
   }
   for (const m of received) {
-    if (!names.has(m.peer)) continue;
+    if (!byName.has(m.peer)) continue;
     if (!tx.get(`${m.peer}|${m.node}|${m.key}`)) findings.push({ node: m.node, seq: m.seq, kind: 'message-received', problem: `${m.peer} has no record of sending ${m.key}` });
   }
-  // Authorisations: rebuild the registry from the platform's chain, check every PSI input.
-  const psi: VerifyResult['psi'] = [];
-  for (const c of chains) {
-    const registry = new Map<string, Authorisation[]>();
-    const k = (uscc: string, bank: string, purpose: string) => `${uscc}|${bank}|${purpose}`;
-    for (const r of c.records) {
-      const b = parseBody(r);
-      if (r.kind === 'admin' && (b.action === 'authorisations-imported' || b.action === 'authorisation-granted')) {
-        for (const a of (Array.isArray(b.records) ? b.records : []) as Authorisation[]) {
-          const key = k(a.uscc, a.bank, a.purpose);
-          registry.set(key, [...(registry.get(key) ?? []), { ...a }]);
-        }
-      } else if (r.kind === 'admin' && b.action === 'authorisation-revoked') {
-        for (const a of registry.get(k(String(b.uscc), String(b.bank), String(b.purpose))) ?? []) if (a.revokedAt === null) a.revokedAt = Number(b.at);
-      } else if (r.kind === 'psi-input') {
-        const ids = (Array.isArray(b.ids) ? b.ids : []) as string[];
-        const bad = ids.find((id) => status(registry.get(k(id, String(b.bank), String(b.purpose))) ?? [], Number(b.at)) !== 'valid');
-        if (bad) findings.push({ node: c.name, seq: r.seq, kind: r.kind, problem: `enterprise ${bad} had no valid ${String(b.purpose)} authorisation for ${String(b.bank)} when job ${r.job} used it` });
-        psi.push({ job: r.job, bank: String(b.bank), used: ids.length, excluded: b.excluded as Record<string, number> });
-      }
-    }
-  }
-  // The leakage ledger: what each node received, per job and declared type.
-  const ledger = new Map<string, LedgerEntry>();
-  for (const m of received) {
-    const key = `${m.job}|${m.node}|${m.peer}|${m.protocol}/${m.type}`;
-    const e = ledger.get(key);
-    if (e) {
-      e.count++;
-      e.bytes += m.bytes;
-    } else {
-      let discloses = '(undeclared type)';
-      try {
-        discloses = messageSpec(m.protocol, m.type).discloses;
-      } catch {
-        /* stays marked */
-      }
-      ledger.set(key, { job: m.job, receiver: m.node, from: m.peer, type: `${m.protocol}/${m.type}`, privacy: m.privacy, count: 1, bytes: m.bytes, discloses });
-    }
-  }
+  const authz = checkAuthorisations(chains);
+  findings.push(...authz.findings);
   // Broken chains first (nothing else about that node can be trusted), then the rest by node and record.
   const chainBroken = new Set(chainFindings.map((f) => `${f.node}|${f.seq}`));
   findings.sort((a, b) => {
@@ -240,30 +170,14 @@ export function verifyAudit(paths: readonly string[]): VerifyResult {
   });
   return {
     ok: findings.length === 0,
-    nodes: chains.map((c) => ({ name: c.name, records: c.records.length, pinned: c.pinned })),
+    keys: o.keys ? 'regulator' : 'beside',
+    anchor: o.anchor ? { heads: o.anchor.heads.length, latest: Math.max(0, ...o.anchor.heads.map((h) => h.pulledAt)), unchecked: [...anchorNodes].filter((n) => !byName.has(n)).sort() } : undefined,
+    nodes: chains.map((c) => ({ name: c.name, records: c.records.length, pinned: c.pinned, keySource: c.keySource })),
     findings,
-    ledger: [...ledger.values()],
-    psi,
+    heads: heads.checked,
+    messages: matched,
+    explained: { failedDeliveries: explained },
+    ledger: buildLedger(received),
+    psi: authz.psi,
   };
-}
-
-export function formatVerify(r: VerifyResult): string {
-  const out: string[] = [];
-  out.push(`audit chains: ${r.nodes.map((n) => `${n.name} (${n.records} records${n.pinned ? ', pinned key' : ', key from identity.json'})`).join(', ')}`);
-  if (!r.ok) {
-    const f = r.findings[0]!;
-    out.push(`FAILED: ${f.node} record #${f.seq} (${f.kind}): ${f.problem}`);
-    if (r.findings.length > 1) out.push(`(${r.findings.length - 1} more findings)`);
-    return out.join('\n');
-  }
-  out.push('OK: every chain intact and signed; senders and receivers agree on every message; every message within its sender\'s policy; every enterprise used was authorised.');
-  const jobs = [...new Set(r.ledger.map((e) => e.job))].sort();
-  for (const job of jobs) {
-    out.push('', `job ${job}: leakage ledger`);
-    for (const p of r.psi.filter((x) => x.job === job)) out.push(`  platform PSI input for ${p.bank}: ${p.used} authorised enterprises (not valid then: ${JSON.stringify(p.excluded)})`);
-    for (const e of r.ledger.filter((x) => x.job === job)) {
-      out.push(`  ${e.receiver} ← ${e.from}  ${e.type} ×${e.count} [${e.privacy}, ${(e.bytes / 1e6).toFixed(2)} MB]: ${e.discloses}`);
-    }
-  }
-  return out.join('\n');
 }

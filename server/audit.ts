@@ -10,15 +10,34 @@
  * earlier ones through the hash chain, and their own signature field is empty. The chain's last
  * record is always signed. `body` is the record's canonical
  * JSON (keys sorted). Kinds: `message-sent`, `message-received`, `egress-blocked`, `ingress-refused`, `delivery-refused`,
- * `data-access`, `psi-input`, `admin`, `policy`.
+ * `delivery-failed` (a signed exchange this node started got no valid reply: the peer was down, it
+ * refused, or this node stopped first; with the code), `data-access`, `psi-input`, `admin`, `policy`.
+ *
+ * Anchoring (server/audit-heads.ts): a chain's head is its last record's seq, time, hash and
+ * signature. Nodes exchange heads (`audit/ChainHead`, job {@link HEADS_JOB}) and each records the
+ * other's in its own chain; the regulator pulls heads into its own anchor file
+ * (server/audit-anchor.ts). A chain later cut, rolled back or rewritten no longer holds a head
+ * that another chain or the anchor recorded.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Identity } from './signing.ts';
 
-export type AuditKind = 'message-sent' | 'message-received' | 'egress-blocked' | 'ingress-refused' | 'delivery-refused' | 'data-access' | 'psi-input' | 'admin' | 'policy';
+export type AuditKind = 'message-sent' | 'message-received' | 'egress-blocked' | 'ingress-refused' | 'delivery-refused' | 'delivery-failed' | 'data-access' | 'psi-input' | 'admin' | 'policy';
 
 export const GENESIS = '0'.repeat(64);
+
+/** The job field of the chain-head exchanges between nodes (not a job id: those cannot hold "@"). */
+export const HEADS_JOB = '@heads';
+
+/** A chain's head: its last record, as the node signed it. */
+export interface ChainHead {
+  node: string;
+  seq: number;
+  at: number;
+  hash: string;
+  signature: string;
+}
 
 export interface AuditRecord {
   seq: number;
@@ -107,6 +126,15 @@ export class AuditLog {
     this.insert.run(seq, at, kind, job, text, prev, hash, signature);
     return { seq, at, kind, job, body: text, prev, hash, signature };
   }
+
+  /** The committed, signed head of the chain (the last record of a group commit is always signed). */
+  committedHead(node: string): ChainHead | undefined {
+    this.headRow ??= this.db.prepare('SELECT seq, at, hash, signature FROM audit ORDER BY seq DESC LIMIT 1');
+    const r = this.headRow.get() as Omit<ChainHead, 'node'> | undefined;
+    return r && { node, ...r };
+  }
+
+  private headRow: import('better-sqlite3').Statement | undefined;
 
   records(kind?: AuditKind): AuditRecord[] {
     return (kind

@@ -7,7 +7,8 @@
  *   indomain job create SPEC.json --url COORDINATOR_URL      (admin token: INDOMAIN_ADMIN_TOKEN)
  *   indomain job status|report|cancel ID --url COORDINATOR_URL
  *   indomain bench <suite> …                                  (see benchmarks/cli.ts)
- *   indomain audit verify DIR...                              (lab output or node data directories)
+ *   indomain audit verify [--keys KEYS.json] [--anchor ANCHOR.json] DIR...   (lab output or node data directories)
+ *   indomain audit anchor --keys KEYS.json --out ANCHOR.json [--url NODE_URL]... [DIR...]
  *   indomain score MODEL ID [--features JSON] --url BANK_URL  (online federated scoring)
  *   indomain monitor MODEL DATASET --url BANK_URL [--drop 20] [--threshold 0.1]
  *   indomain alerts [MODEL] --url BANK_URL
@@ -20,7 +21,7 @@ import { IndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { benchMain, reportFailure } from '../benchmarks/cli.ts';
 import { MAIN_PATH, NODE_V8_FLAGS, startNode } from './main.ts';
-import { formatVerify, verifyAudit } from './audit-verify.ts';
+import { audit } from './audit-cli.ts';
 import { DEFAULT_LAB, runLab } from './lab/run.ts';
 import { serveRegulator } from './regulator.ts';
 
@@ -29,7 +30,8 @@ const USAGE = `usage: indomain lab [--serve] [--out DIR] [--enterprises N] [--ba
        indomain node --role platform|bank --name N --port P --data DIR --peers PEERS.json [--data-root DIR]
        indomain job create SPEC.json --url URL | job status|report|cancel ID --url URL
        indomain bench vfl|scorecard …
-       indomain audit verify DIR...
+       indomain audit verify [--keys KEYS.json] [--anchor ANCHOR.json] DIR...
+       indomain audit anchor --keys KEYS.json --out ANCHOR.json [--url NODE_URL]... [DIR...]
        indomain score MODEL ID [--features JSON] --url BANK_URL
        indomain monitor MODEL DATASET --url BANK_URL [--drop 20] [--threshold 0.1]
        indomain alerts [MODEL] --url BANK_URL
@@ -187,14 +189,8 @@ export async function main(argv: string[]): Promise<void> {
       await serveRegulator(args, (l) => process.stderr.write(`${l}\n`));
       return;
     }
-    case 'audit': {
-      const [action, ...dirs] = rest;
-      if (action !== 'verify' || dirs.length === 0) throw new IndomainError('CLI_BAD_ARGS', `usage: indomain audit verify DIR...`);
-      const r = verifyAudit(dirs);
-      process.stdout.write(formatVerify(r) + '\n');
-      if (!r.ok) process.exitCode = 1;
-      return;
-    }
+    case 'audit':
+      return audit(rest);
   }
   throw new IndomainError('CLI_BAD_ARGS', `unknown command "${cmd ?? ''}"\n${USAGE}`);
 }

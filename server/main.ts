@@ -3,7 +3,8 @@
  * --peers PEERS.json [--data-root DIR]`, admin token from INDOMAIN_ADMIN_TOKEN (or --admin-token). Listens on
  * 127.0.0.1 unless --host says otherwise; recovers unfinished jobs from its database on start.
  * Admin requests read data files (datasets, authorisation imports) only under --data-root
- * (default DATA/datasets).
+ * (default DATA/datasets). --head-interval SECONDS: how often, while its chain grows, the node
+ * exchanges audit-chain heads with its peers (default 60; server/audit-heads.ts).
  * TLS: --tls-key KEY.pem --tls-cert CERT.pem serve HTTPS; peers then use https:// URLs (a private
  * CA's certificate goes in NODE_EXTRA_CA_CERTS so that nodes trust each other).
  */
@@ -24,6 +25,7 @@ import type { UnsafeAppOptions } from './plugins/context.ts';
 import { NodeRuntime, type RuntimeOptions } from './runtime.ts';
 import { NodeStore } from './store/node-store.ts';
 import { nodeLimits, type NodeLimits } from './limits.ts';
+import { closeInterrupted } from './transport/exchange.ts';
 import { HttpClient } from './transport/http-client.ts';
 import { readPeers, type NodeRole } from './transport/peer.ts';
 
@@ -54,6 +56,8 @@ export interface NodeOptions {
   readonly https?: { key: Buffer; cert: Buffer };
   /** The node's limits (server/limits.ts; the defaults there for what is not given). */
   readonly limits?: Partial<NodeLimits>;
+  /** Interval between chain-head exchanges with the peers, ms (default 60 s; server/audit-heads.ts). */
+  readonly headIntervalMs?: number;
   /** TEST ONLY switches of {@link buildApp} and {@link NodeRuntime} for tests/attacks (never on the command line). */
   readonly unsafe?: UnsafeAppOptions & NonNullable<RuntimeOptions['unsafe']>;
 }
@@ -66,6 +70,8 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
   const limits = nodeLimits(o.limits);
   const store = new NodeStore(o.data);
   const identity = store.identity(o.name);
+  // Exchanges left open by a stop in the middle go on record as failed (server/transport/exchange.ts).
+  closeInterrupted(store);
   writeFileSync(join(o.data, 'identity.json'), JSON.stringify({ name: identity.name, role, publicKey: Buffer.from(identity.publicKey).toString('base64') }, null, 2));
   let dataRootDir = o.dataRoot;
   if (dataRootDir === undefined) mkdirSync((dataRootDir = join(o.data, 'datasets')), { recursive: true });
@@ -111,11 +117,14 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     unsafe: { ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}), ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}), ...(o.unsafe?.askUnauthorised ? { askUnauthorised: true } : {}), ...(o.unsafe?.peerBodyFirst ? { peerBodyFirst: true } : {}), ...(o.unsafe?.peerSignatureAfterBody ? { peerSignatureAfterBody: true } : {}), ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}), ...(o.unsafe?.consoleCsrf ? { consoleCsrf: o.unsafe.consoleCsrf } : {}) },
     ...(o.https ? { https: o.https } : {}),
     ...(authz ? { authz } : {}),
+    ...(o.headIntervalMs !== undefined ? { headIntervalMs: o.headIntervalMs } : {}),
   });
   const close = async () => {
     runtime.stop();
     await app.close();
     await pool?.close();
+    // Exchanges still waiting for a reply end here: on record as failed, like after a crash.
+    closeInterrupted(store);
     store.close();
   };
   return { app, runtime, close };
@@ -143,6 +152,7 @@ export async function startNode(argv: string[]): Promise<void> {
       'max-data-file-mb': { type: 'string' },
       'max-id-length': { type: 'string' },
       'max-ids': { type: 'string' },
+      'head-interval': { type: 'string' },
     },
     strict: true,
   });
@@ -166,6 +176,8 @@ export async function startNode(argv: string[]): Promise<void> {
       idsPerRequest: num('max-ids', 1),
     }).filter(([, v]) => v !== undefined),
   );
+  const headInterval = values['head-interval'] === undefined ? undefined : Number(values['head-interval']);
+  if (headInterval !== undefined && !(headInterval >= 1 && headInterval <= 86_400)) throw new IndomainError('CLI_BAD_ARGS', '--head-interval must be a number of seconds in 1..86400');
   const https = values['tls-key'] ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']!) } : undefined;
   const { app, runtime, close } = await createNode({
     role: values.role as NodeRole,
@@ -178,6 +190,7 @@ export async function startNode(argv: string[]): Promise<void> {
     autoApprove: values['auto-approve']!,
     limits,
     ...(https ? { https } : {}),
+    ...(headInterval !== undefined ? { headIntervalMs: headInterval * 1000 } : {}),
   });
   await app.listen({ port: Number(values.port), host: values.host! });
   process.stderr.write(`[${values.name}] listening on ${values.host}:${values.port}\n`);

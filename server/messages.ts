@@ -200,6 +200,21 @@ export const Grants = declareMessage({
     "the platform's records of the requesting bank's own authorisations for this purpose (enterprise, validity, revocation time or 0): what the bank obtained from the enterprises itself; nothing about other banks' authorisations",
 });
 
+/**
+ * A node's audit-chain head, to another pinned node (server/audit-heads.ts): the request carries
+ * the sender's head, the reply the receiver's; each records the other's in its own chain. Not part
+ * of any job (job `@heads`); sent and received by any node.
+ */
+export const ChainHeadMessage = declareMessage({
+  protocol: 'audit',
+  type: 'ChainHead',
+  from: 'node',
+  to: ['node'],
+  privacy: 'metadata',
+  fields: { node: 'string', seq: 'int', at: 'int', hash: 'string', signature: 'string' },
+  discloses: "the sender's audit chain head: how many records its chain holds, the time and SHA-256 of the last one and the sender's signature over it; nothing of what the records say",
+});
+
 /** Protocol, type and round of a message from its key (job|protocol|type|round|from|to). */
 export function metaOfKey(key: string): { protocol: string; type: string; round: number; privacy: string } {
   const [, protocol = '', type = '', round = '0'] = key.split('|');

@@ -8,6 +8,9 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
+import { csvRows } from '../../engine/csv.ts';
+import { anchorHeads } from '../audit-anchor.ts';
+import { readKeys } from '../audit-chains.ts';
 import { Cluster, type JobView } from '../cluster.ts';
 import { buildRegulatorApp } from '../regulator.ts';
 import { BANK_CATEGORICAL, BANK_FEATURES, DEFAULT_LAB, generateFollowUp, generateLab, LABEL, PLATFORM_CATEGORICAL, type LabOptions } from './generate.ts';
@@ -15,6 +18,7 @@ import { BANK_CATEGORICAL, BANK_FEATURES, DEFAULT_LAB, generateFollowUp, generat
 export interface LabRunOptions extends LabOptions {
   readonly out: string;
   readonly serve: boolean;
+  /** 0: every node on a port the operating system has free (tests). */
   readonly basePort: number;
   readonly log: (line: string) => void;
 }
@@ -80,9 +84,15 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
   const bankNames = data.banks.map((_, i) => `bank-${i + 1}`);
   const cluster = new Cluster(join(out, 'nodes'), [
     { name: 'coordinator', role: 'coordinator', port: o.basePort },
-    { name: 'platform', role: 'platform', port: o.basePort + 1, args: ['--auto-approve'] },
-    ...bankNames.map((name, i) => ({ name, role: 'bank' as const, port: o.basePort + 2 + i })),
+    { name: 'platform', role: 'platform', port: o.basePort && o.basePort + 1, args: ['--auto-approve'] },
+    ...bankNames.map((name, i) => ({ name, role: 'bank' as const, port: o.basePort && o.basePort + 2 + i })),
   ], { dataRoot: join(out, 'data') }); // where generateLab wrote the CSVs: the nodes read them from there
+  // The regulator admits each node by recording its public key in its own keys file (it keeps
+  // the file itself; the lab writes it under regulator/ to show the workflow).
+  const regulator = join(out, 'regulator');
+  mkdirSync(regulator, { recursive: true });
+  const pinned = JSON.parse(readFileSync(cluster.peersFile, 'utf8')) as { nodes: { name: string; role: string; publicKey: string }[] };
+  writeFileSync(join(regulator, 'keys.json'), JSON.stringify({ nodes: pinned.nodes.map(({ name, role, publicKey }) => ({ name, role, publicKey })) }, null, 2) + '\n');
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -145,7 +155,18 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
         artifacts: dest,
       });
     }
-    // The banks' consortium: one logistic regression over every bank's loans, by secure aggregation.
+    // Twelve months on: the platform refreshes its data, each bank monitors its book.
+    const later = generateFollowUp(data, o.seed);
+    await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: later.platform, idColumn: 'id', uscc: true });
+    for (const [i, b] of summary.banks.entries()) {
+      await cluster.admin(b.bank, 'POST', '/v1/admin/datasets', { name: 'book-t1', path: later.books[i], idColumn: 'id', labelColumn: LABEL, uscc: true });
+      const run = await cluster.admin<{ alerts: Record<string, number>; scoreStability: number; scored: number }>(b.bank, 'POST', '/v1/admin/monitor', { model: b.job, dataset: 'book-t1', dropPoints: 20 });
+      const listed = await cluster.admin<unknown[]>(b.bank, 'GET', `/v1/admin/alerts?model=${b.job}`);
+      b.monitoring = { scored: run.scored, scoreStability: run.scoreStability, alerts: run.alerts, listed: listed.length };
+      o.log(`  ${b.bank} monitoring: ${run.scored} rescored, score stability ${run.scoreStability.toFixed(4)}, alerts ${JSON.stringify(run.alerts)}`);
+    }
+    // The banks' consortium: one logistic regression over every bank's loans, by secure aggregation
+    // (bank data only: it runs after monitoring, whose platform refresh it does not use).
     {
       const id = 'consortium-lr';
       const threshold = bankNames.length;
@@ -170,16 +191,17 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
       summary.consortium = { job: id, banks: bankNames.length, threshold, iterations: r.iterations, converged: r.converged, rows: r.rows, seconds: (performance.now() - t) / 1000, perBank };
       o.log(`  consortium-lr over ${bankNames.length} banks (threshold ${threshold} of ${bankNames.length}${threshold === bankNames.length ? ': no dropout tolerance' : ''}): ${r.iterations} Newton steps, ${r.rows} rows`);
     }
-    // Twelve months on: the platform refreshes its data, each bank monitors its book.
-    const later = generateFollowUp(data, o.seed);
-    await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: later.platform, idColumn: 'id', uscc: true });
-    for (const [i, b] of summary.banks.entries()) {
-      await cluster.admin(b.bank, 'POST', '/v1/admin/datasets', { name: 'book-t1', path: later.books[i], idColumn: 'id', labelColumn: LABEL, uscc: true });
-      const run = await cluster.admin<{ alerts: Record<string, number>; scoreStability: number; scored: number }>(b.bank, 'POST', '/v1/admin/monitor', { model: b.job, dataset: 'book-t1', dropPoints: 20 });
-      const listed = await cluster.admin<unknown[]>(b.bank, 'GET', `/v1/admin/alerts?model=${b.job}`);
-      b.monitoring = { scored: run.scored, scoreStability: run.scoreStability, alerts: run.alerts, listed: listed.length };
-      o.log(`  ${b.bank} monitoring: ${run.scored} rescored, score stability ${run.scoreStability.toFixed(4)}, alerts ${JSON.stringify(run.alerts)}`);
+    // An enterprise withdraws its consent: the platform revokes its post-loan authorisation for bank-1.
+    const auth = csvRows(readFileSync(data.authorisations, 'utf8'));
+    const col = (n: string) => auth[0]!.indexOf(n);
+    const withdrawn = auth.slice(1).find((r) => r[col('bank')] === 'bank-1' && r[col('purpose')] === 'post-loan' && r[col('revoked_at')] === '');
+    if (withdrawn) {
+      await cluster.admin('platform', 'POST', '/v1/admin/authorisations/revoke', { uscc: withdrawn[col('uscc')], bank: 'bank-1', purpose: 'post-loan' });
+      o.log('  platform: 1 post-loan authorisation of bank-1 revoked (the enterprise withdrew its consent)');
     }
+    // The regulator pulls every node's signed chain head into its own anchor file.
+    const anchored = await anchorHeads({ keys: readKeys(join(regulator, 'keys.json')), out: join(regulator, 'anchor.json'), urls: cluster.nodes.map((n) => cluster.url(n.name)) });
+    o.log(`  regulator: anchored ${anchored.map((h) => `${h.node} #${h.seq}`).join(', ')} (verify: indomain audit verify --keys ${join(o.out, 'regulator', 'keys.json')} --anchor ${join(o.out, 'regulator', 'anchor.json')} ${o.out})`);
     summary.bytesByPair = bytesByPair(cluster);
     summary.seconds.total = (performance.now() - t0) / 1000;
     writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2));

@@ -62,6 +62,8 @@ export interface NodeContext {
   /** The platform's authorisation registry (platform nodes only). */
   readonly authz: AuthorisationRegistry | undefined;
   readonly unsafe: UnsafeAppOptions;
+  /** Interval between chain-head exchanges, ms (server/audit-heads.ts; default 60 s). */
+  readonly headIntervalMs?: number;
 }
 
 declare module 'fastify' {

@@ -11,16 +11,19 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { IndomainError } from '../../engine/errors.ts';
+import { ChainHeads } from '../audit-heads.ts';
 import { PlatformGrants } from '../grants.ts';
 import { PlatformMonitor } from '../monitoring/platform-monitor.ts';
 import { PlatformScorer } from '../scoring/platform-scorer.ts';
 import { HEADER, REPLY_SIGNATURE as REPLY_SIGNATURE_HEADER, RequestVerifier, signReply } from '../signing.ts';
-import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from '../transport/egress.ts';
+import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from '../transport/egress.ts';
 import { errors } from './schemas.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     verifier: RequestVerifier;
+    /** This node's chain-head exchanges with its peers (server/audit-heads.ts). */
+    chainHeads: ChainHeads;
   }
   interface FastifyRequest {
     /** The verified signer of a peer request. */
@@ -81,6 +84,18 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  // Chain heads, between any two pinned nodes: the sender's head in, this node's head out.
+  const heads = new ChainHeads({ name: node.identity.name, store: node.store, peers: node.peers, gate: node.runtime.gate, client: node.client, ...(node.headIntervalMs !== undefined ? { intervalMs: node.headIntervalMs } : {}) });
+  app.decorate('chainHeads', heads);
+  app.addHook('onReady', async () => heads.start());
+  app.addHook('onClose', async () => heads.stop());
+  const reply200 = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'the msgpack reply envelope' });
+  app.post(PEER_HEAD_PATH, { validatorCompiler: bytesOnly, schema: { summary: "A pinned node's audit chain head; the reply is this node's", ...msgpack, response: { 200: { description: 'the msgpack reply envelope', content: { 'application/msgpack': { schema: reply200 } } }, ...errors } } }, async (req, reply) => {
+    const out = await heads.answer(req.sender, req.body);
+    const nonce = String(req.headers[HEADER.nonce]);
+    return reply.status(200).header('content-type', 'application/msgpack').header(REPLY_SIGNATURE_HEADER, signReply(node.identity, PEER_HEAD_PATH, nonce, out)).send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+  });
+
   if (!node.authz) return;
   const gate = node.runtime.gate;
   const answerers = {
@@ -88,7 +103,6 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
     [PEER_MONITOR_PATH]: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises", a: new PlatformMonitor(node.store, node.authz, gate, node.limits) },
     [PEER_GRANTS_PATH]: { summary: "A bank's signed request for its own authorisation records (its copy, so that it names only authorised enterprises)", a: new PlatformGrants(node.store, node.authz, gate, node.limits) },
   };
-  const reply200 = Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'the msgpack reply envelope' });
   for (const [path, { summary, a }] of Object.entries(answerers)) {
     app.post(path, { validatorCompiler: bytesOnly, schema: { summary, ...msgpack, response: { 200: { description: 'the msgpack reply envelope', content: { 'application/msgpack': { schema: reply200 } } }, ...errors } } }, async (req, reply) => {
       const out = await a.answer(req.sender, req.body);

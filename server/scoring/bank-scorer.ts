@@ -127,7 +127,7 @@ export class BankScorer {
     const ids = batch.map((w) => w.id);
     // A fresh request id: two exchanges about the same enterprises have different records.
     const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose, ids } };
-    const reply = await this.client.exchange(platform, SCORE_EXCHANGE, request, { sent: { enterprises: ids, purpose }, overlapAudit: true });
+    const reply = await this.client.exchange(platform, SCORE_EXCHANGE, request, { sent: { enterprises: ids, purpose } });
     const r = reply.body as { points: Float64Array; maxPoints: number; outcomes: string[] };
     if (r.outcomes.length !== ids.length || r.points.length !== ids.length) throw new IndomainError('SRV_BAD_REQUEST', `${r.outcomes.length} outcomes for ${ids.length} enterprises`);
     if (!r.points.every(Number.isInteger)) throw new IndomainError('SRV_BAD_REQUEST', 'partial points must be integers', { field: 'points' });

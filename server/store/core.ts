@@ -45,6 +45,11 @@ export class CoreStore implements NonceStore {
     return this.db.transaction(f)();
   }
 
+  /** Commit the queued group-commit writes now (before the node records its last words and closes). */
+  flushNow(): void {
+    if (this.pendingWrites.length) this.flush();
+  }
+
   close(): void {
     if (this.pendingWrites.length) this.flush();
     if (this.syncTimer) clearTimeout(this.syncTimer);

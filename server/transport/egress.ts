@@ -27,6 +27,8 @@ export const MESSAGE_PATH = '/v1/messages';
 export const PEER_SCORE_PATH = '/v1/peer/score';
 export const PEER_MONITOR_PATH = '/v1/peer/monitor';
 export const PEER_GRANTS_PATH = '/v1/peer/grants';
+/** Chain heads between any two pinned nodes (server/audit-heads.ts). */
+export const PEER_HEAD_PATH = '/v1/peer/head';
 
 /** The dedupe key of a message: unique per message instance in every protocol. */
 export function messageKey(env: Envelope): string {

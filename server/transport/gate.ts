@@ -17,6 +17,10 @@
  * Arriving, a message must be a declared type with its declared fields, from a declared sender
  * role that the signing node plays in the job, to a declared receiver role this node plays.
  *
+ * Messages of no job (audit/ChainHead, server/audit-heads.ts) are declared from and to `node` and
+ * carry job `@heads`: leaving, they go only to the pinned node the caller contacts; arriving, they
+ * are checked against their declaration (the signature already names a pinned node).
+ *
  * `legacy` (TEST ONLY, for tests/attacks: never reachable from a job spec, an HTTP request or the
  * command line) is the gate as it was: declared type, fields and class leaving, no role check, and
  * nothing checked arriving.
@@ -24,6 +28,7 @@
 import { IndomainError, isIndomainError } from '../../engine/errors.ts';
 import { messageSpec, validateBody, type Envelope, type MessageSpec } from '../../protocols/message.ts';
 import { nodeOfRole, parseAnySpec, roleKind, rolesOf, rolesOfJob, type AnySpec } from '../jobs/spec.ts';
+import { HEADS_JOB } from '../audit.ts';
 import { LEGACY_FIELDS } from '../messages.ts';
 import type { NodeStore } from '../store/node-store.ts';
 import type { EgressPolicy, GateMode } from './egress.ts';
@@ -79,6 +84,8 @@ export class Gate {
     if (!this.o.policy.allowedClasses.includes(m.privacy)) return no(`privacy class "${m.privacy}" is not allowed by this node's policy`);
     const spec = this.jobSpec(env.job);
     if (this.mode === 'legacy') return toNode ?? (spec ? nodeOfRole(spec, env.to) : no('the job is unknown here'));
+    // A type declared between nodes inside a job is refused below: no job role is `node`.
+    if (env.job === HEADS_JOB) return this.betweenNodes(env, m, toNode);
     if (!spec) return no('the job is unknown here');
     if (!senders(m).includes(roleKind(env.from))) return no(`the sender role "${env.from}" is not a declared sender of this type`);
     const mine = rolesOf(spec, this.o.name);
@@ -92,11 +99,26 @@ export class Gate {
   }
 
   /**
+   * A message of no job (audit/ChainHead): declared from and to `node`, in job {@link HEADS_JOB},
+   * to the pinned node the caller contacts (the only way such a message leaves).
+   */
+  private betweenNodes(env: Envelope, m: MessageSpec, toNode: string | undefined): string | { reason: string } {
+    if (env.job !== HEADS_JOB || !senders(m).includes('node') || env.from !== 'node' || env.to !== 'node') return { reason: 'a message outside a job must be declared and sent between nodes, in job @heads' };
+    if (toNode === undefined || toNode === this.o.name) return { reason: 'a message between nodes goes to one other pinned node' };
+    return toNode;
+  }
+
+  /**
    * Check a message that arrived signed by `sender` against its declaration and the job spec
    * (`spec`, or the one stored here). Refusals are coded, with field names, never values.
    */
   admit(env: Envelope, sender: string, spec = this.jobSpec(env.job)): void {
     const m = messageSpec(env.protocol, env.type);
+    if (env.job === HEADS_JOB) {
+      if (env.from !== 'node' || env.to !== 'node' || !senders(m).includes('node')) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not a message between nodes`, { field: 'job' });
+      validateBody(m, env.body, 'SRV_BAD_REQUEST');
+      return;
+    }
     if (!spec) throw new IndomainError('SRV_NOT_FOUND', `job "${env.job}" is unknown here`);
     if (this.mode === 'enforce') {
       if (!senders(m).includes(roleKind(env.from))) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent by the ${env.from}`, { field: 'from' });

@@ -6,7 +6,7 @@ describe('error catalogue', () => {
   const codes = Object.keys(ERRORS);
   it('has unique, well-formed codes with an area prefix', () => {
     expect(new Set(codes).size).toBe(codes.length);
-    for (const c of codes) expect(c).toMatch(/^(DATA|PSI|HE|SECAGG|VFL|SC|SCORE|AUTH|SRV|CLI)_[A-Z_]+$/);
+    for (const c of codes) expect(c).toMatch(/^(DATA|PSI|HE|SECAGG|VFL|SC|SCORE|AUTH|AUDIT|SRV|CLI)_[A-Z_]+$/);
   });
   it('documents every code in docs/ERRORS.md and nothing else', () => {
     const doc = readFileSync(new URL('../../docs/ERRORS.md', import.meta.url), 'utf8');

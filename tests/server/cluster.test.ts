@@ -139,7 +139,9 @@ describe('three processes over HTTP', () => {
     const good = verifyAudit([c.dir]);
     expect(good.findings).toEqual([]);
     expect(good.ok).toBe(true);
-    expect(new Set(good.ledger.map((e) => e.job))).toEqual(new Set(['job-http', 'job-kill', 'job-cancel']));
+    // Every job's ledger, and the chain heads the nodes exchanged (no job).
+    expect(new Set(good.ledger.map((e) => e.job))).toEqual(new Set(['job-http', 'job-kill', 'job-cancel', '@heads']));
+    expect(good.heads).toBeGreaterThan(0);
     expect(good.psi.filter((p) => p.job !== 'job-cancel').map((p) => p.used)).toEqual([30000, 30000]);
     expect(good.nodes.every((n) => n.pinned)).toBe(true);
 

@@ -80,11 +80,15 @@ describe('egress guard', () => {
     const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
     const callers = files.filter((f) => /\.commit\(/.test(readFileSync(join(dir, f), 'utf8')));
     expect(callers).toEqual(['runtime.ts']);
-    // encodeMessage is called in three files only, each time right after the gate passed the same
+    // encodeMessage is called in four files only, each time right after the gate passed the same
     // envelope (or, in createJob and the consortium deadlines, for the coordinator's own inbox
     // records, which leave nothing).
     const encoders = files.filter((f) => /encodeMessage\(/.test(readFileSync(join(dir, f), 'utf8')));
-    expect(encoders.sort()).toEqual(['runtime.ts', 'transport/answer.ts', 'transport/exchange.ts']);
+    expect(encoders.sort()).toEqual(['audit-heads.ts', 'runtime.ts', 'transport/answer.ts', 'transport/exchange.ts']);
+    // The reply to a chain head (audit-heads.ts); its requests go through SignedClient.
+    const heads = readFileSync(join(dir, 'audit-heads.ts'), 'utf8');
+    expect(heads.match(/encodeMessage\(/g)).toHaveLength(1);
+    expect(heads).toMatch(/gate\.check\(reply, sender\);\n    const out = encodeMessage\(reply\);/);
     const runtime = readFileSync(join(dir, 'runtime.ts'), 'utf8');
     const enqueue = runtime.slice(runtime.indexOf('  enqueue('), runtime.indexOf('\n  }\n', runtime.indexOf('  enqueue(')));
     expect(enqueue).toMatch(/toNode: this\.gate\.check\(env\), bytes: encodeMessage\(env\)/);

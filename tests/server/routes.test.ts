@@ -12,7 +12,7 @@ import { MESSAGE_PATH } from '../../server/transport/egress.ts';
 import { INJECT_TOKEN, injectNodes, type InjectNode } from '../helpers/inject-nodes.ts';
 import type { Identity } from '../../server/signing.ts';
 
-const PUBLIC = new Set(['/v1/health', '/v1/identity', '/openapi.json']);
+const PUBLIC = new Set(['/v1/health', '/v1/identity', '/v1/audit/head', '/openapi.json']);
 
 /** A concrete path for a route pattern (`:id` → `j-1`), and spellings of it the router may still match. */
 function spellings(pattern: string): { kind: string; target: string }[] {
@@ -180,8 +180,11 @@ describe('routes, by inject', () => {
     expect(table('platform')).not.toContain('POST /v1/score');
     expect(table('platform')).not.toContain('POST /v1/admin/jobs');
     expect(table('bank')).toEqual(expect.arrayContaining(['POST /v1/score', 'POST /v1/admin/score-batch', 'POST /v1/admin/monitor', 'GET /v1/admin/alerts']));
-    expect(table('bank').filter((r) => r.includes('/v1/peer/') || r.includes('authorisations') || r.endsWith('/approve'))).toEqual([]);
+    // Every node exchanges chain heads with its peers and serves its own head; nothing else of the peer routes.
+    for (const role of ['platform', 'bank', 'coordinator']) expect(table(role)).toEqual(expect.arrayContaining(['POST /v1/peer/head', 'GET /v1/audit/head']));
+    const other = (r: string) => r !== 'POST /v1/peer/head';
+    expect(table('bank').filter((r) => other(r) && (r.includes('/v1/peer/') || r.includes('authorisations') || r.endsWith('/approve')))).toEqual([]);
     expect(table('coordinator')).toContain('POST /v1/admin/jobs');
-    expect(table('coordinator').filter((r) => r.includes('/v1/peer/') || r.includes('score') || r.includes('authorisations'))).toEqual([]);
+    expect(table('coordinator').filter((r) => other(r) && (r.includes('/v1/peer/') || r.includes('score') || r.includes('authorisations')))).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvRows } from '../../engine/csv.ts';
@@ -128,10 +129,25 @@ describe('online federated scoring between bank and platform processes', () => {
     expect(again.alerts['score-drop'] ?? 0).toBe(0);
   });
 
+  it('a request while the platform is down: a coded refusal and a delivery-failed record, not a finding', async () => {
+    const req = lab.requests[7]!;
+    await c.kill('platform', 'SIGKILL');
+    const r = await score(req.id, req.features);
+    expect(r).toMatchObject({ ok: false, code: 'SRV_PEER_UNREACHABLE' });
+    await c.start('platform');
+    expect((await score(req.id, req.features)).ok).toBe(true);
+    const db = new Database(join(c.dataDir('bank-1'), 'node.db'), { readonly: true });
+    const failed = db.prepare("SELECT body FROM audit WHERE kind = 'delivery-failed' ORDER BY seq DESC LIMIT 1").get() as { body: string };
+    db.close();
+    expect(JSON.parse(failed.body)).toMatchObject({ peer: 'platform', code: 'SRV_PEER_UNREACHABLE' });
+  }, 60_000);
+
   it('leaves audit chains that verify, scoring exchanges included', async () => {
     await c.stop();
     const r = verifyAudit([join(c.dir)]);
     expect(r.findings).toEqual([]);
+    // The request sent while the platform was down is explained by the bank's record of its failure.
+    expect(r.explained.failedDeliveries).toBeGreaterThanOrEqual(1);
     expect(r.ledger.some((e) => e.type === 'score/PartialScoreRequest' && e.receiver === 'platform')).toBe(true);
     expect(r.ledger.some((e) => e.type === 'score/PartialScores' && e.receiver === 'bank-1')).toBe(true);
   });

@@ -1,0 +1,92 @@
+/**
+ * The parts of `indomain audit verify` that read what the chains say rather than whether they are
+ * whole: every enterprise the platform fed into a PSI had a valid authorisation then (rebuilt from
+ * the authorisation changes recorded earlier in its chain); each job's leakage ledger (what each
+ * party received, by declared message type); and the printed result.
+ */
+import { messageSpec } from '../protocols/message.ts';
+import { HEADS_JOB } from './audit.ts';
+import { parseBody, type Finding, type LedgerEntry, type Msg, type NodeChain, type VerifyResult } from './audit-chains.ts';
+import { status, type Authorisation } from './authz.ts';
+
+
+/** Rebuild the registry from each chain's admin records and check every PSI input against it. */
+export function checkAuthorisations(chains: readonly NodeChain[]): { findings: Finding[]; psi: VerifyResult['psi'] } {
+  const findings: Finding[] = [];
+  const psi: VerifyResult['psi'] = [];
+  for (const c of chains) {
+    const registry = new Map<string, Authorisation[]>();
+    const k = (uscc: string, bank: string, purpose: string) => `${uscc}|${bank}|${purpose}`;
+    for (const r of c.records) {
+      if (r.kind !== 'admin' && r.kind !== 'psi-input') continue;
+      const b = parseBody(r);
+      if (r.kind === 'admin' && (b.action === 'authorisations-imported' || b.action === 'authorisation-granted')) {
+        for (const a of (Array.isArray(b.records) ? b.records : []) as Authorisation[]) {
+          const key = k(a.uscc, a.bank, a.purpose);
+          registry.set(key, [...(registry.get(key) ?? []), { ...a }]);
+        }
+      } else if (r.kind === 'admin' && b.action === 'authorisation-revoked') {
+        for (const a of registry.get(k(String(b.uscc), String(b.bank), String(b.purpose))) ?? []) if (a.revokedAt === null) a.revokedAt = Number(b.at);
+      } else if (r.kind === 'psi-input') {
+        const ids = (Array.isArray(b.ids) ? b.ids : []) as string[];
+        const bad = ids.find((id) => status(registry.get(k(id, String(b.bank), String(b.purpose))) ?? [], Number(b.at)) !== 'valid');
+        if (bad) findings.push({ node: c.name, seq: r.seq, kind: r.kind, problem: `enterprise ${bad} had no valid ${String(b.purpose)} authorisation for ${String(b.bank)} when job ${r.job} used it` });
+        psi.push({ job: r.job, bank: String(b.bank), used: ids.length, excluded: b.excluded as Record<string, number> });
+      }
+    }
+  }
+  return { findings, psi };
+}
+
+/** What each node received, per job and declared type. */
+export function buildLedger(received: readonly Msg[]): LedgerEntry[] {
+  const ledger = new Map<string, LedgerEntry>();
+  for (const m of received) {
+    const key = `${m.job}|${m.node}|${m.peer}|${m.protocol}/${m.type}`;
+    const e = ledger.get(key);
+    if (e) {
+      e.count++;
+      e.bytes += m.bytes;
+    } else {
+      let discloses = '(undeclared type)';
+      try {
+        discloses = messageSpec(m.protocol, m.type).discloses;
+      } catch {
+        /* stays marked */
+      }
+      ledger.set(key, { job: m.job, receiver: m.node, from: m.peer, type: `${m.protocol}/${m.type}`, privacy: m.privacy, count: 1, bytes: m.bytes, discloses });
+    }
+  }
+  return [...ledger.values()];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The printed result: what the verification rests on (loudly, when it is not the regulator's own), then findings or the ledgers. */
+export function formatVerify(r: VerifyResult): string {
+  const out: string[] = [];
+  if (r.keys === 'regulator') out.push(`keys: the regulator's keys file (${r.nodes.length} chains checked under it only)`);
+  else out.push("UNPINNED: no --keys. Each chain was checked under a key found beside the records (peers.json or identity.json), which whoever can rewrite the records can rewrite too: this does not show the records are the nodes' own.");
+  if (r.anchor) out.push(`anchor: ${r.anchor.heads} heads, the latest pulled ${r.anchor.latest ? iso(r.anchor.latest) : '-'}${r.anchor.unchecked.length ? `; not given here, so not checked: ${r.anchor.unchecked.join(', ')}` : ''}`);
+  else out.push('UNANCHORED: no --anchor. A chain cut at its tail, or every chain rolled back together, cannot be told from an intact one without the heads the regulator pulled earlier.');
+  out.push(`audit chains: ${r.nodes.map((n) => `${n.name} (${n.records} records, key from ${n.keySource === 'regulator' ? "the regulator's file" : n.keySource})`).join(', ')}`);
+  if (!r.ok) {
+    const f = r.findings[0]!;
+    out.push(`FAILED: ${f.node} record #${f.seq} (${f.kind}): ${f.problem}`);
+    if (r.findings.length > 1) out.push(`(${r.findings.length - 1} more findings)`);
+    return out.join('\n');
+  }
+  const failed = r.explained.failedDeliveries ? `; ${r.explained.failedDeliveries} failed deliveries, each recorded by its sender with its code (explained)` : '';
+  out.push(
+    `OK: every chain intact and signed; every head recorded by a peer${r.anchor ? ' or the anchor' : ''} still in its chain (${r.heads} checked); senders and receivers agree on all ${r.messages} messages${failed}; every message within its sender's policy; every enterprise used was authorised.`,
+  );
+  const jobs = [...new Set(r.ledger.map((e) => e.job))].sort();
+  for (const job of jobs) {
+    out.push('', job === HEADS_JOB ? 'chain heads exchanged between nodes (no job):' : `job ${job}: leakage ledger`);
+    for (const p of r.psi.filter((x) => x.job === job)) out.push(`  platform PSI input for ${p.bank}: ${p.used} authorised enterprises (not valid then: ${JSON.stringify(p.excluded)})`);
+    for (const e of r.ledger.filter((x) => x.job === job)) {
+      out.push(`  ${e.receiver} ← ${e.from}  ${e.type} ×${e.count} [${e.privacy}, ${(e.bytes / 1e6).toFixed(2)} MB]: ${e.discloses}`);
+    }
+  }
+  return out.join('\n');
+}
