@@ -45,6 +45,16 @@ export interface VerifyOptions {
    * never made, no recorded head is checked, and an empty chain passes.
    */
   readonly legacy?: boolean;
+  /**
+   * TEST ONLY (tests/attacks/audit-evidence.test.ts; no command-line flag sets it): pass over a node
+   * the keys file or the anchor names but no directory holds, and a node given twice.
+   */
+  readonly unsafeSkipMissingNodes?: boolean;
+  /**
+   * TEST ONLY (tests/attacks/audit-evidence.test.ts; no command-line flag sets it): take every head a
+   * peer recorded as it stands, however old it was when its node sent it.
+   */
+  readonly unsafeAcceptStaleHeads?: boolean;
 }
 
 function checkChain(c: NodeChain, legacy: boolean): Finding | undefined {
@@ -98,6 +108,35 @@ function checkHeads(byName: ReadonlyMap<string, NodeChain>, witnessed: { witness
   return { findings: [...worst.values()].map(({ at: _, ...f }) => f), checked };
 }
 
+/**
+ * A head a node sends a peer (audit/ChainHead) must be its head then, not an older one held back: it
+ * precedes the sender's own record of sending it, and is not behind the sender's record of the
+ * previous head message the same peer received from it the same way, in the sender's order (its
+ * requests to a peer are sequential, and the peer asks again only after its previous answer arrived). Otherwise a node
+ * could keep replaying an old head and rewrite everything after it at will.
+ */
+function checkHeadsFresh(headMsgs: readonly { m: Msg; head: ChainHead }[], tx: ReadonlyMap<string, Msg>): Finding[] {
+  const findings: Finding[] = [];
+  const last = new Map<string, number>();
+  const once = new Set<string>();
+  const mine = headMsgs.flatMap(({ m, head }) => {
+    const own = tx.get(`${m.peer}|${m.node}|${m.key}`);
+    // None: a finding already, the sender has no record of sending it. A chain given twice is a finding of its own.
+    if (!own || once.has(`${m.node}|${m.peer}|${m.key}`)) return [];
+    once.add(`${m.node}|${m.peer}|${m.key}`);
+    return [{ m, head, own }];
+  });
+  for (const { m, head, own } of mine.sort((a, b) => a.own.seq - b.own.seq)) {
+    const f = (problem: string) => findings.push({ node: m.peer, seq: own.seq, kind: 'head', problem });
+    const k = `${m.peer}|${m.node}|${m.key.endsWith('|reply') ? 'reply' : 'request'}`;
+    const prev = last.get(k);
+    if (head.seq >= own.seq) f(`sent ${m.node} its head #${head.seq} in record #${own.seq}: a head cannot be at or after the record of sending it`);
+    else if (prev !== undefined && head.seq < prev) f(`sent ${m.node} its head #${head.seq}, behind its own record #${prev} of sending ${m.node} an earlier head: an old head held back leaves the records after it unwitnessed`);
+    last.set(k, Math.max(prev ?? 0, own.seq));
+  }
+  return findings;
+}
+
 export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): VerifyResult {
   const chains = loadChains(paths, o.keys);
   const findings: Finding[] = [];
@@ -112,6 +151,7 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
   const received: Msg[] = [];
   const failed = new Set<string>();
   const witnessed: { witness: string; seq: number; head: ChainHead }[] = [];
+  const headMsgs: { m: Msg; head: ChainHead }[] = [];
   for (const c of chains) {
     let policy: string[] | undefined;
     for (const r of c.records) {
@@ -129,7 +169,10 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
       } else {
         received.push(m);
         const h = b.head as ChainHead | undefined;
-        if (!o.legacy && h && typeof h === 'object' && typeof h.node === 'string' && Number.isSafeInteger(h.seq)) witnessed.push({ witness: c.name, seq: r.seq, head: h });
+        if (!o.legacy && h && typeof h === 'object' && typeof h.node === 'string' && Number.isSafeInteger(h.seq)) {
+          witnessed.push({ witness: c.name, seq: r.seq, head: h });
+          if (m.protocol === 'audit' && m.type === 'ChainHead' && h.node === m.peer) headMsgs.push({ m, head: h });
+        }
       }
     }
   }
@@ -158,6 +201,15 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
   for (const m of received) {
     if (!byName.has(m.peer)) continue;
     if (!tx.get(`${m.peer}|${m.node}|${m.key}`)) findings.push({ node: m.node, seq: m.seq, kind: 'message-received', problem: `${m.peer} has no record of sending ${m.key}` });
+  }
+  if (!o.legacy && !o.unsafeAcceptStaleHeads) findings.push(...checkHeadsFresh(headMsgs, tx));
+  if (!o.unsafeSkipMissingNodes) {
+    // Every node the regulator knows of must be handed over, once: an absent one hides its chain and every message with it.
+    for (const n of [...new Set([...(o.keys?.keys() ?? []), ...anchorNodes])].sort()) {
+      if (!byName.has(n)) findings.push({ node: n, seq: 0, kind: '-', problem: `the regulator's ${o.keys?.has(n) ? 'keys file' : 'anchor'} names this node, but no directory given holds its chain: its records and every message with it went unchecked` });
+    }
+    const names = chains.map((c) => c.name);
+    for (const n of new Set(names.filter((x, i) => names.indexOf(x) !== i))) findings.push({ node: n, seq: 0, kind: '-', problem: `${names.filter((x) => x === n).length} directories given hold a chain of this node: only one can be its own` });
   }
   const authz = checkAuthorisations(chains);
   findings.push(...authz.findings);
