@@ -197,6 +197,9 @@ export interface LedgerEntry {
   privacy: string;
   count: number;
   bytes: number;
+  /** Sent to the receiver, which has no record of it: the sender or the receiver recorded the exchange as failed. */
+  unconfirmed: number;
+  unconfirmedBytes: number;
   discloses: string;
 }
 
@@ -224,6 +227,8 @@ export interface VerifyResult {
   findings: Finding[];
   /** Heads checked against their chains (recorded by peers, and in the anchor). */
   heads: number;
+  /** Per chain: its records and the newest of them a peer or the anchor recorded as its head (0: none). */
+  tails: { node: string; records: number; witnessed: number }[];
   /** Messages whose two records were matched (both sides given). */
   messages: number;
   /** Sent messages without a receiver's record that their sender recorded as failed. */

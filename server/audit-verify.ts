@@ -55,6 +55,12 @@ export interface VerifyOptions {
    * peer recorded as it stands, however old it was when its node sent it.
    */
   readonly unsafeAcceptStaleHeads?: boolean;
+  /**
+   * TEST ONLY (tests/attacks/audit-evidence.test.ts; no command-line flag sets it): the ledger as it
+   * was, of received records only (a message its receiver denies by recording the exchange as
+   * failed drops out of it).
+   */
+  readonly unsafeLedgerConfirmedOnly?: boolean;
 }
 
 function checkChain(c: NodeChain, legacy: boolean): Finding | undefined {
@@ -159,7 +165,7 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
       if (o.legacy && r.job === HEADS_JOB) continue;
       const b = parseBody(r);
       if (r.kind === 'policy') policy = Array.isArray(b.allowedClasses) ? (b.allowedClasses as string[]) : [];
-      if (r.kind === 'delivery-failed') failed.add(`${c.name}|${String(b.key)}`);
+      if (r.kind === 'delivery-failed') failed.add(`${c.name}|${String(b.peer)}|${String(b.key)}`);
       if (r.kind !== 'message-sent' && r.kind !== 'message-received') continue;
       const m: Msg = { node: c.name, seq: r.seq, peer: String(b.peer), key: String(b.key), sha256: String(b.sha256), privacy: String(b.privacy), bytes: Number(b.bytes), job: r.job, type: String(b.type), protocol: String(b.protocol) };
       if (r.kind === 'message-sent') {
@@ -182,6 +188,10 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
     witnessed.push({ witness: 'anchor', seq: 0, head: h });
   }
   const heads = checkHeads(byName, witnessed);
+  // What no peer and no anchor has seen yet: the only records a node could still rewrite unseen.
+  const newest = new Map<string, number>();
+  for (const { head } of witnessed) newest.set(head.node, Math.max(newest.get(head.node) ?? 0, head.seq));
+  const tails = chains.map((c) => ({ node: c.name, records: c.records.length, witnessed: Math.min(newest.get(c.name) ?? 0, c.records.length) }));
   findings.push(...heads.findings);
   // Both records of every message, among the nodes given; a failure its sender recorded explains a gap.
   const index = (ms: Msg[]) => new Map(ms.map((m) => [`${m.node}|${m.peer}|${m.key}`, m]));
@@ -189,13 +199,19 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
   const tx = index(sent);
   let matched = 0;
   let explained = 0;
+  const unconfirmed: Msg[] = [];
   for (const m of sent) {
     if (!byName.has(m.peer)) continue;
     const other = rx.get(`${m.peer}|${m.node}|${m.key}`);
     if (other) {
       matched++;
       if (other.sha256 !== m.sha256) findings.push({ node: m.node, seq: m.seq, kind: 'message-sent', problem: `${m.peer} recorded different bytes for ${m.key}` });
-    } else if (failed.has(`${m.node}|${m.key}`) || (m.key.endsWith('|reply') && failed.has(`${m.peer}|${m.key.slice(0, -'|reply'.length)}`))) explained++;
+    } else if (failed.has(`${m.node}|${m.peer}|${m.key}`) || (m.key.endsWith('|reply') && failed.has(`${m.peer}|${m.node}|${m.key.slice(0, -'|reply'.length)}`))) {
+      // Explained, not proven undelivered: a receiver that took it and then recorded the exchange as
+      // failed (or refused it after reading it) looks the same. The ledger lists it as possibly received.
+      explained++;
+      unconfirmed.push(m);
+    }
     else findings.push({ node: m.node, seq: m.seq, kind: 'message-sent', problem: `${m.peer} has no record of receiving ${m.key}` });
   }
   for (const m of received) {
@@ -227,9 +243,10 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
     nodes: chains.map((c) => ({ name: c.name, records: c.records.length, pinned: c.pinned, keySource: c.keySource })),
     findings,
     heads: heads.checked,
+    tails,
     messages: matched,
     explained: { failedDeliveries: explained },
-    ledger: buildLedger(received),
+    ledger: buildLedger(received, o.unsafeLedgerConfirmedOnly ? [] : unconfirmed),
     psi: authz.psi,
   };
 }

@@ -144,14 +144,16 @@ const cell = (v: VerifyResult) => (v.ok ? 'passes' : `caught (${v.findings.lengt
 describe('attack: the evidence handed to the regulator', () => {
   let honest: Run;
   let bad: Run;
+  let liar: Run;
   const figures: string[] = [];
 
   beforeAll(async () => {
     honest = await start();
     bad = await start();
-  }, 60_000);
+    liar = await start();
+  }, 90_000);
   afterAll(async () => {
-    for (const r of [honest, bad]) for (const c of r?.closes ?? []) await c();
+    for (const r of [honest, bad, liar]) for (const c of r?.closes ?? []) await c();
     console.log(['', 'audit evidence attacks (verify --keys --anchor):', ...figures].join('\n'));
   });
 
@@ -160,7 +162,7 @@ describe('attack: the evidence handed to the regulator', () => {
     await activity(honest, anchor);
     for (const c of honest.closes.splice(0)) await c();
     const on = verifyAudit([honest.dir], { keys: keysOf(honest), anchor: readAnchor(anchor) });
-    figures.push(`honest run (${on.nodes.map((n) => `${n.name} ${n.records}`).join(', ')} records; ${on.heads} heads checked): ${cell(on)}`);
+    figures.push(`honest run (${on.nodes.map((n) => `${n.name} ${n.records}`).join(', ')} records; ${on.heads} heads checked): ${cell(on)}; newest witnessed head: ${on.tails.map((t) => `${t.node} #${t.witnessed}/${t.records}`).join(', ')}`);
     expect(on.findings).toEqual([]);
     expect(on.heads).toBeGreaterThanOrEqual(8);
   }, 60_000);
@@ -187,6 +189,7 @@ describe('attack: the evidence handed to the regulator', () => {
       `held-back head: platform chain ${before} records, head sent to peers ${peerHeads.length}x and anchored: #${held.seq} (anchor #${anchored.seq}); revocation #${cutAt} erased, ${before - cutAt} records re-signed`,
       `  verifier as it was: ${cell(off)}`,
       `  with the freshness check: ${cell(on)}`,
+      `  newest witnessed head (now printed): ${on.tails.map((t) => `${t.node} #${t.witnessed}/${t.records}`).join(', ')}`,
     );
     expect(peerHeads.length).toBeGreaterThanOrEqual(4);
     expect(peerHeads.every((h) => h.seq === held.seq)).toBe(true);
@@ -195,6 +198,7 @@ describe('attack: the evidence handed to the regulator', () => {
     expect(off.ok).toBe(true);
     expect(on.ok).toBe(false);
     expect(on.findings.some((f) => f.node === 'platform' && f.kind === 'head' && /behind its own record/.test(f.problem))).toBe(true);
+    expect(on.tails.find((t) => t.node === 'platform')).toEqual({ node: 'platform', records: before - 1, witnessed: held.seq });
   }, 60_000);
 
   it("a node's directory left out, or given twice, is a finding", () => {
@@ -217,4 +221,39 @@ describe('attack: the evidence handed to the regulator', () => {
     expect(keysOnly.ok).toBe(false);
     expect(dup.findings).toContainEqual(expect.objectContaining({ node: 'platform', problem: expect.stringMatching(/2 directories/) }));
   });
+
+  it("a bank that takes the platform's reply and records the exchange as failed stays in the ledger", async () => {
+    await sleep(1500);
+    // The dishonest bank's process: the platform's replies it receives go on record as failed deliveries.
+    const audit = liar.stores.get('bank-a')!.audit;
+    const append = audit.append.bind(audit);
+    let denied = 0;
+    audit.append = (kind, job, body, at) => {
+      if (kind === 'message-received' && body.peer === 'platform' && String(body.key).endsWith('|reply')) {
+        denied++;
+        return append('delivery-failed', job, { peer: 'platform', key: String(body.key).slice(0, -'|reply'.length), code: 'SRV_PEER_UNREACHABLE', reason: 'platform: timed out' }, at);
+      }
+      return append(kind, job, body, at);
+    };
+    await liar.heads.get('bank-a')!.round();
+    await sleep(2500);
+    const anchor = join(liar.reg, 'anchor.json');
+    await anchorHeads({ keys: keysOf(liar), out: anchor, urls: [...liar.urls.values()] });
+    for (const c of liar.closes.splice(0)) await c();
+    const o = { keys: keysOf(liar), anchor: readAnchor(anchor) };
+    const off = verifyAudit([liar.dir], { ...o, unsafeLedgerConfirmedOnly: true });
+    const on = verifyAudit([liar.dir], o);
+    const entry = (v: VerifyResult) => v.ledger.find((e) => e.receiver === 'bank-a' && e.from === 'platform' && e.type === 'audit/ChainHead');
+    const platformReplies = records(join(liar.dir, 'platform')).filter((x) => x.kind === 'message-sent' && JSON.parse(x.body).peer === 'bank-a' && JSON.parse(x.body).key.endsWith('|reply')).length;
+    figures.push(
+      `bank-a denies ${denied} reply of the platform it received (delivery-failed instead): platform sent bank-a ${platformReplies} replies; verify ${cell(on)}, ${on.explained.failedDeliveries} explained`,
+      `  ledger bank-a ← platform audit/ChainHead as it was: ×${entry(off)?.count ?? 0} | now: ×${entry(on)?.count ?? 0} +${entry(on)?.unconfirmed ?? 0} not on bank-a's record`,
+    );
+    expect(denied).toBe(1);
+    // Not detectable (a reply lost on the way looks the same), so: explained, and still in the ledger.
+    expect(on.ok).toBe(true);
+    expect(on.explained.failedDeliveries).toBeGreaterThanOrEqual(1);
+    expect(entry(off)?.unconfirmed ?? 0).toBe(0);
+    expect(entry(on)!.unconfirmed).toBe(1);
+  }, 60_000);
 });
