@@ -16,6 +16,7 @@
  * The figures print; the defences are switched off only through VerifyOptions' test-only switches.
  */
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -255,5 +256,20 @@ describe('attack: the evidence handed to the regulator', () => {
     expect(on.explained.failedDeliveries).toBeGreaterThanOrEqual(1);
     expect(entry(off)?.unconfirmed ?? 0).toBe(0);
     expect(entry(on)!.unconfirmed).toBe(1);
+  }, 60_000);
+
+  it('a node.db whose audit table was rebuilt with a NULL signature: a coded error on the command line, never a pass', () => {
+    const copy = tempDir('indomain-audit-malformed-');
+    cpSync(honest.dir, copy, { recursive: true });
+    const db = new Database(join(copy, 'platform', 'node.db'));
+    // Whoever hands the file over chooses its schema: the NOT NULL constraints go with the old table.
+    db.exec('CREATE TABLE a2 AS SELECT * FROM audit; DROP TABLE audit; ALTER TABLE a2 RENAME TO audit; UPDATE audit SET signature = NULL WHERE seq = 3;');
+    db.close();
+    const cli = new URL('../../server/indomain.mjs', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [cli, 'audit', 'verify', '--keys', join(honest.reg, 'keys.json'), '--anchor', join(honest.reg, 'anchor.json'), copy], { encoding: 'utf8' });
+    figures.push(`platform node.db with a NULL signature (table rebuilt): exit ${r.status}, ${r.stderr.split('\n').find((l) => l.startsWith('error')) ?? '(no error line)'}`);
+    expect(r.status).toBe(1);
+    expect(r.stdout).not.toMatch(/^OK/m);
+    expect(r.stderr).toMatch(/^error AUDIT_UNREADABLE: .*node\.db.*audit\.signature/m);
   }, 60_000);
 });
