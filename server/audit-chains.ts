@@ -217,6 +217,8 @@ export interface LedgerEntry {
 export interface Msg {
   node: string;
   seq: number;
+  /** The record's time, by its node's clock. */
+  at: number;
   peer: string;
   key: string;
   sha256: string;

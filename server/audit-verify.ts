@@ -143,6 +143,33 @@ function checkHeadsFresh(headMsgs: readonly { m: Msg; head: ChainHead }[], tx: R
   return findings;
 }
 
+/** Clocks of the regulator and the nodes may differ by this much (ms) for {@link checkAnchorFresh}. */
+export const ANCHOR_CLOCK_SKEW_MS = 2000;
+
+/**
+ * A head the regulator pulled from a node (which answers for itself) must not be behind its own record
+ * of an exchange message it sent that its peer had already received, by the peer's clock, before the
+ * pull: a node writes that record before the message leaves, so its head then held it. Otherwise the node
+ * served an old head and keeps the records after it unwitnessed.
+ */
+function checkAnchorFresh(anchor: AnchorFile, sent: readonly Msg[], rx: ReadonlyMap<string, Msg>): Finding[] {
+  const findings: Finding[] = [];
+  for (const h of anchor.heads) {
+    let worst: { m: Msg; other: Msg } | undefined;
+    for (const m of sent) {
+      // Exchanges only (a request, `job|protocol|digest`, or its reply): recorded before they leave. A
+      // job's messages are recorded when the peer has accepted them, after its record.
+      if (m.node !== h.node || m.seq <= h.seq || !(m.key.endsWith('|reply') || m.key.split('|').length === 3)) continue;
+      const other = rx.get(`${m.peer}|${m.node}|${m.key}`);
+      if (other && other.at < h.pulledAt - ANCHOR_CLOCK_SKEW_MS && (!worst || m.seq > worst.m.seq)) worst = { m, other };
+    }
+    if (worst) {
+      findings.push({ node: h.node, seq: worst.m.seq, kind: 'head', problem: `the anchor's head #${h.seq}, pulled ${iso(h.pulledAt)}, is behind this record of a message ${worst.m.peer} received ${iso(worst.other.at)}, before the pull: the node served the anchor an old head` });
+    }
+  }
+  return findings;
+}
+
 export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): VerifyResult {
   const chains = loadChains(paths, o.keys);
   const findings: Finding[] = [];
@@ -167,7 +194,7 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
       if (r.kind === 'policy') policy = Array.isArray(b.allowedClasses) ? (b.allowedClasses as string[]) : [];
       if (r.kind === 'delivery-failed') failed.add(`${c.name}|${String(b.peer)}|${String(b.key)}`);
       if (r.kind !== 'message-sent' && r.kind !== 'message-received') continue;
-      const m: Msg = { node: c.name, seq: r.seq, peer: String(b.peer), key: String(b.key), sha256: String(b.sha256), privacy: String(b.privacy), bytes: Number(b.bytes), job: r.job, type: String(b.type), protocol: String(b.protocol) };
+      const m: Msg = { node: c.name, seq: r.seq, at: r.at, peer: String(b.peer), key: String(b.key), sha256: String(b.sha256), privacy: String(b.privacy), bytes: Number(b.bytes), job: r.job, type: String(b.type), protocol: String(b.protocol) };
       if (r.kind === 'message-sent') {
         sent.push(m);
         if (!policy) findings.push({ node: c.name, seq: r.seq, kind: r.kind, problem: 'a message was sent before any policy was recorded' });
@@ -227,6 +254,7 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
     const names = chains.map((c) => c.name);
     for (const n of new Set(names.filter((x, i) => names.indexOf(x) !== i))) findings.push({ node: n, seq: 0, kind: '-', problem: `${names.filter((x) => x === n).length} directories given hold a chain of this node: only one can be its own` });
   }
+  if (!o.legacy && !o.unsafeAcceptStaleHeads && o.anchor) findings.push(...checkAnchorFresh(o.anchor, sent, rx));
   const authz = checkAuthorisations(chains);
   findings.push(...authz.findings);
   // Broken chains first (nothing else about that node can be trusted), then the rest by node and record.

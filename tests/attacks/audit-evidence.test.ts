@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordHash, type AuditRecord, type ChainHead } from '../../server/audit.ts';
 import { anchorHeads } from '../../server/audit-anchor.ts';
 import { readAnchor, readKeys } from '../../server/audit-chains.ts';
-import { verifyAudit, type VerifyResult } from '../../server/audit-verify.ts';
+import { ANCHOR_CLOCK_SKEW_MS, verifyAudit, type VerifyResult } from '../../server/audit-verify.ts';
 import { createNode } from '../../server/main.ts';
 import { usccFromNumber } from '../../server/lab/generate.ts';
 import { NodeStore } from '../../server/store/node-store.ts';
@@ -96,7 +96,7 @@ const grant = (n: number) => ({ uscc: usccFromNumber(n), bank: 'bank-a', purpose
  * What the platform does between two anchors: grants, a revocation, more grants, a head round after
  * each step; the peers answer and ask back (nudged). Then the regulator anchors every node's head.
  */
-async function activity(r: Run, anchor: string): Promise<void> {
+async function activity(r: Run, anchor: string, beforeAnchor = 0): Promise<void> {
   const p = r.heads.get('platform')!;
   await admin(r, 'platform', '/v1/admin/authorisations', grant(1));
   await admin(r, 'platform', '/v1/admin/authorisations', grant(2));
@@ -105,7 +105,7 @@ async function activity(r: Run, anchor: string): Promise<void> {
   await admin(r, 'platform', '/v1/admin/authorisations/revoke', { uscc: usccFromNumber(2), bank: 'bank-a', purpose: 'modelling' });
   await admin(r, 'platform', '/v1/admin/authorisations', grant(3));
   await p.round();
-  await sleep(2500);
+  await sleep(2500 + beforeAnchor);
   await anchorHeads({ keys: keysOf(r), out: anchor, urls: [...r.urls.values()] });
 }
 
@@ -177,7 +177,8 @@ describe('attack: the evidence handed to the regulator', () => {
     let sent = 0;
     store.audit.committedHead = (node: string): ChainHead => ({ ...held, node, at: held.at + sent++ });
     const anchor = join(bad.reg, 'anchor.json');
-    await activity(bad, anchor);
+    // The regulator pulls a while after the last head round (more than the clocks' allowed skew).
+    await activity(bad, anchor, ANCHOR_CLOCK_SKEW_MS);
     for (const c of bad.closes.splice(0)) await c();
     const before = records(join(bad.dir, 'platform')).length;
     const anchored = readAnchor(anchor).heads.find((h) => h.node === 'platform')!;
@@ -186,10 +187,13 @@ describe('attack: the evidence handed to the regulator', () => {
     const o = { keys: keysOf(bad), anchor: readAnchor(anchor) };
     const off = verifyAudit([bad.dir], { ...o, unsafeAcceptStaleHeads: true });
     const on = verifyAudit([bad.dir], o);
+    // The peers alone (no anchor), and the anchor alone (a node that exchanged no head with any peer looks like this).
+    const peersOnly = verifyAudit([bad.dir], { keys: o.keys });
+    const anchorOnly = on.findings.filter((f) => /served the anchor an old head/.test(f.problem));
     figures.push(
       `held-back head: platform chain ${before} records, head sent to peers ${peerHeads.length}x and anchored: #${held.seq} (anchor #${anchored.seq}); revocation #${cutAt} erased, ${before - cutAt} records re-signed`,
       `  verifier as it was: ${cell(off)}`,
-      `  with the freshness check: ${cell(on)}`,
+      `  with the freshness checks: ${cell(on)}; of which the peers' heads (no --anchor): ${cell(peersOnly)}; the anchor's: ${anchorOnly.length} (${anchorOnly[0]?.problem.slice(0, 110)}…)`,
       `  newest witnessed head (now printed): ${on.tails.map((t) => `${t.node} #${t.witnessed}/${t.records}`).join(', ')}`,
     );
     expect(peerHeads.length).toBeGreaterThanOrEqual(4);
@@ -199,6 +203,8 @@ describe('attack: the evidence handed to the regulator', () => {
     expect(off.ok).toBe(true);
     expect(on.ok).toBe(false);
     expect(on.findings.some((f) => f.node === 'platform' && f.kind === 'head' && /behind its own record/.test(f.problem))).toBe(true);
+    expect(peersOnly.ok).toBe(false);
+    expect(anchorOnly).toHaveLength(1);
     expect(on.tails.find((t) => t.node === 'platform')).toEqual({ node: 'platform', records: before - 1, witnessed: held.seq });
   }, 60_000);
 
