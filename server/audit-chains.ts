@@ -123,17 +123,27 @@ function nodeDirs(paths: readonly string[]): { dir: string; peers?: string }[] {
   return dirs;
 }
 
+const RECORD_FIELDS = { seq: 'number', at: 'number', kind: 'string', job: 'string', body: 'string', prev: 'string', hash: 'string', signature: 'string' } as const;
+
 function readRecords(file: string): AuditRecord[] {
   let db: Database.Database | undefined;
+  let rows: AuditRecord[];
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
-    return db.prepare('SELECT seq, at, kind, job, body, prev, hash, signature FROM audit ORDER BY seq').all() as AuditRecord[];
+    rows = db.prepare('SELECT seq, at, kind, job, body, prev, hash, signature FROM audit ORDER BY seq').all() as AuditRecord[];
   } catch (e) {
     const why = /no such table/.test((e as Error).message) ? 'has no audit table' : /not a database|malformed/.test((e as Error).message) ? 'is not a readable SQLite database' : 'cannot be opened';
     throw new IndomainError('AUDIT_UNREADABLE', `the node database ${why}`, { file });
   } finally {
     db?.close();
   }
+  // A database handed over may have any schema: a field of another type is unreadable, not a crash.
+  rows.forEach((r, i) => {
+    for (const [k, t] of Object.entries(RECORD_FIELDS)) {
+      if (typeof r[k as keyof AuditRecord] !== t) throw new IndomainError('AUDIT_UNREADABLE', `the node database's audit record ${i + 1} has a ${k} that is not a ${t}`, { file, field: `audit.${k}` });
+    }
+  });
+  return rows;
 }
 
 /**
@@ -197,6 +207,9 @@ export interface LedgerEntry {
   privacy: string;
   count: number;
   bytes: number;
+  /** Sent to the receiver, which has no record of it: the sender or the receiver recorded the exchange as failed. */
+  unconfirmed: number;
+  unconfirmedBytes: number;
   discloses: string;
 }
 
@@ -204,6 +217,8 @@ export interface LedgerEntry {
 export interface Msg {
   node: string;
   seq: number;
+  /** The record's time, by its node's clock. */
+  at: number;
   peer: string;
   key: string;
   sha256: string;
@@ -224,6 +239,8 @@ export interface VerifyResult {
   findings: Finding[];
   /** Heads checked against their chains (recorded by peers, and in the anchor). */
   heads: number;
+  /** Per chain: its records and the newest of them a peer or the anchor recorded as its head (0: none). */
+  tails: { node: string; records: number; witnessed: number }[];
   /** Messages whose two records were matched (both sides given). */
   messages: number;
   /** Sent messages without a receiver's record that their sender recorded as failed. */

@@ -38,25 +38,35 @@ export function checkAuthorisations(chains: readonly NodeChain[]): { findings: F
   return { findings, psi };
 }
 
-/** What each node received, per job and declared type. */
-export function buildLedger(received: readonly Msg[]): LedgerEntry[] {
+/**
+ * What each node received, per job and declared type; with what was sent to it that it has no record
+ * of, explained by a recorded failure (`unconfirmed`): it may still have arrived.
+ */
+export function buildLedger(received: readonly Msg[], unconfirmed: readonly Msg[] = []): LedgerEntry[] {
   const ledger = new Map<string, LedgerEntry>();
-  for (const m of received) {
-    const key = `${m.job}|${m.node}|${m.peer}|${m.protocol}/${m.type}`;
-    const e = ledger.get(key);
-    if (e) {
-      e.count++;
-      e.bytes += m.bytes;
-    } else {
+  const add = (job: string, receiver: string, from: string, m: Msg, confirmed: boolean) => {
+    const key = `${job}|${receiver}|${from}|${m.protocol}/${m.type}`;
+    let e = ledger.get(key);
+    if (!e) {
       let discloses = '(undeclared type)';
       try {
         discloses = messageSpec(m.protocol, m.type).discloses;
       } catch {
         /* stays marked */
       }
-      ledger.set(key, { job: m.job, receiver: m.node, from: m.peer, type: `${m.protocol}/${m.type}`, privacy: m.privacy, count: 1, bytes: m.bytes, discloses });
+      e = { job, receiver, from, type: `${m.protocol}/${m.type}`, privacy: m.privacy, count: 0, bytes: 0, unconfirmed: 0, unconfirmedBytes: 0, discloses };
+      ledger.set(key, e);
     }
-  }
+    if (confirmed) {
+      e.count++;
+      e.bytes += m.bytes;
+    } else {
+      e.unconfirmed++;
+      e.unconfirmedBytes += m.bytes;
+    }
+  };
+  for (const m of received) add(m.job, m.node, m.peer, m, true);
+  for (const m of unconfirmed) add(m.job, m.peer, m.node, m, false);
   return [...ledger.values()];
 }
 
@@ -80,12 +90,15 @@ export function formatVerify(r: VerifyResult): string {
   out.push(
     `OK: every chain intact and signed; every head recorded by a peer${r.anchor ? ' or the anchor' : ''} still in its chain (${r.heads} checked); senders and receivers agree on all ${r.messages} messages${failed}; every message within its sender's policy; every enterprise used was authorised.`,
   );
+  const open = (r.tails ?? []).filter((t) => t.records > t.witnessed);
+  if (open.length) out.push(`not yet witnessed by a peer or the anchor (these records alone could still be rewritten unseen): ${open.map((t) => `${t.node} #${t.witnessed + 1}–#${t.records}`).join(', ')}`);
   const jobs = [...new Set(r.ledger.map((e) => e.job))].sort();
   for (const job of jobs) {
     out.push('', job === HEADS_JOB ? 'chain heads exchanged between nodes (no job):' : `job ${job}: leakage ledger`);
     for (const p of r.psi.filter((x) => x.job === job)) out.push(`  platform PSI input for ${p.bank}: ${p.used} authorised enterprises (not valid then: ${JSON.stringify(p.excluded)})`);
     for (const e of r.ledger.filter((x) => x.job === job)) {
-      out.push(`  ${e.receiver} ← ${e.from}  ${e.type} ×${e.count} [${e.privacy}, ${(e.bytes / 1e6).toFixed(2)} MB]: ${e.discloses}`);
+      const maybe = e.unconfirmed ? ` (+${e.unconfirmed} sent, ${(e.unconfirmedBytes / 1e6).toFixed(2)} MB, not on the receiver's record: an exchange recorded as failed; it may still have arrived)` : '';
+      out.push(`  ${e.receiver} ← ${e.from}  ${e.type} ×${e.count} [${e.privacy}, ${(e.bytes / 1e6).toFixed(2)} MB]${maybe}: ${e.discloses}`);
     }
   }
   return out.join('\n');
