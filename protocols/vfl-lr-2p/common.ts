@@ -4,23 +4,17 @@
  */
 import { IndomainError } from '../../engine/errors.ts';
 import { gaussian, type Rng } from '../../engine/rng.ts';
-import { messageSpec, validateBody, type Envelope } from '../message.ts';
+import type { Envelope } from '../message.ts';
 import { performance } from 'node:perf_hooks';
 import { deserialize, encode, type CipherText, type Ckks, type Evaluation, type KeyOwner, type PlainText } from '../he/ckks.ts';
 import type { Encryptor } from 'node-seal/implementation/encryptor.js';
 import type { RelinKeys } from 'node-seal/implementation/relin-keys.js';
 import { VFL2 } from './messages.ts';
+import { acceptRound } from '../vfl-lr/common.ts';
 
 /** Refuse a message for another job, stage or round; validate its body against its declaration. */
 export function accept(env: Envelope, job: string, stage: string, expected: Readonly<Record<string, readonly string[]>>, round: number): void {
-  if (env.protocol !== VFL2) throw new IndomainError('VFL_BAD_MESSAGE', `protocol "${env.protocol}" is not ${VFL2}`);
-  if (env.job !== job) throw new IndomainError('VFL_WRONG_JOB', `message for job "${env.job}", this is job "${job}"`);
-  const allowed = expected[stage] ?? [];
-  if (!allowed.includes(env.type)) {
-    throw new IndomainError('VFL_WRONG_STAGE', `${env.type} from ${env.from} in stage "${stage}" (expects ${allowed.join(' or ') || 'nothing'})`);
-  }
-  if (env.round !== round) throw new IndomainError('VFL_WRONG_ROUND', `${env.type} for round ${env.round}, current round ${round}`);
-  validateBody(messageSpec(env.protocol, env.type), env.body, 'VFL_BAD_MESSAGE');
+  acceptRound(VFL2, env, job, stage, expected, round);
 }
 
 export function envelope(job: string, type: string, round: number, from: string, to: string, body: Record<string, unknown>): Envelope {

@@ -2,33 +2,17 @@
  * `vfl-lr-2p` with each role in its own worker thread (protocols/threads.ts), as the benchmark
  * times `vfl-lr`: the guest and the host compute at the same time where the flow lets them.
  */
-import { getHeapStatistics } from 'node:v8';
 import { secretRng } from '../../engine/rng.ts';
 import { createCkks } from '../he/ckks.ts';
 import { runInThreads } from '../threads.ts';
 import { vflConfig, type VflConfig } from '../vfl-lr/config.ts';
 import { TwoPartyGuest } from './guest.ts';
 import { TwoPartyHost } from './host.ts';
+import { sampled, threadMB } from '../thread-memory.ts';
 
 type RoleArgs =
   | { role: 'guest'; config: VflConfig; columns: Float64Array[]; labels: Uint8Array; secret: Uint8Array }
   | { role: 'host'; config: VflConfig; columns: Float64Array[]; secret: Uint8Array };
-
-/** This thread's V8 heap plus the external memory V8 accounts to it, MB (as protocols/vfl-lr/threads.ts). */
-function threadMB(): number {
-  const h = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory?: number };
-  return (h.used_heap_size + (h.external_memory ?? 0)) / 2 ** 20;
-}
-
-function sampled<P extends { receive(e: never): unknown }>(party: P, peak: { mb: number }): P {
-  const receive = party.receive.bind(party) as (e: never) => unknown;
-  (party as { receive: (e: never) => unknown }).receive = (e: never) => {
-    const out = receive(e);
-    peak.mb = Math.max(peak.mb, threadMB());
-    return out;
-  };
-  return party;
-}
 
 /** Build one role in this thread (the CKKS context too, as a node process does once). */
 export async function createParty(a: RoleArgs) {

@@ -6,7 +6,12 @@ import { VFL } from './messages.ts';
 
 /** Refuse a message for another job, stage or round; validate its body against its declaration. */
 export function accept(env: Envelope, job: string, stage: string, expected: Readonly<Record<string, readonly string[]>>, round: number): void {
-  if (env.protocol !== VFL) throw new IndomainError('VFL_BAD_MESSAGE', `protocol "${env.protocol}" is not ${VFL}`);
+  acceptRound(VFL, env, job, stage, expected, round);
+}
+
+/** {@link accept} for a protocol of the same round structure (vfl-lr-2p). */
+export function acceptRound(protocol: string, env: Envelope, job: string, stage: string, expected: Readonly<Record<string, readonly string[]>>, round: number): void {
+  if (env.protocol !== protocol) throw new IndomainError('VFL_BAD_MESSAGE', `protocol "${env.protocol}" is not ${protocol}`);
   if (env.job !== job) throw new IndomainError('VFL_WRONG_JOB', `message for job "${env.job}", this is job "${job}"`);
   const allowed = expected[stage] ?? [];
   if (!allowed.includes(env.type)) {

@@ -3,7 +3,6 @@
  * host's encrypted gradient products run at the same time, and each party precomputes in its
  * idle time (the host its encryptions of zero, both their plaintext diagonals).
  */
-import { getHeapStatistics } from 'node:v8';
 import { secretRng } from '../../engine/rng.ts';
 import { createCkks } from '../he/ckks.ts';
 import { runInThreads } from '../threads.ts';
@@ -11,31 +10,12 @@ import { VflArbiter } from './arbiter.ts';
 import { vflConfig, type VflConfig } from './config.ts';
 import { VflGuest } from './guest.ts';
 import { VflHost } from './host.ts';
+import { sampled, threadMB } from '../thread-memory.ts';
 
 type RoleArgs =
   | { role: 'arbiter'; config: VflConfig; secret: Uint8Array }
   | { role: 'guest'; config: VflConfig; columns: Float64Array[]; labels: Uint8Array; secret: Uint8Array }
   | { role: 'host'; config: VflConfig; columns: Float64Array[] };
-
-/**
- * This thread's memory, in MB: its V8 heap plus the external memory V8 accounts to it (array
- * buffers; SEAL's WebAssembly heap where V8 counts it). Sampled after every message a role
- * handles; the peak is reported. The process's peak RSS (all three threads) is reported beside it.
- */
-function threadMB(): number {
-  const h = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory?: number };
-  return (h.used_heap_size + (h.external_memory ?? 0)) / 2 ** 20;
-}
-
-function sampled<P extends { receive(e: never): unknown }>(party: P, peak: { mb: number }): P {
-  const receive = party.receive.bind(party) as (e: never) => unknown;
-  (party as { receive: (e: never) => unknown }).receive = (e: never) => {
-    const out = receive(e);
-    peak.mb = Math.max(peak.mb, threadMB());
-    return out;
-  };
-  return party;
-}
 
 /** Build one role in this thread (the CKKS context too, as a node process does once). */
 export async function createParty(a: RoleArgs) {
