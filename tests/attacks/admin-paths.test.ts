@@ -147,7 +147,21 @@ const nodes = (): NodeConfig[] => [
 ];
 const nameOf = (role: string) => (role === 'bank' ? 'bank-1' : role);
 /** Routes outside the admin plugin: public ones and the signed peer routes (each with its own check). */
-const OUTSIDE = new Set(['/v1/health', '/v1/identity', '/v1/audit/head', '/openapi.json', MESSAGE_PATH, PEER_SCORE_PATH, PEER_MONITOR_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH]);
+/**
+ * Whether a target with an encoded slash still matches an admin route of that method: the
+ * router splits on literal slashes only, so "/v1/admin/jobs/x%2Fplan" is GET /v1/admin/jobs/:id
+ * with the id "x/plan" (a route the token guards), while "/v1/admin%2Fjobs" matches nothing.
+ */
+function matchesRoute(routes: readonly RouteEntry[], method: string, target: string): boolean {
+  const segs = target.split('?')[0]!.split('/');
+  return routes.some((r) => {
+    if (r.method !== method) return false;
+    const pat = r.url.split('/');
+    return pat.length === segs.length && pat.every((p, k) => p.startsWith(':') ? segs[k]!.length > 0 : p === segs[k]);
+  });
+}
+
+const OUTSIDE = new Set(['/v1/health', '/v1/identity', '/v1/audit/head', '/openapi.json', '/console', '/console/', '/console/*', '/v1/console/session', MESSAGE_PATH, PEER_SCORE_PATH, PEER_MONITOR_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH]);
 
 describe('attack: admin routes spelled so that a check on the URL text misses them', () => {
   const defended = new Cluster(tempDir('indomain-attack-admin-'), nodes());
@@ -191,7 +205,9 @@ describe('attack: admin routes spelled so that a check on the URL text misses th
       const port = Number(new URL(defended.url(nameOf(role))).port);
       const cases = u.routes.admin.flatMap((r) => {
         const { path, paramAt } = concrete(r.url);
-        return variants(path, paramAt).flatMap((v) => [undefined, wrong].map((token) => ({ method: r.method, route: r.url, v, token })));
+        return variants(path, paramAt)
+          .map((v) => (v.kind === 'encoded slash' ? { ...v, reaches: matchesRoute(u.routes.admin, r.method, v.target) } : v))
+          .flatMap((v) => [undefined, wrong].map((token) => ({ method: r.method, route: r.url, v, token })));
       });
       const headers = (t: string | undefined): Record<string, string> => (t ? { 'x-admin-token': t } : {});
       const onAnswers = await pool(cases, 16, (c) => raw(port, c.method, c.v.target, headers(c.token)));
