@@ -135,7 +135,7 @@ describe('a malicious guest reads platform rows in two-party vertical LR (known 
     // 4: the same per round, over ALL n rows (not only the sample): after honest-looking
     // GuestColumns, the round's coefficients are c_0 = √n·e_j and every other c_v = 0, so the
     // host's residual is d = e_j·√n and its gradient x̃_j: one more rotated row each round.
-    const diagonals: Uint8Array[][] = Array.from({ length: packingWidth(k) }, () => [enc.encrypt(new Float64Array(n).fill(1e-3), ckks.operandScale)]);
+    const diagonals: Uint8Array[][] = Array.from({ length: packingWidth(k) }, () => [enc.encrypt(new Float64Array(n).fill(1e-3), ckks.scale)]);
     host.receive(envelope(job, 'GuestColumns', 0, 'guest', 'host', { diagonals }));
     const tol = config.sigmoidToleranceStart;
     const win = host.receive(envelope(job, 'RoundStart', 0, 'guest', 'host', { sigmoidTolerance: tol }))[0]!.body as { halfWidths: number[] };
