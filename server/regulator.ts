@@ -113,7 +113,8 @@ export async function verifySet(set: string, keysFile: string, work: string): Pr
   const keys = readKeys(keysFile);
   const staged = await stageRecords(set, keys, work);
   try {
-    const r = verifyAudit([staged.dir]);
+    // The keys file itself as verify's pinned keys too (not only as the staged peers.json).
+    const r = verifyAudit([staged.dir], { keys: new Map([...keys].map(([name, key]) => [name, new Uint8Array(Buffer.from(key, 'base64'))])) });
     for (const name of staged.unpinned) r.findings.unshift({ node: name, seq: 0, kind: 'key', problem: "the regulator's keys file does not name this node: its records cannot be checked against a pinned key" });
     const chains = new Map(loadChains([staged.dir]).map((c) => [c.name, c]));
     const records = r.findings.map((f) => {

@@ -88,7 +88,7 @@ describe('regulator console: only the regulator’s pinned keys', () => {
     expect(g.status).toBe(200);
     expect(g.body.ok).toBe(true);
     expect(f.body.ok).toBe(false);
-    expect(f.body.findings!.some((y) => y.node === 'platform' && /pinned key/.test(y.problem))).toBe(true);
+    expect(f.body.findings!.some((y) => y.node === 'platform' && /regulator's keys file/.test(y.problem))).toBe(true);
     expect(x.body.ok).toBe(false);
     expect(x.body.findings!.some((y) => y.node === 'stranger' && y.kind === 'key')).toBe(true);
     expect(x.body.findings!.some((y) => y.node === 'platform')).toBe(false);

@@ -72,7 +72,7 @@ describe("attack: forged records with the forger's keys beside them", () => {
     const on = await verifySet(given, keys, work);
     expect(on.ok).toBe(false);
     expect(on.findings[0]).toMatchObject({ node: 'platform', seq: 1 });
-    expect(on.findings[0]!.problem).toMatch(/signature does not verify under the node's pinned key/);
+    expect(on.findings[0]!.problem).toMatch(/signature does not verify under the node's key in the regulator's keys file/);
     expect(on.records[0]!.seq).toBe(1);
     console.log(`forged record #${target.seq}: keys beside the records ok=${off.ok}; regulator's pinned keys ok=${on.ok}, ${on.findings.length} finding(s)`);
   });
