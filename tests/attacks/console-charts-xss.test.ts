@@ -91,7 +91,7 @@ describe('report charts in Chromium with hostile characteristic names', () => {
     page.on('pageerror', (e) => pageErrors.push(e.message));
     // The job's report and figures as a bank node would answer them (a report built with a hostile platform's feature names).
     await page.route(`${base}/v1/admin/jobs/hostile/report`, (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(report) }));
-    await page.route(`${base}/v1/admin/jobs/hostile/report/figures`, (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(figures) }));
+    await page.route((u) => u.pathname === '/v1/admin/jobs/hostile/report/figures', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(figures) }));
     await page.goto(`${base}/console/`);
     await page.fill('[data-testid=token]', TOKEN);
     await page.click('form.signin button[type=submit]');
