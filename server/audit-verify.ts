@@ -27,6 +27,7 @@ import { buildLedger, checkAuthorisations } from './audit-ledger.ts';
 import './messages.ts';
 import '../protocols/psi/messages.ts';
 import '../protocols/vfl-lr/messages.ts';
+import '../protocols/vfl-lr-2p/messages.ts';
 import '../protocols/scorecard/messages.ts';
 import '../protocols/secagg/messages.ts';
 

@@ -60,6 +60,20 @@ export const StageDone = declareMessage({
     "that the sender finished a stage, with counts only: after PSI the intersection size (and, from the platform, how many of its enterprises were left out for want of a valid authorisation, per reason); after binning the number of the sender's kept features; after training the number of iterations and whether it converged",
 });
 
+/**
+ * Two-party jobs only (`"arbiter": "none"`): the coordinator runs no arbiter there, so the bank,
+ * which runs the optimiser, tells it that a training round finished, for progress and an ETA.
+ */
+export const TrainingRound = declareMessage({
+  protocol: JOB,
+  type: 'TrainingRound',
+  from: 'guest',
+  to: ['coordinator'],
+  privacy: 'metadata',
+  fields: { round: 'int' },
+  discloses: 'two-party jobs only: that the bank finished a training round, and its number (what the arbiter of a three-party job counts itself); no gradient, weight or tolerance',
+});
+
 export const BankMetrics = declareMessage({
   protocol: JOB,
   type: 'BankMetrics',

@@ -1,9 +1,15 @@
 /**
- * The coordinator's part of a job: it starts each stage on both nodes, runs the arbiter of
- * `vfl-lr` (it holds that protocol's CKKS key and sees only aggregates) and of the scorecard
- * stage (training-sample aggregates and the Fisher information from padded shares, see
- * protocols/scorecard/arbiter.ts), and moves to the next stage when both nodes report the current
- * one done. It holds no raw data.
+ * The coordinator's part of a job: it starts each stage on both nodes and moves to the next stage
+ * when both nodes report the current one done. It holds no raw data.
+ *
+ * Three-party jobs (`"arbiter": "coordinator"`, the default): it also runs the arbiter of `vfl-lr`
+ * (it holds that protocol's CKKS key and sees only aggregates) and of the scorecard stage
+ * (training-sample aggregates and the Fisher information from padded shares, see
+ * protocols/scorecard/arbiter.ts).
+ *
+ * Two-party jobs (`"arbiter": "none"`): no arbiter. It holds no key and receives metadata only:
+ * stage reports (counts), and the bank's round numbers (job/TrainingRound) for progress. No
+ * BankMetrics either: the bank keeps its test metrics in its own view of the job.
  */
 import { IndomainError } from '../../engine/errors.ts';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +18,7 @@ import { createCkks } from '../../protocols/he/ckks.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { vflConfig, VflArbiter } from '../../protocols/vfl-lr/protocol.ts';
 import { ScorecardArbiter, scorecardConfig } from '../../protocols/scorecard/protocol.ts';
-import { envelope, STAGES, stripDeclarations, type JobSpec } from './spec.ts';
+import { envelope, isTwoParty, STAGES, stripDeclarations, type JobSpec } from './spec.ts';
 import { JOB } from '../messages.ts';
 import type { NodeStore } from '../store/node-store.ts';
 
@@ -32,6 +38,8 @@ export class CoordinatorJob {
   result: Record<string, unknown> | undefined;
   /** The bank's test metrics (BankMetrics), shown with its evaluation report. */
   private metrics: Record<string, unknown> | undefined;
+  /** Two-party jobs: the last training round the bank reported finished (job/TrainingRound). */
+  private reportedRound = 0;
 
   constructor(
     readonly spec: JobSpec,
@@ -66,7 +74,11 @@ export class CoordinatorJob {
   async receive(env: Envelope, now: number): Promise<Envelope[] | null> {
     if (env.protocol === 'vfl-lr') return this.arbiter ? this.arbiter.receive(env) : null;
     if (env.protocol === 'scorecard') return this.scorecardArbiter ? this.scorecardArbiter.receive(env) : null;
-    if (env.protocol === JOB && env.type === 'BankMetrics') {
+    if (env.protocol === JOB && env.type === 'TrainingRound' && isTwoParty(this.spec)) {
+      this.reportedRound = Math.max(this.reportedRound, Number(env.body.round));
+      return [];
+    }
+    if (env.protocol === JOB && env.type === 'BankMetrics' && !isTwoParty(this.spec)) {
       this.metrics = { ...env.body };
       return [];
     }
@@ -94,7 +106,7 @@ export class CoordinatorJob {
       return [];
     }
     const out = this.begin(next, now);
-    if (next === 'training') {
+    if (next === 'training' && !isTwoParty(this.spec)) {
       const config = vflConfig(this.spec.id, this.spec.training ?? {});
       const ckks = await createCkks(config.params);
       // Flooding noise and the cross-Gram triple come from a secret seed kept in this node's store
@@ -119,13 +131,18 @@ export class CoordinatorJob {
     return out;
   }
 
+  /** The training round: the arbiter's, or in a two-party job the bank's last report. */
+  private get round(): number {
+    return this.arbiter?.round ?? this.reportedRound;
+  }
+
   summaries(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [stage, m] of this.reported) out[stage] = Object.fromEntries(m);
     return {
       stages: out,
       timings: this.timings.map((t) => ({ stage: t.stage, seconds: t.finishedAt ? (t.finishedAt - t.startedAt) / 1000 : null })),
-      training: this.arbiter ? { iterations: this.arbiter.iterations, converged: this.arbiter.converged, gradientNorms: this.arbiter.gradientNorms } : null,
+      training: this.arbiter ? { iterations: this.arbiter.iterations, converged: this.arbiter.converged, gradientNorms: this.arbiter.gradientNorms } : isTwoParty(this.spec) ? { arbiter: 'none', rounds: this.reportedRound } : null,
     };
   }
 
@@ -140,16 +157,16 @@ export class CoordinatorJob {
     const t = this.timings[this.timings.length - 1];
     let eta: number | null = null;
     if (this.finished) eta = 0;
-    else if (this.stage === 'training' && this.arbiter && t && this.arbiter.round > 0) {
-      const perRound = (now - t.startedAt) / 1000 / this.arbiter.round;
+    else if (this.stage === 'training' && t && this.round > 0) {
+      const perRound = (now - t.startedAt) / 1000 / this.round;
       const rest = this.stages.length - idx - 1;
-      eta = perRound * (maxIterations - this.arbiter.round) + rest * 2;
+      eta = perRound * (maxIterations - this.round) + rest * 2;
     }
     return {
       stage: this.stage,
       stageIndex: idx,
       stages: this.stages,
-      trainingRound: this.arbiter?.round ?? null,
+      trainingRound: this.stages.indexOf('training') <= idx && (this.arbiter || isTwoParty(this.spec)) ? this.round : null,
       maxIterations,
       secondsPerStage: this.timings.map((x) => ({ stage: x.stage, seconds: ((x.finishedAt ?? now) - x.startedAt) / 1000 })),
       etaSecondsAtMost: eta,

@@ -18,11 +18,11 @@ import type { Blinder } from '../../protocols/psi/protocol.ts';
 import { PsiGuest, PsiHost } from '../../protocols/psi/protocol.ts';
 import { scorecardConfig, ScorecardGuest, ScorecardHost } from '../../protocols/scorecard/protocol.ts';
 import type { Party } from '../../protocols/transport.ts';
-import { vflConfig, VflGuest, VflHost } from '../../protocols/vfl-lr/protocol.ts';
 import { JOB } from '../messages.ts';
 import { loadDatasetChecked, type NodeStore } from '../store/node-store.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
-import { envelope, STAGES, stripDeclarations, type JobSpec } from './spec.ts';
+import { envelope, isTwoParty, STAGES, stripDeclarations, trainingProtocol, type JobSpec } from './spec.ts';
+import { roundOf, roundReport, trainingParty, type TrainingParty } from './training.ts';
 import { writeScorecard } from './scorecard-artifacts.ts';
 
 /** What a node's part of a job works with, besides its spec and role. */
@@ -52,7 +52,7 @@ export class NodeJob {
   private table: PartyTable | undefined;
   private prepared: Prepared | undefined;
   private psi: PsiGuest | PsiHost | undefined;
-  private vfl: VflGuest | VflHost | undefined;
+  private vfl: TrainingParty | undefined;
   private sc: ScorecardGuest | ScorecardHost | undefined;
   private stagesDone = new Set<string>();
   summary: Record<string, unknown> = {};
@@ -65,9 +65,6 @@ export class NodeJob {
   replaying = false;
 
   private readonly store: NodeStore;
-  private readonly blinder: Blinder;
-  private readonly authz: AuthorisationRegistry | undefined;
-  private readonly reports: 'legacy' | undefined;
 
   constructor(
     readonly spec: JobSpec,
@@ -75,9 +72,6 @@ export class NodeJob {
     private readonly deps: NodeJobDeps,
   ) {
     this.store = deps.store;
-    this.blinder = deps.blinder;
-    this.authz = deps.authz;
-    this.reports = deps.reports;
   }
 
   /** The stage this node is in (the last one started). */
@@ -138,7 +132,7 @@ export class NodeJob {
     this.stagesDone.add(stage);
     this.summary[stage] = summary;
     const round = STAGES[this.spec.pipeline].indexOf(stage);
-    if (this.reports === 'legacy') return envelope(this.job, JOB, 'StageDone', round, this.role, 'coordinator', { stage, summary: JSON.stringify(summary) });
+    if (this.deps.reports === 'legacy') return envelope(this.job, JOB, 'StageDone', round, this.role, 'coordinator', { stage, summary: JSON.stringify(summary) });
     const report: Record<string, unknown> = {};
     if (stage === 'psi') {
       report.intersection = summary.intersection;
@@ -152,7 +146,7 @@ export class NodeJob {
   /** The party that receives messages of `protocol`, if its stage has started. */
   partyFor(protocol: string): Party | undefined {
     if (protocol === 'psi') return this.psi;
-    if (protocol === 'vfl-lr') return this.vfl;
+    if (protocol === trainingProtocol(this.spec)) return this.vfl;
     if (protocol === 'scorecard') return this.sc;
     return undefined;
   }
@@ -166,14 +160,14 @@ export class NodeJob {
         let ids = this.data().ids;
         if (this.role === 'host') {
           // Only enterprises with a valid authorisation for this bank, for modelling, now.
-          if (!this.authz) throw new IndomainError('SRV_INTERNAL', 'the platform has no authorisation registry');
-          const f = this.authz.filter(ids, this.spec.guest.node, 'modelling', this.now);
+          if (!this.deps.authz) throw new IndomainError('SRV_INTERNAL', 'the platform has no authorisation registry');
+          const f = this.deps.authz.filter(ids, this.spec.guest.node, 'modelling', this.now);
           ids = f.allowed;
           this.summary.authorisation = f.excluded;
           this.audit('psi-input', { bank: this.spec.guest.node, purpose: 'modelling', at: this.now, dataset: this.datasetName, rows: this.data().ids.length, used: ids.length, excluded: f.excluded, ids: [...ids].sort() });
         } else this.audit('data-access', { dataset: this.datasetName, stage: 'psi', rows: ids.length, columns: ['id'] });
         const rng = this.secretStream('psi');
-        this.psi = this.role === 'guest' ? new PsiGuest(this.job, ids, this.blinder, rng) : new PsiHost(this.job, ids, this.blinder, rng);
+        this.psi = this.role === 'guest' ? new PsiGuest(this.job, ids, this.deps.blinder, rng) : new PsiHost(this.job, ids, this.deps.blinder, rng);
         return this.after('psi', await this.psi.start());
       }
       case 'binning': {
@@ -190,12 +184,11 @@ export class NodeJob {
         return this.after('binning', await this.sc.start());
       }
       case 'training': {
-        const config = vflConfig(this.job, this.spec.training ?? {});
-        const ckks = await createCkks(config.params);
         const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
         const p = this.split();
         if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
-        this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config, this.secretStream('vfl-mask')) : new VflHost(ckks, cols, config, this.secretStream('vfl-host-flood'));
+        const names = this.spec.pipeline === 'scorecard' ? undefined : p.train.featureNames; // for refusals only
+        this.vfl = await trainingParty({ spec: this.spec, role: this.role, cols, labels: p.train.label, names, secret: (name) => this.store.secret(this.job, name, () => randomBytes(32)), keys: (name) => this.keys(name) });
         return this.after('training', await this.vfl.start());
       }
       case 'scorecard': {
@@ -225,9 +218,11 @@ export class NodeJob {
     // A scorecard-stage message (the other party or the arbiter may get there first) waits until
     // this node's scorecard stage has started: binning is over, the model not yet set.
     if (env.protocol === 'scorecard' && this.stagesDone.has('binning') && this.stage !== 'scorecard') return null;
-    const stage = env.protocol === 'psi' ? 'psi' : env.protocol === 'vfl-lr' ? 'training' : this.sc && this.vfl ? 'scorecard' : 'binning';
+    const stage = env.protocol === 'psi' ? 'psi' : env.protocol === trainingProtocol(this.spec) ? 'training' : this.sc && this.vfl ? 'scorecard' : 'binning';
+    const round = roundOf(this.vfl);
     const out = await party.receive(env);
-    return this.after(stage, party.flush ? [...out, ...party.flush()] : out);
+    const all = party.flush ? [...out, ...party.flush()] : out;
+    return this.after(stage, stage === 'training' ? [...all, ...roundReport(this.spec, this.vfl!, round)] : all);
   }
 
   private after(stage: string, out: Envelope[]): Envelope[] {
@@ -294,6 +289,8 @@ export class NodeJob {
     if (this.sc instanceof ScorecardGuest) summary.artifacts = writeScorecard(this.store, this.spec, this.role, this.sc, this.split().test.ids, { name: this.datasetName, sha256: this.sha256 });
     else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks });
     const metrics = { testRows: y.length, testAuc: m.auc, testKs: m.ks, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
-    return [...(this.reports === 'legacy' ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)]), this.stageDone('evaluation', summary)];
+    // A two-party job's coordinator receives metadata only: the bank keeps its test metrics in its own view.
+    const toCoordinator = this.deps.reports === 'legacy' || isTwoParty(this.spec) ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)];
+    return [...toCoordinator, this.stageDone('evaluation', summary)];
   }
 }

@@ -14,6 +14,18 @@ import { secAggConfig } from '../../protocols/secagg/common.ts';
 
 export type Pipeline = 'lr' | 'scorecard';
 
+/**
+ * Who holds the training key of a vertical job (`arbiter` in the spec).
+ * - `coordinator` (the default): three parties. The coordinator runs the arbiter of `vfl-lr` and
+ *   of the scorecard stage: it holds the CKKS secret key, decrypts gradients and runs the
+ *   optimiser, and sees aggregates only. Neither data party sees the other's gradient.
+ * - `none`: two parties (`vfl-lr-2p`). The bank holds the only key and runs the optimiser; the
+ *   coordinator orchestrates and receives metadata only (no key, no gradient, no weight).
+ * See README.md "Two-party or three-party" for when each applies.
+ */
+export type ArbiterMode = 'coordinator' | 'none';
+export const ARBITER_MODES: readonly ArbiterMode[] = ['coordinator', 'none'];
+
 /** The largest share of the intersection a job may hold out for testing. */
 export const MAX_TEST_FRACTION = 0.5;
 
@@ -34,6 +46,8 @@ export interface JobSpec {
   readonly host: { readonly node: string; readonly dataset: string };
   readonly seed: string;
   readonly testFraction: number;
+  /** Absent: `coordinator` (three parties). Read it with {@link arbiterOf}. */
+  readonly arbiter?: ArbiterMode;
   readonly training?: Partial<Omit<VflConfig, 'job'>>;
   readonly scorecard?: Partial<Omit<ScorecardConfig, 'job'>> & { guestCategorical?: string[]; hostCategorical?: string[] };
 }
@@ -64,6 +78,7 @@ export function parseJobSpec(raw: unknown): JobSpec {
   // the arbiter's CKKS decryption failed with SEAL's "result ciphertext is transparent").
   const testFraction = s.testFraction === undefined ? 0.2 : s.testFraction;
   if (typeof testFraction !== 'number' || !(testFraction > 0 && testFraction <= MAX_TEST_FRACTION)) bad('testFraction', `must be a number in (0, ${MAX_TEST_FRACTION}]`);
+  if (s.arbiter !== undefined && !ARBITER_MODES.includes(s.arbiter as ArbiterMode)) bad('arbiter', 'must be "coordinator" (three parties: the coordinator holds the training key) or "none" (two parties: the bank holds it)');
   for (const k of ['training', 'scorecard'] as const) {
     if (s[k] !== undefined && (s[k] === null || typeof s[k] !== 'object' || Array.isArray(s[k]))) bad(k, 'must be an object');
   }
@@ -77,6 +92,9 @@ export function parseJobSpec(raw: unknown): JobSpec {
   // Check the protocol configurations now rather than in the middle of a job.
   vflConfig(spec.id, spec.training ?? {});
   if (spec.pipeline === 'scorecard') scorecardConfig(spec.id, stripDeclarations(spec.scorecard));
+  // The scorecard's stages after training (the training-side report, the Fisher information for
+  // standard errors) are computed by the arbiter today; their two-party form is not wired yet.
+  if (spec.pipeline === 'scorecard' && spec.arbiter === 'none') bad('arbiter', 'the scorecard pipeline has no two-party mode yet: its training-side report and Fisher information without an arbiter (docs/design/two-party.md, step 2) are not wired into the server; use "coordinator"');
   return spec;
 }
 
@@ -89,8 +107,35 @@ export function envelope(job: string, protocol: string, type: string, round: num
   return { job, protocol, type, round, from, to, body };
 }
 
-/** Protocol roles of a two-party job. */
+/** Protocol roles of a vertical (bank + platform) job; `arbiter` only when the coordinator holds the key. */
 export const ROLES = ['guest', 'host', 'coordinator', 'arbiter'] as const;
+
+/** The job's arbiter mode: `coordinator` unless the spec says `none`. */
+export function arbiterOf(spec: JobSpec): ArbiterMode {
+  return spec.arbiter ?? 'coordinator';
+}
+
+/** True for a vertical job without an arbiter (`"arbiter": "none"`). */
+export function isTwoParty(spec: AnySpec): boolean {
+  return !isConsortium(spec) && arbiterOf(spec) === 'none';
+}
+
+/** The training protocol of a vertical job: `vfl-lr` with an arbiter, `vfl-lr-2p` without. */
+export function trainingProtocol(spec: JobSpec): 'vfl-lr' | 'vfl-lr-2p' {
+  return isTwoParty(spec) ? 'vfl-lr-2p' : 'vfl-lr';
+}
+
+/**
+ * Whether messages of `protocol` belong in this job at all: a two-party job carries no `vfl-lr`
+ * (the three-party protocol, whose arbiter would hold the key) and a three-party job no
+ * `vfl-lr-2p`. The gate refuses the others both ways (server/transport/gate.ts).
+ */
+export function protocolOfJob(spec: AnySpec, protocol: string): boolean {
+  if (isConsortium(spec)) return true;
+  if (protocol === 'vfl-lr') return !isTwoParty(spec);
+  if (protocol === 'vfl-lr-2p') return isTwoParty(spec);
+  return true;
+}
 
 /**
  * A consortium job (`consortium-lr`, protocols/consortium/horizontal.ts): a coordinator and n banks,
@@ -130,12 +175,14 @@ export function roleKind(role: string): string {
 
 /** Every role of a job. */
 export function rolesOfJob(spec: AnySpec): string[] {
-  return isConsortium(spec) ? ['coordinator', ...spec.banks.map((_, i) => bankRole(i + 1))] : [...ROLES];
+  if (isConsortium(spec)) return ['coordinator', ...spec.banks.map((_, i) => bankRole(i + 1))];
+  return isTwoParty(spec) ? ROLES.filter((r) => r !== 'arbiter') : [...ROLES];
 }
 
 /** The node that plays `role` in a job (the coordinator node also runs the `vfl-lr` arbiter). */
 export function nodeOfRole(spec: AnySpec, role: string): string {
-  if (role === 'arbiter' || role === 'coordinator') return spec.coordinator;
+  // A two-party job has no arbiter: nothing is sent to, or taken from, one.
+  if (role === 'coordinator' || (role === 'arbiter' && !isTwoParty(spec))) return spec.coordinator;
   if (isConsortium(spec)) {
     const m = /^bank-([1-9][0-9]*)$/.exec(role);
     const b = m ? spec.banks[Number(m[1]) - 1] : undefined;

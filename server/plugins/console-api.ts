@@ -11,7 +11,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IndomainError } from '../../engine/errors.ts';
 import type { ScorecardModel } from '../../models/export/model.ts';
 import { declaredMessages } from '../../protocols/message.ts';
-import { isConsortium, parseAnySpec } from '../jobs/spec.ts';
+import { isConsortium, parseAnySpec, trainingProtocol } from '../jobs/spec.ts';
 import { errors, JobId, open, security } from './schemas.ts';
 
 /** The deliverables of a scorecard job a bank may download, with their media types. */
@@ -24,7 +24,7 @@ export const JOB_FILES: Record<string, string> = {
   'scores.csv': 'text/csv; charset=utf-8',
 };
 
-/** The protocols each two-party pipeline runs (their declared host messages are what the platform discloses). */
+/** The protocols each bank + platform pipeline runs, three-party mode (their declared host messages are what the platform discloses). */
 const PIPELINE_PROTOCOLS: Record<string, readonly string[]> = {
   lr: ['psi', 'vfl-lr', 'lr-eval'],
   scorecard: ['psi', 'vfl-lr', 'scorecard'],
@@ -67,7 +67,8 @@ export const consoleApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
         const spec = parseAnySpec(job(req.params.id).spec);
         if (isConsortium(spec)) throw new IndomainError('SRV_BAD_REQUEST', 'a consortium job does not read platform data');
         const d = store.dataset(spec.host.dataset);
-        const protocols = PIPELINE_PROTOCOLS[spec.pipeline] ?? [];
+        // A two-party job trains with vfl-lr-2p in place of vfl-lr (jobs/spec.ts protocolOfJob).
+        const protocols = (PIPELINE_PROTOCOLS[spec.pipeline] ?? []).map((p) => (p === 'vfl-lr' ? trainingProtocol(spec) : p));
         const discloses = declaredMessages()
           .filter((m) => protocols.includes(m.protocol) && [m.from].flat().includes('host'))
           .map((m) => ({ protocol: m.protocol, type: m.type, to: [...m.to], privacy: m.privacy, discloses: m.discloses }));

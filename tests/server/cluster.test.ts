@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { Cluster, type JobView } from '../../server/cluster.ts';
 import { recordHash } from '../../server/audit.ts';
 import { verifyAudit } from '../../server/audit-verify.ts';
 import { sign } from '../../server/ed25519.ts';
-import { usccFromNumber } from '../../server/lab/generate.ts';
+import { usccCopies } from '../helpers/fate-uscc.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 /**
@@ -23,27 +23,6 @@ import { tempDir } from '../helpers/tmp.ts';
  * noise, may stop one such step apart: the weights are compared within 3e-4.
  */
 const TRAINING = { tolerance: 1e-6, lambda: 0.01, maxIterations: 60 };
-
-const fate = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
-
-/**
- * The platform keys its data by USCC and admits only authorised enterprises: FATE's numeric ids
- * become valid USCCs (same rows), and the bank is authorised for all of them.
- */
-function usccCopies(dir: string): { guest: string; host: string; authorisations: string } {
-  const map = (src: string, dest: string) => {
-    const [head, ...lines] = readFileSync(fate(src), 'utf8').trimEnd().split('\n');
-    writeFileSync(dest, [head, ...lines.map((l) => { const k = l.indexOf(','); return usccFromNumber(Number(l.slice(0, k))) + l.slice(k); })].join('\n') + '\n');
-    return lines.map((l) => usccFromNumber(Number(l.slice(0, l.indexOf(',')))));
-  };
-  const guest = join(dir, 'guest.csv');
-  const host = join(dir, 'host.csv');
-  map('default_credit_hetero_guest.csv', guest);
-  const ids = map('default_credit_hetero_host.csv', host);
-  const authorisations = join(dir, 'authorisations.csv');
-  writeFileSync(authorisations, ['uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref', ...ids.map((id, i) => `${id},bank-a,modelling,2024-01-01,2030-12-31,,TEST-${i}`)].join('\n') + '\n');
-  return { guest, host, authorisations };
-}
 
 /** Each party's weights, from its own view of the job (the coordinator's result has none). */
 async function weightsOf(c: Cluster, job: string): Promise<number[]> {
