@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { alignTo, seededSplit } from '../../engine/align.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { secretRng, type Rng } from '../../engine/rng.ts';
-import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
 import { selectRows, type PartyTable } from '../../engine/table.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../../models/logistic.ts';
 import { binaryMetrics } from '../../models/metrics.ts';
@@ -22,7 +21,7 @@ import { JOB } from '../messages.ts';
 import { loadDatasetChecked, type NodeStore } from '../store/node-store.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
 import { envelope, isTwoParty, STAGES, stripDeclarations, trainingProtocol, type JobSpec } from './spec.ts';
-import { roundOf, roundReport, trainingParty, type TrainingParty } from './training.ts';
+import { lrColumns, roundOf, roundReport, trainingParty, type LrColumns, type TrainingParty } from './training.ts';
 import { writeScorecard } from './scorecard-artifacts.ts';
 
 /** What a node's part of a job works with, besides its spec and role. */
@@ -187,7 +186,7 @@ export class NodeJob {
         const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
         const p = this.split();
         if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
-        const names = this.spec.pipeline === 'scorecard' ? undefined : p.train.featureNames; // for refusals only
+        const names = this.spec.pipeline === 'scorecard' ? undefined : this.standardized().names; // for refusals only
         this.vfl = await trainingParty({ spec: this.spec, role: this.role, cols, labels: p.train.label, names, secret: (name) => this.store.secret(this.job, name, () => randomBytes(32)), keys: (name) => this.keys(name) });
         return this.after('training', await this.vfl.start());
       }
@@ -245,14 +244,11 @@ export class NodeJob {
     return this.prepared;
   }
 
-  private standardizedCols: { train: Float64Array[]; test: Float64Array[] } | undefined;
+  private standardizedCols: LrColumns | undefined;
 
-  /** z-scored columns, the scaler fitted on the training rows (computed once). */
-  private standardized(): { train: Float64Array[]; test: Float64Array[] } {
-    if (this.standardizedCols) return this.standardizedCols;
-    const p = this.split();
-    const s = fitStandardizer(p.train.features);
-    return (this.standardizedCols = { train: applyStandardizer(s, p.train.features), test: applyStandardizer(s, p.test.features) });
+  /** The LR pipeline's columns: imputed, missing-value indicators, z-scored (computed once). */
+  private standardized(): LrColumns {
+    return (this.standardizedCols ??= lrColumns(this.split()));
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * The one-command lab (`npm run lab`): generate the data, start the coordinator, the platform and
  * the bank nodes as separate processes on loopback, run the full scorecard pipeline for each bank,
+ * the `lr` pipeline for the first bank in both arbiter modes (three-party and two-party),
  * print a summary (bank-only vs joint AUC and KS, time per stage, bytes per party pair), write
  * everything to the output directory and stop every process it started (`--serve` keeps them up).
  */
@@ -13,6 +14,7 @@ import { anchorHeads } from '../audit-anchor.ts';
 import { readKeys } from '../audit-chains.ts';
 import { Cluster, type JobView } from '../cluster.ts';
 import { buildRegulatorApp } from '../regulator.ts';
+import { compareModes, modesMarkdown, type ModeRun } from './two-party.ts';
 import { BANK_CATEGORICAL, BANK_FEATURES, DEFAULT_LAB, generateFollowUp, generateLab, LABEL, PLATFORM_CATEGORICAL, type LabOptions } from './generate.ts';
 
 export interface LabRunOptions extends LabOptions {
@@ -55,6 +57,8 @@ export interface LabSummary {
     seconds: number;
     perBank: { bank: string; trainRows: number; testRows: number; ownTestAuc: number; consortiumTestAuc: number }[];
   };
+  /** The `lr` pipeline on the first bank's loans, three-party then two-party (server/lab/two-party.ts). */
+  modes?: { bank: string; runs: ModeRun[] };
   bytesByPair: Record<string, number>;
   seconds: { generate: number; start: number; total: number };
 }
@@ -155,6 +159,8 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
         artifacts: dest,
       });
     }
+    // The two arbiter modes side by side on the first bank (before the platform's data refresh below).
+    summary.modes = { bank: bankNames[0]!, runs: await compareModes(cluster, bankNames[0]!, o.seed, o.log) };
     // Twelve months on: the platform refreshes its data, each bank monitors its book.
     const later = generateFollowUp(data, o.seed);
     await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: later.platform, idColumn: 'id', uscc: true });
@@ -252,6 +258,7 @@ export function summaryMarkdown(s: LabSummary): string {
       ...k.perBank.map((b) => `| ${b.bank} | ${b.trainRows} | ${b.testRows} | ${b.ownTestAuc.toFixed(4)} | ${b.consortiumTestAuc.toFixed(4)} |`),
     );
   }
+  if (s.modes) lines.push(...modesMarkdown(s.modes.bank, s.modes.runs));
   lines.push('', '| from → to | bytes |', '| --- | --- |', ...Object.entries(s.bytesByPair).map(([k, v]) => `| ${k} | ${mb(v)} |`));
   lines.push('', `Total ${s.seconds.total.toFixed(1)} s (data ${s.seconds.generate.toFixed(1)} s, node start ${s.seconds.start.toFixed(1)} s). Reports, models, PMML and SQL per bank under reports/; each node's data directory and database under nodes/.`);
   return lines.join('\n');

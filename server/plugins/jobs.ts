@@ -11,8 +11,8 @@ import { errors, JobId, JobView, Name, open, security, jobView } from './schemas
 
 const Side = Type.Object({ node: Type.String({ minLength: 1 }), dataset: Type.String({ minLength: 1 }) }, { additionalProperties: false });
 
-/** The job spec as submitted (server/jobs/spec.ts); the protocol configurations are checked by their own parsers. */
-const TwoPartySpecBody = Type.Object(
+/** A bank + platform job spec as submitted (server/jobs/spec.ts); the protocol configurations are checked by their own parsers. */
+const VerticalSpecBody = Type.Object(
   {
     id: Name,
     pipeline: Type.Union([Type.Literal('lr'), Type.Literal('scorecard')]),
@@ -21,6 +21,8 @@ const TwoPartySpecBody = Type.Object(
     host: Side,
     seed: Type.Optional(Type.Union([Type.String(), Type.Number()])),
     testFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TEST_FRACTION })),
+    // Who holds the training key: the coordinator's arbiter (three parties, the default) or nobody but the bank (two parties).
+    arbiter: Type.Optional(Type.Union([Type.Literal('coordinator'), Type.Literal('none')])),
     training: Type.Optional(open({})),
     scorecard: Type.Optional(open({})),
   },
@@ -44,7 +46,7 @@ const ConsortiumSpecBody = Type.Object(
   { additionalProperties: false },
 );
 
-const JobSpecBody = Type.Union([TwoPartySpecBody, ConsortiumSpecBody]);
+const JobSpecBody = Type.Union([VerticalSpecBody, ConsortiumSpecBody]);
 
 const Traffic = Type.Object({ sent: Type.Record(Type.String(), Type.Number()), received: Type.Record(Type.String(), Type.Number()) });
 

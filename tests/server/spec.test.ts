@@ -35,3 +35,16 @@ describe('job spec: training settings checked before the job starts', () => {
     expect(refusal({ training: { maxIterations: 5, lambda: 0.01 } })).toBeNull();
   });
 });
+
+describe('job spec: the arbiter mode', () => {
+  it('takes "coordinator" (the default) and "none"; refuses anything else naming the field', () => {
+    expect(parseJobSpec(base).arbiter).toBeUndefined();
+    expect(parseJobSpec({ ...base, arbiter: 'coordinator' }).arbiter).toBe('coordinator');
+    expect(parseJobSpec({ ...base, arbiter: 'none' }).arbiter).toBe('none');
+    for (const arbiter of ['None', 'platform', 'bank', '', 1, null, true, ['none'], { mode: 'none' }]) {
+      const e = refusal({ arbiter });
+      expect(e, JSON.stringify(arbiter)).toMatchObject({ code: 'SRV_BAD_REQUEST' });
+      expect(e!.message).toContain('field "arbiter"');
+    }
+  });
+});

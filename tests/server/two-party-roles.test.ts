@@ -1,0 +1,130 @@
+/**
+ * Two-party jobs (`"arbiter": "none"`) at the gate, both ways: only the job's guest (the bank) and
+ * host (the platform) send `vfl-lr-2p` messages; a two-party job has no arbiter role, so nothing
+ * from or to one is taken or sent (the coordinator cannot re-enter the data path as an arbiter);
+ * the three-party `vfl-lr` is refused in a two-party job and `vfl-lr-2p` in a three-party one.
+ * Each refusal is coded and audited (`ingress-refused` arriving, `egress-blocked` leaving) and
+ * stores nothing. Each node is built by createNode with delivery stopped; `runtime.accept(sender,
+ * bytes)` is what `/v1/messages` does after the signature check.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeMessage } from '../../protocols/codec.ts';
+import type { Envelope } from '../../protocols/message.ts';
+import { parseJobSpec, rolesOfJob, type JobSpec } from '../../server/jobs/spec.ts';
+import { createNode } from '../../server/main.ts';
+import type { NodeRuntime } from '../../server/runtime.ts';
+import { NodeStore } from '../../server/store/node-store.ts';
+import type { NodeRole, PeersFile } from '../../server/transport/peer.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const NODES: { name: string; role: NodeRole }[] = [
+  { name: 'coordinator', role: 'coordinator' },
+  { name: 'platform', role: 'platform' },
+  { name: 'bank-1', role: 'bank' },
+  { name: 'bank-2', role: 'bank' },
+];
+
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of closers) await c();
+});
+
+async function nodes(): Promise<Map<string, NodeRuntime>> {
+  const dir = tempDir('indomain-2p-roles-');
+  const peers: PeersFile = { nodes: [] };
+  for (const n of NODES) {
+    const s = new NodeStore(join(dir, n.name));
+    peers.nodes.push({ name: n.name, role: n.role, url: 'http://127.0.0.1:9', publicKey: Buffer.from(s.identity(n.name).publicKey).toString('base64') });
+    s.close();
+  }
+  writeFileSync(join(dir, 'peers.json'), JSON.stringify(peers));
+  const out = new Map<string, NodeRuntime>();
+  for (const n of NODES.filter((x) => x.name !== 'bank-2')) {
+    const made = await createNode({ role: n.role, name: n.name, data: join(dir, n.name), peers: join(dir, 'peers.json'), adminToken: 'a'.repeat(32), psiWorkers: 1, autoApprove: true });
+    made.runtime.stop();
+    closers.push(made.close);
+    out.set(n.name, made.runtime);
+  }
+  return out;
+}
+
+const spec = (id: string, arbiter?: string): JobSpec =>
+  parseJobSpec({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-1', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, ...(arbiter ? { arbiter } : {}) });
+const env = (job: string, protocol: string, type: string, from: string, to: string, body: Record<string, unknown>): Envelope => ({ job, protocol, type, round: 0, from, to, body });
+const setup = (job: string) => env(job, 'vfl-lr-2p', 'TwoPartySetup', 'guest', 'host', { params: 'ckks-n8192-l1', publicKey: new Uint8Array(8), galoisKeys: new Uint8Array(8), relinKeys: new Uint8Array(8), rows: 10, sampleRows: 10 });
+
+function tryAccept(rt: NodeRuntime, sender: string, e: Envelope): string {
+  try {
+    rt.accept(sender, encodeMessage(e));
+    return 'accepted';
+  } catch (err) {
+    return (err as { code?: string }).code ?? 'error';
+  }
+}
+
+describe('two-party jobs at the gate', () => {
+  let rt: Map<string, NodeRuntime>;
+  beforeAll(async () => {
+    rt = await nodes();
+    // Each node learns both jobs from the coordinator's JobStart.
+    for (const s of [spec('two', 'none'), spec('three')]) {
+      expect(tryAccept(rt.get('platform')!, 'coordinator', env(s.id, 'job', 'JobStart', 'coordinator', 'host', { spec: JSON.stringify(s) }))).toBe('accepted');
+      expect(tryAccept(rt.get('bank-1')!, 'coordinator', env(s.id, 'job', 'JobStart', 'coordinator', 'guest', { spec: JSON.stringify(s) }))).toBe('accepted');
+    }
+  }, 120_000);
+
+  it('a two-party job has no arbiter role; a three-party one has', () => {
+    expect(rolesOfJob(spec('two', 'none'))).toEqual(['guest', 'host', 'coordinator']);
+    expect(rolesOfJob(spec('three'))).toEqual(['guest', 'host', 'coordinator', 'arbiter']);
+  });
+
+  it('arriving: only the job\'s bank sends the guest\'s vfl-lr-2p messages; no arbiter, no vfl-lr in a two-party job, no vfl-lr-2p in a three-party one; each refusal audited', () => {
+    const platform = rt.get('platform')!;
+    const bank = rt.get('bank-1')!;
+    const refusedBefore = platform.store.audit.records('ingress-refused' as never).length;
+    const cases: [string, NodeRuntime, string, Envelope][] = [
+      ['the coordinator signs the guest\'s TwoPartySetup', platform, 'coordinator', setup('two')],
+      ['another bank signs the guest\'s TwoPartySetup', platform, 'bank-2', setup('two')],
+      ['the coordinator as arbiter sends HeSetup (vfl-lr) to the platform', platform, 'coordinator', env('two', 'vfl-lr', 'HeSetup', 'arbiter', 'host', {})],
+      ['the coordinator as arbiter sends HeSetup (vfl-lr) to the bank', bank, 'coordinator', env('two', 'vfl-lr', 'HeSetup', 'arbiter', 'guest', {})],
+      ['the bank sends a vfl-lr Residual in a two-party job', platform, 'bank-1', env('two', 'vfl-lr', 'Residual', 'guest', 'host', {})],
+      ['the platform sends the guest\'s TwoPartySetup (as the guest) to the bank', bank, 'platform', setup('two')],
+      ['the bank sends TwoPartySetup in a three-party job', platform, 'bank-1', setup('three')],
+    ];
+    const answers = cases.map(([what, node, sender, e]) => [what, tryAccept(node, sender, e)]);
+    console.log(`two-party gate, arriving: ${answers.map(([w, a]) => `${w}: ${a}`).join('; ')}`);
+    for (const [what, a] of answers) expect(a, what).toBe('SRV_UNKNOWN_PARTY');
+    const refused = platform.store.audit.records('ingress-refused' as never).slice(refusedBefore).map((r) => JSON.parse(r.body) as { peer: string; protocol: string; type: string; code: string });
+    expect(refused.map((r) => [r.peer, r.protocol, r.type, r.code])).toEqual([
+      ['coordinator', 'vfl-lr-2p', 'TwoPartySetup', 'SRV_UNKNOWN_PARTY'],
+      ['bank-2', 'vfl-lr-2p', 'TwoPartySetup', 'SRV_UNKNOWN_PARTY'],
+      ['coordinator', 'vfl-lr', 'HeSetup', 'SRV_UNKNOWN_PARTY'],
+      ['bank-1', 'vfl-lr', 'Residual', 'SRV_UNKNOWN_PARTY'],
+      ['bank-1', 'vfl-lr-2p', 'TwoPartySetup', 'SRV_UNKNOWN_PARTY'],
+    ]);
+    // Nothing of a refused message is stored; the bank's own TwoPartySetup is taken.
+    expect(platform.store.inbox('two').filter((r) => r.key.includes('|vfl-lr')).length).toBe(0);
+    expect(tryAccept(platform, 'bank-1', setup('two'))).toBe('accepted');
+    expect(platform.store.inbox('two').filter((r) => r.key.includes('|vfl-lr-2p|')).map((r) => r.sender)).toEqual(['bank-1']);
+  });
+
+  it('leaving: a node does not send vfl-lr in a two-party job, nor anything as its arbiter; blocked and audited', () => {
+    const blocked = (node: NodeRuntime, e: Envelope) => {
+      try {
+        node.gate.check(e);
+        return 'sent';
+      } catch (err) {
+        return (err as { code?: string }).code ?? 'error';
+      }
+    };
+    const bank = rt.get('bank-1')!;
+    const before = bank.store.audit.records('egress-blocked' as never).length;
+    expect(blocked(bank, env('two', 'vfl-lr', 'Residual', 'guest', 'host', { chunks: [] }))).toBe('SRV_EGRESS_BLOCKED');
+    expect(blocked(bank, env('three', 'vfl-lr-2p', 'GuestSample', 'guest', 'host', { columns: [] }))).toBe('SRV_EGRESS_BLOCKED');
+    expect(blocked(bank, env('two', 'vfl-lr-2p', 'GuestSample', 'guest', 'host', { columns: [] }))).toBe('sent');
+    const reasons = bank.store.audit.records('egress-blocked' as never).slice(before).map((r) => (JSON.parse(r.body) as { reason: string }).reason);
+    expect(reasons).toEqual([expect.stringContaining("not part of this job's mode"), expect.stringContaining("not part of this job's mode")]);
+  });
+});
