@@ -126,14 +126,19 @@ export function trainingProtocol(spec: JobSpec): 'vfl-lr' | 'vfl-lr-2p' {
 }
 
 /**
- * Whether messages of `protocol` belong in this job at all: a two-party job carries no `vfl-lr`
- * (the three-party protocol, whose arbiter would hold the key) and a three-party job no
- * `vfl-lr-2p`. The gate refuses the others both ways (server/transport/gate.ts).
+ * Whether a message of `protocol`/`type` belongs in this job at all, by its arbiter mode. A
+ * two-party job carries no `vfl-lr` (the three-party protocol, whose arbiter would hold the key)
+ * and no `job/BankMetrics` (its coordinator receives metadata only); a three-party job carries no
+ * `vfl-lr-2p` and no `job/TrainingRound` (its arbiter counts rounds itself). The gate refuses the
+ * others both ways, leaving and arriving (server/transport/gate.ts).
  */
-export function protocolOfJob(spec: AnySpec, protocol: string): boolean {
+export function messageOfJob(spec: AnySpec, protocol: string, type: string): boolean {
   if (isConsortium(spec)) return true;
-  if (protocol === 'vfl-lr') return !isTwoParty(spec);
-  if (protocol === 'vfl-lr-2p') return isTwoParty(spec);
+  const two = isTwoParty(spec);
+  if (protocol === 'vfl-lr') return !two;
+  if (protocol === 'vfl-lr-2p') return two;
+  if (protocol === 'job' && type === 'BankMetrics') return !two;
+  if (protocol === 'job' && type === 'TrainingRound') return two;
   return true;
 }
 

@@ -67,7 +67,7 @@ export const consoleApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
         const spec = parseAnySpec(job(req.params.id).spec);
         if (isConsortium(spec)) throw new IndomainError('SRV_BAD_REQUEST', 'a consortium job does not read platform data');
         const d = store.dataset(spec.host.dataset);
-        // A two-party job trains with vfl-lr-2p in place of vfl-lr (jobs/spec.ts protocolOfJob).
+        // A two-party job trains with vfl-lr-2p in place of vfl-lr (jobs/spec.ts messageOfJob).
         const protocols = (PIPELINE_PROTOCOLS[spec.pipeline] ?? []).map((p) => (p === 'vfl-lr' ? trainingProtocol(spec) : p));
         const discloses = declaredMessages()
           .filter((m) => protocols.includes(m.protocol) && [m.from].flat().includes('host'))

@@ -11,13 +11,13 @@
  *   - addressed to a role declared as a receiver of the type, played by another node (and, for a
  *     request the caller addresses itself, by the node it is about to contact);
  *   - of a privacy class the node's policy allows;
- *   - of a protocol of the job's mode: no `vfl-lr` in a two-party job (`"arbiter": "none"`, which
- *     also has no arbiter role), no `vfl-lr-2p` in a three-party one (jobs/spec.ts protocolOfJob).
+ *   - of the job's mode: no `vfl-lr` and no `job/BankMetrics` in a two-party job (`"arbiter":
+ *     "none"`, which also has no arbiter role), no `vfl-lr-2p` and no `job/TrainingRound` in a
+ *     three-party one (jobs/spec.ts messageOfJob).
  * A refusal is audited (`egress-blocked`, with the reason: codes and field names, never values)
  * and thrown as SRV_EGRESS_BLOCKED; nothing of the message is queued or sent.
  *
- * Arriving, a message must be a declared type with its declared fields, of a protocol of the job's
- * mode, from a declared sender role that the signing node plays in the job, to a declared receiver
+ * Arriving, a message must be a declared type with its declared fields, of the job's mode, from a declared sender role that the signing node plays in the job, to a declared receiver
  * role this node plays.
  *
  * Messages of no job (audit/ChainHead, server/audit-heads.ts) are declared from and to `node` and
@@ -30,7 +30,7 @@
  */
 import { IndomainError, isIndomainError } from '../../engine/errors.ts';
 import { messageSpec, validateBody, type Envelope, type MessageSpec } from '../../protocols/message.ts';
-import { nodeOfRole, parseAnySpec, protocolOfJob, roleKind, rolesOf, rolesOfJob, type AnySpec } from '../jobs/spec.ts';
+import { nodeOfRole, parseAnySpec, messageOfJob, roleKind, rolesOf, rolesOfJob, type AnySpec } from '../jobs/spec.ts';
 import { HEADS_JOB } from '../audit.ts';
 import { LEGACY_FIELDS } from '../messages.ts';
 import type { NodeStore } from '../store/node-store.ts';
@@ -90,7 +90,7 @@ export class Gate {
     // A type declared between nodes inside a job is refused below: no job role is `node`.
     if (env.job === HEADS_JOB) return this.betweenNodes(env, m, toNode);
     if (!spec) return no('the job is unknown here');
-    if (!protocolOfJob(spec, env.protocol)) return no(`protocol ${env.protocol} is not part of this job's mode (arbiter)`);
+    if (!messageOfJob(spec, env.protocol, env.type)) return no(`${env.protocol}/${env.type} is not part of this job's mode (arbiter)`);
     if (!senders(m).includes(roleKind(env.from))) return no(`the sender role "${env.from}" is not a declared sender of this type`);
     const mine = rolesOf(spec, this.o.name);
     if (!mine.includes(env.from)) return no(`this node plays ${mine.map((x) => `"${x}"`).join(', ') || 'no role'} in the job, not "${env.from}"`);
@@ -125,7 +125,7 @@ export class Gate {
     }
     if (!spec) throw new IndomainError('SRV_NOT_FOUND', `job "${env.job}" is unknown here`);
     if (this.mode === 'enforce') {
-      if (!protocolOfJob(spec, env.protocol)) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not part of job ${spec.id} in its arbiter mode`, { field: 'protocol' });
+      if (!messageOfJob(spec, env.protocol, env.type)) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not part of job ${spec.id} in its arbiter mode`, { field: 'type' });
       if (!senders(m).includes(roleKind(env.from))) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent by the ${env.from}`, { field: 'from' });
       if (!m.to.includes(roleKind(env.to))) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent to the ${env.to}`, { field: 'to' });
       validateBody(m, env.body, 'SRV_BAD_REQUEST');

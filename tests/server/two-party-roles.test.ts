@@ -68,8 +68,9 @@ describe('two-party jobs at the gate', () => {
   let rt: Map<string, NodeRuntime>;
   beforeAll(async () => {
     rt = await nodes();
-    // Each node learns both jobs from the coordinator's JobStart.
+    // The coordinator creates both jobs; each node learns them from the coordinator's JobStart.
     for (const s of [spec('two', 'none'), spec('three')]) {
+      rt.get('coordinator')!.createJob(s);
       expect(tryAccept(rt.get('platform')!, 'coordinator', env(s.id, 'job', 'JobStart', 'coordinator', 'host', { spec: JSON.stringify(s) }))).toBe('accepted');
       expect(tryAccept(rt.get('bank-1')!, 'coordinator', env(s.id, 'job', 'JobStart', 'coordinator', 'guest', { spec: JSON.stringify(s) }))).toBe('accepted');
     }
@@ -110,6 +111,22 @@ describe('two-party jobs at the gate', () => {
     expect(platform.store.inbox('two').filter((r) => r.key.includes('|vfl-lr-2p|')).map((r) => r.sender)).toEqual(['bank-1']);
   });
 
+  it('arriving at the coordinator: no BankMetrics in a two-party job (metadata only), no TrainingRound in a three-party one; refused and audited', () => {
+    const coordinator = rt.get('coordinator')!;
+    const metrics = { testRows: 10, testAuc: 0.7, testKs: 0.3, bankOnlyTestAuc: 0.6, bankOnlyTestKs: 0.2 };
+    expect(tryAccept(coordinator, 'bank-1', env('two', 'job', 'BankMetrics', 'guest', 'coordinator', metrics))).toBe('SRV_UNKNOWN_PARTY');
+    expect(tryAccept(coordinator, 'bank-1', env('three', 'job', 'TrainingRound', 'guest', 'coordinator', { round: 1 }))).toBe('SRV_UNKNOWN_PARTY');
+    expect(tryAccept(coordinator, 'platform', env('two', 'job', 'TrainingRound', 'guest', 'coordinator', { round: 1 }))).toBe('SRV_UNKNOWN_PARTY');
+    expect(tryAccept(coordinator, 'bank-1', env('two', 'job', 'TrainingRound', 'guest', 'coordinator', { round: 1 }))).toBe('accepted');
+    const refused = coordinator.store.audit.records('ingress-refused' as never).map((r) => JSON.parse(r.body) as { peer: string; job: string; type: string; code: string });
+    expect(refused.map((r) => [r.peer, r.job, r.type, r.code])).toEqual([
+      ['bank-1', 'two', 'BankMetrics', 'SRV_UNKNOWN_PARTY'],
+      ['bank-1', 'three', 'TrainingRound', 'SRV_UNKNOWN_PARTY'],
+      ['platform', 'two', 'TrainingRound', 'SRV_UNKNOWN_PARTY'],
+    ]);
+    expect(coordinator.store.inbox('two').filter((r) => r.key.includes('|BankMetrics|')).length).toBe(0);
+  });
+
   it('leaving: a node does not send vfl-lr in a two-party job, nor anything as its arbiter; blocked and audited', () => {
     const blocked = (node: NodeRuntime, e: Envelope) => {
       try {
@@ -124,7 +141,18 @@ describe('two-party jobs at the gate', () => {
     expect(blocked(bank, env('two', 'vfl-lr', 'Residual', 'guest', 'host', { chunks: [] }))).toBe('SRV_EGRESS_BLOCKED');
     expect(blocked(bank, env('three', 'vfl-lr-2p', 'GuestSample', 'guest', 'host', { columns: [] }))).toBe('SRV_EGRESS_BLOCKED');
     expect(blocked(bank, env('two', 'vfl-lr-2p', 'GuestSample', 'guest', 'host', { columns: [] }))).toBe('sent');
+    // The coordinator of a two-party job receives metadata only: no BankMetrics leaves for it; TrainingRound only in two-party jobs.
+    const metrics = { testRows: 10, testAuc: 0.7, testKs: 0.3, bankOnlyTestAuc: 0.6, bankOnlyTestKs: 0.2 };
+    expect(blocked(bank, env('two', 'job', 'BankMetrics', 'guest', 'coordinator', metrics))).toBe('SRV_EGRESS_BLOCKED');
+    expect(blocked(bank, env('three', 'job', 'BankMetrics', 'guest', 'coordinator', metrics))).toBe('sent');
+    expect(blocked(bank, env('three', 'job', 'TrainingRound', 'guest', 'coordinator', { round: 1 }))).toBe('SRV_EGRESS_BLOCKED');
+    expect(blocked(bank, env('two', 'job', 'TrainingRound', 'guest', 'coordinator', { round: 1 }))).toBe('sent');
     const reasons = bank.store.audit.records('egress-blocked' as never).slice(before).map((r) => (JSON.parse(r.body) as { reason: string }).reason);
-    expect(reasons).toEqual([expect.stringContaining("not part of this job's mode"), expect.stringContaining("not part of this job's mode")]);
+    expect(reasons).toEqual([
+      'vfl-lr/Residual is not part of this job\'s mode (arbiter)',
+      'vfl-lr-2p/GuestSample is not part of this job\'s mode (arbiter)',
+      'job/BankMetrics is not part of this job\'s mode (arbiter)',
+      'job/TrainingRound is not part of this job\'s mode (arbiter)',
+    ]);
   });
 });

@@ -3,12 +3,12 @@
  * processes over signed HTTP: a coordinator, the platform and a bank, default_credit (30,000 rows,
  * 24,000 training). The bank holds the only CKKS key and runs the optimiser; the coordinator
  * orchestrates and must receive metadata only, which its own audit chain and `indomain audit
- * verify`'s ledger must show. Killing the bank (the key holder and the optimiser) mid-training and
- * restarting it must end in the same model quality with no message lost, as the three-party
- * cluster test does for the platform (tests/server/cluster.test.ts).
+ * verify`'s ledger must show. Killing the bank (the key holder and the optimiser) or the platform
+ * (the secret rotation) mid-training and restarting it must end in the same model quality with no
+ * message lost, as the three-party cluster test does for the platform (tests/server/cluster.test.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,7 +95,7 @@ describe('two-party lr (no arbiter) across processes over HTTP', () => {
     const j = await c.waitForJob('coordinator', 'two-party', 480_000, (v) => void (maxRound = Math.max(maxRound, Number(v.progress.trainingRound ?? 0))));
     expect(j.status).toBe('completed');
     const o = await outcome('two-party');
-    figures.push(`job: ${o.bank.training.iterations} rounds, converged ${o.bank.training.converged}, bank's test AUC ${o.bank.evaluation.testAuc!.toFixed(4)} (bank-only ${o.bank.evaluation.bankOnlyTestAuc!.toFixed(4)}), joint model from both views ${o.jointAuc.toFixed(4)}, centralised ${centralAuc.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    figures.push(`job: ${o.bank.training.iterations} rounds, converged ${o.bank.training.converged}, bank's test AUC ${o.bank.evaluation.testAuc!.toFixed(5)} (bank-only ${o.bank.evaluation.bankOnlyTestAuc!.toFixed(4)}), joint model from both views ${o.jointAuc.toFixed(4)}, centralised ${centralAuc.toFixed(5)}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     expect(o.bank.training.converged).toBe(true);
     expect(o.platform.training.converged).toBe(true);
     expect(o.bank.training.weights.length).toBe(test.guestColumns + 1);
@@ -110,29 +110,36 @@ describe('two-party lr (no arbiter) across processes over HTTP', () => {
     expect(r.stages.training!.guest).toEqual({ iterations: o.bank.training.iterations, converged: true });
   }, 600_000);
 
-  it('SIGKILL of the bank (the key holder) in the middle of training, then a restart: the same model quality, no record lost', async () => {
-    await c.admin('coordinator', 'POST', '/v1/admin/jobs', spec('two-party-kill'));
+  /** Start `job`, SIGKILL `node` once training reached round 2, restart it; the job must complete as before. */
+  async function killMidTraining(job: string, node: string) {
+    await c.admin('coordinator', 'POST', '/v1/admin/jobs', spec(job));
     const deadline = Date.now() + 300_000;
     for (;;) {
-      const j = await c.admin<JobView>('coordinator', 'GET', '/v1/admin/jobs/two-party-kill');
+      const j = await c.admin<JobView>('coordinator', 'GET', `/v1/admin/jobs/${job}`);
       if (j.stage === 'training' && Number(j.progress.trainingRound) >= 2) break;
       expect(j.status).not.toBe('completed');
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 50));
     }
-    await c.kill('bank-a', 'SIGKILL');
-    await c.start('bank-a');
-    expect((await c.waitForJob('coordinator', 'two-party-kill', 480_000)).status).toBe('completed');
-    const o = await outcome('two-party-kill');
-    figures.push(`killed bank mid-training: ${o.bank.training.iterations} rounds, converged ${o.bank.training.converged}, test AUC ${o.bank.evaluation.testAuc!.toFixed(4)} vs centralised ${centralAuc.toFixed(4)}`);
+    await c.kill(node, 'SIGKILL'); // resolves when the process has exited
+    await c.start(node);
+    expect((await c.waitForJob('coordinator', job, 480_000)).status).toBe('completed');
+    const o = await outcome(job);
+    figures.push(`${node} killed mid-training: ${o.bank.training.iterations} rounds, converged ${o.bank.training.converged}, test AUC ${o.bank.evaluation.testAuc!.toFixed(5)} vs centralised ${centralAuc.toFixed(5)}`);
     expect(o.bank.training.converged).toBe(true);
     expect(Math.abs(o.bank.evaluation.testAuc! - centralAuc)).toBeLessThanOrEqual(0.002);
     expect(Math.abs(o.jointAuc - o.bank.evaluation.testAuc!)).toBeLessThan(1e-9);
-  }, 700_000);
+  }
+
+  // The bank holds the key and the optimiser: it rebuilds both from its store and inbox.
+  it('SIGKILL of the bank (the key holder) in the middle of training, then a restart: the same model quality', () => killMidTraining('two-party-kill-bank', 'bank-a'), 700_000);
+
+  // The platform's rotation comes from a secret kept in its store: a restarted platform must draw the same one.
+  it('SIGKILL of the platform in the middle of training, then a restart: the same model quality', () => killMidTraining('two-party-kill-platform', 'platform'), 700_000);
 
   it('the coordinator received metadata only: its audit chain and the anchored `indomain audit verify` ledger', async () => {
     // Every message record of the coordinator's chain for the two-party jobs is of a type declared `metadata`.
-    for (const job of ['two-party', 'two-party-kill']) {
+    for (const job of ['two-party', 'two-party-kill-bank', 'two-party-kill-platform']) {
       const recs = coordinatorMessages(c, job);
       expect(recs.length).toBeGreaterThan(10);
       for (const r of recs) {
@@ -143,8 +150,7 @@ describe('two-party lr (no arbiter) across processes over HTTP', () => {
       expect([...received].sort()).toEqual(['job/StageDone', 'job/TrainingRound']);
     }
     // The regulator's keys and anchor, then the command line, as the lab prints it.
-    const regulator = join(c.dir, '..', `${c.dir.split('/').pop()}-regulator`);
-    mkdirSync(regulator, { recursive: true });
+    const regulator = tempDir('indomain-2p-regulator-');
     const pinned = JSON.parse(readFileSync(c.peersFile, 'utf8')) as { nodes: { name: string; role: string; publicKey: string }[] };
     writeFileSync(join(regulator, 'keys.json'), JSON.stringify({ nodes: pinned.nodes.map(({ name, role, publicKey }) => ({ name, role, publicKey })) }));
     await c.startAll();
