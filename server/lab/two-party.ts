@@ -38,10 +38,13 @@ function coordinatorClasses(c: Cluster, job: string): Record<string, number> {
   return out;
 }
 
-/** Run the `lr` job on `bank` in each mode, one after the other. */
+/**
+ * Run the `lr` job on `bank` in each mode, both at once (the nodes run jobs concurrently; this keeps
+ * the lab's time down). Their times therefore include each other's load: the modes' speeds are
+ * compared by `npm run bench -- vfl --mode both`, not here.
+ */
 export async function compareModes(c: Cluster, bank: string, seed: string, log: (line: string) => void): Promise<ModeRun[]> {
-  const runs: ModeRun[] = [];
-  for (const arbiter of ['coordinator', 'none'] as const) {
+  const one = async (arbiter: ArbiterMode): Promise<ModeRun> => {
     const job = `lr-${arbiter === 'none' ? 'two-party' : 'three-party'}-${bank}`;
     const t = performance.now();
     await c.admin('coordinator', 'POST', '/v1/admin/jobs', {
@@ -54,13 +57,14 @@ export async function compareModes(c: Cluster, bank: string, seed: string, log: 
       seed,
       testFraction: 0.3,
     });
-    await c.waitForJob('coordinator', job, 240_000);
+    await c.waitForJob('coordinator', job, 480_000);
+    const seconds = (performance.now() - t) / 1000;
     const own = (await c.admin<JobView>(bank, 'GET', `/v1/admin/jobs/${job}`)).progress as { training: { iterations: number; converged: boolean }; evaluation: Record<string, number> };
     const e = own.evaluation;
-    const run: ModeRun = { job, arbiter, testAuc: e.testAuc!, testKs: e.testKs!, bankOnlyTestAuc: e.bankOnlyTestAuc!, rounds: own.training.iterations, converged: own.training.converged, seconds: (performance.now() - t) / 1000, coordinator: coordinatorClasses(c, job) };
-    runs.push(run);
-    log(`  ${bank} lr, ${arbiter === 'none' ? 'two-party (no arbiter)' : 'three-party (arbiter: coordinator)'}: AUC ${run.testAuc.toFixed(4)}, ${run.rounds} rounds, ${run.seconds.toFixed(1)} s; the coordinator's messages: ${classes(run.coordinator)}`);
-  }
+    return { job, arbiter, testAuc: e.testAuc!, testKs: e.testKs!, bankOnlyTestAuc: e.bankOnlyTestAuc!, rounds: own.training.iterations, converged: own.training.converged, seconds, coordinator: coordinatorClasses(c, job) };
+  };
+  const runs = await Promise.all((['coordinator', 'none'] as const).map(one));
+  for (const r of runs) log(`  ${bank} lr, ${r.arbiter === 'none' ? 'two-party (no arbiter)' : 'three-party (arbiter: coordinator)'}: AUC ${r.testAuc.toFixed(4)}, ${r.rounds} rounds, ${r.seconds.toFixed(1)} s (both modes at once); the coordinator's messages: ${classes(r.coordinator)}`);
   return runs;
 }
 
@@ -69,7 +73,7 @@ const classes = (m: Record<string, number>) => Object.entries(m).map(([k, v]) =>
 export function modesMarkdown(bank: string, runs: readonly ModeRun[]): string[] {
   return [
     '',
-    `The \`lr\` pipeline on ${bank}'s loans in each arbiter mode (test rows of the bank; "coordinator's messages" are the privacy classes of every message its audit chain recorded for the job):`,
+    `The \`lr\` pipeline on ${bank}'s loans in each arbiter mode, both jobs at once (test rows of the bank; seconds include the other job's load; "coordinator's messages" are the privacy classes of every message its audit chain recorded for the job):`,
     '',
     '| job | arbiter | joint AUC | joint KS | bank-only AUC | rounds | converged | seconds | coordinator\'s messages |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
