@@ -165,12 +165,15 @@ export function loadBfv(b: Bfv, bytes: Uint8Array, field: string): CipherText {
  * multipliers, for the key owner who decrypts. The caller sizes `floodBits` above its noise bound
  * and below log₂(Δ/2) − 6 so decryption stays exact. Returns the serialised ciphertext.
  */
-export function floodBfv(b: Bfv, ct: CipherText, publicEncryptor: Encryptor, floodBits: number, rng: Rng): Uint8Array {
-  const zero = b.seal.PlainText({ coeffCount: b.degree });
-  const fresh = publicEncryptor.encrypt(zero) as CipherText;
-  zero.delete();
-  b.evaluator.add(ct, fresh, ct);
-  fresh.delete();
+export function floodBfv(b: Bfv, ct: CipherText, publicEncryptor: Encryptor, floodBits: number, rng: Rng, rerandomise = true): Uint8Array {
+  // `rerandomise` false: FOR THE ATTACK TESTS ONLY (the linear-span attack's switch).
+  if (rerandomise) {
+    const zero = b.seal.PlainText({ coeffCount: b.degree });
+    const fresh = publicEncryptor.encrypt(zero) as CipherText;
+    zero.delete();
+    b.evaluator.add(ct, fresh, ct);
+    fresh.delete();
+  }
   const bytes = ct.saveArray(b.seal.ComprModeType.none);
   if (floodBits <= 0) return bytes;
   const n = b.degree;
