@@ -116,12 +116,28 @@ export interface BfvKeys {
   readonly decryptor: Decryptor;
 }
 
-/** A fresh key pair (the secret key stays inside the returned encryptor and decryptor). */
-export function bfvKeys(b: Bfv): BfvKeys {
-  const kg = b.seal.KeyGenerator(b.context);
+/**
+ * A fresh key pair (the secret key stays inside the returned encryptor and decryptor), or the pair
+ * of a secret key kept from an earlier run of the same job (`stored`: a restarted node replaying
+ * its inbox must decrypt what arrived under its first key). `secret` is the key's bytes, for the
+ * owner's own store only: NEVER SEND IT.
+ */
+export function bfvKeys(b: Bfv, stored?: Uint8Array): BfvKeys & { readonly secret: Uint8Array } {
+  let kg;
+  if (stored) {
+    const sk = b.seal.SecretKey();
+    try {
+      sk.loadArray(b.context, stored);
+    } catch {
+      sk.delete();
+      throw new IndomainError('HE_BAD_CIPHERTEXT', 'stored BFV secret key does not load');
+    }
+    kg = b.seal.KeyGenerator(b.context, sk);
+    sk.delete();
+  } else kg = b.seal.KeyGenerator(b.context);
   const sk = kg.secretKey();
   const pk = kg.createPublicKey();
-  const out = { publicKey: pk.saveArray(b.seal.ComprModeType.none), encryptor: b.seal.Encryptor(b.context, pk, sk), decryptor: b.seal.Decryptor(b.context, sk) };
+  const out = { publicKey: pk.saveArray(b.seal.ComprModeType.none), secret: sk.saveArray(b.seal.ComprModeType.none), encryptor: b.seal.Encryptor(b.context, pk, sk), decryptor: b.seal.Decryptor(b.context, sk) };
   pk.delete();
   kg.delete();
   return out;
