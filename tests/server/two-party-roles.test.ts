@@ -93,7 +93,7 @@ describe('two-party jobs at the gate', () => {
       ['the bank sends a vfl-lr Residual in a two-party job', platform, 'bank-1', env('two', 'vfl-lr', 'Residual', 'guest', 'host', {})],
       ['the platform sends the guest\'s TwoPartySetup (as the guest) to the bank', bank, 'platform', setup('two')],
       ['the bank sends TwoPartySetup in a three-party job', platform, 'bank-1', setup('three')],
-      ['the coordinator as arbiter sends the scorecard FisherWeights in a two-party job', bank, 'coordinator', env('two', 'scorecard', 'FisherWeights', 'arbiter', 'guest', {})],
+      ['the coordinator as arbiter sends the scorecard FisherWeights in a two-party job', bank, 'coordinator', env('two', 'scorecard', 'FisherWeights', 'arbiter', 'guest', { weights: [] })],
       ['the bank sends HistogramBlocks (scorecard-2p) in a three-party job', platform, 'bank-1', env('three', 'scorecard-2p', 'HistogramBlocks', 'guest', 'host', {})],
     ];
     const answers = cases.map(([what, node, sender, e]) => [what, tryAccept(node, sender, e)]);
