@@ -84,14 +84,14 @@ describe('restarts replay only unfinished jobs', () => {
   }, 900_000);
   afterAll(async () => c.stop());
 
-  it('every node marks each completed job completed, and a platform restart replays none of them (its CPU that of a bare start, within 0.5 s, or under 2 s)', async () => {
+  it('every node marks each completed job completed, and a platform restart replays none of them and takes under 2 s of CPU (that of a bare start, within 0.5 s)', async () => {
     for (let i = 0; i < JOBS; i++) {
       for (const node of ['platform', 'bank-a']) expect(await status(node, `done-${i}`), `${node} done-${i}`).toBe('completed');
     }
     await c.kill('platform', 'SIGTERM');
     const after = await restartCpu(c);
-    // The same node code started on an empty database in the same run: what any start costs here
-    // (loading the TypeScript modules through tsx is most of it).
+    // The same node program started on an empty database in the same run: what any start costs
+    // here (loading the modules and compiling the routes' schemas is most of it).
     const bare = new Cluster(tempDir('indomain-restart-bare-'), [{ name: 'platform', role: 'platform', port: 0 }]);
     const empty = await restartCpu(bare);
     await bare.stop();
@@ -100,7 +100,10 @@ describe('restarts replay only unfinished jobs', () => {
         `the same node started on an empty database: ${empty.cpu.toFixed(2)} s`,
     );
     expect(after.replayed).toBe(0);
-    expect(after.cpu).toBeLessThan(Math.max(2, empty.cpu + 0.5));
+    // CPU, not wall time: the machine's load stretches the wall clock, hardly the process's CPU.
+    // Under 2 s outright (issue 15's acceptance), and no more than a bare start plus 0.5 s.
+    expect(after.cpu).toBeLessThan(2);
+    expect(after.cpu).toBeLessThan(empty.cpu + 0.5);
     expect((await fetch(`${c.url('platform')}/v1/health`)).ok).toBe(true);
   }, 180_000);
 
