@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- <suite> [options]`. Suites: `vfl`, `vfl-scale`, `scorecard`, `online`, `scoring`, `consortium`. Errors print their code and
+ * `npm run bench -- <suite> [options]`. Suites: `vfl`, `vfl-scale`, `scorecard`, `online`, `scoring`, `consortium`, `restart`. Errors print their code and
  * message, never a stack trace.
  */
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ import { vflScaleBench } from './vfl-scale.ts';
 import { scoringBench } from './scoring.ts';
 import { onlineBench } from './online.ts';
 import { consortiumBench } from './consortium.ts';
+import { restartBench } from './restart.ts';
 
 const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
 const USAGE = `usage: npm run bench -- vfl ${COMMON} [--mode three-party|two-party|both] [--json OUT.json] [--scores-out SCORES.csv]
@@ -19,6 +20,7 @@ const USAGE = `usage: npm run bench -- vfl ${COMMON} [--mode three-party|two-par
                       [--event-rates 0.2,0.02] [--guest-features 5] [--json OUT.json]
        npm run bench -- online [--requests 10000] [--concurrency 64] [--port 7700] [--json OUT.json]
        npm run bench -- scoring [--rows 1000000] [--features 20] [--workers 2] [--json OUT.json]
+       npm run bench -- restart [--repetitions 3] [--json OUT.json]
        npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
                       [--pmml OUT.pmml] [--sql OUT.sql] [--report REPORT.md] [--reasons-out REASONS.csv]
                       [--policy full|partial] [--guest-categorical A,B] [--host-categorical C,D]
@@ -72,6 +74,16 @@ export async function benchMain(argv: string[]): Promise<void> {
     const r = await onlineBench({ requests: n('requests'), concurrency: n('concurrency'), basePort: n('port'), ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
     const l = r.latencyMs as { p50: number; p99: number };
     process.stdout.write(`online: ${(r.requestsPerSecond as number).toFixed(0)} requests/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, ${String(r.errors)} errors\n`);
+    return;
+  }
+  if (suite === 'restart') {
+    const { values } = parseArgs({ args: rest, options: { repetitions: { type: 'string', default: '3' }, json: { type: 'string' } }, strict: true });
+    const repetitions = Number(values.repetitions);
+    if (!Number.isInteger(repetitions) || repetitions < 1) throw new IndomainError('CLI_BAD_ARGS', '--repetitions must be a positive integer');
+    const r = await restartBench({ repetitions, ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+    const c = r.compiled as { cpuWhenIdleSeconds: number };
+    const t = r.tsx as { cpuWhenIdleSeconds: number };
+    process.stdout.write(`restart: a node start costs ${c.cpuWhenIdleSeconds.toFixed(2)} s of CPU compiled, ${t.cpuWhenIdleSeconds.toFixed(2)} s through tsx (${(r.cpuRatioTsxToCompiled as number).toFixed(2)}x)\n`);
     return;
   }
   if (suite === 'scoring') {
