@@ -133,7 +133,7 @@ export function formatVerify(r: VerifyResult): string {
   );
   const open = (r.tails ?? []).filter((t) => t.records > t.witnessed);
   if (open.length) out.push(`not yet witnessed by a peer or the anchor (these records alone could still be rewritten unseen): ${open.map((t) => `${t.node} #${t.witnessed + 1}–#${t.records}`).join(', ')}`);
-  const jobs = [...new Set(r.ledger.map((e) => e.job))].sort();
+  const jobs = [...new Set([...r.ledger.map((e) => e.job), ...r.datasets.map((d) => d.job)])].sort();
   for (const job of jobs) {
     out.push('', job === HEADS_JOB ? 'chain heads exchanged between nodes (no job):' : `job ${job}: leakage ledger`);
     for (const d of r.datasets.filter((x) => x.job === job)) {
