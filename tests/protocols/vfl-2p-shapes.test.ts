@@ -16,6 +16,7 @@ import { auc } from '../../models/metrics.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
 import { trainTwoPartyInMemory } from '../../protocols/vfl-lr-2p/protocol.ts';
 import { relativeError, shapeData } from '../helpers/shapes.ts';
+import { benchMain } from '../../benchmarks/cli.ts';
 
 /**
  * `mixed` (every shape at once, 1% events): some directions' curvature is down to the L2 term
@@ -45,4 +46,15 @@ describe('two-party vertical LR on generated credit shapes reaches the plaintext
       if (shape === 'heavy-tails' || shape === 'mixed') expect(windows).toBeGreaterThan(1);
     }, 600_000);
   }
+
+  it('bench: --shape takes a known shape and --rows ≥ 1000, for the vfl suite only, not with file or UCI inputs (CLI_BAD_ARGS before any work)', async () => {
+    const bad = (args: string[], text: string) => expect(benchMain(args)).rejects.toMatchObject({ code: 'CLI_BAD_ARGS', message: expect.stringContaining(text) });
+    await bad(['vfl', '--shape', 'zigzag'], '--shape must be one of plain, special-codes');
+    await bad(['vfl', '--shape', 'plain', '--rows', '500'], '--rows must be an integer ≥ 1000');
+    await bad(['vfl', '--shape', 'plain', '--rows', '1e4.5'], '--rows must be an integer');
+    await bad(['vfl', '--shape', 'plain', '--guest', 'g.csv'], '--guest does not go with --shape');
+    await bad(['vfl', '--shape', 'plain', '--uci', 'u.csv'], '--uci does not go with --shape');
+    await bad(['vfl', '--guest', 'g.csv', '--host', 'h.csv', '--id', 'id', '--label', 'y', '--rows', '5000'], '--rows goes with --shape');
+    await bad(['scorecard', '--shape', 'plain'], '--shape belongs to the vfl suite');
+  });
 });
