@@ -79,8 +79,10 @@
  * own input and nobody else sees them: with z-scored indicator "features" (e_i − 1/n)/sd (mean 0,
  * variance 1, like any honest column) its gradient coordinate is ∝ d_i − mean(d), and at the
  * optimum λw_l ∝ y_i − σ(z_i), so the sign of each final platform weight is one row's label:
- * 40 of 40 on breast with honest messages (majority guess 29). p_H labels per job, p_H the host's
- * choice; it may add them to its real columns, so the model still looks right. (Its first move
+ * 40 of 40 on breast with honest messages (majority guess 29); on 6,000 default_credit rows at the
+ * default λ, 40 indicator columns added to the platform's 10 real ones read 40 of 40 while the
+ * model on the real columns matches the honest fit (training AUC 0.7413 against 0.7414), so the
+ * bank sees nothing wrong. p_H labels per job, p_H the host's choice. (Its first move
  * alone, with a zero Gram in HostInit, gave 32 of 40: unlike the two-party host it cannot zero
  * the cross block.) No cheap check is sound: the Gram, its diagonal and the moments are reported
  * by the host itself and z-scored indicators pass them; a larger λ shrinks the weights, not their

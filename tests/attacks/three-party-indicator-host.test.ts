@@ -20,7 +20,11 @@
  * pretend the attack fails (no defence is built: see the protocol header for what one needs).
  */
 import { describe, expect, it } from 'vitest';
+import { alignTo } from '../../engine/align.ts';
 import { loadCsv } from '../../engine/csv.ts';
+import { selectRows } from '../../engine/table.ts';
+import { fitLogistic, predictLogistic } from '../../models/logistic.ts';
+import { auc } from '../../models/metrics.ts';
 import { seededRng } from '../../engine/rng.ts';
 import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
 import { createCkks } from '../../protocols/he/ckks.ts';
@@ -96,5 +100,39 @@ describe('a malicious host learns labels in three-party vertical LR (known limit
     expect(finalHits).toBeGreaterThanOrEqual(q - 2);
     expect(craftedFinalHits).toBeGreaterThanOrEqual(q - 2);
     expect(majority).toBeLessThan(q - 2); // the leak is not the majority guess
+  }, 600_000);
+
+  it('default_credit, default λ: the platform adds 40 z-scored indicator columns to its 10 real ones; it reads the 40 labels while its model on the real columns matches the honest fit', async () => {
+    const n = 6000;
+    const guestT = selectRows(loadCsv(data('default_credit_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' }), Array.from({ length: n }, (_, i) => i));
+    const hostT = alignTo(loadCsv(data('default_credit_hetero_host.csv'), { idColumn: 'id' }), guestT.ids);
+    const y = guestT.label!;
+    const q = 40;
+    const targets = Array.from({ length: q }, (_, l) => 5 + 97 * l);
+    const extra = z(
+      targets.map((i) => {
+        const c = new Float64Array(n);
+        c[i] = 1;
+        return c;
+      }),
+    );
+    const xg = z(guestT.features);
+    const xh = z(hostT.features);
+    const config = vflConfig('attack-3p-indicator-host-dc'); // the default λ = 1e-4
+    const run = await trainInMemory({ guest: xg, labels: y, host: [...xh, ...extra], config, rng: seededRng('3p-indicator-dc') });
+    const w = run.host.weights;
+    const read = targets.filter((i, l) => (w[xh.length + l]! > 0) === (y[i] === 1)).length;
+    // What the bank can check: the joint model on the real columns against the honest fit.
+    const honest = fitLogistic([...xg, ...xh], y, { optimizer: 'newton', tolerance: 1e-10, lambda: config.lambda });
+    const shown = { intercept: run.guest.weights[0]!, weights: Float64Array.from([...run.guest.weights.subarray(1), ...w.subarray(0, xh.length)]) };
+    const x = [...xg, ...xh];
+    const aucShown = auc(predictLogistic(shown, x), y);
+    const aucHonest = auc(predictLogistic(honest, x), y);
+    const majority = Math.max(...[0, 1].map((c) => targets.filter((i) => y[i] === c).length));
+    console.log(`three-party, default_credit (${n} rows, λ ${config.lambda}): platform with 10 real + ${q} indicator columns reads ${read}/${q} labels (majority guess ${majority}); converged ${run.arbiter.converged} in ${run.arbiter.iterations} rounds; training AUC of the model on the real columns ${aucShown.toFixed(4)} vs honest ${aucHonest.toFixed(4)}`);
+    expect(run.arbiter.converged).toBe(true);
+    expect(read).toBeGreaterThanOrEqual(q - 2);
+    expect(majority).toBeLessThan(q - 2);
+    expect(Math.abs(aucShown - aucHonest)).toBeLessThan(0.002); // nothing in the model gives it away
   }, 600_000);
 });
