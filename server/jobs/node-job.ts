@@ -253,7 +253,6 @@ export class NodeJob {
   }
 
   private standardizedCols: LrColumns | undefined;
-
   /** The LR pipeline's columns: imputed, missing-value indicators, z-scored (computed once). */
   private standardized(): LrColumns {
     return (this.standardizedCols ??= lrColumns(this.split()));
