@@ -65,7 +65,25 @@
  * tests/protocols/scorecard-2p.test.ts). The Fisher weights are σ′ to FISHER_TOLERANCE.
  *
  * Threat model: semi-honest parties, as vfl-lr-2p (its declared limits apply: a malicious guest
- * chooses what it encrypts; a malicious host chooses what it returns).
+ * chooses what it encrypts; a malicious host chooses what it returns). This stage's messages are
+ * two more channels of those two classes, each measured by an attack that asserts the leak
+ * (tests/attacks/two-party-scorecard-malicious.test.ts, breast, every host defence on):
+ *   - MALICIOUS guest, HistogramBlocks: the host cannot see what it convolves. Monomials
+ *     2^k·X^{rL + j·L_H} (one bit k and one window j per row) in place of (1 + B·y)·X^{g' + rL} make
+ *     coefficient j·L_H + s of [0, L) the bitmask of the rows of window j whose host points are
+ *     h_min + s: the exact training host points of 48·(⌊(L_G − 1)/L_H⌋ + 1) rows a job (48 of 48
+ *     with the honest-sized L_G, 240 of 240 with L = N; the pad, re-randomisation and flood guard
+ *     the cross terms and the noise, not the diagonal whose weights and offsets the guest picks).
+ *     Not tested: a guest that also crafts its ciphertexts' noise (not fresh encryptions) reads
+ *     Σ_c E_c·Q_c from the decryption noise, i.e. every row's host points, wherever the flood,
+ *     sized for fresh noise, is below its E_c.
+ *   - MALICIOUS host, FisherBlocks → HostCovariance: the guest decrypts whatever comes back as the
+ *     Fisher blocks, inverts and returns the host block of the inverse. Guest block μI, F_0H = 0,
+ *     F_HH = λI and cross columns C_l give (λI − CᵀC/μ)⁻¹: with k columns known unit vectors and
+ *     the rest the guest's own GuestFisherInput diagonals (rotated and doubled, no other
+ *     computation), k·(p_H − k) of the guest's per-row feature values per job (34 of 34 to 4e-5,
+ *     p_G = 5, p_H = 15), past the guest's flood; with the training stage's [[c_0]] (−y) in
+ *     place of a diagonal, labels. Bounds the guest could check (0 ≤ σ′ ≤ 1/4) do not stop it.
  */
 import { performance } from 'node:perf_hooks';
 import type { Rng } from '../../engine/rng.ts';
