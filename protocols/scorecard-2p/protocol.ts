@@ -66,6 +66,17 @@
  *
  * Threat model: semi-honest parties, as vfl-lr-2p (its declared limits apply: a malicious guest
  * chooses what it encrypts; a malicious host chooses what it returns).
+ *
+ * Running the roles elsewhere (server nodes, any Transport). Each party's stage object is a Party:
+ *   guest  TwoPartyScorecardGuest.setModel(sc, ckks, twoPartyGuest.weights, twoPartyGuest.keyOwner);
+ *          new TwoPartyScorecardGuest(ckks, await createBfv(), sc, keyOwner, lrConfig, config, rng,
+ *          keyStore?) — deliver it BOTH `scorecard` (the host's HostStability, HostPoints,
+ *          HostPartialScores, which it hands to `sc`) and `scorecard-2p` messages; done when the
+ *          report's inputs are all in `sc` (assembleScorecard(sc, …) then works as in three-party).
+ *   host   TwoPartyScorecardHost.setModel(sc, ckks, twoPartyHost.weights, twoPartyHost.guestKeys);
+ *          new TwoPartyScorecardHost(ckks, bfv, sc, { rotation: twoPartyHost.rotation, guestKeys },
+ *          lrConfig, config, rng) — its start() sends the host's `scorecard` messages too.
+ * The rotation must be the training's (the host's secret stream makes it the same after a restart).
  */
 import { performance } from 'node:perf_hooks';
 import type { Rng } from '../../engine/rng.ts';
