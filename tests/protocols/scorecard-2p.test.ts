@@ -9,6 +9,11 @@ import { scorecardSql } from '../../models/export/sql.ts';
 import { scorecardConfig, scorecardInMemory } from '../../protocols/scorecard/protocol.ts';
 import { scorecardTwoPartyInMemory, type TwoPartyScorecardRun } from '../../protocols/scorecard-2p/protocol.ts';
 import { loadSplitPair, type SplitPair } from '../../benchmarks/pair.ts';
+import { IndomainError } from '../../engine/errors.ts';
+import { decodeHistogram, histogramLayout } from '../../protocols/scorecard-2p/histogram.ts';
+import { checkFisherWindows } from '../../protocols/scorecard-2p/fisher.ts';
+import { accept, fisherConfig } from '../../protocols/scorecard-2p/common.ts';
+import { vflConfig } from '../../protocols/vfl-lr/config.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 
@@ -157,4 +162,33 @@ describe('two-party scorecard (no arbiter)', () => {
     expect(gap).toBeLessThanOrEqual(1e-2);
     expect(two.report.coefficients.filter((x) => x.party === 'host').every((x) => Number.isNaN(x.estimate) && Number.isNaN(x.standardError))).toBe(true);
   }, 900_000);
+
+  it('refuses bad layouts, inconsistent histograms, foreign windows and out-of-stage or repeated messages with coded errors', () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e instanceof IndomainError ? e.code : String(e);
+      }
+      return 'no error';
+    };
+    expect(code(() => histogramLayout(8192, 1000, 5000, 4000))).toBe('SC_BAD_CONFIG');
+    expect(code(() => histogramLayout(8192, 1000, 0, 10))).toBe('SC_BAD_MESSAGE');
+    const l = histogramLayout(8192, 3, 2, 2);
+    // Coefficient s holds rows + B·events: 3 rows, 1 event expected.
+    const ok = Float64Array.of(1 + l.eventWeight, 1, 1);
+    expect(decodeHistogram(ok, l, 10, 3, 1).rows).toEqual(Float64Array.of(1, 1, 1));
+    expect(code(() => decodeHistogram(Float64Array.of(1, 1, 1), l, 10, 3, 1))).toBe('SC_BAD_MESSAGE');
+    expect(code(() => decodeHistogram(Float64Array.of(2 * l.eventWeight + 1, 1, 1), l, 10, 3, 1))).toBe('SC_BAD_MESSAGE');
+    const config = fisherConfig(vflConfig('j'));
+    expect(code(() => checkFisherWindows([0], [2], [99], config))).toBe('SC_BAD_MESSAGE');
+    expect(code(() => checkFisherWindows([1, 0], [2, 2], [5, 5], config))).toBe('SC_BAD_MESSAGE');
+    const received = new Set<string>();
+    const env = (type: string, from: string, body: Record<string, unknown>) => ({ job: 'j', protocol: 'scorecard-2p', type, round: 0, from, to: 'host', body });
+    expect(code(() => accept(env('HostCovariance', 'guest', { covariance: new Float64Array(1) }), 'j', ['HistogramBlocks'], received))).toBe('SC_WRONG_STAGE');
+    expect(code(() => accept(env('HistogramBlocks', 'host', { publicKey: new Uint8Array(1), guestRange: 1, blocks: [] }), 'j', ['HistogramBlocks'], received))).toBe('SC_BAD_MESSAGE');
+    accept(env('HistogramBlocks', 'guest', { publicKey: new Uint8Array(1), guestRange: 1, blocks: [] }), 'j', ['HistogramBlocks'], received);
+    expect(code(() => accept(env('HistogramBlocks', 'guest', { publicKey: new Uint8Array(1), guestRange: 1, blocks: [] }), 'j', ['HistogramBlocks'], received))).toBe('SC_WRONG_STAGE');
+    expect(code(() => accept({ ...env('HistogramBlocks', 'guest', {}), job: 'other' }, 'j', ['HistogramBlocks'], new Set()))).toBe('SC_BAD_MESSAGE');
+  });
 });
