@@ -116,10 +116,26 @@ export interface BfvKeys {
   readonly decryptor: Decryptor;
 }
 
-/** A fresh key pair (the secret key stays inside the returned encryptor and decryptor). */
-export function bfvKeys(b: Bfv): BfvKeys {
-  const kg = b.seal.KeyGenerator(b.context);
+/**
+ * A key pair: fresh, or from a secret key kept by its owner (a restarted node decrypts replies to
+ * what it sent before the restart). `keep` receives a fresh secret key's bytes, for the owner's
+ * own store only: DO NOT PUT THEM IN A MESSAGE.
+ */
+export function bfvKeys(b: Bfv, store: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void } = {}): BfvKeys {
+  let kg;
+  if (store.stored) {
+    const stored = b.seal.SecretKey();
+    try {
+      stored.loadArray(b.context, store.stored);
+    } catch {
+      stored.delete();
+      throw new IndomainError('HE_BAD_CIPHERTEXT', 'stored BFV secret key does not load');
+    }
+    kg = b.seal.KeyGenerator(b.context, stored);
+    stored.delete();
+  } else kg = b.seal.KeyGenerator(b.context);
   const sk = kg.secretKey();
+  if (!store.stored) store.keep?.(sk.saveArray(b.seal.ComprModeType.none));
   const pk = kg.createPublicKey();
   const out = { publicKey: pk.saveArray(b.seal.ComprModeType.none), encryptor: b.seal.Encryptor(b.context, pk, sk), decryptor: b.seal.Decryptor(b.context, sk) };
   pk.delete();
@@ -165,12 +181,15 @@ export function loadBfv(b: Bfv, bytes: Uint8Array, field: string): CipherText {
  * multipliers, for the key owner who decrypts. The caller sizes `floodBits` above its noise bound
  * and below log₂(Δ/2) − 6 so decryption stays exact. Returns the serialised ciphertext.
  */
-export function floodBfv(b: Bfv, ct: CipherText, publicEncryptor: Encryptor, floodBits: number, rng: Rng): Uint8Array {
-  const zero = b.seal.PlainText({ coeffCount: b.degree });
-  const fresh = publicEncryptor.encrypt(zero) as CipherText;
-  zero.delete();
-  b.evaluator.add(ct, fresh, ct);
-  fresh.delete();
+export function floodBfv(b: Bfv, ct: CipherText, publicEncryptor: Encryptor, floodBits: number, rng: Rng, rerandomise = true): Uint8Array {
+  // `rerandomise` false: FOR THE ATTACK TESTS ONLY (the linear-span attack's switch).
+  if (rerandomise) {
+    const zero = b.seal.PlainText({ coeffCount: b.degree });
+    const fresh = publicEncryptor.encrypt(zero) as CipherText;
+    zero.delete();
+    b.evaluator.add(ct, fresh, ct);
+    fresh.delete();
+  }
   const bytes = ct.saveArray(b.seal.ComprModeType.none);
   if (floodBits <= 0) return bytes;
   const n = b.degree;

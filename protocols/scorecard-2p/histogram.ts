@@ -45,11 +45,12 @@ export interface HistogramLayout {
   readonly eventWeight: number;
 }
 
-export function histogramLayout(degree: number, rows: number, guestRange: number, hostRange: number): HistogramLayout {
+export function histogramLayout(degree: number, rows: number, guestRange: number, hostRange: number, minSpacing = 0): HistogramLayout {
   if (!(Number.isInteger(guestRange) && guestRange >= 1 && Number.isInteger(hostRange) && hostRange >= 1)) {
     throw new IndomainError('SC_BAD_MESSAGE', 'points ranges must be positive integers', { field: 'guestRange' });
   }
-  const spacing = guestRange + hostRange - 1;
+  // minSpacing: the attack tests' joint layout only.
+  const spacing = Math.max(minSpacing, guestRange + hostRange - 1);
   if (spacing > degree) throw new IndomainError('SC_BAD_CONFIG', `a score range of ${spacing} points does not fit ${degree} coefficients`);
   const eventWeight = 2 ** Math.ceil(Math.log2(rows + 1));
   if (rows * (eventWeight + 1) >= 2 ** 49) throw new IndomainError('SC_BAD_CONFIG', `${rows} training rows are too many for one histogram coefficient`);
@@ -84,10 +85,20 @@ export function guestBlocks(b: Bfv, enc: Encryptor, l: HistogramLayout, offsetPo
 }
 
 /**
- * The host's side: S = Σ_c P_c·Q_c, the pad on [L, N), re-randomised and flooded (`flood` false:
- * the attack tests' switch, re-randomised only). `joint` (TEST ONLY, the attack's unsafe switch):
- * no pad, so the cross terms reach the guest as well.
+ * FOR THE ATTACK TESTS ONLY (tests/attacks/two-party-scorecard-*.test.ts; no job spec, request or
+ * CLI flag reaches them). `joint`: convolution off, the host multiplies by X^{L_G·h} instead of
+ * X^h, so coefficient g + L_G·h holds N(g, h, y), the joint table (needs spacing ≥ L_G·L_H);
+ * `pad: false`: the cross terms of different rows are not padded; `flood: false`: no flooding
+ * noise; `rerandomise: false`: no fresh encryption of zero either (the linear-span attack).
  */
+export interface HistogramSwitches {
+  readonly joint?: boolean;
+  readonly pad?: boolean;
+  readonly flood?: boolean;
+  readonly rerandomise?: boolean;
+}
+
+/** The host's side: S = Σ_c P_c·Q_c, the pad on [L, N), re-randomised and flooded. */
 export function hostConvolve(
   b: Bfv,
   l: HistogramLayout,
@@ -95,10 +106,12 @@ export function hostConvolve(
   blocks: readonly CipherText[],
   guestEncryptor: Encryptor,
   rng: Rng,
-  switches: { flood?: boolean; pad?: boolean } = {},
+  switches: HistogramSwitches = {},
 ): Uint8Array {
   if (blocks.length !== l.blocks) throw new IndomainError('SC_BAD_MESSAGE', `${blocks.length} score blocks, ${l.blocks} expected`, { field: 'blocks' });
   const n = offsetPoints.length;
+  const stride = switches.joint ? l.guestRange : 1;
+  if (switches.joint && l.spacing < l.guestRange * l.hostRange) throw new IndomainError('SC_BAD_CONFIG', 'the joint table needs spacing L_G·L_H');
   const coef = new Float64Array(b.degree);
   let acc: CipherText | undefined;
   for (let c = 0; c < l.blocks; c++) {
@@ -106,7 +119,7 @@ export function hostConvolve(
     for (let r = 0; r < l.rowsPerBlock; r++) {
       const i = c * l.rowsPerBlock + r;
       if (i >= n) break;
-      const e = offsetPoints[i]! - r * l.spacing;
+      const e = stride * offsetPoints[i]! - r * l.spacing;
       if (e >= 0) coef[e] += 1;
       else coef[b.degree + e] -= 1;
     }
@@ -133,7 +146,7 @@ export function hostConvolve(
     b.evaluator.addPlain(acc!, p, acc!);
     p.delete();
   }
-  const out = floodBfv(b, acc!, guestEncryptor, switches.flood === false ? 0 : floodBits(l), rng);
+  const out = floodBfv(b, acc!, guestEncryptor, switches.flood === false ? 0 : floodBits(l), rng, switches.rerandomise !== false);
   acc!.delete();
   return out;
 }
@@ -153,11 +166,12 @@ export function decodeHistogram(coefficients: Float64Array, l: HistogramLayout, 
     const c = ((v % l.eventWeight) + l.eventWeight) % l.eventWeight;
     count[s] = c;
     ev[s] = (v - c) / l.eventWeight;
-    if (!(ev[s]! >= 0 && ev[s]! <= c)) throw new IndomainError('SC_BAD_MESSAGE', `score ${s}: ${ev[s]} events among ${c} rows`, { field: 'histogram' });
+    // Coded errors name positions, not values (the counts are label aggregates).
+    if (!(ev[s]! >= 0 && ev[s]! <= c)) throw new IndomainError('SC_BAD_MESSAGE', `coefficient ${s}: more events than rows`, { field: 'histogram' });
   }
   const total = count.reduce((a, x) => a + x, 0);
   const totalEvents = ev.reduce((a, x) => a + x, 0);
-  if (total !== rows || totalEvents !== events) throw new IndomainError('SC_BAD_MESSAGE', `a histogram of ${total} rows and ${totalEvents} events for ${rows} and ${events}`, { field: 'histogram' });
+  if (total !== rows || totalEvents !== events) throw new IndomainError('SC_BAD_MESSAGE', 'the histogram does not add up to the training rows and events', { field: 'histogram' });
   return { lowest, rows: count, events: ev };
 }
 

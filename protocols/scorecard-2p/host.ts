@@ -16,7 +16,7 @@ import type { ScorecardHost } from '../scorecard/host.ts';
 import type { ScorecardConfig } from '../scorecard/config.ts';
 import type { VflConfig } from '../vfl-lr/config.ts';
 import { rotateColumns } from '../vfl-lr-2p/common.ts';
-import { histogramLayout, hostConvolve } from './histogram.ts';
+import { histogramLayout, hostConvolve, type HistogramSwitches } from './histogram.ts';
 import { fisherBasis, fisherFlood, fisherWindows, hostFisherBlocks, unrotateCovariance } from './fisher.ts';
 import { accept, envelope, fisherConfig } from './common.ts';
 import type { RelinKeys } from 'node-seal/implementation/relin-keys.js';
@@ -29,13 +29,10 @@ export interface TwoPartyTrainingHost {
 
 /**
  * TEST ONLY switches (tests/attacks/two-party-scorecard-*.test.ts); no job spec or request reaches
- * them. `pad: false` sends the guest the whole product polynomial, the cross terms of different
- * rows included; `flood: false` re-randomises without flooding noise.
+ * them: the histogram's (histogram.ts HistogramSwitches); `flood: false` also leaves the Fisher
+ * blocks unflooded (re-randomised only).
  */
-export interface ScorecardHostDefences {
-  readonly pad?: boolean;
-  readonly flood?: boolean;
-}
+export interface ScorecardHostDefences extends HistogramSwitches {}
 
 export class TwoPartyScorecardHost implements Party {
   readonly name = 'host';

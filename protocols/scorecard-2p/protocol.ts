@@ -84,6 +84,17 @@
  *     computation), k·(p_H − k) of the guest's per-row feature values per job (34 of 34 to 4e-5,
  *     p_G = 5, p_H = 15), past the guest's flood; with the training stage's [[c_0]] (−y) in
  *     place of a diagonal, labels. Bounds the guest could check (0 ≤ σ′ ≤ 1/4) do not stop it.
+ *
+ * Running the roles elsewhere (server nodes, any Transport). Each party's stage object is a Party:
+ *   guest  TwoPartyScorecardGuest.setModel(sc, ckks, twoPartyGuest.weights, twoPartyGuest.keyOwner);
+ *          new TwoPartyScorecardGuest(ckks, await createBfv(), sc, keyOwner, lrConfig, config, rng,
+ *          keyStore?) — deliver it BOTH `scorecard` (the host's HostStability, HostPoints,
+ *          HostPartialScores, which it hands to `sc`) and `scorecard-2p` messages; done when the
+ *          report's inputs are all in `sc` (assembleScorecard(sc, …) then works as in three-party).
+ *   host   TwoPartyScorecardHost.setModel(sc, ckks, twoPartyHost.weights, twoPartyHost.guestKeys);
+ *          new TwoPartyScorecardHost(ckks, bfv, sc, { rotation: twoPartyHost.rotation, guestKeys },
+ *          lrConfig, config, rng) — its start() sends the host's `scorecard` messages too.
+ * The rotation must be the training's (the host's secret stream makes it the same after a restart).
  */
 import { performance } from 'node:perf_hooks';
 import type { Rng } from '../../engine/rng.ts';
