@@ -47,7 +47,13 @@
  *   Guest: the score histogram by label of the training rows (per total score: rows and events),
  *          never the joint table N(g, h, y) of its points, the host's and the label (which would
  *          give it the host points of every row whose (g, y) is unique:
- *          tests/attacks/two-party-scorecard-histogram.test.ts, the pad switched off); the
+ *          tests/attacks/two-party-scorecard-histogram.test.ts, the pad switched off), except
+ *          what the histogram and its own points imply: it knows g per row (the arbiter did not),
+ *          so the histogram is a linear system in N(g, h, y) ≥ 0 that exact deduction solves when
+ *          the host's possible sums H are few (H from the `full` table, or the test rows' host
+ *          points): with H = {0, 7} the whole joint table and the host points of 153 of 2,000
+ *          training rows, 0 wrong; with 12 host values 1 row
+ *          (tests/attacks/two-party-scorecard-deconvolution.test.ts, every defence on); the
  *          padded cross coefficients (uniform); the host's Fisher windows (as in training); the
  *          Fisher information with the host's features in A's coordinates; under `full` the
  *          host's standard errors (with its coefficients, already in HostPoints). As in the
