@@ -16,7 +16,7 @@
  *          block-orthogonal); it sends the host the rotated host block of F̃⁻¹, which the host
  *          rotates back (Aᵀ Σ̃ A) for its standard errors.
  */
-import { linearPredictor, ones } from '../../engine/columns.ts';
+import { ones } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 import { deserialize, floodNoise, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Decryption, type Evaluation } from '../he/ckks.ts';
@@ -255,9 +255,4 @@ export function unrotateCovariance(rotated: Float64Array, a: Float64Array, p: nu
     out[i * p + j] = s;
   }
   return out;
-}
-
-/** The guest's partial logit with its intercept. */
-export function guestLogit(intercept: number, weights: ArrayLike<number>, cols: readonly Float64Array[], n: number): Float64Array {
-  return linearPredictor(cols, weights, n, intercept);
 }
