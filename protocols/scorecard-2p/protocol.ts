@@ -87,7 +87,7 @@
  *     Fisher blocks, inverts and returns the host block of the inverse. Guest block μI, F_0H = 0,
  *     F_HH = λI and cross columns C_l give (λI − CᵀC/μ)⁻¹: with k columns known unit vectors and
  *     the rest the guest's own GuestFisherInput diagonals (rotated and doubled, no other
- *     computation), k·(p_H − k) of the guest's per-row feature values per job (34 of 34 to 4e-5,
+ *     computation), k·(p_H − k) of the guest's per-row feature values per job (34 of 34 to ≤ 1.1e-4,
  *     p_G = 5, p_H = 15), past the guest's flood; with the training stage's [[c_0]] (−y) in
  *     place of a diagonal, labels. Bounds the guest could check (0 ≤ σ′ ≤ 1/4) do not stop it.
  *
