@@ -14,6 +14,8 @@ import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, secr
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
 import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
+import { finishRefusal, PathObjective } from '../vfl-lr/refusal.ts';
+import type { IndomainError as Refusal } from '../../engine/errors.ts';
 import { checkColumns } from '../../models/refusals.ts';
 import { perSampleCoefficients } from '../vfl-lr/chebyshev.ts';
 import { windowDegree, type SigmoidWindow } from '../vfl-lr/windows.ts';
@@ -48,6 +50,15 @@ export class TwoPartyGuest implements Party {
   private opt: WolfeBfgs | undefined;
   private gradientNoise = 0;
   private tolerance = 0;
+  /** The objective along the optimiser's path (separation test, protocols/vfl-lr/refusal.ts). */
+  private path: PathObjective | undefined;
+  /**
+   * Set when training ended badly (not converged, or separating the rows): this party's coded
+   * refusal naming its own features, after Finished has gone to the host (which refuses on it).
+   * Whoever runs the guest fails the job with it (trainTwoPartyInMemory does).
+   */
+  refusal: Refusal | undefined;
+  separated = false;
 
   constructor(
     private readonly ckks: Ckks,
@@ -57,7 +68,7 @@ export class TwoPartyGuest implements Party {
     /** This party's secret randomness (the release floods): engine/rng.ts secretRng or cryptoRng. */
     private readonly rng: Rng,
     /** Feature names, for refusals only (they never leave this party). */
-    names?: readonly string[],
+    private readonly names?: readonly string[],
     /** A secret key kept from an earlier run of this job (restart), and where to keep a new one. */
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
   ) {
@@ -164,6 +175,7 @@ export class TwoPartyGuest implements Party {
     this.gradientNoise = (productNoise(this.ckks, chunks) * 2 ** this.config.floodMarginBits * Math.SQRT2) / Math.sqrt(this.rows);
     this.opt = new WolfeBfgs(initialLogisticHessian(gram, d, m, eventRate(this.y), this.config.lambda, penalised), d, { gradientNoise: this.gradientNoise });
     this.tolerance = this.config.sigmoidToleranceStart;
+    this.path = new PathObjective(eventRate(this.y));
     this.stage = 'windows';
     return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance })];
   }
@@ -222,13 +234,17 @@ export class TwoPartyGuest implements Party {
     this.gradientNorms.push(norm);
     const job = this.config.job;
     const opt = this.opt!;
+    const all = Float64Array.from([...this.weights, ...this.hostRotated]);
+    this.path!.visit(all, grad);
     const finish = (converged: boolean): Envelope[] => {
       this.converged = converged;
       this.stage = 'done';
       this.enc?.release();
-      return [envelope(job, 'Finished', this.round, this.name, 'host', { converged, iterations: this.round, gradientNorm: norm })];
+      this.separated = this.path!.separated(this.config.lambda, (j) => j > 0);
+      const end = { converged, separated: this.separated, iterations: this.round };
+      this.refusal = finishRefusal(end, this.x.slice(1), this.weights.subarray(1), this.names, 'the guest', this.config.refuseUnconverged);
+      return [envelope(job, 'Finished', this.round, this.name, 'host', { ...end, gradientNorm: norm })];
     };
-    const all = Float64Array.from([...this.weights, ...this.hostRotated]);
     // As the three-party arbiter: converged at the final sigmoid tolerance when the gradient is at
     // the floods' level or the next quasi-Newton step is negligible.
     const converged =

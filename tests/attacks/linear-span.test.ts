@@ -57,7 +57,7 @@ async function trainVfl(rerandomise: boolean, rows: number) {
   const ids = guestAll.ids.slice(0, rows);
   const g = selectRows(guestAll, Array.from({ length: rows }, (_, i) => i));
   const h = alignTo(hostAll, ids);
-  const config = vflConfig(`attack-span-${rerandomise ? 'on' : 'off'}`, { maxIterations: 4, hessianGradient: 0.03 });
+  const config = vflConfig(`attack-span-${rerandomise ? 'on' : 'off'}`, { maxIterations: 4, hessianGradient: 0.03, refuseUnconverged: false });
   const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
   const guest = new VflGuest(cg, g.features, g.label!, config, cryptoRng, rerandomise);
   const host = new VflHost(ch, h.features, config);
