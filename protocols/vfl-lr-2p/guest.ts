@@ -14,7 +14,7 @@ import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, secr
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
 import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
-import { finishRefusal, PathObjective } from '../vfl-lr/refusal.ts';
+import { checkOwnSeparation, finishRefusal } from '../vfl-lr/refusal.ts';
 import type { IndomainError as Refusal } from '../../engine/errors.ts';
 import { checkColumns } from '../../models/refusals.ts';
 import { perSampleCoefficients } from '../vfl-lr/chebyshev.ts';
@@ -50,15 +50,12 @@ export class TwoPartyGuest implements Party {
   private opt: WolfeBfgs | undefined;
   private gradientNoise = 0;
   private tolerance = 0;
-  /** The objective along the optimiser's path (separation test, protocols/vfl-lr/refusal.ts). */
-  private path: PathObjective | undefined;
   /**
-   * Set when training ended badly (not converged, or separating the rows): this party's coded
-   * refusal naming its own features, after Finished has gone to the host (which refuses on it).
+   * Set when training ended without converging: this party's coded refusal naming its own
+   * features, after Finished has gone to the host (which refuses on it).
    * Whoever runs the guest fails the job with it (trainTwoPartyInMemory does).
    */
   refusal: Refusal | undefined;
-  separated = false;
 
   constructor(
     private readonly ckks: Ckks,
@@ -74,6 +71,7 @@ export class TwoPartyGuest implements Party {
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     checkColumns(cols, names, 'the guest');
+    checkOwnSeparation(cols, y, names, config.lambda);
     this.x = [ones(y.length), ...cols];
     this.weights = new Float64Array(this.x.length);
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, eventRate(y))));
@@ -175,7 +173,6 @@ export class TwoPartyGuest implements Party {
     this.gradientNoise = (productNoise(this.ckks, chunks) * 2 ** this.config.floodMarginBits * Math.SQRT2) / Math.sqrt(this.rows);
     this.opt = new WolfeBfgs(initialLogisticHessian(gram, d, m, eventRate(this.y), this.config.lambda, penalised), d, { gradientNoise: this.gradientNoise });
     this.tolerance = this.config.sigmoidToleranceStart;
-    this.path = new PathObjective(eventRate(this.y));
     this.stage = 'windows';
     return [envelope(this.config.job, 'RoundStart', this.round, this.name, 'host', { sigmoidTolerance: this.tolerance })];
   }
@@ -235,15 +232,12 @@ export class TwoPartyGuest implements Party {
     const job = this.config.job;
     const opt = this.opt!;
     const all = Float64Array.from([...this.weights, ...this.hostRotated]);
-    this.path!.visit(all, grad);
     const finish = (converged: boolean): Envelope[] => {
       this.converged = converged;
       this.stage = 'done';
       this.enc?.release();
-      this.separated = this.path!.separated(this.config.lambda, (j) => j > 0);
-      const end = { converged, separated: this.separated, iterations: this.round };
-      this.refusal = finishRefusal(end, this.x.slice(1), this.weights.subarray(1), this.names, 'the guest', this.config.refuseUnconverged);
-      return [envelope(job, 'Finished', this.round, this.name, 'host', { ...end, gradientNorm: norm })];
+      this.refusal = finishRefusal({ converged, iterations: this.round }, this.x.slice(1), this.weights.subarray(1), this.names, this.config.refuseUnconverged);
+      return [envelope(job, 'Finished', this.round, this.name, 'host', { converged, iterations: this.round, gradientNorm: norm })];
     };
     // As the three-party arbiter: converged at the final sigmoid tolerance when the gradient is at
     // the floods' level or the next quasi-Newton step is negligible.

@@ -123,7 +123,7 @@ export class TwoPartyHost implements Party {
         this.stage = 'done';
         this.release();
         // Refused as in vfl-lr (protocols/vfl-lr/refusal.ts), naming the host's own features.
-        const refusal = finishRefusal({ converged: b.converged, separated: b.separated, iterations: b.iterations }, this.x, this.weights, this.names, 'the host', this.config.refuseUnconverged);
+        const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x, this.weights, this.names, this.config.refuseUnconverged);
         if (refusal) throw refusal;
         return [];
       }

@@ -108,7 +108,6 @@ export const Finished2 = declareMessage({
   from: 'guest',
   to: ['host'],
   privacy: 'metadata',
-  fields: { converged: 'boolean', separated: 'boolean', iterations: 'int', gradientNorm: 'number' },
-  discloses:
-    'whether training converged, whether the fit separates the training rows (one bit the guest derives from the gradients and moves it already holds, protocols/vfl-lr/refusal.ts), the iteration count and the final gradient norm',
+  fields: { converged: 'boolean', iterations: 'int', gradientNorm: 'number' },
+  discloses: 'whether training converged, the iteration count and the final gradient norm',
 });

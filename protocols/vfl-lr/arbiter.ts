@@ -17,7 +17,6 @@ import { logit } from '../../models/logistic.ts';
 import { roundTolerance, type VflConfig } from './config.ts';
 import { assembleHessian, type HessianShares } from './hessian.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
-import { PathObjective } from './refusal.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -71,10 +70,6 @@ export class VflArbiter implements Party {
   private weights = new Float64Array(0);
   /** The sigmoid tolerance of the current round (config.roundTolerance). */
   private tolerance = 0;
-  /** The objective along the path, from the gradients and moves (separation test, refusal.ts). */
-  path: PathObjective | undefined;
-  /** Whether the fit separated the training rows (refusal.ts), at the end. */
-  separated = false;
 
   /**
    * `keys.stored`: a secret key kept from an earlier run of this job (restart); `keys.keep` is
@@ -203,7 +198,6 @@ export class VflArbiter implements Party {
     this.gradientNoise = flood;
     this.weights = new Float64Array(d);
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, g.eventRate!)));
-    this.path = new PathObjective(g.eventRate!);
 
     this.stage = 'gradients';
     this.tolerance = this.config.sigmoidToleranceStart;
@@ -229,7 +223,6 @@ export class VflArbiter implements Party {
     grad.set(host, this.guestDim);
     const norm = maxAbs(grad);
     this.gradientNorms.push(norm);
-    this.path!.visit(this.weights, grad);
     const job = this.config.job;
     const opt = this.opt!;
     const update = (move: Float64Array): Envelope[] => {
@@ -244,8 +237,7 @@ export class VflArbiter implements Party {
     const finish = (converged: boolean): Envelope[] => {
       this.converged = converged;
       this.stage = 'done';
-      this.separated = this.path!.separated(this.config.lambda, (j) => this.penalised[j]!);
-      const body = { converged, separated: this.separated, iterations: this.round, gradientNorm: norm };
+      const body = { converged, iterations: this.round, gradientNorm: norm };
       return [envelope(job, 'Finished', this.round, this.name, 'guest', body), envelope(job, 'Finished', this.round, this.name, 'host', body)];
     };
     // Converged to within the flooding noise: the gradient is at the noise's level, or the next

@@ -17,7 +17,7 @@ import { checkColumns } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 import { hessianCoefficients, HessianLeft } from './hessian.ts';
-import { finishRefusal } from './refusal.ts';
+import { checkOwnSeparation, finishRefusal } from './refusal.ts';
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -71,6 +71,7 @@ export class VflGuest implements Party {
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     checkColumns(cols, names, 'the guest');
+    checkOwnSeparation(cols, y, names, config.lambda);
     this.x = [ones(y.length), ...cols];
     this.weights = new Float64Array(this.x.length);
     const rate = eventRate(y);
@@ -129,8 +130,8 @@ export class VflGuest implements Party {
         this.iterations = b.iterations;
         this.stage = 'done';
         this.packed?.release();
-        // A run that did not converge, or that separates the rows, is refused here (refusal.ts).
-        const refusal = finishRefusal({ converged: b.converged, separated: b.separated, iterations: b.iterations }, this.x.slice(1), this.weights.subarray(1), this.names, 'the guest', this.config.refuseUnconverged);
+        // A run that did not converge is refused here, naming this party's features (refusal.ts).
+        const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x.slice(1), this.weights.subarray(1), this.names, this.config.refuseUnconverged);
         if (refusal) throw refusal;
         return [];
       }

@@ -115,8 +115,8 @@ export class VflHost implements Party {
         this.stage = 'done';
         this.packed?.release();
         this.pool?.release();
-        // A run that did not converge, or that separates the rows, is refused here (refusal.ts).
-        const refusal = finishRefusal({ converged: b.converged, separated: b.separated, iterations: b.iterations }, this.x, this.weights, this.names, 'the host', this.config.refuseUnconverged);
+        // A run that did not converge is refused here, naming this party's features (refusal.ts).
+        const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x, this.weights, this.names, this.config.refuseUnconverged);
         if (refusal) throw refusal;
         return [];
       }

@@ -150,9 +150,8 @@ export const Finished = declareMessage({
   from: 'arbiter',
   to: ['guest', 'host'],
   privacy: 'metadata',
-  fields: { converged: 'boolean', separated: 'boolean', iterations: 'int', gradientNorm: 'number' },
-  discloses:
-    'whether training converged, whether the fit separates the training rows (one bit the arbiter derives from the gradients and moves it already holds, protocols/vfl-lr/refusal.ts), the iteration count and the final gradient norm',
+  fields: { converged: 'boolean', iterations: 'int', gradientNorm: 'number' },
+  discloses: 'whether training converged, the iteration count and the final gradient norm',
 });
 
 export const GuestHessianPadded = declareMessage({
