@@ -15,6 +15,7 @@ import { SCORECARD_TRAINING, scorecardConfig, scorecardInMemory, type ScorecardR
 import type { DisclosurePolicy } from '../protocols/scorecard/config.ts';
 import type { ScorecardTestSwitches } from '../protocols/scorecard/host.ts';
 import { trainInMemory, vflConfig } from '../protocols/vfl-lr/protocol.ts';
+import type { VflConfig } from '../protocols/vfl-lr/config.ts';
 import { loadSplitPair, standardizedSide, writeScores, type PairOptions, type SplitPair } from './pair.ts';
 
 export interface ScorecardBenchOptions extends PairOptions {
@@ -81,10 +82,10 @@ export async function scorecardBench(o: ScorecardBenchOptions): Promise<Record<s
  * as the scorecard's own LR is (SCORECARD_TRAINING: AUC-level precision, which on near-separable
  * data such as breast takes a fraction of the default's rounds and windows).
  */
-export async function rawFederatedLr(pair: SplitPair, seed: string) {
+export async function rawFederatedLr(pair: SplitPair, seed: string, training: Partial<VflConfig> = {}) {
   const gp = standardizedSide(pair.guest);
   const hp = standardizedSide(pair.host);
-  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`, SCORECARD_TRAINING), rng: cryptoRng });
+  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`, { ...SCORECARD_TRAINING, ...training }), rng: cryptoRng });
   const model = { intercept: lr.guest.weights[0]!, weights: Float64Array.from([...lr.guest.weights.subarray(1), ...lr.host.weights]) };
   return binaryMetrics(predictLogistic(model, [...gp.test, ...hp.test]), gp.testTable.label!);
 }
@@ -92,7 +93,7 @@ export async function rawFederatedLr(pair: SplitPair, seed: string) {
 /** `testOnly`: the in-memory run's test switches (protocols/scorecard/protocol.ts), for tests only. */
 export function runScorecard(
   pair: SplitPair,
-  o: Pick<ScorecardBenchOptions, 'seed' | 'policy' | 'guestCategorical' | 'hostCategorical'> & { testOnly?: ScorecardTestSwitches },
+  o: Pick<ScorecardBenchOptions, 'seed' | 'policy' | 'guestCategorical' | 'hostCategorical'> & { testOnly?: ScorecardTestSwitches; training?: Partial<VflConfig> },
 ): Promise<ScorecardRun> {
   const side = (t: SplitPair['guest']) => ({ names: t.train.featureNames, train: t.train.features, test: t.test.features });
   return scorecardInMemory({
@@ -104,5 +105,6 @@ export function runScorecard(
     config: scorecardConfig(`scorecard-${o.seed}`, { policy: o.policy ?? 'full' }),
     rng: cryptoRng,
     testOnly: o.testOnly,
+    ...(o.training ? { training: o.training } : {}),
   });
 }
