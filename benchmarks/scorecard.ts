@@ -11,7 +11,7 @@ import { predictLogistic } from '../models/logistic.ts';
 import { scorecardPmml } from '../models/export/pmml.ts';
 import { writeReportFiles } from '../models/report-files.ts';
 import { scorecardSql } from '../models/export/sql.ts';
-import { SCORECARD_TRAINING, scorecardConfig, scorecardInMemory, type ScorecardRun } from '../protocols/scorecard/protocol.ts';
+import { scorecardConfig, scorecardInMemory, type ScorecardRun } from '../protocols/scorecard/protocol.ts';
 import type { DisclosurePolicy } from '../protocols/scorecard/config.ts';
 import type { ScorecardTestSwitches } from '../protocols/scorecard/host.ts';
 import { trainInMemory, vflConfig } from '../protocols/vfl-lr/protocol.ts';
@@ -77,15 +77,11 @@ export async function scorecardBench(o: ScorecardBenchOptions): Promise<Record<s
   return result;
 }
 
-/**
- * The raw-feature federated LR (z-scored features) on the same split: the comparison model, trained
- * as the scorecard's own LR is (SCORECARD_TRAINING: AUC-level precision, which on near-separable
- * data such as breast takes a fraction of the default's rounds and windows).
- */
+/** The raw-feature federated LR (z-scored features) on the same split: the comparison model, trained as the scorecard's own LR is. */
 export async function rawFederatedLr(pair: SplitPair, seed: string, training: Partial<VflConfig> = {}) {
   const gp = standardizedSide(pair.guest);
   const hp = standardizedSide(pair.host);
-  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`, { ...SCORECARD_TRAINING, ...training }), rng: cryptoRng });
+  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`, training), rng: cryptoRng });
   const model = { intercept: lr.guest.weights[0]!, weights: Float64Array.from([...lr.guest.weights.subarray(1), ...lr.host.weights]) };
   return binaryMetrics(predictLogistic(model, [...gp.test, ...hp.test]), gp.testTable.label!);
 }

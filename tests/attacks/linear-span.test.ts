@@ -108,7 +108,7 @@ describe('attack: linear span (the platform strips the residual to read the labe
     const guest = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
     const host = loadCsv(data('breast_hetero_host.csv'), { idColumn: 'id' });
     const pair = await splitPair(guest, host, 'span-scorecard', 0.2);
-    const run = await runScorecard(pair, { seed: 'span-scorecard', policy: 'partial', training: { refuseUnconverged: false } }); // breast does not converge in 30 rounds; the spans are under test
+    const run = await runScorecard(pair, { seed: 'span-scorecard', policy: 'partial', training: { maxIterations: 30, refuseUnconverged: false } }); // breast does not converge (60 rounds either); the spans are under test
     // The scorecard's own key and the training's arbiter key use the same parameter set.
     expect(scorecardConfig('sweep').params).toBe(vflConfig('sweep').params);
     const ckks = await createCkks(scorecardConfig('sweep').params);
