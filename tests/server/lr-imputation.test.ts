@@ -38,10 +38,17 @@ describe('server lr pipeline: imputation and refusals', () => {
     const blanked = lines.map((l) => (r.next() < 0.2 ? l.split(',').map((v, i) => (i === col ? '' : v)).join(',') : l));
     writeFileSync(join(t.dataRoot, 'host-missing.csv'), [head, ...blanked].join('\n') + '\n');
     await t.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit-missing', path: 'host-missing.csv', idColumn: 'id', uscc: true });
+    // The bank's file with a column that copies the label (a leak), and the platform's with a constant column.
+    const [gHead, ...gLines] = readFileSync(files.guest, 'utf8').trimEnd().split('\n');
+    const y = gHead!.split(',').indexOf('y');
+    writeFileSync(join(t.dataRoot, 'guest-leak.csv'), [`${gHead},leak`, ...gLines.map((l) => `${l},${l.split(',')[y]}`)].join('\n') + '\n');
+    await t.admin('bank-a', 'POST', '/v1/admin/datasets', { name: 'loans-leak', path: 'guest-leak.csv', idColumn: 'id', labelColumn: 'y', uscc: true });
+    writeFileSync(join(t.dataRoot, 'host-flat.csv'), [`${head},flat`, ...lines.map((l) => `${l},7`)].join('\n') + '\n');
+    await t.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit-flat', path: 'host-flat.csv', idColumn: 'id', uscc: true });
   }, 120_000);
   afterAll(async () => t?.close());
 
-  const spec = (id: string, training: Record<string, unknown>) => ({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit-missing' }, seed: '5', testFraction: 0.25, training });
+  const spec = (id: string, training: Record<string, unknown>, guest = 'loans', host = 'credit-missing') => ({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: guest }, host: { node: 'platform', dataset: host }, seed: '5', testFraction: 0.25, training });
   const stored = (node: string, job: string, name: string): StoredLr => {
     const db = new Database(join(t.node(node).dir, 'node.db'), { readonly: true });
     try {
@@ -99,5 +106,21 @@ describe('server lr pipeline: imputation and refusals', () => {
     expect(JSON.stringify(j.error)).toContain('VFL_NOT_CONVERGED');
     expect(bank.status).toBe('failed');
     expect(JSON.stringify(bank.error)).toContain('VFL_NOT_CONVERGED');
+  }, 300_000);
+
+  it('a bank column that copies the label fails the job with VFL_SEPARATION; a constant platform column with VFL_CONSTANT_FEATURE; each named only in its own node', async () => {
+    await t.admin('coordinator', 'POST', '/v1/admin/jobs', spec('lr-leak', { lambda: 0.05 }, 'loans-leak'));
+    await t.admin('coordinator', 'POST', '/v1/admin/jobs', spec('lr-flat', { lambda: 0.05 }, 'loans', 'credit-flat'));
+    const leak = await t.settle('lr-leak', 240_000);
+    const flat = await t.settle('lr-flat', 240_000);
+    const bank = await t.admin<JobView>('bank-a', 'GET', '/v1/admin/jobs/lr-leak');
+    const platform = await t.admin<JobView>('platform', 'GET', '/v1/admin/jobs/lr-flat');
+    console.log(`lr-leak: coordinator ${JSON.stringify(leak.error)}; bank ${JSON.stringify(bank.error)}. lr-flat: coordinator ${JSON.stringify(flat.error)}; platform ${JSON.stringify(platform.error)}`);
+    expect(leak.status).toBe('failed');
+    expect(JSON.stringify(leak.error)).toContain('VFL_SEPARATION');
+    expect(bank.error).toMatchObject({ code: 'VFL_SEPARATION', message: expect.stringContaining('leak') });
+    expect(JSON.stringify(leak.error)).not.toMatch(/features .*leak/);
+    expect(flat.status).toBe('failed');
+    expect(platform.error).toMatchObject({ code: 'VFL_CONSTANT_FEATURE', message: expect.stringContaining('flat') });
   }, 300_000);
 });
