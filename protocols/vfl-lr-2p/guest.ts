@@ -71,7 +71,7 @@ export class TwoPartyGuest implements Party {
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     checkColumns(cols, names, 'the guest');
-    checkOwnSeparation(cols, y, names, config.lambda);
+    checkOwnSeparation(cols, y, names);
     this.x = [ones(y.length), ...cols];
     this.weights = new Float64Array(this.x.length);
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, eventRate(y))));

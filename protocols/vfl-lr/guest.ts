@@ -71,7 +71,7 @@ export class VflGuest implements Party {
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     checkColumns(cols, names, 'the guest');
-    checkOwnSeparation(cols, y, names, config.lambda);
+    checkOwnSeparation(cols, y, names);
     this.x = [ones(y.length), ...cols];
     this.weights = new Float64Array(this.x.length);
     const rate = eventRate(y);

@@ -24,9 +24,15 @@ import { IndomainError } from '../../engine/errors.ts';
 import { checkSeparation, notConverged } from '../../models/refusals.ts';
 import { fitLogistic } from '../../models/logistic.ts';
 
-/** Guest, before training: refuse when its own columns alone separate its labels. */
-export function checkOwnSeparation(cols: readonly Float64Array[], y: Uint8Array, names: readonly string[] | undefined, lambda: number): void {
-  const own = fitLogistic(cols, y, { optimizer: 'newton', lambda, tolerance: 1e-8, maxIterations: 100 });
+/**
+ * Guest, before training: refuse when its own columns alone separate its labels. Fitted at a
+ * vanishing penalty, whatever the job's λ: separation is a property of the data (a strong L2 term
+ * keeps the fitted boundary from separating rows that a weaker one separates: a server job at
+ * λ = 0.05 with a column copying the label was not caught at the job's λ). Non-separable rows are
+ * never all on their side, so this cannot refuse them.
+ */
+export function checkOwnSeparation(cols: readonly Float64Array[], y: Uint8Array, names: readonly string[] | undefined): void {
+  const own = fitLogistic(cols, y, { optimizer: 'newton', lambda: 1e-8, tolerance: 1e-8, maxIterations: 100 });
   try {
     checkSeparation(cols, names, y, own);
   } catch (e) {

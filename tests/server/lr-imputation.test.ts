@@ -60,7 +60,7 @@ describe('server lr pipeline: imputation and refusals', () => {
 
   it('missing platform values: imputed with training statistics, stored, and the reported test AUC replicated from the raw files', async () => {
     await t.admin('coordinator', 'POST', '/v1/admin/jobs', spec('lr-missing', { lambda: 0.05 }));
-    const j = await t.settle('lr-missing', 240_000);
+    const j = await t.settle('lr-missing', 900_000);
     expect(j.status).toBe('completed');
     const host = stored('platform', 'lr-missing', 'host');
     const guest = stored('bank-a', 'lr-missing', 'guest');
@@ -95,24 +95,24 @@ describe('server lr pipeline: imputation and refusals', () => {
     const replicated = auc(logit, gp.test.label!);
     console.log(`lr-missing: host columns ${host.preparation.names.length} (x3_missing among them), test AUC reported ${guest.testAuc}, replicated ${replicated}`);
     expect(Math.abs(replicated - guest.testAuc!)).toBeLessThan(1e-9);
-  }, 300_000);
+  }, 1_000_000);
 
   it('a run cut before convergence fails the job with VFL_NOT_CONVERGED, seen by the bank and the coordinator', async () => {
     await t.admin('coordinator', 'POST', '/v1/admin/jobs', spec('lr-not-converged', { maxIterations: 2 }));
-    const j = await t.settle('lr-not-converged', 240_000);
+    const j = await t.settle('lr-not-converged', 900_000);
     expect(j.status).toBe('failed');
     const bank = await t.admin<JobView>('bank-a', 'GET', '/v1/admin/jobs/lr-not-converged');
     console.log(`coordinator: ${JSON.stringify(j.error)}; bank: ${JSON.stringify(bank.error)}`);
     expect(JSON.stringify(j.error)).toContain('VFL_NOT_CONVERGED');
     expect(bank.status).toBe('failed');
     expect(JSON.stringify(bank.error)).toContain('VFL_NOT_CONVERGED');
-  }, 300_000);
+  }, 1_000_000);
 
   it('a bank column that copies the label fails the job with VFL_SEPARATION; a constant platform column with VFL_CONSTANT_FEATURE; each named only in its own node', async () => {
     await t.admin('coordinator', 'POST', '/v1/admin/jobs', spec('lr-leak', { lambda: 0.05 }, 'loans-leak'));
     await t.admin('coordinator', 'POST', '/v1/admin/jobs', spec('lr-flat', { lambda: 0.05 }, 'loans', 'credit-flat'));
-    const leak = await t.settle('lr-leak', 240_000);
-    const flat = await t.settle('lr-flat', 240_000);
+    const leak = await t.settle('lr-leak', 900_000);
+    const flat = await t.settle('lr-flat', 900_000);
     const bank = await t.admin<JobView>('bank-a', 'GET', '/v1/admin/jobs/lr-leak');
     const platform = await t.admin<JobView>('platform', 'GET', '/v1/admin/jobs/lr-flat');
     console.log(`lr-leak: coordinator ${JSON.stringify(leak.error)}; bank ${JSON.stringify(bank.error)}. lr-flat: coordinator ${JSON.stringify(flat.error)}; platform ${JSON.stringify(platform.error)}`);
@@ -122,5 +122,5 @@ describe('server lr pipeline: imputation and refusals', () => {
     expect(JSON.stringify(leak.error)).not.toMatch(/features .*leak/);
     expect(flat.status).toBe('failed');
     expect(platform.error).toMatchObject({ code: 'VFL_CONSTANT_FEATURE', message: expect.stringContaining('flat') });
-  }, 300_000);
+  }, 1_000_000);
 });
