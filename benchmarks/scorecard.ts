@@ -18,13 +18,14 @@ import { predictLogistic } from '../models/logistic.ts';
 import { scorecardPmml } from '../models/export/pmml.ts';
 import { writeReportFiles } from '../models/report-files.ts';
 import { scorecardSql } from '../models/export/sql.ts';
-import { SCORECARD_TRAINING, scorecardConfig, scorecardInMemory, type ScorecardRun } from '../protocols/scorecard/protocol.ts';
+import { scorecardConfig, scorecardInMemory, type ScorecardRun } from '../protocols/scorecard/protocol.ts';
 import { scorecardTwoPartyInMemory, type TwoPartyScorecardRun } from '../protocols/scorecard-2p/protocol.ts';
 import { fitLogistic } from '../models/logistic.ts';
 import type { VflMode } from './vfl.ts';
 import type { DisclosurePolicy } from '../protocols/scorecard/config.ts';
 import type { ScorecardTestSwitches } from '../protocols/scorecard/host.ts';
 import { trainInMemory, vflConfig } from '../protocols/vfl-lr/protocol.ts';
+import type { VflConfig } from '../protocols/vfl-lr/config.ts';
 import { loadSplitPair, standardizedSide, writeScores, type PairOptions, type SplitPair } from './pair.ts';
 
 export interface ScorecardBenchOptions extends PairOptions {
@@ -50,7 +51,7 @@ function modeSummary(run: AnyRun, pair: SplitPair) {
   const train = [...g.kept.map((f) => f.trainWoe), ...h.kept.map((f) => f.trainWoe)];
   const test = [...g.kept.map((f) => f.testWoe), ...h.kept.map((f) => f.testWoe)];
   const yTest = pair.guest.test.label!;
-  const ref = fitLogistic(train, pair.guest.train.label!, { optimizer: 'newton', lambda: SCORECARD_TRAINING.lambda ?? 1e-4 });
+  const ref = fitLogistic(train, pair.guest.train.label!, { optimizer: 'newton', lambda: vflConfig('reference').lambda });
   const centralisedAuc = binaryMetrics(predictLogistic(ref, test), yTest).auc;
   const model = { intercept: g.intercept, weights: Float64Array.from([...g.weights, ...h.weights]) };
   const floatAuc = binaryMetrics(predictLogistic(model, test), yTest).auc;
@@ -141,15 +142,11 @@ export async function scorecardBench(o: ScorecardBenchOptions): Promise<Record<s
   return result;
 }
 
-/**
- * The raw-feature federated LR (z-scored features) on the same split: the comparison model, trained
- * as the scorecard's own LR is (SCORECARD_TRAINING: AUC-level precision, which on near-separable
- * data such as breast takes a fraction of the default's rounds and windows).
- */
-export async function rawFederatedLr(pair: SplitPair, seed: string) {
+/** The raw-feature federated LR (z-scored features) on the same split: the comparison model, trained as the scorecard's own LR is. */
+export async function rawFederatedLr(pair: SplitPair, seed: string, training: Partial<VflConfig> = {}) {
   const gp = standardizedSide(pair.guest);
   const hp = standardizedSide(pair.host);
-  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`, SCORECARD_TRAINING), rng: cryptoRng });
+  const lr = await trainInMemory({ guest: gp.train, labels: gp.trainTable.label!, host: hp.train, config: vflConfig(`bench-${seed}/raw-lr`, training), rng: cryptoRng });
   const model = { intercept: lr.guest.weights[0]!, weights: Float64Array.from([...lr.guest.weights.subarray(1), ...lr.host.weights]) };
   return binaryMetrics(predictLogistic(model, [...gp.test, ...hp.test]), gp.testTable.label!);
 }
@@ -171,7 +168,7 @@ export function runScorecardTwoParty(pair: SplitPair, o: Pick<ScorecardBenchOpti
 /** `testOnly`: the in-memory run's test switches (protocols/scorecard/protocol.ts), for tests only. */
 export function runScorecard(
   pair: SplitPair,
-  o: Pick<ScorecardBenchOptions, 'seed' | 'policy' | 'guestCategorical' | 'hostCategorical'> & { testOnly?: ScorecardTestSwitches },
+  o: Pick<ScorecardBenchOptions, 'seed' | 'policy' | 'guestCategorical' | 'hostCategorical'> & { testOnly?: ScorecardTestSwitches; training?: Partial<VflConfig> },
 ): Promise<ScorecardRun> {
   const side = (t: SplitPair['guest']) => ({ names: t.train.featureNames, train: t.train.features, test: t.test.features });
   return scorecardInMemory({
@@ -183,5 +180,6 @@ export function runScorecard(
     config: scorecardConfig(`scorecard-${o.seed}`, { policy: o.policy ?? 'full' }),
     rng: cryptoRng,
     testOnly: o.testOnly,
+    ...(o.training ? { training: o.training } : {}),
   });
 }

@@ -13,7 +13,7 @@
  *   Binning   exactly as the three-party scorecard (protocols/scorecard/protocol.ts): LabelSetup,
  *             HostBinCounts, BinPlan ((ε, δ)-DP in each label), HostSelection.
  *   Training  vfl-lr-2p on the kept WOE columns (protocols/vfl-lr-2p/protocol.ts), with the
- *             scorecard's tolerances (SCORECARD_TRAINING). Each party keeps its own weights; H
+ *             scorecard's training settings (vfl-lr's defaults, as the three-party scorecard). Each party keeps its own weights; H
  *             keeps A and G's public keys.
  *   Scorecard (H's `scorecard` messages as in the three-party mode)
  *   H → G     HostStability        PSI and CSI per kept host feature (aggregate)
@@ -110,7 +110,7 @@ import { createBfv } from '../he/bfv.ts';
 import { MemoryTransport, type DeliveryRecord } from '../transport.ts';
 import { vflConfig, type VflConfig } from '../vfl-lr/config.ts';
 import { trainTwoPartyInMemory, type TwoPartyTrainResult } from '../vfl-lr-2p/protocol.ts';
-import { assembleScorecard, disclosures, SCORECARD_TRAINING, scorecardConfig, type ScorecardInput } from '../scorecard/protocol.ts';
+import { assembleScorecard, disclosures, scorecardConfig, type ScorecardInput } from '../scorecard/protocol.ts';
 import { ScorecardGuest } from '../scorecard/guest.ts';
 import { ScorecardHost } from '../scorecard/host.ts';
 import type { ScorecardModel } from '../../models/export/model.ts';
@@ -157,7 +157,7 @@ export async function scorecardTwoPartyInMemory(input: TwoPartyScorecardInput): 
   if (host.kept.length === 0) throw new IndomainError('SC_NO_FEATURES', 'no host feature passed selection', { field: 'host' });
   const t1 = performance.now();
 
-  const lrConfig: VflConfig = vflConfig(`${config.job}/lr`, { ...SCORECARD_TRAINING, ...(input.training ?? {}) });
+  const lrConfig: VflConfig = vflConfig(`${config.job}/lr`, { ...(input.training ?? {}) });
   const training = await trainTwoPartyInMemory({ guest: guest.trainColumns(), labels: input.labels.train, host: host.trainColumns(), config: lrConfig, guestRng, hostRng });
   const t2 = performance.now();
   const [ck, bfv] = await Promise.all([createCkks(lrConfig.params), createBfv()]);

@@ -31,7 +31,7 @@ import { loadSplitPair } from '../../benchmarks/pair.ts';
 import { createCkks, encryptVector, importPublicKeys, rerandomize, serialize, deserialize } from '../../protocols/he/ckks.ts';
 import { bfvKeys, createBfv, loadBfv, plainPolynomial, readPolynomial } from '../../protocols/he/bfv.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
-import { SCORECARD_TRAINING, scorecardConfig } from '../../protocols/scorecard/protocol.ts';
+import { scorecardConfig } from '../../protocols/scorecard/protocol.ts';
 import { scorecardTwoPartyInMemory, TwoPartyScorecardGuest, TwoPartyScorecardHost, type TwoPartyScorecardRun } from '../../protocols/scorecard-2p/protocol.ts';
 import { envelope, fisherConfig } from '../../protocols/scorecard-2p/common.ts';
 import { fisherWindows } from '../../protocols/scorecard-2p/fisher.ts';
@@ -43,7 +43,7 @@ const JOB = 'attack-sc2p-malicious';
 
 let run: TwoPartyScorecardRun;
 const config = scorecardConfig(JOB, { policy: 'full' });
-const lrConfig = vflConfig(`${JOB}/lr`, { ...SCORECARD_TRAINING });
+const lrConfig = vflConfig(`${JOB}/lr`);
 
 beforeAll(async () => {
   const pair = await loadSplitPair({ guest: data('breast_hetero_guest.csv'), host: data('breast_hetero_host.csv'), id: 'id', label: 'y', seed: JOB, testFraction: 0.2 });
