@@ -117,27 +117,27 @@ export interface BfvKeys {
 }
 
 /**
- * A fresh key pair (the secret key stays inside the returned encryptor and decryptor), or the pair
- * of a secret key kept from an earlier run of the same job (`stored`: a restarted node replaying
- * its inbox must decrypt what arrived under its first key). `secret` is the key's bytes, for the
- * owner's own store only: NEVER SEND IT.
+ * A key pair: fresh, or from a secret key kept by its owner (a restarted node decrypts replies to
+ * what it sent before the restart). `keep` receives a fresh secret key's bytes, for the owner's
+ * own store only: DO NOT PUT THEM IN A MESSAGE.
  */
-export function bfvKeys(b: Bfv, stored?: Uint8Array): BfvKeys & { readonly secret: Uint8Array } {
+export function bfvKeys(b: Bfv, store: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void } = {}): BfvKeys {
   let kg;
-  if (stored) {
-    const sk = b.seal.SecretKey();
+  if (store.stored) {
+    const stored = b.seal.SecretKey();
     try {
-      sk.loadArray(b.context, stored);
+      stored.loadArray(b.context, store.stored);
     } catch {
-      sk.delete();
+      stored.delete();
       throw new IndomainError('HE_BAD_CIPHERTEXT', 'stored BFV secret key does not load');
     }
-    kg = b.seal.KeyGenerator(b.context, sk);
-    sk.delete();
+    kg = b.seal.KeyGenerator(b.context, stored);
+    stored.delete();
   } else kg = b.seal.KeyGenerator(b.context);
   const sk = kg.secretKey();
+  if (!store.stored) store.keep?.(sk.saveArray(b.seal.ComprModeType.none));
   const pk = kg.createPublicKey();
-  const out = { publicKey: pk.saveArray(b.seal.ComprModeType.none), secret: sk.saveArray(b.seal.ComprModeType.none), encryptor: b.seal.Encryptor(b.context, pk, sk), decryptor: b.seal.Decryptor(b.context, sk) };
+  const out = { publicKey: pk.saveArray(b.seal.ComprModeType.none), encryptor: b.seal.Encryptor(b.context, pk, sk), decryptor: b.seal.Decryptor(b.context, sk) };
   pk.delete();
   kg.delete();
   return out;

@@ -26,7 +26,7 @@ export function envelope(job: string, type: string, from: string, to: string, bo
 
 /**
  * The σ′ expansion's tolerance: the standard errors need the weights to ~1e-4 of their 0.25
- * maximum, tighter than the scorecard training's sigmoid (1e-2, SCORECARD_TRAINING).
+ * maximum, as tight as vfl-lr's final sigmoid tolerance.
  */
 export const FISHER_TOLERANCE = 1e-4;
 

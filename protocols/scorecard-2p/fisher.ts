@@ -16,7 +16,7 @@
  *          block-orthogonal); it sends the host the rotated host block of F̃⁻¹, which the host
  *          rotates back (Aᵀ Σ̃ A) for its standard errors.
  */
-import { linearPredictor, ones } from '../../engine/columns.ts';
+import { ones } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 import { deserialize, floodNoise, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Decryption, type Evaluation } from '../he/ckks.ts';
@@ -139,10 +139,12 @@ export function hostFisherBlocks(
   if (columns.length === 0) throw new IndomainError('SC_BAD_MESSAGE', 'no guest column diagonals', { field: 'columns' });
   const cols = shape(columns, 'columns');
   const prods = products.length > 0 ? shape(products, 'products') : [];
+  // Loaded once; each combination works on copies (the products are in place).
+  const coef = coefficients.map((row) => row.map((bytes) => loadFresh(ckks, bytes, ckks.scale, 'coefficients')));
   const residual = (weights: readonly Float64Array[]): CipherText[] => {
     const plain = encodeBasis(ckks, weights);
     try {
-      return combineChunks(ev, plain, (v, c) => loadFresh(ckks, coefficients[v]![c]!, ckks.scale, 'coefficients'));
+      return combineChunks(ev, plain, (v, c) => coef[v]![c]!.clone());
     } finally {
       for (const row of plain) for (const p of row) p?.delete();
     }
@@ -174,7 +176,7 @@ export function hostFisherBlocks(
     });
     return { host, guest, products: prodOut, cross };
   } finally {
-    for (const row of [...cols, ...prods]) free(row);
+    for (const row of [...cols, ...prods, ...coef]) free(row);
   }
 }
 
@@ -253,9 +255,4 @@ export function unrotateCovariance(rotated: Float64Array, a: Float64Array, p: nu
     out[i * p + j] = s;
   }
   return out;
-}
-
-/** The guest's partial logit with its intercept. */
-export function guestLogit(intercept: number, weights: ArrayLike<number>, cols: readonly Float64Array[], n: number): Float64Array {
-  return linearPredictor(cols, weights, n, intercept);
 }

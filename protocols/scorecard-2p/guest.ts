@@ -50,8 +50,8 @@ export class TwoPartyScorecardGuest implements Party {
     private readonly config: ScorecardConfig,
     /** Secret randomness (release floods). */
     private readonly rng: Rng,
-    /** A BFV secret key kept from an earlier run of this job (a restarted node), and where to keep a new one. */
-    private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
+    /** This stage's BFV secret key kept from an earlier run of this job (restart), and where to keep a new one. */
+    private readonly keyStore: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void } = {},
   ) {
     this.dec = decryptorFor(ckks, keys);
     this.lr = fisherConfig(lrConfig);
@@ -110,9 +110,7 @@ export class TwoPartyScorecardGuest implements Party {
     const range = this.sc.hostPointRange;
     this.guestLowest = lo;
     this.layout = histogramLayout(this.bfv.degree, labels.length, hi - lo + 1, range.max - range.min + 1);
-    const keys = bfvKeys(this.bfv, this.keyStore?.stored);
-    if (!this.keyStore?.stored) this.keyStore?.keep?.(keys.secret);
-    this.bfvKeys = keys;
+    this.bfvKeys = bfvKeys(this.bfv, this.keyStore);
     const offset = own.points.map((p) => p - lo);
     const blocks = guestBlocks(this.bfv, this.bfvKeys.encryptor, this.layout, offset, labels);
     return envelope(this.config.job, 'HistogramBlocks', this.name, 'host', { publicKey: this.bfvKeys.publicKey, guestRange: this.layout.guestRange, blocks });

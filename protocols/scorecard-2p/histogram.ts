@@ -166,11 +166,12 @@ export function decodeHistogram(coefficients: Float64Array, l: HistogramLayout, 
     const c = ((v % l.eventWeight) + l.eventWeight) % l.eventWeight;
     count[s] = c;
     ev[s] = (v - c) / l.eventWeight;
-    if (!(ev[s]! >= 0 && ev[s]! <= c)) throw new IndomainError('SC_BAD_MESSAGE', `score ${s}: ${ev[s]} events among ${c} rows`, { field: 'histogram' });
+    // Coded errors name positions, not values (the counts are label aggregates).
+    if (!(ev[s]! >= 0 && ev[s]! <= c)) throw new IndomainError('SC_BAD_MESSAGE', `coefficient ${s}: more events than rows`, { field: 'histogram' });
   }
   const total = count.reduce((a, x) => a + x, 0);
   const totalEvents = ev.reduce((a, x) => a + x, 0);
-  if (total !== rows || totalEvents !== events) throw new IndomainError('SC_BAD_MESSAGE', `a histogram of ${total} rows and ${totalEvents} events for ${rows} and ${events}`, { field: 'histogram' });
+  if (total !== rows || totalEvents !== events) throw new IndomainError('SC_BAD_MESSAGE', 'the histogram does not add up to the training rows and events', { field: 'histogram' });
   return { lowest, rows: count, events: ev };
 }
 

@@ -13,7 +13,7 @@
  *   Binning   exactly as the three-party scorecard (protocols/scorecard/protocol.ts): LabelSetup,
  *             HostBinCounts, BinPlan ((ε, δ)-DP in each label), HostSelection.
  *   Training  vfl-lr-2p on the kept WOE columns (protocols/vfl-lr-2p/protocol.ts), with the
- *             scorecard's tolerances (SCORECARD_TRAINING). Each party keeps its own weights; H
+ *             scorecard's training settings (vfl-lr's defaults, as the three-party scorecard). Each party keeps its own weights; H
  *             keeps A and G's public keys.
  *   Scorecard (H's `scorecard` messages as in the three-party mode)
  *   H → G     HostStability        PSI and CSI per kept host feature (aggregate)
@@ -47,7 +47,13 @@
  *   Guest: the score histogram by label of the training rows (per total score: rows and events),
  *          never the joint table N(g, h, y) of its points, the host's and the label (which would
  *          give it the host points of every row whose (g, y) is unique:
- *          tests/attacks/two-party-scorecard-histogram.test.ts, the pad switched off); the
+ *          tests/attacks/two-party-scorecard-histogram.test.ts, the pad switched off), except
+ *          what the histogram and its own points imply: it knows g per row (the arbiter did not),
+ *          so the histogram is a linear system in N(g, h, y) ≥ 0 that exact deduction solves when
+ *          the host's possible sums H are few (H from the `full` table, or the test rows' host
+ *          points): with H = {0, 7} the whole joint table and the host points of 153 of 2,000
+ *          training rows, 0 wrong; with 12 host values 1 row
+ *          (tests/attacks/two-party-scorecard-deconvolution.test.ts, every defence on); the
  *          padded cross coefficients (uniform); the host's Fisher windows (as in training); the
  *          Fisher information with the host's features in A's coordinates; under `full` the
  *          host's standard errors (with its coefficients, already in HostPoints). As in the
@@ -65,7 +71,36 @@
  * tests/protocols/scorecard-2p.test.ts). The Fisher weights are σ′ to FISHER_TOLERANCE.
  *
  * Threat model: semi-honest parties, as vfl-lr-2p (its declared limits apply: a malicious guest
- * chooses what it encrypts; a malicious host chooses what it returns).
+ * chooses what it encrypts; a malicious host chooses what it returns). This stage's messages are
+ * two more channels of those two classes, each measured by an attack that asserts the leak
+ * (tests/attacks/two-party-scorecard-malicious.test.ts, breast, every host defence on):
+ *   - MALICIOUS guest, HistogramBlocks: the host cannot see what it convolves. Monomials
+ *     2^k·X^{rL + j·L_H} (one bit k and one window j per row) in place of (1 + B·y)·X^{g' + rL} make
+ *     coefficient j·L_H + s of [0, L) the bitmask of the rows of window j whose host points are
+ *     h_min + s: the exact training host points of 48·(⌊(L_G − 1)/L_H⌋ + 1) rows a job (48 of 48
+ *     with the honest-sized L_G, 240 of 240 with L = N; the pad, re-randomisation and flood guard
+ *     the cross terms and the noise, not the diagonal whose weights and offsets the guest picks).
+ *     Not tested: a guest that also crafts its ciphertexts' noise (not fresh encryptions) reads
+ *     Σ_c E_c·Q_c from the decryption noise, i.e. every row's host points, wherever the flood,
+ *     sized for fresh noise, is below its E_c.
+ *   - MALICIOUS host, FisherBlocks → HostCovariance: the guest decrypts whatever comes back as the
+ *     Fisher blocks, inverts and returns the host block of the inverse. Guest block μI, F_0H = 0,
+ *     F_HH = λI and cross columns C_l give (λI − CᵀC/μ)⁻¹: with k columns known unit vectors and
+ *     the rest the guest's own GuestFisherInput diagonals (rotated and doubled, no other
+ *     computation), k·(p_H − k) of the guest's per-row feature values per job (34 of 34 to ≤ 1.1e-4,
+ *     p_G = 5, p_H = 15), past the guest's flood; with the training stage's [[c_0]] (−y) in
+ *     place of a diagonal, labels. Bounds the guest could check (0 ≤ σ′ ≤ 1/4) do not stop it.
+ *
+ * Running the roles elsewhere (server nodes, any Transport). Each party's stage object is a Party:
+ *   guest  TwoPartyScorecardGuest.setModel(sc, ckks, twoPartyGuest.weights, twoPartyGuest.keyOwner);
+ *          new TwoPartyScorecardGuest(ckks, await createBfv(), sc, keyOwner, lrConfig, config, rng,
+ *          keyStore?) — deliver it BOTH `scorecard` (the host's HostStability, HostPoints,
+ *          HostPartialScores, which it hands to `sc`) and `scorecard-2p` messages; done when the
+ *          report's inputs are all in `sc` (assembleScorecard(sc, …) then works as in three-party).
+ *   host   TwoPartyScorecardHost.setModel(sc, ckks, twoPartyHost.weights, twoPartyHost.guestKeys);
+ *          new TwoPartyScorecardHost(ckks, bfv, sc, { rotation: twoPartyHost.rotation, guestKeys },
+ *          lrConfig, config, rng) — its start() sends the host's `scorecard` messages too.
+ * The rotation must be the training's (the host's secret stream makes it the same after a restart).
  */
 import { performance } from 'node:perf_hooks';
 import type { Rng } from '../../engine/rng.ts';
@@ -75,7 +110,7 @@ import { createBfv } from '../he/bfv.ts';
 import { MemoryTransport, type DeliveryRecord } from '../transport.ts';
 import { vflConfig, type VflConfig } from '../vfl-lr/config.ts';
 import { trainTwoPartyInMemory, type TwoPartyTrainResult } from '../vfl-lr-2p/protocol.ts';
-import { assembleScorecard, disclosures, SCORECARD_TRAINING, scorecardConfig, type ScorecardInput } from '../scorecard/protocol.ts';
+import { assembleScorecard, disclosures, scorecardConfig, type ScorecardInput } from '../scorecard/protocol.ts';
 import { ScorecardGuest } from '../scorecard/guest.ts';
 import { ScorecardHost } from '../scorecard/host.ts';
 import type { ScorecardModel } from '../../models/export/model.ts';
@@ -122,7 +157,7 @@ export async function scorecardTwoPartyInMemory(input: TwoPartyScorecardInput): 
   if (host.kept.length === 0) throw new IndomainError('SC_NO_FEATURES', 'no host feature passed selection', { field: 'host' });
   const t1 = performance.now();
 
-  const lrConfig: VflConfig = vflConfig(`${config.job}/lr`, { ...SCORECARD_TRAINING, ...(input.training ?? {}) });
+  const lrConfig: VflConfig = vflConfig(`${config.job}/lr`, { ...(input.training ?? {}) });
   const training = await trainTwoPartyInMemory({ guest: guest.trainColumns(), labels: input.labels.train, host: host.trainColumns(), config: lrConfig, guestRng, hostRng });
   const t2 = performance.now();
   const [ck, bfv] = await Promise.all([createCkks(lrConfig.params), createBfv()]);

@@ -16,6 +16,7 @@ import type { RelinKeys } from 'node-seal/implementation/relin-keys.js';
 import { chebyshevBasis } from '../vfl-lr/chebyshev.ts';
 import { assignWindows, chooseWindows } from '../vfl-lr/windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
+import { finishRefusal } from '../vfl-lr/refusal.ts';
 import type { VflConfig } from '../vfl-lr/config.ts';
 import { accept, combineChunks, encodeBasis, encryptedColumnsProduct, envelope, haarOrthogonal, identity, loadFresh, packingWidth, rotateColumns, timed, unrotate, type Profile } from './common.ts';
 import { GUEST_COLUMN_DIVISOR, productScale, sampleRowsFor } from './scales.ts';
@@ -130,12 +131,16 @@ export class TwoPartyHost implements Party {
         this.stage = 'round';
         return [];
       }
-      case 'Finished':
+      case 'Finished': {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
         this.release();
+        // Refused as in vfl-lr (protocols/vfl-lr/refusal.ts), naming the host's own features.
+        const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x, this.weights, this.names, this.config.refuseUnconverged);
+        if (refusal) throw refusal;
         return [];
+      }
     }
     return [];
   }

@@ -56,6 +56,11 @@ export interface VflConfig {
   readonly hessianGradient: number;
   /** Largest padded matrix (32-bit words) of one Hessian block; a larger block is approximated. */
   readonly hessianBudgetWords: number;
+  /**
+   * A run that reaches maxIterations without converging ends in VFL_NOT_CONVERGED at each party
+   * (protocols/vfl-lr/refusal.ts); false keeps its model (a deliberately short run, e.g. a test).
+   */
+  readonly refuseUnconverged: boolean;
 }
 
 export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
@@ -77,6 +82,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   // Off by default until rare events hold their weight bound with it (docs/perf/vfl-lr.md).
   hessianGradient: 0,
   hessianBudgetWords: 2 ** 24,
+  refuseUnconverged: true,
 };
 
 export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {

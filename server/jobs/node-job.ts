@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { alignTo, seededSplit } from '../../engine/align.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { secretRng, type Rng } from '../../engine/rng.ts';
+import { applyLrPreparation, fitLrPreparation, lrPreparationJson, type LrPreparation } from '../../engine/impute.ts';
 import { selectRows, type PartyTable } from '../../engine/table.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../../models/logistic.ts';
 import { binaryMetrics } from '../../models/metrics.ts';
@@ -22,7 +23,7 @@ import { loadDatasetChecked, type NodeStore } from '../store/node-store.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
 import { envelope, isTwoParty, STAGES, stripDeclarations, trainingProtocol, type JobSpec } from './spec.ts';
 import { twoPartyScorecardStage, type TwoPartyScorecardStage } from './two-party-scorecard.ts';
-import { lrColumns, roundOf, roundReport, trainingParty, type LrColumns, type TrainingParty } from './training.ts';
+import { roundOf, roundReport, trainingParty, type TrainingParty } from './training.ts';
 import { writeScorecard } from './scorecard-artifacts.ts';
 
 /** What a node's part of a job works with, besides its spec and role. */
@@ -188,9 +189,10 @@ export class NodeJob {
       }
       case 'training': {
         const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
+        // Column names label this node's own refusals (models/refusals.ts); they never leave it.
+        const names = this.spec.pipeline === 'scorecard' ? undefined : this.standardized().prep.names;
         const p = this.split();
         if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
-        const names = this.spec.pipeline === 'scorecard' ? undefined : this.standardized().names; // for refusals only
         this.vfl = await trainingParty({ spec: this.spec, role: this.role, cols, labels: p.train.label, names, secret: (name) => this.store.secret(this.job, name, () => randomBytes(32)), keys: (name) => this.keys(name) });
         return this.after('training', await this.vfl.start());
       }
@@ -252,10 +254,19 @@ export class NodeJob {
     return this.prepared;
   }
 
-  private standardizedCols: LrColumns | undefined;
-  /** The LR pipeline's columns: imputed, missing-value indicators, z-scored (computed once). */
-  private standardized(): LrColumns {
-    return (this.standardizedCols ??= lrColumns(this.split()));
+  private standardizedCols: { train: Float64Array[]; test: Float64Array[]; prep: LrPreparation } | undefined;
+
+  /**
+   * This party's model columns (computed once): missing values imputed by the documented rule
+   * (engine/impute.ts, README "Missing values": training mean plus a `<feature>_missing`
+   * indicator), then z-scored, all statistics from the training rows; the test rows get the same
+   * statistics, which are stored with the model (`preparation`).
+   */
+  private standardized(): { train: Float64Array[]; test: Float64Array[]; prep: LrPreparation } {
+    if (this.standardizedCols) return this.standardizedCols;
+    const p = this.split();
+    const { prep, train } = fitLrPreparation(p.train.features, p.train.featureNames);
+    return (this.standardizedCols = { train, test: applyLrPreparation(prep, p.test.features), prep });
   }
 
   /**
@@ -267,7 +278,7 @@ export class NodeJob {
     if (this.stagesDone.has('evaluation')) return [];
     const w = this.vfl!.weights;
     if (this.role === 'host') {
-      this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w) });
+      this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w), preparation: lrPreparationJson(this.standardized().prep) });
       // Deployed: remember the development sample's public credit records, for post-loan monitoring.
       if (!this.replaying) this.deps.onDeployed?.(this.spec, this.psi!.intersection!);
       if (this.sc) return [this.stageDone('evaluation', {})];
@@ -290,7 +301,7 @@ export class NodeJob {
     const b = binaryMetrics(predictLogistic(bankOnly, std.test), y);
     const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     if (this.sc instanceof ScorecardGuest) summary.artifacts = writeScorecard(this.store, this.spec, this.role, this.sc, this.split().test.ids, { name: this.datasetName, sha256: this.sha256 });
-    else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks });
+    else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks, preparation: lrPreparationJson(this.standardized().prep) });
     const metrics = { testRows: y.length, testAuc: m.auc, testKs: m.ks, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     // A two-party job's coordinator receives metadata only: the bank keeps its test metrics in its own view.
     const toCoordinator = this.deps.reports === 'legacy' || isTwoParty(this.spec) ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)];

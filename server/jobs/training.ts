@@ -10,10 +10,7 @@
  * Both keep what a restart needs in the node's store: the secret streams (floods, the host's
  * rotation) and the guest's secret key, so a replay of the inbox rebuilds the same state.
  */
-import { applyImputer, fitImputer } from '../../engine/impute.ts';
 import { secretRng, type Rng } from '../../engine/rng.ts';
-import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
-import type { PartyTable } from '../../engine/table.ts';
 import { createCkks, type Evaluation } from '../../protocols/he/ckks.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import type { Party } from '../../protocols/transport.ts';
@@ -55,7 +52,7 @@ export async function trainingParty(i: TrainingInputs): Promise<TrainingParty> {
     if (i.role === 'host') return new TwoPartyHost(ckks, i.cols, config, rng('vfl-2p-host'), i.names);
     return new TwoPartyGuest(ckks, i.cols, i.labels!, config, rng('vfl-2p-guest'), i.names, i.keys('vfl-lr-2p-ckks-secret'));
   }
-  return i.role === 'guest' ? new VflGuest(ckks, i.cols, i.labels!, config, rng('vfl-mask')) : new VflHost(ckks, i.cols, config, rng('vfl-host-flood'));
+  return i.role === 'guest' ? new VflGuest(ckks, i.cols, i.labels!, config, rng('vfl-mask'), true, i.names) : new VflHost(ckks, i.cols, config, rng('vfl-host-flood'), i.names);
 }
 
 /**
@@ -70,24 +67,4 @@ export function roundReport(spec: JobSpec, party: TrainingParty, roundBefore: nu
 /** The round a two-party guest is in (for {@link roundReport}); -1 otherwise. */
 export function roundOf(party: TrainingParty | undefined): number {
   return party instanceof TwoPartyGuest ? party.round : -1;
-}
-
-export interface LrColumns {
-  readonly train: Float64Array[];
-  readonly test: Float64Array[];
-  readonly names: string[];
-}
-
-/**
- * One party's columns for the `lr` pipeline, prepared locally as README "Missing values" states
- * (and benchmarks/pair.ts preparedSide does): missing values imputed by the training rows' observed
- * mean, a `<feature>_missing` indicator for each feature with a missing training value, then
- * everything z-scored with training statistics. Data without missing values is only z-scored.
- */
-export function lrColumns(p: { train: PartyTable; test: PartyTable }): LrColumns {
-  const imp = fitImputer(p.train.features);
-  const train = applyImputer(imp, p.train.features, p.train.featureNames);
-  const test = applyImputer(imp, p.test.features, p.test.featureNames);
-  const s = fitStandardizer(train.cols);
-  return { train: applyStandardizer(s, train.cols), test: applyStandardizer(s, test.cols), names: train.names };
 }
