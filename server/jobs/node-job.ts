@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { alignTo, seededSplit } from '../../engine/align.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { secretRng, type Rng } from '../../engine/rng.ts';
-import { applyLrPreparation, fitLrPreparation, lrPreparationJson, type LrPreparation } from '../../engine/impute.ts';
+import { lrPreparationJson } from '../../engine/impute.ts';
 import { selectRows, type PartyTable } from '../../engine/table.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../../models/logistic.ts';
 import { binaryMetrics } from '../../models/metrics.ts';
@@ -23,7 +23,7 @@ import { loadDatasetChecked, type NodeStore } from '../store/node-store.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
 import { envelope, isTwoParty, STAGES, stripDeclarations, trainingProtocol, type JobSpec } from './spec.ts';
 import { twoPartyScorecardStage, type TwoPartyScorecardStage } from './two-party-scorecard.ts';
-import { roundOf, roundReport, trainingParty, type TrainingParty } from './training.ts';
+import { lrColumns, roundOf, roundReport, trainingParty, type LrColumns, type TrainingParty } from './training.ts';
 import { writeScorecard } from './scorecard-artifacts.ts';
 
 /** What a node's part of a job works with, besides its spec and role. */
@@ -66,9 +66,7 @@ export class NodeJob {
   now = 0;
   /** True while the runtime replays already-processed messages: nothing is audited twice. */
   replaying = false;
-
   private readonly store: NodeStore;
-
   constructor(
     readonly spec: JobSpec,
     readonly role: 'guest' | 'host',
@@ -254,19 +252,10 @@ export class NodeJob {
     return this.prepared;
   }
 
-  private standardizedCols: { train: Float64Array[]; test: Float64Array[]; prep: LrPreparation } | undefined;
-
-  /**
-   * This party's model columns (computed once): missing values imputed by the documented rule
-   * (engine/impute.ts, README "Missing values": training mean plus a `<feature>_missing`
-   * indicator), then z-scored, all statistics from the training rows; the test rows get the same
-   * statistics, which are stored with the model (`preparation`).
-   */
-  private standardized(): { train: Float64Array[]; test: Float64Array[]; prep: LrPreparation } {
-    if (this.standardizedCols) return this.standardizedCols;
-    const p = this.split();
-    const { prep, train } = fitLrPreparation(p.train.features, p.train.featureNames);
-    return (this.standardizedCols = { train, test: applyLrPreparation(prep, p.test.features), prep });
+  private standardizedCols: LrColumns | undefined;
+  /** This party's `lr` columns (jobs/training.ts lrColumns), computed once. */
+  private standardized(): LrColumns {
+    return (this.standardizedCols ??= lrColumns(this.split()));
   }
 
   /**

@@ -10,7 +10,9 @@
  * Both keep what a restart needs in the node's store: the secret streams (floods, the host's
  * rotation) and the guest's secret key, so a replay of the inbox rebuilds the same state.
  */
+import { applyLrPreparation, fitLrPreparation, type LrPreparation } from '../../engine/impute.ts';
 import { secretRng, type Rng } from '../../engine/rng.ts';
+import type { PartyTable } from '../../engine/table.ts';
 import { createCkks, type Evaluation } from '../../protocols/he/ckks.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import type { Party } from '../../protocols/transport.ts';
@@ -67,4 +69,21 @@ export function roundReport(spec: JobSpec, party: TrainingParty, roundBefore: nu
 /** The round a two-party guest is in (for {@link roundReport}); -1 otherwise. */
 export function roundOf(party: TrainingParty | undefined): number {
   return party instanceof TwoPartyGuest ? party.round : -1;
+}
+
+export interface LrColumns {
+  readonly train: Float64Array[];
+  readonly test: Float64Array[];
+  readonly prep: LrPreparation;
+}
+
+/**
+ * One party's model columns for the `lr` pipeline: missing values imputed by the documented rule
+ * (engine/impute.ts, README "Missing values": training mean plus a `<feature>_missing`
+ * indicator), then z-scored, all statistics from the training rows; the test rows get the same
+ * statistics, which are stored with the model (`preparation`).
+ */
+export function lrColumns(p: { train: PartyTable; test: PartyTable }): LrColumns {
+  const { prep, train } = fitLrPreparation(p.train.features, p.train.featureNames);
+  return { train, test: applyLrPreparation(prep, p.test.features), prep };
 }
