@@ -56,6 +56,11 @@ export interface VflConfig {
   readonly hessianGradient: number;
   /** Largest padded matrix (32-bit words) of one Hessian block; a larger block is approximated. */
   readonly hessianBudgetWords: number;
+  /**
+   * On convergence by the step rule with ‖g‖∞ still above 3 × the flood, the arbiter sends the
+   * last quasi-Newton step −H⁻¹g as a final Update (no gradient round follows it).
+   */
+  readonly finalStep: boolean;
 }
 
 export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
@@ -77,6 +82,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   // Off by default until rare events hold their weight bound with it (docs/perf/vfl-lr.md).
   hessianGradient: 0,
   hessianBudgetWords: 2 ** 24,
+  finalStep: false,
 };
 
 export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {
@@ -96,6 +102,7 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!(c.stepTolerance >= 0)) bad('stepTolerance', 'must be ≥ 0');
   if (!(c.hessianGradient >= 0 && c.hessianGradient < 1)) bad('hessianGradient', 'must be in [0, 1)');
   if (!Number.isInteger(c.hessianBudgetWords) || c.hessianBudgetWords < 1 || c.hessianBudgetWords > 2 ** 26) bad('hessianBudgetWords', 'must be an integer in 1..2^26');
+  if (typeof c.finalStep !== 'boolean') bad('finalStep', 'must be true or false');
   if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
   // The flood hides what a decryption carries beyond its value: a job spec may raise it, never lower it.
   if (!Number.isInteger(c.floodMarginBits) || c.floodMarginBits < DEFAULT_VFL.floodMarginBits || c.floodMarginBits > 16) bad('floodMarginBits', `must be an integer in ${DEFAULT_VFL.floodMarginBits}..16`);
