@@ -62,7 +62,8 @@ function tampered(p: Party, edit: (e: Envelope) => Envelope): Party {
 async function roles(job: string) {
   // 4,500 training rows: two chunks, so two basis and two residual parts a round.
   const d = shapeData('plain', 6000);
-  const config = vflConfig(job, { maxIterations: 3 });
+  // Run to convergence: a run cut short is refused at its end (VFL_NOT_CONVERGED) where that check is in.
+  const config = vflConfig(job);
   const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
   return {
     guest: new VflGuest(cg, d.g.train, d.yTrain, config, seededRng(`${job}-g`)),
@@ -77,6 +78,7 @@ describe('vfl-lr basis and residual parts', () => {
     const t = new MemoryTransport([arbiter, guest, host]);
     await t.run();
     expect(arbiter.done).toBe(true);
+    expect(arbiter.converged).toBe(true);
     const r0 = t.log.filter((r) => r.round === 0);
     expect(r0.filter((r) => r.type === 'HostBasis').map((r) => r.received.body.chunk)).toEqual([0, 1]);
     expect(r0.filter((r) => r.type === 'Residual').map((r) => r.received.body.chunk)).toEqual([0, 1]);

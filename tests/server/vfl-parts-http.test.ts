@@ -41,7 +41,6 @@ describe('vfl-lr parts over HTTP', () => {
       host: { node: 'platform', dataset: 'credit' },
       seed: '7',
       testFraction: 0.3,
-      training: { maxIterations: 3 },
     });
     const j = await t.settle('lr-parts', 900_000);
     expect(j.status, JSON.stringify(j.error)).toBe('completed');
