@@ -23,7 +23,7 @@ const USAGE = `usage: npm run bench -- vfl ${COMMON} [--mode three-party|two-par
        npm run bench -- online [--requests 10000] [--concurrency 64] [--port 7700] [--json OUT.json]
        npm run bench -- scoring [--rows 1000000] [--features 20] [--workers 2] [--json OUT.json]
        npm run bench -- restart [--repetitions 3] [--json OUT.json]
-       npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
+       npm run bench -- scorecard ${COMMON} [--mode three-party|two-party|both] [--json OUT.json] [--scores-out SCORES.csv]
                       [--pmml OUT.pmml] [--sql OUT.sql] [--report REPORT.md] [--reasons-out REASONS.csv]
                       [--policy full|partial] [--guest-categorical A,B] [--host-categorical C,D]
        npm run bench -- consortium --banks A.csv,B.csv[,…] [--host H.csv] --id ID_COLUMN --label LABEL_COLUMN
@@ -53,7 +53,7 @@ const OPTIONS = {
   rows: { type: 'string' },
 } as const;
 
-/** `--mode` of the vfl suite: which protocol to time (three-party by default), or both side by side. */
+/** `--mode` of the vfl and scorecard suites: which protocol to time (three-party by default), or both side by side. */
 function vflMode(v: string | undefined): { mode?: VflMode } {
   if (v === undefined) return {};
   if (!(VFL_MODES as readonly string[]).includes(v)) throw new IndomainError('CLI_BAD_ARGS', `--mode must be one of ${VFL_MODES.join(', ')}, got "${v}"`);
@@ -233,7 +233,6 @@ export async function benchMain(argv: string[]): Promise<void> {
     printVfl(await vflBench({ ...common, ...vflMode(values.mode), ...opt('json', 'json'), ...opt('scores-out', 'scoresOut') }));
     return;
   }
-  if (values.mode !== undefined) throw new IndomainError('CLI_BAD_ARGS', `--mode belongs to the vfl suite\n${USAGE}`);
   const policy = values.policy;
   if (policy !== 'full' && policy !== 'partial') throw new IndomainError('CLI_BAD_ARGS', `--policy must be full or partial, got "${policy}"`);
   const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
@@ -242,6 +241,7 @@ export async function benchMain(argv: string[]): Promise<void> {
     policy,
     guestCategorical: list(values['guest-categorical']),
     hostCategorical: list(values['host-categorical']),
+    ...vflMode(values.mode),
     ...opt('json', 'json'),
     ...opt('scores-out', 'scoresOut'),
     ...opt('pmml', 'pmml'),
@@ -251,6 +251,10 @@ export async function benchMain(argv: string[]): Promise<void> {
   });
   const n = (k: string) => (result[k] as number).toFixed(4);
   process.stdout.write(`scorecard test AUC ${n('testAuc')} KS ${n('testKs')}; raw-feature federated LR test AUC ${n('lrTestAuc')} (difference ${n('aucScorecardMinusLr')})\n`);
+  const modes = result.modes as Record<string, { testAuc: number; centralisedAucGap: number; seconds: { total: number } }>;
+  for (const [m, v] of Object.entries(modes)) process.stdout.write(`  ${m}: test AUC ${v.testAuc.toFixed(4)}, gap to the centralised fit ${v.centralisedAucGap.toFixed(4)}, ${v.seconds.total.toFixed(2)} s\n`);
+  const ratios = result.ratios as { twoPartyOverThreePartySeconds: number } | undefined;
+  if (ratios) process.stdout.write(`  two-party / three-party time: ${ratios.twoPartyOverThreePartySeconds.toFixed(2)}×\n`);
 }
 
 function printVfl(result: Record<string, unknown>): void {

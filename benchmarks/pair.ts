@@ -9,7 +9,7 @@ import { alignTo, seededSplit } from '../engine/align.ts';
 import { loadCsv } from '../engine/csv.ts';
 import { cryptoRng } from '../engine/rng.ts';
 import { applyStandardizer, fitStandardizer } from '../engine/standardize.ts';
-import { applyImputer, fitImputer } from '../engine/impute.ts';
+import { applyLrPreparation, fitLrPreparation } from '../engine/impute.ts';
 import { selectRows, type PartyTable } from '../engine/table.ts';
 import { BlindingPool } from '../protocols/psi/pool.ts';
 import { psiInMemory } from '../protocols/psi/run.ts';
@@ -91,9 +91,6 @@ export function standardizedSide(t: { train: PartyTable; test: PartyTable }) {
  * with a missing training value, then z-score everything with training statistics.
  */
 export function preparedSide(t: { train: PartyTable; test: PartyTable }) {
-  const imp = fitImputer(t.train.features);
-  const train = applyImputer(imp, t.train.features, t.train.featureNames);
-  const test = applyImputer(imp, t.test.features, t.test.featureNames);
-  const s = fitStandardizer(train.cols);
-  return { train: applyStandardizer(s, train.cols), test: applyStandardizer(s, test.cols), names: train.names, trainTable: t.train, testTable: t.test };
+  const { prep, train } = fitLrPreparation(t.train.features, t.train.featureNames);
+  return { train, test: applyLrPreparation(prep, t.test.features), names: [...prep.names], trainTable: t.train, testTable: t.test };
 }

@@ -56,7 +56,7 @@ export async function vflScaleBench(o: VflScaleOptions): Promise<{ points: Recor
     const hs = side(pair.host);
     const yTrain = Uint8Array.from(split.train, (i) => pair.labels[i]!);
     const yTest = Uint8Array.from(split.test, (i) => pair.labels[i]!);
-    const config = vflConfig(`scale-${g.rows}-${g.hostFeatures}-${g.eventRate}`, o.maxRounds ? { maxIterations: o.maxRounds } : {});
+    const config = vflConfig(`scale-${g.rows}-${g.hostFeatures}-${g.eventRate}`, o.maxRounds ? { maxIterations: o.maxRounds, refuseUnconverged: false } : {});
     const fed = await trainInThreads({ guest: gs.train, labels: yTrain, host: hs.train, config, arbiterSecret: new Uint8Array(randomBytes(32)), guestSecret: new Uint8Array(randomBytes(32)) });
     const model = { intercept: fed.guestWeights[0]!, weights: Float64Array.from([...fed.guestWeights.subarray(1), ...fed.hostWeights]) };
     const train = [...gs.train, ...hs.train];

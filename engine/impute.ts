@@ -17,6 +17,7 @@
  * training checks (models/refusals.ts, VFL_CONSTANT_FEATURE). The scorecard does not use this: it
  * bins raw values and keeps missing as its own bin (models/binning.ts).
  */
+import { applyStandardizer, fitStandardizer, type Standardizer } from './standardize.ts';
 
 export interface Imputer {
   /** Observed-value mean of each feature over the training rows (NaN when none was observed). */
@@ -51,4 +52,37 @@ export function applyImputer(imp: Imputer, cols: readonly Float64Array[], names:
   });
   const flags = imp.indicators.map((j) => Float64Array.from(cols[j]!, (v) => (Number.isNaN(v) ? 1 : 0)));
   return { cols: [...out, ...flags], names: [...names, ...imp.indicators.map((j) => `${names[j]}_missing`)] };
+}
+
+/**
+ * The whole per-party preparation of the LR pipeline (the rule above, then z-scores): fitted on
+ * the training rows, kept with the model (`toJSON`) and applied unchanged to every later row.
+ */
+export interface LrPreparation {
+  readonly imputer: Imputer;
+  readonly standardizer: Standardizer;
+  /** The columns the model's weights refer to: the features, then their `<feature>_missing` indicators. */
+  readonly names: readonly string[];
+}
+
+export function fitLrPreparation(train: readonly Float64Array[], names: readonly string[]): { prep: LrPreparation; train: Float64Array[] } {
+  const imputer = fitImputer(train);
+  const imputed = applyImputer(imputer, train, names);
+  const standardizer = fitStandardizer(imputed.cols);
+  return { prep: { imputer, standardizer, names: imputed.names }, train: applyStandardizer(standardizer, imputed.cols) };
+}
+
+/** Raw feature columns (in the training order) → the model's columns, with the stored statistics. */
+export function applyLrPreparation(prep: LrPreparation, cols: readonly Float64Array[]): Float64Array[] {
+  const featureNames = prep.names.slice(0, prep.imputer.mean.length);
+  return applyStandardizer(prep.standardizer, applyImputer(prep.imputer, cols, featureNames).cols);
+}
+
+/** The stored form (plain JSON arrays). */
+export function lrPreparationJson(prep: LrPreparation): { mean: number[]; indicators: number[]; centre: number[]; scale: number[]; names: string[] } {
+  return { mean: Array.from(prep.imputer.mean), indicators: [...prep.imputer.indicators], centre: Array.from(prep.standardizer.mean), scale: Array.from(prep.standardizer.std), names: [...prep.names] };
+}
+
+export function lrPreparationFromJson(j: { mean: number[]; indicators: number[]; centre: number[]; scale: number[]; names: string[] }): LrPreparation {
+  return { imputer: { mean: Float64Array.from(j.mean), indicators: j.indicators }, standardizer: { mean: Float64Array.from(j.centre), std: Float64Array.from(j.scale) }, names: j.names };
 }

@@ -97,13 +97,6 @@ import { ScorecardHost, type ScorecardTestSwitches } from './host.ts';
 
 export { ScorecardArbiter, ScorecardGuest, ScorecardHost, scorecardConfig, type ScorecardConfig, type FeatureDeclarations };
 
-/**
- * The scorecard's training on WOE features, in this in-memory run: integer points need the model to
- * a few decimals, not vfl-lr's default (weights within 1e-3 of the optimum, sigmoid to 1e-4), which
- * on near-separable WOE features takes several times the rounds and basis vectors.
- */
-export const SCORECARD_TRAINING: Partial<VflConfig> = { sigmoidTolerance: 1e-2, sigmoidToleranceStart: 1e-2, tolerance: 1e-4, stepTolerance: 1e-3, maxIterations: 30 };
-
 export interface ScorecardInput {
   readonly guest: SideData;
   readonly labels: { readonly train: Uint8Array; readonly test: Uint8Array };
@@ -152,7 +145,9 @@ export async function scorecardInMemory(input: ScorecardInput): Promise<Scorecar
   if (host.kept.length === 0) throw new IndomainError('SC_NO_FEATURES', 'no host feature passed selection', { field: 'host' });
   const t1 = performance.now();
 
-  const lrConfig = vflConfig(`${config.job}/lr`, { ...SCORECARD_TRAINING, ...(input.training ?? {}) });
+  // vfl-lr's defaults, as the server's scorecard pipeline: on default_credit the same training time
+  // as the one-window preset this replaced (12.9 s, 9 rounds vs 12.7 s, 5), test AUC 0.7685 vs 0.7682.
+  const lrConfig = vflConfig(`${config.job}/lr`, input.training ?? {});
   const training = await trainInMemory({
     guest: guest.trainColumns(),
     labels: input.labels.train,

@@ -14,6 +14,8 @@ import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, secr
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
 import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
+import { checkOwnSeparation, finishRefusal } from '../vfl-lr/refusal.ts';
+import type { IndomainError as Refusal } from '../../engine/errors.ts';
 import { checkColumns } from '../../models/refusals.ts';
 import { perSampleCoefficients } from '../vfl-lr/chebyshev.ts';
 import { windowDegree, type SigmoidWindow } from '../vfl-lr/windows.ts';
@@ -48,6 +50,12 @@ export class TwoPartyGuest implements Party {
   private opt: WolfeBfgs | undefined;
   private gradientNoise = 0;
   private tolerance = 0;
+  /**
+   * Set when training ended without converging: this party's coded refusal naming its own
+   * features, after Finished has gone to the host (which refuses on it).
+   * Whoever runs the guest fails the job with it (trainTwoPartyInMemory does).
+   */
+  refusal: Refusal | undefined;
 
   constructor(
     private readonly ckks: Ckks,
@@ -57,12 +65,13 @@ export class TwoPartyGuest implements Party {
     /** This party's secret randomness (the release floods): engine/rng.ts secretRng or cryptoRng. */
     private readonly rng: Rng,
     /** Feature names, for refusals only (they never leave this party). */
-    names?: readonly string[],
+    private readonly names?: readonly string[],
     /** A secret key kept from an earlier run of this job (restart), and where to keep a new one. */
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     checkColumns(cols, names, 'the guest');
+    checkOwnSeparation(cols, y, names);
     this.x = [ones(y.length), ...cols];
     this.weights = new Float64Array(this.x.length);
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, eventRate(y))));
@@ -222,13 +231,14 @@ export class TwoPartyGuest implements Party {
     this.gradientNorms.push(norm);
     const job = this.config.job;
     const opt = this.opt!;
+    const all = Float64Array.from([...this.weights, ...this.hostRotated]);
     const finish = (converged: boolean): Envelope[] => {
       this.converged = converged;
       this.stage = 'done';
       this.enc?.release();
+      this.refusal = finishRefusal({ converged, iterations: this.round }, this.x.slice(1), this.weights.subarray(1), this.names, this.config.refuseUnconverged);
       return [envelope(job, 'Finished', this.round, this.name, 'host', { converged, iterations: this.round, gradientNorm: norm })];
     };
-    const all = Float64Array.from([...this.weights, ...this.hostRotated]);
     // As the three-party arbiter: converged at the final sigmoid tolerance when the gradient is at
     // the floods' level or the next quasi-Newton step is negligible.
     const converged =

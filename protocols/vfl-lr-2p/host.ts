@@ -16,6 +16,7 @@ import type { RelinKeys } from 'node-seal/implementation/relin-keys.js';
 import { chebyshevBasis } from '../vfl-lr/chebyshev.ts';
 import { assignWindows, chooseWindows } from '../vfl-lr/windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
+import { finishRefusal } from '../vfl-lr/refusal.ts';
 import type { VflConfig } from '../vfl-lr/config.ts';
 import { accept, combineChunks, encodeBasis, encryptedColumnsProduct, envelope, haarOrthogonal, identity, loadFresh, packingWidth, rotateColumns, timed, unrotate, type Profile } from './common.ts';
 import { GUEST_COLUMN_DIVISOR, productScale, sampleRowsFor } from './scales.ts';
@@ -81,6 +82,20 @@ export class TwoPartyHost implements Party {
     this.rotatedWeights = new Float64Array(x.length);
   }
 
+  /**
+   * The guest's public, Galois and relinearisation keys from TwoPartySetup (no secret key): the
+   * two-party scorecard stage computes the Fisher information under them (protocols/scorecard-2p).
+   */
+  guestKeys: { readonly publicKey: Uint8Array; readonly galoisKeys: Uint8Array; readonly relinKeys: Uint8Array } | undefined;
+
+  /**
+   * A copy of the secret rotation A (row-major): for this party's own later stages of the same
+   * job only (the scorecard's Fisher information in the same rotated coordinates). NEVER SEND IT.
+   */
+  get rotation(): Float64Array {
+    return this.a.slice();
+  }
+
   /** The weights of the platform's own columns: Aᵀ w̃ (only the host can compute them). */
   get weights(): Float64Array {
     return unrotate(this.rotatedWeights, this.a);
@@ -116,12 +131,16 @@ export class TwoPartyHost implements Party {
         this.stage = 'round';
         return [];
       }
-      case 'Finished':
+      case 'Finished': {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
         this.release();
+        // Refused as in vfl-lr (protocols/vfl-lr/refusal.ts), naming the host's own features.
+        const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x, this.weights, this.names, this.config.refuseUnconverged);
+        if (refusal) throw refusal;
         return [];
+      }
     }
     return [];
   }
@@ -150,6 +169,7 @@ export class TwoPartyHost implements Party {
     if (rows !== this.rows) throw new IndomainError('VFL_ROW_MISMATCH', `guest has ${rows} rows, host ${this.rows}`);
     if (sampleRows !== sampleRowsFor(this.rows, this.config, this.ckks)) throw new IndomainError('VFL_BAD_MESSAGE', `sample of ${sampleRows} rows`, { field: 'sampleRows' });
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
+    this.guestKeys = { publicKey, galoisKeys, relinKeys };
     const rk = this.ckks.seal.RelinKeys();
     try {
       rk.loadArray(this.ckks.context, relinKeys);

@@ -143,6 +143,9 @@ export interface TwoPartyTrainInput {
   hostRng?: Rng;
   /** FOR THE ATTACK TESTS ONLY: the host's defences (tests/attacks/two-party-*.test.ts). */
   hostDefences?: HostDefences;
+  /** Each party's feature names, for its refusals only. */
+  guestNames?: readonly string[];
+  hostNames?: readonly string[];
 }
 
 export interface TwoPartyTrainResult {
@@ -157,9 +160,13 @@ export async function trainTwoPartyInMemory(input: TwoPartyTrainInput): Promise<
   const t0 = performance.now();
   const config = vflConfig(input.config.job, input.config);
   const [cg, ch] = await Promise.all([createCkks(config.params), createCkks(config.params)]);
-  const guest = new TwoPartyGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng);
-  const host = new TwoPartyHost(ch, input.host, config, input.hostRng ?? cryptoRng, undefined, input.hostDefences);
+  const guest = new TwoPartyGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng, input.guestNames);
+  const host = new TwoPartyHost(ch, input.host, config, input.hostRng ?? cryptoRng, input.hostNames, input.hostDefences);
   const transport = new MemoryTransport([guest, host]);
-  await transport.run();
+  // The guest's own refusal (its features) before the host's, which its Finished triggers.
+  await transport.run().catch((e: unknown) => {
+    throw guest.refusal ?? e;
+  });
+  if (guest.refusal) throw guest.refusal;
   return { guest, host, transport, seconds: (performance.now() - t0) / 1000 };
 }

@@ -62,6 +62,11 @@ export interface VflConfig {
    * last quasi-Newton step −H⁻¹g as a final Update (no gradient round follows it).
    */
   readonly finalStep: boolean;
+  /**
+   * A run that reaches maxIterations without converging ends in VFL_NOT_CONVERGED at each party
+   * (protocols/vfl-lr/refusal.ts); false keeps its model (a deliberately short run, e.g. a test).
+   */
+  readonly refuseUnconverged: boolean;
 }
 
 export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
@@ -85,6 +90,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   // The restart reaches the step rule in fewer rounds, often with the gradient still above the
   // flood (rare events: relative weight error 9.7e-4 without the last step, 1.3–3.2e-4 with it).
   finalStep: true,
+  refuseUnconverged: true,
 };
 
 export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {

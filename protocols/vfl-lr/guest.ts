@@ -17,6 +17,7 @@ import { checkColumns } from '../../models/refusals.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 import { hessianCoefficients, HessianLeft } from './hessian.ts';
+import { checkOwnSeparation, finishRefusal } from './refusal.ts';
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
 
@@ -83,10 +84,11 @@ export class VflGuest implements Party {
      */
     private readonly rerandomise = true,
     /** Feature names, for refusals only (they never leave this party). */
-    names?: readonly string[],
+    private readonly names?: readonly string[],
   ) {
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     checkColumns(cols, names, 'the guest');
+    checkOwnSeparation(cols, y, names);
     this.x = [ones(y.length), ...cols];
     this.weights = new Float64Array(this.x.length);
     const rate = eventRate(y);
@@ -140,7 +142,7 @@ export class VflGuest implements Party {
         this.stage = 'basis';
         return [];
       }
-      case 'Finished':
+      case 'Finished': {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
@@ -148,7 +150,11 @@ export class VflGuest implements Party {
         for (const ct of this.parts?.pending?.cts ?? []) ct.delete();
         this.parts = undefined;
         this.packed?.release();
+        // A run that did not converge is refused here, naming this party's features (refusal.ts).
+        const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x.slice(1), this.weights.subarray(1), this.names, this.config.refuseUnconverged);
+        if (refusal) throw refusal;
         return [];
+      }
     }
     return [];
   }

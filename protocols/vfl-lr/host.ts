@@ -15,6 +15,7 @@ import { PackedColumns, type ProductSum } from '../he/packing.ts';
 import { chebyshevBasis } from './chebyshev.ts';
 import { assignWindows, basisVectors, chooseWindows, windowDegree, type SigmoidWindow } from './windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
+import { finishRefusal } from './refusal.ts';
 import type { VflConfig } from './config.ts';
 import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
 import { hessianBasis, HessianRight } from './hessian.ts';
@@ -132,7 +133,7 @@ export class VflHost implements Party {
         this.stage = 'round';
         return [];
       }
-      case 'Finished':
+      case 'Finished': {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
@@ -141,7 +142,11 @@ export class VflHost implements Party {
         this.basis = undefined;
         this.packed?.release();
         this.pool?.release();
+        // A run that did not converge is refused here, naming this party's features (refusal.ts).
+        const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x, this.weights, this.names, this.config.refuseUnconverged);
+        if (refusal) throw refusal;
         return [];
+      }
     }
     return [];
   }

@@ -137,6 +137,9 @@ export interface VflTrainInput {
   rng: Rng;
   /** The guest's secret randomness (its cross-Gram output mask); the OS generator by default. */
   guestRng?: Rng;
+  /** Each party's feature names, for its refusals only (they never leave the party). */
+  guestNames?: readonly string[];
+  hostNames?: readonly string[];
 }
 
 export interface VflTrainResult {
@@ -153,8 +156,8 @@ export async function trainInMemory(input: VflTrainInput): Promise<VflTrainResul
   const config = vflConfig(input.config.job, input.config);
   // Each role gets its own context, as separate processes would.
   const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
-  const guest = new VflGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng);
-  const host = new VflHost(ch, input.host, config);
+  const guest = new VflGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng, true, input.guestNames);
+  const host = new VflHost(ch, input.host, config, cryptoRng, input.hostNames);
   const arbiter = new VflArbiter(ca, config, input.rng);
   const transport = new MemoryTransport([arbiter, guest, host]);
   await transport.run();

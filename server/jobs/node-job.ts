@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { alignTo, seededSplit } from '../../engine/align.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { secretRng, type Rng } from '../../engine/rng.ts';
-import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
+import { applyLrPreparation, fitLrPreparation, lrPreparationJson, type LrPreparation } from '../../engine/impute.ts';
 import { selectRows, type PartyTable } from '../../engine/table.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../../models/logistic.ts';
 import { binaryMetrics } from '../../models/metrics.ts';
@@ -193,9 +193,11 @@ export class NodeJob {
         const config = vflConfig(this.job, this.spec.training ?? {});
         const ckks = await createCkks(config.params);
         const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
+        // Column names label this node's own refusals (models/refusals.ts); they never leave it.
+        const names = this.spec.pipeline === 'scorecard' ? undefined : this.standardized().prep.names;
         const p = this.split();
         if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
-        this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config, this.secretStream('vfl-mask')) : new VflHost(ckks, cols, config, this.secretStream('vfl-host-flood'));
+        this.vfl = this.role === 'guest' ? new VflGuest(ckks, cols, p.train.label!, config, this.secretStream('vfl-mask'), true, names) : new VflHost(ckks, cols, config, this.secretStream('vfl-host-flood'), names);
         return this.after('training', await this.vfl.start());
       }
       case 'scorecard': {
@@ -250,14 +252,19 @@ export class NodeJob {
     return this.prepared;
   }
 
-  private standardizedCols: { train: Float64Array[]; test: Float64Array[] } | undefined;
+  private standardizedCols: { train: Float64Array[]; test: Float64Array[]; prep: LrPreparation } | undefined;
 
-  /** z-scored columns, the scaler fitted on the training rows (computed once). */
-  private standardized(): { train: Float64Array[]; test: Float64Array[] } {
+  /**
+   * This party's model columns (computed once): missing values imputed by the documented rule
+   * (engine/impute.ts, README "Missing values": training mean plus a `<feature>_missing`
+   * indicator), then z-scored, all statistics from the training rows; the test rows get the same
+   * statistics, which are stored with the model (`preparation`).
+   */
+  private standardized(): { train: Float64Array[]; test: Float64Array[]; prep: LrPreparation } {
     if (this.standardizedCols) return this.standardizedCols;
     const p = this.split();
-    const s = fitStandardizer(p.train.features);
-    return (this.standardizedCols = { train: applyStandardizer(s, p.train.features), test: applyStandardizer(s, p.test.features) });
+    const { prep, train } = fitLrPreparation(p.train.features, p.train.featureNames);
+    return (this.standardizedCols = { train, test: applyLrPreparation(prep, p.test.features), prep });
   }
 
   /**
@@ -269,7 +276,7 @@ export class NodeJob {
     if (this.stagesDone.has('evaluation')) return [];
     const w = this.vfl!.weights;
     if (this.role === 'host') {
-      this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w) });
+      this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w), preparation: lrPreparationJson(this.standardized().prep) });
       // Deployed: remember the development sample's public credit records, for post-loan monitoring.
       if (!this.replaying) this.deps.onDeployed?.(this.spec, this.psi!.intersection!);
       if (this.sc) return [this.stageDone('evaluation', {})];
@@ -292,7 +299,7 @@ export class NodeJob {
     const b = binaryMetrics(predictLogistic(bankOnly, std.test), y);
     const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     if (this.sc instanceof ScorecardGuest) summary.artifacts = writeScorecard(this.store, this.spec, this.role, this.sc, this.split().test.ids, { name: this.datasetName, sha256: this.sha256 });
-    else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks });
+    else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks, preparation: lrPreparationJson(this.standardized().prep) });
     const metrics = { testRows: y.length, testAuc: m.auc, testKs: m.ks, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     return [...(this.reports === 'legacy' ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)]), this.stageDone('evaluation', summary)];
   }

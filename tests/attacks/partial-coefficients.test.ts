@@ -36,7 +36,7 @@ function jobSpec(id: (typeof JOBS)[number]) {
     host: { node: 'platform', dataset: 'credit' },
     seed: '11',
     testFraction: 0.25,
-    training: { maxIterations: 12 },
+    training: { maxIterations: 12, refuseUnconverged: false },
     ...(id === 'sc-partial' ? { scorecard: { policy: 'partial' } } : {}),
   };
 }

@@ -99,7 +99,7 @@ describe('attacks by the guest on two-party vertical LR', () => {
     const h = alignTo(hostAll, g.ids);
     const gCols = z(g.features.slice(0, 3));
     const hCols = z(h.features.slice(0, 2));
-    const config = vflConfig('attack-2p-circuit', { maxIterations: 1 });
+    const config = vflConfig('attack-2p-circuit', { maxIterations: 1, refuseUnconverged: false });
     // One real round (rotation off: this test isolates the flood; with the rotation the guest
     // could not even replay the host's evaluation).
     const run = await trainTwoPartyInMemory({ guest: gCols, labels: g.label!, host: hCols, config, hostDefences: { rotate: false, flood: true } });

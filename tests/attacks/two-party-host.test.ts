@@ -50,7 +50,7 @@ describe('attack: the host decrypts the residuals (two-party vertical LR)', () =
     const g = selectRows(guestAll, Array.from({ length: rows }, (_, i) => i));
     const h = alignTo(hostAll, g.ids);
     const z = (cols: readonly Float64Array[]) => applyStandardizer(fitStandardizer([...cols]), [...cols]);
-    const config = vflConfig('attack-2p-host', { maxIterations: 3 });
+    const config = vflConfig('attack-2p-host', { maxIterations: 3, refuseUnconverged: false });
     const run = await trainTwoPartyInMemory({ guest: z(g.features), labels: g.label!, host: z(h.features), config });
     const ckks = await createCkks(config.params);
     const labels = g.label!;

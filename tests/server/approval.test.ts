@@ -66,7 +66,7 @@ describe("the platform analyst's approval", () => {
   }, 150_000);
 
   it('SIGKILL of the coordinator during training, then a restart: the job completes (the arbiter key was kept)', async () => {
-    await c.admin('coordinator', 'POST', '/v1/admin/jobs', { ...spec('coordinator-killed'), training: { tolerance: 1e-7, maxIterations: 40 } });
+    await c.admin('coordinator', 'POST', '/v1/admin/jobs', { ...spec('coordinator-killed'), training: { tolerance: 1e-7, maxIterations: 40, refuseUnconverged: false } });
     await until(async () => (await c.admin<JobView>('platform', 'GET', '/v1/admin/jobs/coordinator-killed').catch(() => undefined))?.status === 'awaiting-approval');
     await c.admin('platform', 'POST', '/v1/admin/jobs/coordinator-killed/approve');
     await until(async () => {

@@ -21,7 +21,7 @@ const spec = (id: string, pipeline: 'lr' | 'scorecard') => ({
   host: { node: 'platform', dataset: 'credit' },
   seed: '7',
   testFraction: 0.3,
-  training: { maxIterations: 12 },
+  training: { maxIterations: 12, refuseUnconverged: false },
 });
 
 describe('report figures over HTTP', { timeout: 600_000 }, () => {
@@ -31,7 +31,7 @@ describe('report figures over HTTP', { timeout: 600_000 }, () => {
     await t.breast();
     // Both jobs at once: the nodes run them side by side.
     await t.admin('coordinator', 'POST', '/v1/admin/jobs', spec('sc-figures', 'scorecard'));
-    await t.admin('coordinator', 'POST', '/v1/admin/jobs', { ...spec('lr-figures', 'lr'), training: { maxIterations: 3 } });
+    await t.admin('coordinator', 'POST', '/v1/admin/jobs', { ...spec('lr-figures', 'lr'), training: { maxIterations: 3, refuseUnconverged: false } });
     for (const id of ['sc-figures', 'lr-figures']) {
       const j = await t.settle(id);
       expect(j.status, JSON.stringify(j.error)).toBe('completed');

@@ -54,7 +54,7 @@ describe('restarts replay only unfinished jobs', () => {
     ],
     { dataRoot: root },
   );
-  const spec = (id: string, dataset = 'loans') => ({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-a', dataset }, host: { node: 'platform', dataset: 'credit' }, training: { maxIterations: 8 } });
+  const spec = (id: string, dataset = 'loans') => ({ id, pipeline: 'lr', coordinator: 'coordinator', guest: { node: 'bank-a', dataset }, host: { node: 'platform', dataset: 'credit' }, training: { maxIterations: 8, refuseUnconverged: false } });
   const status = async (node: string, id: string) => (await c.admin<JobView>(node, 'GET', `/v1/admin/jobs/${id}`)).status;
 
   beforeAll(async () => {
