@@ -1,0 +1,150 @@
+/**
+ * Attack: a curious or malicious coordinator drives a stage the job does not have (found by the
+ * review of the two-party mode, branch srv2p).
+ *
+ * The platform's analyst approved an `lr` job in two-party mode (`"arbiter": "none"`) and was
+ * shown what the platform sends in it: the host messages of `psi`, `vfl-lr-2p` and `lr-eval`
+ * (console-api discloses). In that job the bank sees the platform's model only in a secret
+ * rotation (no platform feature name, no feature-level value: protocols/vfl-lr-2p). The
+ * coordinator only orchestrates, but `job/StageStart` is a free-text stage at any round: nodes ran
+ * whatever stage it named. Sending `StageStart { stage: "binning" }` (at a round no real stage
+ * uses, so it is not a duplicate) to both nodes after PSI makes the bank start the scorecard's
+ * binning and the platform answer it: `scorecard/HostBinCounts` gives the bank, per platform
+ * feature BY NAME, the rows and (decrypted) label events of every fine bin — each platform
+ * feature's univariate predictive strength (IV) — and the bank's `BinPlan` gives the platform the
+ * bank's per-bin WOE of the platform features. Neither was approved; the gate let both through
+ * (`scorecard` was not tied to the pipeline).
+ *
+ * Defence: a StageStart names a stage of the job's pipeline at that stage's round (anything else is
+ * refused at ingress, coded and audited, nothing stored; a repeated start of a stage is then the
+ * same inbox key, a duplicate); a node starts a stage only once, and only after every earlier stage
+ * of the pipeline finished here; the gate refuses `scorecard` messages in an `lr` job and `lr-eval`
+ * in a `scorecard` job, leaving and arriving. The attack below was run on the unfixed code first
+ * (srv2p at 675b280): the bank decrypted the per-bin events of all 10 platform features by name
+ * (see the report); with the defence, both injected StageStarts are refused and the job completes.
+ *
+ * Real nodes (createNode) listening on 127.0.0.1, real signed HTTP: the test signs the injected
+ * StageStart with the coordinator node's own key (what a malicious coordinator does).
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeMessage, encodeMessage } from '../../protocols/codec.ts';
+import { createCkks, decryptorFor, deserialize, generateKeys } from '../../protocols/he/ckks.ts';
+import type { Envelope } from '../../protocols/message.ts';
+import { scorecardConfig } from '../../protocols/scorecard/config.ts';
+import type { JobView } from '../../server/cluster.ts';
+import { signRequest, type Identity } from '../../server/signing.ts';
+import { NodeStore } from '../../server/store/node-store.ts';
+import { TestNodes } from '../helpers/nodes.ts';
+
+const JOB = 'inject-2p';
+let t: TestNodes;
+let coordinator: Identity;
+
+beforeAll(async () => {
+  t = await TestNodes.start();
+  await t.breast();
+  const s = new NodeStore(join(t.dir, 'coordinator'));
+  coordinator = s.identity('coordinator');
+  s.close();
+}, 120_000);
+afterAll(async () => {
+  await t?.close();
+});
+
+/** POST a message signed by the coordinator's key to `node` over HTTP: status and code. */
+async function asCoordinator(node: string, env: Envelope): Promise<{ status: number; code?: string }> {
+  const body = encodeMessage(env);
+  const r = await fetch(t.node(node).url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/msgpack', ...signRequest(coordinator, 'POST', '/v1/messages', body) }, body });
+  const j = (await r.json()) as { code?: string };
+  return { status: r.status, ...(j.code ? { code: j.code } : {}) };
+}
+
+function rows(node: string, sql: string, ...args: unknown[]): Record<string, unknown>[] {
+  const db = new Database(join(t.node(node).dir, 'node.db'), { readonly: true });
+  try {
+    return db.prepare(sql).all(...args) as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 240_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('a coordinator injects a stage the two-party lr job does not have', () => {
+  it('the platform sends no scorecard binning aggregates the analyst never approved; the bank gets no platform feature by name', async () => {
+    await t.admin('coordinator', 'POST', '/v1/admin/jobs', { id: JOB, pipeline: 'lr', arbiter: 'none', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2 });
+    // After PSI on both nodes (binning needs the intersection), before the job ends.
+    await until('PSI on both nodes', async () => {
+      const done = await Promise.all(['bank-a', 'platform'].map(async (n) => ((await t.admin<JobView>(n, 'GET', `/v1/admin/jobs/${JOB}`)).progress as Record<string, unknown> | null)?.psi !== undefined));
+      return done.every(Boolean) ? true : undefined;
+    });
+    const stageStart = (to: 'guest' | 'host', stage: string, round: number): Envelope => ({ job: JOB, protocol: 'job', type: 'StageStart', round, from: 'coordinator', to, body: { stage } });
+    const injected = {
+      bank: await asCoordinator('bank-a', stageStart('guest', 'binning', 7)),
+      platform: await asCoordinator('platform', stageStart('host', 'binning', 7)),
+      // A second start of a stage that has run (PSI again), and an evaluation before training ended.
+      psiAgain: await asCoordinator('platform', stageStart('host', 'psi', 9)),
+      earlyEvaluation: await asCoordinator('platform', stageStart('host', 'evaluation', 2)),
+    };
+    console.log(`stage injection: ${JSON.stringify(injected)}`);
+    const view = await t.settle(JOB);
+
+    // What the bank holds of the platform's scorecard binning, decrypted with its own stored key.
+    const counts = rows('bank-a', "SELECT bytes FROM inbox WHERE job = ? AND key LIKE '%|HostBinCounts|%'", JOB).map((r) => decodeMessage(new Uint8Array(r.bytes as Buffer)));
+    const plans = rows('platform', "SELECT bytes FROM inbox WHERE job = ? AND key LIKE '%|scorecard|%'", JOB);
+    const leaked: { feature: string; bins: number; events: number[]; totals: number[] }[] = [];
+    for (const env of counts) {
+      const b = env.body as { features: string[]; bins: number[]; totals: Float64Array; events: Uint8Array[] };
+      const secret = rows('bank-a', "SELECT bytes FROM secrets WHERE job = ? AND name = 'scorecard-ckks-secret'", JOB)[0]!.bytes as Buffer;
+      const ckks = await createCkks(scorecardConfig(JOB, {}).params);
+      const dec = decryptorFor(ckks, generateKeys(ckks, new Uint8Array(secret)));
+      const fine = b.bins.reduce((s, x) => s + x, 0);
+      const ev: number[] = [];
+      for (const bytes of b.events) {
+        const ct = deserialize(ckks, bytes);
+        ev.push(...Array.from(dec.decrypt(ct, Math.min(ckks.slots, fine - ev.length)), Math.round));
+        ct.delete();
+      }
+      let off = 0;
+      b.features.forEach((feature, j) => {
+        leaked.push({ feature, bins: b.bins[j]!, events: ev.slice(off, off + b.bins[j]!), totals: Array.from(b.totals.slice(off, off + b.bins[j]!)) });
+        off += b.bins[j]!;
+      });
+    }
+    const iv = leaked.map((f) => {
+      const pos = f.events.reduce((s, x) => s + x, 0);
+      const neg = f.totals.reduce((s, x) => s + x, 0) - pos;
+      return f.events.reduce((s, e, i) => {
+        const p = (e + 0.5) / (pos + 0.5);
+        const q = (f.totals[i]! - e + 0.5) / (neg + 0.5);
+        return s + (p - q) * Math.log(p / q);
+      }, 0);
+    });
+    console.log(`stage injection: job ${view.status}; the bank decrypted per-bin label events of ${leaked.length} platform features by name (${leaked.map((f, i) => `${f.feature} ${f.bins} bins IV ${iv[i]!.toFixed(2)}`).join(', ')}); scorecard messages at the platform: ${plans.length}`);
+
+    expect(injected.bank.code).toBe('SRV_BAD_REQUEST');
+    expect(injected.platform.code).toBe('SRV_BAD_REQUEST');
+    expect(injected.psiAgain.code).toBe('SRV_BAD_REQUEST');
+    expect(injected.earlyEvaluation.code).toBe('SRV_BAD_REQUEST');
+    expect(leaked).toEqual([]);
+    expect(plans.length).toBe(0);
+    expect(view.status).toBe('completed');
+    // Each refusal audited at the node it was sent to, naming the type, never a value.
+    const refused = rows('platform', "SELECT body FROM audit WHERE kind = 'ingress-refused' AND job = ?", JOB).map((r) => JSON.parse(String(r.body)) as { type: string; code: string; field?: string });
+    expect(refused.map((r) => [r.type, r.code, r.field])).toEqual([
+      ['StageStart', 'SRV_BAD_REQUEST', 'stage'],
+      ['StageStart', 'SRV_BAD_REQUEST', 'round'],
+      ['StageStart', 'SRV_BAD_REQUEST', 'round'],
+    ]);
+  }, 600_000);
+});
