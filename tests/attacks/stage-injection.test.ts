@@ -20,8 +20,11 @@
  * same inbox key, a duplicate); a node starts a stage only once, and only after every earlier stage
  * of the pipeline finished here; the gate refuses `scorecard` messages in an `lr` job and `lr-eval`
  * in a `scorecard` job, leaving and arriving. The attack below was run on the unfixed code first
- * (srv2p at 675b280): the bank decrypted the per-bin events of all 10 platform features by name
- * (see the report); with the defence, both injected StageStarts are refused and the job completes.
+ * (srv2p at 675b280; the assertions were then the defence's): both StageStarts taken (202), the
+ * bank decrypted the per-bin label events of all 20 platform features by name (x0…x19, 13–15
+ * fine bins each, events summing to the 288 training positives for every feature, IV 0.17–4.78),
+ * and the platform received 2 scorecard messages (LabelSetup, BinPlan). With the defence, both
+ * injected StageStarts are refused and the job completes.
  *
  * Real nodes (createNode) listening on 127.0.0.1, real signed HTTP: the test signs the injected
  * StageStart with the coordinator node's own key (what a malicious coordinator does).
@@ -80,33 +83,41 @@ async function until<T>(what: string, f: () => Promise<T | undefined> | T | unde
   }
 }
 
-describe('a coordinator injects a stage the two-party lr job does not have', () => {
-  it('the platform sends no scorecard binning aggregates the analyst never approved; the bank gets no platform feature by name', async () => {
-    await t.admin('coordinator', 'POST', '/v1/admin/jobs', { id: JOB, pipeline: 'lr', arbiter: 'none', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2 });
-    // After PSI on both nodes (binning needs the intersection), before the job ends.
-    await until('PSI on both nodes', async () => {
-      const done = await Promise.all(['bank-a', 'platform'].map(async (n) => ((await t.admin<JobView>(n, 'GET', `/v1/admin/jobs/${JOB}`)).progress as Record<string, unknown> | null)?.psi !== undefined));
-      return done.every(Boolean) ? true : undefined;
-    });
-    const stageStart = (to: 'guest' | 'host', stage: string, round: number): Envelope => ({ job: JOB, protocol: 'job', type: 'StageStart', round, from: 'coordinator', to, body: { stage } });
-    const injected = {
-      bank: await asCoordinator('bank-a', stageStart('guest', 'binning', 7)),
-      platform: await asCoordinator('platform', stageStart('host', 'binning', 7)),
-      // A second start of a stage that has run (PSI again), and an evaluation before training ended.
-      psiAgain: await asCoordinator('platform', stageStart('host', 'psi', 9)),
-      earlyEvaluation: await asCoordinator('platform', stageStart('host', 'evaluation', 2)),
-    };
-    console.log(`stage injection: ${JSON.stringify(injected)}`);
-    const view = await t.settle(JOB);
+const stageStart = (job: string, to: 'guest' | 'host', stage: string, round: number): Envelope => ({ job, protocol: 'job', type: 'StageStart', round, from: 'coordinator', to, body: { stage } });
+
+/** Submit a two-party lr job on the breast data and wait until both nodes finished PSI. */
+async function afterPsi(job: string): Promise<void> {
+  await t.admin('coordinator', 'POST', '/v1/admin/jobs', { id: job, pipeline: 'lr', arbiter: 'none', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: { maxIterations: 6 } });
+  await until('PSI on both nodes', async () => {
+    // A node knows the job once the coordinator's JobStart reached it (404 before).
+    const psi = async (n: string) => ((await t.admin<JobView>(n, 'GET', `/v1/admin/jobs/${job}`).catch(() => undefined))?.progress as Record<string, unknown> | null | undefined)?.psi !== undefined;
+    return (await Promise.all(['bank-a', 'platform'].map(psi))).every(Boolean) ? true : undefined;
+  });
+}
+
+const settled = (job: string) => t.settle(job, 300_000).then((v) => v.status, (e: Error) => `not settled: ${e.message}`);
+
+function refusals(node: string, job: string) {
+  return rows(node, "SELECT body FROM audit WHERE kind = 'ingress-refused' AND job = ?", job).map((r) => JSON.parse(String(r.body)) as { type: string; code: string; field?: string; round: number });
+}
+
+describe('a coordinator starts stages the two-party lr job does not have, or again, or early', () => {
+  it('binning injected after PSI: the platform sends no scorecard aggregates the analyst never approved; the bank gets no platform feature by name', async () => {
+    const job = 'inject-binning';
+    await afterPsi(job);
+    const injected = { bank: await asCoordinator('bank-a', stageStart(job, 'guest', 'binning', 7)), platform: await asCoordinator('platform', stageStart(job, 'host', 'binning', 7)) };
+    const status = await settled(job);
+    // Give a leaked exchange time to land after the job's end at the coordinator.
+    await new Promise((r) => setTimeout(r, 3000));
 
     // What the bank holds of the platform's scorecard binning, decrypted with its own stored key.
-    const counts = rows('bank-a', "SELECT bytes FROM inbox WHERE job = ? AND key LIKE '%|HostBinCounts|%'", JOB).map((r) => decodeMessage(new Uint8Array(r.bytes as Buffer)));
-    const plans = rows('platform', "SELECT bytes FROM inbox WHERE job = ? AND key LIKE '%|scorecard|%'", JOB);
-    const leaked: { feature: string; bins: number; events: number[]; totals: number[] }[] = [];
+    const counts = rows('bank-a', "SELECT bytes FROM inbox WHERE job = ? AND key LIKE '%|HostBinCounts|%'", job).map((r) => decodeMessage(new Uint8Array(r.bytes as Buffer)));
+    const atPlatform = rows('platform', "SELECT key FROM inbox WHERE job = ? AND key LIKE '%|scorecard|%'", job).map((r) => String(r.key));
+    const leaked: { feature: string; events: number[]; totals: number[] }[] = [];
     for (const env of counts) {
       const b = env.body as { features: string[]; bins: number[]; totals: Float64Array; events: Uint8Array[] };
-      const secret = rows('bank-a', "SELECT bytes FROM secrets WHERE job = ? AND name = 'scorecard-ckks-secret'", JOB)[0]!.bytes as Buffer;
-      const ckks = await createCkks(scorecardConfig(JOB, {}).params);
+      const secret = rows('bank-a', "SELECT bytes FROM secrets WHERE job = ? AND name = 'scorecard-ckks-secret'", job)[0]!.bytes as Buffer;
+      const ckks = await createCkks(scorecardConfig(job, {}).params);
       const dec = decryptorFor(ckks, generateKeys(ckks, new Uint8Array(secret)));
       const fine = b.bins.reduce((s, x) => s + x, 0);
       const ev: number[] = [];
@@ -117,10 +128,11 @@ describe('a coordinator injects a stage the two-party lr job does not have', () 
       }
       let off = 0;
       b.features.forEach((feature, j) => {
-        leaked.push({ feature, bins: b.bins[j]!, events: ev.slice(off, off + b.bins[j]!), totals: Array.from(b.totals.slice(off, off + b.bins[j]!)) });
+        leaked.push({ feature, events: ev.slice(off, off + b.bins[j]!), totals: Array.from(b.totals.slice(off, off + b.bins[j]!)) });
         off += b.bins[j]!;
       });
     }
+    // Each platform feature's information value, from the decrypted counts (what the bank learns).
     const iv = leaked.map((f) => {
       const pos = f.events.reduce((s, x) => s + x, 0);
       const neg = f.totals.reduce((s, x) => s + x, 0) - pos;
@@ -130,21 +142,36 @@ describe('a coordinator injects a stage the two-party lr job does not have', () 
         return s + (p - q) * Math.log(p / q);
       }, 0);
     });
-    console.log(`stage injection: job ${view.status}; the bank decrypted per-bin label events of ${leaked.length} platform features by name (${leaked.map((f, i) => `${f.feature} ${f.bins} bins IV ${iv[i]!.toFixed(2)}`).join(', ')}); scorecard messages at the platform: ${plans.length}`);
+    const positives = new Set(leaked.map((f) => f.events.reduce((s, x) => s + x, 0)));
+    console.log(
+      `stage injection (binning): ${JSON.stringify(injected)}; job ${status}; the bank decrypted per-bin label events of ${leaked.length} platform features by name` +
+        ` (${leaked.map((f, i) => `${f.feature}: ${f.events.length} bins, events ${f.events.join('/')} of ${f.totals.join('/')}, IV ${iv[i]!.toFixed(2)}`).join('; ')}); events per feature sum to ${[...positives].join(', ')}; scorecard messages at the platform: ${atPlatform.length}`,
+    );
 
-    expect(injected.bank.code).toBe('SRV_BAD_REQUEST');
-    expect(injected.platform.code).toBe('SRV_BAD_REQUEST');
-    expect(injected.psiAgain.code).toBe('SRV_BAD_REQUEST');
-    expect(injected.earlyEvaluation.code).toBe('SRV_BAD_REQUEST');
+    expect(injected.bank).toEqual({ status: 400, code: 'SRV_BAD_REQUEST' });
+    expect(injected.platform).toEqual({ status: 400, code: 'SRV_BAD_REQUEST' });
     expect(leaked).toEqual([]);
-    expect(plans.length).toBe(0);
-    expect(view.status).toBe('completed');
-    // Each refusal audited at the node it was sent to, naming the type, never a value.
-    const refused = rows('platform', "SELECT body FROM audit WHERE kind = 'ingress-refused' AND job = ?", JOB).map((r) => JSON.parse(String(r.body)) as { type: string; code: string; field?: string });
-    expect(refused.map((r) => [r.type, r.code, r.field])).toEqual([
-      ['StageStart', 'SRV_BAD_REQUEST', 'stage'],
-      ['StageStart', 'SRV_BAD_REQUEST', 'round'],
-      ['StageStart', 'SRV_BAD_REQUEST', 'round'],
-    ]);
+    expect(atPlatform).toEqual([]);
+    expect(status).toBe('completed');
+    // Each refusal audited where it was sent, with the field, never a value.
+    for (const node of ['bank-a', 'platform']) expect(refusals(node, job).map((r) => [r.type, r.code, r.field, r.round])).toEqual([['StageStart', 'SRV_BAD_REQUEST', 'stage', 7]]);
+  }, 600_000);
+
+  it('PSI started again, evaluation started before training ended: refused, or waits its turn; the job completes as without them', async () => {
+    const job = 'inject-order';
+    await afterPsi(job);
+    const injected = {
+      psiAgain: await asCoordinator('platform', stageStart(job, 'host', 'psi', 9)),
+      // At its own round: not a duplicate of anything yet, so it is taken, and must wait for training.
+      earlyEvaluation: await asCoordinator('platform', stageStart(job, 'host', 'evaluation', 2)),
+    };
+    const status = await settled(job);
+    const platform = (await t.admin<JobView>('platform', 'GET', `/v1/admin/jobs/${job}`)).progress as { training?: { iterations: number } };
+    console.log(`stage injection (order): ${JSON.stringify(injected)}; job ${status}; platform trained ${platform.training?.iterations ?? '-'} rounds before its evaluation`);
+    expect(injected.psiAgain).toEqual({ status: 400, code: 'SRV_BAD_REQUEST' });
+    expect(injected.earlyEvaluation.status).toBe(202);
+    expect(status).toBe('completed');
+    expect(platform.training!.iterations).toBeGreaterThan(1);
+    expect(refusals('platform', job).map((r) => [r.type, r.code, r.field, r.round])).toEqual([['StageStart', 'SRV_BAD_REQUEST', 'round', 9]]);
   }, 600_000);
 });
