@@ -29,6 +29,7 @@ import '../protocols/psi/messages.ts';
 import '../protocols/vfl-lr/messages.ts';
 import '../protocols/vfl-lr-2p/messages.ts';
 import '../protocols/scorecard/messages.ts';
+import '../protocols/scorecard-2p/messages.ts';
 import '../protocols/secagg/messages.ts';
 
 export type { Finding, LedgerEntry, NodeChain, VerifyResult } from './audit-chains.ts';

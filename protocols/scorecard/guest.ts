@@ -160,6 +160,11 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     if (labels.train.length !== (data.train[0]?.length ?? 0)) throw new IndomainError('SC_BAD_CONFIG', `${labels.train.length} labels for ${data.train[0]?.length ?? 0} training rows`);
   }
 
+  /** The training rows' labels (this party's own). */
+  get trainLabels(): Uint8Array {
+    return this.labels.train;
+  }
+
   start(): Envelope[] {
     if (this.stage === 'final') return this.startFinal();
     if (this.stage !== 'setup') return [];
@@ -358,7 +363,7 @@ export class ScorecardGuest extends ScorecardParty implements Party {
   }
 
   /** This party's part of each row's score: β₀ + Σ own, and base + own points. */
-  private ownScores(which: 'train' | 'test'): { logit: Float64Array; points: Float64Array } {
+  ownScores(which: 'train' | 'test'): { logit: Float64Array; points: Float64Array } {
     const n = this.labels[which].length;
     const logit = new Float64Array(n).fill(this.intercept);
     const points = new Float64Array(n).fill(this.base);
@@ -429,23 +434,46 @@ export class ScorecardGuest extends ScorecardParty implements Party {
     const d = 1 + this.kept.length + (this.hostSelection?.kept.length ?? 0);
     if (f.length !== d * d) throw new IndomainError('SC_BAD_MESSAGE', `a Fisher matrix of ${f.length} values for ${d} terms`, { field: 'fisher' });
     this.fisher = f;
-    let cov: Float64Array;
-    try {
-      cov = spdInverse(f, d);
-    } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
-      // A (nearly) separating fit leaves the flooded information matrix indefinite: the standard
-      // errors are not estimable, which the report shows as such rather than failing the job.
-      cov = new Float64Array(d * d).fill(NaN);
-    }
+    const cov = fisherCovariance(f, d);
     this.standardErrors = Float64Array.from({ length: d }, (_, j) => Math.sqrt(cov[j * d + j]!));
     return this.finishIfComplete();
+  }
+
+  /**
+   * The training side of the report and the standard errors when no arbiter computes them (the
+   * two-party stage, protocols/scorecard-2p): the summary and band edges from the score
+   * histogram, the standard errors over [intercept, guest kept, host kept] (NaN where the host's
+   * policy withholds them). Completes the stage like TrainSummary and FisherMatrix do.
+   */
+  setTrainingSide(summary: SampleSummary, edges: readonly number[], standardErrors: Float64Array, fisher?: Float64Array): void {
+    if (this.stage !== 'final') throw new IndomainError('SC_WRONG_STAGE', `setTrainingSide in stage "${this.stage}"`);
+    const d = 1 + this.kept.length + (this.hostSelection?.kept.length ?? 0);
+    if (standardErrors.length !== d) throw new IndomainError('SC_BAD_MESSAGE', `${standardErrors.length} standard errors for ${d} terms`, { field: 'standardErrors' });
+    this.trainSummary = summary;
+    this.bandEdges = [...edges];
+    this.standardErrors = standardErrors;
+    this.fisher = fisher;
+    this.finishIfComplete();
   }
 
   private finishIfComplete(): Envelope[] {
     const ready = this.test && this.trainSummary && this.standardErrors && this.hostStability && (this.config.policy !== 'full' || this.hostCharacteristics);
     if (ready) this.stage = 'finished';
     return [];
+  }
+}
+
+/**
+ * The inverse of an information matrix; all NaN when it is not positive definite: a (nearly)
+ * separating fit leaves the flooded information matrix indefinite, the standard errors are not
+ * estimable, and the report shows them as such rather than failing the job.
+ */
+export function fisherCovariance(f: Float64Array, d: number): Float64Array {
+  try {
+    return spdInverse(f, d);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return new Float64Array(d * d).fill(NaN);
   }
 }
 

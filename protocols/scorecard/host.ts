@@ -203,7 +203,8 @@ export class ScorecardHost extends ScorecardParty implements Party {
     this.stage = 'final';
   }
 
-  private partial(which: 'train' | 'test'): { logit: Float64Array; points: Float64Array } {
+  /** Its partial logit and integer points per row (never sent for training rows). */
+  partial(which: 'train' | 'test'): { logit: Float64Array; points: Float64Array } {
     const kept = this.kept;
     const rows = (which === 'train' ? kept[0]?.trainBins : kept[0]?.testBins)?.length ?? this.data[which][0]!.length;
     const logit = new Float64Array(rows);

@@ -81,6 +81,20 @@ export class TwoPartyHost implements Party {
     this.rotatedWeights = new Float64Array(x.length);
   }
 
+  /**
+   * The guest's public, Galois and relinearisation keys from TwoPartySetup (no secret key): the
+   * two-party scorecard stage computes the Fisher information under them (protocols/scorecard-2p).
+   */
+  guestKeys: { readonly publicKey: Uint8Array; readonly galoisKeys: Uint8Array; readonly relinKeys: Uint8Array } | undefined;
+
+  /**
+   * A copy of the secret rotation A (row-major): for this party's own later stages of the same
+   * job only (the scorecard's Fisher information in the same rotated coordinates). NEVER SEND IT.
+   */
+  get rotation(): Float64Array {
+    return this.a.slice();
+  }
+
   /** The weights of the platform's own columns: Aᵀ w̃ (only the host can compute them). */
   get weights(): Float64Array {
     return unrotate(this.rotatedWeights, this.a);
@@ -150,6 +164,7 @@ export class TwoPartyHost implements Party {
     if (rows !== this.rows) throw new IndomainError('VFL_ROW_MISMATCH', `guest has ${rows} rows, host ${this.rows}`);
     if (sampleRows !== sampleRowsFor(this.rows, this.config, this.ckks)) throw new IndomainError('VFL_BAD_MESSAGE', `sample of ${sampleRows} rows`, { field: 'sampleRows' });
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
+    this.guestKeys = { publicKey, galoisKeys, relinKeys };
     const rk = this.ckks.seal.RelinKeys();
     try {
       rk.loadArray(this.ckks.context, relinKeys);

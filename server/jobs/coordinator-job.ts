@@ -120,7 +120,7 @@ export class CoordinatorJob {
       });
       out.push(...this.arbiter.start());
     }
-    if (next === 'scorecard') {
+    if (next === 'scorecard' && !isTwoParty(this.spec)) {
       // The same key pair as training (kept in this node's store), now for the Fisher information.
       const keys = this.arbiter?.keyOwner;
       if (!keys) throw new IndomainError('SRV_JOB_FAILED', 'no arbiter key pair from training');

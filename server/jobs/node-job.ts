@@ -21,6 +21,7 @@ import { JOB } from '../messages.ts';
 import { loadDatasetChecked, type NodeStore } from '../store/node-store.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
 import { envelope, isTwoParty, STAGES, stripDeclarations, trainingProtocol, type JobSpec } from './spec.ts';
+import { twoPartyScorecardStage, type TwoPartyScorecardStage } from './two-party-scorecard.ts';
 import { lrColumns, roundOf, roundReport, trainingParty, type LrColumns, type TrainingParty } from './training.ts';
 import { writeScorecard } from './scorecard-artifacts.ts';
 
@@ -53,6 +54,8 @@ export class NodeJob {
   private psi: PsiGuest | PsiHost | undefined;
   private vfl: TrainingParty | undefined;
   private sc: ScorecardGuest | ScorecardHost | undefined;
+  /** Two-party jobs: the scorecard stage's party, wrapping `sc` (jobs/two-party-scorecard.ts). */
+  private sc2: TwoPartyScorecardStage | undefined;
   private stagesDone = new Set<string>();
   summary: Record<string, unknown> = {};
   private hostTest: Float64Array | undefined;
@@ -146,7 +149,8 @@ export class NodeJob {
   partyFor(protocol: string): Party | undefined {
     if (protocol === 'psi') return this.psi;
     if (protocol === trainingProtocol(this.spec)) return this.vfl;
-    if (protocol === 'scorecard') return this.sc;
+    if (protocol === 'scorecard') return this.sc2 ?? this.sc;
+    if (protocol === 'scorecard-2p') return this.sc2;
     return undefined;
   }
 
@@ -207,6 +211,10 @@ export class NodeJob {
         return this.after('training', await this.vfl.start());
       }
       case 'scorecard': {
+        if (isTwoParty(this.spec)) {
+          this.sc2 = await twoPartyScorecardStage({ spec: this.spec, sc: this.sc!, training: this.vfl, rng: this.secretStream(`scorecard-2p-${this.role}`), bfvKey: this.keys('scorecard-2p-bfv-secret') });
+          return this.after('scorecard', await this.sc2.start());
+        }
         const w = this.vfl!.weights;
         // The Fisher information is computed under the arbiter's vfl-lr keys (from its HeSetup).
         const arbiter = this.vfl!.arbiterKeys;
@@ -241,7 +249,7 @@ export class NodeJob {
   }
 
   private after(stage: string, out: Envelope[]): Envelope[] {
-    const party = stage === 'psi' ? this.psi : stage === 'training' ? this.vfl : this.sc;
+    const party = stage === 'psi' ? this.psi : stage === 'training' ? this.vfl : stage === 'scorecard' ? (this.sc2 ?? this.sc) : this.sc;
     if (!party?.done || this.stagesDone.has(stage)) return out;
     let summary: Record<string, unknown> = {};
     if (stage === 'psi') summary = { intersection: this.psi!.intersection!.length, ...(this.summary.authorisation ? { excluded: this.summary.authorisation } : {}) };

@@ -92,9 +92,6 @@ export function parseJobSpec(raw: unknown): JobSpec {
   // Check the protocol configurations now rather than in the middle of a job.
   vflConfig(spec.id, spec.training ?? {});
   if (spec.pipeline === 'scorecard') scorecardConfig(spec.id, stripDeclarations(spec.scorecard));
-  // The scorecard's stages after training (the training-side report, the Fisher information for
-  // standard errors) are computed by the arbiter today; their two-party form is not wired yet.
-  if (spec.pipeline === 'scorecard' && spec.arbiter === 'none') bad('arbiter', 'the scorecard pipeline has no two-party mode yet: its training-side report and Fisher information without an arbiter (docs/design/two-party.md, step 2) are not wired into the server; use "coordinator"');
   return spec;
 }
 
@@ -141,8 +138,9 @@ export function trainingProtocol(spec: JobSpec): 'vfl-lr' | 'vfl-lr-2p' {
 /**
  * Whether a message of `protocol`/`type` belongs in this job at all, by its arbiter mode. A
  * two-party job carries no `vfl-lr` (the three-party protocol, whose arbiter would hold the key)
- * and no `job/BankMetrics` (its coordinator receives metadata only); a three-party job carries no
- * `vfl-lr-2p` and no `job/TrainingRound` (its arbiter counts rounds itself). The gate refuses the
+ * and no `job/BankMetrics` (its coordinator receives metadata only; the scorecard arbiter's
+ * messages are refused with the arbiter role); a three-party job carries no `vfl-lr-2p`, no
+ * `scorecard-2p` and no `job/TrainingRound` (its arbiter counts rounds itself). The gate refuses the
  * others both ways, leaving and arriving (server/transport/gate.ts).
  */
 export function messageOfJob(spec: AnySpec, protocol: string, type: string): boolean {
@@ -153,7 +151,7 @@ export function messageOfJob(spec: AnySpec, protocol: string, type: string): boo
   if (protocol === 'lr-eval') return spec.pipeline === 'lr';
   const two = isTwoParty(spec);
   if (protocol === 'vfl-lr') return !two;
-  if (protocol === 'vfl-lr-2p') return two;
+  if (protocol === 'vfl-lr-2p' || protocol === 'scorecard-2p') return two;
   if (protocol === 'job' && type === 'BankMetrics') return !two;
   if (protocol === 'job' && type === 'TrainingRound') return two;
   return true;

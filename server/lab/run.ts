@@ -160,7 +160,8 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
       });
     }
     // The two arbiter modes side by side on the first bank (before the platform's data refresh below).
-    summary.modes = { bank: bankNames[0]!, runs: await compareModes(cluster, bankNames[0]!, o.seed, o.log) };
+    const declarations = { guestCategorical: BANK_CATEGORICAL, hostCategorical: PLATFORM_CATEGORICAL };
+    summary.modes = { bank: bankNames[0]!, runs: await compareModes(cluster, { bank: bankNames[0]!, seed: o.seed, scorecard: declarations, scorecardJob: `scorecard-${bankNames[0]}`, log: o.log }) };
     // Twelve months on: the platform refreshes its data, each bank monitors its book.
     const later = generateFollowUp(data, o.seed);
     await cluster.admin('platform', 'POST', '/v1/admin/datasets', { name: 'platform-credit', path: later.platform, idColumn: 'id', uscc: true });
@@ -170,6 +171,14 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
       const listed = await cluster.admin<unknown[]>(b.bank, 'GET', `/v1/admin/alerts?model=${b.job}`);
       b.monitoring = { scored: run.scored, scoreStability: run.scoreStability, alerts: run.alerts, listed: listed.length };
       o.log(`  ${b.bank} monitoring: ${run.scored} rescored, score stability ${run.scoreStability.toFixed(4)}, alerts ${JSON.stringify(run.alerts)}`);
+    }
+    // The two-party scorecard's model in production too: its report and exports, and bank-1's book monitored with it.
+    const sc2 = summary.modes.runs.find((r) => r.pipeline === 'scorecard' && r.arbiter === 'none');
+    if (sc2) {
+      const own = await cluster.admin<JobView>(summary.modes.bank, 'GET', `/v1/admin/jobs/${sc2.job}`);
+      cpSync((own.progress as { evaluation: { artifacts: string } }).evaluation.artifacts, join(out, 'reports', `${summary.modes.bank}-two-party`), { recursive: true });
+      const run = await cluster.admin<{ alerts: Record<string, number>; scoreStability: number; scored: number }>(summary.modes.bank, 'POST', '/v1/admin/monitor', { model: sc2.job, dataset: 'book-t1', dropPoints: 20 });
+      o.log(`  ${summary.modes.bank} monitoring with the two-party scorecard: ${run.scored} rescored, score stability ${run.scoreStability.toFixed(4)}, alerts ${JSON.stringify(run.alerts)}`);
     }
     // The banks' consortium: one logistic regression over every bank's loans, by secure aggregation
     // (bank data only: it runs after monitoring, whose platform refresh it does not use).
@@ -260,7 +269,7 @@ export function summaryMarkdown(s: LabSummary): string {
   }
   if (s.modes) lines.push(...modesMarkdown(s.modes.bank, s.modes.runs));
   lines.push('', '| from → to | bytes |', '| --- | --- |', ...Object.entries(s.bytesByPair).map(([k, v]) => `| ${k} | ${mb(v)} |`));
-  lines.push('', `Total ${s.seconds.total.toFixed(1)} s (data ${s.seconds.generate.toFixed(1)} s, node start ${s.seconds.start.toFixed(1)} s). Reports, models, PMML and SQL per bank under reports/; each node's data directory and database under nodes/.`);
+  lines.push('', `Total ${s.seconds.total.toFixed(1)} s (data ${s.seconds.generate.toFixed(1)} s, node start ${s.seconds.start.toFixed(1)} s). Reports, models, PMML and SQL per bank under reports/ (the two-party scorecard's under reports/${s.modes?.bank ?? 'bank-1'}-two-party/); each node's data directory and database under nodes/.`);
   return lines.join('\n');
 }
 

@@ -67,8 +67,9 @@ export const consoleApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
         const spec = parseAnySpec(job(req.params.id).spec);
         if (isConsortium(spec)) throw new IndomainError('SRV_BAD_REQUEST', 'a consortium job does not read platform data');
         const d = store.dataset(spec.host.dataset);
-        // A two-party job trains with vfl-lr-2p in place of vfl-lr (jobs/spec.ts messageOfJob).
-        const protocols = (PIPELINE_PROTOCOLS[spec.pipeline] ?? []).map((p) => (p === 'vfl-lr' ? trainingProtocol(spec) : p));
+        // A two-party job trains with vfl-lr-2p in place of vfl-lr, and its scorecard adds scorecard-2p (jobs/spec.ts messageOfJob).
+        const two = trainingProtocol(spec) === 'vfl-lr-2p';
+        const protocols = [...(PIPELINE_PROTOCOLS[spec.pipeline] ?? []).map((p) => (p === 'vfl-lr' ? trainingProtocol(spec) : p)), ...(two && spec.pipeline === 'scorecard' ? ['scorecard-2p'] : [])];
         const discloses = declaredMessages()
           .filter((m) => protocols.includes(m.protocol) && [m.from].flat().includes('host'))
           .map((m) => ({ protocol: m.protocol, type: m.type, to: [...m.to], privacy: m.privacy, discloses: m.discloses }));
