@@ -225,7 +225,7 @@ describe('attack: sending a message in a role the node does not play, or to a ro
         `  off: ${off.spoofedLeft} of ${off.spoofed} spoofed attempts leave; ${off.legitLeft} of ${off.legit} legitimate pass; received: ${off.ingressAccepted} of ${off.ingressSpoofed} spoofed accepted\n` +
         (on.classRefused ? `  (${on.classRefused} attempts not made: a class the node's policy refuses in both modes)\n` : ''),
     );
-  }, 300_000);
+  }, 1_200_000);
   afterAll(async () => {
     for (const n of opened) await n.close();
   });

@@ -174,4 +174,15 @@ describe('a coordinator starts stages the two-party lr job does not have, or aga
     expect(platform.training!.iterations).toBeGreaterThan(1);
     expect(refusals('platform', job).map((r) => [r.type, r.code, r.field, r.round])).toEqual([['StageStart', 'SRV_BAD_REQUEST', 'round', 9]]);
   }, 600_000);
+
+  it('control: a two-party scorecard job runs its five stages in order under the same checks', async () => {
+    const job = 'control-scorecard-2p';
+    await t.admin('coordinator', 'POST', '/v1/admin/jobs', { id: job, pipeline: 'scorecard', arbiter: 'none', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: { maxIterations: 6 } });
+    const status = await settled(job);
+    const stages = Object.keys(((await t.admin<JobView>('bank-a', 'GET', `/v1/admin/jobs/${job}`)).progress ?? {}) as Record<string, unknown>);
+    console.log(`stage injection (control): two-party scorecard job ${status}; the bank's stages: ${stages.join(', ')}`);
+    expect(status).toBe('completed');
+    expect(refusals('platform', job)).toEqual([]);
+    expect(refusals('bank-a', job)).toEqual([]);
+  }, 600_000);
 });
