@@ -128,7 +128,7 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
         scorecard: { guestCategorical: BANK_CATEGORICAL, hostCategorical: PLATFORM_CATEGORICAL },
       });
       let last = '';
-      const j: JobView = await cluster.waitForJob('coordinator', id, 240_000, (v) => {
+      const j: JobView = await cluster.waitForJob('coordinator', id, 600_000, (v) => {
         const p = v.progress as { stageIndex?: number; stages?: string[]; trainingRound?: number | null };
         const total = p.stages?.length ?? 1;
         const frac = ((p.stageIndex ?? 0) + (v.status === 'completed' ? 1 : 0)) / total;
@@ -196,7 +196,7 @@ export async function runLab(o: LabRunOptions): Promise<LabSummary> {
         seed: o.seed,
         testFraction: 0.3,
       });
-      const j = await cluster.waitForJob('coordinator', id, 240_000);
+      const j = await cluster.waitForJob('coordinator', id, 600_000);
       const r = j.result as { iterations: number; converged: boolean; rows: number };
       const perBank = [];
       for (const name of bankNames) {

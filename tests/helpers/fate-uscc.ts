@@ -9,7 +9,8 @@ import { usccFromNumber } from '../../server/lab/generate.ts';
 
 const fate = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 
-export function usccCopies(dir: string, bank = 'bank-a'): { guest: string; host: string; authorisations: string } {
+/** `purposes`: the authorisations granted for every enterprise (modelling; pre-loan for online scoring). */
+export function usccCopies(dir: string, bank = 'bank-a', purposes: readonly string[] = ['modelling']): { guest: string; host: string; authorisations: string } {
   const map = (src: string, dest: string) => {
     const [head, ...lines] = readFileSync(fate(src), 'utf8').trimEnd().split('\n');
     writeFileSync(dest, [head, ...lines.map((l) => { const k = l.indexOf(','); return usccFromNumber(Number(l.slice(0, k))) + l.slice(k); })].join('\n') + '\n');
@@ -20,6 +21,6 @@ export function usccCopies(dir: string, bank = 'bank-a'): { guest: string; host:
   map('default_credit_hetero_guest.csv', guest);
   const ids = map('default_credit_hetero_host.csv', host);
   const authorisations = join(dir, 'authorisations.csv');
-  writeFileSync(authorisations, ['uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref', ...ids.map((id, i) => `${id},${bank},modelling,2024-01-01,2030-12-31,,TEST-${i}`)].join('\n') + '\n');
+  writeFileSync(authorisations, ['uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref', ...purposes.flatMap((purpose) => ids.map((id, i) => `${id},${bank},${purpose},2024-01-01,2030-12-31,,TEST-${purpose}-${i}`))].join('\n') + '\n');
   return { guest, host, authorisations };
 }

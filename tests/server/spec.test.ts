@@ -41,6 +41,7 @@ describe('job spec: the arbiter mode', () => {
     expect(parseJobSpec(base).arbiter).toBeUndefined();
     expect(parseJobSpec({ ...base, arbiter: 'coordinator' }).arbiter).toBe('coordinator');
     expect(parseJobSpec({ ...base, arbiter: 'none' }).arbiter).toBe('none');
+    expect(parseJobSpec({ ...base, pipeline: 'scorecard', arbiter: 'none' }).arbiter).toBe('none');
     for (const arbiter of ['None', 'platform', 'bank', '', 1, null, true, ['none'], { mode: 'none' }]) {
       const e = refusal({ arbiter });
       expect(e, JSON.stringify(arbiter)).toMatchObject({ code: 'SRV_BAD_REQUEST' });

@@ -93,6 +93,8 @@ describe('two-party jobs at the gate', () => {
       ['the bank sends a vfl-lr Residual in a two-party job', platform, 'bank-1', env('two', 'vfl-lr', 'Residual', 'guest', 'host', {})],
       ['the platform sends the guest\'s TwoPartySetup (as the guest) to the bank', bank, 'platform', setup('two')],
       ['the bank sends TwoPartySetup in a three-party job', platform, 'bank-1', setup('three')],
+      ['the coordinator as arbiter sends the scorecard FisherWeights in a two-party job', bank, 'coordinator', env('two', 'scorecard', 'FisherWeights', 'arbiter', 'guest', { weights: [] })],
+      ['the bank sends HistogramBlocks (scorecard-2p) in a three-party job', platform, 'bank-1', env('three', 'scorecard-2p', 'HistogramBlocks', 'guest', 'host', {})],
     ];
     const answers = cases.map(([what, node, sender, e]) => [what, tryAccept(node, sender, e)]);
     console.log(`two-party gate, arriving: ${answers.map(([w, a]) => `${w}: ${a}`).join('; ')}`);
@@ -104,6 +106,7 @@ describe('two-party jobs at the gate', () => {
       ['coordinator', 'vfl-lr', 'HeSetup', 'SRV_UNKNOWN_PARTY'],
       ['bank-1', 'vfl-lr', 'Residual', 'SRV_UNKNOWN_PARTY'],
       ['bank-1', 'vfl-lr-2p', 'TwoPartySetup', 'SRV_UNKNOWN_PARTY'],
+      ['bank-1', 'scorecard-2p', 'HistogramBlocks', 'SRV_UNKNOWN_PARTY'],
     ]);
     // Nothing of a refused message is stored; the bank's own TwoPartySetup is taken.
     expect(platform.store.inbox('two').filter((r) => r.key.includes('|vfl-lr')).length).toBe(0);

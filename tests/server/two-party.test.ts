@@ -58,6 +58,7 @@ describe('two-party lr (no arbiter) across processes over HTTP', () => {
   let test: { cols: Float64Array[]; y: Uint8Array; guestColumns: number };
   let centralAuc: number;
   const figures: string[] = [];
+  let guestCsv = '';
 
   /** The joint model from each party's own view of the job, on the test rows; and the bank's own report. */
   async function outcome(job: string) {
@@ -70,7 +71,8 @@ describe('two-party lr (no arbiter) across processes over HTTP', () => {
   }
 
   beforeAll(async () => {
-    const files = usccCopies(c.options.dataRoot!);
+    const files = usccCopies(c.options.dataRoot!, 'bank-a', ['modelling', 'pre-loan']);
+    guestCsv = files.guest;
     await c.startAll();
     await c.admin('bank-a', 'POST', '/v1/admin/datasets', { name: 'loans', path: files.guest, idColumn: 'id', labelColumn: 'y', uscc: true });
     await c.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit', path: files.host, idColumn: 'id', uscc: true });
@@ -137,9 +139,37 @@ describe('two-party lr (no arbiter) across processes over HTTP', () => {
   // The platform's rotation comes from a secret kept in its store: a restarted platform must draw the same one.
   it('SIGKILL of the platform in the middle of training, then a restart: the same model quality', () => killMidTraining('two-party-kill-platform', 'platform'), 700_000);
 
+  it('the scorecard in two-party mode: report, model, PMML, SQL and scores on the bank; online scoring gives the job\'s points', async () => {
+    const t0 = Date.now();
+    await c.admin('coordinator', 'POST', '/v1/admin/jobs', { ...spec('two-party-scorecard'), pipeline: 'scorecard', scorecard: { hostCategorical: ['x1', 'x2', 'x3'] } });
+    const j = await c.waitForJob('coordinator', 'two-party-scorecard', 600_000);
+    expect(j.status).toBe('completed');
+    const own = (await c.admin<JobView>('bank-a', 'GET', '/v1/admin/jobs/two-party-scorecard')).progress as { evaluation: { testAuc: number; bankOnlyTestAuc: number; artifacts: string } };
+    figures.push(`scorecard job: test AUC ${own.evaluation.testAuc.toFixed(4)} (bank-only ${own.evaluation.bankOnlyTestAuc.toFixed(4)}), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    expect(own.evaluation.testAuc).toBeGreaterThan(own.evaluation.bankOnlyTestAuc + 0.03);
+    const dir = own.evaluation.artifacts;
+    // The training side of the report, from the score histogram the bank decrypted (no arbiter).
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { sample: { trainRows: number }; discrimination: { train: { auc: number }; test: { auc: number } } };
+    expect(report.sample.trainRows).toBeGreaterThan(20_000);
+    expect(report.discrimination.train.auc).toBeGreaterThan(0.7);
+    expect(Math.abs(report.discrimination.train.auc - report.discrimination.test.auc)).toBeLessThan(0.03);
+    expect(readFileSync(join(dir, 'scorecard.pmml'), 'utf8')).toContain('<PMML');
+    expect(readFileSync(join(dir, 'scorecard.sql'), 'utf8')).toMatch(/SELECT|CASE/);
+    // Online scoring with the two-party model: the bank's features here, the platform's partial points over signed HTTP.
+    const scores = readFileSync(join(dir, 'scores.csv'), 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split(','));
+    const [head, ...rows] = readFileSync(guestCsv, 'utf8').trimEnd().split('\n').map((l) => l.split(','));
+    const byId = new Map(rows.map((r) => [r[0]!, r]));
+    for (const [id, , , points] of scores.slice(0, 20)) {
+      const row = byId.get(id!)!;
+      const features = Object.fromEntries(head!.map((h, k) => [h, Number(row[k])]).filter(([h]) => h !== 'id' && h !== 'y'));
+      const s = await c.admin<{ score: number }>('bank-a', 'POST', '/v1/score', { model: 'two-party-scorecard', id, features });
+      expect(s.score).toBe(Number(points));
+    }
+  }, 700_000);
+
   it('the coordinator received metadata only: its audit chain and the anchored `indomain audit verify` ledger', async () => {
     // Every message record of the coordinator's chain for the two-party jobs is of a type declared `metadata`.
-    for (const job of ['two-party', 'two-party-kill-bank', 'two-party-kill-platform']) {
+    for (const job of ['two-party', 'two-party-kill-bank', 'two-party-kill-platform', 'two-party-scorecard']) {
       const recs = coordinatorMessages(c, job);
       expect(recs.length).toBeGreaterThan(10);
       for (const r of recs) {
