@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- <suite> [options]`. Suites: `vfl`, `vfl-scale`, `scorecard`, `online`, `scoring`, `consortium`. Errors print their code and
+ * `npm run bench -- <suite> [options]`. Suites: `vfl`, `vfl-scale`, `scorecard`, `online`, `scoring`, `consortium`, `restart`. Errors print their code and
  * message, never a stack trace.
  */
 import { parseArgs } from 'node:util';
@@ -7,18 +7,22 @@ import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { scorecardBench } from './scorecard.ts';
 import { vflBench, VFL_MODES, type VflMode } from './vfl.ts';
+import { SHAPES, type Shape } from './shapes.ts';
 import { vflScaleBench } from './vfl-scale.ts';
 import { scoringBench } from './scoring.ts';
 import { onlineBench } from './online.ts';
 import { consortiumBench } from './consortium.ts';
+import { restartBench } from './restart.ts';
 
 const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
 const USAGE = `usage: npm run bench -- vfl ${COMMON} [--mode three-party|two-party|both] [--json OUT.json] [--scores-out SCORES.csv]
+       npm run bench -- vfl --shape ${SHAPES.join('|')} [--rows 12000] [--mode …] [--seed 42] [--json OUT.json]
        npm run bench -- vfl --uci UCI_Credit_Card.csv [--missing LIMIT_BAL:0.2] [--mode …] [--seed 42] [--json OUT.json]
        npm run bench -- vfl-scale [--rows 30000,100000,300000] [--host-features 10,100,300]
                       [--event-rates 0.2,0.02] [--guest-features 5] [--json OUT.json]
        npm run bench -- online [--requests 10000] [--concurrency 64] [--port 7700] [--json OUT.json]
        npm run bench -- scoring [--rows 1000000] [--features 20] [--workers 2] [--json OUT.json]
+       npm run bench -- restart [--repetitions 3] [--json OUT.json]
        npm run bench -- scorecard ${COMMON} [--json OUT.json] [--scores-out SCORES.csv]
                       [--pmml OUT.pmml] [--sql OUT.sql] [--report REPORT.md] [--reasons-out REASONS.csv]
                       [--policy full|partial] [--guest-categorical A,B] [--host-categorical C,D]
@@ -45,6 +49,8 @@ const OPTIONS = {
   'guest-categorical': { type: 'string', default: '' },
   'host-categorical': { type: 'string', default: '' },
   mode: { type: 'string' },
+  shape: { type: 'string' },
+  rows: { type: 'string' },
 } as const;
 
 /** `--mode` of the vfl suite: which protocol to time (three-party by default), or both side by side. */
@@ -72,6 +78,16 @@ export async function benchMain(argv: string[]): Promise<void> {
     const r = await onlineBench({ requests: n('requests'), concurrency: n('concurrency'), basePort: n('port'), ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
     const l = r.latencyMs as { p50: number; p99: number };
     process.stdout.write(`online: ${(r.requestsPerSecond as number).toFixed(0)} requests/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, ${String(r.errors)} errors\n`);
+    return;
+  }
+  if (suite === 'restart') {
+    const { values } = parseArgs({ args: rest, options: { repetitions: { type: 'string', default: '3' }, json: { type: 'string' } }, strict: true });
+    const repetitions = Number(values.repetitions);
+    if (!Number.isInteger(repetitions) || repetitions < 1) throw new IndomainError('CLI_BAD_ARGS', '--repetitions must be a positive integer');
+    const r = await restartBench({ repetitions, ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+    const c = r.compiled as { cpuWhenIdleSeconds: number };
+    const t = r.tsx as { cpuWhenIdleSeconds: number };
+    process.stdout.write(`restart: a node start costs ${c.cpuWhenIdleSeconds.toFixed(2)} s of CPU compiled, ${t.cpuWhenIdleSeconds.toFixed(2)} s through tsx (${(r.cpuRatioTsxToCompiled as number).toFixed(2)}x)\n`);
     return;
   }
   if (suite === 'scoring') {
@@ -171,6 +187,20 @@ export async function benchMain(argv: string[]): Promise<void> {
   }
   if (suite !== 'vfl' && suite !== 'scorecard') throw new IndomainError('CLI_BAD_ARGS', `unknown suite "${suite ?? ''}"\n${USAGE}`);
   const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true });
+  if (suite === 'vfl' && values.shape !== undefined) {
+    for (const k of ['guest', 'host', 'id', 'label', 'uci', 'missing', 'scores-out', ...SCORECARD_ONLY] as const) if (values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} does not go with --shape\n${USAGE}`);
+    if (!(SHAPES as readonly string[]).includes(values.shape)) throw new IndomainError('CLI_BAD_ARGS', `--shape must be one of ${SHAPES.join(', ')}, got "${values.shape}"`);
+    const rows = Number(values.rows ?? '12000');
+    // Below ~1,000 rows the rare shapes (1% events, 0.1% special codes) hold too few rows to fit.
+    if (!Number.isInteger(rows) || rows < 1000) throw new IndomainError('CLI_BAD_ARGS', `--rows must be an integer ≥ 1000, got "${values.rows}"`);
+    const testFraction = Number(values['test-fraction']);
+    if (!(testFraction > 0 && testFraction < 1)) throw new IndomainError('CLI_BAD_ARGS', `--test-fraction must be in (0, 1), got "${values['test-fraction']}"`);
+    const result = await vflBench({ guest: '', host: '', id: 'id', label: 'y', seed: values.seed!, testFraction, generated: { shape: values.shape as Shape, rows }, ...vflMode(values.mode), ...(values.json ? { json: values.json } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+    printVfl(result);
+    return;
+  }
+  if (values.shape !== undefined) throw new IndomainError('CLI_BAD_ARGS', `--shape belongs to the vfl suite\n${USAGE}`);
+  if (values.rows !== undefined) throw new IndomainError('CLI_BAD_ARGS', `--rows goes with --shape\n${USAGE}`);
   if (suite === 'vfl' && values.uci) {
     for (const k of ['guest', 'host', 'id', 'label', ...SCORECARD_ONLY] as const) if (values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} does not go with --uci\n${USAGE}`);
     let missing: { column: string; fraction: number } | undefined;

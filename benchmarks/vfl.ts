@@ -7,6 +7,9 @@
  * The benchmark harness sees both data sets, as an experimenter does: it scores the test rows with
  * the two parties' weights put together. In a deployment that scoring is itself federated.
  *
+ * `generated`: a seeded pair of benchmarks/shapes.ts (`--shape S [--rows N]`, the run's seed also
+ * the generator's) through the same PSI, split, preprocessing and references as a file pair.
+ *
  * `mode`: `three-party` (vfl-lr, an arbiter holds the key; the default), `two-party`
  * (vfl-lr-2p, no arbiter: the bank holds the only key) or `both`, timed one after the other in the
  * same run on the same split (`federated` is then the three-party run, `twoParty` the other, and
@@ -26,6 +29,8 @@ import { trainTwoPartyInThreads } from '../protocols/vfl-lr-2p/threads.ts';
 import type { VflConfig } from '../protocols/vfl-lr/config.ts';
 import { loadSplitPair, preparedSide, splitPair, writeScores, type PairOptions } from './pair.ts';
 import { uciPair } from './uci.ts';
+import { generatePair, type Shape } from './shapes.ts';
+import type { PartyTable } from '../engine/table.ts';
 
 export interface VflBenchOptions extends PairOptions {
   json?: string;
@@ -36,6 +41,25 @@ export interface VflBenchOptions extends PairOptions {
   missing?: { column: string; fraction: number };
   /** Which protocol to time (default three-party); `both` times the two side by side. */
   mode?: VflMode;
+  /** A generated pair (benchmarks/shapes.ts) instead of --guest/--host: the shape and its row count. */
+  generated?: { shape: Shape; rows: number };
+}
+
+/** Guest and platform features of a generated shape per party, both parties' generator. */
+export const SHAPE_FEATURES = { guest: 5, host: 5 } as const;
+
+/**
+ * A generated shape as two party tables over the same ids `r0…`, so that it goes through the same
+ * PSI, split, imputation and z-scores as a file pair. The generator's seed is the run's seed.
+ */
+function generatedTables(g: { shape: Shape; rows: number }, seed: string): { guest: PartyTable; host: PartyTable } {
+  const p = generatePair({ shape: g.shape, rows: g.rows, guestFeatures: SHAPE_FEATURES.guest, hostFeatures: SHAPE_FEATURES.host, seed });
+  const ids = Array.from({ length: g.rows }, (_, i) => `r${i}`);
+  const source = `shape:${g.shape}:${seed}`;
+  return {
+    guest: { source, idColumn: 'id', ids, featureNames: p.guestNames, features: p.guest, labelColumn: 'y', label: p.labels },
+    host: { source, idColumn: 'id', ids, featureNames: p.hostNames, features: p.host },
+  };
 }
 
 export const VFL_MODES = ['three-party', 'two-party', 'both'] as const;
@@ -139,7 +163,13 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
         const u = uciPair(o.uci!, { ...(o.missing ? { missing: o.missing } : {}), seed: o.seed });
         return splitPair(u.guest, u.host, o.seed, o.testFraction, log);
       })()
-    : await loadSplitPair(o);
+    : o.generated
+      ? await (async () => {
+          const t = generatedTables(o.generated!, o.seed);
+          log(`generated ${o.generated!.shape}: ${o.generated!.rows} rows, ${SHAPE_FEATURES.guest} + ${SHAPE_FEATURES.host} features (seed ${o.seed})`);
+          return splitPair(t.guest, t.host, o.seed, o.testFraction, log);
+        })()
+      : await loadSplitPair(o);
   // Each party's local preprocessing: imputation with missing indicators, then z-scores.
   const gp = preparedSide(pair.guest);
   const hp = preparedSide(pair.host);
@@ -219,6 +249,7 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
     seed: o.seed,
     testFraction: o.testFraction,
     ...(o.uci ? { data: 'uci-raw', missing: o.missing ?? null } : {}),
+    ...(o.generated ? { data: 'generated', shape: o.generated.shape, generatedRows: o.generated.rows } : {}),
     features: { guest: gp.names, host: hp.names },
   };
   if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));

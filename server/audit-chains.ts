@@ -247,4 +247,17 @@ export interface VerifyResult {
   explained: { failedDeliveries: number };
   ledger: LedgerEntry[];
   psi: { job: string; bank: string; used: number; excluded: Record<string, number> }[];
+  /** Per job and node: the dataset it used and the fingerprint its records of that use name (issue 15). */
+  datasets: DatasetUse[];
+}
+
+/** A node's use of its dataset in a job, from its data-access and psi-input records. */
+export interface DatasetUse {
+  job: string;
+  node: string;
+  dataset: string;
+  /** The SHA-256 the job pinned (every record of the use names it); '' if the records name none. */
+  sha256: string;
+  /** The seq of the node's record registering the dataset with this fingerprint (0: none in its chain). */
+  registered: number;
 }

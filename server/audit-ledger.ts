@@ -1,14 +1,14 @@
 /**
  * The parts of `indomain audit verify` that read what the chains say rather than whether they are
  * whole: every enterprise the platform fed into a PSI had a valid authorisation then (rebuilt from
- * the authorisation changes recorded earlier in its chain); each job's leakage ledger (what each
- * party received, by declared message type); and the printed result.
+ * the authorisation changes recorded earlier in its chain); the dataset fingerprint each party's
+ * job pinned (one per job and dataset, else a finding); each job's leakage ledger (what each party
+ * received, by declared message type); and the printed result.
  */
 import { messageSpec } from '../protocols/message.ts';
 import { HEADS_JOB } from './audit.ts';
-import { parseBody, type Finding, type LedgerEntry, type Msg, type NodeChain, type VerifyResult } from './audit-chains.ts';
+import { parseBody, type DatasetUse, type Finding, type LedgerEntry, type Msg, type NodeChain, type VerifyResult } from './audit-chains.ts';
 import { status, type Authorisation } from './authz.ts';
-
 
 /** Rebuild the registry from each chain's admin records and check every PSI input against it. */
 export function checkAuthorisations(chains: readonly NodeChain[]): { findings: Finding[]; psi: VerifyResult['psi'] } {
@@ -36,6 +36,47 @@ export function checkAuthorisations(chains: readonly NodeChain[]): { findings: F
     }
   }
   return { findings, psi };
+}
+
+/**
+ * The dataset each node used in each job and the fingerprint (SHA-256) its records of the use name,
+ * with the record that registered the dataset with that content. A job pins one content per
+ * dataset: records of one job naming two are a finding.
+ */
+export function datasetUses(chains: readonly NodeChain[]): { findings: Finding[]; datasets: DatasetUse[] } {
+  const findings: Finding[] = [];
+  const datasets: DatasetUse[] = [];
+  for (const c of chains) {
+    // name → fingerprint → seq of its (first) registration, as the chain stands at each record.
+    const registrations = new Map<string, Map<string, number>>();
+    const uses = new Map<string, DatasetUse>();
+    for (const r of c.records) {
+      if (r.kind !== 'admin' && r.kind !== 'data-access' && r.kind !== 'psi-input') continue;
+      const b = parseBody(r);
+      if (r.kind === 'admin') {
+        if (b.action === 'dataset-registered' && typeof b.name === 'string' && typeof b.sha256 === 'string') {
+          const m = registrations.get(b.name) ?? new Map<string, number>();
+          if (!m.has(b.sha256)) m.set(b.sha256, r.seq);
+          registrations.set(b.name, m);
+        }
+        continue;
+      }
+      // A bank's monitoring reads are under a model's name, of a batch no job pins.
+      if (r.job === '' || typeof b.dataset !== 'string' || b.stage === 'monitoring') continue;
+      const sha256 = typeof b.sha256 === 'string' ? b.sha256 : '';
+      const dataset = b.dataset;
+      const key = `${r.job}|${dataset}`;
+      const seen = uses.get(key);
+      if (!seen) {
+        const u = { job: r.job, node: c.name, dataset, sha256, registered: registrations.get(dataset)?.get(sha256) ?? 0 };
+        uses.set(key, u);
+        datasets.push(u);
+      } else if (seen.sha256 !== sha256) {
+        findings.push({ node: c.name, seq: r.seq, kind: r.kind, problem: `job ${r.job} read dataset "${dataset}" as ${sha256 || '(no fingerprint)'} after pinning ${seen.sha256 || '(no fingerprint)'}` });
+      }
+    }
+  }
+  return { findings, datasets };
 }
 
 /**
@@ -92,9 +133,13 @@ export function formatVerify(r: VerifyResult): string {
   );
   const open = (r.tails ?? []).filter((t) => t.records > t.witnessed);
   if (open.length) out.push(`not yet witnessed by a peer or the anchor (these records alone could still be rewritten unseen): ${open.map((t) => `${t.node} #${t.witnessed + 1}–#${t.records}`).join(', ')}`);
-  const jobs = [...new Set(r.ledger.map((e) => e.job))].sort();
+  const jobs = [...new Set([...r.ledger.map((e) => e.job), ...r.datasets.map((d) => d.job)])].sort();
   for (const job of jobs) {
     out.push('', job === HEADS_JOB ? 'chain heads exchanged between nodes (no job):' : `job ${job}: leakage ledger`);
+    for (const d of r.datasets.filter((x) => x.job === job)) {
+      const reg = d.registered ? `as registered (${d.node} record #${d.registered})` : 'no registration with this content in its chain';
+      out.push(`  ${d.node} dataset "${d.dataset}": SHA-256 ${d.sha256 || '(none recorded)'}${d.sha256 ? `, ${reg}` : ''}`);
+    }
     for (const p of r.psi.filter((x) => x.job === job)) out.push(`  platform PSI input for ${p.bank}: ${p.used} authorised enterprises (not valid then: ${JSON.stringify(p.excluded)})`);
     for (const e of r.ledger.filter((x) => x.job === job)) {
       const maybe = e.unconfirmed ? ` (+${e.unconfirmed} sent, ${(e.unconfirmedBytes / 1e6).toFixed(2)} MB, not on the receiver's record: an exchange recorded as failed; it may still have arrived)` : '';

@@ -23,7 +23,7 @@
 import { publicKeyObject, verifyWith } from './ed25519.ts';
 import { GENESIS, HEADS_JOB, recordHash, type ChainHead } from './audit.ts';
 import { loadChains, parseBody, type AnchorFile, type Finding, type Msg, type NodeChain, type VerifyResult } from './audit-chains.ts';
-import { buildLedger, checkAuthorisations } from './audit-ledger.ts';
+import { buildLedger, checkAuthorisations, datasetUses } from './audit-ledger.ts';
 import './messages.ts';
 import '../protocols/psi/messages.ts';
 import '../protocols/vfl-lr/messages.ts';
@@ -259,6 +259,8 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
   if (!o.legacy && !o.unsafeAcceptStaleHeads && o.anchor) findings.push(...checkAnchorFresh(o.anchor, sent, rx));
   const authz = checkAuthorisations(chains);
   findings.push(...authz.findings);
+  const uses = datasetUses(chains);
+  findings.push(...uses.findings);
   // Broken chains first (nothing else about that node can be trusted), then the rest by node and record.
   const chainBroken = new Set(chainFindings.map((f) => `${f.node}|${f.seq}`));
   findings.sort((a, b) => {
@@ -278,5 +280,6 @@ export function verifyAudit(paths: readonly string[], o: VerifyOptions = {}): Ve
     explained: { failedDeliveries: explained },
     ledger: buildLedger(received, o.unsafeLedgerConfirmedOnly ? [] : unconfirmed),
     psi: authz.psi,
+    datasets: uses.datasets,
   };
 }

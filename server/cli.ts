@@ -20,7 +20,8 @@ import { parseArgs } from 'node:util';
 import { IndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
 import { benchMain, reportFailure } from '../benchmarks/cli.ts';
-import { MAIN_PATH, NODE_V8_FLAGS, startNode } from './main.ts';
+import { NODE_V8_FLAGS, startNode } from './main.ts';
+import { nodeBundle } from './node-bundle.ts';
 import { audit } from './audit-cli.ts';
 import { DEFAULT_LAB, runLab } from './lab/run.ts';
 import { serveRegulator } from './regulator.ts';
@@ -204,7 +205,8 @@ if (isMain(import.meta.url)) main(process.argv.slice(2)).catch((e: unknown) => r
  */
 async function withNodeFlags(args: string[]): Promise<void> {
   if (NODE_V8_FLAGS.every((f) => process.execArgv.includes(f))) return startNode(args);
-  const child = spawn(process.execPath, [...NODE_V8_FLAGS, '--import', 'tsx', MAIN_PATH, ...args], { stdio: 'inherit' });
+  // The child runs the compiled node program (server/node-bundle.ts): no TypeScript loader in it.
+  const child = spawn(process.execPath, [...NODE_V8_FLAGS, await nodeBundle(), ...args], { stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
   const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
   process.exitCode = code;

@@ -1,8 +1,9 @@
 /**
  * Start, talk to and stop a set of node processes on this machine (the lab and the tests): each
  * node's identity is created in its own data directory first, the pinned-peers file written, then
- * every node started as its own process (`node --import tsx server/main.ts …`), logging to
- * `DATA/node.log`.
+ * every node started as its own process (`node BUNDLE …`, the node program compiled once by
+ * server/node-bundle.ts; `program: 'tsx'` runs `node --import tsx server/main.ts …` instead),
+ * logging to `DATA/node.log`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IndomainError } from '../engine/errors.ts';
 import { NODE_V8_FLAGS } from './main.ts';
+import { nodeBundle } from './node-bundle.ts';
 import type { NodeRole, PeersFile } from './transport/peer.ts';
 import { NodeStore } from './store/node-store.ts';
 
@@ -30,6 +32,12 @@ export interface ClusterOptions {
   readonly dataRoot?: string;
   /** How long a node may take to answer after it is started (default 120 s: at load 28 on 2 cores loading the TypeScript modules alone took over 30 s, measured). */
   readonly startTimeoutMs?: number;
+  /**
+   * How node processes run the node program: `compiled` (default) from the bundle of
+   * server/node-bundle.ts, `tsx` from the TypeScript sources through tsx's loader (the same
+   * program; ~1.5 s more CPU per start, for comparing the two in benchmarks/restart.ts).
+   */
+  readonly program?: 'compiled' | 'tsx';
 }
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -104,7 +112,8 @@ export class Cluster {
     const log = openSync(join(this.dataDir(name), 'node.log'), 'a');
     // INDOMAIN_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof), for diagnosis.
     const flags = [...NODE_V8_FLAGS, ...(process.env.INDOMAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
-    const p = spawn(process.execPath, [...flags, '--import', 'tsx', MAIN, '--role', n.role, '--name', n.name, '--port', String(this.ports.get(name)), '--data', this.dataDir(name), '--peers', this.peersFile, ...(this.options.dataRoot !== undefined ? ['--data-root', resolve(this.options.dataRoot)] : []), ...(n.args ?? [])], {
+    const program = this.options.program === 'tsx' ? ['--import', 'tsx', MAIN] : [await nodeBundle()];
+    const p = spawn(process.execPath, [...flags, ...program, '--role', n.role, '--name', n.name, '--port', String(this.ports.get(name)), '--data', this.dataDir(name), '--peers', this.peersFile, ...(this.options.dataRoot !== undefined ? ['--data-root', resolve(this.options.dataRoot)] : []), ...(n.args ?? [])], {
       env: { ...process.env, INDOMAIN_ADMIN_TOKEN: this.token },
       stdio: ['ignore', log, log],
     });

@@ -11,7 +11,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IndomainError, isIndomainError } from '../engine/errors.ts';
 import { isMain } from '../engine/main.ts';
@@ -38,9 +37,6 @@ import { readPeers, type NodeRole } from './transport/peer.ts';
  * under load, taking a core from the busy processes.
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--initial-old-space-size=256', '--no-memory-reducer'];
-
-/** This file, for starting a node process: `node [NODE_V8_FLAGS] --import tsx MAIN_PATH ARGS`. */
-export const MAIN_PATH = fileURLToPath(import.meta.url);
 
 export interface NodeOptions {
   readonly role: NodeRole;
@@ -207,10 +203,13 @@ export async function startNode(argv: string[]): Promise<void> {
   process.on('SIGINT', () => void stop());
 }
 
-if (isMain(import.meta.url)) {
-  startNode(process.argv.slice(2)).catch((e: unknown) => {
+/** Start a node from the command line: a failure to start is one coded line and exit code 1. */
+export function runNode(argv: string[]): void {
+  startNode(argv).catch((e: unknown) => {
     if (isIndomainError(e)) process.stderr.write(`error ${e.code}: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   });
 }
+
+if (isMain(import.meta.url)) runNode(process.argv.slice(2));

@@ -10,7 +10,6 @@
  * Memory: SEAL objects live on the WebAssembly heap and are not garbage-collected. Functions here
  * delete every intermediate they create; callers delete what they are handed back (`release`).
  */
-import SEAL from 'node-seal';
 import type { CipherText } from 'node-seal/implementation/cipher-text.js';
 import type { Context } from 'node-seal/implementation/context.js';
 import type { CKKSEncoder } from 'node-seal/implementation/ckks-encoder.js';
@@ -31,10 +30,14 @@ let sealPromise: Promise<SEALLibrary> | undefined;
 /** The SEAL library, loaded once per process (about 100 ms). */
 export function loadSeal(): Promise<SEALLibrary> {
   if (!sealPromise) {
+    // Imported here, not at the top: a process that never computes on ciphertexts (a node
+    // restarted with nothing to train) does not load the 4 MB WebAssembly module.
     // node-seal ships a UMD bundle typed as an ES module: under Node's ESM interop the default
     // import is the factory itself (or, under some loaders, a namespace holding it as `default`).
-    const m = SEAL as unknown as (() => Promise<SEALLibrary>) | { default: () => Promise<SEALLibrary> };
-    sealPromise = (typeof m === 'function' ? m : m.default)();
+    sealPromise = import('node-seal').then((mod) => {
+      const m = mod.default as unknown as (() => Promise<SEALLibrary>) | { default: () => Promise<SEALLibrary> };
+      return (typeof m === 'function' ? m : m.default)();
+    });
   }
   return sealPromise;
 }

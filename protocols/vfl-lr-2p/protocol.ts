@@ -100,7 +100,8 @@
  *     the sign of each final platform weight is the label of row i_l (40 of 40 on breast, honest
  *     messages); sending a zero Gram and zero cross block as well, the sign of its FIRST move
  *     gives them after one round (40 of 40). p_H labels per job, p_H the host's own choice. The
- *     three-party vfl-lr hands the host its own moves too. Worse, the guest is a decryption
+ *     three-party vfl-lr hands the host its own moves too, and the final-weight leak holds there
+ *     (40 of 40, tests/attacks/three-party-indicator-host.test.ts). Worse, the guest is a decryption
  *     oracle for the host: it decrypts whatever the host returns as "its gradient" and sends back
  *     a move that, with a zero Gram and cross block, is −α·(that value)/λ. Returning the guest's
  *     own encrypted column diagonal (no computation at all) read 14 of the guest's per-row feature

@@ -72,6 +72,32 @@
  * at 128-bit security, parameter set `ckks-n8192-l1` (one rescale: the basis at 2^40 times the
  * coefficients at 2^30 stays unrescaled, the diagonal product at 2^30 is rescaled once).
  *
+ * Declared limit, MALICIOUS host (measured by tests/attacks/three-party-indicator-host.test.ts,
+ * which asserts the leak, not its absence, until a defence lands). The host receives its own
+ * moves and keeps its own weights in plaintext, and both are functions of the labels; the arbiter
+ * changes nothing there (the two-party review found the same in vfl-lr-2p). Its columns are its
+ * own input and nobody else sees them: with z-scored indicator "features" (e_i − 1/n)/sd (mean 0,
+ * variance 1, like any honest column) its gradient coordinate is ∝ d_i − mean(d), and at the
+ * optimum λw_l ∝ y_i − σ(z_i), so the sign of each final platform weight is one row's label:
+ * 40 of 40 on breast with honest messages (majority guess 29); on 6,000 default_credit rows at the
+ * default λ, 40 indicator columns added to the platform's 10 real ones read 40 of 40 while the
+ * model on the real columns matches the honest fit (training AUC 0.7413 against 0.7414), so the
+ * bank sees nothing wrong. p_H labels per job, p_H the host's choice. (Its first move
+ * alone, with a zero Gram in HostInit, gave 32 of 40: unlike the two-party host it cannot zero
+ * the cross block.) No cheap check is sound: the Gram, its diagonal and the moments are reported
+ * by the host itself and z-scored indicators pass them; a larger λ shrinks the weights, not their
+ * signs; noise on the host's moves would have to be calibrated to a row's influence ‖x_H,i‖/n,
+ * which the host sets (a scaled column beats any fixed noise); an attested minimum support per
+ * column is only a claim (accountability through the signed audit chain, not prevention). What
+ * would be needed, in order of cost: (1) label differential privacy at the guest (randomised
+ * response on y before training: every label-dependent message is then post-processing, whatever
+ * the host does; measured in plaintext on default_credit, ε = 1 flips 27% of labels, the host
+ * reads 73% of them, and test AUC drops 0.007; ε = 2: 88% and 0.006; ε = 4: 98% and 0.001;
+ * outside issue 14's 0.002 bound below ε ≈ 4, so an opt-in at best); (2) a host that never holds
+ * its weights in the clear (weights additively shared with the guest, as SecretFlow's SS-LR, and
+ * scoring done jointly, which changes online scoring); (3) proofs that the host's columns are
+ * well formed (committed data, zero-knowledge range and support proofs). None is built.
+ *
  * Why this shape. FATE's hetero LR uses the first-order Taylor sigmoid 0.25·z + 0.5, which costs
  * about 0.005 AUC on default_credit, and Paillier, which costs minutes per iteration. Here the
  * sigmoid is expanded per sample in the host's partial logit only (the guest knows its own), so a

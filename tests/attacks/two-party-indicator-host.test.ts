@@ -13,9 +13,12 @@
  *       the guest's initial Hessian is λI on the host block): the FIRST Update is −α(p̄ − y_i)/λ
  *       per column, so its sign is each label after one round (and its two values give p̄).
  *   (c) the guest as decryption oracle: the host returns as "its gradient" a ciphertext of the
- *       guest's own (here a diagonal of its encrypted columns, GuestColumns), with the crafted
- *       Gram of (b); the guest decrypts it and the first Update is −α·(its values)/λ: the guest's
- *       per-row feature values, calibrated by the intercept slot.
+ *       guest's own (here a diagonal of its encrypted columns, GuestColumns, amplified 2^8 times
+ *       by adding it to itself), with the crafted Gram of (b); the guest decrypts it and the first
+ *       Update is −α·(its values)/λ: the guest's per-row feature values, calibrated by the
+ *       intercept slot. The amplification puts the values far above what the guest adds whatever
+ *       the host sends (its flood on release, ~1.5e-5, and its flooded cross block coupling its
+ *       own gradient into the host's move): without it one read in five or so was off by 1e-2.
  * A defence must limit what the host's weights can say about single rows (the guest cannot see
  * the host's columns): e.g. differentially private steps, or a floor on the host's columns'
  * support proven to the guest. Not built; the three-party vfl-lr hands the host its own moves
@@ -25,7 +28,7 @@ import { describe, expect, it } from 'vitest';
 import { alignTo } from '../../engine/align.ts';
 import { loadCsv } from '../../engine/csv.ts';
 import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
-import { createCkks, encryptVector, importPublicKeys, serialize, type Evaluation } from '../../protocols/he/ckks.ts';
+import { createCkks, deserialize, encryptVector, importPublicKeys, serialize, type Evaluation } from '../../protocols/he/ckks.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { MemoryTransport, type Party } from '../../protocols/transport.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
@@ -120,6 +123,17 @@ describe('a malicious host learns labels in two-party vertical LR (known limitat
     let diagonal: Uint8Array | undefined;
     let width = 0;
     const updates: Float64Array[] = [];
+    // The query, 2^AMPLIFY times itself (public operations only): the guest's release adds the
+    // same absolute noise whatever the values, and the intercept slot calibrates the factor away.
+    const AMPLIFY = 8;
+    const amplified = (bytes: Uint8Array): Uint8Array => {
+      const ct = deserialize(ckks, bytes);
+      for (let k = 0; k < AMPLIFY; k++) ckks.evaluator.add(ct, ct, ct);
+      // SEAL's own serialisation: a malicious host skips the project's re-randomisation guard.
+      const out = ct.saveArray(ckks.seal.ComprModeType.none);
+      ct.delete();
+      return out;
+    };
     const host: Party = {
       name: 'host',
       get done() {
@@ -147,7 +161,7 @@ describe('a malicious host learns labels in two-party vertical LR (known limitat
             });
             return { ...out, body: { gram: new Float64Array(p * p), cross } };
           }
-          if (out.type === 'TwoPartyGradient' && out.round === 0) return { ...out, body: { ...out.body, host: diagonal! } };
+          if (out.type === 'TwoPartyGradient' && out.round === 0) return { ...out, body: { ...out.body, host: amplified(diagonal!) } };
           return out;
         });
       },
@@ -169,7 +183,7 @@ describe('a malicious host learns labels in two-party vertical LR (known limitat
       err = Math.max(err, Math.abs(first[s]! / factor - cols[j]![s]!));
       read++;
     }
-    console.log(`malicious host, round 0: the guest's encrypted column diagonal as its "gradient": ${read} of the guest's per-row feature values read from the first Update to ${err.toExponential(1)} (standardised values)`);
+    console.log(`malicious host, round 0: the guest's encrypted column diagonal as its "gradient": ${read} of the guest's per-row feature values read from the first Update to ${err.toExponential(1)} (standardised values; the query amplified 2^${AMPLIFY})`);
     expect(read).toBeGreaterThanOrEqual(10);
     expect(err).toBeLessThan(1e-2);
   }, 600_000);

@@ -2,7 +2,8 @@
  * Dataset fingerprints (issue 15, item 5) and bounded data reads (item 7): a registered dataset's
  * SHA-256 is recorded with it and in the audit chain; a job pins the fingerprint it first read; a
  * replay or a later read of other content fails with DATA_FINGERPRINT_MISMATCH; data files over the
- * node's limit are DATA_FILE_TOO_LARGE; a dataset path replaced by a FIFO does not hang the node.
+ * node's limit are DATA_FILE_TOO_LARGE; a dataset path replaced by a FIFO does not hang the node;
+ * `indomain audit verify`'s ledger names, per job, the fingerprint the node pinned.
  * Real store, real files, the real node-side job (PSI blinding in a worker).
  */
 import { execFileSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFingerprinted } from '../../engine/csv.ts';
 import { BlindingPool } from '../../protocols/psi/pool.ts';
+import { formatVerify, verifyAudit } from '../../server/audit-verify.ts';
 import { DataRoot } from '../../server/data-root.ts';
 import { NodeJob } from '../../server/jobs/node-job.ts';
 import { parseJobSpec } from '../../server/jobs/spec.ts';
@@ -95,5 +97,32 @@ describe('dataset fingerprints', () => {
     const root = new DataRoot(dir, 1000);
     expect(() => root.read('loans.csv')).toThrow(expect.objectContaining({ code: 'DATA_FILE_TOO_LARGE' }));
     expect(new DataRoot(dir).read('loans.csv').sha256).toBe(sha(original));
+  });
+
+  it("the verifier's ledger names the fingerprint each job pinned and the record that registered it; a job's record naming other content is a finding", () => {
+    // The chain as a node leaves it: its identity beside its database; its key from the regulator's file.
+    const id = store.identity('bank');
+    writeFileSync(join(dir, 'node', 'identity.json'), JSON.stringify({ name: 'bank', role: 'bank', publicKey: Buffer.from(id.publicKey).toString('base64') }));
+    const keys = new Map([['bank', id.publicKey]]);
+    const registrations = store.audit.records('admin').filter((r) => r.body.includes('dataset-registered'));
+    const regSeq = (text: string) => registrations.find((r) => (JSON.parse(r.body) as { sha256: string }).sha256 === sha(text))!.seq;
+    const r = verifyAudit([join(dir, 'node')], { keys });
+    expect(r.findings).toEqual([]);
+    // j1 read the original file, j2 the one with flipped labels (registered second).
+    expect(r.datasets).toEqual([
+      { job: 'j1', node: 'bank', dataset: 'loans', sha256: sha(original), registered: regSeq(original) },
+      { job: 'j2', node: 'bank', dataset: 'loans', sha256: sha(flipped(original)), registered: regSeq(flipped(original)) },
+    ]);
+    const text = formatVerify(r);
+    const section = (job: string) => text.slice(text.indexOf(`job ${job}:`)).split('\n\n')[0]!;
+    expect(section('j1')).toContain(`bank dataset "loans": SHA-256 ${sha(original)}, as registered (bank record #${regSeq(original)})`);
+    expect(section('j2')).toContain(`bank dataset "loans": SHA-256 ${sha(flipped(original))}, as registered (bank record #${regSeq(flipped(original))})`);
+    expect(section('j1')).not.toContain(sha(flipped(original)));
+
+    // A record of j1's use naming other content (signed by the node itself: a node that read other data).
+    store.tx(() => store.audit.append('data-access', 'j1', { dataset: 'loans', stage: 'training', rows: 569, columns: [], sha256: sha(flipped(original)) }));
+    const after = verifyAudit([join(dir, 'node')], { keys });
+    expect(after.ok).toBe(false);
+    expect(after.findings.map((f) => f.problem)).toEqual([`job j1 read dataset "loans" as ${sha(flipped(original))} after pinning ${sha(original)}`]);
   });
 });

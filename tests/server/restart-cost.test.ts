@@ -5,11 +5,13 @@
  *
  * Real processes (server/cluster.ts): 20 completed `lr` jobs on the FATE breast data, then the
  * platform is stopped and started again; the CPU it spent from its start to the end of its recovery
- * is read from its own log line (process.cpuUsage in the node) and from /proc.
+ * is read from its own log line (process.cpuUsage in the node) and from /proc. Compiled node program
+ * against tsx's loader, side by side: `npm run bench -- restart`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuUntilIdle } from '../../benchmarks/restart.ts';
 import { Cluster, type JobView } from '../../server/cluster.ts';
 import { usccFromNumber } from '../../server/lab/generate.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -28,27 +30,13 @@ function breastFiles(root: string): void {
   writeFileSync(join(root, 'auth.csv'), ['uscc,bank,purpose,valid_from,valid_to,revoked_at,source_ref', ...ids.map((id, i) => `${id},bank-a,modelling,2024-01-01,2030-12-31,,T-${i}`)].join('\n') + '\n');
 }
 
-/** utime + stime of a process, seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
-function procCpu(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 /**
  * Start the cluster's platform and measure its CPU from start until idle (/proc: no CPU used over
  * one second), and the number of jobs it says it replayed (its log, if it says).
  */
 async function restartCpu(c: Cluster): Promise<{ cpu: number; replayed: number; logged: string }> {
   await c.start('platform');
-  const pid = c.pid('platform')!;
-  let last = procCpu(pid);
-  for (let still = 0; still < 4; ) {
-    await new Promise((r) => setTimeout(r, 250));
-    const now = procCpu(pid);
-    still = now === last ? still + 1 : 0;
-    last = now;
-  }
+  const last = await cpuUntilIdle(c.pid('platform')!);
   const log = readFileSync(join(c.dataDir('platform'), 'node.log'), 'utf8').split('listening on').pop()!;
   const recovering = (log.match(/recovering job /g) ?? []).length;
   const line = /recovered (\d+) unfinished job\(s\) in \d+ ms; process CPU since start ([0-9.]+) s/.exec(log);
@@ -81,17 +69,18 @@ describe('restarts replay only unfinished jobs', () => {
       for (const id of ids) await c.admin('coordinator', 'POST', '/v1/admin/jobs', spec(id));
       for (const id of ids) await c.waitForJob('coordinator', id, 300_000);
     }
-  }, 900_000);
+    // 20 jobs took 880 s on the loaded two-core machine: room to spare.
+  }, 1_800_000);
   afterAll(async () => c.stop());
 
-  it('every node marks each completed job completed, and a platform restart replays none of them (its CPU that of a bare start, within 0.5 s, or under 2 s)', async () => {
+  it('every node marks each completed job completed, and a platform restart replays none of them and takes under 2 s of CPU (that of a bare start, within 0.5 s)', async () => {
     for (let i = 0; i < JOBS; i++) {
       for (const node of ['platform', 'bank-a']) expect(await status(node, `done-${i}`), `${node} done-${i}`).toBe('completed');
     }
     await c.kill('platform', 'SIGTERM');
     const after = await restartCpu(c);
-    // The same node code started on an empty database in the same run: what any start costs here
-    // (loading the TypeScript modules through tsx is most of it).
+    // The same node program started on an empty database in the same run: what any start costs
+    // here (loading the modules and compiling the routes' schemas is most of it).
     const bare = new Cluster(tempDir('indomain-restart-bare-'), [{ name: 'platform', role: 'platform', port: 0 }]);
     const empty = await restartCpu(bare);
     await bare.stop();
@@ -100,7 +89,10 @@ describe('restarts replay only unfinished jobs', () => {
         `the same node started on an empty database: ${empty.cpu.toFixed(2)} s`,
     );
     expect(after.replayed).toBe(0);
-    expect(after.cpu).toBeLessThan(Math.max(2, empty.cpu + 0.5));
+    // CPU, not wall time: the machine's load stretches the wall clock, hardly the process's CPU.
+    // Under 2 s outright (issue 15's acceptance), and no more than a bare start plus 0.5 s.
+    expect(after.cpu).toBeLessThan(2);
+    expect(after.cpu).toBeLessThan(empty.cpu + 0.5);
     expect((await fetch(`${c.url('platform')}/v1/health`)).ok).toBe(true);
   }, 180_000);
 
