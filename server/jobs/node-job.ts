@@ -154,6 +154,22 @@ export class NodeJob {
   }
 
   async startStage(stage: string): Promise<Envelope[] | null> {
+    // Only a stage of this job's pipeline, once, and after every earlier one finished here (it
+    // waits until then): the coordinator orchestrates, it does not choose what this node computes
+    // (the gate also checks the stage and its round on arrival; tests/attacks/stage-injection.test.ts).
+    const order = STAGES[this.spec.pipeline];
+    if (!order.includes(stage)) throw new IndomainError('SRV_BAD_REQUEST', `stage "${stage}" is not a stage of the ${this.spec.pipeline} pipeline`, { field: 'stage' });
+    if (this.started.has(stage)) throw new IndomainError('SRV_BAD_REQUEST', `stage "${stage}" was already started`, { field: 'stage' });
+    if (order.slice(0, order.indexOf(stage)).some((s) => !this.stagesDone.has(s))) return null;
+    const out = await this.begin(stage);
+    if (out !== null) this.started.add(stage);
+    return out;
+  }
+
+  /** The stages started here (each once). */
+  private readonly started = new Set<string>();
+
+  private async begin(stage: string): Promise<Envelope[] | null> {
     this.stage = stage;
     switch (stage) {
       case 'psi': {

@@ -104,6 +104,19 @@ export function envelope(job: string, protocol: string, type: string, round: num
   return { job, protocol, type, round, from, to, body };
 }
 
+/**
+ * What is wrong with a vertical job's `job/StageStart`, if anything: it names a stage of the job's
+ * pipeline, at that stage's round (its index in {@link STAGES}), so that each stage is started once
+ * (a second start is the same inbox key, a duplicate) and no other (tests/attacks/stage-injection.test.ts).
+ */
+export function stageStartProblem(spec: AnySpec, env: Envelope): { field: string; why: string } | undefined {
+  if (isConsortium(spec) || env.protocol !== 'job' || env.type !== 'StageStart') return undefined;
+  const k = STAGES[spec.pipeline].indexOf(String(env.body.stage));
+  if (k < 0) return { field: 'stage', why: `is not a stage of the ${spec.pipeline} pipeline (${STAGES[spec.pipeline].join(', ')})` };
+  if (env.round !== k) return { field: 'round', why: `must be ${k} for stage ${String(env.body.stage)}` };
+  return undefined;
+}
+
 /** Protocol roles of a vertical (bank + platform) job; `arbiter` only when the coordinator holds the key. */
 export const ROLES = ['guest', 'host', 'coordinator', 'arbiter'] as const;
 
@@ -132,6 +145,10 @@ export function trainingProtocol(spec: JobSpec): 'vfl-lr' | 'vfl-lr-2p' {
  */
 export function messageOfJob(spec: AnySpec, protocol: string, type: string): boolean {
   if (isConsortium(spec)) return true;
+  // Nor a protocol of the other pipeline: a coordinator that started a stage the job does not have
+  // would otherwise have the platform send what its analyst never approved (tests/attacks/stage-injection.test.ts).
+  if ((protocol === 'scorecard' || protocol === 'scorecard-2p') && spec.pipeline !== 'scorecard') return false;
+  if (protocol === 'lr-eval' && spec.pipeline !== 'lr') return false;
   const two = isTwoParty(spec);
   if (protocol === 'vfl-lr') return !two;
   if (protocol === 'vfl-lr-2p' || protocol === 'scorecard-2p') return two;

@@ -30,7 +30,7 @@
  */
 import { IndomainError, isIndomainError } from '../../engine/errors.ts';
 import { messageSpec, validateBody, type Envelope, type MessageSpec } from '../../protocols/message.ts';
-import { nodeOfRole, parseAnySpec, messageOfJob, roleKind, rolesOf, rolesOfJob, type AnySpec } from '../jobs/spec.ts';
+import { nodeOfRole, parseAnySpec, messageOfJob, roleKind, rolesOf, rolesOfJob, stageStartProblem, type AnySpec } from '../jobs/spec.ts';
 import { HEADS_JOB } from '../audit.ts';
 import { LEGACY_FIELDS } from '../messages.ts';
 import type { NodeStore } from '../store/node-store.ts';
@@ -91,6 +91,8 @@ export class Gate {
     if (env.job === HEADS_JOB) return this.betweenNodes(env, m, toNode);
     if (!spec) return no('the job is unknown here');
     if (!messageOfJob(spec, env.protocol, env.type)) return no(`${env.protocol}/${env.type} is not part of this job's mode (arbiter)`);
+    const stage = stageStartProblem(spec, env);
+    if (stage) return no(`${stage.field} ${stage.why}`);
     if (!senders(m).includes(roleKind(env.from))) return no(`the sender role "${env.from}" is not a declared sender of this type`);
     const mine = rolesOf(spec, this.o.name);
     if (!mine.includes(env.from)) return no(`this node plays ${mine.map((x) => `"${x}"`).join(', ') || 'no role'} in the job, not "${env.from}"`);
@@ -129,6 +131,8 @@ export class Gate {
       if (!senders(m).includes(roleKind(env.from))) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent by the ${env.from}`, { field: 'from' });
       if (!m.to.includes(roleKind(env.to))) throw new IndomainError('SRV_UNKNOWN_PARTY', `${env.protocol}/${env.type} is not sent to the ${env.to}`, { field: 'to' });
       validateBody(m, env.body, 'SRV_BAD_REQUEST');
+      const stage = stageStartProblem(spec, env);
+      if (stage) throw new IndomainError('SRV_BAD_REQUEST', `StageStart of job ${spec.id}: ${stage.field} ${stage.why}`, { field: stage.field });
     }
     if (nodeOfRole(spec, env.from) !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the ${env.from} of job ${spec.id}`);
     if (nodeOfRole(spec, env.to) !== this.o.name) throw new IndomainError('SRV_UNKNOWN_PARTY', `message for the ${env.to}, this node is not it`);

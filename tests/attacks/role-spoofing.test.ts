@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IndomainError } from '../../engine/errors.ts';
 import { encodeMessage } from '../../protocols/codec.ts';
 import { declaredMessages, type Envelope, type FieldKind, type Fields, type MessageSpec } from '../../protocols/message.ts';
-import { ROLES, nodeOfRole, rolesOf } from '../../server/jobs/spec.ts';
+import { ROLES, messageOfJob, nodeOfRole, rolesOf, stageStartProblem } from '../../server/jobs/spec.ts';
 import { parseJobSpec } from '../../server/jobs/spec.ts';
 import { createNode } from '../../server/main.ts';
 import { LEGACY_FIELDS } from '../../server/messages.ts';
@@ -147,7 +147,8 @@ function attack(all: Node[], mode: 'enforce' | 'legacy'): Tally {
             continue;
           }
           const env: Envelope = { job: JOB, protocol: m.protocol, type: m.type, round: 0, from, to, body };
-          const legit = senders(m).includes(from) && m.to.includes(to) && rolesOf(SPEC, node.name).includes(from);
+          // Legitimate: the roles, and a message of this job (its pipeline and arbiter mode; a StageStart of one of its stages at that stage's round).
+          const legit = senders(m).includes(from) && m.to.includes(to) && rolesOf(SPEC, node.name).includes(from) && messageOfJob(SPEC, m.protocol, m.type) && !stageStartProblem(SPEC, env);
           for (const path of ['job', 'direct'] as const) {
             const queued = node.store.undelivered().length;
             const audited = node.store.audit.records('egress-blocked').length;
@@ -224,7 +225,7 @@ describe('attack: sending a message in a role the node does not play, or to a ro
         `  off: ${off.spoofedLeft} of ${off.spoofed} spoofed attempts leave; ${off.legitLeft} of ${off.legit} legitimate pass; received: ${off.ingressAccepted} of ${off.ingressSpoofed} spoofed accepted\n` +
         (on.classRefused ? `  (${on.classRefused} attempts not made: a class the node's policy refuses in both modes)\n` : ''),
     );
-  }, 300_000);
+  }, 1_200_000);
   afterAll(async () => {
     for (const n of opened) await n.close();
   });
