@@ -18,7 +18,7 @@ const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [
 const USAGE = `usage: npm run bench -- vfl ${COMMON} [--mode three-party|two-party|both] [--json OUT.json] [--scores-out SCORES.csv]
        npm run bench -- vfl --shape ${SHAPES.join('|')} [--rows 12000] [--mode …] [--seed 42] [--json OUT.json]
        npm run bench -- vfl --uci UCI_Credit_Card.csv [--missing LIMIT_BAL:0.2] [--mode …] [--seed 42] [--json OUT.json]
-       npm run bench -- vfl-scale [--rows 30000,100000,300000] [--host-features 10,100,300]
+       npm run bench -- vfl-scale [--rows 30000,100000,300000] [--host-features 10,100,300] [--max-rounds N]
                       [--event-rates 0.2,0.02] [--guest-features 5] [--json OUT.json]
        npm run bench -- online [--requests 10000] [--concurrency 64] [--port 7700] [--json OUT.json]
        npm run bench -- scoring [--rows 1000000] [--features 20] [--workers 2] [--json OUT.json]
@@ -161,6 +161,7 @@ export async function benchMain(argv: string[]): Promise<void> {
         'host-features': { type: 'string', default: '10,100,300' },
         'event-rates': { type: 'string', default: '0.2,0.02' },
         'guest-features': { type: 'string', default: '5' },
+        'max-rounds': { type: 'string' },
         seed: { type: 'string', default: '42' },
         json: { type: 'string' },
       },
@@ -174,7 +175,10 @@ export async function benchMain(argv: string[]): Promise<void> {
       });
     const guestFeatures = Number(values['guest-features']);
     if (!Number.isInteger(guestFeatures) || guestFeatures < 1) throw new IndomainError('CLI_BAD_ARGS', '--guest-features must be a positive integer');
+    const maxRounds = values['max-rounds'] === undefined ? undefined : Number(values['max-rounds']);
+    if (maxRounds !== undefined && !(Number.isInteger(maxRounds) && maxRounds >= 1)) throw new IndomainError('CLI_BAD_ARGS', '--max-rounds must be a positive integer');
     await vflScaleBench({
+      ...(maxRounds ? { maxRounds } : {}),
       rows: list('rows', true),
       hostFeatures: list('host-features', true),
       eventRates: list('event-rates', false),

@@ -26,6 +26,11 @@ export interface VflScaleOptions {
   hostFeatures: readonly number[];
   eventRates: readonly number[];
   guestFeatures: number;
+  /**
+   * Stop each federated run after this many rounds (a point too slow to run to the end is timed
+   * per round; `federated.converged` is then false and `secondsPerIteration` is what to scale).
+   */
+  maxRounds?: number;
   seed: string;
   json?: string;
   log?: (line: string) => void;
@@ -51,7 +56,7 @@ export async function vflScaleBench(o: VflScaleOptions): Promise<{ points: Recor
     const hs = side(pair.host);
     const yTrain = Uint8Array.from(split.train, (i) => pair.labels[i]!);
     const yTest = Uint8Array.from(split.test, (i) => pair.labels[i]!);
-    const config = vflConfig(`scale-${g.rows}-${g.hostFeatures}-${g.eventRate}`);
+    const config = vflConfig(`scale-${g.rows}-${g.hostFeatures}-${g.eventRate}`, o.maxRounds ? { maxIterations: o.maxRounds, refuseUnconverged: false } : {});
     const fed = await trainInThreads({ guest: gs.train, labels: yTrain, host: hs.train, config, arbiterSecret: new Uint8Array(randomBytes(32)), guestSecret: new Uint8Array(randomBytes(32)) });
     const model = { intercept: fed.guestWeights[0]!, weights: Float64Array.from([...fed.guestWeights.subarray(1), ...fed.hostWeights]) };
     const train = [...gs.train, ...hs.train];
@@ -70,6 +75,8 @@ export async function vflScaleBench(o: VflScaleOptions): Promise<{ points: Recor
         seconds: fed.seconds,
         iterations: fed.iterations,
         converged: fed.converged,
+        ...(o.maxRounds ? { maxRounds: o.maxRounds } : {}),
+        setupSeconds: fed.setupSeconds,
         secondsPerIteration: fed.seconds / Math.max(1, fed.iterations),
         bytesByPair: fed.bytesByPair,
         peakRssMB: fed.peakMB,

@@ -75,6 +75,19 @@ export class WolfeBfgs {
     return m;
   }
 
+  /**
+   * The full quasi-Newton step −H⁻¹g from a point with gradient `grad`, capped at maxStep in any
+   * coordinate; the optimiser's state is unchanged (a last step after convergence).
+   */
+  finalStep(grad: Float64Array): Float64Array {
+    const s = matVec(this.hinv, this.dim, grad);
+    let m = 0;
+    for (let i = 0; i < this.dim; i++) m = Math.max(m, Math.abs(s[i]!));
+    const f = m > this.maxStep ? this.maxStep / m : 1;
+    for (let i = 0; i < this.dim; i++) s[i] = -f * s[i]!;
+    return s;
+  }
+
   /** Given the gradient at the current point, the move (to add to the weights) to the next point. */
   next(grad: Float64Array): Float64Array {
     this.rounds++;

@@ -255,8 +255,12 @@ export class ZeroPool {
     this.supplied.push(...zeros);
   }
 
-  /** Idle time: load one supplied ciphertext. False when none is left to load. */
-  loadStep(): boolean {
+  /**
+   * Idle time: load one supplied ciphertext. False when none is left to load, or `limit` are
+   * loaded already (a loaded zero is twice its wire size, on the WebAssembly heap).
+   */
+  loadStep(limit = Infinity): boolean {
+    if (this.loaded.length >= limit) return false;
     const bytes = this.supplied.pop();
     if (!bytes) return false;
     this.loaded.push(this.check(deserialize(this.ev.ckks, bytes)));

@@ -11,11 +11,29 @@
  * leaves slot j (and every slot ≡ j mod M) holding Σ_i X[i, j]·v[i] / divisor. Cost per product:
  * M·chunks plaintext multiplications, M rescales, M − 1 + log₂(S/M) rotations, independent of
  * the number of chunks for the rotations. Consumes one level.
+ *
+ * Streaming. The sum over chunks can be taken as the chunks arrive ({@link PackedColumns.begin},
+ * `add`, `finish`): a party then holds the width's accumulators z_k, never all input chunks.
+ * Memory. The diagonals are M·chunks plaintexts of N·(primes at the level)·8 bytes each (128 KiB
+ * under `ckks-n8192-l1`): 512 × 74 of them, ≈ 5 GB, for 300 columns over 300,000 rows, more than
+ * one WebAssembly heap (4 GiB) holds. At most `budgetBytes` of them are kept; the others are
+ * encoded again at each use (an encoding costs about five plaintext multiplications).
  */
 import type { PlainText } from 'node-seal/implementation/plain-text.js';
 import { IndomainError } from '../../engine/errors.ts';
 import type { CipherText, Evaluation } from './ckks.ts';
 import { encode } from './ckks.ts';
+
+/** Diagonals kept encoded, by default (the rest are encoded per use). */
+export const DIAGONAL_BUDGET_BYTES = 2 ** 30;
+
+/** A product Xᵀv being summed over the input's chunks (see {@link PackedColumns.begin}). */
+export interface ProductSum {
+  /** z_k for k = 0..width − 1, once a chunk has been added. */
+  readonly z: (CipherText | undefined)[];
+  /** Which chunks have been added. */
+  readonly added: Set<number>;
+}
 
 export class PackedColumns {
   readonly rows: number;
@@ -24,18 +42,25 @@ export class PackedColumns {
   readonly width: number;
   private readonly cols: readonly Float64Array[];
   private readonly divisor: number;
-  private diagonals: PlainText[][] | undefined;
+  /** Encoded diagonals kept, [k][c] (undefined: encoded at each use). */
+  private diagonals: (PlainText | undefined)[][] | undefined;
   private diagonalLevel = '';
+  private kept = 0;
+  /** Next flat index (k·chunks + c) that `prepareStep` looks at. */
+  private cursor = 0;
+  private readonly maxKept: number;
 
   /**
    * `scale`: of the encoded diagonals (the input's scale times it must stay below the modulus at
-   * the input's level; the product is rescaled once).
+   * the input's level; the product is rescaled once). `budgetBytes`: most bytes of encoded
+   * diagonals kept between products.
    */
   constructor(
     private readonly ev: Evaluation,
     cols: readonly Float64Array[],
     divisor = 1,
     private readonly scale = ev.ckks.scale,
+    budgetBytes = DIAGONAL_BUDGET_BYTES,
   ) {
     this.cols = cols;
     this.columns = cols.length;
@@ -45,56 +70,138 @@ export class PackedColumns {
     this.width = w;
     this.divisor = divisor;
     if (w > ev.ckks.slots) throw new IndomainError('HE_TOO_MANY_VALUES', `${this.columns} columns, ${ev.ckks.slots} slots`);
+    // Data-level primes: all but the special one.
+    const primes = ev.ckks.params.coeffModulusBits.length - 1;
+    this.maxKept = Math.floor(budgetBytes / (ev.ckks.params.polyModulusDegree * primes * 8));
   }
 
   get chunks(): number {
     return Math.ceil(this.rows / this.ev.ckks.slots);
   }
 
-  /** Encode the diagonals at the level of `like` (once per level). */
-  private diagonalsAt(like: CipherText): PlainText[][] {
-    const key = like.parmsId.values.join(',');
-    if (this.diagonalLevel !== key) {
-      this.release();
-      this.diagonalLevel = key;
-      this.diagonals = [];
-    }
-    while (this.diagonals!.length < this.width) this.encodeRow(like);
-    return this.diagonals!;
+  /** Diagonals kept encoded, of width × chunks. */
+  get keptDiagonals(): number {
+    return this.kept;
   }
 
-  /** Encode the next diagonal (all chunks) at `like`'s level, or at the top data level. */
-  private encodeRow(like?: CipherText): void {
-    const k = this.diagonals!.length;
+  /** Switch the kept diagonals to `key`'s level (dropping those of another level). */
+  private atLevel(key: string): void {
+    if (this.diagonalLevel !== key || !this.diagonals) {
+      this.release();
+      this.diagonalLevel = key;
+      this.diagonals = Array.from({ length: this.width }, () => new Array<PlainText | undefined>(this.chunks).fill(undefined));
+    }
+  }
+
+  /** Encode diagonal k of chunk c at `like`'s level, or at the top data level. */
+  private encodeDiagonal(k: number, c: number, like?: CipherText): PlainText {
     const s = this.ev.ckks.slots;
     const buf = new Float64Array(s);
-    const row: PlainText[] = [];
-    for (let c = 0; c < this.chunks; c++) {
-      buf.fill(0);
-      const base = c * s;
-      const limit = Math.min(s, this.rows - base);
-      for (let t = 0; t < limit; t++) {
-        const j = (((t - k) % this.width) + this.width) % this.width;
-        if (j < this.columns) buf[t] = this.cols[j]![base + t]! / this.divisor;
-      }
-      row.push(encode(this.ev.ckks, buf, this.scale, like));
+    const base = c * s;
+    const limit = Math.min(s, this.rows - base);
+    for (let t = 0; t < limit; t++) {
+      const j = (((t - k) % this.width) + this.width) % this.width;
+      if (j < this.columns) buf[t] = this.cols[j]![base + t]! / this.divisor;
     }
-    this.diagonals!.push(row);
+    return encode(this.ev.ckks, buf, this.scale, like);
+  }
+
+  /** Diagonal (k, c) at `like`'s level; `owned`: not kept, the caller deletes it. */
+  private diagonal(k: number, c: number, like: CipherText): { pt: PlainText; owned: boolean } {
+    const kept = this.diagonals![k]![c];
+    if (kept) return { pt: kept, owned: false };
+    const pt = this.encodeDiagonal(k, c, like);
+    if (this.kept < this.maxKept) {
+      this.diagonals![k]![c] = pt;
+      this.kept++;
+      return { pt, owned: false };
+    }
+    return { pt, owned: true };
   }
 
   /**
    * Idle-time precomputation: encode one more diagonal at the top data level, where fresh
-   * ciphertexts are. False when all are ready (or they are kept at another level).
+   * ciphertexts are. False when the budget is full, all are kept, or they are kept at another level.
    */
   prepareStep(): boolean {
     const top = this.ev.ckks.context.firstParmsId.values.join(',');
-    if (this.diagonals === undefined) {
-      this.diagonalLevel = top;
-      this.diagonals = [];
+    if (this.diagonals === undefined) this.atLevel(top);
+    if (this.diagonalLevel !== top) return false;
+    const total = this.width * this.chunks;
+    while (this.cursor < total && this.kept < this.maxKept) {
+      const k = Math.floor(this.cursor / this.chunks);
+      const c = this.cursor % this.chunks;
+      this.cursor++;
+      if (this.diagonals![k]![c]) continue;
+      this.diagonals![k]![c] = this.encodeDiagonal(k, c);
+      this.kept++;
+      return true;
     }
-    if (this.diagonalLevel !== top || this.diagonals.length >= this.width) return false;
-    this.encodeRow();
-    return true;
+    return false;
+  }
+
+  /** A new streamed product: add every chunk of the input (in any order), then finish. */
+  begin(): ProductSum {
+    return { z: new Array<CipherText | undefined>(this.width).fill(undefined), added: new Set() };
+  }
+
+  /** Add chunk c of the input: z_k += D_{k,c} ⊙ [[v_c]] for every k. The input is not consumed. */
+  add(sum: ProductSum, c: number, input: CipherText): void {
+    if (!Number.isInteger(c) || c < 0 || c >= this.chunks || sum.added.has(c)) {
+      throw new IndomainError('VFL_ROW_MISMATCH', `chunk ${c} of ${this.chunks} (${this.rows} rows) added twice or out of range`);
+    }
+    sum.added.add(c);
+    const { evaluator } = this.ev.ckks;
+    this.atLevel(input.parmsId.values.join(','));
+    for (let k = 0; k < this.width; k++) {
+      const d = this.diagonal(k, c, input);
+      const prod = evaluator.multiplyPlain(input, d.pt) as CipherText;
+      if (d.owned) d.pt.delete();
+      const z = sum.z[k];
+      if (z) {
+        evaluator.add(z, prod, z);
+        prod.delete();
+      } else sum.z[k] = prod;
+    }
+  }
+
+  /**
+   * [[Xᵀ v / divisor]] from a streamed product whose every chunk was added: slot j holds the
+   * j-th column's inner product. `precise`: see {@link transposeTimes}.
+   */
+  finish(sum: ProductSum, precise = false): CipherText {
+    if (sum.added.size !== this.chunks) {
+      this.discard(sum);
+      throw new IndomainError('VFL_ROW_MISMATCH', `${sum.added.size} ciphertexts for ${this.rows} rows (${this.chunks} expected)`);
+    }
+    const { evaluator, slots } = this.ev.ckks;
+    const gk = this.ev.galoisKeys;
+    let acc: CipherText | undefined;
+    for (let k = this.width - 1; k >= 0; k--) {
+      const z = sum.z[k]!;
+      sum.z[k] = undefined;
+      if (!precise) evaluator.rescaleToNext(z, z);
+      if (acc) {
+        evaluator.rotateVector(acc, 1, gk, acc);
+        evaluator.add(acc, z, acc);
+        z.delete();
+      } else acc = z;
+    }
+    for (let step = this.width; step < slots; step *= 2) {
+      const r = evaluator.rotateVector(acc!, step, gk) as CipherText;
+      evaluator.add(acc!, r, acc!);
+      r.delete();
+    }
+    if (precise) evaluator.rescaleToNext(acc!, acc!);
+    return acc!;
+  }
+
+  /** Free a streamed product's accumulators without finishing it. */
+  discard(sum: ProductSum): void {
+    for (let k = 0; k < sum.z.length; k++) {
+      sum.z[k]?.delete();
+      sum.z[k] = undefined;
+    }
   }
 
   /**
@@ -108,39 +215,16 @@ export class PackedColumns {
     if (inputs.length !== this.chunks) {
       throw new IndomainError('VFL_ROW_MISMATCH', `${inputs.length} ciphertexts for ${this.rows} rows (${this.chunks} expected)`);
     }
-    const { evaluator, slots } = this.ev.ckks;
-    const gk = this.ev.galoisKeys;
-    const d = this.diagonalsAt(inputs[0]!);
-    let acc: CipherText | undefined;
-    for (let k = this.width - 1; k >= 0; k--) {
-      let z: CipherText | undefined;
-      for (let c = 0; c < inputs.length; c++) {
-        const prod = evaluator.multiplyPlain(inputs[c]!, d[k]![c]!) as CipherText;
-        if (z) {
-          evaluator.add(z, prod, z);
-          prod.delete();
-        } else z = prod;
-      }
-      if (!precise) evaluator.rescaleToNext(z!, z!);
-      if (acc) {
-        evaluator.rotateVector(acc, 1, gk, acc);
-        evaluator.add(acc, z!, acc);
-        z!.delete();
-      } else acc = z!;
-    }
-    for (let step = this.width; step < slots; step *= 2) {
-      const r = evaluator.rotateVector(acc!, step, gk) as CipherText;
-      evaluator.add(acc!, r, acc!);
-      r.delete();
-    }
-    if (precise) evaluator.rescaleToNext(acc!, acc!);
-    return acc!;
+    const sum = this.begin();
+    inputs.forEach((ct, c) => this.add(sum, c, ct));
+    return this.finish(sum, precise);
   }
 
   release(): void {
-    for (const row of this.diagonals ?? []) for (const p of row) p.delete();
+    for (const row of this.diagonals ?? []) for (const p of row) p?.delete();
     this.diagonals = undefined;
     this.diagonalLevel = '';
+    this.kept = 0;
+    this.cursor = 0;
   }
 }
-

@@ -70,6 +70,8 @@ export class VflArbiter implements Party {
   private weights = new Float64Array(0);
   /** The sigmoid tolerance of the current round (config.roundTolerance). */
   private tolerance = 0;
+  /** Whether the run ended with a final quasi-Newton step after convergence (config.finalStep). */
+  finalStepTaken = false;
 
   /**
    * `keys.stored`: a secret key kept from an earlier run of this job (restart); `keys.keep` is
@@ -246,7 +248,16 @@ export class VflArbiter implements Party {
     const converged =
       this.tolerance <= this.config.sigmoidTolerance &&
       (norm <= Math.max(this.config.tolerance, 3 * this.gradientNoise) || opt.predictedStep(grad) <= this.config.stepTolerance * Math.max(1, maxAbs(this.weights)));
-    if (converged) return finish(true);
+    if (converged) {
+      // Stopped by the step rule with the gradient still above the flood: the last quasi-Newton
+      // step carries signal, so it is taken (an Update with no round after it) before Finished.
+      // At the noise floor it would only add the flood's H⁻¹-scaled noise again.
+      if (this.config.finalStep && norm > 3 * this.gradientNoise) {
+        this.finalStepTaken = true;
+        return [...update(opt.finalStep(grad)), ...finish(true)];
+      }
+      return finish(true);
+    }
     if (this.round >= this.config.maxIterations) return finish(false);
     const out = update(opt.next(grad));
     this.tolerance = roundTolerance(this.config, norm, this.tolerance);

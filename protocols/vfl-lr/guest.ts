@@ -9,7 +9,7 @@ import type { Party } from '../transport.ts';
 import type { Rng } from '../../engine/rng.ts';
 import { combinationNoise, deserialize, encode, encryptVector, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { CrossGramLeft } from '../mpc/cross-gram.ts';
-import { PackedColumns } from '../he/packing.ts';
+import { PackedColumns, type ProductSum } from '../he/packing.ts';
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
 import { perSampleCoefficients } from './chebyshev.ts';
 import { basisVectors, windowDegree, type SigmoidWindow } from './windows.ts';
@@ -20,10 +20,27 @@ import { hessianCoefficients, HessianLeft } from './hessian.ts';
 import { checkOwnSeparation, finishRefusal } from './refusal.ts';
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
+
+/** The round's expansion, from its first HostBasis part, and the guest's product summed over parts. */
+interface RoundParts {
+  readonly sigmoidTolerance: number;
+  readonly hessian: boolean;
+  readonly centres: readonly number[];
+  readonly halfWidths: readonly number[];
+  readonly windows: readonly SigmoidWindow[];
+  /** Per window, the per-sample coefficients coef_k (k = 0..K_j) over all rows. */
+  readonly coefs: readonly Float64Array[][];
+  /** Next chunk expected. */
+  next: number;
+  readonly sum: ProductSum;
+  /** The residual part just sent, until flush adds it to the guest's own product. */
+  pending?: { chunk: number; cts: CipherText[] };
+}
 const EXPECTS: Record<Stage, readonly string[]> = {
   // The arbiter's keys and the host's padded sample may arrive in either order.
   keys: ['HeSetup', 'HostPaddedSample'],
-  basis: ['HostBasis', 'Finished'],
+  // The round's basis arrives in parts; the host's padded Hessian side may come between them.
+  basis: ['HostBasis', 'Finished', 'HostHessianPadded'],
   // The host's padded Hessian side follows its basis in the Hessian's round.
   update: ['Update', 'Finished', 'HostHessianPadded'],
   done: [],
@@ -44,8 +61,8 @@ export class VflGuest implements Party {
   private packed: PackedColumns | undefined;
   private cross: CrossGramLeft | undefined;
   private hostPadded: Uint8Array | undefined;
-  /** This round's encrypted residual, until `flush` has used it. */
-  private residual: CipherText[] | undefined;
+  /** This round's expansion and product, while its parts arrive. */
+  private parts: RoundParts | undefined;
   /** This party's triple seed from HeSetup (the Hessian's pads are derived from it). */
   private tripleSeed: Uint8Array | undefined;
   /** The guest's side of this round's Hessian, until the host's padded side arrives. */
@@ -109,7 +126,7 @@ export class VflGuest implements Party {
         this.hostPadded = b.padded;
         return this.cross ? [this.init()] : [];
       case 'HostBasis':
-        return timed(this.profile, 'residual (coefficients, products)', () => this.onBasis(b.sigmoidTolerance, b.hessian, b.centres, b.halfWidths, b.basis as Uint8Array[][]));
+        return timed(this.profile, 'residual (coefficients, products)', () => this.onBasis(b.sigmoidTolerance, b.hessian, b.centres, b.halfWidths, b.chunk, b.basis as Uint8Array[][]));
       case 'HostHessianPadded': {
         const h = this.hessian;
         if (!h) throw new IndomainError('VFL_WRONG_STAGE', 'a padded Hessian side in a round without a Hessian');
@@ -129,6 +146,9 @@ export class VflGuest implements Party {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
+        if (this.parts) this.packed?.discard(this.parts.sum);
+        for (const ct of this.parts?.pending?.cts ?? []) ct.delete();
+        this.parts = undefined;
         this.packed?.release();
         // A run that did not converge is refused here, naming this party's features (refusal.ts).
         const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x.slice(1), this.weights.subarray(1), this.names, this.config.refuseUnconverged);
@@ -160,84 +180,48 @@ export class VflGuest implements Party {
   }
 
   /**
-   * [[σ(z) − y]] from the host's encrypted basis, then the guest's encrypted gradient. The basis
-   * (scale Δ) times coefficients at the operand scale Δ′ stays unrescaled at ΔΔ′; the diagonal
-   * product then multiplies by Δ′ again and rescales once.
+   * [[σ(z) − y]] on one part's chunks from the host's encrypted basis. The basis (scale Δ) times
+   * coefficients at the operand scale Δ′ stays unrescaled at ΔΔ′; the diagonal product then
+   * multiplies by Δ′ again and rescales once. The first part of a round fixes its windows and
+   * computes every window's per-sample coefficients; later parts must carry the same windows.
    */
-  private onBasis(sigmoidTolerance: number, hessian: boolean, centres: number[], halfWidths: number[], basis: Uint8Array[][]): Envelope[] {
-    const { evaluator, slots, operandScale } = this.ckks;
+  private onBasis(sigmoidTolerance: number, hessian: boolean, centres: number[], halfWidths: number[], chunk: number, basis: Uint8Array[][]): Envelope[] {
+    const { slots } = this.ckks;
     const n = this.y.length;
     const chunks = Math.ceil(n / slots);
-    if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
-      throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
-    }
-    const windows = this.checkWindows(centres, halfWidths, sigmoidTolerance);
-    const vectors = basisVectors(windows);
-    if (basis.length !== vectors || basis.some((b) => b.length !== chunks)) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `basis must be ${vectors} × ${chunks} ciphertexts`, { field: 'basis' });
-    }
-    const a = linearPredictor(this.x, this.weights, n);
-    const shifted = (c: number) => {
-      const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) out[i] = a[i]! + c;
-      return out;
-    };
-    // Each window's per-sample coefficients, once (the last window's constant term is used by all).
-    const coefs = windows.map((w) => perSampleCoefficients(sigmoid, shifted(w.centre), w.halfWidth, w.degree));
-    const lastConstant = coefs[coefs.length - 1]![0]!;
-    const acc: (CipherText | undefined)[] = new Array(chunks).fill(undefined);
-    const addTerm = (bytes: Uint8Array[], coef: Float64Array) => {
-      for (let c = 0; c < chunks; c++) {
-        const lo = c * slots;
-        const hi = Math.min(n, lo + slots);
-        // A term below the coefficients' resolution (e.g. a window where σ is exactly 0 or 1 for
-        // every row of the chunk) encodes to the zero plaintext, which SEAL refuses to multiply by
-        // ("transparent" result): it contributes exactly nothing, so it is left out.
-        let big = 0;
-        for (let i = lo; i < hi; i++) big = Math.max(big, Math.abs(coef[i]!));
-        if (big === 0) continue;
-        const t = deserialize(this.ckks, bytes[c]!);
-        const pt = encode(this.ckks, coef.subarray(lo, hi), operandScale, t);
-        try {
-          evaluator.multiplyPlain(t, pt, t);
-        } catch (e) {
-          pt.delete();
-          t.delete();
-          if (e instanceof Error && /transparent/.test(e.message)) continue;
-          throw e;
-        }
-        pt.delete();
-        const prev = acc[c];
-        if (prev) {
-          evaluator.add(prev, t, prev);
-          t.delete();
-        } else acc[c] = t;
+    const first = !this.parts;
+    let a: Float64Array | undefined;
+    if (first) {
+      if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
+        throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
       }
-    };
-    let v = 0;
-    windows.forEach((w, j) => {
-      const coef = coefs[j]!;
-      for (let k = 1; k <= w.degree; k++) addTerm(basis[v++]!, coef[k]!);
-      if (j < windows.length - 1) {
-        // The indicator of window j carries its constant term relative to the last window's.
-        const rel = new Float64Array(n);
-        for (let i = 0; i < n; i++) rel[i] = coef[0]![i]! - lastConstant[i]!;
-        addTerm(basis[v++]!, rel);
+      const windows = this.checkWindows(centres, halfWidths, sigmoidTolerance);
+      const logit = (a = linearPredictor(this.x, this.weights, n));
+      const shifted = (c: number) => {
+        const out = new Float64Array(n);
+        for (let i = 0; i < n; i++) out[i] = logit[i]! + c;
+        return out;
+      };
+      // Each window's per-sample coefficients, once a round (the last window's constant term is used by all).
+      const coefs = windows.map((w) => perSampleCoefficients(sigmoid, shifted(w.centre), w.halfWidth, w.degree));
+      this.parts = { sigmoidTolerance, hessian, centres, halfWidths, windows, coefs, next: 0, sum: this.packed!.begin() };
+    } else {
+      const p = this.parts!;
+      const same = (x: readonly number[], y: readonly number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+      if (p.sigmoidTolerance !== sigmoidTolerance || p.hessian !== hessian || !same(p.centres, centres) || !same(p.halfWidths, halfWidths)) {
+        throw new IndomainError('VFL_BAD_MESSAGE', 'the parts of one round\'s basis disagree on its windows or tolerance', { field: 'centres' });
       }
-    });
+    }
+    const p = this.parts!;
+    if (p.pending) throw new IndomainError('VFL_WRONG_STAGE', 'a basis part before the previous residual part was used');
+    const vectors = basisVectors(p.windows);
+    const width = basis[0]?.length ?? 0;
+    if (chunk !== p.next || basis.length !== vectors || width < 1 || basis.some((b) => b.length !== width) || chunk + width > chunks) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `basis part must be ${vectors} vectors × the chunks from ${p.next} (of ${chunks})`, { field: 'basis' });
+    }
     const residual: CipherText[] = [];
-    for (let c = 0; c < chunks; c++) {
-      const lo = c * slots;
-      const hi = Math.min(n, lo + slots);
-      const constant = new Float64Array(hi - lo);
-      for (let i = lo; i < hi; i++) constant[i - lo] = lastConstant[i]! - this.y[i]!;
-      // Every term of this chunk left out: start from a fresh encryption of zero at the products' scale.
-      const ct = acc[c] ?? encryptVector(this.ev!, new Float64Array(hi - lo), this.ckks.scale * operandScale);
-      const pc = encode(this.ckks, constant, ct.scale, ct);
-      evaluator.addPlain(ct, pc, ct);
-      pc.delete();
-      residual.push(ct);
-    }
+    for (let c = chunk; c < chunk + width; c++) residual.push(this.residualChunk(c, basis.map((v) => v[c - chunk]!)));
+    p.next += width;
     // The residual is a combination of the host's own ciphertexts: re-randomised before it goes
     // back to the host, or the host solves for the coefficients and reads coef_0 − y (the labels).
     const sigma = combinationNoise(this.ckks) * 2 ** this.config.floodMarginBits;
@@ -245,11 +229,63 @@ export class VflGuest implements Party {
       if (this.rerandomise) timed(this.profile, 're-randomise', () => rerandomize(this.ev!, ct, sigma, this.rng));
       return this.rerandomise ? timed(this.profile, 'serialise', () => serialize(this.ckks, ct)) : ct.saveArray(this.ckks.seal.ComprModeType.none);
     });
-    this.residual = residual;
-    this.stage = 'update';
-    const out = [envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunks: chunksOut })];
-    if (hessian) out.push(timed(this.profile, 'hessian', () => this.hessianSide(windows, a)));
+    p.pending = { chunk, cts: residual };
+    const out = [envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunk, chunks: chunksOut })];
+    if (a && hessian) out.push(timed(this.profile, 'hessian', () => this.hessianSide(p.windows, a)));
     return out;
+  }
+
+  /** One chunk of the residual: Σ_j Σ_k coef_{j,k} ⊙ [[1_j T_k]] + Σ_{j<J} (coef_{j,0} − coef_{J,0}) ⊙ [[1_j]] + coef_{J,0} − y. */
+  private residualChunk(c: number, bytes: readonly Uint8Array[]): CipherText {
+    const { evaluator, slots, operandScale } = this.ckks;
+    const p = this.parts!;
+    const n = this.y.length;
+    const lo = c * slots;
+    const hi = Math.min(n, lo + slots);
+    const lastConstant = p.coefs[p.coefs.length - 1]![0]!;
+    let acc: CipherText | undefined;
+    const addTerm = (ctBytes: Uint8Array, coef: Float64Array) => {
+      // A term below the coefficients' resolution (e.g. a window where σ is exactly 0 or 1 for
+      // every row of the chunk) encodes to the zero plaintext, which SEAL refuses to multiply by
+      // ("transparent" result): it contributes exactly nothing, so it is left out.
+      let big = 0;
+      for (let i = 0; i < coef.length; i++) big = Math.max(big, Math.abs(coef[i]!));
+      if (big === 0) return;
+      const t = deserialize(this.ckks, ctBytes);
+      const pt = encode(this.ckks, coef, operandScale, t);
+      try {
+        evaluator.multiplyPlain(t, pt, t);
+      } catch (e) {
+        pt.delete();
+        t.delete();
+        if (e instanceof Error && /transparent/.test(e.message)) return;
+        throw e;
+      }
+      pt.delete();
+      if (acc) {
+        evaluator.add(acc, t, acc);
+        t.delete();
+      } else acc = t;
+    };
+    let v = 0;
+    p.windows.forEach((w, j) => {
+      const coef = p.coefs[j]!;
+      for (let k = 1; k <= w.degree; k++) addTerm(bytes[v++]!, coef[k]!.subarray(lo, hi));
+      if (j < p.windows.length - 1) {
+        // The indicator of window j carries its constant term relative to the last window's.
+        const rel = new Float64Array(hi - lo);
+        for (let i = lo; i < hi; i++) rel[i - lo] = coef[0]![i]! - lastConstant[i]!;
+        addTerm(bytes[v++]!, rel);
+      }
+    });
+    const constant = new Float64Array(hi - lo);
+    for (let i = lo; i < hi; i++) constant[i - lo] = lastConstant[i]! - this.y[i]!;
+    // Every term of this chunk left out: start from a fresh encryption of zero at the products' scale.
+    const ct: CipherText = acc ?? encryptVector(this.ev!, new Float64Array(hi - lo), this.ckks.scale * operandScale);
+    const pc = encode(this.ckks, constant, ct.scale, ct);
+    evaluator.addPlain(ct, pc, ct);
+    pc.delete();
+    return ct;
   }
 
   /**
@@ -283,13 +319,18 @@ export class VflGuest implements Party {
     return this.stage !== 'done' && timed(this.profile, 'background (diagonals)', () => this.packed?.prepareStep() ?? false);
   }
 
-  /** The guest's own encrypted gradient, once the residual is on its way to the host. */
+  /** The residual part just sent, into the guest's own product; its gradient once all parts are in. */
   flush(): Envelope[] {
-    const residual = this.residual;
-    if (!residual) return [];
-    this.residual = undefined;
-    const gradient = timed(this.profile, 'gradient product', () => this.packed!.transposeTimes(residual));
-    for (const ct of residual) ct.delete();
+    const p = this.parts;
+    const part = p?.pending;
+    if (!p || !part) return [];
+    p.pending = undefined;
+    timed(this.profile, 'gradient product', () => part.cts.forEach((ct, i) => this.packed!.add(p.sum, part.chunk + i, ct)));
+    for (const ct of part.cts) ct.delete();
+    if (p.next < this.packed!.chunks) return [];
+    this.parts = undefined;
+    this.stage = 'update';
+    const gradient = timed(this.profile, 'gradient product', () => this.packed!.finish(p.sum));
     const penalty = new Float64Array(this.weights.length);
     const divisor = gradientDivisor(this.y.length);
     for (let j = 1; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]! * divisor;

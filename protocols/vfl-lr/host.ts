@@ -8,12 +8,12 @@ import { IndomainError } from '../../engine/errors.ts';
 import { performance } from 'node:perf_hooks';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { deserialize, encode, encryptChunks, importPublicKeys, productNoise, rerandomize, serialize, ZeroPool, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { deserialize, encode, encryptChunks, importPublicKeys, productNoise, rerandomize, serialize, ZeroPool, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { cryptoRng, type Rng } from '../../engine/rng.ts';
 import { CrossGramRight } from '../mpc/cross-gram.ts';
-import { PackedColumns } from '../he/packing.ts';
+import { PackedColumns, type ProductSum } from '../he/packing.ts';
 import { chebyshevBasis } from './chebyshev.ts';
-import { assignWindows, basisVectors, chooseWindows, windowDegree } from './windows.ts';
+import { assignWindows, basisVectors, chooseWindows, windowDegree, type SigmoidWindow } from './windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
 import { finishRefusal } from './refusal.ts';
 import type { VflConfig } from './config.ts';
@@ -22,6 +22,28 @@ import { hessianBasis, HessianRight } from './hessian.ts';
 
 /** Most encryptions of zero one request asks for (the arbiter's limit). */
 const MAX_ZERO_REQUEST = 4096;
+/**
+ * HostBasis parts (one chunk of rows each) sent ahead of the residual parts that came back: the
+ * guest works on one while the host encrypts the next, and neither holds a whole round's basis.
+ */
+const BASIS_AHEAD = 2;
+/** Most arbiter zeros loaded onto the WebAssembly heap ahead of use (256 × 256 KiB). */
+const LOADED_ZEROS = 256;
+
+/** The round's basis, sent a chunk at a time, and the host's product summed as residuals return. */
+interface RoundBasis {
+  readonly sigmoidTolerance: number;
+  readonly hessian: boolean;
+  readonly windows: readonly SigmoidWindow[];
+  readonly which: Uint8Array;
+  readonly u: Float64Array;
+  /** Basis chunks sent, residual chunks received. */
+  sent: number;
+  received: number;
+  readonly sum: ProductSum;
+  /** Residual chunks received, not yet in the product (flush adds them). */
+  pending?: { chunk: number; cts: CipherText[] };
+}
 
 type Stage = 'keys' | 'round' | 'residual' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -55,6 +77,8 @@ export class VflHost implements Party {
   private tripleSeed: Uint8Array | undefined;
   /** The host's side of this round's Hessian, until the guest's padded side arrives. */
   private hessian: HessianRight | undefined;
+  /** This round's basis and product, while its parts are exchanged. */
+  private basis: RoundBasis | undefined;
 
   constructor(
     private readonly ckks: Ckks,
@@ -100,7 +124,7 @@ export class VflHost implements Party {
       case 'GuestHessianPadded':
         return this.onGuestHessian(b);
       case 'Residual':
-        return this.onResidual(b.chunks as Uint8Array[]);
+        return this.onResidual(b.chunk, b.chunks as Uint8Array[]);
       case 'Update': {
         const step = b.step as Float64Array;
         if (step.length !== this.weights.length) throw new IndomainError('VFL_BAD_MESSAGE', `step has ${step.length} values, host has ${this.weights.length} weights`, { field: 'step' });
@@ -113,6 +137,9 @@ export class VflHost implements Party {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
+        if (this.basis) this.packed?.discard(this.basis.sum);
+        for (const ct of this.basis?.pending?.cts ?? []) ct.delete();
+        this.basis = undefined;
         this.packed?.release();
         this.pool?.release();
         // A run that did not converge is refused here, naming this party's features (refusal.ts).
@@ -127,7 +154,7 @@ export class VflHost implements Party {
   /** Idle time: the diagonals of the first product, then loading the arbiter's zeros. */
   background(): boolean {
     if (!this.packed || !this.pool || this.stage === 'done') return false;
-    return timed(this.profile, 'background (diagonals, zeros)', () => this.packed!.prepareStep() || this.pool!.loadStep());
+    return timed(this.profile, 'background (diagonals, zeros)', () => this.packed!.prepareStep() || this.pool!.loadStep(LOADED_ZEROS));
   }
 
   private sampleRows(): number {
@@ -176,40 +203,57 @@ export class VflHost implements Party {
     const windows = chooseWindows(u, { ...this.config, sigmoidTolerance }, () => extremeFeatures(this.x, this.weights, this.names).join(', '));
     const which = assignWindows(u, windows);
     this.profile['windows'] = (this.profile['windows'] ?? 0) + (performance.now() - t0) / 1000;
-    const basis: Uint8Array[][] = [];
-    const tau = new Float64Array(this.rows);
-    windows.forEach((w, j) => {
-      // Rows outside window j get 0 in every vector of it: the indicator is applied before
-      // encryption, so the guest's evaluation stays one plaintext multiplication deep.
-      for (let i = 0; i < this.rows; i++) tau[i] = which[i] === j ? Math.max(-1, Math.min(1, (u[i]! - w.centre) / w.halfWidth)) : 0;
-      const t = chebyshevBasis(tau, w.degree);
-      for (const tk of t) {
-        for (let i = 0; i < this.rows; i++) if (which[i] !== j) tk[i] = 0;
-        basis.push(timed(this.profile, 'encrypt basis', () => encryptChunks(this.ev!, tk, this.ckks.scale, this.pool)));
-      }
-      if (j < windows.length - 1) {
-        const indicator = new Float64Array(this.rows);
-        for (let i = 0; i < this.rows; i++) indicator[i] = which[i] === j ? 1 : 0;
-        basis.push(timed(this.profile, 'encrypt basis', () => encryptChunks(this.ev!, indicator, this.ckks.scale, this.pool)));
-      }
-    });
+    this.basis = { sigmoidTolerance, hessian, windows, which, u, sent: 0, received: 0, sum: this.packed!.begin() };
     this.stage = 'residual';
-    const out = [
-      envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', {
-        sigmoidTolerance,
-        hessian,
-        centres: windows.map((w) => w.centre),
-        halfWidths: windows.map((w) => w.halfWidth),
-        basis,
-      }),
-    ];
+    const out: Envelope[] = [];
+    while (this.basis.sent < Math.min(BASIS_AHEAD, this.packed!.chunks)) out.push(...this.basisPart());
     if (hessian) {
       this.hessian = timed(this.profile, 'hessian', () => new HessianRight(this.x, hessianBasis(u, which, windows, this.sampleRows(), this.config), this.sampleRows(), this.tripleSeed!, this.round, this.config.hessianBudgetWords));
       out.push(envelope(this.config.job, 'HostHessianPadded', this.round, this.name, 'guest', timed(this.profile, 'hessian', () => this.hessian!.padded())));
     }
-    // Zeros for the next round, expecting as many vectors (a shortfall falls back to the public key).
-    const wanted = Math.min(MAX_ZERO_REQUEST, basisVectors(windows) * this.packed!.chunks - this.pool!.size);
-    if (wanted > 0) out.push(envelope(this.config.job, 'ZeroRequest', this.round, this.name, 'arbiter', { count: wanted }));
+    return out;
+  }
+
+  /**
+   * The next chunk of rows of the round's basis: per window j, [[1_j·T_k(τ_j)]] for k = 1..K_j
+   * and [[1_j]] for all windows but the last, each one ciphertext of this chunk's rows.
+   */
+  private basisPart(): Envelope[] {
+    const b = this.basis!;
+    const c = b.sent++;
+    const slots = this.ckks.slots;
+    const lo = c * slots;
+    const len = Math.min(this.rows, lo + slots) - lo;
+    const which = b.which.subarray(lo, lo + len);
+    const u = b.u.subarray(lo, lo + len);
+    const vectors: Uint8Array[][] = [];
+    const tau = new Float64Array(len);
+    const encrypt = (v: Float64Array) => vectors.push(timed(this.profile, 'encrypt basis', () => encryptChunks(this.ev!, v, this.ckks.scale, this.pool)));
+    b.windows.forEach((w, j) => {
+      // Rows outside window j get 0 in every vector of it: the indicator is applied before
+      // encryption, so the guest's evaluation stays one plaintext multiplication deep.
+      for (let i = 0; i < len; i++) tau[i] = which[i] === j ? Math.max(-1, Math.min(1, (u[i]! - w.centre) / w.halfWidth)) : 0;
+      for (const tk of chebyshevBasis(tau, w.degree)) {
+        for (let i = 0; i < len; i++) if (which[i] !== j) tk[i] = 0;
+        encrypt(tk);
+      }
+      if (j < b.windows.length - 1) encrypt(Float64Array.from(which, (x) => (x === j ? 1 : 0)));
+    });
+    const out = [
+      envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', {
+        sigmoidTolerance: b.sigmoidTolerance,
+        hessian: b.hessian,
+        centres: b.windows.map((w) => w.centre),
+        halfWidths: b.windows.map((w) => w.halfWidth),
+        chunk: c,
+        basis: vectors,
+      }),
+    ];
+    if (b.sent === this.packed!.chunks) {
+      // Zeros for the next round, expecting as many vectors (a shortfall falls back to the public key).
+      const wanted = Math.min(MAX_ZERO_REQUEST, basisVectors(b.windows) * this.packed!.chunks - this.pool!.size);
+      if (wanted > 0) out.push(envelope(this.config.job, 'ZeroRequest', this.round, this.name, 'arbiter', { count: wanted }));
+    }
     return out;
   }
 
@@ -222,10 +266,33 @@ export class VflHost implements Party {
     return [envelope(this.config.job, 'HostHessianShare', this.round, this.name, 'arbiter', { rows: h.rows, ...s })];
   }
 
-  private onResidual(chunks: Uint8Array[]): Envelope[] {
-    const residual = timed(this.profile, 'deserialise', () => chunks.map((c) => deserialize(this.ckks, c)));
-    const gradient = timed(this.profile, 'gradient product', () => this.packed!.transposeTimes(residual));
-    for (const ct of residual) ct.delete();
+  /** A part of the guest's residual: the next basis part goes out first, flush adds it to the product. */
+  private onResidual(chunk: number, chunks: Uint8Array[]): Envelope[] {
+    const b = this.basis;
+    if (!b) throw new IndomainError('VFL_WRONG_STAGE', 'a residual in a round without a basis');
+    if (b.pending) throw new IndomainError('VFL_WRONG_STAGE', 'a residual part before the previous one was used');
+    if (chunk !== b.received || chunks.length < 1 || chunk + chunks.length > b.sent) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `residual chunks ${chunk}..${chunk + chunks.length - 1}; expected from chunk ${b.received}, ${b.sent} sent`, { field: 'chunk' });
+    }
+    const cts = timed(this.profile, 'deserialise', () => chunks.map((c) => deserialize(this.ckks, c)));
+    b.pending = { chunk, cts };
+    b.received += chunks.length;
+    const out: Envelope[] = [];
+    while (b.sent < this.packed!.chunks && b.sent < b.received + BASIS_AHEAD) out.push(...this.basisPart());
+    return out;
+  }
+
+  /** The residual part just received, into the host's product; the gradient once all are in. */
+  flush(): Envelope[] {
+    const b = this.basis;
+    const p = b?.pending;
+    if (!b || !p) return [];
+    b.pending = undefined;
+    timed(this.profile, 'gradient product', () => p.cts.forEach((ct, i) => this.packed!.add(b.sum, p.chunk + i, ct)));
+    for (const ct of p.cts) ct.delete();
+    if (b.received < this.packed!.chunks) return [];
+    this.basis = undefined;
+    const gradient = timed(this.profile, 'gradient product', () => this.packed!.finish(b.sum));
     const penalty = new Float64Array(this.weights.length);
     const divisor = gradientDivisor(this.rows);
     for (let j = 0; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]! * divisor;

@@ -98,9 +98,9 @@ export const HostBasis = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'ciphertext',
-  fields: { sigmoidTolerance: 'number', hessian: 'boolean', centres: 'number[]', halfWidths: 'number[]', basis: 'bytes[][]' },
+  fields: { sigmoidTolerance: 'number', hessian: 'boolean', centres: 'number[]', halfWidths: 'number[]', chunk: 'int', basis: 'bytes[][]' },
   discloses:
-    "whether this round computes the weighted Hessian (from RoundStart); the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the round's sigmoid tolerance (from RoundStart); the per-enterprise windowed Chebyshev basis and window indicators stay encrypted under the arbiter key (protocols/vfl-lr/windows.ts)",
+    "sent in parts, one chunk of rows (the CKKS slot count) each, part `chunk` holding every basis vector on that chunk's rows (row positions in the aligned order, which both parties know; the part count follows from the row count); whether this round computes the weighted Hessian (from RoundStart); the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the round's sigmoid tolerance (from RoundStart); the per-enterprise windowed Chebyshev basis and window indicators stay encrypted under the arbiter key (protocols/vfl-lr/windows.ts)",
 });
 
 export const Residual = declareMessage({
@@ -109,9 +109,9 @@ export const Residual = declareMessage({
   from: 'guest',
   to: ['host'],
   privacy: 'ciphertext',
-  fields: { chunks: 'bytes[]' },
+  fields: { chunk: 'int', chunks: 'bytes[]' },
   discloses:
-    "nothing without the arbiter's key: per-enterprise residuals σ(z) − y under the arbiter key, re-randomised so that no residual is a combination of the host's own basis ciphertexts (tests/attacks/linear-span.test.ts)",
+    "which chunk of rows the part starts at (one part per HostBasis part, in order); nothing else without the arbiter's key: per-enterprise residuals σ(z) − y under the arbiter key, re-randomised so that no residual is a combination of the host's own basis ciphertexts (tests/attacks/linear-span.test.ts)",
 });
 
 export const GuestGradient = declareMessage({

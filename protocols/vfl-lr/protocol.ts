@@ -23,6 +23,9 @@
  *                                of a public-key encryption's cost; sent again each round
  *   per round r:
  *   A → H     RoundStart         the round's sigmoid tolerance ε_r (1e-2 down to 1e-4 with ‖g‖∞)
+ *   (HostBasis and Residual go in parts of one chunk of rows, the CKKS slot count, each: the host
+ *   sends two parts, then one more per Residual part back; each party sums its packed product
+ *   Xᵀ[[d]] as the parts come, so no party holds a round's ciphertexts at once)
  *   H → G     HostBasis          windows (c_j, R_j), j ≤ 16, that hold every row (windows.ts), ε_r,
  *                                and per window [[1_j·T_k(τ_j)]], k = 1..K_j, τ_j = (u_H − c_j)/R_j,
  *                                and [[1_j]] for all windows but the last (ciphertext)
@@ -44,7 +47,8 @@
  *                                W = σ′(z) on the windows' expansion (aggregate: the sum is the
  *                                block); A restarts BFGS from XᵀWX/m + λI
  *   …until ‖g‖∞ ≤ max(tol, 3·flood) or the step is below 1e-4·max(1, ‖w‖∞), at the final
- *   tolerance, or the round limit: A → G, H Finished.
+ *   tolerance, or the round limit: A → G, H Finished (stopped by the step rule with ‖g‖∞ above
+ *   3·flood, first one last Update, the full quasi-Newton step, with no gradient round after it).
  *
  * What each role receives, exactly:
  *   Guest:   public keys; a triple seed; the host's one-time-padded sample; ciphertexts under A's

@@ -30,7 +30,12 @@ export const PEER_GRANTS_PATH = '/v1/peer/grants';
 /** Chain heads between any two pinned nodes (server/audit-heads.ts). */
 export const PEER_HEAD_PATH = '/v1/peer/head';
 
-/** The dedupe key of a message: unique per message instance in every protocol. */
+/**
+ * The dedupe key of a message: unique per message instance in every protocol. A message sent in
+ * several parts within one round (vfl-lr's HostBasis and Residual, one chunk of rows each) carries
+ * its part's `chunk`, which the key then includes; every other key is as before.
+ */
 export function messageKey(env: Envelope): string {
-  return [env.job, env.protocol, env.type, env.round, env.from, env.to].join('|');
+  const chunk = (env.body as Record<string, unknown> | undefined)?.chunk;
+  return [env.job, env.protocol, env.type, env.round, env.from, env.to, ...(typeof chunk === 'number' ? [`chunk ${chunk}`] : [])].join('|');
 }

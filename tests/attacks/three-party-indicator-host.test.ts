@@ -73,6 +73,8 @@ describe('a malicious host learns labels in three-party vertical LR (known limit
       },
       start: () => real.start(),
       background: () => real.background(),
+      // The host adds each residual part to its product and sends its gradient in flush.
+      flush: () => real.flush(),
       receive(env: Envelope): Envelope[] {
         if (env.type === 'Update') moves.push(Float64Array.from(env.body.step as Float64Array));
         return real.receive(env).map((out) => (out.type === 'HostInit' ? { ...out, body: { ...out.body, gram: new Float64Array(q * q) } } : out));

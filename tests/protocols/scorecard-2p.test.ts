@@ -5,6 +5,7 @@ import { binaryMetrics } from '../../models/metrics.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../../models/logistic.ts';
 import { bandEdges, bandsFromEdges, summariseSample } from '../../models/report.ts';
 import { scorecardPmml } from '../../models/export/pmml.ts';
+import { probabilityOfScore } from '../../models/scorecard.ts';
 import { scorecardSql } from '../../models/export/sql.ts';
 import { scorecardConfig, scorecardInMemory } from '../../protocols/scorecard/protocol.ts';
 import { scorecardTwoPartyInMemory, type TwoPartyScorecardRun } from '../../protocols/scorecard-2p/protocol.ts';
@@ -115,7 +116,13 @@ describe('two-party scorecard (no arbiter)', () => {
     const arbiter = summariseSample(plain, bandsFromEdges(edges));
     const gaps = (['auc', 'ks', 'gini', 'logLoss'] as const).map((k) => Math.abs(r2.discrimination.train[k] - arbiter.metrics[k]));
     console.log(`training metrics from the histogram vs the arbiter's (float logits): AUC ${gaps[0]!.toExponential(2)} KS ${gaps[1]!.toExponential(2)} Gini ${gaps[2]!.toExponential(2)} log-loss ${gaps[3]!.toExponential(2)}`);
-    expect(gaps[0]).toBeLessThanOrEqual(1e-3);
+    // Exact: the same summary computed in plaintext from every row's integer total points (the
+    // probability of each score, ties as they fall) is what the guest derived from the histogram.
+    const exact = summariseSample({ prob: c.points.map((p) => probabilityOfScore(p, r2.scaling)), points: c.points, labels: yTrain }, bandsFromEdges(edges));
+    for (const k of ['auc', 'ks', 'gini', 'logLoss'] as const) expect(Math.abs(r2.discrimination.train[k] - exact.metrics[k])).toBeLessThanOrEqual(1e-9);
+    // Against the float logits the integer scores' ties move the metrics by the rounding only
+    // (0.9-1.03e-3 in AUC measured; within the issue's 0.002 AUC tolerance).
+    expect(gaps[0]).toBeLessThanOrEqual(2e-3);
     expect(gaps[1]).toBeLessThanOrEqual(5e-3);
     expect(gaps[3]).toBeLessThanOrEqual(1e-3);
     expect(r2.liftByBand.train.map((g) => [g.group, g.rows, g.events, g.minPoints, g.maxPoints])).toEqual(arbiter.bands.map((g, k) => [bandsFromEdges(edges)[k]!.label, g.rows, g.events, g.minPoints, g.maxPoints]));
@@ -144,7 +151,9 @@ describe('two-party scorecard (no arbiter)', () => {
 
   it('breast, `partial` policy: no host points, coefficients or standard errors reach the bank; its own standard errors are the plaintext ones', async () => {
     const pair = await loadSplitPair({ guest: data('breast_hetero_guest.csv'), host: data('breast_hetero_host.csv'), id: 'id', label: 'y', seed: 'sc2p-br', testFraction: 0.2 });
-    const two = await scorecardTwoPartyInMemory({ ...input(pair, 'sc2p-br', 'partial'), hostDeclarations: {} });
+    // Breast does not converge at the default λ within the round limit (as in scorecard.test.ts):
+    // the test keeps its unconverged fit on purpose.
+    const two = await scorecardTwoPartyInMemory({ ...input(pair, 'sc2p-br', 'partial'), hostDeclarations: {}, training: { maxIterations: 30, refuseUnconverged: false } });
     const types = new Set(two.log.map((m) => m.type));
     expect(types.has('HostPoints')).toBe(false);
     expect(types.has('HostStandardErrors')).toBe(false);
