@@ -157,8 +157,9 @@ export function forEachDiagonal(cols: readonly Float64Array[], coef: Float64Arra
 
 /**
  * The host's plaintext basis, encoded once per round: `plain[v][c]` is B_v on chunk c at the
- * operand scale, or undefined where B_v is zero on every row of the chunk (a window with no row
- * there), whose product SEAL refuses as transparent and which contributes nothing.
+ * operand scale, or undefined where B_v encodes to zero on the chunk (a window with no row there,
+ * or values below the operand scale's resolution), whose product SEAL refuses as transparent and
+ * which contributes nothing.
  */
 export function encodeBasis(ckks: Ckks, basis: readonly Float64Array[]): (PlainText | undefined)[][] {
   const s = ckks.slots;
@@ -168,7 +169,13 @@ export function encodeBasis(ckks: Ckks, basis: readonly Float64Array[]): (PlainT
       const chunk = b.subarray(lo, Math.min(b.length, lo + s));
       let big = 0;
       for (const v of chunk) big = Math.max(big, Math.abs(v));
-      out.push(big * ckks.operandScale < 1 ? undefined : encode(ckks, chunk, ckks.operandScale));
+      // Zero exactly when the encoding is (a bound on the values would miss both ways): a zero
+      // plaintext would make SEAL throw, and node-seal leaks state on every throw (vfl-lr/guest.ts).
+      const pt = big === 0 ? undefined : encode(ckks, chunk, ckks.operandScale);
+      if (pt && pt.isZero) {
+        pt.delete();
+        out.push(undefined);
+      } else out.push(pt);
     }
     return out;
   });
