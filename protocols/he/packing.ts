@@ -42,8 +42,11 @@ export class PackedColumns {
   readonly width: number;
   private readonly cols: readonly Float64Array[];
   private readonly divisor: number;
-  /** Encoded diagonals kept, [k][c] (undefined: encoded at each use). */
-  private diagonals: (PlainText | undefined)[][] | undefined;
+  /**
+   * Encoded diagonals kept, [k][c] (undefined: encoded at each use; null: every value of it is 0,
+   * so it adds nothing and is skipped: SEAL refuses a product with an all-zero plaintext).
+   */
+  private diagonals: (PlainText | null | undefined)[][] | undefined;
   private diagonalLevel = '';
   private kept = 0;
   /** Next flat index (k·chunks + c) that `prepareStep` looks at. */
@@ -89,12 +92,15 @@ export class PackedColumns {
     if (this.diagonalLevel !== key || !this.diagonals) {
       this.release();
       this.diagonalLevel = key;
-      this.diagonals = Array.from({ length: this.width }, () => new Array<PlainText | undefined>(this.chunks).fill(undefined));
+      this.diagonals = Array.from({ length: this.width }, () => new Array<PlainText | null | undefined>(this.chunks).fill(undefined));
     }
   }
 
-  /** Encode diagonal k of chunk c at `like`'s level, or at the top data level. */
-  private encodeDiagonal(k: number, c: number, like?: CipherText): PlainText {
+  /**
+   * Encode diagonal k of chunk c at `like`'s level, or at the top data level; null when all its
+   * values are 0 (a short last chunk's padded columns, sparse 0/1 columns).
+   */
+  private encodeDiagonal(k: number, c: number, like?: CipherText): PlainText | null {
     const s = this.ev.ckks.slots;
     const buf = new Float64Array(s);
     const base = c * s;
@@ -103,14 +109,19 @@ export class PackedColumns {
       const j = (((t - k) % this.width) + this.width) % this.width;
       if (j < this.columns) buf[t] = this.cols[j]![base + t]! / this.divisor;
     }
+    if (buf.every((x) => x === 0)) return null;
     return encode(this.ev.ckks, buf, this.scale, like);
   }
 
   /** Diagonal (k, c) at `like`'s level; `owned`: not kept, the caller deletes it. */
-  private diagonal(k: number, c: number, like: CipherText): { pt: PlainText; owned: boolean } {
+  private diagonal(k: number, c: number, like: CipherText): { pt: PlainText | null; owned: boolean } {
     const kept = this.diagonals![k]![c];
-    if (kept) return { pt: kept, owned: false };
+    if (kept !== undefined) return { pt: kept, owned: false };
     const pt = this.encodeDiagonal(k, c, like);
+    if (pt === null) {
+      this.diagonals![k]![c] = null;
+      return { pt, owned: false };
+    }
     if (this.kept < this.maxKept) {
       this.diagonals![k]![c] = pt;
       this.kept++;
@@ -132,9 +143,10 @@ export class PackedColumns {
       const k = Math.floor(this.cursor / this.chunks);
       const c = this.cursor % this.chunks;
       this.cursor++;
-      if (this.diagonals![k]![c]) continue;
-      this.diagonals![k]![c] = this.encodeDiagonal(k, c);
-      this.kept++;
+      if (this.diagonals![k]![c] !== undefined) continue;
+      const pt = this.encodeDiagonal(k, c);
+      this.diagonals![k]![c] = pt;
+      if (pt) this.kept++;
       return true;
     }
     return false;
@@ -155,6 +167,7 @@ export class PackedColumns {
     this.atLevel(input.parmsId.values.join(','));
     for (let k = 0; k < this.width; k++) {
       const d = this.diagonal(k, c, input);
+      if (d.pt === null) continue;
       const prod = evaluator.multiplyPlain(input, d.pt) as CipherText;
       if (d.owned) d.pt.delete();
       const z = sum.z[k];
@@ -178,15 +191,18 @@ export class PackedColumns {
     const gk = this.ev.galoisKeys;
     let acc: CipherText | undefined;
     for (let k = this.width - 1; k >= 0; k--) {
-      const z = sum.z[k]!;
+      // z_k is absent when every diagonal k was all-zero: it adds nothing, but acc still turns.
+      const z = sum.z[k];
       sum.z[k] = undefined;
+      if (acc) evaluator.rotateVector(acc, 1, gk, acc);
+      if (!z) continue;
       if (!precise) evaluator.rescaleToNext(z, z);
       if (acc) {
-        evaluator.rotateVector(acc, 1, gk, acc);
         evaluator.add(acc, z, acc);
         z.delete();
       } else acc = z;
     }
+    if (!acc) throw new IndomainError('VFL_CONSTANT_FEATURE', `every column of the ${this.columns} is 0 on every row: drop them`);
     for (let step = this.width; step < slots; step *= 2) {
       const r = evaluator.rotateVector(acc!, step, gk) as CipherText;
       evaluator.add(acc!, r, acc!);

@@ -105,7 +105,8 @@
  *     oracle for the host: it decrypts whatever the host returns as "its gradient" and sends back
  *     a move that, with a zero Gram and cross block, is −α·(that value)/λ. Returning the guest's
  *     own encrypted column diagonal (no computation at all) read 14 of the guest's per-row feature
- *     values to 7.5e-4 from the first move (the intercept slot calibrates α); [[c_0]] (which
+ *     values to about 3e-5 from the first move, the query amplified 2^8 times by adding the
+ *     ciphertext to itself (the intercept slot calibrates α); [[c_0]] (which
  *     carries −y) would give labels the same way, and any homomorphic function of the guest's
  *     ciphertexts too. Up to p_H values a job, and the guest checks p_H against nothing (any
  *     square Gram is accepted). A defence must bound what the host's moves can carry (a declared
