@@ -104,6 +104,13 @@ export class HybridBank implements Party {
       for (let k = 1; k <= degree; k++) {
         const t = deserialize(this.ckks, basis[k - 1]![c]!);
         const pt = encode(this.ckks, coef[k]!.subarray(lo, hi), operandScale, t);
+        // A term whose coefficients are all below the scale's resolution adds nothing; SEAL
+        // refuses a zero plaintext product ("transparent"), so leave the term out.
+        if (pt.isZero) {
+          pt.delete();
+          t.delete();
+          continue;
+        }
         evaluator.multiplyPlain(t, pt, t);
         pt.delete();
         if (acc) {
@@ -111,6 +118,7 @@ export class HybridBank implements Party {
           t.delete();
         } else acc = t;
       }
+      if (!acc) throw new IndomainError('HE_OUT_OF_RANGE', `every basis coefficient of rows ${lo}–${hi - 1} is below the scale's resolution: the window does not hold these rows' logits`);
       const constant = new Float64Array(hi - lo);
       for (let i = lo; i < hi; i++) constant[i - lo] = coef[0]![i]! - this.y[i]!;
       const pc = encode(this.ckks, constant, acc!.scale, acc!);

@@ -110,7 +110,12 @@ export class PackedColumns {
       if (j < this.columns) buf[t] = this.cols[j]![base + t]! / this.divisor;
     }
     if (buf.every((x) => x === 0)) return null;
-    return encode(this.ev.ckks, buf, this.scale, like);
+    // Values too small for the scale encode to zero too: test the plaintext, never catch SEAL's
+    // refusal (a caught SEAL exception leaks its WebAssembly state: protocols/he/ckks.ts).
+    const pt = encode(this.ev.ckks, buf, this.scale, like);
+    if (!pt.isZero) return pt;
+    pt.delete();
+    return null;
   }
 
   /** Diagonal (k, c) at `like`'s level; `owned`: not kept, the caller deletes it. */

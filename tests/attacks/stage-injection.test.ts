@@ -87,7 +87,7 @@ const stageStart = (job: string, to: 'guest' | 'host', stage: string, round: num
 
 /** Submit a two-party lr job on the breast data and wait until both nodes finished PSI. */
 async function afterPsi(job: string): Promise<void> {
-  await t.admin('coordinator', 'POST', '/v1/admin/jobs', { id: job, pipeline: 'lr', arbiter: 'none', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: { maxIterations: 6 } });
+  await t.admin('coordinator', 'POST', '/v1/admin/jobs', { id: job, pipeline: 'lr', arbiter: 'none', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: { maxIterations: 6, refuseUnconverged: false } });
   await until('PSI on both nodes', async () => {
     // A node knows the job once the coordinator's JobStart reached it (404 before).
     const psi = async (n: string) => ((await t.admin<JobView>(n, 'GET', `/v1/admin/jobs/${job}`).catch(() => undefined))?.progress as Record<string, unknown> | null | undefined)?.psi !== undefined;
@@ -177,7 +177,7 @@ describe('a coordinator starts stages the two-party lr job does not have, or aga
 
   it('control: a two-party scorecard job runs its five stages in order under the same checks', async () => {
     const job = 'control-scorecard-2p';
-    await t.admin('coordinator', 'POST', '/v1/admin/jobs', { id: job, pipeline: 'scorecard', arbiter: 'none', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: { maxIterations: 6 } });
+    await t.admin('coordinator', 'POST', '/v1/admin/jobs', { id: job, pipeline: 'scorecard', arbiter: 'none', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, seed: '42', testFraction: 0.2, training: { maxIterations: 6, refuseUnconverged: false } });
     const status = await settled(job);
     const stages = Object.keys(((await t.admin<JobView>('bank-a', 'GET', `/v1/admin/jobs/${job}`)).progress ?? {}) as Record<string, unknown>);
     console.log(`stage injection (control): two-party scorecard job ${status}; the bank's stages: ${stages.join(', ')}`);

@@ -118,7 +118,9 @@ describe('two-party vertical logistic regression (no arbiter)', () => {
     expect(() => host.receive(setup!)).toThrow(expect.objectContaining({ code: 'VFL_ROW_MISMATCH' }));
 
     // Ciphertexts of the wrong shape or scale are refused before any evaluation.
-    const g3 = new TwoPartyGuest(ckks, [Float64Array.of(1, 2, 3), Float64Array.of(2, 2, 1)], Uint8Array.of(0, 1, 1), config, cryptoRng);
+    // Three rows on a line, the middle one the event: the guest's own columns do not separate its
+    // labels (three points off a line always would, and the guest refuses that: VFL_SEPARATION).
+    const g3 = new TwoPartyGuest(ckks, [Float64Array.of(1, 2, 3), Float64Array.of(3, 2, 1)], Uint8Array.of(0, 1, 0), config, cryptoRng);
     const [s3, sample, columns] = g3.start();
     const h3 = () => {
       const h = new TwoPartyHost(ckks, [Float64Array.of(1, 2, 3), Float64Array.of(3, 1, 2)], config, cryptoRng);
