@@ -7,7 +7,7 @@ import { linearPredictor, ones } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { cryptoRng, type Rng } from '../../engine/rng.ts';
 import { logit, sigmoid } from '../../models/logistic.ts';
-import { combinationNoise, deserialize, encode, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { addPlainProduct, combinationNoise, deserialize, encode, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { PackedColumns } from '../he/packing.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
@@ -102,21 +102,8 @@ export class HybridBank implements Party {
       const hi = Math.min(n, lo + slots);
       let acc: CipherText | undefined;
       for (let k = 1; k <= degree; k++) {
-        const t = deserialize(this.ckks, basis[k - 1]![c]!);
-        const pt = encode(this.ckks, coef[k]!.subarray(lo, hi), operandScale, t);
-        // A term whose coefficients are all below the scale's resolution adds nothing; SEAL
-        // refuses a zero plaintext product ("transparent"), so leave the term out.
-        if (pt.isZero) {
-          pt.delete();
-          t.delete();
-          continue;
-        }
-        evaluator.multiplyPlain(t, pt, t);
-        pt.delete();
-        if (acc) {
-          evaluator.add(acc, t, acc);
-          t.delete();
-        } else acc = t;
+        // A term whose coefficients are all below the scale's resolution is left out.
+        acc = addPlainProduct(this.ckks, acc, basis[k - 1]![c]!, coef[k]!.subarray(lo, hi), operandScale);
       }
       if (!acc) throw new IndomainError('HE_OUT_OF_RANGE', `every basis coefficient of rows ${lo}–${hi - 1} is below the scale's resolution: the window does not hold these rows' logits`);
       const constant = new Float64Array(hi - lo);

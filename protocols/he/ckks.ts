@@ -186,6 +186,31 @@ export function encode(ckks: Ckks, values: Float64Array, scale = ckks.scale, lev
 }
 
 /**
+ * acc + coef ⊙ [[t]] for a serialised ciphertext t (the term is loaded, multiplied in place and
+ * added; `acc` undefined: the term becomes the sum). A term whose coefficients are below the
+ * scale's resolution encodes to the zero plaintext and contributes exactly nothing: it is left out
+ * (acc returned unchanged). That is tested on the plaintext before the product, never caught from
+ * SEAL's "transparent" refusal: every SEAL exception caught in JS leaks WebAssembly state, and a
+ * few hundred of them abort the module (tests/protocols/vfl-tiny-terms.test.ts).
+ */
+export function addPlainProduct(ckks: Ckks, acc: CipherText | undefined, term: Uint8Array, coef: Float64Array, scale: number): CipherText | undefined {
+  if (coef.every((x) => x === 0)) return acc;
+  const t = deserialize(ckks, term);
+  const pt = encode(ckks, coef, scale, t);
+  if (pt.isZero) {
+    pt.delete();
+    t.delete();
+    return acc;
+  }
+  ckks.evaluator.multiplyPlain(t, pt, t);
+  pt.delete();
+  if (!acc) return t;
+  ckks.evaluator.add(acc, t, acc);
+  t.delete();
+  return acc;
+}
+
+/**
  * Ciphertexts that may leave this party as they are: fresh encryptions made here, and results
  * re-randomised by {@link rerandomize}. {@link serialize} refuses every other ciphertext, so a
  * protocol cannot send a result it computed from another party's ciphertexts without

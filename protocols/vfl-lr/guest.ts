@@ -7,7 +7,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import type { Rng } from '../../engine/rng.ts';
-import { combinationNoise, deserialize, encode, encryptVector, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { addPlainProduct, combinationNoise, deserialize, encode, encryptVector, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { CrossGramLeft } from '../mpc/cross-gram.ts';
 import { PackedColumns, type ProductSum } from '../he/packing.ts';
 import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
@@ -244,29 +244,11 @@ export class VflGuest implements Party {
     const hi = Math.min(n, lo + slots);
     const lastConstant = p.coefs[p.coefs.length - 1]![0]!;
     let acc: CipherText | undefined;
+    // A term below the coefficients' resolution (a window where σ is exactly 0 or 1 for every
+    // row of the chunk, or the high Chebyshev terms of a wide window on heavy-tailed logits, 1e-14
+    // and less) contributes nothing and is left out (addPlainProduct).
     const addTerm = (ctBytes: Uint8Array, coef: Float64Array) => {
-      // A term below the coefficients' resolution (a window where σ is exactly 0 or 1 for every
-      // row of the chunk, or the high Chebyshev terms of a wide window on heavy-tailed logits,
-      // 1e-14 and less) encodes to the zero plaintext: it contributes exactly nothing, so it is
-      // left out. It is tested before the product, not caught from SEAL's "transparent" refusal:
-      // every SEAL exception caught in JS leaks WebAssembly state, and a few hundred of them
-      // abort the module (tests/protocols/vfl-tiny-terms.test.ts).
-      let big = 0;
-      for (let i = 0; i < coef.length; i++) big = Math.max(big, Math.abs(coef[i]!));
-      if (big === 0) return;
-      const t = deserialize(this.ckks, ctBytes);
-      const pt = encode(this.ckks, coef, operandScale, t);
-      if (pt.isZero) {
-        pt.delete();
-        t.delete();
-        return;
-      }
-      evaluator.multiplyPlain(t, pt, t);
-      pt.delete();
-      if (acc) {
-        evaluator.add(acc, t, acc);
-        t.delete();
-      } else acc = t;
+      acc = addPlainProduct(this.ckks, acc, ctBytes, coef, operandScale);
     };
     let v = 0;
     p.windows.forEach((w, j) => {
