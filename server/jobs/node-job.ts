@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { alignTo, seededSplit } from '../../engine/align.ts';
 import { IndomainError } from '../../engine/errors.ts';
-import { secretRng, type Rng } from '../../engine/rng.ts';
 import { lrPreparationJson } from '../../engine/impute.ts';
 import { selectRows, type PartyTable } from '../../engine/table.ts';
 import { fitLogistic, predictLogistic, sigmoid } from '../../models/logistic.ts';
@@ -19,7 +18,7 @@ import { PsiGuest, PsiHost } from '../../protocols/psi/protocol.ts';
 import { scorecardConfig, ScorecardGuest, ScorecardHost } from '../../protocols/scorecard/protocol.ts';
 import type { Party } from '../../protocols/transport.ts';
 import { JOB } from '../messages.ts';
-import { loadDatasetChecked, type NodeStore } from '../store/node-store.ts';
+import type { NodeStore } from '../store/node-store.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
 import { envelope, isTwoParty, STAGES, stripDeclarations, trainingProtocol, type JobSpec } from './spec.ts';
 import { twoPartyScorecardStage, type TwoPartyScorecardStage } from './two-party-scorecard.ts';
@@ -100,29 +99,10 @@ export class NodeJob {
   private data(): PartyTable {
     if (this.table) return this.table;
     const name = this.datasetName;
-    const d = this.store.dataset(name);
-    if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${name}" is not registered on this node`, { field: 'dataset' });
-    const pinned = this.store.pinnedDataset(this.job, name);
-    const { table, sha256 } = loadDatasetChecked(d, pinned ?? d.sha256);
-    this.sha256 = this.store.pinDataset(this.job, name, sha256);
+    const { table, sha256 } = this.store.loadPinned(this.job, name);
+    this.sha256 = sha256;
     this.summary.dataset = { name, sha256 };
-    this.table = table;
-    return this.table;
-  }
-
-  /**
-   * A cryptographic stream for one purpose of this job, derived from a secret kept in this node's
-   * store (created from the OS generator on first use): the same after a restart, so a replay
-   * repeats its messages, and unknown to every other party.
-   */
-  private secretStream(name: string): Rng {
-    return secretRng(this.store.secret(this.job, name, () => randomBytes(32)), name);
-  }
-
-  /** A stored CKKS secret key (after a restart) and where to keep a new one. */
-  private keys(name: string) {
-    const stored = this.store.storedSecret(this.job, name);
-    return { ...(stored ? { stored } : {}), keep: (b: Uint8Array) => this.store.keepSecret(this.job, name, b) };
+    return (this.table = table);
   }
 
   /**
@@ -184,7 +164,7 @@ export class NodeJob {
           this.summary.authorisation = f.excluded;
           this.audit('psi-input', { bank: this.spec.guest.node, purpose: 'modelling', at: this.now, dataset: this.datasetName, rows: this.data().ids.length, used: ids.length, excluded: f.excluded, ids: [...ids].sort() });
         } else this.audit('data-access', { dataset: this.datasetName, stage: 'psi', rows: ids.length, columns: ['id'] });
-        const rng = this.secretStream('psi');
+        const rng = this.store.secretStream(this.job, 'psi');
         this.psi = this.role === 'guest' ? new PsiGuest(this.job, ids, this.deps.blinder, rng) : new PsiHost(this.job, ids, this.deps.blinder, rng);
         return this.after('psi', await this.psi.start());
       }
@@ -196,8 +176,8 @@ export class NodeJob {
         const side = { names: p.train.featureNames, train: p.train.features, test: p.test.features };
         this.sc =
           this.role === 'guest'
-            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.keys('scorecard-ckks-secret'), this.secretStream('scorecard-guest'))
-            : new ScorecardHost(ckks, side, decl, config, this.secretStream('scorecard-flood'));
+            ? new ScorecardGuest(ckks, side, { train: p.train.label!, test: p.test.label! }, decl, config, this.store.secretKey(this.job, 'scorecard-ckks-secret'), this.store.secretStream(this.job, 'scorecard-guest'))
+            : new ScorecardHost(ckks, side, decl, config, this.store.secretStream(this.job, 'scorecard-flood'));
         this.audit('data-access', { dataset: this.datasetName, stage: 'binning', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
         return this.after('binning', await this.sc.start());
       }
@@ -207,12 +187,12 @@ export class NodeJob {
         const names = this.spec.pipeline === 'scorecard' ? undefined : this.standardized().prep.names;
         const p = this.split();
         if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });
-        this.vfl = await trainingParty({ spec: this.spec, role: this.role, cols, labels: p.train.label, names, secret: (name) => this.store.secret(this.job, name, () => randomBytes(32)), keys: (name) => this.keys(name) });
+        this.vfl = await trainingParty({ spec: this.spec, role: this.role, cols, labels: p.train.label, names, secret: (name) => this.store.secret(this.job, name, () => randomBytes(32)), keys: (name) => this.store.secretKey(this.job, name) });
         return this.after('training', await this.vfl.start());
       }
       case 'scorecard': {
         if (isTwoParty(this.spec)) {
-          this.sc2 = await twoPartyScorecardStage({ spec: this.spec, sc: this.sc!, training: this.vfl, rng: this.secretStream(`scorecard-2p-${this.role}`), bfvKey: this.keys('scorecard-2p-bfv-secret') });
+          this.sc2 = await twoPartyScorecardStage({ spec: this.spec, sc: this.sc!, training: this.vfl, rng: this.store.secretStream(this.job, `scorecard-2p-${this.role}`), bfvKey: this.store.secretKey(this.job, 'scorecard-2p-bfv-secret') });
           return this.after('scorecard', await this.sc2.start());
         }
         const w = this.vfl!.weights;

@@ -1,6 +1,8 @@
 /** A node's store: its database (core.ts), messages (messages.ts) and the tables of its jobs. */
 import { parseCsv, readFingerprinted, type LoadOptions } from '../../engine/csv.ts';
+import { randomBytes } from 'node:crypto';
 import { IndomainError } from '../../engine/errors.ts';
+import { secretRng, type Rng } from '../../engine/rng.ts';
 import type { PartyTable } from '../../engine/table.ts';
 import { MessageStore } from './messages.ts';
 
@@ -136,5 +138,28 @@ export class NodeStore extends MessageStore {
     const bytes = make();
     this.db.prepare('INSERT INTO secrets (job, name, bytes) VALUES (?, ?, ?)').run(job, name, Buffer.from(bytes));
     return bytes;
+  }
+  /**
+   * A job's dataset, read against the fingerprint the job pinned (on first read: the one recorded
+   * at registration, which it then pins): other content is DATA_FINGERPRINT_MISMATCH.
+   */
+  loadPinned(job: string, name: string): { table: PartyTable; sha256: string } {
+    const d = this.dataset(name);
+    if (!d) throw new IndomainError('SRV_NOT_FOUND', `dataset "${name}" is not registered on this node`, { field: 'dataset' });
+    const { table, sha256 } = loadDatasetChecked(d, this.pinnedDataset(job, name) ?? d.sha256);
+    return { table, sha256: this.pinDataset(job, name, sha256) };
+  }
+  /**
+   * A cryptographic stream for one purpose of a job, from a secret kept here (created from the OS
+   * generator on first use): the same after a restart, so a replay repeats its messages, and
+   * unknown to every other party.
+   */
+  secretStream(job: string, name: string): Rng {
+    return secretRng(this.secret(job, name, () => randomBytes(32)), name);
+  }
+  /** A stored CKKS/BFV secret key of a job (after a restart) and where to keep a new one. */
+  secretKey(job: string, name: string): { stored?: Uint8Array; keep: (b: Uint8Array) => void } {
+    const stored = this.storedSecret(job, name);
+    return { ...(stored ? { stored } : {}), keep: (b: Uint8Array) => this.keepSecret(job, name, b) };
   }
 }

@@ -8,14 +8,14 @@ import { loadCsv } from '../../engine/csv.ts';
 import { cryptoRng, permutation, seededRng } from '../../engine/rng.ts';
 import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
 import { selectRows, type PartyTable } from '../../engine/table.ts';
-import { fitLogistic, fitLogisticChecked, predictLogistic } from '../../models/logistic.ts';
+import { fitLogistic, predictLogistic } from '../../models/logistic.ts';
 import { auc } from '../../models/metrics.ts';
 import { createCkks, deserialize } from '../../protocols/he/ckks.ts';
 import { BlindingPool } from '../../protocols/psi/pool.ts';
 import { psiInMemory } from '../../protocols/psi/run.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
 import { trainTwoPartyInMemory, TwoPartyGuest, TwoPartyHost, type TwoPartyTrainResult } from '../../protocols/vfl-lr-2p/protocol.ts';
-import { relativeError, shapeData } from '../helpers/shapes.ts';
+import { relativeError } from '../helpers/shapes.ts';
 import { trainTwoPartyInThreads } from '../../protocols/vfl-lr-2p/threads.ts';
 import { benchMain } from '../../benchmarks/cli.ts';
 
@@ -87,22 +87,7 @@ describe('two-party vertical logistic regression (no arbiter)', () => {
     );
   }, 600_000);
 
-  for (const shape of ['special-codes', 'heavy-tails'] as const) {
-    it(`${shape} shape: converges; weights within 1e-3 relative of the optimum, test AUC within 0.002`, async () => {
-      const d = shapeData(shape);
-      const optimum = fitLogisticChecked([...d.g.train, ...d.h.train], d.yTrain, d.names);
-      const fed = await trainTwoPartyInMemory({ guest: d.g.train, labels: d.yTrain, host: d.h.train, config: vflConfig(`2p-${shape}`), guestRng: seededRng(`g-${shape}`), hostRng: seededRng(`h-${shape}`) });
-      const model = fedModel(fed);
-      const test = [...d.g.test, ...d.h.test];
-      const gap = Math.abs(auc(predictLogistic(model, test), d.yTest) - auc(predictLogistic(optimum, test), d.yTest));
-      const rel = relativeError(model.weights, optimum.weights);
-      const windows = Math.max(...fed.transport.log.filter((x) => x.type === 'HostWindows').map((x) => (x.received.body.centres as number[]).length));
-      console.log(`two-party ${shape}: ${fed.guest.iterations} rounds, converged ${fed.guest.converged}, up to ${windows} windows, relative weight error ${rel.toExponential(2)}, AUC gap ${gap.toExponential(1)}, ${fed.seconds.toFixed(1)} s`);
-      expect(fed.guest.converged).toBe(true);
-      expect(rel).toBeLessThan(1e-3);
-      expect(gap).toBeLessThan(0.002);
-    }, 600_000);
-  }
+  // The generated shapes (special codes, heavy tails, …): tests/protocols/vfl-2p-shapes.test.ts.
 
   it('refuses messages for another job, stage or round, and a setup for another row count, with coded errors', async () => {
     const ckks = await createCkks('ckks-n8192-l1');
