@@ -183,7 +183,7 @@ export class NodeJob {
       }
       case 'training': {
         const cols = this.spec.pipeline === 'scorecard' ? this.sc!.trainColumns() : this.standardized().train;
-        // Column names label this node's own refusals (models/refusals.ts); they never leave it.
+        // Column names label this node's own refusals (models/refusals.ts); a data refusal's field reaches the coordinator in JobFailed.
         const names = this.spec.pipeline === 'scorecard' ? undefined : this.standardized().prep.names;
         const p = this.split();
         if (this.spec.pipeline !== 'scorecard') this.audit('data-access', { dataset: this.datasetName, stage: 'training', rows: p.train.ids.length + p.test.ids.length, columns: p.train.featureNames });

@@ -38,7 +38,7 @@ export interface TrainingInputs {
   readonly cols: readonly Float64Array[];
   /** The guest's training labels. */
   readonly labels?: Uint8Array | undefined;
-  /** Feature names, for refusals only (they never leave the node). */
+  /** Feature names, for refusals only: a data refusal's `field` names one, and JobFailed carries it to the coordinator (declared). */
   readonly names?: readonly string[] | undefined;
   /** The node's per-job secret seed store: a stream per purpose, the same after a restart. */
   readonly secret: (name: string) => Uint8Array;
