@@ -67,6 +67,12 @@ export interface VflConfig {
    * (protocols/vfl-lr/refusal.ts); false keeps its model (a deliberately short run, e.g. a test).
    */
   readonly refuseUnconverged: boolean;
+  /**
+   * Rows per part of vfl-lr's shared round (protocols/vfl-lr/shares.ts): the basis, residual and
+   * columns go a part at a time, so no party holds a round's values for every row at once, and
+   * the parties overlap (the guest answers part c while the host builds part c + 1).
+   */
+  readonly partRows: number;
 }
 
 export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
@@ -91,6 +97,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   // flood (rare events: relative weight error 9.7e-4 without the last step, 1.3–3.2e-4 with it).
   finalStep: true,
   refuseUnconverged: true,
+  partRows: 8192,
 };
 
 export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {
@@ -111,6 +118,7 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!(c.hessianGradient >= 0 && c.hessianGradient < 1)) bad('hessianGradient', 'must be in [0, 1)');
   if (!Number.isInteger(c.hessianBudgetWords) || c.hessianBudgetWords < 1 || c.hessianBudgetWords > 2 ** 26) bad('hessianBudgetWords', 'must be an integer in 1..2^26');
   if (typeof c.finalStep !== 'boolean') bad('finalStep', 'must be true or false');
+  if (!Number.isInteger(c.partRows) || c.partRows < 16 || c.partRows > 2 ** 20) bad('partRows', 'must be an integer in 16..2^20');
   if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
   // The flood hides what a decryption carries beyond its value: a job spec may raise it, never lower it.
   if (!Number.isInteger(c.floodMarginBits) || c.floodMarginBits < DEFAULT_VFL.floodMarginBits || c.floodMarginBits > 16) bad('floodMarginBits', `must be an integer in ${DEFAULT_VFL.floodMarginBits}..16`);
