@@ -17,7 +17,7 @@ import { CrossGramDealer } from '../mpc/cross-gram.ts';
 import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
 import { logit } from '../../models/logistic.ts';
-import { roundTolerance, type VflConfig } from './config.ts';
+import { roundTolerance, sharedRoundConfig, type VflConfig } from './config.ts';
 import { assembleHessian, type HessianShares } from './hessian.ts';
 import { accept, envelope, timed, type Profile } from './common.ts';
 import { ColumnPads, pad, partCount, partRange, RESIDUAL_BITS, ringSeed } from './shares.ts';
@@ -87,6 +87,8 @@ export class VflArbiter implements Party {
   private tolerance = 0;
   /** Whether the run ended with a final quasi-Newton step after convergence (config.finalStep). */
   finalStepTaken = false;
+  /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
+  private readonly config: VflConfig;
 
   /**
    * `keys.stored`: a secret key kept from an earlier run of this job (restart); `keys.keep` is
@@ -94,10 +96,12 @@ export class VflArbiter implements Party {
    */
   constructor(
     private readonly ckks: Ckks,
-    private readonly config: VflConfig,
+    config: VflConfig,
     private readonly rng: Rng,
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
-  ) {}
+  ) {
+    this.config = sharedRoundConfig(config);
+  }
 
   /** This job's key pair, for the arbiter's part of the scorecard stage (same owner, same process). */
   get keyOwner(): KeyOwner | undefined {

@@ -16,7 +16,7 @@ import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
 import { perSampleCoefficients } from './chebyshev.ts';
 import { basisVectors, windowDegree, type SigmoidWindow } from './windows.ts';
 import { checkColumns } from '../../models/refusals.ts';
-import type { VflConfig } from './config.ts';
+import { sharedRoundConfig, type VflConfig } from './config.ts';
 import { accept, envelope, timed, type Profile } from './common.ts';
 import { hessianCoefficients, HessianLeft } from './hessian.ts';
 import { checkOwnSeparation, finishRefusal } from './refusal.ts';
@@ -87,6 +87,8 @@ export class VflGuest implements Party {
   private hostDim = 0;
   /** The guest's side of this round's Hessian, until the host's padded side arrives. */
   private hessian: HessianLeft | undefined;
+  /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
+  private readonly config: VflConfig;
 
   /**
    * `rng`: this party's secret randomness (the cross-Gram output mask, from which the gradient
@@ -97,7 +99,7 @@ export class VflGuest implements Party {
     private readonly ckks: Ckks,
     cols: readonly Float64Array[],
     private readonly y: Uint8Array,
-    private readonly config: VflConfig,
+    config: VflConfig,
     private readonly rng: Rng,
     /**
      * FOR THE ATTACK TESTS ONLY (tests/attacks/residual-shares.test.ts): false sends the guest's
@@ -107,6 +109,7 @@ export class VflGuest implements Party {
     /** Feature names, for refusals only (they never leave this party). */
     private readonly names?: readonly string[],
   ) {
+    this.config = sharedRoundConfig(config);
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     checkColumns(cols, names, 'the guest');
     checkOwnSeparation(cols, y, names);

@@ -16,7 +16,7 @@ import { chebyshevBasis } from './chebyshev.ts';
 import { assignWindows, basisVectors, chooseWindows, type SigmoidWindow } from './windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
 import { finishRefusal } from './refusal.ts';
-import type { VflConfig } from './config.ts';
+import { sharedRoundConfig, type VflConfig } from './config.ts';
 import { accept, envelope, timed, type Profile } from './common.ts';
 import { hessianBasis, HessianRight } from './hessian.ts';
 import { BASIS_BITS, ColumnPads, columnBits, pad, partCount, partRange, quantisePart, ringSeed } from './shares.ts';
@@ -90,16 +90,24 @@ export class VflHost implements Party {
   private hessian: HessianRight | undefined;
   /** This round's basis and shares, while its parts are exchanged. */
   private basis: RoundBasis | undefined;
+  /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
+  private readonly config: VflConfig;
 
   constructor(
     private readonly ckks: Ckks,
     private readonly x: readonly Float64Array[],
-    private readonly config: VflConfig,
+    config: VflConfig,
     /** Unused since the round products moved to shared arithmetic; kept for the callers' signature. */
     _rng: Rng = cryptoRng,
     /** Feature names, for refusals only (they never leave this party). */
     private readonly names?: readonly string[],
+    /**
+     * FOR THE ATTACK TESTS ONLY (tests/attacks/residual-shares.test.ts): false sends the host's
+     * residual share without its pad β, to show what the pad prevents.
+     */
+    private readonly maskShare = true,
   ) {
+    this.config = sharedRoundConfig(config);
     this.rows = x[0]?.length ?? 0;
     checkColumns(x, names, 'the host');
     this.weights = new Float64Array(x.length);
@@ -347,7 +355,7 @@ export class VflHost implements Party {
         b.basisPads.delete(c);
         return { rH, fG };
       });
-      const fH = sub(rH, uniform(this.seed!, pad.beta(round, c), len));
+      const fH = this.maskShare ? sub(rH, uniform(this.seed!, pad.beta(round, c), len)) : rH;
       out.push(envelope(this.config.job, 'ResidualShare', round, this.name, 'guest', { chunk: c, share: toBytes(fH) }));
       b.todo.push(() => {
         // Q_Hᵀ r_H + P_Hᵀ f_G (host block), (Q_G − P_G)ᵀ r_H (guest block).

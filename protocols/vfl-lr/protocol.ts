@@ -140,6 +140,8 @@ export interface VflTrainInput {
   /** Each party's feature names, for its refusals only (they never leave the party). */
   guestNames?: readonly string[];
   hostNames?: readonly string[];
+  /** FOR THE ATTACK TESTS ONLY: false leaves a party's residual share unpadded (tests/attacks/residual-shares.test.ts). */
+  padShares?: { guest?: boolean; host?: boolean };
 }
 
 export interface VflTrainResult {
@@ -156,8 +158,8 @@ export async function trainInMemory(input: VflTrainInput): Promise<VflTrainResul
   const config = vflConfig(input.config.job, input.config);
   // Each role gets its own context, as separate processes would.
   const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
-  const guest = new VflGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng, true, input.guestNames);
-  const host = new VflHost(ch, input.host, config, cryptoRng, input.hostNames);
+  const guest = new VflGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng, input.padShares?.guest ?? true, input.guestNames);
+  const host = new VflHost(ch, input.host, config, cryptoRng, input.hostNames, input.padShares?.host ?? true);
   const arbiter = new VflArbiter(ca, config, input.rng);
   const transport = new MemoryTransport([arbiter, guest, host]);
   await transport.run();

@@ -72,8 +72,7 @@ describe('a malicious host learns labels in three-party vertical LR (known limit
         return real.done;
       },
       start: () => real.start(),
-      background: () => real.background(),
-      // The host adds each residual part to its product and sends its gradient in flush.
+      // The host adds each residual part to its shares and sends its gradient in flush.
       flush: () => real.flush(),
       receive(env: Envelope): Envelope[] {
         if (env.type === 'Update') moves.push(Float64Array.from(env.body.step as Float64Array));
