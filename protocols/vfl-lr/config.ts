@@ -38,6 +38,11 @@ export interface VflConfig {
    * `sigmoidTolerance`.
    */
   readonly sharedSigmoidTolerance: number;
+  /**
+   * Largest window degree in `vfl-lr`, in place of `chebyshevDegree`: at 1e-6 a degree-16 window
+   * spans ±2.5 logits, and partial logits over ±40 (breast) needed 17 windows; degree 32 spans ±6.
+   */
+  readonly sharedChebyshevDegree: number;
   /** Widest window half-width tried first (logit units); doubled while more than maxWindows are needed. */
   readonly windowHalfWidth: number;
   /** Most sigmoid windows the host may use in a round (protocols/vfl-lr/windows.ts). */
@@ -107,6 +112,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   refuseUnconverged: true,
   partRows: 8192,
   sharedSigmoidTolerance: 1e-6,
+  sharedChebyshevDegree: 32,
 };
 
 export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {
@@ -121,6 +127,7 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!Number.isInteger(c.chebyshevDegree) || c.chebyshevDegree < 1 || c.chebyshevDegree > 16) bad('chebyshevDegree', 'must be 1..16');
   if (!(c.sigmoidTolerance >= 1e-6 && c.sigmoidTolerance < 0.1)) bad('sigmoidTolerance', 'must be in [1e-6, 0.1)');
   if (!(c.sigmoidToleranceStart >= c.sigmoidTolerance && c.sigmoidToleranceStart < 0.1)) bad('sigmoidToleranceStart', 'must be in [sigmoidTolerance, 0.1)');
+  if (!Number.isInteger(c.sharedChebyshevDegree) || c.sharedChebyshevDegree < 1 || c.sharedChebyshevDegree > 64) bad('sharedChebyshevDegree', 'must be 1..64');
   if (!(c.sharedSigmoidTolerance >= 1e-7 && c.sharedSigmoidTolerance <= c.sigmoidToleranceStart)) bad('sharedSigmoidTolerance', 'must be in [1e-7, sigmoidToleranceStart]');
   if (!(c.windowHalfWidth > 0) || !(c.minHalfWidth > 0) || !(c.windowGrid > 0)) bad('windowHalfWidth', 'window must be positive');
   if (!Number.isInteger(c.maxWindows) || c.maxWindows < 1 || c.maxWindows > 16) bad('maxWindows', 'must be 1..16');
@@ -135,9 +142,9 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   return c;
 }
 
-/** The configuration `vfl-lr`'s roles work with: its own final sigmoid tolerance in place of vfl-lr-2p's. */
+/** The configuration `vfl-lr`'s roles work with: its own final sigmoid tolerance and degree cap in place of vfl-lr-2p's. */
 export function sharedRoundConfig(c: VflConfig): VflConfig {
-  return { ...c, sigmoidTolerance: c.sharedSigmoidTolerance };
+  return { ...c, sigmoidTolerance: c.sharedSigmoidTolerance, chebyshevDegree: c.sharedChebyshevDegree };
 }
 
 /**
