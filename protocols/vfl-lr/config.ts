@@ -110,7 +110,7 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   // flood (rare events: relative weight error 9.7e-4 without the last step, 1.3–3.2e-4 with it).
   finalStep: true,
   refuseUnconverged: true,
-  partRows: 8192,
+  partRows: 4096,
   sharedSigmoidTolerance: 1e-6,
   sharedChebyshevDegree: 32,
 };
