@@ -18,7 +18,7 @@ import { decodeMessage, encodeMessage } from '../../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../../protocols/message.ts';
 import { HEADER, REPLY_SIGNATURE, sha256Hex as sha256, signRequest, verifyReply, type Identity } from '../signing.ts';
 import type { NodeStore } from '../store/node-store.ts';
-import { PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from './egress.ts';
+import { PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_LR_PATH, PEER_SCORE_PATH } from './egress.ts';
 import type { Gate } from './gate.ts';
 import type { HttpClient } from './http-client.ts';
 import type { Peer } from './peer.ts';
@@ -34,6 +34,7 @@ export interface Exchange {
 }
 
 export const SCORE_EXCHANGE: Exchange = { protocol: 'score', request: 'PartialScoreRequest', reply: 'PartialScores', path: PEER_SCORE_PATH };
+export const LR_SCORE_EXCHANGE: Exchange = { protocol: 'score-lr', request: 'PartialLogitRequest', reply: 'PartialLogits', path: PEER_SCORE_LR_PATH };
 export const MONITOR_EXCHANGE: Exchange = { protocol: 'monitor', request: 'EventsRequest', reply: 'Events', path: PEER_MONITOR_PATH };
 export const GRANTS_EXCHANGE: Exchange = { protocol: 'authz', request: 'GrantsRequest', reply: 'Grants', path: PEER_GRANTS_PATH };
 export const HEAD_EXCHANGE: Exchange = { protocol: 'audit', request: 'ChainHead', reply: 'ChainHead', path: PEER_HEAD_PATH };
