@@ -11,7 +11,7 @@ import { BankGrants } from '../grants.ts';
 import { BankLrScorer } from '../scoring/bank-lr-scorer.ts';
 import { BankScorer } from '../scoring/bank-scorer.ts';
 import { monitoringPlugin } from './monitoring.ts';
-import { errors, Purpose, security } from './schemas.ts';
+import { errors, ScoringPurpose, security } from './schemas.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,7 +26,7 @@ const Score = Type.Object(
     model: Type.String({ minLength: 1 }),
     id: Type.String({ minLength: 1, description: 'the enterprise id (at most --max-id-length characters, SRV_LIMIT_EXCEEDED otherwise)' }),
     features: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), { description: "the bank's own raw features of the enterprise, each a number, or null (or left out) for no value (an lr model imputes it: README \"Missing values\"): a string is refused (SRV_BAD_REQUEST naming it, no coercion), an unknown name is SC_BAD_FEATURE" })),
-    purpose: Type.Optional(Purpose),
+    purpose: Type.Optional(ScoringPurpose),
   },
   { additionalProperties: false },
 );
@@ -68,7 +68,7 @@ export const scoringPlugin: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "Federated batch scoring of a registered dataset (the bank's book) with a deployed scorecard or lr model; writes a CSV of scores in the bank's data directory",
         security,
-        body: Type.Object({ model: Type.String({ minLength: 1 }), dataset: Type.String({ minLength: 1 }), purpose: Type.Optional(Purpose) }, { additionalProperties: false }),
+        body: Type.Object({ model: Type.String({ minLength: 1 }), dataset: Type.String({ minLength: 1 }), purpose: Type.Optional(ScoringPurpose) }, { additionalProperties: false }),
         response: { 200: Type.Object({ rows: Type.Integer(), scored: Type.Integer(), outcomes: Type.Record(Type.String(), Type.Integer()), file: Type.String(), seconds: Type.Number() }), ...errors },
       },
     },

@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, type NodeLimits } from '../limits.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { binOf } from '../../models/export/model.ts';
 import type { SharedCharacteristic } from '../../protocols/scorecard/host.ts';
-import { PURPOSES, type AuthorisationRegistry, type Purpose } from '../authz.ts';
+import { SCORING_PURPOSES, type AuthorisationRegistry, type Purpose } from '../authz.ts';
 import { parseJobSpec, type JobSpec } from '../jobs/spec.ts';
 import { loadDataset, type NodeStore } from '../store/node-store.ts';
 import { answerSigned } from '../transport/answer.ts';
@@ -38,6 +38,8 @@ export class PlatformScorer {
     private readonly gate: Gate,
     private readonly limits: NodeLimits = DEFAULT_LIMITS,
     private readonly pipeline: 'scorecard' | 'lr' = 'scorecard',
+    /** The purposes a score is given for; only tests/attacks/score-purpose.test.ts widens them. */
+    private readonly purposes: readonly string[] = SCORING_PURPOSES,
   ) {}
 
   private index(model: string): { spec: JobSpec; idx: HostIndex } {
@@ -92,7 +94,8 @@ export class PlatformScorer {
     return answerSigned(this.store, this.gate, lr ? LR_SCORE_EXCHANGE : SCORE_EXCHANGE, sender, bytes, this.limits, ({ model, purpose, ids }) => {
       const { spec, idx } = this.index(model);
       if (spec.guest.node !== sender) throw new IndomainError('SRV_UNKNOWN_PARTY', `"${sender}" is not the bank of model "${model}"`);
-      if (!(PURPOSES as readonly string[]).includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', `purpose "${purpose}"`, { field: 'purpose' });
+      // A modelling authorisation is consent to train, not to be scored (server/authz.ts SCORING_PURPOSES).
+      if (!this.purposes.includes(purpose)) throw new IndomainError('SRV_BAD_REQUEST', 'not a purpose a score is given for', { field: 'purpose' });
       const now = Date.now();
       const values = new Float64Array(ids.length);
       const outcomes = ids.map((id, k) => {
