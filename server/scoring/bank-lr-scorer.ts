@@ -99,8 +99,11 @@ export class BankLrScorer {
       if (raw !== null) cols[j]![0] = raw;
     }
     const bank = lrPartialLogits(k, cols)[0]!;
-    const p = await this.parts.get(platform, model, purpose, id);
-    return joint(model, id, bank, p);
+    // Finite values can still overflow the sum (|x| near 1e308): refused here, before the platform is asked.
+    if (!Number.isFinite(bank)) throw new IndomainError('SC_BAD_FEATURE', OUT_OF_RANGE, { field: 'features' });
+    const x = joint(model, id, bank, await this.parts.get(platform, model, purpose, id));
+    if (!Number.isFinite(x.logit)) throw new IndomainError('SC_BAD_FEATURE', OUT_OF_RANGE, { field: 'features' });
+    return x;
   }
 
   /**
@@ -121,17 +124,18 @@ export class BankLrScorer {
     let scored = 0;
     for (let s = 0; s < t.ids.length; s += chunk) {
       const ids = t.ids.slice(s, s + chunk);
-      // Issued in one turn: the platform gets them as one signed exchange.
-      const settled = await Promise.allSettled(ids.map((id) => this.parts.get(platform, model, purpose, id)));
+      // Issued in one turn: the platform gets them as one signed exchange. A row whose own part
+      // overflowed is refused here and not named to the platform.
+      const settled = await Promise.allSettled(ids.map((id, j) => (Number.isFinite(bank[s + j]!) ? this.parts.get(platform, model, purpose, id) : Promise.reject(new IndomainError('SC_BAD_FEATURE', OUT_OF_RANGE)))));
       settled.forEach((r, j) => {
         const id = ids[j]!;
-        if (r.status === 'rejected') {
-          const code = isIndomainError(r.reason) ? r.reason.code : 'SRV_INTERNAL';
+        const x = r.status === 'fulfilled' ? joint(model, id, bank[s + j]!, r.value) : undefined;
+        if (!x || !Number.isFinite(x.logit)) {
+          const code = r.status === 'fulfilled' ? 'SC_BAD_FEATURE' : isIndomainError(r.reason) ? r.reason.code : 'SRV_INTERNAL';
           outcomes[code] = (outcomes[code] ?? 0) + 1;
           lines.push(`${id},${code},,,,`);
           return;
         }
-        const x = joint(model, id, bank[s + j]!, r.value);
         scored++;
         lines.push(`${id},OK,${x.probability},${x.logit},${x.partial.bank},${x.partial.platform}`);
       });
@@ -143,6 +147,8 @@ export class BankLrScorer {
     return { rows: t.ids.length, scored, outcomes, file, seconds: (Date.now() - t0) / 1000 };
   }
 }
+
+const OUT_OF_RANGE = "a value is out of the model's range: its partial logit is not a finite number";
 
 function joint(model: string, id: string, bank: number, platform: number): LrScoreResult {
   const logit = bank + platform;

@@ -104,6 +104,9 @@ export class PlatformScorer {
         if (why !== 'valid') return `AUTH_NOT_AUTHORISED:${why}`;
         const row = idx.row.get(id);
         if (row === undefined) return 'SC_UNKNOWN_ENTERPRISE';
+        // An enterprise whose values overflow its part (|x| near 1e308) is refused alone: the reply's
+        // declared f64 holds finite numbers only, and one such row would have blocked the whole batch.
+        if (!Number.isFinite(idx.values[row]!)) return 'SC_BAD_FEATURE:out of range';
         values[k] = idx.values[row]!;
         return '';
       });

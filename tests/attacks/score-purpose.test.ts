@@ -42,7 +42,7 @@ function readDb<T>(dir: string, f: (db: Database.Database) => T): T {
 
 describe('attack: the bank scores enterprises under their modelling consent', () => {
   let t: TestNodes;
-  let ids: string[];
+  let ids: readonly string[];
   let truth: Map<string, number>;
   let bank: Identity;
 
