@@ -9,7 +9,8 @@
  * exports (models/export/model.ts).
  *
  * PMML 4.4 (`lrPmml`): a `RegressionModel` over one derived field per prepared column,
- * `zscore(<field>)`, built from `isMissing`, `if`, `-` and `/` in the TransformationDictionary;
+ * `zscore(<field>)`, or `zscore(missing(<field>))` for an indicator (named apart from the fields: a
+ * CSV may already hold a column `<feature>_missing`), built from `isMissing`, `if`, `-` and `/` in the TransformationDictionary;
  * the bank's with `normalizationMethod="logit"` (the output is the probability), the platform's
  * with `none` (the output is its partial logit).
  * SQL (`lrSql`): one SELECT over `scoring_input` (`id` and one column per input field, NULL for a
@@ -69,6 +70,11 @@ function columns(m: LrPartModel): Column[] {
   }));
 }
 
+/** A prepared column's derived field: unique, since input fields all start with the party's prefix. */
+function derived(c: Column): string {
+  return c.indicator ? `zscore(missing(${c.raw}))` : `zscore(${c.raw})`;
+}
+
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -95,7 +101,7 @@ export function lrPmml(m: LrPartModel, timestamp = new Date().toISOString()): st
   for (const c of cols) {
     // x → (x observed ? x : mean); indicator → (x missing ? 1 : 0); then (value − centre) / scale.
     const value = c.indicator ? `<Apply function="if">${missing(c.raw)}${k(1)}${k(0)}</Apply>` : `<Apply function="if">${missing(c.raw)}${k(c.mean)}${ref(c.raw)}</Apply>`;
-    L.push(`    <DerivedField name="${esc(`zscore(${c.name})`)}" optype="continuous" dataType="double">`);
+    L.push(`    <DerivedField name="${esc(derived(c))}" optype="continuous" dataType="double">`);
     L.push(`      <Apply function="/"><Apply function="-">${value}${k(c.centre)}</Apply>${k(c.scale)}</Apply>`);
     L.push('    </DerivedField>');
   }
@@ -108,7 +114,7 @@ export function lrPmml(m: LrPartModel, timestamp = new Date().toISOString()): st
   L.push(`      <OutputField name="${guest ? 'probability' : 'partial_logit'}" feature="predictedValue" dataType="double" optype="continuous"/>`);
   L.push('    </Output>');
   L.push(`    <RegressionTable intercept="${m.intercept}">`);
-  for (const c of cols) L.push(`      <NumericPredictor name="${esc(`zscore(${c.name})`)}" coefficient="${c.weight}"/>`);
+  for (const c of cols) L.push(`      <NumericPredictor name="${esc(derived(c))}" coefficient="${c.weight}"/>`);
   if (guest) L.push(`      <NumericPredictor name="${HOST_PARTIAL_LOGIT}" coefficient="1"/>`);
   L.push('    </RegressionTable>');
   L.push('  </RegressionModel>');
