@@ -9,8 +9,9 @@
  * exports (models/export/model.ts).
  *
  * PMML 4.4 (`lrPmml`): a `RegressionModel` over one derived field per prepared column,
- * `zscore(<field>)`, or `zscore(missing(<field>))` for an indicator (named apart from the fields: a
- * CSV may already hold a column `<feature>_missing`), built from `isMissing`, `if`, `-` and `/` in the TransformationDictionary;
+ * `zscore(<field>)`, or `zscore(missing(<field>))` for an indicator (named apart from the fields:
+ * a CSV may already hold a column `<feature>_missing`), built from `isMissing`, `if`, `-` and `/`
+ * in the TransformationDictionary;
  * the bank's with `normalizationMethod="logit"` (the output is the probability), the platform's
  * with `none` (the output is its partial logit).
  * SQL (`lrSql`): one SELECT over `scoring_input` (`id` and one column per input field, NULL for a
