@@ -26,14 +26,15 @@
  *   that many PublicKeys. A Galois key for element g sits in slot (g − 1)/2; relinearisation
  *   keys for a product of two ciphertexts sit in slot 0.
  *
- * What is checked, for every object: magic, header size, a version this SEAL reads (same major,
- * no newer minor), no compression, reserved bytes zero, declared sizes equal to what the fields
+ * What is checked, for every object: magic, header size, the version this SEAL writes, no
+ * compression, reserved bytes zero, declared sizes equal to what the fields
  * around them occupy (the outer one to the byte length), a parms_id that is one of this context's
  * levels, two polynomials (every ciphertext a protocol sends is relinearised, every key is a
  * pair), degree and prime count of that level, NTT form as the scheme writes it (CKKS and keys in
  * NTT form, BFV ciphertexts not), scale positive and normal (CKKS) or 1 (BFV, keys), correction
  * factor 1, every coefficient below its prime, a known PRNG type. That covers every check SEAL
- * 4.x makes when it loads these objects (`is_valid_for` and the loaders), so SEAL does not throw.
+ * 4.x makes when it loads these objects (`is_valid_for` and the loaders), so SEAL does not throw;
+ * a few are stricter than SEAL's (version, reserved bytes, two polynomials).
  * Refusals name the object and the byte offset, never a value read from it (STYLE rule 16).
  */
 import type { Context } from 'node-seal/implementation/context.js';
@@ -169,7 +170,9 @@ class Reader {
     const dv = this.dv;
     if (dv.getUint16(start, true) !== MAGIC) this.fail('not a SEAL object (magic)');
     if (dv.getUint8(start + 2) !== HEADER_BYTES) this.fail('header size');
-    if (dv.getUint8(start + 3) !== spec.versionMajor || dv.getUint8(start + 4) > spec.versionMinor) this.fail('SEAL version this node does not read');
+    // Exactly this SEAL's version (SEAL would also read older minors): every node runs the same
+    // node-seal, so nothing honest is refused, and only one loader's behaviour needs checking.
+    if (dv.getUint8(start + 3) !== spec.versionMajor || dv.getUint8(start + 4) !== spec.versionMinor) this.fail('not the SEAL version this node writes');
     if (dv.getUint8(start + 5) !== 0) this.fail('compressed (only uncompressed objects are accepted)');
     if (dv.getUint16(start + 6, true) !== 0) this.fail('reserved header bytes are not zero');
     this.at = start + 8;
@@ -258,12 +261,14 @@ function reader(bytes: unknown, what: string, field: string | undefined): Reader
 export function checkCiphertext(spec: WireSpec, bytes: Uint8Array, field?: string): void {
   const r = reader(bytes, 'ciphertext', field);
   r.ciphertext(spec, 'data', bytes.length);
+  r.close(bytes.length);
 }
 
 /** Refuse bytes that are not a public key of `spec`'s key level. */
 export function checkPublicKey(spec: WireSpec, bytes: Uint8Array, field?: string): void {
   const r = reader(bytes, 'public key', field);
   r.ciphertext(spec, 'key', bytes.length);
+  r.close(bytes.length);
 }
 
 /**
@@ -285,6 +290,7 @@ export function checkKeySwitchingKeys(spec: WireSpec, bytes: Uint8Array, keys: {
     for (let j = 0; j < count; j++) r.ciphertext(spec, 'key', end);
   }
   r.close(end);
+  r.close(bytes.length);
 }
 
 /**
