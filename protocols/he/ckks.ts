@@ -15,7 +15,8 @@
  * ciphertext load with "Aborted()"). A refusal SEAL would make on a normal path must be tested
  * before the call instead (a zero plaintext: `PlainText.isZero`), never caught from SEAL. Bytes from
  * another party are checked against SEAL's format first (protocols/he/wire.ts), so SEAL never
- * throws on them: a peer sending malformed ciphertexts or keys cannot abort the module.
+ * throws on them: loaded unchecked, 61 malformed ciphertexts killed the module
+ * (tests/attacks/malformed-ciphertexts.test.ts).
  */
 import type { CipherText } from 'node-seal/implementation/cipher-text.js';
 import type { Context } from 'node-seal/implementation/context.js';

@@ -1,15 +1,27 @@
 /**
- * A peer's malformed ciphertexts and keys are refused by protocols/he/wire.ts before SEAL reads
- * them, so SEAL never throws on them and keeps working.
+ * Attack: a peer kills a node's SEAL (for every job in its process) by sending malformed
+ * ciphertexts or keys. SEAL refuses them by throwing, and every SEAL exception caught in JS leaks
+ * node-seal's WebAssembly state (protocols/he/ckks.ts header); truncated bytes even make SEAL call
+ * emscripten's abort ("Aborted()").
  *
- * Why it matters, measured by hand once (2026-12-02, node-seal 6.0.3, `ckks-n8192-l1`): the same
- * malformed ciphertexts (tests/helpers/malformed-seal.ts, seed 'he-wire') given straight to
- * SEAL's `loadArray`, each exception caught, kill the module for the whole process: after 62
- * inputs (53 caught exceptions, 5 of them "Aborted()" on truncated bytes) a fresh ciphertext no
- * longer loads and decrypts; truncated inputs alone do it after 39, the other kinds after 63.
- * Without the checks this test's loop of 2000 would therefore crash its worker; with them every
- * one is refused by our own code and a round trip afterwards still works.
+ * Defended: protocols/he/wire.ts checks SEAL's format before SEAL reads a peer's bytes
+ * (`deserialize`, `importPublicKeys`, `importRelinKeys`, `loadBfv`, `bfvPublicEncryptor`). 2000
+ * distinct malformed ciphertexts (truncated, wrong magic or header byte, wrong declared sizes,
+ * parms id, NTT flag, size, degree, prime count, scale, correction factor or coefficient count,
+ * a coefficient at or above its prime, random bytes behind a valid header, trailing bytes; from a
+ * fresh and a seeded ciphertext) are each refused by that check with HE_BAD_CIPHERTEXT, and a
+ * round trip works afterwards; likewise malformed public, Galois and relinearisation keys, and
+ * BFV ciphertexts and keys.
+ *
+ * Undefended (the same loop straight into SEAL's `loadArray`, exceptions caught, as `deserialize`
+ * did): run in a worker thread with its own SEAL, so the SEAL it kills is not this test's. Measured
+ * (2026-12-02, node-seal 6.0.3, `ckks-n8192-l1`): a valid ciphertext no longer loads and decrypts
+ * after 61 of this loop's inputs (52 caught exceptions, 4 of them "Aborted()"). By hand, from the
+ * fresh template only: 62 (53, 5 "Aborted()"); truncated inputs alone kill it after 39, the other
+ * kinds after 63 (53 caught). Ciphertexts leak faster than the 378 small refusals of the
+ * ckks.ts header.
  */
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { bfvKeys, bfvPublicEncryptor, createBfv, loadBfv, plainPolynomial, readPolynomial } from '../../protocols/he/bfv.ts';
 import { createCkks, decryptorFor, deserialize, encryptVector, generateKeys, importPublicKeys, importRelinKeys, serialize, zeroCiphertexts, type Ckks, type KeyOwner } from '../../protocols/he/ckks.ts';
@@ -17,6 +29,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import { seededRng } from '../../engine/rng.ts';
 import { malformed, mutate, MUTATIONS, type SealTemplate } from '../helpers/malformed-seal.ts';
 import type { Context } from 'node-seal/implementation/context.js';
+import type { UncheckedResult } from '../helpers/seal-unchecked.ts';
 
 const idBytes = (v: BigUint64Array): Uint8Array => new Uint8Array(v.slice().buffer);
 
@@ -52,7 +65,19 @@ function template(context: Context, bytes: Uint8Array, level: 'first' | 'key', s
   return { bytes, primes: Array.from(data.parms.coeffModulus), degree: data.parms.polyModulusDegree, scaled, otherIds: [idBytes(other.values)] };
 }
 
-describe('SEAL objects from a peer (protocols/he/wire.ts)', () => {
+/** The loop without the check, in a worker thread with its own SEAL (tests/helpers/seal-unchecked.ts). */
+function unchecked(count: number, seed: string): Promise<UncheckedResult> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('../helpers/seal-unchecked-worker.mjs', import.meta.url), { workerData: { count, seed } });
+    w.once('message', (m: UncheckedResult) => {
+      resolve(m);
+      void w.terminate();
+    });
+    w.once('error', reject);
+  });
+}
+
+describe('attack: malformed ciphertexts and keys from a peer kill SEAL (defence: protocols/he/wire.ts)', () => {
   it('honest ciphertexts (fresh, seeded, rescaled) and keys pass and load', async () => {
     for (const name of ['ckks-n8192-l1', 'ckks-n8192-d2']) {
       const ckks = await createCkks(name);
@@ -81,7 +106,15 @@ describe('SEAL objects from a peer (protocols/he/wire.ts)', () => {
     }
   });
 
-  it('2000 distinct malformed CKKS ciphertexts: each refused before SEAL, and SEAL works after', async () => {
+  it('undefended: the same malformed ciphertexts straight into SEAL kill it within a few dozen', async () => {
+    const off = await unchecked(2000, 'he-wire');
+    console.log(`without the check: SEAL dead after ${off.diedAfter} malformed ciphertexts (${off.caught} caught exceptions, ${off.aborts} of them "Aborted()")`);
+    expect(off.diedAfter).toBeDefined();
+    expect(off.diedAfter!).toBeLessThan(200);
+    expect(off.caught).toBeGreaterThan(0);
+  });
+
+  it('defended: 2000 distinct malformed CKKS ciphertexts, each refused before SEAL, and SEAL works after', async () => {
     const ckks = await createCkks('ckks-n8192-l1');
     const owner = generateKeys(ckks);
     const ev = importPublicKeys(ckks, owner.publicKey, owner.galoisKeys);
@@ -98,7 +131,7 @@ describe('SEAL objects from a peer (protocols/he/wire.ts)', () => {
     expect(count).toBe(2000);
     expect([...kinds.keys()].sort()).toEqual([...MUTATIONS].sort());
     refusedByCheck('not bytes', () => deserialize(ckks, 'not bytes' as unknown as Uint8Array));
-    // SEAL is intact: well past the 62 inputs that kill it without the checks.
+    // SEAL is intact, well past the few dozen inputs that kill it without the check.
     const out = roundTrip(ckks, owner);
     [1.5, -2, 3].forEach((v, i) => expect(out[i]).toBeCloseTo(v, 5));
   });
