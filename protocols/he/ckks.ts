@@ -231,6 +231,17 @@ export function addPlainProduct(ckks: Ckks, acc: CipherText | undefined, term: U
     t.delete();
     return acc;
   }
+  // The sender chose t's level and scale. SEAL refuses by throwing a product whose scale outgrows
+  // the level's modulus and a sum of terms at different levels or scales: tested here instead.
+  const product = t.scale * pt.scale;
+  const level = ckks.context.getContextData(t.parmsId);
+  const fits = Math.trunc(Math.log2(product)) < level.totalCoeffModulusBitCount;
+  level.delete();
+  if (!fits || (acc && (acc.scale !== product || acc.parmsId.values.join(',') !== t.parmsId.values.join(',')))) {
+    pt.delete();
+    t.delete();
+    throw new IndomainError('HE_BAD_CIPHERTEXT', fits ? 'a term is not at the level and scale of the others' : "a term's scale leaves no room for the product");
+  }
   ckks.evaluator.multiplyPlain(t, pt, t);
   pt.delete();
   if (!acc) return t;

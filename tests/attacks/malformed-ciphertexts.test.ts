@@ -24,7 +24,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { bfvKeys, bfvPublicEncryptor, createBfv, loadBfv, plainPolynomial, readPolynomial } from '../../protocols/he/bfv.ts';
-import { createCkks, decryptorFor, deserialize, encryptVector, generateKeys, importPublicKeys, importRelinKeys, serialize, zeroCiphertexts, type Ckks, type KeyOwner } from '../../protocols/he/ckks.ts';
+import { addPlainProduct, createCkks, decryptorFor, deserialize, encryptVector, generateKeys, importPublicKeys, importRelinKeys, serialize, zeroCiphertexts, type Ckks, type KeyOwner } from '../../protocols/he/ckks.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { seededRng } from '../../engine/rng.ts';
 import { malformed, mutate, MUTATIONS, type SealTemplate } from '../helpers/malformed-seal.ts';
@@ -34,7 +34,7 @@ import type { UncheckedResult } from '../helpers/seal-unchecked.ts';
 const idBytes = (v: BigUint64Array): Uint8Array => new Uint8Array(v.slice().buffer);
 
 /** Refused by the format check (a coded error naming a byte), never by SEAL's exception. */
-function refusedByCheck(what: string, load: () => unknown, field?: string): void {
+function refusedByCheck(what: string, load: () => unknown, field?: string, message: RegExp = /byte \d+|expected bytes/): void {
   let err: unknown;
   try {
     load();
@@ -45,7 +45,7 @@ function refusedByCheck(what: string, load: () => unknown, field?: string): void
   const e = err as IndomainError;
   expect(e.code).toBe('HE_BAD_CIPHERTEXT');
   expect(e.message).not.toMatch(/SEAL refused/);
-  expect(e.message).toMatch(/byte \d+|expected bytes/);
+  expect(e.message).toMatch(message);
   if (field) expect(e.location?.field).toBe(field);
 }
 
@@ -134,6 +134,32 @@ describe('attack: malformed ciphertexts and keys from a peer kill SEAL (defence:
     // SEAL is intact, well past the few dozen inputs that kill it without the check.
     const out = roundTrip(ckks, owner);
     [1.5, -2, 3].forEach((v, i) => expect(out[i]).toBeCloseTo(v, 5));
+  });
+
+  it('well-formed terms at a level or scale SEAL would refuse to combine: addPlainProduct refuses them before SEAL', async () => {
+    const ckks = await createCkks('ckks-n8192-l1');
+    const owner = generateKeys(ckks);
+    const ev = importPublicKeys(ckks, owner.publicKey, owner.galoisKeys);
+    const coef = Float64Array.of(0.5, 0.25);
+    const term = (values: Float64Array, scale = ckks.scale) => serialize(ckks, encryptVector(ev, values, scale));
+    const acc = addPlainProduct(ckks, undefined, term(Float64Array.of(2, 4)), coef, ckks.operandScale)!;
+    // Another scale: SEAL's add would throw "scale mismatch".
+    refusedByCheck('other scale', () => addPlainProduct(ckks, acc, term(Float64Array.of(1, 1), 2 ** 50), coef, ckks.operandScale), undefined, /level and scale/);
+    // A scale declared so large that the product outgrows the modulus: SEAL's multiply_plain would throw.
+    const huge = term(Float64Array.of(1, 1));
+    new DataView(huge.buffer, huge.byteOffset).setFloat64(73, 2 ** 170, true);
+    refusedByCheck('huge scale', () => addPlainProduct(ckks, undefined, huge, coef, ckks.operandScale), undefined, /no room/);
+    // Another level: a rescaled term.
+    const low = encryptVector(ev, Float64Array.of(1, 1));
+    ckks.evaluator.rescaleToNext(low, low);
+    refusedByCheck('other level', () => addPlainProduct(ckks, acc, low.saveArray(ckks.seal.ComprModeType.none), coef, ckks.operandScale), undefined, /level and scale/);
+    low.delete();
+    // The honest sum is untouched by the refusals.
+    const sum = addPlainProduct(ckks, acc, term(Float64Array.of(2, 4)), coef, ckks.operandScale)!;
+    const out = decryptorFor(ckks, owner).decrypt(sum, 2);
+    expect(out[0]).toBeCloseTo(2, 4);
+    expect(out[1]).toBeCloseTo(2, 4);
+    sum.delete();
   });
 
   it('malformed public, Galois and relinearisation keys are refused before SEAL', async () => {
