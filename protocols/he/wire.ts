@@ -27,9 +27,8 @@
  *   keys for a product of two ciphertexts sit in slot 0.
  *
  * What is checked, for every object: magic, header size, the version this SEAL writes, no
- * compression, reserved bytes zero, declared sizes equal to what the fields
- * around them occupy (the outer one to the byte length), a parms_id that is one of this context's
- * levels, two polynomials (every ciphertext a protocol sends is relinearised, every key is a
+ * compression, reserved bytes zero, declared sizes equal to what the fields around them occupy
+ * (the outer one to the byte length), a parms_id that is one of this context's levels, two polynomials (every ciphertext a protocol sends is relinearised, every key is a
  * pair), degree and prime count of that level, NTT form as the scheme writes it (CKKS and keys in
  * NTT form, BFV ciphertexts not), scale positive and normal (CKKS) or 1 (BFV, keys), correction
  * factor 1, every coefficient below its prime, a known PRNG type. That covers every check SEAL
@@ -118,7 +117,7 @@ class Reader {
   at = 0;
 
   constructor(
-    private readonly bytes: Uint8Array,
+    bytes: Uint8Array,
     private readonly what: string,
     private readonly field: string | undefined,
   ) {
