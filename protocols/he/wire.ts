@@ -28,13 +28,14 @@
  *
  * What is checked, for every object: magic, header size, the version this SEAL writes, no
  * compression, reserved bytes zero, declared sizes equal to what the fields around them occupy
- * (the outer one to the byte length), a parms_id that is one of this context's levels, two polynomials (every ciphertext a protocol sends is relinearised, every key is a
- * pair), degree and prime count of that level, NTT form as the scheme writes it (CKKS and keys in
- * NTT form, BFV ciphertexts not), scale positive and normal (CKKS) or 1 (BFV, keys), correction
- * factor 1, every coefficient below its prime, a known PRNG type. That covers every check SEAL
- * 4.x makes when it loads these objects (`is_valid_for` and the loaders), so SEAL does not throw;
- * a few are stricter than SEAL's (version, reserved bytes, two polynomials).
- * Refusals name the object and the byte offset, never a value read from it (STYLE rule 16).
+ * (the outer one to the byte length), a parms_id that is one of this context's levels, two
+ * polynomials (every ciphertext a protocol sends is relinearised, every key is a pair), degree
+ * and prime count of that level, NTT form as the scheme writes it (CKKS and keys in NTT form, BFV
+ * ciphertexts not), scale positive and normal (CKKS) or 1 (BFV, keys), correction factor 1, every
+ * coefficient below its prime, a known PRNG type. That covers every check SEAL 4.x makes when it
+ * loads these objects (`is_valid_for` and the loaders), so SEAL does not throw; a few are
+ * stricter than SEAL's (version, reserved bytes, two polynomials). Refusals name the object and
+ * the byte offset, never a value read from it (STYLE rule 16).
  */
 import type { Context } from 'node-seal/implementation/context.js';
 import type { SEALLibrary } from 'node-seal/implementation/seal.js';
