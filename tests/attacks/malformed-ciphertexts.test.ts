@@ -24,7 +24,8 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { bfvKeys, bfvPublicEncryptor, createBfv, loadBfv, plainPolynomial, readPolynomial } from '../../protocols/he/bfv.ts';
-import { addPlainProduct, createCkks, decryptorFor, deserialize, encryptVector, generateKeys, importPublicKeys, importRelinKeys, serialize, zeroCiphertexts, type Ckks, type KeyOwner } from '../../protocols/he/ckks.ts';
+import { addPlainProduct, createCkks, decryptorFor, deserialize, encryptVector, generateKeys, importPublicKeys, importRelinKeys, serialize, zeroCiphertexts, type CipherText, type Ckks, type KeyOwner } from '../../protocols/he/ckks.ts';
+import { PackedColumns } from '../../protocols/he/packing.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { seededRng } from '../../engine/rng.ts';
 import { malformed, mutate, MUTATIONS, type SealTemplate } from '../helpers/malformed-seal.ts';
@@ -160,6 +161,34 @@ describe('attack: malformed ciphertexts and keys from a peer kill SEAL (defence:
     expect(out[0]).toBeCloseTo(2, 4);
     expect(out[1]).toBeCloseTo(2, 4);
     sum.delete();
+  });
+
+  it('well-formed chunks at a level or scale SEAL would refuse in a packed product: refused before SEAL', async () => {
+    const ckks = await createCkks('ckks-n8192-l1');
+    const owner = generateKeys(ckks);
+    const ev = importPublicKeys(ckks, owner.publicKey, owner.galoisKeys);
+    const rows = ckks.slots + 10; // two chunks
+    const cols = [Float64Array.from({ length: rows }, (_, i) => (i % 3) - 1), Float64Array.from({ length: rows }, (_, i) => (i % 5) / 5)];
+    const packed = new PackedColumns(ev, cols, 1, ckks.operandScale);
+    const v = Float64Array.from({ length: rows }, (_, i) => Math.cos(i));
+    const chunk = (c: number, scale = ckks.scale * ckks.operandScale) => encryptVector(ev, v.subarray(c * ckks.slots, Math.min(rows, (c + 1) * ckks.slots)), scale);
+    const low = chunk(0);
+    ckks.evaluator.rescaleToNext(low, low);
+    const cases: [string, () => CipherText[], RegExp][] = [
+      ['chunks at two scales', () => [chunk(0), chunk(1, ckks.scale)], /level and scale/],
+      ['a chunk at the last level', () => [low, chunk(1)], /no room/],
+      ['a scale with no room for the product', () => [chunk(0, 2 ** 100), chunk(1, 2 ** 100)], /no room/],
+    ];
+    for (const [what, inputs, message] of cases) {
+      const cts = inputs();
+      refusedByCheck(what, () => packed.transposeTimes(cts), undefined, message);
+      for (const ct of cts) if (ct !== low) ct.delete();
+    }
+    low.delete();
+    // The honest product still comes out right.
+    const out = decryptorFor(ckks, owner).decrypt(packed.transposeTimes([chunk(0), chunk(1)]), 2);
+    cols.forEach((col, j) => expect(out[j]).toBeCloseTo(col.reduce((s, x, i) => s + x * v[i]!, 0), 3));
+    packed.release();
   });
 
   it('malformed public, Galois and relinearisation keys are refused before SEAL', async () => {
