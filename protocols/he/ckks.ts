@@ -251,6 +251,18 @@ export function addPlainProduct(ckks: Ckks, acc: CipherText | undefined, term: U
 }
 
 /**
+ * acc += term in place, for ciphertexts whose level and scale other parties chose (one bank's part
+ * and another's): SEAL refuses a sum at different levels or scales by throwing, so it is refused
+ * here first (HE_BAD_CIPHERTEXT).
+ */
+export function addSameShape(ckks: Ckks, acc: CipherText, term: CipherText): void {
+  if (acc.scale !== term.scale || acc.parmsId.values.join(',') !== term.parmsId.values.join(',')) {
+    throw new IndomainError('HE_BAD_CIPHERTEXT', 'a ciphertext is not at the level and scale of those it is summed with');
+  }
+  ckks.evaluator.add(acc, term, acc);
+}
+
+/**
  * Ciphertexts that may leave this party as they are: fresh encryptions made here, and results
  * re-randomised by {@link rerandomize}. {@link serialize} refuses every other ciphertext, so a
  * protocol cannot send a result it computed from another party's ciphertexts without

@@ -24,7 +24,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { bfvKeys, bfvPublicEncryptor, createBfv, loadBfv, plainPolynomial, readPolynomial } from '../../protocols/he/bfv.ts';
-import { addPlainProduct, createCkks, decryptorFor, deserialize, encryptVector, generateKeys, importPublicKeys, importRelinKeys, serialize, zeroCiphertexts, type CipherText, type Ckks, type KeyOwner } from '../../protocols/he/ckks.ts';
+import { addPlainProduct, addSameShape, createCkks, decryptorFor, deserialize, encryptVector, generateKeys, importPublicKeys, importRelinKeys, serialize, zeroCiphertexts, type CipherText, type Ckks, type KeyOwner } from '../../protocols/he/ckks.ts';
 import { PackedColumns } from '../../protocols/he/packing.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { seededRng } from '../../engine/rng.ts';
@@ -155,6 +155,12 @@ describe('attack: malformed ciphertexts and keys from a peer kill SEAL (defence:
     ckks.evaluator.rescaleToNext(low, low);
     refusedByCheck('other level', () => addPlainProduct(ckks, acc, low.saveArray(ckks.seal.ComprModeType.none), coef, ckks.operandScale), undefined, /level and scale/);
     low.delete();
+    // Two parts summed (one bank's and another's, protocols/consortium/hybrid-platform.ts) at other scales.
+    const a = encryptVector(ev, Float64Array.of(1, 2));
+    const b = encryptVector(ev, Float64Array.of(1, 2), 2 ** 50);
+    refusedByCheck('sum at two scales', () => addSameShape(ckks, a, b), undefined, /level and scale/);
+    a.delete();
+    b.delete();
     // The honest sum is untouched by the refusals.
     const sum = addPlainProduct(ckks, acc, term(Float64Array.of(2, 4)), coef, ckks.operandScale)!;
     const out = decryptorFor(ckks, owner).decrypt(sum, 2);
