@@ -11,7 +11,9 @@
  * a coefficient at or above its prime, random bytes behind a valid header, trailing bytes; from a
  * fresh and a seeded ciphertext) are each refused by that check with HE_BAD_CIPHERTEXT, and a
  * round trip works afterwards; likewise malformed public, Galois and relinearisation keys, and
- * BFV ciphertexts and keys.
+ * BFV ciphertexts and keys. Well-formed ciphertexts at a level or scale SEAL would refuse to
+ * multiply, add or rescale (`addPlainProduct`, `PackedColumns`, `addSameShape`) are refused with a
+ * coded error before SEAL too.
  *
  * Undefended (the same loop straight into SEAL's `loadArray`, exceptions caught, as `deserialize`
  * did): run in a worker thread with its own SEAL, so the SEAL it kills is not this test's. Measured
@@ -34,7 +36,7 @@ import type { UncheckedResult } from '../helpers/seal-unchecked.ts';
 
 const idBytes = (v: BigUint64Array): Uint8Array => new Uint8Array(v.slice().buffer);
 
-/** Refused by the format check (a coded error naming a byte), never by SEAL's exception. */
+/** Refused by our own check (a coded error; by default one naming a byte), never by SEAL's exception. */
 function refusedByCheck(what: string, load: () => unknown, field?: string, message: RegExp = /byte \d+|expected bytes/): void {
   let err: unknown;
   try {
