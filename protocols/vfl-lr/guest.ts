@@ -12,8 +12,8 @@ import type { Rng } from '../../engine/rng.ts';
 import { importPublicKeys, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { CrossGramLeft, deriveSeed } from '../mpc/cross-gram.ts';
 import { add, encodeFixed, fromBytes, matVecInto, RESIDUES, rowDot, sub, toBytes, uniform } from '../mpc/rns.ts';
-import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
-import { perSampleCoefficients } from './chebyshev.ts';
+import { eventRate, logit } from '../../models/logistic.ts';
+import { tabulatedCoefficients } from './chebyshev.ts';
 import { basisVectors, windowDegree, type SigmoidWindow } from './windows.ts';
 import { checkColumns } from '../../models/refusals.ts';
 import { sharedRoundConfig, type VflConfig } from './config.ts';
@@ -257,7 +257,7 @@ export class VflGuest implements Party {
         return out;
       };
       // Each window's per-sample coefficients, once a round (the last window's constant term is used by all).
-      const coefs = windows.map((w) => perSampleCoefficients(sigmoid, shifted(w.centre), w.halfWidth, w.degree));
+      const coefs = windows.map((w) => tabulatedCoefficients(shifted(w.centre), w.halfWidth, w.degree));
       this.current = { sigmoidTolerance, hessian, centres, halfWidths, windows, vectors: basisVectors(windows), coefs, next: 0, shares: 0, guestSum: new Int32Array(RESIDUES * this.x.length), todo: [] };
     } else {
       const p = this.current;
