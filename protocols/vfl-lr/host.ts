@@ -145,14 +145,17 @@ export class VflHost implements Party {
       case 'GuestHessianPadded':
         return this.onGuestHessian(b);
       case 'Residual': {
+        // A part is answered once: a second answer under the same pads B′, β would give the guest
+        // Σ (E − E′)·B′, hence the basis (tests/attacks/residual-twice.test.ts). Only a part whose
+        // basis has gone out can be answered.
         const r = this.inRound(b.chunk, 'Residual');
-        if (r.residuals.has(b.chunk)) throw new IndomainError('VFL_BAD_MESSAGE', `a second residual part ${b.chunk}`, { field: 'chunk' });
+        if (r.residuals.has(b.chunk) || b.chunk < r.done || b.chunk >= r.sent) throw new IndomainError('VFL_BAD_MESSAGE', `residual part ${b.chunk} (answered ${r.done}, sent ${r.sent})`, { field: 'chunk' });
         r.residuals.set(b.chunk, { coefficients: b.coefficients, share: b.share });
         return this.ready();
       }
       case 'BeaverCorrection': {
         const r = this.inRound(b.chunk, 'BeaverCorrection');
-        if (r.corrections.has(b.chunk)) throw new IndomainError('VFL_BAD_MESSAGE', `a second correction part ${b.chunk}`, { field: 'chunk' });
+        if (r.corrections.has(b.chunk) || b.chunk < r.done) throw new IndomainError('VFL_BAD_MESSAGE', `a second correction part ${b.chunk}`, { field: 'chunk' });
         r.corrections.set(b.chunk, b.correction);
         return this.ready();
       }
