@@ -9,11 +9,14 @@
  * extra query with δ = R_j on window j's T_1 and c_j − c_last on its indicator gives, per row,
  * R_j·τ + c_j − c_last, so the platform's partial logit u_H = c_j + R_j·τ on every row of the part.
  *
- * Here on real protocol output (breast, a real VflHost replayed from its real inbox to the bank's
- * Residual for the first of three parts of round 2): a host that answers every Residual it is sent (two instances in the same
- * state: what the host would do without its per-part bookkeeping, or after a restart that forgot
- * the first answer) gives the bank every platform logit; the host as built refuses the second
- * Residual of a part with a coded error and sends nothing.
+ * Here on real protocol output (default_credit, 3,000 rows in three parts; a real VflHost replayed
+ * from its real inbox to the bank's Residual for the first part of round 2): a host that answers
+ * every Residual it is sent (two instances in the same state: what the host would do without its
+ * per-part bookkeeping, or after a restart that forgot the first answer) gives the bank every
+ * platform logit of the part (1,000 of 1,000 within 1e-4); the host as built refuses the second
+ * Residual of a part with a coded error and sends nothing. The mirror attack (the platform sends
+ * a HostBasis part twice with F and F′ and reads Σ C·(F − F′), the bank's coefficients) is refused
+ * by the bank's part order (VflGuest.onBasis: part c only after c − 1, once).
  */
 import { describe, expect, it } from 'vitest';
 import { alignTo } from '../../engine/align.ts';
@@ -21,6 +24,7 @@ import { linearPredictor } from '../../engine/columns.ts';
 import { loadCsv } from '../../engine/csv.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { seededRng } from '../../engine/rng.ts';
+import { selectRows } from '../../engine/table.ts';
 import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
 import { createCkks } from '../../protocols/he/ckks.ts';
 import type { Envelope } from '../../protocols/message.ts';
@@ -33,13 +37,15 @@ import { windowDegree } from '../../protocols/vfl-lr/windows.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 const ROUND = 2;
+const ROWS = 3000;
 
 async function run() {
-  const g = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
-  const h = alignTo(loadCsv(data('breast_hetero_host.csv'), { idColumn: 'id' }), g.ids);
+  const all = loadCsv(data('default_credit_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
+  const g = selectRows(all, Array.from({ length: ROWS }, (_, i) => i));
+  const h = alignTo(loadCsv(data('default_credit_hetero_host.csv'), { idColumn: 'id' }), g.ids);
   const std = (f: readonly Float64Array[]) => applyStandardizer(fitStandardizer([...f]), [...f]);
   const host = std(h.features);
-  const config = vflConfig('attack-twice', { maxIterations: 4, refuseUnconverged: false, partRows: 200 });
+  const config = vflConfig('attack-twice', { maxIterations: 4, refuseUnconverged: false, partRows: 1000 });
   const fed = await trainInMemory({ guest: std(g.features), labels: g.label!, host, config, rng: seededRng('twice-arbiter'), guestRng: seededRng('twice-guest') });
   return { log: fed.transport.log, host, config, rows: g.label!.length };
 }
