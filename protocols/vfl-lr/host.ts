@@ -86,8 +86,9 @@ export class VflHost implements Party {
   /** The guest's padded columns per part, and its column count (intercept included). */
   private readonly guestColumns: (Int32Array | undefined)[];
   private guestDim = 0;
-  /** The host's side of this round's Hessian, until the guest's padded side arrives. */
+  /** The host's side of this round's Hessian, until the guest's padded side arrives; whether the run's one Hessian was asked. */
   private hessian: HessianRight | undefined;
+  private hessianAsked = false;
   /** This round's basis and shares, while its parts are exchanged. */
   private basis: RoundBasis | undefined;
   /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
@@ -249,6 +250,10 @@ export class VflHost implements Party {
     if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
       throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
     }
+    // One weighted Hessian per run, as RoundStart declares: asked again, at a point of its
+    // choosing, it would give the arbiter XᵀWX at every step (tests/attacks/second-hessian.test.ts).
+    if (hessian && this.hessianAsked) throw new IndomainError('VFL_BAD_MESSAGE', 'a second weighted Hessian in one run', { field: 'hessian' });
+    if (hessian) this.hessianAsked = true;
     const u = linearPredictor(this.x, this.weights, this.rows);
     const t0 = performance.now();
     const windows = chooseWindows(u, { ...this.config, sigmoidTolerance }, () => extremeFeatures(this.x, this.weights, this.names).join(', '));
