@@ -92,6 +92,10 @@ export function decodeFixed(v: Int32Array, bits: number): Float64Array {
   return out;
 }
 
+/** Keystream words per block (1 MiB of AES-256-CTR output, over one reused zero buffer). */
+const KEYSTREAM_WORDS = 1 << 18;
+const ZEROS = Buffer.alloc(4 * KEYSTREAM_WORDS);
+
 /** `count` uniform values of Z_M (5·count residues) from a seed and a label. */
 export function uniform(seed: Uint8Array, label: string, count: number): Int32Array {
   if (seed.length !== 32) throw new IndomainError('VFL_BAD_MESSAGE', `mask seed of ${seed.length} bytes, 32 expected`, { field: 'seed' });
@@ -99,22 +103,25 @@ export function uniform(seed: Uint8Array, label: string, count: number): Int32Ar
   const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
   const out = new Int32Array(RESIDUES * count);
   // 21-bit words, rejected at or above the prime (probability below 2^-15): exactly uniform. The
-  // stream is read in order, so a seed and label always give the same residues.
+  // stream is read in order, a keystream block at a time, so a seed and label always give the
+  // same residues.
+  const total = out.length;
   let filled = 0;
   let k = 0;
-  while (filled < out.length) {
-    const want = out.length - filled;
-    const bytes = cipher.update(Buffer.alloc(4 * (want + 16)));
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, want + 16);
-    let w = 0;
-    while (filled < out.length && w < words.length) {
-      const end = (k + 1) * count;
-      const p = PRIMES[k]!;
-      while (filled < end && w < words.length) {
-        const x = words[w++]! & 0x1fffff;
-        if (x < p) out[filled++] = x;
+  let p = PRIMES[0]!;
+  let end = count;
+  while (filled < total) {
+    const bytes = cipher.update(ZEROS);
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, KEYSTREAM_WORDS);
+    for (let w = 0; w < KEYSTREAM_WORDS && filled < total; w++) {
+      const x = words[w]! & 0x1fffff;
+      if (x < p) {
+        out[filled++] = x;
+        if (filled === end && filled < total) {
+          p = PRIMES[++k]!;
+          end += count;
+        }
       }
-      if (filled === end) k++;
     }
   }
   return out;

@@ -74,8 +74,8 @@ export class VflArbiter implements Party {
   private hostSeed: Uint8Array | undefined;
   private guestPads: ColumnPads | undefined;
   private hostPads: ColumnPads | undefined;
-  /** Whether this round's BasisSize came, and the arbiter's own terms of its gradient sums (residues), by round. */
-  private dealt = false;
+  /** This round's basis size and the next part to deal a correction for; the arbiter's own terms of its gradient sums (residues), by round. */
+  private dealing: { vectors: number; next: number } | undefined;
   private ownTerms: { round: number; terms: Int32Array } | undefined;
   private guestInit: InitBody | undefined;
   private hostInit: InitBody | undefined;
@@ -113,6 +113,12 @@ export class VflArbiter implements Party {
     config: VflConfig,
     private readonly rng: Rng,
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
+    /**
+     * `keys: false`: no CKKS key pair (HeSetup carries empty keys). Training itself needs none;
+     * only a pipeline with a scorecard stage does (its Fisher information is computed under them).
+     * Key generation and the Galois keys' 9.5 MB to each party were 0.2–0.3 s of an lr run.
+     */
+    private readonly options: { keys?: boolean } = {},
   ) {
     this.config = sharedRoundConfig(config);
   }
@@ -127,14 +133,17 @@ export class VflArbiter implements Party {
   }
 
   start(): Envelope[] {
-    this.keys = generateKeys(this.ckks, this.keyStore?.stored);
-    if (!this.keyStore?.stored) this.keyStore?.keep?.(secretKeyBytes(this.ckks, this.keys));
+    if (this.options.keys !== false) {
+      this.keys = generateKeys(this.ckks, this.keyStore?.stored);
+      if (!this.keyStore?.stored) this.keyStore?.keep?.(secretKeyBytes(this.ckks, this.keys));
+    }
     this.dealer = new CrossGramDealer(this.rng.bytes(32));
     this.guestSeed = ringSeed(this.dealer.leftSeed);
     this.hostSeed = ringSeed(this.dealer.rightSeed);
     this.guestPads = new ColumnPads(this.guestSeed);
     this.hostPads = new ColumnPads(this.hostSeed);
-    const body = { params: this.ckks.params.name, publicKey: this.keys.publicKey, galoisKeys: this.keys.galoisKeys };
+    const none = new Uint8Array(0);
+    const body = { params: this.ckks.params.name, publicKey: this.keys?.publicKey ?? none, galoisKeys: this.keys?.galoisKeys ?? none };
     return [
       envelope(this.config.job, 'HeSetup', 0, this.name, 'guest', { ...body, tripleSeed: this.dealer.leftSeed }),
       envelope(this.config.job, 'HeSetup', 0, this.name, 'host', { ...body, tripleSeed: this.dealer.rightSeed }),
@@ -181,25 +190,28 @@ export class VflArbiter implements Party {
 
   /**
    * The round's triples for a basis of `vectors` vectors: per part c, the host's correction
-   * c_H = Σ_v A_v·B′_v − c_G (shares.ts).
+   * c_H = Σ_v A_v·B′_v − c_G (shares.ts). The first part's goes at once; the others in flush, after it.
    */
   private deal(vectors: number): Envelope[] {
     const most = this.config.maxWindows * (this.config.chebyshevDegree + 1);
     if (!(Number.isInteger(vectors) && vectors >= 1 && vectors <= most)) throw new IndomainError('VFL_BAD_MESSAGE', `${vectors} basis vectors (1..${most})`, { field: 'vectors' });
-    if (this.dealt) throw new IndomainError('VFL_WRONG_STAGE', 'a second BasisSize in one round');
-    this.dealt = true;
+    if (this.dealing) throw new IndomainError('VFL_WRONG_STAGE', 'a second BasisSize in one round');
+    this.dealing = { vectors, next: 0 };
+    return this.correction();
+  }
+
+  /** The next part's correction, if one is left to deal. */
+  private correction(): Envelope[] {
+    const d = this.dealing;
     const rows = this.guestInit!.rows;
+    if (!d || d.next >= partCount(rows, this.config.partRows)) return [];
+    const c = d.next++;
     const r = this.round;
     const sg = this.guestSeed!;
-    const sh = this.hostSeed!;
-    const out: Envelope[] = [];
-    for (let c = 0; c < partCount(rows, this.config.partRows); c++) {
-      const [lo, hi] = partRange(c, rows, this.config.partRows);
-      const len = hi - lo;
-      const ab = rowDot(uniform(sg, pad.coef(r, c), vectors * len), uniform(sh, pad.basis(r, c), vectors * len), vectors, len);
-      out.push(envelope(this.config.job, 'BeaverCorrection', r, this.name, 'host', { chunk: c, correction: toBytes(sub(ab, uniform(sg, pad.cg(r, c), len))) }));
-    }
-    return out;
+    const [lo, hi] = partRange(c, rows, this.config.partRows);
+    const len = hi - lo;
+    const ab = rowDot(uniform(sg, pad.coef(r, c), d.vectors * len), uniform(this.hostSeed!, pad.basis(r, c), d.vectors * len), d.vectors, len);
+    return [envelope(this.config.job, 'BeaverCorrection', r, this.name, 'host', { chunk: c, correction: toBytes(sub(ab, uniform(sg, pad.cg(r, c), len))) })];
   }
 
   /**
@@ -230,15 +242,22 @@ export class VflArbiter implements Party {
     return terms;
   }
 
+  /** The rest of the round's corrections, then the arbiter's own terms (idle work until the gradients come). */
   flush(): Envelope[] {
-    if (this.stage === 'gradients' && this.ownTerms?.round !== this.round) timed(this.profile, 'triples', () => this.terms());
-    return [];
+    if (this.stage !== 'gradients') return [];
+    const out: Envelope[] = [];
+    timed(this.profile, 'triples', () => {
+      for (let more = this.correction(); more.length > 0; more = this.correction()) out.push(...more);
+      if (this.ownTerms?.round !== this.round) this.terms();
+    });
+    return out;
   }
 
   /** The round's gradient: the parties' shares and the arbiter's terms decoded, /n, plus the penalty. */
   private gradient(guest: Int32Array, host: Int32Array): Float64Array {
-    if (!this.dealt) throw new IndomainError('VFL_WRONG_STAGE', "gradient shares before the round's BasisSize");
-    this.dealt = false;
+    const dealt = this.dealing;
+    if (!dealt || dealt.next < partCount(this.guestInit!.rows, this.config.partRows)) throw new IndomainError('VFL_WRONG_STAGE', "gradient shares before the round's corrections were dealt");
+    this.dealing = undefined;
     const sum = add(add(guest, host, new Int32Array(guest.length)), this.terms());
     const dg = this.guestDim;
     const d = dg + this.hostDim;

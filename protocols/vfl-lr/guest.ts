@@ -142,8 +142,9 @@ export class VflGuest implements Party {
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'HeSetup': {
-        if (this.ev) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
-        this.ev = importPublicKeys(this.ckks, b.publicKey, b.galoisKeys);
+        if (this.seed) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
+        // Empty keys: a pipeline without a scorecard stage (the arbiter made none).
+        if ((b.publicKey as Uint8Array).length > 0) this.ev = importPublicKeys(this.ckks, b.publicKey, b.galoisKeys);
         this.cross = new CrossGramLeft(this.x, this.sampleRows(), b.tripleSeed, this.rng.bytes(32));
         this.tripleSeed = b.tripleSeed;
         this.seed = ringSeed(b.tripleSeed);

@@ -187,8 +187,9 @@ export class VflHost implements Party {
   }
 
   private onSetup(publicKey: Uint8Array, galoisKeys: Uint8Array, tripleSeed: Uint8Array): Envelope[] {
-    if (this.ev) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
-    this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
+    if (this.tripleSeed) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
+    // Empty keys: a pipeline without a scorecard stage (the arbiter made none).
+    if (publicKey.length > 0) this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
     this.tripleSeed = tripleSeed;
     const seed = (this.seed = ringSeed(tripleSeed));
     const pads = (this.columnPads = new ColumnPads(seed));
@@ -220,7 +221,7 @@ export class VflHost implements Party {
     const sample = this.x.map((c) => c.subarray(0, m));
     const cross = this.crossSide();
     const crossShare = cross.share(padded, maskSeed);
-    if (this.ev) this.stage = 'round';
+    if (this.tripleSeed) this.stage = 'round';
     return [
       envelope(this.config.job, 'HostInit', 0, this.name, 'arbiter', { rows: this.rows, sampleRows: m, gram: crossGram(sample, sample), crossShare, crossBits: cross.q.bits, ringBits: this.bits }),
     ];

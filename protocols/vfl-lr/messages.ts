@@ -14,7 +14,7 @@ export const HeSetup = declareMessage({
   privacy: 'metadata',
   fields: { params: 'string', publicKey: 'bytes', galoisKeys: 'bytes', tripleSeed: 'bytes' },
   discloses:
-    "the CKKS parameter set, public key and Galois (rotation) keys of the arbiter (no secret key), and a random seed for the receiver's half of the cross-Gram multiplication triple (independent of all data; each party's seed is its own)",
+    "the CKKS parameter set, public key and Galois (rotation) keys of the arbiter (no secret key; empty where the pipeline has no scorecard stage, which alone uses them), and a random seed from which the receiver's half of the cross-Gram triple and every pad of its shared rounds derive (independent of all data; each party's seed is its own, known to the arbiter)",
 });
 
 export const GuestPaddedSample = declareMessage({

@@ -87,8 +87,9 @@ export function quantisePart(cols: readonly Float64Array[], lo: number, hi: numb
 
 /**
  * The column pads P (one per part, the same every round) of one seed, kept while they fit a budget
- * of shared values (2^24: 320 MiB of residues), regenerated per use beyond it (a wide platform on
- * hundreds of thousands of rows).
+ * of shared values (2^27: 2.5 GiB of residues), regenerated per use beyond it. Regenerating was most
+ * of a round at 300,000 rows × 300 platform columns (90 M values: 24 s a round at the host and as
+ * much at the arbiter, load ≈ 8), so the pads of that point are kept (1.8 GB at each of the two).
  */
 export class ColumnPads {
   private readonly kept = new Map<number, Int32Array>();
@@ -96,7 +97,7 @@ export class ColumnPads {
 
   constructor(
     private readonly seed: Uint8Array,
-    private readonly budget = 2 ** 24,
+    private readonly budget = 2 ** 27,
   ) {}
 
   get(part: number, values: number): Int32Array {

@@ -1,0 +1,11 @@
+import * as R from './protocols/mpc/rns.ts';
+import { randomBytes } from 'node:crypto';
+const s = randomBytes(32);
+const len = 4096, d = 300;
+const m = R.uniform(s, 'm', d * len), v = R.uniform(s, 'v', len);
+const acc = new Int32Array(5 * d);
+for (let w = 0; w < 3; w++) R.matVecInto(acc, m, d, v, len);
+let t0 = performance.now(); for (let w = 0; w < 10; w++) R.matVecInto(acc, m, d, v, len); const ms = (performance.now() - t0) / 10;
+console.log('matVec part', ms.toFixed(2), 'ms =', (ms * 1e6 / (5 * d * len)).toFixed(2), 'ns per mult-add');
+t0 = performance.now(); for (let w = 0; w < 3; w++) R.uniform(s, 'x' + w, d * len); const u = (performance.now() - t0) / 3;
+console.log('uniform part', u.toFixed(1), 'ms =', (u * 1e6 / (5 * d * len)).toFixed(2), 'ns per residue');
