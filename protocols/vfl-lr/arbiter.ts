@@ -35,6 +35,20 @@ const EXPECTS: Record<Stage, readonly string[]> = {
  */
 const FIXED_POINT_NOISE = 1e-10;
 
+/**
+ * A curvature matrix built from the parties' reports: one that is not positive definite (a
+ * malformed or malicious Gram, cross share or Hessian share) is the sender's fault, refused with a
+ * code rather than the solver's RangeError.
+ */
+function positiveDefinite<T>(field: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof RangeError) throw new IndomainError('VFL_BAD_MESSAGE', 'the reported curvature is not positive definite', { field });
+    throw e;
+  }
+}
+
 interface InitBody {
   rows: number;
   sampleRows: number;
@@ -141,9 +155,11 @@ export class VflArbiter implements Party {
     const b = env.body as unknown as InitBody & { share: Uint8Array; vectors: number };
     switch (env.type) {
       case 'GuestInit':
+        if (this.guestInit) throw new IndomainError('VFL_WRONG_STAGE', 'a second GuestInit');
         this.guestInit = b;
         return this.maybeStart();
       case 'HostInit':
+        if (this.hostInit) throw new IndomainError('VFL_WRONG_STAGE', 'a second HostInit');
         this.hostInit = b;
         return this.maybeStart();
       case 'BasisSize':
@@ -163,8 +179,9 @@ export class VflArbiter implements Party {
         if (!h.bits.every(Number.isInteger) || !h.columns.every(Number.isInteger) || h.shares.length !== 3 || h.bits.length !== 3 || h.columns.length !== 3 || h.exponents.length !== 3 || !h.exponents.every((e) => e.every(Number.isInteger))) {
           throw new IndomainError('VFL_BAD_MESSAGE', 'Hessian shares must be three blocks with integer bits and columns', { field: 'shares' });
         }
-        if (env.type === 'GuestHessianShare') this.pending.guestHessian = h;
-        else this.pending.hostHessian = h;
+        const key = env.type === 'GuestHessianShare' ? 'guestHessian' : 'hostHessian';
+        if (this.pending[key]) throw new IndomainError('VFL_WRONG_STAGE', `a second ${env.type} in one round`);
+        this.pending[key] = h;
         return this.maybeStep();
       }
     }
@@ -293,7 +310,8 @@ export class VflArbiter implements Party {
     if (!Number.isInteger(g.ringBits) || !Number.isInteger(h.ringBits) || g.ringBits > 40 || h.ringBits > 40) {
       throw new IndomainError('VFL_BAD_MESSAGE', `fixed-point bits ${g.ringBits} and ${h.ringBits} (integers up to 40)`, { field: 'ringBits' });
     }
-    this.opt = new WolfeBfgs(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d, { gradientNoise: this.gradientNoise });
+    if (!(g.eventRate! > 0 && g.eventRate! < 1)) throw new IndomainError('VFL_BAD_MESSAGE', 'event rate outside (0, 1)', { field: 'eventRate' });
+    this.opt = positiveDefinite('gram', () => new WolfeBfgs(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d, { gradientNoise: this.gradientNoise }));
     this.weights = new Float64Array(d);
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, g.eventRate!)));
 
@@ -315,7 +333,7 @@ export class VflArbiter implements Party {
       );
       const d = this.guestDim + this.hostDim;
       for (let j = 0; j < d; j++) h[j * d + j] += (this.penalised[j] ? this.config.lambda : 0) + 1e-8;
-      this.opt = new WolfeBfgs(h, d, { gradientNoise: this.gradientNoise });
+      this.opt = positiveDefinite('shares', () => new WolfeBfgs(h, d, { gradientNoise: this.gradientNoise }));
     }
     const norm = maxAbs(grad);
     this.gradientNorms.push(norm);

@@ -85,8 +85,9 @@ export class VflGuest implements Party {
   /** The host's padded columns per part, and its column count. */
   private readonly hostColumns: (Int32Array | undefined)[];
   private hostDim = 0;
-  /** The guest's side of this round's Hessian, until the host's padded side arrives. */
+  /** The guest's side of this round's Hessian, until the host's padded side arrives; whether the run's one Hessian was asked. */
   private hessian: HessianLeft | undefined;
+  private hessianAsked = false;
   /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
   private readonly config: VflConfig;
 
@@ -248,6 +249,9 @@ export class VflGuest implements Party {
       if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
         throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
       }
+      // One weighted Hessian per run (as the host checks the arbiter's RoundStart).
+      if (hessian && this.hessianAsked) throw new IndomainError('VFL_BAD_MESSAGE', 'a second weighted Hessian in one run', { field: 'hessian' });
+      if (hessian) this.hessianAsked = true;
       const windows = this.checkWindows(centres, halfWidths, sigmoidTolerance);
       const n = this.rows;
       const logit = (a = linearPredictor(this.x, this.weights, n));

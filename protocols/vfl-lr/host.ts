@@ -86,8 +86,9 @@ export class VflHost implements Party {
   /** The guest's padded columns per part, and its column count (intercept included). */
   private readonly guestColumns: (Int32Array | undefined)[];
   private guestDim = 0;
-  /** The host's side of this round's Hessian, until the guest's padded side arrives. */
+  /** The host's side of this round's Hessian, until the guest's padded side arrives; whether the run's one Hessian was asked. */
   private hessian: HessianRight | undefined;
+  private hessianAsked = false;
   /** This round's basis and shares, while its parts are exchanged. */
   private basis: RoundBasis | undefined;
   /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
@@ -145,14 +146,17 @@ export class VflHost implements Party {
       case 'GuestHessianPadded':
         return this.onGuestHessian(b);
       case 'Residual': {
+        // A part is answered once: a second answer under the same pads B′, β would give the guest
+        // Σ (E − E′)·B′, hence the basis (tests/attacks/residual-twice.test.ts). Only a part whose
+        // basis has gone out can be answered.
         const r = this.inRound(b.chunk, 'Residual');
-        if (r.residuals.has(b.chunk)) throw new IndomainError('VFL_BAD_MESSAGE', `a second residual part ${b.chunk}`, { field: 'chunk' });
+        if (r.residuals.has(b.chunk) || b.chunk < r.done || b.chunk >= r.sent) throw new IndomainError('VFL_BAD_MESSAGE', `residual part ${b.chunk} (answered ${r.done}, sent ${r.sent})`, { field: 'chunk' });
         r.residuals.set(b.chunk, { coefficients: b.coefficients, share: b.share });
         return this.ready();
       }
       case 'BeaverCorrection': {
         const r = this.inRound(b.chunk, 'BeaverCorrection');
-        if (r.corrections.has(b.chunk)) throw new IndomainError('VFL_BAD_MESSAGE', `a second correction part ${b.chunk}`, { field: 'chunk' });
+        if (r.corrections.has(b.chunk) || b.chunk < r.done) throw new IndomainError('VFL_BAD_MESSAGE', `a second correction part ${b.chunk}`, { field: 'chunk' });
         r.corrections.set(b.chunk, b.correction);
         return this.ready();
       }
@@ -247,6 +251,10 @@ export class VflHost implements Party {
     if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
       throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
     }
+    // One weighted Hessian per run, as RoundStart declares: asked again, at a point of its
+    // choosing, it would give the arbiter XᵀWX at every step (tests/attacks/second-hessian.test.ts).
+    if (hessian && this.hessianAsked) throw new IndomainError('VFL_BAD_MESSAGE', 'a second weighted Hessian in one run', { field: 'hessian' });
+    if (hessian) this.hessianAsked = true;
     const u = linearPredictor(this.x, this.weights, this.rows);
     const t0 = performance.now();
     const windows = chooseWindows(u, { ...this.config, sigmoidTolerance }, () => extremeFeatures(this.x, this.weights, this.names).join(', '));

@@ -42,7 +42,8 @@
  *   A → G, H  Update             each party's own block of the move: a BFGS step or a line-search
  *                                trial along it (model)
  *   once, in the round after ‖g‖∞ first falls to hessianGradient (RoundStart and HostBasis carry
- *   `hessian: true`; protocols/vfl-lr/hessian.ts):
+ *   `hessian: true`; protocols/vfl-lr/hessian.ts; both parties refuse a second request, which
+ *   would give the arbiter XᵀWX at any point it steers to: tests/attacks/second-hessian.test.ts):
  *   H → G     HostHessianPadded  its basis vectors on the m sample rows times its columns, their
  *                                pairwise products and ones, fixed point under one-time pads from
  *                                its triple seed (ciphertext)
