@@ -44,7 +44,7 @@ async function drain(): Promise<void> {
       const t1 = performance.now();
       send(env ? await party.receive(env) : await party.start());
       const t2 = performance.now();
-      if (party.flush) send(party.flush());
+      if (party.flush) for (let more = party.flush(); more.length > 0; more = party.flush()) send(more);
       const t3 = performance.now();
       if (TRACE) console.error(`${party.name} ${env?.type ?? 'start'} r${env?.round ?? 0} at ${(performance.timeOrigin + t0).toFixed(0)} decode ${(t1 - t0).toFixed(1)} receive ${(t2 - t1).toFixed(1)} flush ${(t3 - t2).toFixed(1)}`);
       if (party.done && !reported) {

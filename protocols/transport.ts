@@ -10,6 +10,13 @@ import { decodeMessage, encodeMessage } from './codec.ts';
 import { messageSpec, type Envelope, type PrivacyClass } from './message.ts';
 import { IndomainError } from '../engine/errors.ts';
 
+/** Every envelope a party's flush has left, unit by unit, in order (for a transport that sends them together). */
+export function flushAll(p: Pick<Party, 'flush'>): Envelope[] {
+  const out: Envelope[] = [];
+  if (p.flush) for (let more = p.flush(); more.length > 0; more = p.flush()) out.push(...more);
+  return out;
+}
+
 export interface Party {
   readonly name: string;
   /** Envelopes to send before any message arrives. */
@@ -18,7 +25,8 @@ export interface Party {
   /**
    * Work that may wait until the envelopes `receive` returned are on their way: a transport that
    * runs parties concurrently (protocols/threads.ts) sends those first, so the receiver starts
-   * on them meanwhile. Its envelopes follow. Called after every `receive`.
+   * on them meanwhile. Called after every `receive`, again and again until it returns nothing
+   * ({@link flushAll}): each call one unit of work, whose envelopes go out before the next.
    */
   flush?(): Envelope[];
   /**
@@ -80,7 +88,7 @@ export class MemoryTransport {
       });
       delivered++;
       queue.push(...(await to.receive(received)));
-      if (to.flush) queue.push(...to.flush());
+      if (to.flush) for (let more = to.flush(); more.length > 0; more = to.flush()) queue.push(...more);
     }
     return delivered;
   }

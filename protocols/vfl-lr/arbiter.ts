@@ -242,15 +242,18 @@ export class VflArbiter implements Party {
     return terms;
   }
 
-  /** The rest of the round's corrections, then the arbiter's own terms (idle work until the gradients come). */
+  /**
+   * The rest of the round's corrections, one part per call (the transport calls flush until it
+   * returns nothing, sending each before the next), then the arbiter's own terms (idle work until
+   * the gradients come).
+   */
   flush(): Envelope[] {
     if (this.stage !== 'gradients') return [];
-    const out: Envelope[] = [];
-    timed(this.profile, 'triples', () => {
-      for (let more = this.correction(); more.length > 0; more = this.correction()) out.push(...more);
-      if (this.ownTerms?.round !== this.round) this.terms();
+    return timed(this.profile, 'triples', () => {
+      const out = this.correction();
+      if (out.length === 0 && this.ownTerms?.round !== this.round) this.terms();
+      return out;
     });
-    return out;
   }
 
   /** The round's gradient: the parties' shares and the arbiter's terms decoded, /n, plus the penalty. */

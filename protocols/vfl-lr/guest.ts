@@ -297,11 +297,13 @@ export class VflGuest implements Party {
     for (let i = 0; i < len; i++) constant[i] = lastConstant[lo + i]! - this.y[lo + i]!;
     const rG = add(add(rowDot(c, f, p.vectors, len), uniform(this.seed!, pad.cg(round, chunk), len)), encodeFixed(constant, RESIDUAL_BITS, 'residual'));
     const fG = this.maskShare ? sub(rG, uniform(this.seed!, pad.alpha(round, chunk), len)) : rG;
-    p.todo.push(() => {
-      // Q_Gᵀ r_G (guest block), (Q_H − P_H)ᵀ r_G (host block).
-      matVecInto(p.guestSum, this.own[chunk]!, this.x.length, rG, len);
-      matVecInto((p.hostSum ??= new Int32Array(RESIDUES * this.hostDim)), hostCols, this.hostDim, rG, len);
-    });
+    p.todo.push(() =>
+      timed(this.profile, 'gradient products', () => {
+        // Q_Gᵀ r_G (guest block), (Q_H − P_H)ᵀ r_G (host block).
+        matVecInto(p.guestSum, this.own[chunk]!, this.x.length, rG, len);
+        matVecInto((p.hostSum ??= new Int32Array(RESIDUES * this.hostDim)), hostCols, this.hostDim, rG, len);
+      }),
+    );
     // The Hessian's side after the residual has gone out (flush), so the host starts on it first.
     if (a && hessian) {
       const logits = a;
@@ -318,7 +320,7 @@ export class VflGuest implements Party {
     const [lo, hi] = partRange(chunk, this.rows, this.config.partRows);
     const len = hi - lo;
     const fH = fromBytes(bytes, len, 'share');
-    p.todo.push(() => matVecInto(p.guestSum, this.columnPads!.get(chunk, this.x.length * len), this.x.length, fH, len));
+    p.todo.push(() => timed(this.profile, 'gradient products', () => matVecInto(p.guestSum, this.columnPads!.get(chunk, this.x.length * len), this.x.length, fH, len)));
     return [];
   }
 
@@ -348,15 +350,19 @@ export class VflGuest implements Party {
     });
   }
 
-  /** The products of the parts just handled; the gradient shares once every part is in. */
+  /**
+   * Work left after the messages it does not feed went out, a unit at a time (the transport calls
+   * flush until it returns nothing): the products of the parts handled, the Hessian's side; the
+   * gradient shares once every part is in.
+   */
   flush(): Envelope[] {
     const p = this.current;
-    if (!p || p.todo.length === 0) return [];
-    const out: Envelope[] = [];
-    timed(this.profile, 'gradient products', () => {
-      for (const f of p.todo.splice(0)) out.push(...(f() ?? []));
-    });
-    if (p.shares < this.parts) return out;
+    if (!p) return [];
+    while (p.todo.length > 0) {
+      const out = p.todo.shift()!() ?? [];
+      if (out.length > 0) return out;
+    }
+    if (p.shares < this.parts) return [];
     this.current = undefined;
     this.stage = 'update';
     const dg = this.x.length;
@@ -367,6 +373,6 @@ export class VflGuest implements Party {
       share.set(p.hostSum!.subarray(k * dh, (k + 1) * dh), k * (dg + dh) + dg);
     }
     const masked = add(share, uniform(this.gradientSeed!, pad.gradient(this.round), dg + dh));
-    return [...out, envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { share: toBytes(masked) })];
+    return [envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { share: toBytes(masked) })];
   }
 }

@@ -277,9 +277,10 @@ export class VflHost implements Party {
       todo: [],
     };
     this.stage = 'residual';
+    // The basis size at once, so the arbiter deals the round's triples while the first parts are built (flush).
     const out: Envelope[] = [envelope(this.config.job, 'BasisSize', this.round, this.name, 'arbiter', { vectors })];
-    while (this.basis.sent < Math.min(BASIS_AHEAD, this.parts)) out.push(this.basisPart());
-    // The Hessian's side after the basis has gone out (flush), so the guest starts on it first.
+    for (let c = 0; c < Math.min(BASIS_AHEAD, this.parts); c++) this.basis.todo.push(() => [this.basisPart()]);
+    // The Hessian's side after the basis has gone out, so the guest starts on it first.
     if (hessian) {
       this.basis.todo.push(() => {
         this.hessian = timed(this.profile, 'hessian', () => new HessianRight(this.x, hessianBasis(u, which, windows, this.sampleRows(), this.config), this.sampleRows(), this.tripleSeed!, this.round, this.config.hessianBudgetWords));
@@ -366,27 +367,32 @@ export class VflHost implements Party {
       });
       const fH = this.maskShare ? sub(rH, uniform(this.seed!, pad.beta(round, c), len)) : rH;
       out.push(envelope(this.config.job, 'ResidualShare', round, this.name, 'guest', { chunk: c, share: toBytes(fH) }));
-      b.todo.push(() => {
-        // Q_Hᵀ r_H + P_Hᵀ f_G (host block), (Q_G − P_G)ᵀ r_H (guest block).
-        const own = this.own[c]!;
-        matVecInto(b.hostSum, own, this.x.length, rH, len);
-        matVecInto(b.hostSum, this.columnPads!.get(c, this.x.length * len), this.x.length, fG, len);
-        matVecInto((b.guestSum ??= new Int32Array(RESIDUES * this.guestDim)), guestCols, this.guestDim, rH, len);
-      });
+      b.todo.push(() =>
+        timed(this.profile, 'gradient products', () => {
+          // Q_Hᵀ r_H + P_Hᵀ f_G (host block), (Q_G − P_G)ᵀ r_H (guest block).
+          matVecInto(b.hostSum, this.own[c]!, this.x.length, rH, len);
+          matVecInto(b.hostSum, this.columnPads!.get(c, this.x.length * len), this.x.length, fG, len);
+          matVecInto((b.guestSum ??= new Int32Array(RESIDUES * this.guestDim)), guestCols, this.guestDim, rH, len);
+        }),
+      );
       if (b.sent < this.parts) out.push(this.basisPart());
     }
     return out;
   }
 
-  /** The products of the parts just answered; the gradient shares once every part is in. */
+  /**
+   * Work left after the messages it does not feed went out, a unit at a time (the transport calls
+   * flush until it returns nothing, sending each unit's messages before the next): basis parts, the
+   * Hessian's side, the products of the parts answered; the gradient shares once every part is in.
+   */
   flush(): Envelope[] {
     const b = this.basis;
-    if (!b || b.todo.length === 0) return [];
-    const out: Envelope[] = [];
-    timed(this.profile, 'gradient products', () => {
-      for (const f of b.todo.splice(0)) out.push(...(f() ?? []));
-    });
-    if (b.done < this.parts) return out;
+    if (!b) return [];
+    while (b.todo.length > 0) {
+      const out = b.todo.shift()!() ?? [];
+      if (out.length > 0) return out;
+    }
+    if (b.done < this.parts) return [];
     this.basis = undefined;
     this.stage = 'update';
     // Prime-major over [guest block; host block], as the arbiter reads it.
@@ -398,6 +404,6 @@ export class VflHost implements Party {
       share.set(b.hostSum.subarray(k * dh, (k + 1) * dh), k * (dg + dh) + dg);
     }
     const masked = sub(share, uniform(this.gradientSeed!, pad.gradient(this.round), dg + dh));
-    return [...out, envelope(this.config.job, 'HostGradient', this.round, this.name, 'arbiter', { share: toBytes(masked) })];
+    return [envelope(this.config.job, 'HostGradient', this.round, this.name, 'arbiter', { share: toBytes(masked) })];
   }
 }

@@ -11,6 +11,7 @@
  * stage reports (counts), and the bank's round numbers (job/TrainingRound) for progress. No
  * BankMetrics either: the bank keeps its test metrics in its own view of the job.
  */
+import { flushAll } from '../../protocols/transport.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { randomBytes } from 'node:crypto';
 import { secretRng } from '../../engine/rng.ts';
@@ -72,7 +73,7 @@ export class CoordinatorJob {
 
   /** Handle a message; null when it cannot be handled yet. `now` comes from the inbox record. */
   async receive(env: Envelope, now: number): Promise<Envelope[] | null> {
-    if (env.protocol === 'vfl-lr') return this.arbiter ? [...this.arbiter.receive(env), ...this.arbiter.flush()] : null;
+    if (env.protocol === 'vfl-lr') return this.arbiter ? [...this.arbiter.receive(env), ...flushAll(this.arbiter)] : null;
     if (env.protocol === 'scorecard') return this.scorecardArbiter ? this.scorecardArbiter.receive(env) : null;
     if (env.protocol === JOB && env.type === 'TrainingRound' && isTwoParty(this.spec)) {
       this.reportedRound = Math.max(this.reportedRound, Number(env.body.round));

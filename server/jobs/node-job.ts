@@ -16,7 +16,7 @@ import type { Envelope } from '../../protocols/message.ts';
 import type { Blinder } from '../../protocols/psi/protocol.ts';
 import { PsiGuest, PsiHost } from '../../protocols/psi/protocol.ts';
 import { scorecardConfig, ScorecardGuest, ScorecardHost } from '../../protocols/scorecard/protocol.ts';
-import type { Party } from '../../protocols/transport.ts';
+import { flushAll, type Party } from '../../protocols/transport.ts';
 import { JOB } from '../messages.ts';
 import type { NodeStore } from '../store/node-store.ts';
 import type { AuthorisationRegistry } from '../authz.ts';
@@ -225,7 +225,7 @@ export class NodeJob {
     const stage = env.protocol === 'psi' ? 'psi' : env.protocol === trainingProtocol(this.spec) ? 'training' : this.sc && this.vfl ? 'scorecard' : 'binning';
     const round = roundOf(this.vfl);
     const out = await party.receive(env);
-    const all = party.flush ? [...out, ...party.flush()] : out;
+    const all = [...out, ...flushAll(party)];
     return this.after(stage, stage === 'training' ? [...all, ...roundReport(this.spec, this.vfl!, round)] : all);
   }
 

@@ -30,6 +30,7 @@ import { createCkks } from '../../protocols/he/ckks.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { decodeFixed, encodeFixed, fromBytes, rowDot, sub, toBytes, add } from '../../protocols/mpc/rns.ts';
 import type { DeliveryRecord } from '../../protocols/transport.ts';
+import { flushAll } from '../../protocols/transport.ts';
 import { sharedRoundConfig } from '../../protocols/vfl-lr/config.ts';
 import { trainInMemory, vflConfig, VflHost } from '../../protocols/vfl-lr/protocol.ts';
 import { BASIS_BITS, COEF_BITS, RESIDUAL_BITS } from '../../protocols/vfl-lr/shares.ts';
@@ -56,7 +57,7 @@ async function hostBefore(o: Awaited<ReturnType<typeof run>>, k: number): Promis
   for (let i = 0; i < k; i++) {
     if (o.log[i]!.to !== 'host') continue;
     host.receive(o.log[i]!.received);
-    host.flush();
+    flushAll(host);
   }
   return host;
 }
@@ -64,7 +65,7 @@ async function hostBefore(o: Awaited<ReturnType<typeof run>>, k: number): Promis
 /** The ResidualShare a host sends for `env`, if any (a coded refusal counts as none). */
 function answer(host: VflHost, env: Envelope): { share?: Uint8Array; refused?: string } {
   try {
-    const out = [...host.receive(env), ...host.flush()];
+    const out = [...host.receive(env), ...flushAll(host)];
     const share = out.find((e) => e.type === 'ResidualShare')?.body.share as Uint8Array | undefined;
     return share ? { share } : {};
   } catch (e) {

@@ -15,6 +15,7 @@
  * plaintext Σσ′(z)xxᵀ/m there (within 1.6e-4, entries up to 0.06; 7.8e-2 away from round 1's).
  * The host as built refuses the second request with a coded error, and the bank a second flag.
  */
+import { flushAll } from '../../protocols/transport.ts';
 import { describe, expect, it } from 'vitest';
 import { alignTo } from '../../engine/align.ts';
 import { linearPredictor, ones } from '../../engine/columns.ts';
@@ -60,11 +61,11 @@ function replay(o: Run, party: VflHost | VflGuest, forget: boolean): void {
       if (r.type === 'RoundStart' || r.type === 'HostBasis') env = { ...env, body: { ...env.body, hessian: false } };
     }
     party.receive(env);
-    party.flush();
+    flushAll(party);
   }
 }
 
-const out = (p: VflHost | VflGuest, env: Envelope) => [...p.receive(env), ...p.flush()];
+const out = (p: VflHost | VflGuest, env: Envelope) => [...p.receive(env), ...flushAll(p)];
 const one = (envs: Envelope[], type: string) => envs.find((e) => e.type === type)!;
 
 describe('attack: a second weighted Hessian (malicious arbiter)', () => {
