@@ -23,7 +23,7 @@
  * least one row), not which row is in which window; every per-row value stays encrypted.
  */
 import { IndomainError } from '../../engine/errors.ts';
-import { chebyshevDegreeFor } from './chebyshev.ts';
+import { chebyshevDegreeFor, chebyshevPasses } from './chebyshev.ts';
 
 export interface SigmoidWindow {
   readonly centre: number;
@@ -64,7 +64,7 @@ function widestAtCap(o: WindowOptions): number {
   let r = capCache.get(key);
   if (r === undefined) {
     r = o.minHalfWidth;
-    while (r < 1024 && chebyshevDegreeFor(2 * r, o.sigmoidTolerance, o.chebyshevDegree + 1) <= o.chebyshevDegree) r *= 2;
+    while (r < 1024 && chebyshevPasses(2 * r, o.sigmoidTolerance, o.chebyshevDegree)) r *= 2;
     capCache.set(key, r);
   }
   return r;
