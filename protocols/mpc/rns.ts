@@ -12,7 +12,7 @@
  *
  * Layout: a vector of `count` values is an Int32Array of 5·count residues, prime-major (all
  * residues mod p₀, then mod p₁, …); a matrix of `columns` × `count` is prime-major, then
- * column-major. Uniform masks come from AES-256-CTR keyed by SHA-256(label ‖ seed), residues by
+ * column-major. Uniform masks come from AES-128-CTR keyed by SHA-256(label ‖ seed) (its first 16 bytes), residues by
  * rejection from 21-bit words (exactly uniform mod p), so one seed and label give one stream.
  */
 import { createCipheriv, createHash } from 'node:crypto';
@@ -92,7 +92,7 @@ export function decodeFixed(v: Int32Array, bits: number): Float64Array {
   return out;
 }
 
-/** Keystream words per block (1 MiB of AES-256-CTR output, over one reused zero buffer). */
+/** Keystream words per block (1 MiB of AES-128-CTR output, over one reused zero buffer). */
 const KEYSTREAM_WORDS = 1 << 18;
 const ZEROS = Buffer.alloc(4 * KEYSTREAM_WORDS);
 
@@ -100,7 +100,7 @@ const ZEROS = Buffer.alloc(4 * KEYSTREAM_WORDS);
 export function uniform(seed: Uint8Array, label: string, count: number): Int32Array {
   if (seed.length !== 32) throw new IndomainError('VFL_BAD_MESSAGE', `mask seed of ${seed.length} bytes, 32 expected`, { field: 'seed' });
   const key = createHash('sha256').update('indomain/rns/').update(label).update(seed).digest();
-  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  const cipher = createCipheriv('aes-128-ctr', key.subarray(0, 16), Buffer.alloc(16));
   const out = new Int32Array(RESIDUES * count);
   // 21-bit words, rejected at or above the prime (probability below 2^-15): exactly uniform. The
   // stream is read in order, a keystream block at a time, so a seed and label always give the

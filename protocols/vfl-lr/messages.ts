@@ -80,7 +80,7 @@ export const GuestColumns = declareMessage({
   privacy: 'ciphertext',
   fields: { chunk: 'int', columns: 'bytes' },
   discloses:
-    "nothing: the guest's columns (intercept first) on one part of the rows (`chunk`), in fixed point under a one-time pad in Z_M (M ≈ 2^105, protocols/mpc/rns.ts) from an AES-256-CTR keystream whose seed only the arbiter and the guest hold; sent once, used as the masked operand of every round's cross products",
+    "nothing: the guest's columns (intercept first) on one part of the rows (`chunk`), in fixed point under a one-time pad in Z_M (M ≈ 2^105, protocols/mpc/rns.ts) from an AES-128-CTR keystream whose seed only the arbiter and the guest hold; sent once, used as the masked operand of every round's cross products",
 });
 
 export const HostColumns = declareMessage({

@@ -80,7 +80,7 @@
  *
  * Threat model: semi-honest parties, arbiter not colluding with either party (with the guest it
  * knows the host's pads and reads its basis, its columns and its residual share; with the host,
- * the guest's), as with the CKKS key it held before. Pads are AES-256-CTR keystreams under seeds
+ * the guest's), as with the CKKS key it held before. Pads in Z_M are AES-128-CTR keystreams under seeds
  * from a cryptographic generator, read as exactly uniform residues (rejection sampling); no pad is
  * used for two values. The sums are exact: nothing is truncated or flooded, and a sum cannot wrap
  * (|Σ q·r| < 2^103 < M/2 for up to 2^22 rows, shares.ts).
