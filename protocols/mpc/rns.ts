@@ -45,8 +45,11 @@ function modInverse(a: bigint, m: bigint): bigint {
 /** log₂ M, for range checks. */
 export const MODULUS_BITS = Math.log2(PRIMES.reduce((m, p) => m * p, 1));
 
-/** Residues of round(x·2^bits) for each value. |x·2^bits| must stay below 2^53 (exact integers). */
-export function encodeFixed(values: Float64Array, bits: number, field: string): Int32Array {
+/**
+ * Residues of round(x·2^bits) for each value, minus `pad` when given (one pass: the padded value
+ * a party sends). |x·2^bits| must stay below 2^53 (exact integers).
+ */
+export function encodeFixed(values: Float64Array, bits: number, field: string, pad?: Int32Array): Int32Array {
   const n = values.length;
   const out = new Int32Array(RESIDUES * n);
   const scale = 2 ** bits;
@@ -56,7 +59,8 @@ export function encodeFixed(values: Float64Array, bits: number, field: string): 
     if (!(v < 2 ** 53 && v > -(2 ** 53))) throw new IndomainError('VFL_BAD_DATA', `value ${values[i]} does not fit the fixed-point range at 2^${bits}`, { field });
     ints[i] = v;
   }
-  for (let k = 0; k < RESIDUES; k++) reduceInto(out, k * n, ints, PRIMES[k]!, INVERSE[k]!);
+  if (pad && pad.length !== out.length) throw new IndomainError('VFL_BAD_MESSAGE', `a pad of ${pad.length} residues for ${out.length}`);
+  for (let k = 0; k < RESIDUES; k++) reduceInto(out, k * n, ints, PRIMES[k]!, INVERSE[k]!, pad);
   return out;
 }
 
@@ -64,12 +68,16 @@ export function encodeFixed(values: Float64Array, bits: number, field: string): 
  * out[off + i] = v_i mod p for exact integers |v_i| < 2^53: floor division in doubles (off by at
  * most one, corrected), several times faster than fmod. One prime per call keeps the loop monomorphic.
  */
-function reduceInto(out: Int32Array, off: number, ints: Float64Array, p: number, inv: number): void {
+function reduceInto(out: Int32Array, off: number, ints: Float64Array, p: number, inv: number, pad?: Int32Array): void {
   for (let i = 0; i < ints.length; i++) {
     const v = ints[i]!;
     let r = v - Math.floor(v * inv) * p;
     if (r < 0) r += p;
     else if (r >= p) r -= p;
+    if (pad) {
+      r -= pad[off + i]!;
+      if (r < 0) r += p;
+    }
     out[off + i] = r;
   }
 }

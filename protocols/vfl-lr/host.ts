@@ -317,7 +317,7 @@ export class VflHost implements Party {
       // encodeFixed is prime-major over all vectors × rows: vector-major within each prime, as rowDot reads.
       const bPad = uniform(this.seed!, pad.basis(this.round, c), b.vectors * len);
       b.basisPads.set(c, bPad);
-      return sub(encodeFixed(values, BASIS_BITS, 'basis'), bPad);
+      return encodeFixed(values, BASIS_BITS, 'basis', bPad);
     });
     return envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', {
       sigmoidTolerance: b.sigmoidTolerance,
