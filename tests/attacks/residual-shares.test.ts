@@ -118,8 +118,9 @@ describe('attack: residual shares (a party adds the other\'s share to its own)',
     expect(labelsOn).toBeLessThan(Math.max(0.6, majority + 0.05));
     expect(logitsOn).toBeLessThan(0.05);
     // Pads off: the same attacks read everything (the labels but for rows whose σ̂ the round's
-    // sigmoid tolerance leaves within it of 0 or 1, where r sits at 0 either way: 99.3% measured).
-    expect(labelsOff).toBeGreaterThan(0.98);
+    // sigmoid tolerance, 1e-2 to 1e-3 this early, leaves within it of 0 or 1, where r sits at 0
+    // either way: 97.9–99.3% measured, against a majority guess of 77%).
+    expect(labelsOff).toBeGreaterThan(0.95);
     expect(logitsOff).toBeGreaterThan(0.99);
   }, 240_000);
 });
