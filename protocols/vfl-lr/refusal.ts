@@ -27,18 +27,24 @@
  * clamped to its 1st–99th percentiles (so that special codes, heavy tails and rare extreme values
  * do not inflate it), is the move in log-odds of one typical standard deviation of the column;
  * and the same spread of the party's whole partial logit, for several columns acting together.
- * Measured over the exact optima at λ = 1e-4 (the federated fit matches them within 1e-3):
+ * Measured over the exact optima at λ = 1e-4 (the federated fit matches them within 1e-3, 6e-3
+ * on `mixed`), the larger of the two parties:
  *   well-posed: the seven generated shapes (seeds 1–3 at 12,000 rows, and 3,000), 30,000 rows
  *   with 100 and 300 platform columns at event rates 20% and 2%, FATE default_credit, the raw UCI
  *   file (12,000 and 30,000 rows): column at most 1.44, partial logit at most 2.29;
- *   separable: a platform column encoding the label 7.55 (event rate 20%) and 3.13 (1%), a
- *   threshold column with a one-unit margin 17.3 (5.4 in the `mixed` shape), a guest and a
- *   platform column that separate only together 13.5 and 13.9, FATE breast 3.5 (guest) and 3.1.
+ *   separable: a platform column encoding the label 7.55 (event rate 20%) and 3.13 (1%: barely
+ *   over the limit, the minority is the 1% the clamp drops), a threshold column with a one-unit
+ *   margin 17.3 (5.4 in the `mixed` shape), a guest and a platform column that separate only
+ *   together 13.5 and 13.9, FATE breast 3.5 (guest) and 3.1 (30 columns, 569 rows).
+ *   Federated (tests/protocols/vfl-refusals.test.ts, 2,250 rows): label code 7.5, days past due
+ *   ≥ 90 14.5, the guest's part of a joint separation 13.4.
  * Hence the limits {@link SEPARATION_COLUMN_SPREAD} and {@link SEPARATION_LOGIT_SPREAD}. Both
  * scale with the weights, which scale with the penalty: at λ = 1e-3 the label column reads 5.06
  * (refused), at λ = 0.05 1.8 (not refused: a strong penalty keeps a separation from showing in
- * the weights; breast at 0.05, where the tests run it, reads 0.40 and 2.27). A separation
- * by many columns each below the limit on both sides is not seen.
+ * the weights; breast at 0.05, where the tests run it, reads 0.40 and 2.27). Not seen: a
+ * separation by many columns each below the limit, at both parties. Not a proof either way: a
+ * column this strong that does not quite separate (a near-deterministic predictor) is refused
+ * too, which in credit data means a leak of the outcome all the same.
  *
  * What a refusal discloses: the error stays with the refusing party (its own feature names); the
  * JobFailed a node sends carries the code and stage only (server/messages.ts).

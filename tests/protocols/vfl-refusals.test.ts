@@ -140,6 +140,9 @@ describe('federated refusals', () => {
         expect(separationRefusal(host, m.weights.subarray(d.g.train.length), hostNames)?.message).toMatch(/through joint_part/);
       }
     }
+    // The two-party protocol's parties run the same end-of-run test.
+    const two = await failure(trainTwoPartyInMemory({ guest: d.g.train, labels: d.yTrain, host: [...d.h.train, zScored1(cases[0]!.column)], config: vflConfig('sep-host-2p'), guestNames: GUEST_NAMES, hostNames: [...HOST_NAMES, 'label_code'] }));
+    expect(two).toMatchObject({ code: 'VFL_SEPARATION', message: expect.stringContaining('label_code') });
   }, 600_000);
 
   it('well-posed data is not refused: the end-of-run test on the exact optima of the generated shapes, FATE default_credit and the raw UCI file; and a federated run', async () => {
