@@ -126,12 +126,16 @@ export function separationRefusal(cols: readonly Float64Array[], weights: ArrayL
 
 /**
  * A party's refusal when Finished: separation shown by its own weights (separationRefusal), or
- * a run that did not converge; undefined when the model stands.
+ * a run that did not converge; undefined when the model stands. A run cut short on purpose
+ * (refuseUnconverged: false) keeps its model: its weights are not the optimum's, which is what
+ * the separation limits were measured on. An unconverged run is tested for separation first,
+ * the likelier cause.
  */
 export function finishRefusal(end: { converged: boolean; iterations: number }, cols: readonly Float64Array[], weights: ArrayLike<number>, names: readonly string[] | undefined, refuseUnconverged: boolean): IndomainError | undefined {
+  if (!end.converged && !refuseUnconverged) return undefined;
   const separated = separationRefusal(cols, weights, names);
   if (separated) return separated;
-  if (end.converged || !refuseUnconverged) return undefined;
+  if (end.converged) return undefined;
   if (cols.length === 0) return new IndomainError('VFL_NOT_CONVERGED', `after ${end.iterations} iterations; cap, bin or drop the features with the most extreme logit contributions (the other party's)`);
   return notConverged(cols, names, weights, end.iterations);
 }
