@@ -126,13 +126,13 @@ export function separationRefusal(cols: readonly Float64Array[], weights: ArrayL
 
 /**
  * A party's refusal when Finished: separation shown by its own weights (separationRefusal), or
- * a run that did not converge; undefined when the model stands. A run cut short on purpose
- * (refuseUnconverged: false) keeps its model: its weights are not the optimum's, which is what
- * the separation limits were measured on. An unconverged run is tested for separation first,
- * the likelier cause.
+ * a run that did not converge; undefined when the model stands. `refuseUnconverged: false` keeps
+ * the model as the run ends, whichever (a deliberately short run or a test: the FATE breast
+ * tests at the default λ, jointly separable, keep theirs). An unconverged run is tested for
+ * separation first, the likelier cause.
  */
 export function finishRefusal(end: { converged: boolean; iterations: number }, cols: readonly Float64Array[], weights: ArrayLike<number>, names: readonly string[] | undefined, refuseUnconverged: boolean): IndomainError | undefined {
-  if (!end.converged && !refuseUnconverged) return undefined;
+  if (!refuseUnconverged) return undefined;
   const separated = separationRefusal(cols, weights, names);
   if (separated) return separated;
   if (end.converged) return undefined;
