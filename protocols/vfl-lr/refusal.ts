@@ -35,7 +35,8 @@
  *   separable: a platform column encoding the label 7.55 (event rate 20%) and 3.13 (1%: barely
  *   over the limit, the minority is the 1% the clamp drops), a threshold column with a one-unit
  *   margin 17.3 (5.4 in the `mixed` shape), a guest and a platform column that separate only
- *   together 13.5 and 13.9, FATE breast 3.5 (guest) and 3.1 (30 columns, 569 rows).
+ *   together 13.5 and 13.9, FATE breast 3.5 (guest) and 3.1 (30 columns, 569 rows); 50
+ *   platform columns that separate only by their sum, every one below 3: partial logit 18.2.
  *   Federated (tests/protocols/vfl-refusals.test.ts, 2,250 rows): label code 7.5, days past due
  *   ≥ 90 14.5, the guest's part of a joint separation 13.4.
  * Hence the limits {@link SEPARATION_COLUMN_SPREAD} and {@link SEPARATION_LOGIT_SPREAD}. Both
@@ -115,18 +116,23 @@ export function separationRefusal(cols: readonly Float64Array[], weights: ArrayL
   if (cols.length === 0) return undefined;
   const moves = cols.map((c, j) => Math.abs(weights[j]!) * clampedSpread(c));
   const name = (j: number) => names?.[j] ?? `column ${j}`;
-  let flagged = moves.flatMap((m, j) => (m >= SEPARATION_COLUMN_SPREAD ? [j] : []));
-  if (flagged.length === 0) {
-    if (clampedSpread(linearPredictor(cols, weights, cols[0]!.length)) < SEPARATION_LOGIT_SPREAD) return undefined;
-    // Several columns together: the three that move the partial logit most.
-    flagged = moves.map((m, j) => ({ m, j })).sort((a, b) => b.m - a.m).slice(0, 3).map(({ j }) => j);
+  const ranked = moves.map((m, j) => ({ m, j })).sort((a, b) => b.m - a.m);
+  const advice = 'a weight only the penalty holds back. Check it for leakage of the outcome (recorded after, or derived from, the default), then bin it or drop it';
+  const flagged = ranked.filter(({ m }) => m >= SEPARATION_COLUMN_SPREAD);
+  if (flagged.length > 0) {
+    return new IndomainError(
+      'VFL_SEPARATION',
+      `through ${flagged.map(({ j }) => name(j)).join(', ')}, alone or with the other party's columns: one typical standard deviation moves the log-odds by ` +
+        `${flagged[0]!.m.toFixed(1)} (refused from ${SEPARATION_COLUMN_SPREAD}; credit data stays below 1.5), ${advice}`,
+    );
   }
-  flagged.sort((a, b) => moves[b]! - moves[a]!);
+  const spread = clampedSpread(linearPredictor(cols, weights, cols[0]!.length));
+  if (spread < SEPARATION_LOGIT_SPREAD) return undefined;
+  // Several columns together: the three that move this party's partial logit most.
   return new IndomainError(
     'VFL_SEPARATION',
-    `through ${flagged.map(name).join(', ')}, alone or with the other party's columns: one typical standard deviation moves the log-odds by ` +
-      `${moves[flagged[0]!]!.toFixed(1)} (refused from ${SEPARATION_COLUMN_SPREAD}; credit data stays below 1.5), a weight only the penalty holds back. ` +
-      'Check it for leakage of the outcome (recorded after, or derived from, the default), then bin it or drop it',
+    `through ${ranked.slice(0, 3).map(({ j }) => name(j)).join(', ')} together, alone or with the other party's columns: one typical standard deviation of ` +
+      `this party's partial logit is ${spread.toFixed(1)} in log-odds (refused from ${SEPARATION_LOGIT_SPREAD}; credit data stays below 2.5), ${advice}`,
   );
 }
 

@@ -146,6 +146,22 @@ describe('federated refusals', () => {
     expect(two).toMatchObject({ code: 'VFL_SEPARATION', message: expect.stringContaining('label_code') });
   }, 600_000);
 
+  it('many platform columns that separate the label only together, each below the column limit: refused by the spread of the partial logit, naming the three largest', () => {
+    const r = seededRng('together');
+    const n = 3000;
+    const gauss = () => Math.sqrt(-2 * Math.log(Math.max(1e-300, r.next()))) * Math.cos(2 * Math.PI * r.next());
+    const cols = zScored(...Array.from({ length: 50 }, () => Float64Array.from({ length: n }, gauss)));
+    const y = Uint8Array.from({ length: n }, (_, i) => (cols.reduce((s, c) => s + c[i]!, 0) > 0 ? 1 : 0));
+    const guest = [Float64Array.from({ length: n }, gauss)];
+    const m = fitLogistic([...guest, ...cols], y, { optimizer: 'newton', tolerance: 1e-8, maxIterations: 100, lambda: DEFAULT_VFL.lambda });
+    const w = m.weights.subarray(1);
+    expect(Math.max(...cols.map((c, j) => Math.abs(w[j]!) * clampedSpread(c)))).toBeLessThan(SEPARATION_COLUMN_SPREAD);
+    const e = separationRefusal(cols, w, cols.map((_, j) => `p${j}`));
+    console.log(`50 columns together: "${e?.message}"`);
+    expect(e).toMatchObject({ code: 'VFL_SEPARATION', message: expect.stringMatching(/through p\d+, p\d+, p\d+ together/) });
+    expect(separationRefusal(guest, m.weights.subarray(0, 1), ['g'])).toBeUndefined();
+  });
+
   it('well-posed data is not refused: the end-of-run test on the exact optima of the generated shapes, FATE default_credit and the raw UCI file; and a federated run', async () => {
     const cases: { name: string; guest: Float64Array[]; host: Float64Array[]; y: Uint8Array }[] = [];
     for (const shape of SHAPES) for (const seed of [1, 2]) {
