@@ -64,7 +64,7 @@ export interface VflConfig {
   readonly finalStep: boolean;
   /**
    * A run that reaches maxIterations without converging ends in VFL_NOT_CONVERGED at each party,
-   * and a converged one whose final weights show separation in VFL_SEPARATION (refusal.ts);
+   * and one whose final weights show separation in VFL_SEPARATION (refusal.ts);
    * false keeps the model as the run ends (a deliberately short run, e.g. a test).
    */
   readonly refuseUnconverged: boolean;

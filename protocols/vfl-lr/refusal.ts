@@ -7,8 +7,8 @@
  *   test on its own columns: an L2 fit of them alone puts every training row on its label's side).
  *   Exact for a leak on the bank's side: adding the platform's columns at weight 0 keeps the rows
  *   separated, so the joint problem has no finite unpenalised optimum either. VFL_SEPARATION.
- * - At the end of a converged run (guest and host, on Finished), from the party's own columns
- *   and final weights: separation that needs the other party's columns (a platform column that encodes the label or
+ * - At the end of a run that converged or ran 20 rounds (guest and host, on Finished), from the
+ *   party's own columns and final weights: separation that needs the other party's columns (a platform column that encodes the label or
  *   splits it at a threshold, or guest and host columns together). VFL_SEPARATION, below.
  * - At the end: a run that reached maxIterations without converging, unless the job says
  *   refuseUnconverged: false. VFL_NOT_CONVERGED.
@@ -137,16 +137,27 @@ export function separationRefusal(cols: readonly Float64Array[], weights: ArrayL
 }
 
 /**
- * A party's refusal when Finished: a run that did not converge, or a converged one whose own
- * weights show separation (separationRefusal: the limits were measured at the optimum; after two
- * rounds on FATE breast a line-search trial already moves one column's log-odds by 4.5, so
- * unconverged weights are not tested). Undefined when the model stands. `refuseUnconverged:
- * false` keeps the model as the run ends, whichever (a deliberately short run or a test: the FATE
- * breast tests at the default λ, jointly separable, keep theirs).
+ * Rounds after which an unconverged run's weights are tested for separation too: the well-posed
+ * shapes converge in 5–23 rounds, and a separable pair often does not converge at all (its
+ * curvature is down to λ, under the flooding noise: FATE breast with a platform column equal to
+ * the label ran its 60 rounds in the server test), while after 2 rounds on breast a line-search
+ * trial already moved one column's log-odds by 4.5.
+ */
+export const SEPARATION_MIN_ROUNDS = 20;
+
+/**
+ * A party's refusal when Finished: separation shown by its own weights (separationRefusal) in a
+ * converged run or one that ran SEPARATION_MIN_ROUNDS rounds, else a run that did not converge;
+ * undefined when the model stands. `refuseUnconverged: false` keeps the model as the run ends,
+ * whichever (a deliberately short run or a test: the FATE breast tests at the default λ, jointly
+ * separable, keep theirs).
  */
 export function finishRefusal(end: { converged: boolean; iterations: number }, cols: readonly Float64Array[], weights: ArrayLike<number>, names: readonly string[] | undefined, refuseUnconverged: boolean): IndomainError | undefined {
   if (!refuseUnconverged) return undefined;
-  if (end.converged) return separationRefusal(cols, weights, names);
+  if (end.converged || end.iterations >= SEPARATION_MIN_ROUNDS) {
+    const separated = separationRefusal(cols, weights, names);
+    if (separated || end.converged) return separated;
+  }
   if (cols.length === 0) return new IndomainError('VFL_NOT_CONVERGED', `after ${end.iterations} iterations; cap, bin or drop the features with the most extreme logit contributions (the other party's)`);
   return notConverged(cols, names, weights, end.iterations);
 }
