@@ -15,7 +15,8 @@ import { consortiumBench } from './consortium.ts';
 import { restartBench } from './restart.ts';
 
 const COMMON = '--guest G.csv --host H.csv --id ID_COLUMN --label LABEL_COLUMN [--seed 42] [--test-fraction 0.2]';
-const USAGE = `usage: npm run bench -- vfl ${COMMON} [--mode three-party|two-party|both] [--json OUT.json] [--scores-out SCORES.csv]
+const USAGE = `usage: npm run bench -- vfl [${COMMON}] [--mode three-party|two-party|both] [--json OUT.json] [--scores-out SCORES.csv]
+                      (no --guest/--host/--id/--label: FATE's default_credit pair from tests/data/fate)
        npm run bench -- vfl --shape ${SHAPES.join('|')} [--rows 12000] [--mode …] [--seed 42] [--json OUT.json]
        npm run bench -- vfl --uci UCI_Credit_Card.csv [--missing LIMIT_BAL:0.2] [--mode …] [--seed 42] [--json OUT.json]
        npm run bench -- vfl-scale [--rows 30000,100000,300000] [--host-features 10,100,300] [--max-rounds N]
@@ -220,6 +221,11 @@ export async function benchMain(argv: string[]): Promise<void> {
     return;
   }
   if (values.missing) throw new IndomainError('CLI_BAD_ARGS', `--missing goes with --uci\n${USAGE}`);
+  // `npm run bench -- vfl` alone: FATE's default_credit pair (issue 14's reference run).
+  if (suite === 'vfl' && !values.guest && !values.host && !values.id && !values.label) {
+    const fate = (f: string) => new URL(`../tests/data/fate/${f}`, import.meta.url).pathname;
+    Object.assign(values, { guest: fate('default_credit_hetero_guest.csv'), host: fate('default_credit_hetero_host.csv'), id: 'id', label: 'y' });
+  }
   for (const k of ['guest', 'host', 'id', 'label'] as const) {
     if (!values[k]) throw new IndomainError('CLI_BAD_ARGS', `--${k} is required\n${USAGE}`);
   }

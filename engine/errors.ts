@@ -70,7 +70,7 @@ export const ERRORS = {
   SC_BAD_MESSAGE: { status: 400, message: 'a scorecard message is malformed' },
   SC_NO_FEATURES: { status: 422, message: 'no feature of a party passed selection' },
   SC_UNKNOWN_ENTERPRISE: { status: 404, message: 'the platform has no record of this enterprise' },
-  SC_BAD_FEATURE: { status: 400, message: "a scoring request names a feature this model does not know, or gives a feature a value that is not a number or null" },
+  SC_BAD_FEATURE: { status: 400, message: "a scoring request names a feature this model does not know, or gives a feature a value that is not a number or null, or one so large that its partial logit is not finite" },
   SC_UNKNOWN_MODEL: { status: 404, message: 'no deployed model with this name on this node' },
   // Transport and privacy policy.
   SRV_UNDECLARED_MESSAGE: { status: 400, message: 'a message type is not declared by any protocol' },

@@ -78,11 +78,19 @@ export function applyLrPreparation(prep: LrPreparation, cols: readonly Float64Ar
   return applyStandardizer(prep.standardizer, applyImputer(prep.imputer, cols, featureNames).cols);
 }
 
-/** The stored form (plain JSON arrays). */
-export function lrPreparationJson(prep: LrPreparation): { mean: number[]; indicators: number[]; centre: number[]; scale: number[]; names: string[] } {
+/** The stored form (plain JSON arrays): observed means, indicator features, z-score centre and scale, column names. */
+export interface LrPreparationJson {
+  mean: number[];
+  indicators: number[];
+  centre: number[];
+  scale: number[];
+  names: string[];
+}
+
+export function lrPreparationJson(prep: LrPreparation): LrPreparationJson {
   return { mean: Array.from(prep.imputer.mean), indicators: [...prep.imputer.indicators], centre: Array.from(prep.standardizer.mean), scale: Array.from(prep.standardizer.std), names: [...prep.names] };
 }
 
-export function lrPreparationFromJson(j: { mean: number[]; indicators: number[]; centre: number[]; scale: number[]; names: string[] }): LrPreparation {
+export function lrPreparationFromJson(j: LrPreparationJson): LrPreparation {
   return { imputer: { mean: Float64Array.from(j.mean), indicators: j.indicators }, standardizer: { mean: Float64Array.from(j.centre), std: Float64Array.from(j.scale) }, names: j.names };
 }

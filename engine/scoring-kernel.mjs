@@ -3,7 +3,8 @@
 //
 // Scorecard: every feature has up to 8 ascending cut points, padded with +Infinity, and 10 points
 // slots: value bins 0..8 (bin = number of cuts ≤ x) and slot 9 for a missing value (NaN).
-// Logistic: dot product with the weights, plus the intercept, then the sigmoid.
+// LR: one party's raw columns through its stored preparation (impute, indicators, z-scores) into
+// its partial logit.
 
 export const MAX_CUTS = 8;
 export const SLOTS = MAX_CUTS + 2;
@@ -35,16 +36,35 @@ export function scorecardPoints(cols, cuts, points, base, out, start, end) {
   }
 }
 
-/** Probabilities of rows [start, end): out[i] = σ(intercept + Σ_j w_j·x_j[i]) (missing counts as 0). */
-export function logisticProbabilities(cols, weights, intercept, out, start, end) {
-  for (let i = start; i < end; i++) out[i] = intercept;
-  for (let j = 0; j < cols.length; j++) {
+/**
+ * Partial logits of rows [start, end) under one party's LR preparation (engine/impute.ts, README
+ * "Missing values"): for feature j, v = x_j if observed, else the training mean m_j, and its term is
+ * w_j·((v − c_j)/s_j); for the k-th indicator (of feature f_k) the term is
+ * w_{F+k}·((1[x_{f_k} missing] − c_{F+k})/s_{F+k}). out[i] = intercept + the terms, in column order,
+ * which is the order of applyLrPreparation's columns.
+ * k: { mean, centre, scale, weights: Float64Array; indicators: Int32Array; intercept: number }.
+ */
+export function lrLogits(cols, k, out, start, end) {
+  const { mean, centre, scale, weights, indicators } = k;
+  for (let i = start; i < end; i++) out[i] = k.intercept;
+  const f = cols.length;
+  for (let j = 0; j < f; j++) {
     const x = cols[j];
-    const w = weights[j];
+    const m = mean[j], c = centre[j], s = scale[j], w = weights[j];
     for (let i = start; i < end; i++) {
       const v = x[i];
-      if (v === v) out[i] += w * v;
+      out[i] += w * (((v === v ? v : m) - c) / s);
     }
   }
-  for (let i = start; i < end; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+  for (let q = 0; q < indicators.length; q++) {
+    const x = cols[indicators[q]];
+    const c = centre[f + q], s = scale[f + q], w = weights[f + q];
+    const seen = w * ((0 - c) / s);
+    const missing = w * ((1 - c) / s);
+    for (let i = start; i < end; i++) {
+      const v = x[i];
+      out[i] += v === v ? seen : missing;
+    }
+  }
 }
+

@@ -1,7 +1,7 @@
 // A scoring worker thread: holds views on the shared batch (no copy) and runs the kernels on the
 // row ranges it is given.
 import { parentPort } from 'node:worker_threads';
-import { logisticProbabilities, scorecardPoints } from './scoring-kernel.mjs';
+import { lrLogits, scorecardPoints } from './scoring-kernel.mjs';
 
 let cols = [];
 let outI32;
@@ -19,9 +19,8 @@ parentPort.on('message', (m) => {
     } else if (m.type === 'scorecard') {
       const k = models.get(m.model);
       scorecardPoints(cols, k.cuts, k.points, k.base, outI32, m.start, m.end);
-    } else if (m.type === 'logistic') {
-      const k = models.get(m.model);
-      logisticProbabilities(cols, k.weights, k.intercept, outF64, m.start, m.end);
+    } else if (m.type === 'lr') {
+      lrLogits(cols, models.get(m.model), outF64, m.start, m.end);
     }
     parentPort.postMessage({ id: m.id });
   } catch (e) {

@@ -3,14 +3,17 @@
  * one SharedArrayBuffer, the output another; workers get the buffers once per batch and then only
  * row ranges, so no data is copied per task. The kernels (engine/scoring-kernel.mjs) are the same
  * code on the main thread and in the workers, so pool scores equal single-thread scores exactly.
+ * An LR party's batch holds its RAW columns: the kernel applies the stored preparation (impute,
+ * `<feature>_missing` indicators, z-scores) itself, so no prepared copy of the batch is made.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { IndomainError } from './errors.ts';
-import { logisticProbabilities, MAX_CUTS, scorecardPoints, SLOTS } from './scoring-kernel.mjs';
+import type { LrPreparation } from './impute.ts';
+import { lrLogits, MAX_CUTS, scorecardPoints, SLOTS, type LrKernel } from './scoring-kernel.mjs';
 import type { ScorecardModel } from '../models/export/model.ts';
 
-export { logisticProbabilities, MAX_CUTS, scorecardPoints, SLOTS };
+export { lrLogits, MAX_CUTS, scorecardPoints, SLOTS, type LrKernel };
 
 /** A scorecard in kernel form: cut points padded with +Infinity, 10 points slots per feature. */
 export interface CompiledScorecard {
@@ -20,9 +23,38 @@ export interface CompiledScorecard {
   readonly base: number;
 }
 
-export interface CompiledLogistic {
-  readonly weights: Float64Array;
-  readonly intercept: number;
+/** One party's LR part in kernel form; `fields` are its raw features, the batch's column order. */
+export interface CompiledLr extends LrKernel {
+  readonly fields: readonly string[];
+}
+
+/**
+ * One party's LR part: its preparation, its weights (one per prepared column: the features, then
+ * the indicators) and its intercept (the bank's; 0 for the platform's partial logit).
+ */
+export function compileLr(prep: LrPreparation, weights: ArrayLike<number>, intercept: number): CompiledLr {
+  const f = prep.imputer.mean.length;
+  const cols = f + prep.imputer.indicators.length;
+  if (weights.length !== cols || prep.names.length !== cols || prep.standardizer.mean.length !== cols)
+    throw new IndomainError('SC_BAD_CONFIG', `${weights.length} weights for ${cols} prepared columns`, { field: 'weights' });
+  return {
+    fields: prep.names.slice(0, f),
+    mean: Float64Array.from(prep.imputer.mean),
+    centre: Float64Array.from(prep.standardizer.mean),
+    scale: Float64Array.from(prep.standardizer.std),
+    weights: Float64Array.from(weights),
+    indicators: Int32Array.from(prep.imputer.indicators),
+    intercept,
+  };
+}
+
+/** Partial logits of raw columns (in `k.fields` order) on this thread: the kernel the workers run. */
+export function lrPartialLogits(k: CompiledLr, cols: readonly Float64Array[]): Float64Array {
+  if (cols.length !== k.fields.length) throw new IndomainError('SC_BAD_CONFIG', `${cols.length} columns for ${k.fields.length} features`);
+  const n = cols[0]?.length ?? 0;
+  const out = new Float64Array(n);
+  lrLogits(cols, k, out, 0, n);
+  return out;
 }
 
 /** Compile numeric characteristics (at most 8 cut points each) for the kernel. */
@@ -49,7 +81,7 @@ export class SharedBatch {
   readonly outF64: SharedArrayBuffer;
   readonly cols: Float64Array[];
   readonly points: Int32Array;
-  readonly probabilities: Float64Array;
+  readonly logits: Float64Array;
 
   constructor(
     readonly features: number,
@@ -60,7 +92,7 @@ export class SharedBatch {
     this.outF64 = new SharedArrayBuffer(rows * 8);
     this.cols = Array.from({ length: features }, (_, j) => new Float64Array(this.columns, j * rows * 8, rows));
     this.points = new Int32Array(this.out);
-    this.probabilities = new Float64Array(this.outF64);
+    this.logits = new Float64Array(this.outF64);
   }
 }
 
@@ -115,7 +147,7 @@ export class ScoringPool {
   }
 
   /** Send a model to every worker once; returns its handle. */
-  async load(model: CompiledScorecard | CompiledLogistic): Promise<number> {
+  async load(model: CompiledScorecard | CompiledLr): Promise<number> {
     const id = ++this.models;
     await this.all({ type: 'model', id: this.next++, model, modelId: id });
     return id;
@@ -133,11 +165,11 @@ export class ScoringPool {
     return this.batch.points;
   }
 
-  /** Logistic probabilities of every row of the attached batch, into `batch.probabilities`. */
-  async logistic(model: number): Promise<Float64Array> {
+  /** LR partial logits of every row of the attached batch (raw columns), into `batch.logits`. */
+  async lr(model: number): Promise<Float64Array> {
     if (!this.batch) throw new IndomainError('SRV_INTERNAL', 'no batch attached');
-    await Promise.all(this.ranges().map(([start, end], k) => this.call(this.workers[k]!, { type: 'logistic', model, start, end })));
-    return this.batch.probabilities;
+    await Promise.all(this.ranges().map(([start, end], k) => this.call(this.workers[k]!, { type: 'lr', model, start, end })));
+    return this.batch.logits;
   }
 
   async close(): Promise<void> {

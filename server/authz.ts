@@ -13,6 +13,12 @@ import type { NodeStore } from './store/node-store.ts';
 
 export const PURPOSES = ['modelling', 'pre-loan', 'in-loan', 'post-loan'] as const;
 export type Purpose = (typeof PURPOSES)[number];
+/**
+ * The purposes an enterprise's score may be asked for. `modelling` is not one: an enterprise that
+ * consented to its data training a model has not consented to being scored, so a scoring request
+ * under it is refused (tests/attacks/score-purpose.test.ts).
+ */
+export const SCORING_PURPOSES = ['pre-loan', 'in-loan', 'post-loan'] as const satisfies readonly Purpose[];
 
 export interface Authorisation {
   uscc: string;

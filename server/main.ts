@@ -110,7 +110,7 @@ export async function createNode(o: NodeOptions): Promise<{ app: FastifyInstance
     adminToken: o.adminToken,
     dataRoot,
     limits,
-    unsafe: { ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}), ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}), ...(o.unsafe?.askUnauthorised ? { askUnauthorised: true } : {}), ...(o.unsafe?.peerBodyFirst ? { peerBodyFirst: true } : {}), ...(o.unsafe?.peerSignatureAfterBody ? { peerSignatureAfterBody: true } : {}), ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}), ...(o.unsafe?.consoleCsrf ? { consoleCsrf: o.unsafe.consoleCsrf } : {}) },
+    unsafe: { ...(o.unsafe?.authCheck ? { authCheck: o.unsafe.authCheck } : {}), ...(o.unsafe?.dataPaths ? { dataPaths: o.unsafe.dataPaths } : {}), ...(o.unsafe?.askUnauthorised ? { askUnauthorised: true } : {}), ...(o.unsafe?.scoreForAnyPurpose ? { scoreForAnyPurpose: true } : {}), ...(o.unsafe?.peerBodyFirst ? { peerBodyFirst: true } : {}), ...(o.unsafe?.peerSignatureAfterBody ? { peerSignatureAfterBody: true } : {}), ...(o.unsafe?.acceptUnsignedReplies ? { acceptUnsignedReplies: true } : {}), ...(o.unsafe?.consoleCsrf ? { consoleCsrf: o.unsafe.consoleCsrf } : {}) },
     ...(o.https ? { https: o.https } : {}),
     ...(authz ? { authz } : {}),
     ...(o.headIntervalMs !== undefined ? { headIntervalMs: o.headIntervalMs } : {}),

@@ -171,6 +171,27 @@ export const PartialScores = declareMessage({
     "per requested enterprise, the platform's integer partial points (the sum over its characteristics) when it is known and authorised, or the coded reason it is not; and the highest partial points possible. Under `partial` nothing finer than that sum. Under `full`, where the bank holds the platform's points table, the sum narrows down the enterprise's platform bins: with default_credit's 6 platform characteristics the bank decodes 76% of bins (all of them for 45% of enterprises) against 56% (7%) from the bin shares alone; with the lab's 20, 58% against 57% (tests/attacks/decode-platform-bins)",
 });
 
+export const PartialLogitRequest = declareMessage({
+  protocol: 'score-lr',
+  type: 'PartialLogitRequest',
+  from: 'guest',
+  to: ['host'],
+  privacy: 'metadata',
+  fields: { request: 'string', model: 'string', purpose: 'string', ids: 'string[]' },
+  discloses: 'that the bank is scoring these enterprises with this `lr` model, for this purpose: only enterprises it holds a valid authorisation for in its copy; the platform checks each again',
+});
+
+export const PartialLogits = declareMessage({
+  protocol: 'score-lr',
+  type: 'PartialLogits',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'score',
+  fields: { logits: 'f64', outcomes: 'string[]' },
+  discloses:
+    "`lr` models: per requested enterprise, known and authorised, the platform's partial logit (its weights times its prepared columns: its raw values imputed and z-scored with its own training statistics), or the coded reason there is none: what lr-eval/HostTestScores gives for test rows, the disclosure of federated LR scoring (the bank's logit less its own part). No raw value, weight or statistic is sent, but the partial logit is affine in the platform's raw values: a bank that knows the platform's values of F + 1 enterprises it may score (F platform features) solves for every platform weight per raw unit (w_j/s_j) and the offset; breast, F = 20: 21 enterprises, all 20 to 3e-11. Only scoring purposes (not modelling)",
+});
+
 export const EventsRequest = declareMessage({
   protocol: 'monitor',
   type: 'EventsRequest',

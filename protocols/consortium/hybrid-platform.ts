@@ -7,7 +7,7 @@
 import { crossGram, linearPredictor } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { cryptoRng, type Rng } from '../../engine/rng.ts';
-import { deserialize, encryptChunks, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { addSameShape, deserialize, encryptChunks, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { PackedColumns } from '../he/packing.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
@@ -170,7 +170,6 @@ export class HybridPlatform implements Party {
 
   /** Σ over banks of their gradient parts and of this platform's products with their residuals, under the coordinator's key. */
   private sum(): Envelope[] {
-    const { evaluator } = this.ckks;
     let bankSum: CipherText | undefined;
     let platformSum: CipherText | undefined;
     let chunks = 0;
@@ -183,7 +182,7 @@ export class HybridPlatform implements Party {
       const g = packed.transposeTimes(got.residual!);
       for (const ct of got.residual!) ct.delete();
       if (platformSum) {
-        evaluator.add(platformSum, g, platformSum);
+        addSameShape(this.ckks, platformSum, g);
         g.delete();
       } else platformSum = g;
       if (this.unsafe.forwardOneBank && bank !== this.unsafe.forwardOneBank) {
@@ -191,7 +190,7 @@ export class HybridPlatform implements Party {
         continue;
       }
       if (bankSum) {
-        evaluator.add(bankSum, got.gradient!, bankSum);
+        addSameShape(this.ckks, bankSum, got.gradient!);
         got.gradient!.delete();
       } else bankSum = got.gradient!;
     }

@@ -24,7 +24,8 @@ import type { PlainText } from 'node-seal/implementation/plain-text.js';
 import type { SEALLibrary } from 'node-seal/implementation/seal.js';
 import { IndomainError } from '../../engine/errors.ts';
 import { gaussians, type Rng } from '../../engine/rng.ts';
-import { loadSeal } from './ckks.ts';
+import { loadChecked, loadSeal } from './ckks.ts';
+import { checkCiphertext, checkPublicKey, wireSpec } from './wire.ts';
 
 export interface BfvParams {
   readonly name: string;
@@ -143,30 +144,27 @@ export function bfvKeys(b: Bfv, store: { stored?: Uint8Array; keep?: (secret: Ui
   return out;
 }
 
-/** An encryptor under another party's public key (re-randomisation only). */
+/**
+ * An encryptor under another party's public key (re-randomisation only). The key is checked
+ * against SEAL's format before SEAL reads it (protocols/he/wire.ts), as {@link loadBfv} does.
+ */
 export function bfvPublicEncryptor(b: Bfv, publicKey: Uint8Array): Encryptor {
-  const pk = b.seal.PublicKey();
-  try {
-    pk.loadArray(b.context, publicKey);
-  } catch {
-    pk.delete();
-    throw new IndomainError('HE_BAD_CIPHERTEXT', 'BFV public key does not load', { field: 'publicKey' });
-  }
+  checkPublicKey(wireSpec(b.seal, b.context), publicKey, 'publicKey');
+  const pk = loadChecked(b.context, b.seal.PublicKey(), publicKey, 'BFV public key');
   const enc = b.seal.Encryptor(b.context, pk);
   pk.delete();
   return enc;
 }
 
-/** Load a ciphertext the other party sent: two parts, at the first data level, else refused. */
+/**
+ * Load a ciphertext the other party sent: two parts, at the first data level, else refused
+ * (HE_BAD_CIPHERTEXT) before SEAL reads it: SEAL's own refusal is an exception, and every one
+ * caught leaks WebAssembly state (protocols/he/ckks.ts header).
+ */
 export function loadBfv(b: Bfv, bytes: Uint8Array, field: string): CipherText {
-  const ct = b.seal.CipherText();
-  try {
-    ct.loadArray(b.context, bytes);
-  } catch {
-    ct.delete();
-    throw new IndomainError('HE_BAD_CIPHERTEXT', 'a BFV ciphertext does not load', { field });
-  }
-  if (ct.size !== 2 || ct.parmsId.values.join(',') !== b.context.firstParmsId.values.join(',')) {
+  checkCiphertext(wireSpec(b.seal, b.context), bytes, field);
+  const ct = loadChecked(b.context, b.seal.CipherText(), bytes, 'BFV ciphertext');
+  if (ct.parmsId.values.join(',') !== b.context.firstParmsId.values.join(',')) {
     ct.delete();
     throw new IndomainError('HE_BAD_CIPHERTEXT', 'a BFV ciphertext is not fresh', { field });
   }

@@ -13,7 +13,10 @@
  * Exceptions: every SEAL exception caught in JS leaks node-seal's WebAssembly state (measured: 378
  * caught 'transparent' refusals of a product by a zero plaintext, then SEAL aborted on the next
  * ciphertext load with "Aborted()"). A refusal SEAL would make on a normal path must be tested
- * before the call instead (a zero plaintext: `PlainText.isZero`), never caught from SEAL.
+ * before the call instead (a zero plaintext: `PlainText.isZero`), never caught from SEAL. Bytes from
+ * another party are checked against SEAL's format first (protocols/he/wire.ts), so SEAL never
+ * throws on them: loaded unchecked, 61 malformed ciphertexts killed the module
+ * (tests/attacks/malformed-ciphertexts.test.ts).
  */
 import type { CipherText } from 'node-seal/implementation/cipher-text.js';
 import type { Context } from 'node-seal/implementation/context.js';
@@ -22,11 +25,13 @@ import type { Encryptor } from 'node-seal/implementation/encryptor.js';
 import type { Evaluator } from 'node-seal/implementation/evaluator.js';
 import type { GaloisKeys } from 'node-seal/implementation/galois-keys.js';
 import type { PlainText } from 'node-seal/implementation/plain-text.js';
+import type { RelinKeys } from 'node-seal/implementation/relin-keys.js';
 import type { SEALLibrary } from 'node-seal/implementation/seal.js';
 import type { SecretKey } from 'node-seal/implementation/secret-key.js';
 import { IndomainError } from '../../engine/errors.ts';
 import { gaussians, type Rng } from '../../engine/rng.ts';
 import { CKKS_PARAMS, type CkksParams } from './params.ts';
+import { checkCiphertext, checkKeySwitchingKeys, checkPublicKey, rotationElement, wireSpec } from './wire.ts';
 
 export type { CipherText, PlainText };
 
@@ -157,18 +162,42 @@ export interface Evaluation {
   readonly galoisKeys: GaloisKeys;
 }
 
+/**
+ * Load another party's public and Galois keys. Both are checked against SEAL's format first
+ * (protocols/he/wire.ts): the Galois keys must hold exactly the power-of-two rotations
+ * {@link generateKeys} makes, so a rotation can never find its key missing.
+ */
 export function importPublicKeys(ckks: Ckks, publicKey: Uint8Array, galoisKeys: Uint8Array): Evaluation {
-  const pk = ckks.seal.PublicKey();
-  const gk = ckks.seal.GaloisKeys();
-  try {
-    pk.loadArray(ckks.context, publicKey);
-    gk.loadArray(ckks.context, galoisKeys);
-  } catch (e) {
-    throw new IndomainError('HE_BAD_CIPHERTEXT', `public or Galois key does not load: ${sealMessage(e)}`);
-  }
+  const spec = wireSpec(ckks.seal, ckks.context);
+  checkPublicKey(spec, publicKey, 'publicKey');
+  const galois = Array.from(powerOfTwoSteps(ckks.slots), (s) => rotationElement(ckks.params.polyModulusDegree, s));
+  checkKeySwitchingKeys(spec, galoisKeys, { galois }, 'galoisKeys');
+  const pk = loadChecked(ckks.context, ckks.seal.PublicKey(), publicKey, 'public key');
+  const gk = loadChecked(ckks.context, ckks.seal.GaloisKeys(), galoisKeys, 'Galois keys');
   const encryptor = ckks.seal.Encryptor(ckks.context, pk);
   pk.delete();
   return { ckks, encryptor, galoisKeys: gk };
+}
+
+/** Load another party's relinearisation keys (checked first, as {@link importPublicKeys}). */
+export function importRelinKeys(ckks: Ckks, relinKeys: Uint8Array): RelinKeys {
+  checkKeySwitchingKeys(wireSpec(ckks.seal, ckks.context), relinKeys, 'relin', 'relinKeys');
+  return loadChecked(ckks.context, ckks.seal.RelinKeys(), relinKeys, 'relinearisation keys');
+}
+
+/**
+ * SEAL's load of bytes protocols/he/wire.ts has passed, which SEAL does not refuse. Were a gap in
+ * that check ever found, the refusal still leaves as a coded error (and the gap is a bug: the
+ * exception caught here leaked WebAssembly state).
+ */
+export function loadChecked<T extends { loadArray(context: Context, bytes: Uint8Array): void; delete(): void }>(context: Context, into: T, bytes: Uint8Array, what: string): T {
+  try {
+    into.loadArray(context, bytes);
+  } catch (e) {
+    into.delete();
+    throw new IndomainError('HE_BAD_CIPHERTEXT', `SEAL refused a ${what} the format check passed: ${sealMessage(e)}`);
+  }
+  return into;
 }
 
 function sealMessage(e: unknown): string {
@@ -202,12 +231,35 @@ export function addPlainProduct(ckks: Ckks, acc: CipherText | undefined, term: U
     t.delete();
     return acc;
   }
+  // The sender chose t's level and scale. SEAL refuses by throwing a product whose scale outgrows
+  // the level's modulus and a sum of terms at different levels or scales: tested here instead.
+  const product = t.scale * pt.scale;
+  const level = ckks.context.getContextData(t.parmsId);
+  const fits = Math.trunc(Math.log2(product)) < level.totalCoeffModulusBitCount;
+  level.delete();
+  if (!fits || (acc && (acc.scale !== product || acc.parmsId.values.join(',') !== t.parmsId.values.join(',')))) {
+    pt.delete();
+    t.delete();
+    throw new IndomainError('HE_BAD_CIPHERTEXT', fits ? 'a term is not at the level and scale of the others' : "a term's scale leaves no room for the product");
+  }
   ckks.evaluator.multiplyPlain(t, pt, t);
   pt.delete();
   if (!acc) return t;
   ckks.evaluator.add(acc, t, acc);
   t.delete();
   return acc;
+}
+
+/**
+ * acc += term in place, for ciphertexts whose level and scale other parties chose (one bank's part
+ * and another's): SEAL refuses a sum at different levels or scales by throwing, so it is refused
+ * here first (HE_BAD_CIPHERTEXT).
+ */
+export function addSameShape(ckks: Ckks, acc: CipherText, term: CipherText): void {
+  if (acc.scale !== term.scale || acc.parmsId.values.join(',') !== term.parmsId.values.join(',')) {
+    throw new IndomainError('HE_BAD_CIPHERTEXT', 'a ciphertext is not at the level and scale of those it is summed with');
+  }
+  ckks.evaluator.add(acc, term, acc);
 }
 
 /**
@@ -352,24 +404,14 @@ export function serialize(ckks: Ckks, ct: CipherText): Uint8Array {
   return ct.saveArray(ckks.seal.ComprModeType.none);
 }
 
-/** Load a ciphertext, refusing one that does not belong to this context (coded error, no crash). */
+/**
+ * Load a ciphertext another party sent. Bytes that are not a two-part ciphertext of this context
+ * are refused (HE_BAD_CIPHERTEXT) by protocols/he/wire.ts before SEAL reads them: SEAL's own
+ * refusal is an exception, and every one caught leaks WebAssembly state.
+ */
 export function deserialize(ckks: Ckks, bytes: Uint8Array): CipherText {
-  if (!(bytes instanceof Uint8Array) || bytes.length < 16) {
-    throw new IndomainError('HE_BAD_CIPHERTEXT', `expected ciphertext bytes, got ${describe(bytes)}`);
-  }
-  const ct = ckks.seal.CipherText();
-  try {
-    ct.loadArray(ckks.context, bytes);
-  } catch (e) {
-    ct.delete();
-    throw new IndomainError('HE_BAD_CIPHERTEXT', sealMessage(e));
-  }
-  return ct;
-}
-
-function describe(v: unknown): string {
-  if (v instanceof Uint8Array) return `${v.length} bytes`;
-  return typeof v;
+  checkCiphertext(wireSpec(ckks.seal, ckks.context), bytes);
+  return loadChecked(ckks.context, ckks.seal.CipherText(), bytes, 'ciphertext');
 }
 
 /** Decryption, for the key owner only. */

@@ -33,6 +33,8 @@ export interface ProductSum {
   readonly z: (CipherText | undefined)[];
   /** Which chunks have been added. */
   readonly added: Set<number>;
+  /** Level (parms_id) and scale of the first chunk added: every other chunk must match them. */
+  shape?: { readonly level: string; readonly scale: number };
 }
 
 export class PackedColumns {
@@ -167,9 +169,11 @@ export class PackedColumns {
     if (!Number.isInteger(c) || c < 0 || c >= this.chunks || sum.added.has(c)) {
       throw new IndomainError('VFL_ROW_MISMATCH', `chunk ${c} of ${this.chunks} (${this.rows} rows) added twice or out of range`);
     }
+    const level = input.parmsId.values.join(',');
+    this.checkShape(sum, input, level);
     sum.added.add(c);
     const { evaluator } = this.ev.ckks;
-    this.atLevel(input.parmsId.values.join(','));
+    this.atLevel(level);
     for (let k = 0; k < this.width; k++) {
       const d = this.diagonal(k, c, input);
       if (d.pt === null) continue;
@@ -181,6 +185,24 @@ export class PackedColumns {
         prod.delete();
       } else sum.z[k] = prod;
     }
+  }
+
+  /**
+   * The sender chose each chunk's level and scale. SEAL refuses by throwing a product whose scale
+   * outgrows the level's modulus, a sum of chunks at different levels or scales, and a rescale
+   * at the last level (every product here is rescaled once): tested here instead, a caught SEAL
+   * exception leaking WebAssembly state (protocols/he/ckks.ts).
+   */
+  private checkShape(sum: ProductSum, input: CipherText, level: string): void {
+    if (sum.shape) {
+      if (sum.shape.level !== level || sum.shape.scale !== input.scale) throw new IndomainError('HE_BAD_CIPHERTEXT', 'a chunk is not at the level and scale of the others');
+      return;
+    }
+    const data = this.ev.ckks.context.getContextData(input.parmsId);
+    const room = data.chainIndex >= 1 && Math.trunc(Math.log2(input.scale * this.scale)) < data.totalCoeffModulusBitCount;
+    data.delete();
+    if (!room) throw new IndomainError('HE_BAD_CIPHERTEXT', 'a chunk leaves no room for the product and its rescale (level or scale)');
+    sum.shape = { level, scale: input.scale };
   }
 
   /**
@@ -237,7 +259,12 @@ export class PackedColumns {
       throw new IndomainError('VFL_ROW_MISMATCH', `${inputs.length} ciphertexts for ${this.rows} rows (${this.chunks} expected)`);
     }
     const sum = this.begin();
-    inputs.forEach((ct, c) => this.add(sum, c, ct));
+    try {
+      inputs.forEach((ct, c) => this.add(sum, c, ct));
+    } catch (e) {
+      this.discard(sum);
+      throw e;
+    }
     return this.finish(sum, precise);
   }
 

@@ -10,7 +10,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { importPublicKeys, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { importPublicKeys, importRelinKeys, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { bfvPublicEncryptor, loadBfv, type Bfv } from '../he/bfv.ts';
 import type { ScorecardHost } from '../scorecard/host.ts';
 import type { ScorecardConfig } from '../scorecard/config.ts';
@@ -59,9 +59,7 @@ export class TwoPartyScorecardHost implements Party {
     private readonly defences: ScorecardHostDefences = {},
   ) {
     this.ev = importPublicKeys(ckks, training.guestKeys.publicKey, training.guestKeys.galoisKeys);
-    const rk = ckks.seal.RelinKeys();
-    rk.loadArray(ckks.context, training.guestKeys.relinKeys);
-    this.relinKeys = rk;
+    this.relinKeys = importRelinKeys(ckks, training.guestKeys.relinKeys);
     const p = sc.kept.length;
     if (training.rotation.length !== p * p) throw new IndomainError('SC_BAD_CONFIG', `a rotation of ${training.rotation.length} values for ${p} kept host features`);
     this.xr = rotateColumns(sc.trainColumns(), training.rotation);

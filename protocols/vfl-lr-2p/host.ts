@@ -10,7 +10,7 @@ import { IndomainError } from '../../engine/errors.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { importPublicKeys, importRelinKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { PackedColumns } from '../he/packing.ts';
 import type { RelinKeys } from 'node-seal/implementation/relin-keys.js';
 import { chebyshevBasis } from '../vfl-lr/chebyshev.ts';
@@ -170,14 +170,7 @@ export class TwoPartyHost implements Party {
     if (sampleRows !== sampleRowsFor(this.rows, this.config, this.ckks)) throw new IndomainError('VFL_BAD_MESSAGE', `sample of ${sampleRows} rows`, { field: 'sampleRows' });
     this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
     this.guestKeys = { publicKey, galoisKeys, relinKeys };
-    const rk = this.ckks.seal.RelinKeys();
-    try {
-      rk.loadArray(this.ckks.context, relinKeys);
-    } catch {
-      rk.delete();
-      throw new IndomainError('VFL_BAD_MESSAGE', 'relinearisation keys do not load', { field: 'relinKeys' });
-    }
-    this.relinKeys = rk;
+    this.relinKeys = importRelinKeys(this.ckks, relinKeys);
     this.packed = new PackedColumns(this.ev, this.xr, Math.sqrt(this.rows), this.ckks.operandScale);
     this.stage = 'sample';
     return [];

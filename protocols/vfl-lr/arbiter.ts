@@ -1,32 +1,53 @@
 /**
- * The arbiter (run by the coordinator) in `vfl-lr`: owns the CKKS secret key, decrypts only
- * aggregates (sample Gram blocks, per-weight gradients), runs BFGS with a gradient-only line search
- * (models/wolfe.ts) and sends each party the move
- * for its own weights. It never holds a feature, a label or any per-enterprise value.
+ * The arbiter (run by the coordinator) in `vfl-lr`: deals the correlated randomness of the shared
+ * arithmetic (seeds, and per round the Beaver corrections of the residual's products), receives
+ * only aggregates (sample Gram blocks, per-weight gradients, the one weighted Hessian), runs BFGS
+ * with a gradient-only line search (models/wolfe.ts) and sends each party the move for its own
+ * weights. It never holds a feature, a label or any per-enterprise value. It also owns the CKKS key
+ * pair of the job, which the scorecard stage uses (protocols/scorecard).
  */
 import { IndomainError } from '../../engine/errors.ts';
 import { maxAbs } from '../../engine/linalg.ts';
 import type { Rng } from '../../engine/rng.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { decryptorFor, deserialize, floodNoise, generateKeys, productNoise, secretKeyBytes, zeroCiphertexts, type Ckks, type Decryption, type KeyOwner } from '../he/ckks.ts';
+import { generateKeys, secretKeyBytes, type Ckks, type KeyOwner } from '../he/ckks.ts';
+import { add, decodeFixed, fromBytes, matVecInto, RESIDUES, rowDot, sub, toBytes, uniform } from '../mpc/rns.ts';
 import { CrossGramDealer } from '../mpc/cross-gram.ts';
 import { initialLogisticHessian } from '../../models/bfgs.ts';
 import { WolfeBfgs } from '../../models/wolfe.ts';
 import { logit } from '../../models/logistic.ts';
-import { roundTolerance, type VflConfig } from './config.ts';
+import { roundTolerance, sharedRoundConfig, type VflConfig } from './config.ts';
 import { assembleHessian, type HessianShares } from './hessian.ts';
-import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
+import { accept, envelope, timed, type Profile } from './common.ts';
+import { ColumnPads, pad, partCount, partRange, RESIDUAL_BITS, ringSeed } from './shares.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
-  init: ['GuestInit', 'HostInit', 'ZeroRequest'],
-  gradients: ['GuestGradient', 'HostGradient', 'GuestHessianShare', 'HostHessianShare', 'ZeroRequest'],
-  done: ['ZeroRequest'],
+  init: ['GuestInit', 'HostInit'],
+  gradients: ['GuestGradient', 'HostGradient', 'GuestHessianShare', 'HostHessianShare', 'BasisSize'],
+  done: [],
 };
 
-/** Most encryptions of zero one request may ask for (degree 16 × 256 ciphertexts: a million rows). */
-const MAX_ZEROS = 4096;
+/**
+ * Error of a decoded gradient value from the fixed point alone (coefficients and basis at 2^-26,
+ * columns at 2^-f: a few 1e-9 per row, averaging out over rows): what BFGS may treat as noise.
+ */
+const FIXED_POINT_NOISE = 1e-10;
+
+/**
+ * A curvature matrix built from the parties' reports: one that is not positive definite (a
+ * malformed or malicious Gram, cross share or Hessian share) is the sender's fault, refused with a
+ * code rather than the solver's RangeError.
+ */
+function positiveDefinite<T>(field: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof RangeError) throw new IndomainError('VFL_BAD_MESSAGE', 'the reported curvature is not positive definite', { field });
+    throw e;
+  }
+}
 
 interface InitBody {
   rows: number;
@@ -35,6 +56,7 @@ interface InitBody {
   eventRate?: number;
   crossShare: Uint8Array;
   crossBits: number;
+  ringBits: number;
 }
 
 export class VflArbiter implements Party {
@@ -47,13 +69,20 @@ export class VflArbiter implements Party {
   /** Seconds per kind of work (benchmark profile). */
   readonly profile: Profile = {};
   private keys: KeyOwner | undefined;
-  private dec: Decryption | undefined;
+  /** The ring seeds the arbiter shares with the guest and with the host (shares.ts). */
+  private guestSeed: Uint8Array | undefined;
+  private hostSeed: Uint8Array | undefined;
+  private guestPads: ColumnPads | undefined;
+  private hostPads: ColumnPads | undefined;
+  /** This round's basis size and the next part to deal a correction for; the arbiter's own terms of its gradient sums (residues), by round. */
+  private dealing: { vectors: number; next: number } | undefined;
+  private ownTerms: { round: number; terms: Int32Array } | undefined;
   private guestInit: InitBody | undefined;
   private hostInit: InitBody | undefined;
   private guestDim = 0;
   private hostDim = 0;
   private opt: WolfeBfgs | undefined;
-  private pending: { guest?: Float64Array; host?: Float64Array; guestHessian?: HessianShares; hostHessian?: HessianShares } = {};
+  private pending: { guest?: Int32Array; host?: Int32Array; guestHessian?: HessianShares; hostHessian?: HessianShares } = {};
   /** The round that computes the weighted Hessian (−1: not yet asked for). */
   private hessianRound = -1;
   /** The sample Gram XᵀX (d × d) and its row count, for Hessian blocks that are not exchanged. */
@@ -61,8 +90,8 @@ export class VflArbiter implements Party {
   private sampleRows = 0;
   private penalised: boolean[] = [];
   private dealer: CrossGramDealer | undefined;
-  /** Standard deviation of the flooding noise on each gradient value the arbiter releases to itself. */
-  private gradientNoise = 0;
+  /** The gradient's error from the fixed point (BFGS ignores curvature pairs below it). */
+  private gradientNoise = FIXED_POINT_NOISE;
   /**
    * The weights as the arbiter can rebuild them (the guest's intercept starts at the logit of the
    * event rate it reports, every other weight at 0, then the moves it sends): for the relative step test.
@@ -72,6 +101,8 @@ export class VflArbiter implements Party {
   private tolerance = 0;
   /** Whether the run ended with a final quasi-Newton step after convergence (config.finalStep). */
   finalStepTaken = false;
+  /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
+  private readonly config: VflConfig;
 
   /**
    * `keys.stored`: a secret key kept from an earlier run of this job (restart); `keys.keep` is
@@ -79,10 +110,18 @@ export class VflArbiter implements Party {
    */
   constructor(
     private readonly ckks: Ckks,
-    private readonly config: VflConfig,
+    config: VflConfig,
     private readonly rng: Rng,
     private readonly keyStore?: { stored?: Uint8Array; keep?: (secret: Uint8Array) => void },
-  ) {}
+    /**
+     * `keys: false`: no CKKS key pair (HeSetup carries empty keys). Training itself needs none;
+     * only a pipeline with a scorecard stage does (its Fisher information is computed under them).
+     * Key generation and the Galois keys' 9.5 MB to each party were 0.2–0.3 s of an lr run.
+     */
+    private readonly options: { keys?: boolean } = {},
+  ) {
+    this.config = sharedRoundConfig(config);
+  }
 
   /** This job's key pair, for the arbiter's part of the scorecard stage (same owner, same process). */
   get keyOwner(): KeyOwner | undefined {
@@ -94,11 +133,17 @@ export class VflArbiter implements Party {
   }
 
   start(): Envelope[] {
-    this.keys = generateKeys(this.ckks, this.keyStore?.stored);
-    if (!this.keyStore?.stored) this.keyStore?.keep?.(secretKeyBytes(this.ckks, this.keys));
-    this.dec = decryptorFor(this.ckks, this.keys);
+    if (this.options.keys !== false) {
+      this.keys = generateKeys(this.ckks, this.keyStore?.stored);
+      if (!this.keyStore?.stored) this.keyStore?.keep?.(secretKeyBytes(this.ckks, this.keys));
+    }
     this.dealer = new CrossGramDealer(this.rng.bytes(32));
-    const body = { params: this.ckks.params.name, publicKey: this.keys.publicKey, galoisKeys: this.keys.galoisKeys };
+    this.guestSeed = ringSeed(this.dealer.leftSeed);
+    this.hostSeed = ringSeed(this.dealer.rightSeed);
+    this.guestPads = new ColumnPads(this.guestSeed);
+    this.hostPads = new ColumnPads(this.hostSeed);
+    const none = new Uint8Array(0);
+    const body = { params: this.ckks.params.name, publicKey: this.keys?.publicKey ?? none, galoisKeys: this.keys?.galoisKeys ?? none };
     return [
       envelope(this.config.job, 'HeSetup', 0, this.name, 'guest', { ...body, tripleSeed: this.dealer.leftSeed }),
       envelope(this.config.job, 'HeSetup', 0, this.name, 'host', { ...body, tripleSeed: this.dealer.rightSeed }),
@@ -106,25 +151,26 @@ export class VflArbiter implements Party {
   }
 
   receive(env: Envelope): Envelope[] {
-    accept(env, this.config.job, this.stage, EXPECTS, env.type === 'ZeroRequest' ? env.round : this.round);
-    const b = env.body as unknown as InitBody & { gradient: Uint8Array; count: number };
+    accept(env, this.config.job, this.stage, EXPECTS, this.round);
+    const b = env.body as unknown as InitBody & { share: Uint8Array; vectors: number };
     switch (env.type) {
-      case 'ZeroRequest': {
-        if (!(b.count >= 1 && b.count <= MAX_ZEROS)) throw new IndomainError('VFL_BAD_MESSAGE', `${b.count} encryptions of zero asked for (1..${MAX_ZEROS})`, { field: 'count' });
-        if (this.stage === 'done') return [];
-        return [envelope(this.config.job, 'Zeros', env.round, this.name, 'host', { zeros: timed(this.profile, 'encryptions of zero', () => zeroCiphertexts(this.ckks, this.keys!, b.count)) })];
-      }
       case 'GuestInit':
+        if (this.guestInit) throw new IndomainError('VFL_WRONG_STAGE', 'a second GuestInit');
         this.guestInit = b;
         return this.maybeStart();
       case 'HostInit':
+        if (this.hostInit) throw new IndomainError('VFL_WRONG_STAGE', 'a second HostInit');
         this.hostInit = b;
         return this.maybeStart();
+      case 'BasisSize':
+        return timed(this.profile, 'triples', () => this.deal(b.vectors));
       case 'GuestGradient':
-        this.pending.guest = timed(this.profile, 'decrypt', () => this.decryptReleased(b.gradient, this.guestDim));
+        if (this.pending.guest) throw new IndomainError('VFL_WRONG_STAGE', 'a second GuestGradient in one round');
+        this.pending.guest = fromBytes(b.share, this.guestDim + this.hostDim, 'share');
         return this.maybeStep();
       case 'HostGradient':
-        this.pending.host = timed(this.profile, 'decrypt', () => this.decryptReleased(b.gradient, this.hostDim));
+        if (this.pending.host) throw new IndomainError('VFL_WRONG_STAGE', 'a second HostGradient in one round');
+        this.pending.host = fromBytes(b.share, this.guestDim + this.hostDim, 'share');
         return this.maybeStep();
       case 'GuestHessianShare':
       case 'HostHessianShare': {
@@ -133,8 +179,9 @@ export class VflArbiter implements Party {
         if (!h.bits.every(Number.isInteger) || !h.columns.every(Number.isInteger) || h.shares.length !== 3 || h.bits.length !== 3 || h.columns.length !== 3 || h.exponents.length !== 3 || !h.exponents.every((e) => e.every(Number.isInteger))) {
           throw new IndomainError('VFL_BAD_MESSAGE', 'Hessian shares must be three blocks with integer bits and columns', { field: 'shares' });
         }
-        if (env.type === 'GuestHessianShare') this.pending.guestHessian = h;
-        else this.pending.hostHessian = h;
+        const key = env.type === 'GuestHessianShare' ? 'guestHessian' : 'hostHessian';
+        if (this.pending[key]) throw new IndomainError('VFL_WRONG_STAGE', `a second ${env.type} in one round`);
+        this.pending[key] = h;
         return this.maybeStep();
       }
     }
@@ -142,22 +189,89 @@ export class VflArbiter implements Party {
   }
 
   /**
-   * Decrypt a party's Xᵀd/√n + λw√n, flood it before anything derived from it is released, and
-   * divide by √n. The flood is `floodMarginBits` above the product's ciphertext noise
-   * (`productNoise`: the key- and randomness-dependent part of the error, measured at 5–6e-7 in
-   * these units); on default_credit it is 2^-16·√6 ≈ 3.7e-5 here, 2.4e-7 in gradient units,
-   * far below the convergence tolerance.
+   * The round's triples for a basis of `vectors` vectors: per part c, the host's correction
+   * c_H = Σ_v A_v·B′_v − c_G (shares.ts). The first part's goes at once; the others in flush, after it.
    */
-  private decryptReleased(bytes: Uint8Array, count: number): Float64Array {
-    const ct = deserialize(this.ckks, bytes);
-    const values = this.dec!.decrypt(ct, count);
-    ct.delete();
+  private deal(vectors: number): Envelope[] {
+    const most = this.config.maxWindows * (this.config.chebyshevDegree + 1);
+    if (!(Number.isInteger(vectors) && vectors >= 1 && vectors <= most)) throw new IndomainError('VFL_BAD_MESSAGE', `${vectors} basis vectors (1..${most})`, { field: 'vectors' });
+    if (this.dealing) throw new IndomainError('VFL_WRONG_STAGE', 'a second BasisSize in one round');
+    this.dealing = { vectors, next: 0 };
+    return this.correction();
+  }
+
+  /** The next part's correction, if one is left to deal. */
+  private correction(): Envelope[] {
+    const d = this.dealing;
     const rows = this.guestInit!.rows;
-    const sigma = productNoise(this.ckks, Math.ceil(rows / this.ckks.slots)) * 2 ** this.config.floodMarginBits;
-    const flooded = floodNoise(values, sigma, this.rng);
-    const divisor = gradientDivisor(rows);
-    for (let j = 0; j < flooded.length; j++) flooded[j] /= divisor;
-    return flooded;
+    if (!d || d.next >= partCount(rows, this.config.partRows)) return [];
+    const c = d.next++;
+    const r = this.round;
+    const sg = this.guestSeed!;
+    const [lo, hi] = partRange(c, rows, this.config.partRows);
+    const len = hi - lo;
+    const ab = rowDot(uniform(sg, pad.coef(r, c), d.vectors * len), uniform(this.hostSeed!, pad.basis(r, c), d.vectors * len), d.vectors, len);
+    return [envelope(this.config.job, 'BeaverCorrection', r, this.name, 'host', { chunk: c, correction: toBytes(sub(ab, uniform(sg, pad.cg(r, c), len))) })];
+  }
+
+  /**
+   * The arbiter's own terms of this round's gradient sums, P_Gᵀβ and P_Hᵀα over all parts (they
+   * depend on seeds only: computed while the parties work, in flush or idle time, else when the
+   * gradient needs them).
+   */
+  private terms(): Int32Array {
+    const r = this.round;
+    if (this.ownTerms?.round === r) return this.ownTerms.terms;
+    const rows = this.guestInit!.rows;
+    const dg = this.guestDim;
+    const dh = this.hostDim;
+    const guestTerms = new Int32Array(RESIDUES * dg);
+    const hostTerms = new Int32Array(RESIDUES * dh);
+    for (let c = 0; c < partCount(rows, this.config.partRows); c++) {
+      const [lo, hi] = partRange(c, rows, this.config.partRows);
+      const len = hi - lo;
+      matVecInto(guestTerms, this.guestPads!.get(c, dg * len), dg, uniform(this.hostSeed!, pad.beta(r, c), len), len);
+      matVecInto(hostTerms, this.hostPads!.get(c, dh * len), dh, uniform(this.guestSeed!, pad.alpha(r, c), len), len);
+    }
+    const terms = new Int32Array(RESIDUES * (dg + dh));
+    for (let k = 0; k < RESIDUES; k++) {
+      terms.set(guestTerms.subarray(k * dg, (k + 1) * dg), k * (dg + dh));
+      terms.set(hostTerms.subarray(k * dh, (k + 1) * dh), k * (dg + dh) + dg);
+    }
+    this.ownTerms = { round: r, terms };
+    return terms;
+  }
+
+  /** The rest of the round's corrections, then the arbiter's own terms (idle work until the gradients come). */
+  flush(): Envelope[] {
+    if (this.stage !== 'gradients') return [];
+    const out: Envelope[] = [];
+    timed(this.profile, 'triples', () => {
+      for (let more = this.correction(); more.length > 0; more = this.correction()) out.push(...more);
+      if (this.ownTerms?.round !== this.round) this.terms();
+    });
+    return out;
+  }
+
+  /** The round's gradient: the parties' shares and the arbiter's terms decoded, /n, plus the penalty. */
+  private gradient(guest: Int32Array, host: Int32Array): Float64Array {
+    const dealt = this.dealing;
+    if (!dealt || dealt.next < partCount(this.guestInit!.rows, this.config.partRows)) throw new IndomainError('VFL_WRONG_STAGE', "gradient shares before the round's corrections were dealt");
+    this.dealing = undefined;
+    const sum = add(add(guest, host, new Int32Array(guest.length)), this.terms());
+    const dg = this.guestDim;
+    const d = dg + this.hostDim;
+    const rows = this.guestInit!.rows;
+    const split = (lo: number, hi: number) => {
+      const out = new Int32Array(RESIDUES * (hi - lo));
+      for (let k = 0; k < RESIDUES; k++) out.set(sum.subarray(k * d + lo, k * d + hi), k * (hi - lo));
+      return out;
+    };
+    const g = new Float64Array(d);
+    g.set(decodeFixed(split(0, dg), RESIDUAL_BITS + this.guestInit!.ringBits), 0);
+    g.set(decodeFixed(split(dg, d), RESIDUAL_BITS + this.hostInit!.ringBits), dg);
+    for (let j = 0; j < d; j++) g[j] = g[j]! / rows + (this.penalised[j] ? this.config.lambda * this.weights[j]! : 0);
+    return g;
   }
 
   private maybeStart(): Envelope[] {
@@ -193,11 +307,11 @@ export class VflArbiter implements Party {
     this.gram = gram;
     this.sampleRows = g.sampleRows;
     this.penalised = penalised;
-    // The flood on each released gradient value (three independent floods reach the arbiter's
-    // gradient: the guest's, the host's and its own), so that BFGS ignores curvature pairs below it.
-    const flood = (productNoise(this.ckks, Math.ceil(g.rows / this.ckks.slots)) * 2 ** this.config.floodMarginBits * Math.sqrt(3)) / gradientDivisor(g.rows);
-    this.opt = new WolfeBfgs(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d, { gradientNoise: flood });
-    this.gradientNoise = flood;
+    if (!Number.isInteger(g.ringBits) || !Number.isInteger(h.ringBits) || g.ringBits > 40 || h.ringBits > 40) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `fixed-point bits ${g.ringBits} and ${h.ringBits} (integers up to 40)`, { field: 'ringBits' });
+    }
+    if (!(g.eventRate! > 0 && g.eventRate! < 1)) throw new IndomainError('VFL_BAD_MESSAGE', 'event rate outside (0, 1)', { field: 'eventRate' });
+    this.opt = positiveDefinite('gram', () => new WolfeBfgs(initialLogisticHessian(gram, d, g.sampleRows, g.eventRate!, this.config.lambda, penalised), d, { gradientNoise: this.gradientNoise }));
     this.weights = new Float64Array(d);
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, g.eventRate!)));
 
@@ -207,10 +321,11 @@ export class VflArbiter implements Party {
   }
 
   private maybeStep(): Envelope[] {
-    const { guest, host, guestHessian, hostHessian } = this.pending;
-    if (!guest || !host) return [];
+    const { guest: guestShare, host: hostShare, guestHessian, hostHessian } = this.pending;
+    if (!guestShare || !hostShare) return [];
     if (this.round === this.hessianRound && (!guestHessian || !hostHessian)) return [];
     this.pending = {};
+    const grad = timed(this.profile, 'decode', () => this.gradient(guestShare, hostShare));
     if (guestHessian && hostHessian) {
       // BFGS restarts from the weighted Hessian at this point (protocols/vfl-lr/hessian.ts).
       const h = timed(this.profile, 'hessian', () =>
@@ -218,11 +333,8 @@ export class VflArbiter implements Party {
       );
       const d = this.guestDim + this.hostDim;
       for (let j = 0; j < d; j++) h[j * d + j] += (this.penalised[j] ? this.config.lambda : 0) + 1e-8;
-      this.opt = new WolfeBfgs(h, d, { gradientNoise: this.gradientNoise });
+      this.opt = positiveDefinite('shares', () => new WolfeBfgs(h, d, { gradientNoise: this.gradientNoise }));
     }
-    const grad = new Float64Array(this.guestDim + this.hostDim);
-    grad.set(guest, 0);
-    grad.set(host, this.guestDim);
     const norm = maxAbs(grad);
     this.gradientNorms.push(norm);
     const job = this.config.job;

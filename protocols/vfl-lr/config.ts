@@ -30,6 +30,19 @@ export interface VflConfig {
    */
   readonly sigmoidTolerance: number;
   readonly sigmoidToleranceStart: number;
+  /**
+   * The final sigmoid tolerance of `vfl-lr` (three parties), in place of `sigmoidTolerance`: its
+   * round is additive shares, where a basis vector costs a few milliseconds, not a ciphertext per
+   * chunk, so it ends two orders finer. At 1e-4 the approximation's bias held the mixed shape at a
+   * relative weight error of 3.6e-3; at 1e-6, 4.4e-4 (docs/perf/vfl-lr.md). vfl-lr-2p keeps
+   * `sigmoidTolerance`.
+   */
+  readonly sharedSigmoidTolerance: number;
+  /**
+   * Largest window degree in `vfl-lr`, in place of `chebyshevDegree`: at 1e-6 a degree-16 window
+   * spans ±2.5 logits, and partial logits over ±40 (breast) needed 17 windows; degree 32 spans ±6.
+   */
+  readonly sharedChebyshevDegree: number;
   /** Widest window half-width tried first (logit units); doubled while more than maxWindows are needed. */
   readonly windowHalfWidth: number;
   /** Most sigmoid windows the host may use in a round (protocols/vfl-lr/windows.ts). */
@@ -68,6 +81,12 @@ export interface VflConfig {
    * false keeps the model as the run ends (a deliberately short run, e.g. a test).
    */
   readonly refuseUnconverged: boolean;
+  /**
+   * Rows per part of vfl-lr's shared round (protocols/vfl-lr/shares.ts): the basis, residual and
+   * columns go a part at a time, so no party holds a round's values for every row at once, and
+   * the parties overlap (the guest answers part c while the host builds part c + 1).
+   */
+  readonly partRows: number;
 }
 
 export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
@@ -92,6 +111,9 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   // flood (rare events: relative weight error 9.7e-4 without the last step, 1.3–3.2e-4 with it).
   finalStep: true,
   refuseUnconverged: true,
+  partRows: 4096,
+  sharedSigmoidTolerance: 1e-6,
+  sharedChebyshevDegree: 32,
 };
 
 export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {
@@ -106,16 +128,28 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!Number.isInteger(c.chebyshevDegree) || c.chebyshevDegree < 1 || c.chebyshevDegree > 16) bad('chebyshevDegree', 'must be 1..16');
   if (!(c.sigmoidTolerance >= 1e-6 && c.sigmoidTolerance < 0.1)) bad('sigmoidTolerance', 'must be in [1e-6, 0.1)');
   if (!(c.sigmoidToleranceStart >= c.sigmoidTolerance && c.sigmoidToleranceStart < 0.1)) bad('sigmoidToleranceStart', 'must be in [sigmoidTolerance, 0.1)');
+  if (!Number.isInteger(c.sharedChebyshevDegree) || c.sharedChebyshevDegree < 1 || c.sharedChebyshevDegree > 64) bad('sharedChebyshevDegree', 'must be 1..64');
+  if (!(c.sharedSigmoidTolerance >= 1e-7 && c.sharedSigmoidTolerance <= c.sigmoidToleranceStart)) bad('sharedSigmoidTolerance', 'must be in [1e-7, sigmoidToleranceStart]');
   if (!(c.windowHalfWidth > 0) || !(c.minHalfWidth > 0) || !(c.windowGrid > 0)) bad('windowHalfWidth', 'window must be positive');
   if (!Number.isInteger(c.maxWindows) || c.maxWindows < 1 || c.maxWindows > 16) bad('maxWindows', 'must be 1..16');
   if (!(c.stepTolerance >= 0)) bad('stepTolerance', 'must be ≥ 0');
   if (!(c.hessianGradient >= 0 && c.hessianGradient < 1)) bad('hessianGradient', 'must be in [0, 1)');
   if (!Number.isInteger(c.hessianBudgetWords) || c.hessianBudgetWords < 1 || c.hessianBudgetWords > 2 ** 26) bad('hessianBudgetWords', 'must be an integer in 1..2^26');
   if (typeof c.finalStep !== 'boolean') bad('finalStep', 'must be true or false');
+  if (!Number.isInteger(c.partRows) || c.partRows < 16 || c.partRows > 2 ** 20) bad('partRows', 'must be an integer in 16..2^20');
   if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
   // The flood hides what a decryption carries beyond its value: a job spec may raise it, never lower it.
   if (!Number.isInteger(c.floodMarginBits) || c.floodMarginBits < DEFAULT_VFL.floodMarginBits || c.floodMarginBits > 16) bad('floodMarginBits', `must be an integer in ${DEFAULT_VFL.floodMarginBits}..16`);
   return c;
+}
+
+/**
+ * The configuration `vfl-lr`'s roles work with: its own final sigmoid tolerance and degree cap in
+ * place of vfl-lr-2p's, and windows as wide as the cap allows from the first try (fewer, wider
+ * windows take fewer basis vectors: on default_credit 208 MB a run instead of 255 MB at ±4).
+ */
+export function sharedRoundConfig(c: VflConfig): VflConfig {
+  return { ...c, sigmoidTolerance: c.sharedSigmoidTolerance, chebyshevDegree: c.sharedChebyshevDegree, windowHalfWidth: 1024 };
 }
 
 /**

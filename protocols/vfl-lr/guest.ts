@@ -1,46 +1,55 @@
 /**
  * The guest (label holder, the bank) in `vfl-lr`. Holds its features, labels and weights
- * (intercept first). Receives only ciphertexts, two host aggregates per round and its own steps.
+ * (intercept first). Receives only one-time-padded values, the host's windows, its own steps and
+ * the round's metadata; sends its per-row coefficients under a pad and its shares of the round's
+ * products (shares.ts).
  */
 import { crossGram, linearPredictor, ones } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
 import type { Rng } from '../../engine/rng.ts';
-import { addPlainProduct, combinationNoise, deserialize, encode, encryptVector, importPublicKeys, productNoise, rerandomize, serialize, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
-import { CrossGramLeft } from '../mpc/cross-gram.ts';
-import { PackedColumns, type ProductSum } from '../he/packing.ts';
-import { eventRate, logit, sigmoid } from '../../models/logistic.ts';
-import { perSampleCoefficients } from './chebyshev.ts';
+import { importPublicKeys, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { CrossGramLeft, deriveSeed } from '../mpc/cross-gram.ts';
+import { add, encodeFixed, fromBytes, matVecInto, RESIDUES, rowDot, sub, toBytes, uniform } from '../mpc/rns.ts';
+import { eventRate, logit } from '../../models/logistic.ts';
+import { tabulatedCoefficients } from './chebyshev.ts';
 import { basisVectors, windowDegree, type SigmoidWindow } from './windows.ts';
 import { checkColumns } from '../../models/refusals.ts';
-import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
+import { sharedRoundConfig, type VflConfig } from './config.ts';
+import { accept, envelope, timed, type Profile } from './common.ts';
 import { hessianCoefficients, HessianLeft } from './hessian.ts';
 import { checkOwnSeparation, finishRefusal } from './refusal.ts';
+import { COEF_BITS, ColumnPads, columnBits, pad, partCount, partRange, quantisePart, RESIDUAL_BITS, ringSeed } from './shares.ts';
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
 
-/** The round's expansion, from its first HostBasis part, and the guest's product summed over parts. */
+/** The round's expansion, from its first HostBasis part, and the guest's shares summed over parts. */
 interface RoundParts {
   readonly sigmoidTolerance: number;
   readonly hessian: boolean;
   readonly centres: readonly number[];
   readonly halfWidths: readonly number[];
   readonly windows: readonly SigmoidWindow[];
+  readonly vectors: number;
   /** Per window, the per-sample coefficients coef_k (k = 0..K_j) over all rows. */
   readonly coefs: readonly Float64Array[][];
-  /** Next chunk expected. */
+  /** Next basis part expected; residual shares of the host used. */
   next: number;
-  readonly sum: ProductSum;
-  /** The residual part just sent, until flush adds it to the guest's own product. */
-  pending?: { chunk: number; cts: CipherText[] };
+  shares: number;
+  /** Shares of Q_Gᵀr and Q_Hᵀr (residues). */
+  readonly guestSum: Int32Array;
+  hostSum?: Int32Array;
+  /** Work left for flush (after the messages it does not feed have gone out). */
+  readonly todo: (() => Envelope[] | void)[];
 }
 const EXPECTS: Record<Stage, readonly string[]> = {
-  // The arbiter's keys and the host's padded sample may arrive in either order.
-  keys: ['HeSetup', 'HostPaddedSample'],
-  // The round's basis arrives in parts; the host's padded Hessian side may come between them.
-  basis: ['HostBasis', 'Finished', 'HostHessianPadded'],
+  // The arbiter's keys and the host's padded sample may arrive in either order; the host's padded
+  // columns in parts from its HeSetup on.
+  keys: ['HeSetup', 'HostPaddedSample', 'HostColumns'],
+  // The round's basis arrives in parts, the host's shares after each; the host's padded Hessian
+  // side may come between them.
+  basis: ['HostBasis', 'ResidualShare', 'Finished', 'HostHessianPadded', 'HostColumns'],
   // The host's padded Hessian side follows its basis in the Hessian's round.
   update: ['Update', 'Finished', 'HostHessianPadded'],
   done: [],
@@ -57,45 +66,65 @@ export class VflGuest implements Party {
   /** Seconds per kind of work (benchmark profile). */
   readonly profile: Profile = {};
   private readonly x: Float64Array[];
+  private readonly rows: number;
+  private readonly parts: number;
   private ev: Evaluation | undefined;
-  private packed: PackedColumns | undefined;
   private cross: CrossGramLeft | undefined;
   private hostPadded: Uint8Array | undefined;
-  /** This round's expansion and product, while its parts arrive. */
-  private parts: RoundParts | undefined;
-  /** This party's triple seed from HeSetup (the Hessian's pads are derived from it). */
+  /** This round's expansion and shares, while its parts arrive. */
+  private current: RoundParts | undefined;
+  /** This party's triple seed from HeSetup (the Hessian's pads are derived from it) and its ring seed. */
   private tripleSeed: Uint8Array | undefined;
-  /** The guest's side of this round's Hessian, until the host's padded side arrives. */
+  private seed: Uint8Array | undefined;
+  private columnPads: ColumnPads | undefined;
+  /** The seed of the gradient masks, which the guest makes and sends the host (GuestPaddedSample). */
+  private gradientSeed: Uint8Array | undefined;
+  /** Fixed-point bits of this party's columns, and the columns per part (residues). */
+  private readonly bits: number;
+  private readonly own: Int32Array[] = [];
+  /** The host's padded columns per part, and its column count. */
+  private readonly hostColumns: (Int32Array | undefined)[];
+  private hostDim = 0;
+  /** The guest's side of this round's Hessian, until the host's padded side arrives; whether the run's one Hessian was asked. */
   private hessian: HessianLeft | undefined;
+  private hessianAsked = false;
+  /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
+  private readonly config: VflConfig;
 
   /**
-   * `rng`: this party's secret randomness (the cross-Gram output mask); deterministic per job in
-   * a node, so that a restarted guest replays the same messages.
+   * `rng`: this party's secret randomness (the cross-Gram output mask, from which the gradient
+   * masks' seed is derived); deterministic per job in a node, so that a restarted guest replays
+   * the same messages.
    */
   constructor(
     private readonly ckks: Ckks,
     cols: readonly Float64Array[],
     private readonly y: Uint8Array,
-    private readonly config: VflConfig,
+    config: VflConfig,
     private readonly rng: Rng,
     /**
-     * FOR THE ATTACK TESTS ONLY (tests/attacks/linear-span.test.ts): false sends the residual as
-     * computed, to show the attack that re-randomisation defeats.
+     * FOR THE ATTACK TESTS ONLY (tests/attacks/residual-shares.test.ts): false sends the guest's
+     * residual share without its pad α, to show what the pad prevents.
      */
-    private readonly rerandomise = true,
+    private readonly maskShare = true,
     /** Feature names, for refusals only (they never leave this party). */
     private readonly names?: readonly string[],
   ) {
+    this.config = sharedRoundConfig(config);
     if (cols.some((c) => c.length !== y.length)) throw new IndomainError('VFL_ROW_MISMATCH', 'guest columns and labels differ in length');
     checkColumns(cols, names, 'the guest');
     checkOwnSeparation(cols, y, names);
     this.x = [ones(y.length), ...cols];
+    this.rows = y.length;
     this.weights = new Float64Array(this.x.length);
     const rate = eventRate(y);
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, rate)));
+    this.bits = columnBits(this.x, this.rows);
+    this.parts = partCount(this.rows, config.partRows);
+    this.hostColumns = new Array<Int32Array | undefined>(this.parts);
   }
 
-  /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them too). */
+  /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them). */
   get arbiterKeys(): Evaluation | undefined {
     return this.ev;
   }
@@ -113,20 +142,39 @@ export class VflGuest implements Party {
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'HeSetup': {
-        if (this.ev) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
-        this.ev = importPublicKeys(this.ckks, b.publicKey, b.galoisKeys);
-        this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.y.length), this.ckks.operandScale);
+        if (this.seed) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
+        // Empty keys: a pipeline without a scorecard stage (the arbiter made none).
+        if ((b.publicKey as Uint8Array).length > 0) this.ev = importPublicKeys(this.ckks, b.publicKey, b.galoisKeys);
         this.cross = new CrossGramLeft(this.x, this.sampleRows(), b.tripleSeed, this.rng.bytes(32));
         this.tripleSeed = b.tripleSeed;
-        const out = [envelope(this.config.job, 'GuestPaddedSample', 0, this.name, 'host', this.cross.padded())];
+        this.seed = ringSeed(b.tripleSeed);
+        const pads = (this.columnPads = new ColumnPads(this.seed));
+        const sample = this.cross.padded();
+        this.gradientSeed = deriveSeed(sample.maskSeed, 'indomain/vfl-lr/gradient-mask');
+        const out = [envelope(this.config.job, 'GuestPaddedSample', 0, this.name, 'host', sample)];
+        // The columns once, padded, for the host's side of every round's cross product.
+        timed(this.profile, 'columns', () => {
+          for (let c = 0; c < this.parts; c++) {
+            const [lo, hi] = partRange(c, this.rows, this.config.partRows);
+            const q = quantisePart(this.x, lo, hi, this.bits, 'guest column');
+            this.own.push(q);
+            const padded = sub(q, pads.get(c, this.x.length * (hi - lo)));
+            out.push(envelope(this.config.job, 'GuestColumns', 0, this.name, 'host', { chunk: c, columns: toBytes(padded) }));
+          }
+        });
         return this.hostPadded ? [...out, this.init()] : out;
       }
       case 'HostPaddedSample':
         if (this.hostPadded) throw new IndomainError('VFL_WRONG_STAGE', 'a second HostPaddedSample');
         this.hostPadded = b.padded;
         return this.cross ? [this.init()] : [];
+      case 'HostColumns':
+        this.onHostColumns(b.chunk, b.columns);
+        return [];
       case 'HostBasis':
-        return timed(this.profile, 'residual (coefficients, products)', () => this.onBasis(b.sigmoidTolerance, b.hessian, b.centres, b.halfWidths, b.chunk, b.basis as Uint8Array[][]));
+        return timed(this.profile, 'residual (coefficients, shares)', () => this.onBasis(b.sigmoidTolerance, b.hessian, b.centres, b.halfWidths, b.chunk, b.basis));
+      case 'ResidualShare':
+        return this.onShare(b.chunk, b.share);
       case 'HostHessianPadded': {
         const h = this.hessian;
         if (!h) throw new IndomainError('VFL_WRONG_STAGE', 'a padded Hessian side in a round without a Hessian');
@@ -146,10 +194,7 @@ export class VflGuest implements Party {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
-        if (this.parts) this.packed?.discard(this.parts.sum);
-        for (const ct of this.parts?.pending?.cts ?? []) ct.delete();
-        this.parts = undefined;
-        this.packed?.release();
+        this.current = undefined;
         // A run that did not converge is refused here, naming this party's features (refusal.ts).
         const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x.slice(1), this.weights.subarray(1), this.names, this.config.refuseUnconverged);
         if (refusal) throw refusal;
@@ -160,7 +205,7 @@ export class VflGuest implements Party {
   }
 
   private sampleRows(): number {
-    return Math.min(this.y.length, this.config.hessianSampleRows);
+    return Math.min(this.rows, this.config.hessianSampleRows);
   }
 
   /** Own sample Gram and event rate, and this party's share of the cross Gram (protocols/mpc). */
@@ -170,32 +215,45 @@ export class VflGuest implements Party {
     const crossShare = this.cross!.share(this.hostPadded!);
     this.stage = 'basis';
     return envelope(this.config.job, 'GuestInit', 0, this.name, 'arbiter', {
-      rows: this.y.length,
+      rows: this.rows,
       sampleRows: m,
       eventRate: eventRate(this.y),
       gram: crossGram(sample, sample),
       crossShare,
       crossBits: this.cross!.q.bits,
+      ringBits: this.bits,
     });
   }
 
+  private onHostColumns(chunk: number, bytes: Uint8Array): void {
+    if (!(Number.isInteger(chunk) && chunk >= 0 && chunk < this.parts) || this.hostColumns[chunk]) throw new IndomainError('VFL_BAD_MESSAGE', `host columns part ${chunk} (of ${this.parts}) unexpected`, { field: 'chunk' });
+    const [lo, hi] = partRange(chunk, this.rows, this.config.partRows);
+    const len = hi - lo;
+    const dim = bytes.length / (4 * RESIDUES * len);
+    if (!(Number.isInteger(dim) && dim >= 1 && (this.hostDim === 0 || dim === this.hostDim))) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `host columns part ${chunk}: ${bytes.length} bytes for ${len} rows`, { field: 'columns' });
+    }
+    this.hostDim = dim;
+    this.hostColumns[chunk] = fromBytes(bytes, dim * len, 'columns');
+  }
+
   /**
-   * [[σ(z) − y]] on one part's chunks from the host's encrypted basis. The basis (scale Δ) times
-   * coefficients at the operand scale Δ′ stays unrescaled at ΔΔ′; the diagonal product then
-   * multiplies by Δ′ again and rescales once. The first part of a round fixes its windows and
-   * computes every window's per-sample coefficients; later parts must carry the same windows.
+   * One part of the round: the per-row coefficients C of σ(u_G + c_j + R_j τ) − y in every window,
+   * padded (E = C − A) for the host, and this party's share of the residual,
+   * r_G = Σ_v C_v·F_v + c_G + (coef_{J,0} − y)·2^52, padded by α for the host. The first part of a
+   * round fixes its windows and computes every window's coefficients; later parts must carry the same.
    */
-  private onBasis(sigmoidTolerance: number, hessian: boolean, centres: number[], halfWidths: number[], chunk: number, basis: Uint8Array[][]): Envelope[] {
-    const { slots } = this.ckks;
-    const n = this.y.length;
-    const chunks = Math.ceil(n / slots);
-    const first = !this.parts;
+  private onBasis(sigmoidTolerance: number, hessian: boolean, centres: number[], halfWidths: number[], chunk: number, basisBytes: Uint8Array): Envelope[] {
     let a: Float64Array | undefined;
-    if (first) {
+    if (!this.current) {
       if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
         throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
       }
+      // One weighted Hessian per run (as the host checks the arbiter's RoundStart).
+      if (hessian && this.hessianAsked) throw new IndomainError('VFL_BAD_MESSAGE', 'a second weighted Hessian in one run', { field: 'hessian' });
+      if (hessian) this.hessianAsked = true;
       const windows = this.checkWindows(centres, halfWidths, sigmoidTolerance);
+      const n = this.rows;
       const logit = (a = linearPredictor(this.x, this.weights, n));
       const shifted = (c: number) => {
         const out = new Float64Array(n);
@@ -203,72 +261,65 @@ export class VflGuest implements Party {
         return out;
       };
       // Each window's per-sample coefficients, once a round (the last window's constant term is used by all).
-      const coefs = windows.map((w) => perSampleCoefficients(sigmoid, shifted(w.centre), w.halfWidth, w.degree));
-      this.parts = { sigmoidTolerance, hessian, centres, halfWidths, windows, coefs, next: 0, sum: this.packed!.begin() };
+      const coefs = windows.map((w) => tabulatedCoefficients(shifted(w.centre), w.halfWidth, w.degree));
+      this.current = { sigmoidTolerance, hessian, centres, halfWidths, windows, vectors: basisVectors(windows), coefs, next: 0, shares: 0, guestSum: new Int32Array(RESIDUES * this.x.length), todo: [] };
     } else {
-      const p = this.parts!;
+      const p = this.current;
       const same = (x: readonly number[], y: readonly number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
       if (p.sigmoidTolerance !== sigmoidTolerance || p.hessian !== hessian || !same(p.centres, centres) || !same(p.halfWidths, halfWidths)) {
-        throw new IndomainError('VFL_BAD_MESSAGE', 'the parts of one round\'s basis disagree on its windows or tolerance', { field: 'centres' });
+        throw new IndomainError('VFL_BAD_MESSAGE', "the parts of one round's basis disagree on its windows or tolerance", { field: 'centres' });
       }
     }
-    const p = this.parts!;
-    if (p.pending) throw new IndomainError('VFL_WRONG_STAGE', 'a basis part before the previous residual part was used');
-    const vectors = basisVectors(p.windows);
-    const width = basis[0]?.length ?? 0;
-    if (chunk !== p.next || basis.length !== vectors || width < 1 || basis.some((b) => b.length !== width) || chunk + width > chunks) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `basis part must be ${vectors} vectors × the chunks from ${p.next} (of ${chunks})`, { field: 'basis' });
-    }
-    const residual: CipherText[] = [];
-    for (let c = chunk; c < chunk + width; c++) residual.push(this.residualChunk(c, basis.map((v) => v[c - chunk]!)));
-    p.next += width;
-    // The residual is a combination of the host's own ciphertexts: re-randomised before it goes
-    // back to the host, or the host solves for the coefficients and reads coef_0 − y (the labels).
-    const sigma = combinationNoise(this.ckks) * 2 ** this.config.floodMarginBits;
-    const chunksOut = residual.map((ct) => {
-      if (this.rerandomise) timed(this.profile, 're-randomise', () => rerandomize(this.ev!, ct, sigma, this.rng));
-      return this.rerandomise ? timed(this.profile, 'serialise', () => serialize(this.ckks, ct)) : ct.saveArray(this.ckks.seal.ComprModeType.none);
-    });
-    p.pending = { chunk, cts: residual };
-    const out = [envelope(this.config.job, 'Residual', this.round, this.name, 'host', { chunk, chunks: chunksOut })];
-    if (a && hessian) out.push(timed(this.profile, 'hessian', () => this.hessianSide(p.windows, a)));
-    return out;
-  }
-
-  /** One chunk of the residual: Σ_j Σ_k coef_{j,k} ⊙ [[1_j T_k]] + Σ_{j<J} (coef_{j,0} − coef_{J,0}) ⊙ [[1_j]] + coef_{J,0} − y. */
-  private residualChunk(c: number, bytes: readonly Uint8Array[]): CipherText {
-    const { evaluator, slots, operandScale } = this.ckks;
-    const p = this.parts!;
-    const n = this.y.length;
-    const lo = c * slots;
-    const hi = Math.min(n, lo + slots);
+    const p = this.current;
+    if (chunk !== p.next || chunk >= this.parts) throw new IndomainError('VFL_BAD_MESSAGE', `basis part ${chunk}; expected ${p.next} of ${this.parts}`, { field: 'chunk' });
+    const hostCols = this.hostColumns[chunk];
+    if (!hostCols) throw new IndomainError('VFL_WRONG_STAGE', `basis part ${chunk} before the host's columns of those rows`);
+    p.next++;
+    const [lo, hi] = partRange(chunk, this.rows, this.config.partRows);
+    const len = hi - lo;
+    const f = fromBytes(basisBytes, p.vectors * len, 'basis');
     const lastConstant = p.coefs[p.coefs.length - 1]![0]!;
-    let acc: CipherText | undefined;
-    // A term below the coefficients' resolution (a window where σ is exactly 0 or 1 for every
-    // row of the chunk, or the high Chebyshev terms of a wide window on heavy-tailed logits, 1e-14
-    // and less) contributes nothing and is left out (addPlainProduct).
-    const addTerm = (ctBytes: Uint8Array, coef: Float64Array) => {
-      acc = addPlainProduct(this.ckks, acc, ctBytes, coef, operandScale);
-    };
+    const values = new Float64Array(p.vectors * len);
     let v = 0;
     p.windows.forEach((w, j) => {
       const coef = p.coefs[j]!;
-      for (let k = 1; k <= w.degree; k++) addTerm(bytes[v++]!, coef[k]!.subarray(lo, hi));
+      for (let k = 1; k <= w.degree; k++, v++) values.set(coef[k]!.subarray(lo, hi), v * len);
       if (j < p.windows.length - 1) {
         // The indicator of window j carries its constant term relative to the last window's.
-        const rel = new Float64Array(hi - lo);
-        for (let i = lo; i < hi; i++) rel[i - lo] = coef[0]![i]! - lastConstant[i]!;
-        addTerm(bytes[v++]!, rel);
+        for (let i = 0; i < len; i++) values[v * len + i] = coef[0]![lo + i]! - lastConstant[lo + i]!;
+        v++;
       }
     });
-    const constant = new Float64Array(hi - lo);
-    for (let i = lo; i < hi; i++) constant[i - lo] = lastConstant[i]! - this.y[i]!;
-    // Every term of this chunk left out: start from a fresh encryption of zero at the products' scale.
-    const ct: CipherText = acc ?? encryptVector(this.ev!, new Float64Array(hi - lo), this.ckks.scale * operandScale);
-    const pc = encode(this.ckks, constant, ct.scale, ct);
-    evaluator.addPlain(ct, pc, ct);
-    pc.delete();
-    return ct;
+    const c = encodeFixed(values, COEF_BITS, 'coefficients');
+    const round = this.round;
+    const e = sub(c, uniform(this.seed!, pad.coef(round, chunk), p.vectors * len));
+    const constant = new Float64Array(len);
+    for (let i = 0; i < len; i++) constant[i] = lastConstant[lo + i]! - this.y[lo + i]!;
+    const rG = add(add(rowDot(c, f, p.vectors, len), uniform(this.seed!, pad.cg(round, chunk), len)), encodeFixed(constant, RESIDUAL_BITS, 'residual'));
+    const fG = this.maskShare ? sub(rG, uniform(this.seed!, pad.alpha(round, chunk), len)) : rG;
+    p.todo.push(() => {
+      // Q_Gᵀ r_G (guest block), (Q_H − P_H)ᵀ r_G (host block).
+      matVecInto(p.guestSum, this.own[chunk]!, this.x.length, rG, len);
+      matVecInto((p.hostSum ??= new Int32Array(RESIDUES * this.hostDim)), hostCols, this.hostDim, rG, len);
+    });
+    // The Hessian's side after the residual has gone out (flush), so the host starts on it first.
+    if (a && hessian) {
+      const logits = a;
+      p.todo.push(() => [timed(this.profile, 'hessian', () => this.hessianSide(p.windows, logits))]);
+    }
+    return [envelope(this.config.job, 'Residual', round, this.name, 'host', { chunk, coefficients: toBytes(e), share: toBytes(fG) })];
+  }
+
+  /** The host's padded share of part `chunk`: P_Gᵀ f_H into the guest block (in flush). */
+  private onShare(chunk: number, bytes: Uint8Array): Envelope[] {
+    const p = this.current;
+    if (!p || chunk !== p.shares || chunk >= p.next) throw new IndomainError('VFL_BAD_MESSAGE', `residual share part ${chunk}; expected ${p?.shares ?? 0}`, { field: 'chunk' });
+    p.shares++;
+    const [lo, hi] = partRange(chunk, this.rows, this.config.partRows);
+    const len = hi - lo;
+    const fH = fromBytes(bytes, len, 'share');
+    p.todo.push(() => matVecInto(p.guestSum, this.columnPads!.get(chunk, this.x.length * len), this.x.length, fH, len));
+    return [];
   }
 
   /**
@@ -297,36 +348,25 @@ export class VflGuest implements Party {
     });
   }
 
-  /** Idle time: encode the diagonals of the first product. */
-  background(): boolean {
-    return this.stage !== 'done' && timed(this.profile, 'background (diagonals)', () => this.packed?.prepareStep() ?? false);
-  }
-
-  /** The residual part just sent, into the guest's own product; its gradient once all parts are in. */
+  /** The products of the parts just handled; the gradient shares once every part is in. */
   flush(): Envelope[] {
-    const p = this.parts;
-    const part = p?.pending;
-    if (!p || !part) return [];
-    p.pending = undefined;
-    timed(this.profile, 'gradient product', () => part.cts.forEach((ct, i) => this.packed!.add(p.sum, part.chunk + i, ct)));
-    for (const ct of part.cts) ct.delete();
-    if (p.next < this.packed!.chunks) return [];
-    this.parts = undefined;
+    const p = this.current;
+    if (!p || p.todo.length === 0) return [];
+    const out: Envelope[] = [];
+    timed(this.profile, 'gradient products', () => {
+      for (const f of p.todo.splice(0)) out.push(...(f() ?? []));
+    });
+    if (p.shares < this.parts) return out;
+    this.current = undefined;
     this.stage = 'update';
-    const gradient = timed(this.profile, 'gradient product', () => this.packed!.finish(p.sum));
-    const penalty = new Float64Array(this.weights.length);
-    const divisor = gradientDivisor(this.y.length);
-    for (let j = 1; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]! * divisor;
-    const pp = encode(this.ckks, penalty, gradient.scale, gradient);
-    this.ckks.evaluator.addPlain(gradient, pp, gradient);
-    pp.delete();
-    // Computed from the arbiter's zeros (in the host's basis): re-randomised before it goes to the
-    // arbiter, flooded at the arbiter's own release margin over the product's noise.
-    timed(this.profile, 're-randomise', () => rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width));
-    const g = timed(this.profile, 'serialise', () => serialize(this.ckks, gradient));
-    gradient.delete();
-    return [
-      envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { gradient: g }),
-    ];
+    const dg = this.x.length;
+    const dh = this.hostDim;
+    const share = new Int32Array(RESIDUES * (dg + dh));
+    for (let k = 0; k < RESIDUES; k++) {
+      share.set(p.guestSum.subarray(k * dg, (k + 1) * dg), k * (dg + dh));
+      share.set(p.hostSum!.subarray(k * dh, (k + 1) * dh), k * (dg + dh) + dg);
+    }
+    const masked = add(share, uniform(this.gradientSeed!, pad.gradient(this.round), dg + dh));
+    return [...out, envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { share: toBytes(masked) })];
   }
 }

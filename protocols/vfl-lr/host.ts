@@ -1,60 +1,63 @@
 /**
  * The host (feature holder, the platform) in `vfl-lr`. Holds its features and weights (no
- * intercept). Receives only ciphertexts and its own steps; sends an encrypted Chebyshev basis of
- * its normalised partial logits and two aggregates of them per round.
+ * intercept). Receives only one-time-padded values, its own steps and the round's metadata; sends
+ * its windowed Chebyshev basis under a pad and its shares of the round's products (shares.ts).
  */
 import { crossGram, linearPredictor } from '../../engine/columns.ts';
 import { IndomainError } from '../../engine/errors.ts';
 import { performance } from 'node:perf_hooks';
 import type { Envelope } from '../message.ts';
 import type { Party } from '../transport.ts';
-import { deserialize, encode, encryptChunks, importPublicKeys, productNoise, rerandomize, serialize, ZeroPool, type CipherText, type Ckks, type Evaluation } from '../he/ckks.ts';
+import { importPublicKeys, type Ckks, type Evaluation } from '../he/ckks.ts';
 import { cryptoRng, type Rng } from '../../engine/rng.ts';
-import { CrossGramRight } from '../mpc/cross-gram.ts';
-import { PackedColumns, type ProductSum } from '../he/packing.ts';
+import { CrossGramRight, deriveSeed } from '../mpc/cross-gram.ts';
+import { add, encodeFixed, fromBytes, matVecInto, RESIDUES, rowDot, sub, toBytes, uniform } from '../mpc/rns.ts';
 import { chebyshevBasis } from './chebyshev.ts';
-import { assignWindows, basisVectors, chooseWindows, windowDegree, type SigmoidWindow } from './windows.ts';
+import { assignWindows, basisVectors, chooseWindows, type SigmoidWindow } from './windows.ts';
 import { checkColumns, extremeFeatures } from '../../models/refusals.ts';
 import { finishRefusal } from './refusal.ts';
-import type { VflConfig } from './config.ts';
-import { accept, envelope, gradientDivisor, timed, type Profile } from './common.ts';
+import { sharedRoundConfig, type VflConfig } from './config.ts';
+import { accept, envelope, timed, type Profile } from './common.ts';
 import { hessianBasis, HessianRight } from './hessian.ts';
+import { BASIS_BITS, ColumnPads, columnBits, pad, partCount, partRange, quantisePart, ringSeed } from './shares.ts';
 
-/** Most encryptions of zero one request asks for (the arbiter's limit). */
-const MAX_ZERO_REQUEST = 4096;
-/**
- * HostBasis parts (one chunk of rows each) sent ahead of the residual parts that came back: the
- * guest works on one while the host encrypts the next, and neither holds a whole round's basis.
- */
+/** HostBasis parts sent ahead of the residual parts that came back (the guest works on one while the host builds the next). */
 const BASIS_AHEAD = 2;
-/** Most arbiter zeros loaded onto the WebAssembly heap ahead of use (256 × 256 KiB). */
-const LOADED_ZEROS = 256;
 
-/** The round's basis, sent a chunk at a time, and the host's product summed as residuals return. */
+/** The round's basis, sent a part at a time, and the host's shares summed as the parts return. */
 interface RoundBasis {
   readonly sigmoidTolerance: number;
   readonly hessian: boolean;
   readonly windows: readonly SigmoidWindow[];
+  readonly vectors: number;
   readonly which: Uint8Array;
   readonly u: Float64Array;
-  /** Basis chunks sent, residual chunks received. */
+  /** Basis parts sent; residual parts done. */
   sent: number;
-  received: number;
-  readonly sum: ProductSum;
-  /** Residual chunks received, not yet in the product (flush adds them). */
-  pending?: { chunk: number; cts: CipherText[] };
+  done: number;
+  /** The pads B′ of the parts sent, until their residual part comes back. */
+  readonly basisPads: Map<number, Int32Array>;
+  /** The guest's Residual parts and the arbiter's corrections, by part, until used. */
+  readonly residuals: Map<number, { coefficients: Uint8Array; share: Uint8Array }>;
+  readonly corrections: Map<number, Uint8Array>;
+  /** Shares of Q_Gᵀr (once the guest's column count is known) and Q_Hᵀr (residues). */
+  guestSum?: Int32Array;
+  readonly hostSum: Int32Array;
+  /** Work left for flush (after the messages it does not feed have gone out). */
+  readonly todo: (() => Envelope[] | void)[];
 }
 
 type Stage = 'keys' | 'round' | 'residual' | 'update' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
-  // The arbiter's keys and the guest's padded sample may arrive in either order; encryptions of
-  // zero from the arbiter whenever they are ready.
-  keys: ['HeSetup', 'GuestPaddedSample', 'Zeros'],
-  round: ['RoundStart', 'Finished', 'Zeros'],
-  // The guest's padded Hessian side follows its residual in the Hessian's round.
-  residual: ['Residual', 'GuestHessianPadded', 'Zeros'],
-  update: ['Update', 'Finished', 'GuestHessianPadded', 'Zeros'],
-  done: ['Zeros'],
+  // The arbiter's keys and the guest's padded sample may arrive in either order; the guest's
+  // padded columns from its HeSetup on, in parts, whenever they come.
+  keys: ['HeSetup', 'GuestPaddedSample', 'GuestColumns'],
+  round: ['RoundStart', 'Finished', 'GuestColumns'],
+  // The guest's padded Hessian side follows its residual in the Hessian's round; the arbiter's
+  // corrections and the guest's residual parts in any order.
+  residual: ['Residual', 'BeaverCorrection', 'GuestHessianPadded', 'GuestColumns'],
+  update: ['Update', 'Finished', 'GuestHessianPadded'],
+  done: [],
 };
 
 export class VflHost implements Party {
@@ -67,34 +70,54 @@ export class VflHost implements Party {
   /** Seconds per kind of work (benchmark profile). */
   readonly profile: Profile = {};
   private ev: Evaluation | undefined;
-  private packed: PackedColumns | undefined;
   private readonly rows: number;
+  private readonly parts: number;
   private initDone = false;
   private cross: CrossGramRight | undefined;
-  /** Encryptions of zero from the arbiter, for the next basis. */
-  private pool: ZeroPool | undefined;
-  /** This party's triple seed from HeSetup (the Hessian's pads are derived from it). */
+  /** This party's triple seed from HeSetup (the Hessian's pads are derived from it) and its ring seed. */
   private tripleSeed: Uint8Array | undefined;
-  /** The host's side of this round's Hessian, until the guest's padded side arrives. */
+  private seed: Uint8Array | undefined;
+  private columnPads: ColumnPads | undefined;
+  /** The seed of the gradient masks, shared with the guest (from its GuestPaddedSample). */
+  private gradientSeed: Uint8Array | undefined;
+  /** Fixed-point bits of this party's columns, and the columns themselves per part (residues). */
+  private readonly bits: number;
+  private readonly own: Int32Array[] = [];
+  /** The guest's padded columns per part, and its column count (intercept included). */
+  private readonly guestColumns: (Int32Array | undefined)[];
+  private guestDim = 0;
+  /** The host's side of this round's Hessian, until the guest's padded side arrives; whether the run's one Hessian was asked. */
   private hessian: HessianRight | undefined;
-  /** This round's basis and product, while its parts are exchanged. */
+  private hessianAsked = false;
+  /** This round's basis and shares, while its parts are exchanged. */
   private basis: RoundBasis | undefined;
+  /** The configuration with vfl-lr's own final sigmoid tolerance (config.ts sharedRoundConfig). */
+  private readonly config: VflConfig;
 
   constructor(
     private readonly ckks: Ckks,
     private readonly x: readonly Float64Array[],
-    private readonly config: VflConfig,
-    /** This party's secret randomness (flooding what it re-randomises); the OS generator by default. */
-    private readonly rng: Rng = cryptoRng,
+    config: VflConfig,
+    /** Unused since the round products moved to shared arithmetic; kept for the callers' signature. */
+    _rng: Rng = cryptoRng,
     /** Feature names, for refusals only (they never leave this party). */
     private readonly names?: readonly string[],
+    /**
+     * FOR THE ATTACK TESTS ONLY (tests/attacks/residual-shares.test.ts): false sends the host's
+     * residual share without its pad β, to show what the pad prevents.
+     */
+    private readonly maskShare = true,
   ) {
+    this.config = sharedRoundConfig(config);
     this.rows = x[0]?.length ?? 0;
     checkColumns(x, names, 'the host');
     this.weights = new Float64Array(x.length);
+    this.bits = columnBits(x, this.rows);
+    this.parts = partCount(this.rows, config.partRows);
+    this.guestColumns = new Array<Int32Array | undefined>(this.parts);
   }
 
-  /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them too). */
+  /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them). */
   get arbiterKeys(): Evaluation | undefined {
     return this.ev;
   }
@@ -108,23 +131,35 @@ export class VflHost implements Party {
   }
 
   receive(env: Envelope): Envelope[] {
-    accept(env, this.config.job, this.stage, EXPECTS, env.type === 'Zeros' ? env.round : this.stage === 'keys' ? 0 : this.round);
+    accept(env, this.config.job, this.stage, EXPECTS, this.stage === 'keys' ? 0 : this.round);
     const b = env.body as Record<string, never>;
     switch (env.type) {
       case 'HeSetup':
         return this.onSetup(b.publicKey, b.galoisKeys, b.tripleSeed);
-      case 'Zeros':
-        if (!this.pool) throw new IndomainError('VFL_WRONG_STAGE', 'encryptions of zero before the keys');
-        if (this.stage !== 'done') this.pool.supply(b.zeros as Uint8Array[]);
-        return [];
       case 'GuestPaddedSample':
         return this.onGuestSample(b.padded, b.maskSeed);
+      case 'GuestColumns':
+        this.onGuestColumns(b.chunk, b.columns);
+        return this.ready();
       case 'RoundStart':
         return this.onRound(b.sigmoidTolerance, b.hessian);
       case 'GuestHessianPadded':
         return this.onGuestHessian(b);
-      case 'Residual':
-        return this.onResidual(b.chunk, b.chunks as Uint8Array[]);
+      case 'Residual': {
+        // A part is answered once: a second answer under the same pads B′, β would give the guest
+        // Σ (E − E′)·B′, hence the basis (tests/attacks/residual-twice.test.ts). Only a part whose
+        // basis has gone out can be answered.
+        const r = this.inRound(b.chunk, 'Residual');
+        if (r.residuals.has(b.chunk) || b.chunk < r.done || b.chunk >= r.sent) throw new IndomainError('VFL_BAD_MESSAGE', `residual part ${b.chunk} (answered ${r.done}, sent ${r.sent})`, { field: 'chunk' });
+        r.residuals.set(b.chunk, { coefficients: b.coefficients, share: b.share });
+        return this.ready();
+      }
+      case 'BeaverCorrection': {
+        const r = this.inRound(b.chunk, 'BeaverCorrection');
+        if (r.corrections.has(b.chunk) || b.chunk < r.done) throw new IndomainError('VFL_BAD_MESSAGE', `a second correction part ${b.chunk}`, { field: 'chunk' });
+        r.corrections.set(b.chunk, b.correction);
+        return this.ready();
+      }
       case 'Update': {
         const step = b.step as Float64Array;
         if (step.length !== this.weights.length) throw new IndomainError('VFL_BAD_MESSAGE', `step has ${step.length} values, host has ${this.weights.length} weights`, { field: 'step' });
@@ -137,11 +172,7 @@ export class VflHost implements Party {
         this.converged = b.converged;
         this.iterations = b.iterations;
         this.stage = 'done';
-        if (this.basis) this.packed?.discard(this.basis.sum);
-        for (const ct of this.basis?.pending?.cts ?? []) ct.delete();
         this.basis = undefined;
-        this.packed?.release();
-        this.pool?.release();
         // A run that did not converge is refused here, naming this party's features (refusal.ts).
         const refusal = finishRefusal({ converged: b.converged, iterations: b.iterations }, this.x, this.weights, this.names, this.config.refuseUnconverged);
         if (refusal) throw refusal;
@@ -151,29 +182,30 @@ export class VflHost implements Party {
     return [];
   }
 
-  /** Idle time: the diagonals of the first product, then loading the arbiter's zeros. */
-  background(): boolean {
-    if (!this.packed || !this.pool || this.stage === 'done') return false;
-    return timed(this.profile, 'background (diagonals, zeros)', () => this.packed!.prepareStep() || this.pool!.loadStep(LOADED_ZEROS));
-  }
-
   private sampleRows(): number {
     return Math.min(this.rows, this.config.hessianSampleRows);
   }
 
   private onSetup(publicKey: Uint8Array, galoisKeys: Uint8Array, tripleSeed: Uint8Array): Envelope[] {
-    if (this.ev) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
-    this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
+    if (this.tripleSeed) throw new IndomainError('VFL_WRONG_STAGE', 'a second HeSetup');
+    // Empty keys: a pipeline without a scorecard stage (the arbiter made none).
+    if (publicKey.length > 0) this.ev = importPublicKeys(this.ckks, publicKey, galoisKeys);
     this.tripleSeed = tripleSeed;
-    this.packed = new PackedColumns(this.ev, this.x, gradientDivisor(this.rows), this.ckks.operandScale);
-    this.pool = new ZeroPool(this.ev);
+    const seed = (this.seed = ringSeed(tripleSeed));
+    const pads = (this.columnPads = new ColumnPads(seed));
     if (this.initDone) this.stage = 'round';
-    // Round 0's weights are zero, so its one window is the narrowest and its degree known now.
-    const degree = windowDegree(this.config.minHalfWidth, { ...this.config, sigmoidTolerance: this.config.sigmoidToleranceStart });
-    return [
-      envelope(this.config.job, 'HostPaddedSample', 0, this.name, 'guest', { padded: this.crossSide().padded(tripleSeed) }),
-      envelope(this.config.job, 'ZeroRequest', 0, this.name, 'arbiter', { count: degree * this.packed.chunks }),
-    ];
+    const out = [envelope(this.config.job, 'HostPaddedSample', 0, this.name, 'guest', { padded: this.crossSide().padded(tripleSeed) })];
+    // The columns once, padded, for the guest's side of every round's cross product.
+    timed(this.profile, 'columns', () => {
+      for (let c = 0; c < this.parts; c++) {
+        const [lo, hi] = partRange(c, this.rows, this.config.partRows);
+        const q = quantisePart(this.x, lo, hi, this.bits, 'host column');
+        this.own.push(q);
+        const padded = sub(q, pads.get(c, this.x.length * (hi - lo)));
+        out.push(envelope(this.config.job, 'HostColumns', 0, this.name, 'guest', { chunk: c, columns: toBytes(padded) }));
+      }
+    });
+    return out;
   }
 
   private crossSide(): CrossGramRight {
@@ -184,77 +216,116 @@ export class VflHost implements Party {
   private onGuestSample(padded: Uint8Array, maskSeed: Uint8Array): Envelope[] {
     if (this.initDone) throw new IndomainError('VFL_WRONG_STAGE', 'a second GuestPaddedSample');
     this.initDone = true;
+    this.gradientSeed = deriveSeed(maskSeed, 'indomain/vfl-lr/gradient-mask');
     const m = this.sampleRows();
     const sample = this.x.map((c) => c.subarray(0, m));
     const cross = this.crossSide();
     const crossShare = cross.share(padded, maskSeed);
-    if (this.ev) this.stage = 'round';
+    if (this.tripleSeed) this.stage = 'round';
     return [
-      envelope(this.config.job, 'HostInit', 0, this.name, 'arbiter', { rows: this.rows, sampleRows: m, gram: crossGram(sample, sample), crossShare, crossBits: cross.q.bits }),
+      envelope(this.config.job, 'HostInit', 0, this.name, 'arbiter', { rows: this.rows, sampleRows: m, gram: crossGram(sample, sample), crossShare, crossBits: cross.q.bits, ringBits: this.bits }),
     ];
+  }
+
+  private onGuestColumns(chunk: number, bytes: Uint8Array): void {
+    if (!(chunk >= 0 && chunk < this.parts) || this.guestColumns[chunk]) throw new IndomainError('VFL_BAD_MESSAGE', `guest columns part ${chunk} (of ${this.parts}) unexpected`, { field: 'chunk' });
+    const [lo, hi] = partRange(chunk, this.rows, this.config.partRows);
+    const len = hi - lo;
+    const dim = bytes.length / (4 * RESIDUES * len);
+    if (!(Number.isInteger(dim) && dim >= 1 && (this.guestDim === 0 || dim === this.guestDim))) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `guest columns part ${chunk}: ${bytes.length} bytes for ${len} rows`, { field: 'columns' });
+    }
+    this.guestDim = dim;
+    this.guestColumns[chunk] = fromBytes(bytes, dim * len, 'columns');
+  }
+
+  /** The round's part `chunk`, checked. */
+  private inRound(chunk: number, what: string): RoundBasis {
+    const r = this.basis;
+    if (!r) throw new IndomainError('VFL_WRONG_STAGE', `${what} in a round without a basis`);
+    if (!(Number.isInteger(chunk) && chunk >= 0 && chunk < this.parts)) throw new IndomainError('VFL_BAD_MESSAGE', `${what} part ${chunk} (of ${this.parts})`, { field: 'chunk' });
+    return r;
   }
 
   private onRound(sigmoidTolerance: number, hessian: boolean): Envelope[] {
     if (!(sigmoidTolerance >= this.config.sigmoidTolerance && sigmoidTolerance <= this.config.sigmoidToleranceStart)) {
       throw new IndomainError('VFL_BAD_MESSAGE', 'sigmoid tolerance outside the configured range', { field: 'sigmoidTolerance' });
     }
+    // One weighted Hessian per run, as RoundStart declares: asked again, at a point of its
+    // choosing, it would give the arbiter XᵀWX at every step (tests/attacks/second-hessian.test.ts).
+    if (hessian && this.hessianAsked) throw new IndomainError('VFL_BAD_MESSAGE', 'a second weighted Hessian in one run', { field: 'hessian' });
+    if (hessian) this.hessianAsked = true;
     const u = linearPredictor(this.x, this.weights, this.rows);
     const t0 = performance.now();
     const windows = chooseWindows(u, { ...this.config, sigmoidTolerance }, () => extremeFeatures(this.x, this.weights, this.names).join(', '));
     const which = assignWindows(u, windows);
     this.profile['windows'] = (this.profile['windows'] ?? 0) + (performance.now() - t0) / 1000;
-    this.basis = { sigmoidTolerance, hessian, windows, which, u, sent: 0, received: 0, sum: this.packed!.begin() };
+    const vectors = basisVectors(windows);
+    this.basis = {
+      sigmoidTolerance,
+      hessian,
+      windows,
+      vectors,
+      which,
+      u,
+      sent: 0,
+      done: 0,
+      basisPads: new Map(),
+      residuals: new Map(),
+      corrections: new Map(),
+      hostSum: new Int32Array(RESIDUES * this.x.length),
+      todo: [],
+    };
     this.stage = 'residual';
-    const out: Envelope[] = [];
-    while (this.basis.sent < Math.min(BASIS_AHEAD, this.packed!.chunks)) out.push(...this.basisPart());
+    const out: Envelope[] = [envelope(this.config.job, 'BasisSize', this.round, this.name, 'arbiter', { vectors })];
+    while (this.basis.sent < Math.min(BASIS_AHEAD, this.parts)) out.push(this.basisPart());
+    // The Hessian's side after the basis has gone out (flush), so the guest starts on it first.
     if (hessian) {
-      this.hessian = timed(this.profile, 'hessian', () => new HessianRight(this.x, hessianBasis(u, which, windows, this.sampleRows(), this.config), this.sampleRows(), this.tripleSeed!, this.round, this.config.hessianBudgetWords));
-      out.push(envelope(this.config.job, 'HostHessianPadded', this.round, this.name, 'guest', timed(this.profile, 'hessian', () => this.hessian!.padded())));
+      this.basis.todo.push(() => {
+        this.hessian = timed(this.profile, 'hessian', () => new HessianRight(this.x, hessianBasis(u, which, windows, this.sampleRows(), this.config), this.sampleRows(), this.tripleSeed!, this.round, this.config.hessianBudgetWords));
+        return [envelope(this.config.job, 'HostHessianPadded', this.round, this.name, 'guest', timed(this.profile, 'hessian', () => this.hessian!.padded()))];
+      });
     }
     return out;
   }
 
-  /**
-   * The next chunk of rows of the round's basis: per window j, [[1_j·T_k(τ_j)]] for k = 1..K_j
-   * and [[1_j]] for all windows but the last, each one ciphertext of this chunk's rows.
-   */
-  private basisPart(): Envelope[] {
+  /** The basis of the next part: per window j, 1_j·T_k(τ_j) for k = 1..K_j and 1_j for all windows but the last, padded. */
+  private basisPart(): Envelope {
     const b = this.basis!;
     const c = b.sent++;
-    const slots = this.ckks.slots;
-    const lo = c * slots;
-    const len = Math.min(this.rows, lo + slots) - lo;
-    const which = b.which.subarray(lo, lo + len);
-    const u = b.u.subarray(lo, lo + len);
-    const vectors: Uint8Array[][] = [];
-    const tau = new Float64Array(len);
-    const encrypt = (v: Float64Array) => vectors.push(timed(this.profile, 'encrypt basis', () => encryptChunks(this.ev!, v, this.ckks.scale, this.pool)));
-    b.windows.forEach((w, j) => {
-      // Rows outside window j get 0 in every vector of it: the indicator is applied before
-      // encryption, so the guest's evaluation stays one plaintext multiplication deep.
-      for (let i = 0; i < len; i++) tau[i] = which[i] === j ? Math.max(-1, Math.min(1, (u[i]! - w.centre) / w.halfWidth)) : 0;
-      for (const tk of chebyshevBasis(tau, w.degree)) {
-        for (let i = 0; i < len; i++) if (which[i] !== j) tk[i] = 0;
-        encrypt(tk);
-      }
-      if (j < b.windows.length - 1) encrypt(Float64Array.from(which, (x) => (x === j ? 1 : 0)));
+    const [lo, hi] = partRange(c, this.rows, this.config.partRows);
+    const len = hi - lo;
+    const which = b.which.subarray(lo, hi);
+    const u = b.u.subarray(lo, hi);
+    const padded = timed(this.profile, 'basis', () => {
+      const values = new Float64Array(b.vectors * len);
+      const tau = new Float64Array(len);
+      let v = 0;
+      b.windows.forEach((w, j) => {
+        // Rows outside window j get 0 in every vector of it.
+        for (let i = 0; i < len; i++) tau[i] = which[i] === j ? Math.max(-1, Math.min(1, (u[i]! - w.centre) / w.halfWidth)) : 0;
+        for (const tk of chebyshevBasis(tau, w.degree)) {
+          for (let i = 0; i < len; i++) values[v * len + i] = which[i] === j ? tk[i]! : 0;
+          v++;
+        }
+        if (j < b.windows.length - 1) {
+          for (let i = 0; i < len; i++) values[v * len + i] = which[i] === j ? 1 : 0;
+          v++;
+        }
+      });
+      // encodeFixed is prime-major over all vectors × rows: vector-major within each prime, as rowDot reads.
+      const bPad = uniform(this.seed!, pad.basis(this.round, c), b.vectors * len);
+      b.basisPads.set(c, bPad);
+      return sub(encodeFixed(values, BASIS_BITS, 'basis'), bPad);
     });
-    const out = [
-      envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', {
-        sigmoidTolerance: b.sigmoidTolerance,
-        hessian: b.hessian,
-        centres: b.windows.map((w) => w.centre),
-        halfWidths: b.windows.map((w) => w.halfWidth),
-        chunk: c,
-        basis: vectors,
-      }),
-    ];
-    if (b.sent === this.packed!.chunks) {
-      // Zeros for the next round, expecting as many vectors (a shortfall falls back to the public key).
-      const wanted = Math.min(MAX_ZERO_REQUEST, basisVectors(b.windows) * this.packed!.chunks - this.pool!.size);
-      if (wanted > 0) out.push(envelope(this.config.job, 'ZeroRequest', this.round, this.name, 'arbiter', { count: wanted }));
-    }
-    return out;
+    return envelope(this.config.job, 'HostBasis', this.round, this.name, 'guest', {
+      sigmoidTolerance: b.sigmoidTolerance,
+      hessian: b.hessian,
+      centres: b.windows.map((w) => w.centre),
+      halfWidths: b.windows.map((w) => w.halfWidth),
+      chunk: c,
+      basis: toBytes(padded),
+    });
   }
 
   /** The guest's padded side arrived: this party's shares of the Hessian blocks, for the arbiter. */
@@ -266,45 +337,67 @@ export class VflHost implements Party {
     return [envelope(this.config.job, 'HostHessianShare', this.round, this.name, 'arbiter', { rows: h.rows, ...s })];
   }
 
-  /** A part of the guest's residual: the next basis part goes out first, flush adds it to the product. */
-  private onResidual(chunk: number, chunks: Uint8Array[]): Envelope[] {
+  /**
+   * Every part whose residual, correction and guest columns are in, in order: r_H = Σ_v E_v·B′_v + c_H,
+   * its padded share to the guest at once, the products with it left for flush; the next basis part.
+   */
+  private ready(): Envelope[] {
     const b = this.basis;
-    if (!b) throw new IndomainError('VFL_WRONG_STAGE', 'a residual in a round without a basis');
-    if (b.pending) throw new IndomainError('VFL_WRONG_STAGE', 'a residual part before the previous one was used');
-    if (chunk !== b.received || chunks.length < 1 || chunk + chunks.length > b.sent) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `residual chunks ${chunk}..${chunk + chunks.length - 1}; expected from chunk ${b.received}, ${b.sent} sent`, { field: 'chunk' });
-    }
-    const cts = timed(this.profile, 'deserialise', () => chunks.map((c) => deserialize(this.ckks, c)));
-    b.pending = { chunk, cts };
-    b.received += chunks.length;
+    if (!b || this.stage !== 'residual') return [];
     const out: Envelope[] = [];
-    while (b.sent < this.packed!.chunks && b.sent < b.received + BASIS_AHEAD) out.push(...this.basisPart());
+    for (;;) {
+      const c = b.done;
+      const res = b.residuals.get(c);
+      const corr = b.corrections.get(c);
+      const guestCols = this.guestColumns[c];
+      if (c >= b.sent || !res || !corr || !guestCols) break;
+      b.residuals.delete(c);
+      b.corrections.delete(c);
+      b.done++;
+      const [lo, hi] = partRange(c, this.rows, this.config.partRows);
+      const len = hi - lo;
+      const round = this.round;
+      const { rH, fG } = timed(this.profile, 'residual share', () => {
+        const e = fromBytes(res.coefficients, b.vectors * len, 'coefficients');
+        const fG = fromBytes(res.share, len, 'share');
+        const rH = add(rowDot(e, b.basisPads.get(c)!, b.vectors, len), fromBytes(corr, len, 'correction'));
+        b.basisPads.delete(c);
+        return { rH, fG };
+      });
+      const fH = this.maskShare ? sub(rH, uniform(this.seed!, pad.beta(round, c), len)) : rH;
+      out.push(envelope(this.config.job, 'ResidualShare', round, this.name, 'guest', { chunk: c, share: toBytes(fH) }));
+      b.todo.push(() => {
+        // Q_Hᵀ r_H + P_Hᵀ f_G (host block), (Q_G − P_G)ᵀ r_H (guest block).
+        const own = this.own[c]!;
+        matVecInto(b.hostSum, own, this.x.length, rH, len);
+        matVecInto(b.hostSum, this.columnPads!.get(c, this.x.length * len), this.x.length, fG, len);
+        matVecInto((b.guestSum ??= new Int32Array(RESIDUES * this.guestDim)), guestCols, this.guestDim, rH, len);
+      });
+      if (b.sent < this.parts) out.push(this.basisPart());
+    }
     return out;
   }
 
-  /** The residual part just received, into the host's product; the gradient once all are in. */
+  /** The products of the parts just answered; the gradient shares once every part is in. */
   flush(): Envelope[] {
     const b = this.basis;
-    const p = b?.pending;
-    if (!b || !p) return [];
-    b.pending = undefined;
-    timed(this.profile, 'gradient product', () => p.cts.forEach((ct, i) => this.packed!.add(b.sum, p.chunk + i, ct)));
-    for (const ct of p.cts) ct.delete();
-    if (b.received < this.packed!.chunks) return [];
+    if (!b || b.todo.length === 0) return [];
+    const out: Envelope[] = [];
+    timed(this.profile, 'gradient products', () => {
+      for (const f of b.todo.splice(0)) out.push(...(f() ?? []));
+    });
+    if (b.done < this.parts) return out;
     this.basis = undefined;
-    const gradient = timed(this.profile, 'gradient product', () => this.packed!.finish(b.sum));
-    const penalty = new Float64Array(this.weights.length);
-    const divisor = gradientDivisor(this.rows);
-    for (let j = 0; j < penalty.length; j++) penalty[j] = this.config.lambda * this.weights[j]! * divisor;
-    const pp = encode(this.ckks, penalty, gradient.scale, gradient);
-    this.ckks.evaluator.addPlain(gradient, pp, gradient);
-    pp.delete();
-    // Computed from the guest's residual (itself from the arbiter's zeros): re-randomised before
-    // it goes to the arbiter, flooded at the arbiter's own release margin over the product's noise.
-    timed(this.profile, 're-randomise', () => rerandomize(this.ev!, gradient, productNoise(this.ckks, this.packed!.chunks) * 2 ** this.config.floodMarginBits, this.rng, this.packed!.width));
-    const g = timed(this.profile, 'serialise', () => serialize(this.ckks, gradient));
-    gradient.delete();
     this.stage = 'update';
-    return [envelope(this.config.job, 'HostGradient', this.round, this.name, 'arbiter', { gradient: g })];
+    // Prime-major over [guest block; host block], as the arbiter reads it.
+    const dg = this.guestDim;
+    const dh = this.x.length;
+    const share = new Int32Array(RESIDUES * (dg + dh));
+    for (let k = 0; k < RESIDUES; k++) {
+      share.set(b.guestSum!.subarray(k * dg, (k + 1) * dg), k * (dg + dh));
+      share.set(b.hostSum.subarray(k * dh, (k + 1) * dh), k * (dg + dh) + dg);
+    }
+    const masked = sub(share, uniform(this.gradientSeed!, pad.gradient(this.round), dg + dh));
+    return [...out, envelope(this.config.job, 'HostGradient', this.round, this.name, 'arbiter', { share: toBytes(masked) })];
   }
 }

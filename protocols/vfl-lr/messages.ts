@@ -14,7 +14,7 @@ export const HeSetup = declareMessage({
   privacy: 'metadata',
   fields: { params: 'string', publicKey: 'bytes', galoisKeys: 'bytes', tripleSeed: 'bytes' },
   discloses:
-    "the CKKS parameter set, public key and Galois (rotation) keys of the arbiter (no secret key), and a random seed for the receiver's half of the cross-Gram multiplication triple (independent of all data; each party's seed is its own)",
+    "the CKKS parameter set, public key and Galois (rotation) keys of the arbiter (no secret key; empty where the pipeline has no scorecard stage, which alone uses them), and a random seed from which the receiver's half of the cross-Gram triple and every pad of its shared rounds derive (independent of all data; each party's seed is its own, known to the arbiter)",
 });
 
 export const GuestPaddedSample = declareMessage({
@@ -45,9 +45,9 @@ export const HostInit = declareMessage({
   from: 'host',
   to: ['arbiter'],
   privacy: 'aggregate',
-  fields: { rows: 'int', sampleRows: 'int', gram: 'f64', crossShare: 'bytes', crossBits: 'int' },
+  fields: { rows: 'int', sampleRows: 'int', gram: 'f64', crossShare: 'bytes', crossBits: 'int', ringBits: 'int' },
   discloses:
-    "row count, the Gram matrix XᵀX of host features over the sample rows (one sum per feature pair), and the host's share of the cross Gram (uniformly masked; only the sum of both shares means anything)",
+    "row count, the Gram matrix XᵀX of host features over the sample rows (one sum per feature pair), the host's share of the cross Gram (uniformly masked; only the sum of both shares means anything), and the fixed-point bits of its columns in the round products (⌈log₂ of its largest column norm⌉, as the Gram's diagonal gives)",
 });
 
 export const GuestInit = declareMessage({
@@ -56,9 +56,9 @@ export const GuestInit = declareMessage({
   from: 'guest',
   to: ['arbiter'],
   privacy: 'aggregate',
-  fields: { rows: 'int', sampleRows: 'int', eventRate: 'number', gram: 'f64', crossShare: 'bytes', crossBits: 'int' },
+  fields: { rows: 'int', sampleRows: 'int', eventRate: 'number', gram: 'f64', crossShare: 'bytes', crossBits: 'int', ringBits: 'int' },
   discloses:
-    "row count, training event rate, the Gram matrix of guest features over the sample rows, and the guest's share of the guest×host cross Gram over the same rows (with the host's share: that Gram, one sum per feature pair)",
+    "row count, training event rate, the Gram matrix of guest features over the sample rows, and the guest's share of the guest×host cross Gram over the same rows (with the host's share: that Gram, one sum per feature pair), and the fixed-point bits of its columns (⌈log₂ of its largest column norm⌉)",
 });
 
 export const RoundStart = declareMessage({
@@ -72,24 +72,46 @@ export const RoundStart = declareMessage({
     "that a new round starts, and the round's sigmoid tolerance: a step of a fixed ladder (1e-2, 3e-3, 1e-3, …) at or below the previous gradient's ∞-norm, so the order of magnitude of the gradient (the host's own steps shrink with it too); whether this round also computes the one weighted Hessian of the run (once, when the gradient first falls below config.hessianGradient)",
 });
 
-export const ZeroRequest = declareMessage({
+export const GuestColumns = declareMessage({
   protocol: VFL,
-  type: 'ZeroRequest',
+  type: 'GuestColumns',
+  from: 'guest',
+  to: ['host'],
+  privacy: 'ciphertext',
+  fields: { chunk: 'int', columns: 'bytes' },
+  discloses:
+    "nothing: the guest's columns (intercept first) on one part of the rows (`chunk`), in fixed point under a one-time pad in Z_M (M ≈ 2^105, protocols/mpc/rns.ts) from an AES-256-CTR keystream whose seed only the arbiter and the guest hold; sent once, used as the masked operand of every round's cross products",
+});
+
+export const HostColumns = declareMessage({
+  protocol: VFL,
+  type: 'HostColumns',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'ciphertext',
+  fields: { chunk: 'int', columns: 'bytes' },
+  discloses: "nothing: the host's columns on one part of the rows, in fixed point under a one-time pad in Z_M whose seed only the arbiter and the host hold; sent once",
+});
+
+export const BasisSize = declareMessage({
+  protocol: VFL,
+  type: 'BasisSize',
   from: 'host',
   to: ['arbiter'],
   privacy: 'metadata',
-  fields: { count: 'int' },
-  discloses: "how many encryptions of zero the host's next basis needs (its number of basis vectors, from its windows' degrees, times the ciphertexts per vector)",
+  fields: { vectors: 'int' },
+  discloses: "how many basis vectors the host's round has (from its windows' count and degrees), so that the arbiter can deal the round's multiplication triples",
 });
 
-export const Zeros = declareMessage({
+export const BeaverCorrection = declareMessage({
   protocol: VFL,
-  type: 'Zeros',
+  type: 'BeaverCorrection',
   from: 'arbiter',
   to: ['host'],
   privacy: 'ciphertext',
-  fields: { zeros: 'bytes[]' },
-  discloses: "nothing: fresh encryptions of zero under the arbiter's key (RLWE samples), which the host adds its encoded basis to",
+  fields: { chunk: 'int', correction: 'bytes' },
+  discloses:
+    "nothing: per row of one part, the host's share of Σ_v A_v·B'_v, the product of the guest's and the host's masks for this round (a Beaver triple), itself masked by the guest's share from a seed only the arbiter and the guest hold: uniform in Z_M",
 });
 
 export const HostBasis = declareMessage({
@@ -98,9 +120,9 @@ export const HostBasis = declareMessage({
   from: 'host',
   to: ['guest'],
   privacy: 'ciphertext',
-  fields: { sigmoidTolerance: 'number', hessian: 'boolean', centres: 'number[]', halfWidths: 'number[]', chunk: 'int', basis: 'bytes[][]' },
+  fields: { sigmoidTolerance: 'number', hessian: 'boolean', centres: 'number[]', halfWidths: 'number[]', chunk: 'int', basis: 'bytes' },
   discloses:
-    "sent in parts, one chunk of rows (the CKKS slot count) each, part `chunk` holding every basis vector on that chunk's rows (row positions in the aligned order, which both parties know; the part count follows from the row count); whether this round computes the weighted Hessian (from RoundStart); the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the round's sigmoid tolerance (from RoundStart); the per-enterprise windowed Chebyshev basis and window indicators stay encrypted under the arbiter key (protocols/vfl-lr/windows.ts)",
+    "sent in parts, one part of the rows each (`chunk`; row positions in the aligned order, which both parties know); whether this round computes the weighted Hessian (from RoundStart); the host's sigmoid windows: at most maxWindows intervals [centre ± halfWidth] of its partial logits, edges on a 0.5-logit grid, that together hold every row and each hold at least one (a coarse picture of where the host partial logits lie, from which the number of windows and their spread follow), but not which row is in which window; the round's sigmoid tolerance (from RoundStart); the per-enterprise windowed Chebyshev basis and window indicators only under a one-time pad in Z_M (fixed point at 2^26) from a seed only the arbiter and the host hold, fresh per round and part (protocols/vfl-lr/windows.ts, shares.ts)",
 });
 
 export const Residual = declareMessage({
@@ -109,9 +131,20 @@ export const Residual = declareMessage({
   from: 'guest',
   to: ['host'],
   privacy: 'ciphertext',
-  fields: { chunk: 'int', chunks: 'bytes[]' },
+  fields: { chunk: 'int', coefficients: 'bytes', share: 'bytes' },
   discloses:
-    "which chunk of rows the part starts at (one part per HostBasis part, in order); nothing else without the arbiter's key: per-enterprise residuals σ(z) − y under the arbiter key, re-randomised so that no residual is a combination of the host's own basis ciphertexts (tests/attacks/linear-span.test.ts)",
+    "which part of the rows it answers (one per HostBasis part, in order); nothing else: the guest's per-row Chebyshev coefficients under a one-time pad in Z_M (the masked operand of the round's Beaver products), and the guest's share of the per-row residual σ(z) − y under a second pad, both from seeds only the arbiter and the guest hold, fresh per round and part (tests/attacks/residual-shares.test.ts)",
+});
+
+export const ResidualShare = declareMessage({
+  protocol: VFL,
+  type: 'ResidualShare',
+  from: 'host',
+  to: ['guest'],
+  privacy: 'ciphertext',
+  fields: { chunk: 'int', share: 'bytes' },
+  discloses:
+    "nothing: the host's share of the per-row residual on one part of the rows, under a one-time pad in Z_M from a seed only the arbiter and the host hold, fresh per round and part (with the guest's own share unmasked it would give σ(z) − y, hence the host's partial logits: tests/attacks/residual-shares.test.ts)",
 });
 
 export const GuestGradient = declareMessage({
@@ -120,8 +153,9 @@ export const GuestGradient = declareMessage({
   from: 'guest',
   to: ['arbiter'],
   privacy: 'aggregate',
-  fields: { gradient: 'bytes' },
-  discloses: 'after decryption, the gradient of the objective for the guest weights (one sum over all rows per weight)',
+  fields: { share: 'bytes' },
+  discloses:
+    "the guest's shares of the gradient sums Xᵀ(σ(z) − y) for every weight (guest and host), each masked by a per-round value in Z_M that only the host's shares cancel (a seed the guest sent the host): with the host's shares and the arbiter's own triple terms, the gradient (one sum over all rows per weight)",
 });
 
 export const HostGradient = declareMessage({
@@ -130,8 +164,8 @@ export const HostGradient = declareMessage({
   from: 'host',
   to: ['arbiter'],
   privacy: 'aggregate',
-  fields: { gradient: 'bytes' },
-  discloses: 'after decryption, the gradient of the objective for the host weights (one sum over all rows per weight)',
+  fields: { share: 'bytes' },
+  discloses: "the host's shares of the gradient sums for every weight, masked by the negative of the guest's per-round mask: with the guest's shares, the gradient (one sum over all rows per weight)",
 });
 
 export const Update = declareMessage({

@@ -1,43 +1,49 @@
 /**
- * Vertical logistic regression under CKKS with an arbiter (protocol `vfl-lr`).
+ * Vertical logistic regression with an arbiter (protocol `vfl-lr`): additive secret sharing in
+ * Z_M (M ≈ 2^105, protocols/mpc/rns.ts) with the arbiter as the dealer of correlated randomness.
  *
  * Parties. Guest G (the bank): aligned rows' features X_G, labels y. Host H (the platform):
  * features X_H of the same rows in the same order (see protocols/psi). Arbiter A (the
- * coordinator): owns the CKKS key pair, holds no data. Objective: mean log-loss +
+ * coordinator): deals seeds and Beaver corrections, runs the optimiser, holds no data; it also
+ * owns the job's CKKS key pair, which only the scorecard stage uses. Objective: mean log-loss +
  * (λ/2)‖w‖² over feature weights; the guest holds the intercept.
  *
- * Flow.
- *   A → G, H  HeSetup            public key + Galois keys, and each its own seed of a Beaver
- *                                triple for the cross Gram (metadata; protocols/mpc/cross-gram.ts)
+ * Flow (shares.ts has the algebra of a round).
+ *   A → G, H  HeSetup            CKKS public and Galois keys (for the scorecard stage), and each
+ *                                party's own seed, from which its cross-Gram triple and every pad
+ *                                of the shared round derive (metadata)
  *   G → H     GuestPaddedSample  fixed-point X_G on the m sample rows under a one-time pad mod 2^32
- *                                from the arbiter's seed, seed of an output mask R (ciphertext)
+ *                                from the arbiter's seed, seed of an output mask R (ciphertext);
+ *                                the seed of the per-round gradient masks derives from R's
  *   H → G     HostPaddedSample   fixed-point X_H on the sample rows, one-time padded (ciphertext)
- *   H → A     HostInit           sample Gram X_Hᵀ X_H, its share of X_Gᵀ X_H masked by −R (aggregate)
+ *   G → H     GuestColumns       X_G (intercept first) on every row, fixed point in Z_M under a
+ *                                one-time pad from its seed, a part of the rows at a time, once
+ *   H → G     HostColumns        X_H likewise, once (ciphertext)
+ *   H → A     HostInit           sample Gram X_Hᵀ X_H, its share of X_Gᵀ X_H masked by −R, the
+ *                                fixed-point bits of its columns (aggregate)
  *   G → A     GuestInit          sample Gram X_Gᵀ X_G, event rate, its share of X_Gᵀ X_H masked
- *                                by +R (aggregate: the two shares sum to the cross Gram)
+ *                                by +R, its columns' bits (aggregate: the shares sum to the Gram)
  *   A         initial Hessian H₀ = p̄(1−p̄)·XᵀX/m + λI over the m sample rows; BFGS state
  *             with a gradient-only Wolfe line search (models/wolfe.ts)
- *   H → A     ZeroRequest        how many encryptions of zero its next basis needs (metadata)
- *   A → H     Zeros              that many fresh symmetric encryptions of zero under A's key
- *                                (ciphertext): the host encrypts Enc(0) + Encode(v), at a third
- *                                of a public-key encryption's cost; sent again each round
- *   per round r:
- *   A → H     RoundStart         the round's sigmoid tolerance ε_r (1e-2 down to 1e-4 with ‖g‖∞)
- *   (HostBasis and Residual go in parts of one chunk of rows, the CKKS slot count, each: the host
- *   sends two parts, then one more per Residual part back; each party sums its packed product
- *   Xᵀ[[d]] as the parts come, so no party holds a round's ciphertexts at once)
+ *   per round r (every row-level message in parts of config.partRows rows, `chunk`):
+ *   A → H     RoundStart         the round's sigmoid tolerance ε_r (1e-2 down to 1e-6 with ‖g‖∞)
+ *   H → A     BasisSize          V, its number of basis vectors (metadata)
  *   H → G     HostBasis          windows (c_j, R_j), j ≤ 16, that hold every row (windows.ts), ε_r,
- *                                and per window [[1_j·T_k(τ_j)]], k = 1..K_j, τ_j = (u_H − c_j)/R_j,
- *                                and [[1_j]] for all windows but the last (ciphertext)
- *   G → H     Residual           [[d]] = Σ_j Σ_k coef_{j,k} ⊙ [[1_j T_k]] + Σ_{j<J} (coef_{j,0} −
- *                                coef_{J,0}) ⊙ [[1_j]] + coef_{J,0} − y, the per-sample Chebyshev
- *                                expansion of σ(u_G + c_j + R_j τ_j) − y in each row's window
- *   G → A     GuestGradient      [[X_Gᵀ d / n + λ w_G]] (aggregate after decryption)
- *   H → A     HostGradient       [[X_Hᵀ d / n + λ w_H]] (aggregate after decryption)
+ *                                and per row the windowed Chebyshev basis 1_j·T_k(τ_j), k = 1..K_j,
+ *                                and 1_j for all windows but the last, at 2^26, padded: F = B − B′
+ *   A → H     BeaverCorrection   per row c_H = Σ_v A_v·B′_v − c_G, from the two seeds (ciphertext)
+ *   G → H     Residual           the per-row coefficients of σ(u_G + c_j + R_j τ) in each window at
+ *                                2^26, padded: E = C − A; and its residual share, padded:
+ *                                r_G − α, r_G = Σ_v C_v·F_v + c_G + (coef_{J,0} − y)·2^52
+ *   H → G     ResidualShare      r_H − β, r_H = Σ_v E_v·B′_v + c_H (r_G + r_H = (σ̂(z) − y)·2^52)
+ *   G → A     GuestGradient      its shares of Xᵀ(σ̂ − y) for every weight plus the round's mask
+ *   H → A     HostGradient       its shares minus the mask; A adds its own triple terms, decodes,
+ *                                divides by n and adds λw: the exact gradient of the approximation
  *   A → G, H  Update             each party's own block of the move: a BFGS step or a line-search
  *                                trial along it (model)
  *   once, in the round after ‖g‖∞ first falls to hessianGradient (RoundStart and HostBasis carry
- *   `hessian: true`; protocols/vfl-lr/hessian.ts):
+ *   `hessian: true`; protocols/vfl-lr/hessian.ts; both parties refuse a second request, which
+ *   would give the arbiter XᵀWX at any point it steers to: tests/attacks/second-hessian.test.ts):
  *   H → G     HostHessianPadded  its basis vectors on the m sample rows times its columns, their
  *                                pairwise products and ones, fixed point under one-time pads from
  *                                its triple seed (ciphertext)
@@ -46,35 +52,38 @@
  *   G, H → A  Guest/HostHessianShare  shares of the three blocks of XᵀWX over the sample rows,
  *                                W = σ′(z) on the windows' expansion (aggregate: the sum is the
  *                                block); A restarts BFGS from XᵀWX/m + λI
- *   …until ‖g‖∞ ≤ max(tol, 3·flood) or the step is below 1e-4·max(1, ‖w‖∞), at the final
- *   tolerance, or the round limit: A → G, H Finished (stopped by the step rule with ‖g‖∞ above
- *   3·flood, first one last Update, the full quasi-Newton step, with no gradient round after it).
+ *   …until ‖g‖∞ ≤ tolerance or the step is below 1e-4·max(1, ‖w‖∞), at the final tolerance, or
+ *   the round limit: A → G, H Finished (stopped by the step rule, first one last Update, the full
+ *   quasi-Newton step, with no gradient round after it).
  *
  * What each role receives, exactly:
- *   Guest:   public keys; a triple seed; the host's one-time-padded sample; ciphertexts under A's
- *            key; per round the host's windows (at most 16 intervals on a 0.5 grid, each holding a
- *            row, not which), the round's tolerance and whether it computes the Hessian; once, the
- *            host's one-time-padded Hessian side; its own moves; the final status.
- *   Host:    public keys; a triple seed; the guest's one-time-padded sample and a mask seed;
- *            ciphertexts under A's key (encryptions of zero among them); its own moves; the
- *            round's tolerance (the order of magnitude of the gradient) and whether it computes
- *            the Hessian; once, the guest's one-time-padded Hessian side and three mask seeds; the
- *            final status.
- *   Arbiter: row count, event rate, the sample Gram matrix (guest, host and cross blocks) and
- *            per round the gradient of every weight (aggregates over all rows) and the host's
- *            degree (how many zeros it asks for); once, the weighted Hessian XᵀWX of the sample
- *            rows at one point (one sum per feature pair, d × d, and Σσ′; a block over the size
- *            budget is not exchanged and is approximated from the sample Gram instead). From
- *            the steps it computes, it could rebuild the weights: it learns the model, as FATE's
- *            arbiter does.
- *   No role receives a raw feature, a label, a residual or a per-enterprise partial logit.
+ *   Guest:   public keys; a seed; the host's one-time-padded sample and columns; per round the
+ *            host's windows (at most 16 intervals on a 0.5 grid, each holding a row, not which),
+ *            the round's tolerance and whether it computes the Hessian, the padded basis and the
+ *            host's padded residual shares; once, the host's padded Hessian side; its own moves;
+ *            the final status.
+ *   Host:    public keys; a seed; the guest's one-time-padded sample, columns and a mask seed; per
+ *            round the padded coefficients and residual shares, the arbiter's corrections (padded
+ *            by the guest's c_G), its own moves, the round's tolerance (the order of magnitude of
+ *            the gradient) and whether it computes the Hessian; once, the guest's padded Hessian
+ *            side and three mask seeds; the final status.
+ *   Arbiter: row count, event rate, the sample Gram matrix (guest, host and cross blocks), the
+ *            fixed-point bits of each party's columns, per round the basis size and the gradient of
+ *            every weight (aggregates over all rows; each party's shares of it are masked by a
+ *            value only the two parties know); once, the weighted Hessian XᵀWX of the sample rows
+ *            at one point (one sum per feature pair, d × d, and Σσ′; a block over the size budget
+ *            is not exchanged and is approximated from the sample Gram instead). From the steps it
+ *            computes, it could rebuild the weights: it learns the model, as FATE's arbiter does.
+ *   No role receives a raw feature, a label, a residual or a per-enterprise partial logit: every
+ *   row-level value crosses under a one-time pad in Z_M that is fresh per round and part (the
+ *   attack on the residual shares with a pad switched off: tests/attacks/residual-shares.test.ts).
  *
- * Threat model: semi-honest parties, arbiter not colluding with either party (with the guest
- * it could decrypt the host's basis and unmask the host's sample; with the host, the residuals and
- * the guest's sample). Released decryptions are
- * noise-flooded (protocols/he/ckks.ts). Encryption: CKKS (Cheon, Kim, Kim, Song, ASIACRYPT 2017)
- * at 128-bit security, parameter set `ckks-n8192-l1` (one rescale: the basis at 2^40 times the
- * coefficients at 2^30 stays unrescaled, the diagonal product at 2^30 is rescaled once).
+ * Threat model: semi-honest parties, arbiter not colluding with either party (with the guest it
+ * knows the host's pads and reads its basis, its columns and its residual share; with the host,
+ * the guest's), as with the CKKS key it held before. Pads are AES-256-CTR keystreams under seeds
+ * from a cryptographic generator, read as exactly uniform residues (rejection sampling); no pad is
+ * used for two values. The sums are exact: nothing is truncated or flooded, and a sum cannot wrap
+ * (|Σ q·r| < 2^103 < M/2 for up to 2^22 rows, shares.ts).
  *
  * Declared limit, MALICIOUS host (measured by tests/attacks/three-party-indicator-host.test.ts,
  * which asserts the leak, not its absence, until a defence lands). The host receives its own
@@ -107,13 +116,14 @@
  * sigmoid is expanded per sample in the host's partial logit only (the guest knows its own), so a
  * low-degree expansion is accurate even where joint logits reach −36: each window's degree K_j is
  * the smallest that keeps the error within the round's tolerance over its half-width (both parties
- * derive it from the disclosed half-width). One window clamped the rows outside it to its edge,
- * which broke on special codes (u_H in [−202, 8.4] with 99.8% in [−25, 6.5]); the windows hold
- * every row. BFGS from the exact Hessian at the starting point, with a line search where unit
- * steps overshoot, converged in ~10–17 rounds instead of FATE's 30–100; its linear tail was most
- * of the cost (the last rounds run at the finest tolerance, with the most basis vectors). One
- * restart from the weighted Hessian of the sample rows, once the gradient is below 0.03, takes
- * default_credit from 14 rounds to 7 (docs/perf/vfl-lr.md).
+ * derive it from the disclosed half-width). The windows hold every row (one window clamping the
+ * rows outside it broke on special codes: u_H in [−202, 8.4] with 99.8% in [−25, 6.5]). The round
+ * was CKKS until issue 14's profile: a basis vector cost a ciphertext per 4,096 rows at each of
+ * three parties (encoding, zero encryption, plaintext product, ≈ 8 ms), which held default_credit
+ * at 134–379× its plaintext fit; in shares a basis vector costs a few multiply-adds per row, the
+ * gradient is exact (no flood: the mixed shape reaches 4.4e-4 instead of 1–4.8e-3), and the final
+ * sigmoid tolerance is 1e-6 instead of 1e-4. One restart from the weighted Hessian of the sample
+ * rows, once the gradient is below 0.03, saves about half the rounds (docs/perf/vfl-lr.md).
  */
 import { performance } from 'node:perf_hooks';
 import { cryptoRng, type Rng } from '../../engine/rng.ts';
@@ -140,6 +150,8 @@ export interface VflTrainInput {
   /** Each party's feature names, for its refusals only (they never leave the party). */
   guestNames?: readonly string[];
   hostNames?: readonly string[];
+  /** FOR THE ATTACK TESTS ONLY: false leaves a party's residual share unpadded (tests/attacks/residual-shares.test.ts). */
+  padShares?: { guest?: boolean; host?: boolean };
 }
 
 export interface VflTrainResult {
@@ -156,8 +168,8 @@ export async function trainInMemory(input: VflTrainInput): Promise<VflTrainResul
   const config = vflConfig(input.config.job, input.config);
   // Each role gets its own context, as separate processes would.
   const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
-  const guest = new VflGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng, true, input.guestNames);
-  const host = new VflHost(ch, input.host, config, cryptoRng, input.hostNames);
+  const guest = new VflGuest(cg, input.guest, input.labels, config, input.guestRng ?? cryptoRng, input.padShares?.guest ?? true, input.guestNames);
+  const host = new VflHost(ch, input.host, config, cryptoRng, input.hostNames, input.padShares?.host ?? true);
   const arbiter = new VflArbiter(ca, config, input.rng);
   const transport = new MemoryTransport([arbiter, guest, host]);
   await transport.run();

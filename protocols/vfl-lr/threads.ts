@@ -23,7 +23,8 @@ export async function createParty(a: RoleArgs) {
   const peak = { mb: threadMB() };
   switch (a.role) {
     case 'arbiter': {
-      const party = sampled(new VflArbiter(ckks, a.config, secretRng(a.secret, 'vfl-lr-arbiter')), peak);
+      // Training alone (the lr benchmarks): no CKKS key pair, which only a scorecard stage uses.
+      const party = sampled(new VflArbiter(ckks, a.config, secretRng(a.secret, 'vfl-lr-arbiter'), undefined, { keys: false }), peak);
       return { party, result: () => ({ iterations: party.iterations, converged: party.converged, gradientNorms: party.gradientNorms, profile: party.profile, peakMB: peak.mb }) };
     }
     case 'guest': {

@@ -72,7 +72,7 @@ export class CoordinatorJob {
 
   /** Handle a message; null when it cannot be handled yet. `now` comes from the inbox record. */
   async receive(env: Envelope, now: number): Promise<Envelope[] | null> {
-    if (env.protocol === 'vfl-lr') return this.arbiter ? this.arbiter.receive(env) : null;
+    if (env.protocol === 'vfl-lr') return this.arbiter ? [...this.arbiter.receive(env), ...this.arbiter.flush()] : null;
     if (env.protocol === 'scorecard') return this.scorecardArbiter ? this.scorecardArbiter.receive(env) : null;
     if (env.protocol === JOB && env.type === 'TrainingRound' && isTwoParty(this.spec)) {
       this.reportedRound = Math.max(this.reportedRound, Number(env.body.round));
@@ -114,10 +114,14 @@ export class CoordinatorJob {
       // the same values. The secret key is kept there too, so it can still decrypt.
       const stored = this.store.storedSecret(this.spec.id, 'vfl-lr-ckks-secret');
       const secret = this.store.secret(this.spec.id, 'vfl-lr-arbiter-rng', () => randomBytes(32));
-      this.arbiter = new VflArbiter(ckks, config, secretRng(secret, 'vfl-lr-arbiter'), {
-        ...(stored ? { stored } : {}),
-        keep: (b) => this.store.keepSecret(this.spec.id, 'vfl-lr-ckks-secret', b),
-      });
+      // A CKKS key pair only where a scorecard stage will use it (training needs none).
+      this.arbiter = new VflArbiter(
+        ckks,
+        config,
+        secretRng(secret, 'vfl-lr-arbiter'),
+        { ...(stored ? { stored } : {}), keep: (b) => this.store.keepSecret(this.spec.id, 'vfl-lr-ckks-secret', b) },
+        { keys: this.stages.includes('scorecard') },
+      );
       out.push(...this.arbiter.start());
     }
     if (next === 'scorecard' && !isTwoParty(this.spec)) {

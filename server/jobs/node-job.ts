@@ -24,6 +24,7 @@ import { envelope, isTwoParty, STAGES, stripDeclarations, trainingProtocol, type
 import { twoPartyScorecardStage, type TwoPartyScorecardStage } from './two-party-scorecard.ts';
 import { lrColumns, roundOf, roundReport, trainingParty, type LrColumns, type TrainingParty } from './training.ts';
 import { writeScorecard } from './scorecard-artifacts.ts';
+import { writeLrPart } from './lr-artifacts.ts';
 
 /** What a node's part of a job works with, besides its spec and role. */
 export interface NodeJobDeps {
@@ -263,7 +264,8 @@ export class NodeJob {
     if (this.stagesDone.has('evaluation')) return [];
     const w = this.vfl!.weights;
     if (this.role === 'host') {
-      this.store.putModel(this.job, 'host', this.sc instanceof ScorecardHost ? { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() } : { weights: Array.from(w), preparation: lrPreparationJson(this.standardized().prep) });
+      if (this.sc instanceof ScorecardHost) this.store.putModel(this.job, 'host', { weights: Array.from(w), characteristics: this.sc.sharedCharacteristics() });
+      else writeLrPart(this.store, this.job, 'host', { weights: Array.from(w), preparation: lrPreparationJson(this.standardized().prep) });
       // Deployed: remember the development sample's public credit records, for post-loan monitoring.
       if (!this.replaying) this.deps.onDeployed?.(this.spec, this.psi!.intersection!);
       if (this.sc) return [this.stageDone('evaluation', {})];
@@ -286,7 +288,7 @@ export class NodeJob {
     const b = binaryMetrics(predictLogistic(bankOnly, std.test), y);
     const summary: Record<string, unknown> = { testAuc: m.auc, testKs: m.ks, testRows: y.length, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     if (this.sc instanceof ScorecardGuest) summary.artifacts = writeScorecard(this.store, this.spec, this.role, this.sc, this.split().test.ids, { name: this.datasetName, sha256: this.sha256 });
-    else this.store.putModel(this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks, preparation: lrPreparationJson(this.standardized().prep) });
+    else writeLrPart(this.store, this.job, 'guest', { weights: Array.from(w), testAuc: m.auc, testKs: m.ks, preparation: lrPreparationJson(this.standardized().prep) });
     const metrics = { testRows: y.length, testAuc: m.auc, testKs: m.ks, bankOnlyTestAuc: b.auc, bankOnlyTestKs: b.ks };
     // A two-party job's coordinator receives metadata only: the bank keeps its test metrics in its own view.
     const toCoordinator = this.deps.reports === 'legacy' || isTwoParty(this.spec) ? [] : [envelope(this.job, JOB, 'BankMetrics', 0, 'guest', 'coordinator', metrics)];

@@ -148,7 +148,8 @@ export function messageOfJob(spec: AnySpec, protocol: string, type: string): boo
   // Nor a protocol of the other pipeline: a coordinator that started a stage the job does not have
   // would otherwise have the platform send what its analyst never approved (tests/attacks/stage-injection.test.ts).
   if ((protocol === 'scorecard' || protocol === 'scorecard-2p') && spec.pipeline !== 'scorecard') return false;
-  if (protocol === 'lr-eval' && spec.pipeline !== 'lr') return false;
+  if ((protocol === 'lr-eval' || protocol === 'score-lr') && spec.pipeline !== 'lr') return false;
+  if (protocol === 'score' && spec.pipeline !== 'scorecard') return false;
   const two = isTwoParty(spec);
   if (protocol === 'vfl-lr') return !two;
   if (protocol === 'vfl-lr-2p' || protocol === 'scorecard-2p') return two;

@@ -14,13 +14,15 @@ import { declaredMessages } from '../../protocols/message.ts';
 import { isConsortium, parseAnySpec, trainingProtocol } from '../jobs/spec.ts';
 import { errors, JobId, open, security } from './schemas.ts';
 
-/** The deliverables of a scorecard job a bank may download, with their media types. */
+/** The deliverables of a scorecard or `lr` job a bank may download, with their media types. */
 export const JOB_FILES: Record<string, string> = {
   'report.json': 'application/json',
   'report.md': 'text/markdown; charset=utf-8',
   'model.json': 'application/json',
   'scorecard.pmml': 'application/xml',
   'scorecard.sql': 'text/plain; charset=utf-8',
+  'lr.pmml': 'application/xml',
+  'lr.sql': 'text/plain; charset=utf-8',
   'scores.csv': 'text/csv; charset=utf-8',
 };
 
@@ -93,7 +95,7 @@ export const consoleApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
   });
   app.get(
     '/v1/admin/jobs/:id/files/:file',
-    { schema: { summary: "Download one deliverable of a scorecard job (report.json, report.md, model.json, scorecard.pmml, scorecard.sql, scores.csv)", security, params: Type.Object({ id: JobId.properties.id, file: Type.Union(Object.keys(JOB_FILES).map((f) => Type.Literal(f))) }), response: { 200: Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'the file' }), ...errors } } },
+    { schema: { summary: "Download one deliverable of a job: a scorecard's report.json, report.md, model.json, scorecard.pmml, scorecard.sql, scores.csv; an lr model's model.json, lr.pmml, lr.sql (the bank's part, the platform's partial logit an input)", security, params: Type.Object({ id: JobId.properties.id, file: Type.Union(Object.keys(JOB_FILES).map((f) => Type.Literal(f))) }), response: { 200: Type.Unsafe<Uint8Array>({ type: 'string', format: 'binary', description: 'the file' }), ...errors } } },
     async (req, reply) => {
       job(req.params.id);
       // The job id is checked against the store and the name against a fixed list: no path is the caller's.

@@ -40,6 +40,8 @@ export interface UnsafeAppOptions {
   readonly acceptUnsignedReplies?: boolean;
   /** The bank names every enterprise of its book to the platform, authorised or not (the old behaviour). */
   readonly askUnauthorised?: boolean;
+  /** The platform answers scoring requests under any purpose, `modelling` included (the old check). */
+  readonly scoreForAnyPurpose?: boolean;
   /** 'off': a console session's state-changing request needs no CSRF token and may come from any origin. */
   readonly consoleCsrf?: 'on' | 'off';
 }

@@ -12,11 +12,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { IndomainError } from '../../engine/errors.ts';
 import { ChainHeads } from '../audit-heads.ts';
+import { PURPOSES, SCORING_PURPOSES } from '../authz.ts';
 import { PlatformGrants } from '../grants.ts';
 import { PlatformMonitor } from '../monitoring/platform-monitor.ts';
 import { PlatformScorer } from '../scoring/platform-scorer.ts';
 import { HEADER, REPLY_SIGNATURE as REPLY_SIGNATURE_HEADER, RequestVerifier, signReply } from '../signing.ts';
-import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from '../transport/egress.ts';
+import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_LR_PATH, PEER_SCORE_PATH } from '../transport/egress.ts';
 import { errors } from './schemas.ts';
 
 declare module 'fastify' {
@@ -98,8 +99,10 @@ export const peerPlugin: FastifyPluginAsyncTypebox = async (app) => {
 
   if (!node.authz) return;
   const gate = node.runtime.gate;
+  const purposes = node.unsafe.scoreForAnyPurpose ? PURPOSES : SCORING_PURPOSES;
   const answerers = {
-    [PEER_SCORE_PATH]: { summary: "A bank's signed request for the platform's partial scores of authorised enterprises", a: new PlatformScorer(node.store, node.authz, gate, node.limits) },
+    [PEER_SCORE_PATH]: { summary: "A bank's signed request for the platform's partial scores of authorised enterprises", a: new PlatformScorer(node.store, node.authz, gate, node.limits, 'scorecard', purposes) },
+    [PEER_SCORE_LR_PATH]: { summary: "A bank's signed request for the platform's partial logits of authorised enterprises under an lr model", a: new PlatformScorer(node.store, node.authz, gate, node.limits, 'lr', purposes) },
     [PEER_MONITOR_PATH]: { summary: "A bank's signed request for new public credit events on its authorised monitored enterprises", a: new PlatformMonitor(node.store, node.authz, gate, node.limits) },
     [PEER_GRANTS_PATH]: { summary: "A bank's signed request for its own authorisation records (its copy, so that it names only authorised enterprises)", a: new PlatformGrants(node.store, node.authz, gate, node.limits) },
   };

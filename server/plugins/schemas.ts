@@ -1,6 +1,6 @@
 /** TypeBox schemas shared by the routes: the coded error, ids, a job's view. */
 import { Type, type TSchema } from '@sinclair/typebox';
-import { PURPOSES } from '../authz.ts';
+import { PURPOSES, SCORING_PURPOSES } from '../authz.ts';
 
 /** Every refusal: `{ code, message }`, the code from engine/errors.ts. */
 export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false });
@@ -11,6 +11,8 @@ export const errors = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 export const Name = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: '1–64 of A–Z a–z 0–9 . _ -' });
 export const JobId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 export const Purpose = Type.Union(PURPOSES.map((p) => Type.Literal(p)));
+/** The purposes a score may be asked for (server/authz.ts SCORING_PURPOSES: not `modelling`). */
+export const ScoringPurpose = Type.Union(SCORING_PURPOSES.map((p) => Type.Literal(p)));
 
 /** A value the node stores as JSON and shows as it is (progress, result, error, spec). */
 const Json = Type.Unknown();

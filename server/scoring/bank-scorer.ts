@@ -25,21 +25,20 @@
  *              the lab's 20, 58.3% against 57.2%.
  * A platform whose enterprises' bins must stay with it chooses `partial`.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IndomainError, isIndomainError } from '../../engine/errors.ts';
 import type { PartyTable } from '../../engine/table.ts';
 import type { ScorecardModel } from '../../models/export/model.ts';
-import type { Envelope } from '../../protocols/message.ts';
 import type { Purpose } from '../authz.ts';
-import { notAuthorised, type BankGrants } from '../grants.ts';
+import type { BankGrants } from '../grants.ts';
 import { DEFAULT_LIMITS, type NodeLimits } from '../limits.ts';
 import { parseJobSpec, type JobSpec } from '../jobs/spec.ts';
 import { loadDataset, type NodeStore } from '../store/node-store.ts';
 import { SCORE_EXCHANGE, type SignedClient } from '../transport/exchange.ts';
 import type { Peer } from '../transport/peer.ts';
 import { bestPoints, combine, guestPart, type PlatformPart, type RowResult, type ScoreResult } from './combine.ts';
+import { PlatformParts } from './platform-parts.ts';
 
 /** A deployed scorecard as the bank scores with it. */
 interface Deployed {
@@ -49,96 +48,29 @@ interface Deployed {
   best: number[];
 }
 
-interface Waiting {
-  id: string;
-  resolve: (p: PlatformPart) => void;
-  reject: (e: unknown) => void;
-}
-
-interface Queue {
-  items: Waiting[];
-  inFlight: number;
-  scheduled: boolean;
-}
-
-/**
- * Signed exchanges per (model, purpose) in flight at once; more requests wait and batch. Measured
- * here (10,000 requests at concurrency 64, four runs each): one in flight gave p99 10.0–11.2 ms at
- * 13.0–13.3k requests/s, two 11.0–13.4 ms at 12.2–13.3k, one per event-loop turn 10.8–15.9 ms.
- */
-const MAX_EXCHANGES = 1;
-
 /** The bank's side: its characteristics here, the platform's partial score over signed HTTP. */
 export class BankScorer {
   private readonly models = new Map<string, Deployed & { spec: JobSpec; known: ReadonlySet<string> }>();
-  /** Requests waiting for the platform, coalesced per (model, purpose) and sent together. */
-  private readonly waiting = new Map<string, Queue>();
+  /** The platform's integer partial points, requests coalesced per (model, purpose). */
+  private readonly parts: PlatformParts<PlatformPart>;
 
   constructor(
     private readonly store: NodeStore,
     private readonly peers: ReadonlyMap<string, Peer>,
-    private readonly client: SignedClient,
-    private readonly grants: BankGrants,
+    client: SignedClient,
+    grants: BankGrants,
     private readonly limits: NodeLimits = DEFAULT_LIMITS,
-  ) {}
+  ) {
+    this.parts = new PlatformParts(SCORE_EXCHANGE, client, grants, limits, (b, n) => {
+      const r = b as unknown as { points: Float64Array; maxPoints: number };
+      if (r.points.length !== n) throw new IndomainError('SRV_BAD_REQUEST', `${r.points.length} partial points for ${n} enterprises`);
+      if (!r.points.every(Number.isInteger)) throw new IndomainError('SRV_BAD_REQUEST', 'partial points must be integers', { field: 'points' });
+      return (k) => ({ points: r.points[k]!, maxPoints: r.maxPoints });
+    });
+  }
 
-  /**
-   * The platform's partial score of one enterprise; concurrent requests share one signed exchange.
-   * At most {@link MAX_EXCHANGES} exchanges per (model, purpose) are in flight: requests that
-   * arrive meanwhile wait for one to finish and go together, so batches grow with load and the
-   * per-exchange work (signatures, audit records, HTTP) is shared by more requests.
-   */
   private platformPartial(platform: Peer, model: string, purpose: Purpose, id: string): Promise<PlatformPart> {
-    return new Promise((resolve, reject) => {
-      const k = `${model}\u0000${purpose}`;
-      let q = this.waiting.get(k);
-      if (!q) this.waiting.set(k, (q = { items: [], inFlight: 0, scheduled: false }));
-      q.items.push({ id, resolve, reject });
-      this.schedule(q, platform, model, purpose);
-    });
-  }
-
-  private schedule(q: Queue, platform: Peer, model: string, purpose: Purpose): void {
-    if (q.scheduled || q.inFlight >= MAX_EXCHANGES || q.items.length === 0) return;
-    q.scheduled = true;
-    setImmediate(() => {
-      q.scheduled = false;
-      // At most the ids one request may carry; the rest go in the next exchange.
-      const batch = q.items.splice(0, this.limits.idsPerRequest);
-      q.inFlight++;
-      this.exchange(platform, model, purpose, batch)
-        .catch((e: unknown) => batch.forEach((w) => w.reject(e)))
-        .finally(() => {
-          q.inFlight--;
-          this.schedule(q, platform, model, purpose);
-        });
-    });
-  }
-
-  private async exchange(platform: Peer, model: string, purpose: Purpose, waiting: Waiting[]): Promise<void> {
-    // Only enterprises the bank holds an authorisation for are named to the platform.
-    const { refused } = await this.grants.split(platform, model, purpose, waiting.map((w) => w.id));
-    const batch = waiting.filter((w) => {
-      const why = refused.get(w.id);
-      if (why) w.reject(notAuthorised(w.id, why));
-      return !why;
-    });
-    if (batch.length === 0) return;
-    const ids = batch.map((w) => w.id);
-    // A fresh request id: two exchanges about the same enterprises have different records.
-    const request: Envelope = { job: model, protocol: 'score', type: 'PartialScoreRequest', round: 0, from: 'guest', to: 'host', body: { request: randomBytes(12).toString('hex'), model, purpose, ids } };
-    const reply = await this.client.exchange(platform, SCORE_EXCHANGE, request, { sent: { enterprises: ids, purpose } });
-    const r = reply.body as { points: Float64Array; maxPoints: number; outcomes: string[] };
-    if (r.outcomes.length !== ids.length || r.points.length !== ids.length) throw new IndomainError('SRV_BAD_REQUEST', `${r.outcomes.length} outcomes for ${ids.length} enterprises`);
-    if (!r.points.every(Number.isInteger)) throw new IndomainError('SRV_BAD_REQUEST', 'partial points must be integers', { field: 'points' });
-    batch.forEach((w, k) => {
-      const o = r.outcomes[k]!;
-      if (o === '') w.resolve({ points: r.points[k]!, maxPoints: r.maxPoints });
-      else {
-        const [code, why] = o.split(':');
-        w.reject(new IndomainError(code === 'AUTH_NOT_AUTHORISED' || code === 'SC_UNKNOWN_ENTERPRISE' ? code : 'SRV_BAD_REQUEST', `${w.id}${why ? `: ${why}` : ''} (platform)`));
-      }
-    });
+    return this.parts.get(platform, model, purpose, id);
   }
 
   /** A deployed scorecard (cached), its bank characteristics, the feature names it knows, and the platform peer. */

@@ -25,6 +25,7 @@ export const OPEN_POLICY: EgressPolicy = { allowedClasses: ['ciphertext', 'maske
 export const MESSAGE_PATH = '/v1/messages';
 /** Signed request/reply exchanges, answered by the platform. */
 export const PEER_SCORE_PATH = '/v1/peer/score';
+export const PEER_SCORE_LR_PATH = '/v1/peer/score-lr';
 export const PEER_MONITOR_PATH = '/v1/peer/monitor';
 export const PEER_GRANTS_PATH = '/v1/peer/grants';
 /** Chain heads between any two pinned nodes (server/audit-heads.ts). */

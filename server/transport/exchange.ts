@@ -18,7 +18,7 @@ import { decodeMessage, encodeMessage } from '../../protocols/codec.ts';
 import { messageSpec, validateBody, type Envelope } from '../../protocols/message.ts';
 import { HEADER, REPLY_SIGNATURE, sha256Hex as sha256, signRequest, verifyReply, type Identity } from '../signing.ts';
 import type { NodeStore } from '../store/node-store.ts';
-import { PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from './egress.ts';
+import { PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_LR_PATH, PEER_SCORE_PATH } from './egress.ts';
 import type { Gate } from './gate.ts';
 import type { HttpClient } from './http-client.ts';
 import type { Peer } from './peer.ts';
@@ -34,6 +34,7 @@ export interface Exchange {
 }
 
 export const SCORE_EXCHANGE: Exchange = { protocol: 'score', request: 'PartialScoreRequest', reply: 'PartialScores', path: PEER_SCORE_PATH };
+export const LR_SCORE_EXCHANGE: Exchange = { protocol: 'score-lr', request: 'PartialLogitRequest', reply: 'PartialLogits', path: PEER_SCORE_LR_PATH };
 export const MONITOR_EXCHANGE: Exchange = { protocol: 'monitor', request: 'EventsRequest', reply: 'Events', path: PEER_MONITOR_PATH };
 export const GRANTS_EXCHANGE: Exchange = { protocol: 'authz', request: 'GrantsRequest', reply: 'Grants', path: PEER_GRANTS_PATH };
 export const HEAD_EXCHANGE: Exchange = { protocol: 'audit', request: 'ChainHead', reply: 'ChainHead', path: PEER_HEAD_PATH };
@@ -89,6 +90,15 @@ export interface ExchangeOptions {
   readonly received?: (reply: Envelope) => Record<string, unknown>;
 }
 
+/**
+ * How long a bank waits for the platform's reply to a signed exchange. Online scoring coalesces
+ * its requests behind one exchange in flight (server/scoring/platform-parts.ts): without a bound,
+ * a platform (or anything on the path) that took a request and never answered stalled every later
+ * score of that model for good. A reply for 10,000 ids takes well under a second here; the first
+ * one of a model also indexes the platform's dataset.
+ */
+export const EXCHANGE_REPLY_MS = 60_000;
+
 export class SignedClient {
   constructor(
     private readonly o: {
@@ -98,6 +108,11 @@ export class SignedClient {
       readonly http: HttpClient;
       /** TEST ONLY (tests/attacks/exchange-reply-forgery.test.ts): take a reply without checking the peer's signature on it (the old handling). */
       readonly acceptUnsignedReplies?: boolean;
+      /**
+       * A reply not in this long after the request is SRV_PEER_UNREACHABLE (default
+       * {@link EXCHANGE_REPLY_MS}; 0, TEST ONLY for tests/attacks/exchange-hang.test.ts: wait for ever).
+       */
+      readonly replyMs?: number;
     },
   ) {}
 
@@ -136,7 +151,7 @@ export class SignedClient {
     try {
       let res;
       try {
-        res = await this.o.http.post(peer.url + x.path, headers, body);
+        res = await this.o.http.post(peer.url + x.path, headers, body, this.o.replyMs ?? EXCHANGE_REPLY_MS);
       } catch (e) {
         throw new IndomainError('SRV_PEER_UNREACHABLE', `${peer.name}: ${(e as Error).message}`);
       }

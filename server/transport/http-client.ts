@@ -32,19 +32,27 @@ const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
 export class HttpClient {
   private readonly agents = new Map<string, HttpAgent>();
 
-  post(url: string, headers: Record<string, string>, body: Uint8Array | string): Promise<HttpReply> {
+  /**
+   * POST `body`; with `replyMs`, a reply not complete that long after the request was sent fails
+   * the request (the connection is destroyed): a peer that takes the request and never answers
+   * cannot hold the caller, nor what waits behind it, for ever.
+   */
+  post(url: string, headers: Record<string, string>, body: Uint8Array | string, replyMs?: number): Promise<HttpReply> {
     const u = new URL(url);
     const tls = u.protocol === 'https:';
     let agent = this.agents.get(u.origin);
     const options = { keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_MS };
     if (!agent) this.agents.set(u.origin, (agent = tls ? new HttpsAgent(options) : new HttpAgent(options)));
     const payload = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    return this.send(tls, u, agent, headers, payload, true);
+    return this.send(tls, u, agent, headers, payload, true, replyMs);
   }
 
-  private send(tls: boolean, u: URL, agent: HttpAgent | false, headers: Record<string, string>, payload: Buffer, mayRetry: boolean): Promise<HttpReply> {
-    return new Promise((resolve, reject) => {
+  private send(tls: boolean, u: URL, agent: HttpAgent | false, headers: Record<string, string>, payload: Buffer, mayRetry: boolean, replyMs?: number): Promise<HttpReply> {
+    return new Promise((settled, failed) => {
       let replied = false;
+      let deadline: NodeJS.Timeout | undefined;
+      const resolve = (r: HttpReply | Promise<HttpReply>) => (clearTimeout(deadline), settled(r));
+      const reject = (e: unknown) => (clearTimeout(deadline), failed(e));
       const req = (tls ? httpsRequest : httpRequest)(
         { host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', agent, headers: { ...headers, 'content-length': String(payload.length) } },
         (res) => {
@@ -57,9 +65,10 @@ export class HttpClient {
       );
       req.on('error', (e: NodeJS.ErrnoException) => {
         // Once more on a connection of its own (agent false): another kept one may be as stale.
-        if (mayRetry && !replied && req.reusedSocket && STALE_CONNECTION.has(e.code ?? '')) resolve(this.send(tls, u, false, headers, payload, false));
+        if (mayRetry && !replied && req.reusedSocket && STALE_CONNECTION.has(e.code ?? '')) resolve(this.send(tls, u, false, headers, payload, false, replyMs));
         else reject(e);
       });
+      if (replyMs) deadline = setTimeout(() => req.destroy(new Error(`no reply within ${replyMs} ms`)), replyMs);
       req.end(payload);
     });
   }

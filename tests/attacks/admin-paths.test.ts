@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteEntry } from '../../server/app.ts';
 import { Cluster, type NodeConfig } from '../../server/cluster.ts';
 import { createNode } from '../../server/main.ts';
-import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_PATH } from '../../server/transport/egress.ts';
+import { MESSAGE_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH, PEER_MONITOR_PATH, PEER_SCORE_LR_PATH, PEER_SCORE_PATH } from '../../server/transport/egress.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 interface Answer {
@@ -161,7 +161,7 @@ function matchesRoute(routes: readonly RouteEntry[], method: string, target: str
   });
 }
 
-const OUTSIDE = new Set(['/v1/health', '/v1/identity', '/v1/audit/head', '/openapi.json', '/console', '/console/', '/console/*', '/v1/console/session', MESSAGE_PATH, PEER_SCORE_PATH, PEER_MONITOR_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH]);
+const OUTSIDE = new Set(['/v1/health', '/v1/identity', '/v1/audit/head', '/openapi.json', '/console', '/console/', '/console/*', '/v1/console/session', MESSAGE_PATH, PEER_SCORE_PATH, PEER_SCORE_LR_PATH, PEER_MONITOR_PATH, PEER_GRANTS_PATH, PEER_HEAD_PATH]);
 
 describe('attack: admin routes spelled so that a check on the URL text misses them', () => {
   const defended = new Cluster(tempDir('indomain-attack-admin-'), nodes());

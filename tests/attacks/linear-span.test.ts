@@ -1,17 +1,15 @@
 /**
  * Attack: strip a ciphertext that was computed from the receiver's own ciphertexts (issue 12, item 1).
  *
- * A CKKS ciphertext is a pair (c0, c1) with c0 + c1·s = Δ·m + e. When the bank computes its residual
- * as Σ_k p_k ⊙ [[T_k]] + p_0 from the platform's basis ciphertexts [[T_k]], the residual's c1 is
- * Σ_k p_k·c1(T_k). In round 0 every p_k is a constant polynomial (the same coefficient in every
- * slot), so the platform, who made every c1(T_k), solves for the K integers γ_k modulo the first
- * prime, checks them on all 8,192 coefficients, subtracts Σ γ_k·[[T_k]] from the residual and holds
- * (p_0, 0): a ciphertext whose c1 is zero decrypts under ANY key, here to coef_0 − y, the labels.
- *
- * This file runs that attack, as the platform would, on real vfl-lr output (default_credit, 4,096
- * rows: one full chunk), with the bank's re-randomisation on (the attack must fail) and off (it
- * must succeed), and then sweeps every ciphertext every party receives in vfl-lr and in the
- * scorecard pipeline, every round: none may lie in the span of the ciphertexts the receiver sent.
+ * A CKKS ciphertext is a pair (c0, c1) with c0 + c1·s = Δ·m + e. A result computed from the
+ * receiver's own ciphertexts by plaintext multipliers has c1 = Σ_k p_k·c1(T_k): the receiver, who
+ * made every c1(T_k), solves for the multipliers and strips the result down to a ciphertext that
+ * decrypts under any key. vfl-lr's residual was such a result until its round moved to additive
+ * shares (protocols/vfl-lr/shares.ts: no ciphertext crosses in training any more; its attack is now
+ * tests/attacks/residual-shares.test.ts); the two-party protocol and the consortium hybrid keep the
+ * attack on their residuals (two-party-host.test.ts, hybrid-consortium.test.ts). This file sweeps
+ * every ciphertext every party receives in the scorecard pipeline, training included: none may lie
+ * in the span of the ciphertexts the receiver sent.
  */
 import { describe, expect, it } from 'vitest';
 import { alignTo } from '../../engine/align.ts';
@@ -24,7 +22,7 @@ import { vflConfig, VflArbiter, VflGuest, VflHost } from '../../protocols/vfl-lr
 import { splitPair } from '../../benchmarks/pair.ts';
 import { runScorecard } from '../../benchmarks/scorecard.ts';
 import { scorecardConfig } from '../../protocols/scorecard/protocol.ts';
-import { attackResidual as attackChunks, sweep, type LabelAttack, type SweepResult } from '../helpers/ckks-span.ts';
+import { sweep, type SweepResult } from '../helpers/ckks-span.ts';
 
 const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
 
@@ -38,72 +36,7 @@ function merged(...results: SweepResult[]): SweepResult {
   return out;
 }
 
-// ---- The label attack on vfl-lr's residual, as the platform runs it -----------------------------------
-
-/**
- * The platform's attack on one training run: the basis ciphertexts it sent in round 0 and the
- * residual it received, handed to tests/helpers/ckks-span.ts attackResidual (strip what lies in
- * their span, decrypt under a key of its own making, split into two clusters).
- */
-function attackResidual(ckks: Ckks, log: readonly DeliveryRecord[], labels: Uint8Array): LabelAttack {
-  const basis = log.find((r) => r.type === 'HostBasis' && r.round === 0)!.received.body.basis as Uint8Array[][];
-  const chunks = log.find((r) => r.type === 'Residual' && r.round === 0)!.received.body.chunks as Uint8Array[];
-  return attackChunks(ckks, basis, chunks, labels);
-}
-
-async function trainVfl(rerandomise: boolean, rows: number) {
-  const guestAll = loadCsv(data('default_credit_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
-  const hostAll = loadCsv(data('default_credit_hetero_host.csv'), { idColumn: 'id' });
-  const ids = guestAll.ids.slice(0, rows);
-  const g = selectRows(guestAll, Array.from({ length: rows }, (_, i) => i));
-  const h = alignTo(hostAll, ids);
-  const config = vflConfig(`attack-span-${rerandomise ? 'on' : 'off'}`, { maxIterations: 4, hessianGradient: 0.03, refuseUnconverged: false });
-  const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
-  const guest = new VflGuest(cg, g.features, g.label!, config, cryptoRng, rerandomise);
-  const host = new VflHost(ch, h.features, config);
-  const arbiter = new VflArbiter(ca, config, cryptoRng);
-  const transport = new MemoryTransport([arbiter, guest, host]);
-  await transport.run();
-  return { log: transport.log, labels: g.label!, ckks: ch };
-}
-
-describe('attack: linear span (the platform strips the residual to read the labels)', () => {
-  it('re-randomised residuals are outside the span of the platform basis: labels no better than the majority guess; without it, every label', async () => {
-    const rows = 4096;
-    const on = await trainVfl(true, rows);
-    const off = await trainVfl(false, rows);
-    const aOn = attackResidual(on.ckks, on.log, on.labels);
-    const aOff = attackResidual(off.ckks, off.log, off.labels);
-    const events = on.labels.reduce((s, y) => s + y, 0);
-    const majority = Math.max(events, rows - events);
-    console.log(
-      `linear-span label attack, ${rows} rows: re-randomised: ${aOn.chunksInSpan} of ${aOn.chunks} residual chunks in span, ${aOn.recovered} labels read; ` +
-        `not re-randomised: ${aOff.chunksInSpan} of ${aOff.chunks} in span, ${aOff.recovered} of ${rows} labels read (majority guess: ${majority})`,
-    );
-    // Defence on: the platform cannot strip the residual; it reads nothing.
-    expect(aOn.chunksInSpan).toBe(0);
-    expect(aOn.recovered).toBe(0);
-    // Defence off: the same attack reads every label.
-    expect(aOff.chunksInSpan).toBe(aOff.chunks);
-    expect(aOff.recovered).toBe(rows);
-
-    // Every round, every role: no received ciphertext in the span of what the receiver sent.
-    const sOn = sweep(on.ckks, on.log);
-    const sOff = sweep(off.ckks, off.log);
-    console.log('vfl-lr sweep, re-randomised:', JSON.stringify(sOn), ' not re-randomised:', JSON.stringify(sOff));
-    expect(sOn.checked['host<-vfl-lr/Residual']).toBeGreaterThan(0);
-    expect(sOn.checked['arbiter<-vfl-lr/HostGradient']).toBeGreaterThan(0);
-    expect(sOn.checked['arbiter<-vfl-lr/GuestGradient']).toBeGreaterThan(0);
-    expect(sOn.checked['guest<-vfl-lr/HostBasis']).toBeGreaterThan(0);
-    expect(sOn.inSpan).toEqual({});
-    // The one weighted Hessian's messages went through the sweep too: their padded words and
-    // shares are no SEAL ciphertext, so nothing of them can lie in a span (vfl.test.ts checks
-    // that the pads look uniform).
-    for (const t of ['HostHessianPadded', 'GuestHessianPadded', 'GuestHessianShare', 'HostHessianShare']) expect(on.log.some((r) => r.type === t)).toBe(true);
-    // The sweep finds the leak when the defence is off (round 0 at least).
-    expect(sOff.inSpan['host<-vfl-lr/Residual']).toBeGreaterThan(0);
-  }, 240_000);
-
+describe('attack: linear span (a party strips a ciphertext computed from its own)', () => {
   it('scorecard: no ciphertext any party receives, in binning, training or the scorecard stage, lies in the span of what it sent', async () => {
     const guest = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
     const host = loadCsv(data('breast_hetero_host.csv'), { idColumn: 'id' });

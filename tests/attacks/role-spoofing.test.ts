@@ -5,9 +5,10 @@
  * builds an envelope claiming `from: 'guest'` on the platform, or addresses a bank-only message to
  * the platform, would have it signed and delivered if only type, fields and class were checked.
  *
- * The attacker tries every declared message type with every (from, to) pair of job roles, through
- * the gate of each of the three real nodes of a job (coordinator, platform, bank; built by
- * `createNode`, in this process): on the job path (`NodeRuntime.enqueue`, the outbox) and on the
+ * The attacker tries every declared message type (every declaration module is loaded,
+ * tests/helpers/declarations.ts) with every (from, to) pair of job roles, in a three-party and a
+ * two-party (`arbiter: 'none'`) job, through the gate of each of the three real nodes of those jobs
+ * (coordinator, platform, bank; built by `createNode`, in this process): on the job path (`NodeRuntime.enqueue`, the outbox) and on the
  * direct path of signed requests and replies (`Gate.check` with the addressed node, as the bank's
  * scoring and monitoring requests and the platform's replies use it). Bodies are valid for the
  * type, so only the roles are wrong. Then, as a receiver, every undeclared (from, to) pair that a
@@ -22,19 +23,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IndomainError } from '../../engine/errors.ts';
 import { encodeMessage } from '../../protocols/codec.ts';
-import { declaredMessages, type Envelope, type FieldKind, type Fields, type MessageSpec } from '../../protocols/message.ts';
-import { ROLES, messageOfJob, nodeOfRole, rolesOf, stageStartProblem } from '../../server/jobs/spec.ts';
+import type { Envelope, FieldKind, Fields, MessageSpec } from '../../protocols/message.ts';
+import { ROLES, messageOfJob, nodeOfRole, rolesOf, rolesOfJob, stageStartProblem, type JobSpec } from '../../server/jobs/spec.ts';
 import { parseJobSpec } from '../../server/jobs/spec.ts';
 import { createNode } from '../../server/main.ts';
 import { LEGACY_FIELDS } from '../../server/messages.ts';
 import type { NodeRole, PeersFile } from '../../server/transport/peer.ts';
 import type { NodeRuntime } from '../../server/runtime.ts';
 import { NodeStore } from '../../server/store/node-store.ts';
-import '../../protocols/psi/messages.ts';
-import '../../protocols/vfl-lr/messages.ts';
-import '../../protocols/scorecard/messages.ts';
-import '../../protocols/secagg/messages.ts';
-import '../../server/messages.ts';
+import { allDeclarations } from '../helpers/declarations.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const NODES: { name: string; role: NodeRole }[] = [
@@ -42,8 +39,13 @@ const NODES: { name: string; role: NodeRole }[] = [
   { name: 'platform', role: 'platform' },
   { name: 'bank-a', role: 'bank' },
 ];
-const JOB = 'spoof-job';
-const SPEC = parseJobSpec({ id: JOB, pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' } });
+const parties = { coordinator: 'coordinator', guest: { node: 'bank-a', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' } };
+/** Three-party (vfl-lr, scorecard) and two-party (vfl-lr-2p, scorecard-2p) jobs of both pipelines. */
+const SPECS: JobSpec[] = [
+  parseJobSpec({ id: 'spoof-job', pipeline: 'scorecard', ...parties }),
+  parseJobSpec({ id: 'spoof-job-2p', pipeline: 'scorecard', arbiter: 'none', ...parties }),
+  parseJobSpec({ id: 'spoof-job-lr', pipeline: 'lr', ...parties }),
+];
 
 /** A value of a declared kind. */
 function sample(kind: FieldKind): unknown {
@@ -113,7 +115,7 @@ async function nodes(mode: 'enforce' | 'legacy'): Promise<Node[]> {
     });
     made.runtime.stop(); // queue only: what is queued in the outbox is what leaves
     made.runtime.store.db.pragma('synchronous = OFF'); // thousands of small transactions: no fsync in this test
-    made.runtime.store.putJob(JOB, JSON.stringify(SPEC));
+    for (const spec of SPECS) made.runtime.store.putJob(spec.id, JSON.stringify(spec));
     out.push({ name: n.name, runtime: made.runtime, store: made.runtime.store, close: made.close });
   }
   return out;
@@ -130,76 +132,92 @@ interface Tally {
   classRefused: number;
   ingressSpoofed: number;
   ingressAccepted: number;
+  /** Per declared type (`protocol/type`): attempts made, and legitimate ones among them. */
+  types: Map<string, { tried: number; legit: number }>;
 }
 
-/** Every type × (from, to) × node × path; then every undeclared pair a signing peer could send. */
+/** Egress refusals audited so far (counted in SQL: thousands of attempts, each compared before and after). */
+function blockedCount(node: Node): number {
+  return (node.store.db.prepare("SELECT COUNT(*) AS n FROM audit WHERE kind = 'egress-blocked'").get() as { n: number }).n;
+}
+
+/**
+ * Every type × (from, to) of the job's roles (a two-party job has no arbiter: an envelope naming
+ * one is refused as an unknown party, tests/server/two-party-roles.test.ts) × node × path, per
+ * job; then every undeclared pair a signing peer could send. */
 function attack(all: Node[], mode: 'enforce' | 'legacy'): Tally {
-  const t: Tally = { spoofed: 0, spoofedLeft: 0, spoofedAudited: 0, legit: 0, legitLeft: 0, classRefused: 0, ingressSpoofed: 0, ingressAccepted: 0 };
-  const types = declaredMessages();
-  for (const node of all) {
-    for (const m of types) {
-      const legacy = mode === 'legacy' ? LEGACY_FIELDS[`${m.protocol}/${m.type}`] : undefined;
-      const body = sampleBody(legacy ?? m.fields);
-      for (const from of ROLES) {
-        for (const to of ROLES) {
-          if (!node.runtime.policy.allowedClasses.includes(m.privacy)) {
-            t.classRefused++;
-            continue;
-          }
-          const env: Envelope = { job: JOB, protocol: m.protocol, type: m.type, round: 0, from, to, body };
-          // Legitimate: the roles, and a message of this job (its pipeline and arbiter mode; a StageStart of one of its stages at that stage's round).
-          const legit = senders(m).includes(from) && m.to.includes(to) && rolesOf(SPEC, node.name).includes(from) && messageOfJob(SPEC, m.protocol, m.type) && !stageStartProblem(SPEC, env);
-          for (const path of ['job', 'direct'] as const) {
-            const queued = node.store.undelivered().length;
-            const audited = node.store.audit.records('egress-blocked').length;
-            let left = false;
-            try {
-              if (path === 'job') {
-                node.runtime.enqueue(JOB, [env]);
-                left = node.store.undelivered().length === queued + 1;
-              } else {
-                node.runtime.gate.check(env, nodeOfRole(SPEC, to));
-                left = true;
+  const t: Tally = { spoofed: 0, spoofedLeft: 0, spoofedAudited: 0, legit: 0, legitLeft: 0, classRefused: 0, ingressSpoofed: 0, ingressAccepted: 0, types: new Map() };
+  const types = allDeclarations();
+  for (const spec of SPECS) {
+    for (const node of all) {
+      for (const m of types) {
+        const legacy = mode === 'legacy' ? LEGACY_FIELDS[`${m.protocol}/${m.type}`] : undefined;
+        const body = sampleBody(legacy ?? m.fields);
+        const seen = t.types.get(`${m.protocol}/${m.type}`) ?? { tried: 0, legit: 0 };
+        t.types.set(`${m.protocol}/${m.type}`, seen);
+        for (const from of rolesOfJob(spec)) {
+          for (const to of rolesOfJob(spec)) {
+            if (!node.runtime.policy.allowedClasses.includes(m.privacy)) {
+              t.classRefused++;
+              continue;
+            }
+            const env: Envelope = { job: spec.id, protocol: m.protocol, type: m.type, round: 0, from, to, body };
+            // Legitimate: the roles, and a message of this job (its pipeline and arbiter mode; a StageStart of one of its stages at that stage's round).
+            const legit = senders(m).includes(from) && m.to.includes(to) && rolesOf(spec, node.name).includes(from) && messageOfJob(spec, m.protocol, m.type) && !stageStartProblem(spec, env);
+            for (const path of ['job', 'direct'] as const) {
+              const queued = node.store.undelivered().length;
+              const audited = blockedCount(node);
+              let left = false;
+              try {
+                if (path === 'job') {
+                  node.runtime.enqueue(spec.id, [env]);
+                  left = node.store.undelivered().length === queued + 1;
+                } else {
+                  node.runtime.gate.check(env, nodeOfRole(spec, to));
+                  left = true;
+                }
+              } catch (e) {
+                expect(e instanceof IndomainError && e.code).toBe('SRV_EGRESS_BLOCKED');
+                expect(node.store.undelivered().length).toBe(queued);
               }
-            } catch (e) {
-              expect(e instanceof IndomainError && e.code).toBe('SRV_EGRESS_BLOCKED');
-              expect(node.store.undelivered().length).toBe(queued);
+              seen.tried++;
+              if (legit) {
+                t.legit++;
+                seen.legit++;
+                if (left) t.legitLeft++;
+              } else {
+                t.spoofed++;
+                if (left) t.spoofedLeft++;
+                if (blockedCount(node) === audited + 1) t.spoofedAudited++;
+              }
+              // Clear the outbox so every attempt starts alike (and the same key can be queued again).
+              if (left && path === 'job') node.store.db.prepare('UPDATE outbox SET delivered = 2 WHERE delivered = 0').run();
             }
-            if (legit) {
-              t.legit++;
-              if (left) t.legitLeft++;
-            } else {
-              t.spoofed++;
-              if (left) t.spoofedLeft++;
-              if (node.store.audit.records('egress-blocked').length === audited + 1) t.spoofedAudited++;
-            }
-            // Clear the outbox so every attempt starts alike (and the same key can be queued again).
-            if (left && path === 'job') node.store.db.prepare('UPDATE outbox SET delivered = 2 WHERE delivered = 0').run();
           }
         }
       }
     }
-  }
-  // As a receiver: a pinned peer that plays `from` signs a message of a type it may not send, or
-  // to a role that may not get it, addressed to the node that plays `to`.
-  const byName = new Map(all.map((n) => [n.name, n]));
-  let round = 1;
-  for (const m of types) {
-    const legacy = mode === 'legacy' ? LEGACY_FIELDS[`${m.protocol}/${m.type}`] : undefined;
-    for (const from of ROLES) {
-      for (const to of ROLES) {
-        if (senders(m).includes(from) && m.to.includes(to)) continue;
-        const sender = nodeOfRole(SPEC, from);
-        const receiver = byName.get(nodeOfRole(SPEC, to))!;
-        if (sender === receiver.name) continue;
-        t.ingressSpoofed++;
-        const body = m.protocol === 'job' && m.type === 'JobStart' ? { spec: JSON.stringify(SPEC) } : sampleBody(legacy ?? m.fields);
-        const env: Envelope = { job: JOB, protocol: m.protocol, type: m.type, round: round++, from, to, body };
-        try {
-          receiver.runtime.accept(sender, encodeMessage(env));
-          t.ingressAccepted++;
-        } catch (e) {
-          expect(e instanceof IndomainError && e.code).toBe('SRV_UNKNOWN_PARTY');
+    // As a receiver: a pinned peer that plays `from` signs a message of a type it may not send, or
+    // to a role that may not get it, addressed to the node that plays `to`.
+    const byName = new Map(all.map((n) => [n.name, n]));
+    let round = 1;
+    for (const m of types) {
+      const legacy = mode === 'legacy' ? LEGACY_FIELDS[`${m.protocol}/${m.type}`] : undefined;
+      for (const from of rolesOfJob(spec)) {
+        for (const to of rolesOfJob(spec)) {
+          if (senders(m).includes(from) && m.to.includes(to)) continue;
+          const sender = nodeOfRole(spec, from);
+          const receiver = byName.get(nodeOfRole(spec, to))!;
+          if (sender === receiver.name) continue;
+          t.ingressSpoofed++;
+          const body = m.protocol === 'job' && m.type === 'JobStart' ? { spec: JSON.stringify(spec) } : sampleBody(legacy ?? m.fields);
+          const env: Envelope = { job: spec.id, protocol: m.protocol, type: m.type, round: round++, from, to, body };
+          try {
+            receiver.runtime.accept(sender, encodeMessage(env));
+            t.ingressAccepted++;
+          } catch (e) {
+            expect(e instanceof IndomainError && e.code).toBe('SRV_UNKNOWN_PARTY');
+          }
         }
       }
     }
@@ -219,7 +237,7 @@ describe('attack: sending a message in a role the node does not play, or to a ro
     on = attack(defended, 'enforce');
     off = attack(open, 'legacy');
     process.stdout.write(
-      `role spoofing through the gate (${declaredMessages().length} declared types x ${ROLES.length}x${ROLES.length} role pairs x 3 nodes x 2 paths):\n` +
+      `role spoofing through the gate (${allDeclarations().length} declared types x (4x4 or 3x3) role pairs x 3 nodes x 2 paths x ${SPECS.length} jobs):\n` +
         `  on:  ${on.spoofedLeft} of ${on.spoofed} spoofed attempts leave (${on.spoofedAudited} audited as egress-blocked); ${on.legitLeft} of ${on.legit} legitimate pass; ` +
         `received: ${on.ingressAccepted} of ${on.ingressSpoofed} spoofed accepted\n` +
         `  off: ${off.spoofedLeft} of ${off.spoofed} spoofed attempts leave; ${off.legitLeft} of ${off.legit} legitimate pass; received: ${off.ingressAccepted} of ${off.ingressSpoofed} spoofed accepted\n` +
@@ -238,6 +256,17 @@ describe('attack: sending a message in a role the node does not play, or to a ro
     expect(on.legitLeft).toBe(on.legit);
     expect(on.ingressSpoofed).toBeGreaterThan(100);
     expect(on.ingressAccepted).toBe(0);
+  });
+
+  it('covers every declared message of every protocol; each one between vertical-job roles is legitimate in one of the jobs', () => {
+    const key = (m: MessageSpec) => `${m.protocol}/${m.type}`;
+    const declared = allDeclarations();
+    expect([...on.types.keys()].sort()).toEqual(declared.map(key).sort());
+    expect(declared.filter((m) => on.types.get(key(m))!.tried === 0).map(key)).toEqual([]);
+    const roles: readonly string[] = ROLES;
+    const vertical = declared.filter((m) => senders(m).every((r) => roles.includes(r)) && m.to.every((r) => roles.includes(r)));
+    expect(vertical.filter((m) => on.types.get(key(m))!.legit === 0).map(key)).toEqual([]);
+    for (const p of ['vfl-lr', 'vfl-lr-2p', 'scorecard', 'scorecard-2p', 'psi', 'lr-eval']) expect(vertical.some((m) => m.protocol === p), p).toBe(true);
   });
 
   it('undefended (the old gate): the spoofed messages leave and are accepted', () => {

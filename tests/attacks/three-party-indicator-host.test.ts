@@ -26,30 +26,18 @@ import { selectRows } from '../../engine/table.ts';
 import { fitLogistic, predictLogistic } from '../../models/logistic.ts';
 import { auc } from '../../models/metrics.ts';
 import { seededRng } from '../../engine/rng.ts';
-import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
 import { createCkks } from '../../protocols/he/ckks.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { MemoryTransport, type Party } from '../../protocols/transport.ts';
 import { trainInMemory, VflArbiter, VflGuest, VflHost, vflConfig } from '../../protocols/vfl-lr/protocol.ts';
-
-const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
-const z = (cols: readonly Float64Array[]) => applyStandardizer(fitStandardizer([...cols]), [...cols]);
+import { breastIndicatorAttack, fateData as data, indicatorAttack, zscore as z } from '../helpers/indicator-host.ts';
 
 describe('a malicious host learns labels in three-party vertical LR (known limitation)', () => {
   it('z-scored indicator columns: labels from the signs of the final platform weights (honest messages) and of the first Update (zero Gram)', async () => {
-    const guestT = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
-    const y = guestT.label!;
+    const { y, targets, indicators, guestCols, hits, majority } = breastIndicatorAttack();
     const n = y.length;
-    const q = 40;
-    const targets = Array.from({ length: q }, (_, l) => l * 7); // rows the host wants the labels of
-    const indicators = targets.map((i) => {
-      const c = new Float64Array(n);
-      c[i] = 1;
-      return c;
-    });
+    const q = targets.length;
     const config = vflConfig('attack-3p-indicator-host', { lambda: 0.05 });
-    const guestCols = z(guestT.features);
-    const hits = (guess: (l: number) => boolean) => targets.filter((i, l) => guess(l) === (y[i] === 1)).length;
 
     // (a) Honest messages; only the declared columns are lies. The indicators are z-scored
     // ((e_i − 1/n)/sd: mean 0, variance 1, as an honest platform's columns are), so a rule on the
@@ -72,8 +60,7 @@ describe('a malicious host learns labels in three-party vertical LR (known limit
         return real.done;
       },
       start: () => real.start(),
-      background: () => real.background(),
-      // The host adds each residual part to its product and sends its gradient in flush.
+      // The host adds each residual part to its shares and sends its gradient in flush.
       flush: () => real.flush(),
       receive(env: Envelope): Envelope[] {
         if (env.type === 'Update') moves.push(Float64Array.from(env.body.step as Float64Array));
@@ -88,7 +75,6 @@ describe('a malicious host learns labels in three-party vertical LR (known limit
     const crafted = real.weights;
     const craftedFinalHits = hits((l) => crafted[l]! > 0);
 
-    const majority = Math.max(...[0, 1].map((c) => targets.filter((i) => y[i] === c).length));
     console.log(
       `three-party, malicious host with ${q} z-scored indicator columns (breast, ${n} rows; majority guess ${majority}/${q}): ` +
         `honest messages, sign of its final weights: ${finalHits}/${q} labels (converged ${honest.arbiter.converged}, ${honest.arbiter.iterations} rounds); ` +
@@ -110,27 +96,20 @@ describe('a malicious host learns labels in three-party vertical LR (known limit
     const hostT = alignTo(loadCsv(data('default_credit_hetero_host.csv'), { idColumn: 'id' }), guestT.ids);
     const y = guestT.label!;
     const q = 40;
-    const targets = Array.from({ length: q }, (_, l) => 5 + 97 * l);
-    const extra = z(
-      targets.map((i) => {
-        const c = new Float64Array(n);
-        c[i] = 1;
-        return c;
-      }),
-    );
+    const { indicators, hits, majority } = indicatorAttack(y, Array.from({ length: q }, (_, l) => 5 + 97 * l));
+    const extra = z(indicators);
     const xg = z(guestT.features);
     const xh = z(hostT.features);
     const config = vflConfig('attack-3p-indicator-host-dc'); // the default λ = 1e-4
     const run = await trainInMemory({ guest: xg, labels: y, host: [...xh, ...extra], config, rng: seededRng('3p-indicator-dc') });
     const w = run.host.weights;
-    const read = targets.filter((i, l) => (w[xh.length + l]! > 0) === (y[i] === 1)).length;
+    const read = hits((l) => w[xh.length + l]! > 0);
     // What the bank can check: the joint model on the real columns against the honest fit.
     const honest = fitLogistic([...xg, ...xh], y, { optimizer: 'newton', tolerance: 1e-10, lambda: config.lambda });
     const shown = { intercept: run.guest.weights[0]!, weights: Float64Array.from([...run.guest.weights.subarray(1), ...w.subarray(0, xh.length)]) };
     const x = [...xg, ...xh];
     const aucShown = auc(predictLogistic(shown, x), y);
     const aucHonest = auc(predictLogistic(honest, x), y);
-    const majority = Math.max(...[0, 1].map((c) => targets.filter((i) => y[i] === c).length));
     console.log(`three-party, default_credit (${n} rows, λ ${config.lambda}): platform with 10 real + ${q} indicator columns reads ${read}/${q} labels (majority guess ${majority}); converged ${run.arbiter.converged} in ${run.arbiter.iterations} rounds; training AUC of the model on the real columns ${aucShown.toFixed(4)} vs honest ${aucHonest.toFixed(4)}`);
     expect(run.arbiter.converged).toBe(true);
     expect(read).toBeGreaterThanOrEqual(q - 2);

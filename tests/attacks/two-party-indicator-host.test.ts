@@ -27,32 +27,20 @@
 import { describe, expect, it } from 'vitest';
 import { alignTo } from '../../engine/align.ts';
 import { loadCsv } from '../../engine/csv.ts';
-import { applyStandardizer, fitStandardizer } from '../../engine/standardize.ts';
 import { createCkks, deserialize, encryptVector, importPublicKeys, serialize, type Evaluation } from '../../protocols/he/ckks.ts';
 import type { Envelope } from '../../protocols/message.ts';
 import { MemoryTransport, type Party } from '../../protocols/transport.ts';
 import { vflConfig } from '../../protocols/vfl-lr/config.ts';
 import { trainTwoPartyInMemory, TwoPartyGuest, TwoPartyHost } from '../../protocols/vfl-lr-2p/protocol.ts';
 import { cryptoRng } from '../../engine/rng.ts';
-
-const data = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
-const z = (cols: readonly Float64Array[]) => applyStandardizer(fitStandardizer([...cols]), [...cols]);
+import { breastIndicatorAttack, fateData as data, zscore as z } from '../helpers/indicator-host.ts';
 
 describe('a malicious host learns labels in two-party vertical LR (known limitation)', () => {
   it('indicator columns: labels from the signs of the final platform weights (honest messages) and of the first Update (crafted Gram)', async () => {
-    const guestT = loadCsv(data('breast_hetero_guest.csv'), { idColumn: 'id', labelColumn: 'y' });
-    const y = guestT.label!;
+    const { y, targets, indicators, guestCols, hits, majority } = breastIndicatorAttack();
     const n = y.length;
-    const q = 40;
-    const targets = Array.from({ length: q }, (_, l) => l * 7); // rows the host wants the labels of
-    const indicators = targets.map((i) => {
-      const c = new Float64Array(n);
-      c[i] = 1;
-      return c;
-    });
+    const q = targets.length;
     const config = vflConfig('attack-2p-indicator-host', { lambda: 0.05 });
-    const guestCols = z(guestT.features);
-    const hits = (guess: (l: number) => boolean) => targets.filter((i, l) => guess(l) === (y[i] === 1)).length;
 
     // (a) Honest messages, the platform's rotation on: only the declared columns are lies.
     const honest = await trainTwoPartyInMemory({ guest: guestCols, labels: y, host: indicators, config });
@@ -98,7 +86,6 @@ describe('a malicious host learns labels in two-party vertical LR (known limitat
     const firstHits = hits((l) => first[l]! > 0);
     const values = [...new Set(Array.from(first, (v) => v.toPrecision(3)))];
 
-    const majority = Math.max(...[0, 1].map((c) => targets.filter((i) => y[i] === c).length));
     console.log(
       `malicious host, ${q} indicator columns (breast, ${n} rows; majority guess ${majority}/${q}): ` +
         `honest messages, sign of its final weights: ${finalHits}/${q} labels (converged ${honest.guest.converged}, ${honest.guest.iterations} rounds); ` +

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRng } from '../../engine/rng.ts';
-import { compileScorecard, logisticProbabilities, scorecardPoints, ScoringPool, SharedBatch } from '../../engine/scoring.ts';
+import { fitLrPreparation } from '../../engine/impute.ts';
+import { compileLr, compileScorecard, lrPartialLogits, scorecardPoints, ScoringPool, SharedBatch } from '../../engine/scoring.ts';
 import { binOf, type ExportCharacteristic } from '../../models/export/model.ts';
 
 /** A scorecard with 1–8 cut points per feature, some with their own missing bin, some not. */
@@ -43,18 +44,19 @@ describe('scoring kernels and pool', () => {
     }
   });
 
-  it('pool scores equal single-thread scores exactly, for scorecards and logistic models', async () => {
+  it('pool scores equal single-thread scores exactly, for scorecards and LR parts (raw columns, missing values included)', async () => {
     const k = compileScorecard(m);
     const single = new Int32Array(rows);
     scorecardPoints(batch.cols, k.cuts, k.points, k.base, single, 0, rows);
-    const w = Float64Array.from({ length: 13 }, (_, j) => (j - 6) / 50);
-    const singleP = new Float64Array(rows);
-    logisticProbabilities(batch.cols, w, -0.3, singleP, 0, rows);
+    const { prep } = fitLrPreparation(batch.cols, batch.cols.map((_, j) => `f${j}`));
+    expect(prep.imputer.indicators.length).toBe(13);
+    const lr = compileLr(prep, Float64Array.from(prep.names, (_, j) => (j - 6) / 50), -0.3);
+    const singleP = lrPartialLogits(lr, batch.cols);
     const pool = new ScoringPool(3);
     try {
       await pool.attach(batch);
       expect(Array.from(await pool.scorecard(await pool.load(k)))).toEqual(Array.from(single));
-      const p = await pool.logistic(await pool.load({ weights: w, intercept: -0.3 }));
+      const p = await pool.lr(await pool.load(lr));
       expect(p.every((v, i) => Object.is(v, singleP[i]))).toBe(true);
     } finally {
       await pool.close();

@@ -1,9 +1,10 @@
 /**
- * vfl-lr streams each round's basis and residual one chunk of rows at a time (protocols/vfl-lr/
- * host.ts, guest.ts) and sums the packed products as chunks arrive (protocols/he/packing.ts), so no
- * party holds a whole round's ciphertexts and the diagonals stay within a memory budget. Checked
- * here: the streamed product, in any chunk order and with every diagonal encoded per use, equals
- * the one-shot product; a multi-part run trains; parts out of order or disagreeing are refused.
+ * Streaming. The packed product (protocols/he/packing.ts, used by vfl-lr-2p and the scorecard)
+ * sums chunks as they arrive within a memory budget of diagonals; vfl-lr sends each round's basis,
+ * residual and shares one part of the rows at a time (config.partRows; protocols/vfl-lr/shares.ts),
+ * so no party holds a round's values for every row. Checked here: the streamed product, in any
+ * chunk order and with every diagonal encoded per use, equals the one-shot product; a multi-part
+ * vfl-lr run trains; parts out of order or disagreeing are refused.
  */
 import { describe, expect, it } from 'vitest';
 import { seededRng } from '../../engine/rng.ts';
@@ -60,10 +61,10 @@ function tampered(p: Party, edit: (e: Envelope) => Envelope): Party {
 }
 
 async function roles(job: string) {
-  // 4,500 training rows: two chunks, so two basis and two residual parts a round.
+  // 4,500 training rows in parts of 2,048: three parts of each message a round.
   const d = shapeData('plain', 6000);
   // Run to convergence: a run cut short is refused at its end (VFL_NOT_CONVERGED) where that check is in.
-  const config = vflConfig(job);
+  const config = vflConfig(job, { partRows: 2048 });
   const [cg, ch, ca] = await Promise.all([createCkks(config.params), createCkks(config.params), createCkks(config.params)]);
   return {
     guest: new VflGuest(cg, d.g.train, d.yTrain, config, seededRng(`${job}-g`)),
@@ -73,16 +74,17 @@ async function roles(job: string) {
 }
 
 describe('vfl-lr basis and residual parts', () => {
-  it('a run over two chunks sends two parts of each per round, in order, and trains', async () => {
+  it('a run over three parts sends three parts of each per round, in order, and trains', async () => {
     const { guest, host, arbiter } = await roles('parts');
     const t = new MemoryTransport([arbiter, guest, host]);
     await t.run();
     expect(arbiter.done).toBe(true);
     expect(arbiter.converged).toBe(true);
     const r0 = t.log.filter((r) => r.round === 0);
-    expect(r0.filter((r) => r.type === 'HostBasis').map((r) => r.received.body.chunk)).toEqual([0, 1]);
-    expect(r0.filter((r) => r.type === 'Residual').map((r) => r.received.body.chunk)).toEqual([0, 1]);
-    for (const r of r0.filter((x) => x.type === 'HostBasis')) for (const v of r.received.body.basis as Uint8Array[][]) expect(v.length).toBe(1);
+    for (const type of ['HostBasis', 'Residual', 'ResidualShare', 'BeaverCorrection', 'HostColumns', 'GuestColumns']) expect(r0.filter((r) => r.type === type).map((r) => r.received.body.chunk)).toEqual([0, 1, 2]);
+    // Each basis part holds every vector on that part's rows only: 5 residues × V × rows × 4 bytes.
+    const vectors = r0.find((r) => r.type === 'BasisSize')!.received.body.vectors as number;
+    expect(r0.filter((x) => x.type === 'HostBasis').map((r) => (r.received.body.basis as Uint8Array).length)).toEqual([2048, 2048, 4500 - 4096].map((rows) => 20 * vectors * rows));
   }, 180_000);
 
   it('the host refuses a residual part out of order (VFL_BAD_MESSAGE naming the chunk)', async () => {

@@ -107,8 +107,12 @@ describe('egress guard', () => {
       const a = src.slice(src.indexOf('  answer(sender'), src.indexOf('\n  }\n', src.indexOf('  answer(sender')));
       expect(a).toMatch(/return answerSigned\(/);
     }
-    for (const f of ['scoring/bank-scorer.ts', 'monitoring/bank-monitor.ts', 'grants.ts']) {
-      expect(readFileSync(join(dir, f), 'utf8')).toMatch(/this\.client\.exchange\(platform, (SCORE|MONITOR|GRANTS)_EXCHANGE, request,/);
+    for (const f of ['monitoring/bank-monitor.ts', 'grants.ts']) {
+      expect(readFileSync(join(dir, f), 'utf8')).toMatch(/this\.client\.exchange\(platform, (MONITOR|GRANTS)_EXCHANGE, request,/);
     }
+    // Scoring requests, scorecard and lr: one coalescing sender (scoring/platform-parts.ts) per exchange.
+    expect(readFileSync(join(dir, 'scoring/platform-parts.ts'), 'utf8')).toMatch(/this\.client\.exchange\(platform, this\.x, request,/);
+    expect(readFileSync(join(dir, 'scoring/bank-scorer.ts'), 'utf8')).toMatch(/new PlatformParts\(SCORE_EXCHANGE, client,/);
+    expect(readFileSync(join(dir, 'scoring/bank-lr-scorer.ts'), 'utf8')).toMatch(/new PlatformParts\(LR_SCORE_EXCHANGE, client,/);
   });
 });

@@ -3,23 +3,24 @@
  * message }`, a code of the catalogue, no stack trace) or, for a well-formed request, its normal
  * answer; never a 5xx. Random JSON and msgpack bodies (seeded, shaped like the routes' own fields,
  * nested, of every JSON type, and raw garbage) go to every admin route of every role with the admin
- * token; random msgpack envelopes (declared protocol/type pairs with random bodies, random
- * envelopes, random bytes) go to every peer route, validly signed by a pinned peer, so that they
- * get past the signature check to the envelope, the gate and the handlers. One job is started on
- * the platform and the bank first, so that messages for it reach the gate's role checks.
+ * token; random msgpack envelopes (every declared protocol/type pair in turn with random bodies,
+ * random envelopes, random bytes) go to every peer route, validly signed by a pinned peer, so that
+ * they get past the signature check to the envelope, the gate and the handlers. Every declaration
+ * module is loaded (tests/helpers/declarations.ts), so a new protocol's messages are sent without
+ * a change here. A three-party and a two-party job are started on the platform and the bank first,
+ * so that messages for them (vfl-lr and scorecard; vfl-lr-2p and scorecard-2p) reach the gate's
+ * role checks and the handlers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../engine/errors.ts';
 import { seededRng, type Rng } from '../../engine/rng.ts';
 import { encodeMessage, pack } from '../../protocols/codec.ts';
-import { declaredMessages, type Envelope, type FieldKind } from '../../protocols/message.ts';
+import type { Envelope, FieldKind, MessageSpec } from '../../protocols/message.ts';
 import { parseJobSpec } from '../../server/jobs/spec.ts';
 import { signRequest, type Identity } from '../../server/signing.ts';
 import { MESSAGE_PATH } from '../../server/transport/egress.ts';
 import '../../server/transport/exchange.ts';
-import '../../protocols/psi/messages.ts';
-import '../../protocols/vfl-lr/messages.ts';
-import '../../protocols/scorecard/messages.ts';
+import { allDeclarations } from '../helpers/declarations.ts';
 import { INJECT_TOKEN, injectNodes, type InjectNode } from '../helpers/inject-nodes.ts';
 
 const PER_FAMILY = 2000;
@@ -83,19 +84,22 @@ function fieldValue(rng: Rng, kind: FieldKind): unknown {
   return [Object.fromEntries(Object.entries(kind.records).map(([k, v]) => [k, fieldValue(rng, v)]))];
 }
 
-function randomEnvelopeBytes(rng: Rng): { bytes: Uint8Array; from: string | undefined } {
+const JOBS = ['fuzz-job', 'fuzz-job-2p'];
+
+/** `next`: the declared message to send if this envelope is a declared one (the caller cycles through all). */
+function randomEnvelopeBytes(rng: Rng, next: () => MessageSpec): { bytes: Uint8Array; from: string | undefined; declared?: string } {
   const r = rng.next();
   if (r < 0.08) return { bytes: rng.bytes(Math.floor(rng.next() * 200)), from: undefined };
   if (r < 0.16) return { bytes: pack(randomValue(rng)), from: undefined };
   const roles = ['guest', 'host', 'coordinator', 'arbiter', 'x'];
   if (r < 0.3) {
-    const env = { job: pick(rng, ['j', 'fuzz-job', '']), protocol: pick(rng, ['job', 'psi', 'score', 'x']), type: pick(rng, ['JobStart', 'StageStart', 'X']), round: pick(rng, [0, 1, -1, 2 ** 40]), from: pick(rng, roles), to: pick(rng, roles), body: randomValue(rng) };
+    const env = { job: pick(rng, ['j', ...JOBS, '']), protocol: pick(rng, ['job', 'psi', 'score', 'x']), type: pick(rng, ['JobStart', 'StageStart', 'X']), round: pick(rng, [0, 1, -1, 2 ** 40]), from: pick(rng, roles), to: pick(rng, roles), body: randomValue(rng) };
     return { bytes: pack(env), from: env.from };
   }
-  const m = pick(rng, declaredMessages());
+  const m = next();
   const from = typeof m.from === 'string' ? m.from : pick(rng, m.from);
   const env: Envelope = {
-    job: rng.next() < 0.8 ? 'fuzz-job' : pick(rng, STRINGS),
+    job: rng.next() < 0.8 ? pick(rng, JOBS) : pick(rng, STRINGS),
     protocol: m.protocol,
     type: m.type,
     round: rng.next() < 0.7 ? 0 : Math.floor(rng.next() * 5),
@@ -103,7 +107,7 @@ function randomEnvelopeBytes(rng: Rng): { bytes: Uint8Array; from: string | unde
     to: rng.next() < 0.85 ? pick(rng, m.to) : pick(rng, roles),
     body: Object.fromEntries(Object.entries(m.fields).filter(() => rng.next() < 0.95).map(([k, v]) => [k, fieldValue(rng, v)])),
   };
-  return { bytes: encodeMessage(env), from: env.from };
+  return { bytes: encodeMessage(env), from: env.from, declared: `${m.protocol}/${m.type}` };
 }
 
 interface Tally {
@@ -140,12 +144,14 @@ describe('fuzz: random admin and peer bodies', () => {
 
   beforeAll(async () => {
     ({ nodes, identities, close } = await injectNodes());
-    // One job on the platform and the bank, started by the coordinator as it would.
-    const spec = JSON.stringify(parseJobSpec({ id: 'fuzz-job', pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-1', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' } }));
-    for (const [to, name] of [['host', 'platform'], ['guest', 'bank-1']] as const) {
-      const bytes = encodeMessage({ job: 'fuzz-job', protocol: 'job', type: 'JobStart', round: 0, from: 'coordinator', to, body: { spec } });
-      const r = await nodes.find((n) => n.name === name)!.app.inject({ method: 'POST', url: MESSAGE_PATH, headers: { 'content-type': 'application/msgpack', ...signRequest(identities.get('coordinator')!, 'POST', MESSAGE_PATH, bytes) }, payload: Buffer.from(bytes) });
-      expect(r.statusCode, r.body).toBe(202);
+    // A three-party and a two-party job on the platform and the bank, started by the coordinator as it would.
+    for (const [id, arbiter] of [['fuzz-job', {}], ['fuzz-job-2p', { arbiter: 'none' }]] as const) {
+      const spec = JSON.stringify(parseJobSpec({ id, pipeline: 'scorecard', coordinator: 'coordinator', guest: { node: 'bank-1', dataset: 'loans' }, host: { node: 'platform', dataset: 'credit' }, ...arbiter }));
+      for (const [to, name] of [['host', 'platform'], ['guest', 'bank-1']] as const) {
+        const bytes = encodeMessage({ job: id, protocol: 'job', type: 'JobStart', round: 0, from: 'coordinator', to, body: { spec } });
+        const r = await nodes.find((n) => n.name === name)!.app.inject({ method: 'POST', url: MESSAGE_PATH, headers: { 'content-type': 'application/msgpack', ...signRequest(identities.get('coordinator')!, 'POST', MESSAGE_PATH, bytes) }, payload: Buffer.from(bytes) });
+        expect(r.statusCode, r.body).toBe(202);
+      }
     }
   });
   afterAll(async () => close());
@@ -178,19 +184,26 @@ describe('fuzz: random admin and peer bodies', () => {
 
   it(`answers ${PER_FAMILY}+ random signed msgpack bodies per peer route family, per role, with coded 4xx or an acceptance, never a 5xx`, async () => {
     const rng = seededRng('fuzz-peer');
+    const declared = allDeclarations();
     for (const node of nodes) {
       const t: Tally = { requests: 0, ok: 0, refused: new Map(), serverErrors: [] };
+      const sent = new Set<string>();
+      let k = 0;
+      const next = () => declared[k++ % declared.length]!;
       const routes = node.app.routeTable.all.filter((r) => r.method === 'POST' && (r.url === MESSAGE_PATH || r.url.startsWith('/v1/peer/')));
       for (let i = 0; i < PER_FAMILY; i++) {
         const route = pick(rng, routes);
-        const { bytes, from } = randomEnvelopeBytes(rng);
+        const { bytes, from, declared: type } = randomEnvelopeBytes(rng, next);
+        if (type) sent.add(type);
         // Signed by the node that plays the claimed sender role (mostly), or by another pinned node.
         const signer = identities.get(from && rng.next() < 0.8 && nodeOf[from] && nodeOf[from] !== node.name ? nodeOf[from]! : pick(rng, [...identities.keys()].filter((n) => n !== node.name)))!;
         const res = await node.app.inject({ method: 'POST', url: route.url, headers: { 'content-type': 'application/msgpack', ...signRequest(signer, 'POST', route.url, bytes) }, payload: Buffer.from(bytes) });
         record(t, `${node.role} ${route.url} signed by ${signer.name}`, res.statusCode, res.body);
       }
-      console.log(`peer ${node.role}: ${summary(t)}`);
+      console.log(`peer ${node.role}: ${summary(t)}; ${sent.size} of ${declared.length} declared types sent`);
       expect(t.requests).toBeGreaterThanOrEqual(PER_FAMILY);
+      // Every declared message of every protocol went to this node (each about 16 times).
+      expect(declared.map((m) => `${m.protocol}/${m.type}`).filter((x) => !sent.has(x))).toEqual([]);
       expect(t.serverErrors.slice(0, 8)).toEqual([]);
     }
   });

@@ -176,7 +176,7 @@ describe('routes, by inject', () => {
 
   it("serves each role's own routes: the platform answers the banks' exchanges, the bank scores, the coordinator creates jobs", () => {
     const table = (role: string) => nodes.find((x) => x.role === role)!.app.routeTable.all.map((r) => `${r.method} ${r.url}`);
-    expect(table('platform')).toEqual(expect.arrayContaining(['POST /v1/peer/score', 'POST /v1/peer/monitor', 'POST /v1/peer/grants', 'POST /v1/admin/authorisations', 'POST /v1/admin/jobs/:id/approve']));
+    expect(table('platform')).toEqual(expect.arrayContaining(['POST /v1/peer/score', 'POST /v1/peer/score-lr', 'POST /v1/peer/monitor', 'POST /v1/peer/grants', 'POST /v1/admin/authorisations', 'POST /v1/admin/jobs/:id/approve']));
     expect(table('platform')).not.toContain('POST /v1/score');
     expect(table('platform')).not.toContain('POST /v1/admin/jobs');
     expect(table('bank')).toEqual(expect.arrayContaining(['POST /v1/score', 'POST /v1/admin/score-batch', 'POST /v1/admin/monitor', 'GET /v1/admin/alerts']));

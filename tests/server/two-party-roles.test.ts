@@ -141,7 +141,7 @@ describe('two-party jobs at the gate', () => {
     };
     const bank = rt.get('bank-1')!;
     const before = bank.store.audit.records('egress-blocked' as never).length;
-    expect(blocked(bank, env('two', 'vfl-lr', 'Residual', 'guest', 'host', { chunk: 0, chunks: [] }))).toBe('SRV_EGRESS_BLOCKED');
+    expect(blocked(bank, env('two', 'vfl-lr', 'Residual', 'guest', 'host', { chunk: 0, coefficients: new Uint8Array(0), share: new Uint8Array(0) }))).toBe('SRV_EGRESS_BLOCKED');
     expect(blocked(bank, env('three', 'vfl-lr-2p', 'GuestSample', 'guest', 'host', { columns: [] }))).toBe('SRV_EGRESS_BLOCKED');
     expect(blocked(bank, env('two', 'vfl-lr-2p', 'GuestSample', 'guest', 'host', { columns: [] }))).toBe('sent');
     // The coordinator of a two-party job receives metadata only: no BankMetrics leaves for it; TrainingRound only in two-party jobs.

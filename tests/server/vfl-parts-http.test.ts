@@ -1,8 +1,9 @@
 /**
  * An `lr` job over signed HTTP (coordinator, platform, bank in this process on free ports) on
- * 7,000 rows of FATE's default_credit pair: 4,900 training rows, two chunks of 4,096 slots, so
- * every round's HostBasis and Residual go in two parts each through the nodes' outbox, inbox and
- * replay (protocols/vfl-lr/host.ts), in order, and the job completes.
+ * 7,000 rows of FATE's default_credit pair: 4,900 training rows, two parts of 4,096 rows, so the
+ * columns and every round's HostBasis, BeaverCorrection, Residual and ResidualShare go in two parts
+ * each through the nodes' outbox, inbox and replay (protocols/vfl-lr/shares.ts), and the job
+ * completes (the egress dedupe key includes the part: without it the second part was dropped).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ describe('vfl-lr parts over HTTP', () => {
     await t?.close();
   });
 
-  it('an lr job whose rounds go in two basis and two residual parts completes', async () => {
+  it('an lr job whose rounds go in two parts of every row-level message completes', async () => {
     t = await TestNodes.start();
     const fate = (f: string) => new URL(`../data/fate/${f}`, import.meta.url).pathname;
     const copy = (src: string, dest: string) => {
