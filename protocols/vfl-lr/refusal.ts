@@ -138,10 +138,11 @@ export function separationRefusal(cols: readonly Float64Array[], weights: ArrayL
 
 /**
  * Rounds after which an unconverged run's weights are tested for separation too: the well-posed
- * shapes converge in 5–24 rounds (tests/protocols/vfl-shapes.test.ts after the shares rewrite; their weights at any of them are far below the limits), and a separable pair often does not converge at all (its
- * curvature is down to λ, under the flooding noise: FATE breast with a platform column equal to
- * the label ran its 60 rounds in the server test), while after 2 rounds on breast a line-search
- * trial already moved one column's log-odds by 4.5.
+ * shapes converge in 5–24 rounds (tests/protocols/vfl-shapes.test.ts, after the shares rewrite),
+ * and a separable pair often does not converge at all (its curvature is down to λ, under the
+ * flooding noise: FATE breast with a platform column equal to the label ran its 60 rounds in the
+ * server test), while after 2 rounds on breast a line-search trial already moved one column's
+ * log-odds by 4.5.
  */
 export const SEPARATION_MIN_ROUNDS = 20;
 
