@@ -61,7 +61,7 @@ export const ERRORS = {
   VFL_BAD_DATA: { status: 400, message: 'training data holds a missing or non-finite value' },
   VFL_CONSTANT_FEATURE: { status: 422, message: 'a feature is constant over the training rows (drop it)' },
   VFL_NO_FEATURES: { status: 422, message: 'a party has no usable feature column' },
-  VFL_SEPARATION: { status: 422, message: 'the training rows are perfectly separated: the model has no finite unpenalised optimum (bin, cap or drop the named features)' },
+  VFL_SEPARATION: { status: 422, message: 'the training rows are perfectly separated: the model has no finite unpenalised optimum (check the named features for leakage of the outcome, then bin or drop them)' },
   VFL_WINDOWS: { status: 422, message: "the host's partial logits need more sigmoid windows than allowed (cap, bin or drop the named features)" },
   // Scorecards: binning, selection, scaling, exports.
   SC_BAD_CONFIG: { status: 400, message: 'invalid scorecard configuration' },

@@ -76,8 +76,9 @@ export interface VflConfig {
    */
   readonly finalStep: boolean;
   /**
-   * A run that reaches maxIterations without converging ends in VFL_NOT_CONVERGED at each party
-   * (protocols/vfl-lr/refusal.ts); false keeps its model (a deliberately short run, e.g. a test).
+   * A run that reaches maxIterations without converging ends in VFL_NOT_CONVERGED at each party,
+   * and one whose final weights show separation in VFL_SEPARATION (refusal.ts);
+   * false keeps the model as the run ends (a deliberately short run, e.g. a test).
    */
   readonly refuseUnconverged: boolean;
   /**

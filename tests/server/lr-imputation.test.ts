@@ -45,6 +45,10 @@ describe('server lr pipeline: imputation and refusals', () => {
     await t.admin('bank-a', 'POST', '/v1/admin/datasets', { name: 'loans-leak', path: 'guest-leak.csv', idColumn: 'id', labelColumn: 'y', uscc: true });
     writeFileSync(join(t.dataRoot, 'host-flat.csv'), [`${head},flat`, ...lines.map((l) => `${l},7`)].join('\n') + '\n');
     await t.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit-flat', path: 'host-flat.csv', idColumn: 'id', uscc: true });
+    // The platform's file with a column that encodes the bank's label (an outcome leak on its side).
+    const label = new Map(gLines.map((l) => [l.slice(0, l.indexOf(',')), l.split(',')[y]!]));
+    writeFileSync(join(t.dataRoot, 'host-leak.csv'), [`${head},outcome_code`, ...lines.map((l) => `${l},${label.get(l.slice(0, l.indexOf(',')))}`)].join('\n') + '\n');
+    await t.admin('platform', 'POST', '/v1/admin/datasets', { name: 'credit-leak', path: 'host-leak.csv', idColumn: 'id', uscc: true });
   }, 120_000);
   afterAll(async () => t?.close());
 
@@ -122,5 +126,20 @@ describe('server lr pipeline: imputation and refusals', () => {
     expect(JSON.stringify(leak.error)).not.toMatch(/features .*leak/);
     expect(flat.status).toBe('failed');
     expect(platform.error).toMatchObject({ code: 'VFL_CONSTANT_FEATURE', message: expect.stringContaining('flat') });
+  }, 1_000_000);
+
+  it('a platform column that encodes the label: after 60 rounds without converging (curvature down to λ) the platform refuses with VFL_SEPARATION naming it, and the name stays in the platform node', async () => {
+    await t.admin('coordinator', 'POST', '/v1/admin/jobs', spec('lr-host-leak', {}, 'loans', 'credit-leak'));
+    const job = await t.settle('lr-host-leak', 900_000);
+    const platform = await t.admin<JobView>('platform', 'GET', '/v1/admin/jobs/lr-host-leak');
+    const bank = await t.admin<JobView>('bank-a', 'GET', '/v1/admin/jobs/lr-host-leak');
+    console.log(`lr-host-leak: coordinator ${JSON.stringify(job.error)}; platform ${JSON.stringify(platform.error)}; bank ${JSON.stringify(bank.error)}`);
+    // The coordinator records the first party to fail: the bank, whose own weights show nothing,
+    // with VFL_NOT_CONVERGED, or the platform with VFL_SEPARATION; the platform names its column.
+    expect(job.status).toBe('failed');
+    expect(JSON.stringify(job.error)).toMatch(/VFL_SEPARATION|VFL_NOT_CONVERGED/);
+    expect(platform.error).toMatchObject({ code: 'VFL_SEPARATION', message: expect.stringContaining('outcome_code') });
+    expect(JSON.stringify(job.error)).not.toContain('outcome_code');
+    expect(JSON.stringify(bank.error ?? null)).not.toContain('outcome_code');
   }, 1_000_000);
 });
