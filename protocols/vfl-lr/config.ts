@@ -43,12 +43,6 @@ export interface VflConfig {
    * spans ±2.5 logits, and partial logits over ±40 (breast) needed 17 windows; degree 32 spans ±6.
    */
   readonly sharedChebyshevDegree: number;
-  /**
-   * Sample rows of `vfl-lr`'s initial and weighted Hessians, in place of `hessianSampleRows`: the
-   * weighted Hessian was a fifth of a round-trip's CPU once the round itself was cheap, and 2,048
-   * rows took default_credit to the same 10 rounds as 4,096 (2.2 s instead of 2.7 s a run).
-   */
-  readonly sharedHessianSampleRows: number;
   /** Widest window half-width tried first (logit units); doubled while more than maxWindows are needed. */
   readonly windowHalfWidth: number;
   /** Most sigmoid windows the host may use in a round (protocols/vfl-lr/windows.ts). */
@@ -120,7 +114,6 @@ export const DEFAULT_VFL: Omit<VflConfig, 'job'> = {
   partRows: 4096,
   sharedSigmoidTolerance: 1e-6,
   sharedChebyshevDegree: 32,
-  sharedHessianSampleRows: 2048,
 };
 
 export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflConfig {
@@ -144,7 +137,6 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
   if (!Number.isInteger(c.hessianBudgetWords) || c.hessianBudgetWords < 1 || c.hessianBudgetWords > 2 ** 26) bad('hessianBudgetWords', 'must be an integer in 1..2^26');
   if (typeof c.finalStep !== 'boolean') bad('finalStep', 'must be true or false');
   if (!Number.isInteger(c.partRows) || c.partRows < 16 || c.partRows > 2 ** 20) bad('partRows', 'must be an integer in 16..2^20');
-  if (!Number.isInteger(c.sharedHessianSampleRows) || c.sharedHessianSampleRows < 1) bad('sharedHessianSampleRows', 'must be a positive integer');
   if (!Number.isInteger(c.hessianSampleRows) || c.hessianSampleRows < 1) bad('hessianSampleRows', 'must be a positive integer');
   // The flood hides what a decryption carries beyond its value: a job spec may raise it, never lower it.
   if (!Number.isInteger(c.floodMarginBits) || c.floodMarginBits < DEFAULT_VFL.floodMarginBits || c.floodMarginBits > 16) bad('floodMarginBits', `must be an integer in ${DEFAULT_VFL.floodMarginBits}..16`);
@@ -152,12 +144,12 @@ export function vflConfig(job: string, overrides: Partial<VflConfig> = {}): VflC
 }
 
 /**
- * The configuration `vfl-lr`'s roles work with: its own final sigmoid tolerance, degree cap and
- * Hessian sample in place of vfl-lr-2p's, and windows as wide as the cap allows from the first try (fewer, wider
+ * The configuration `vfl-lr`'s roles work with: its own final sigmoid tolerance and degree cap in
+ * place of vfl-lr-2p's, and windows as wide as the cap allows from the first try (fewer, wider
  * windows take fewer basis vectors: on default_credit 208 MB a run instead of 255 MB at ±4).
  */
 export function sharedRoundConfig(c: VflConfig): VflConfig {
-  return { ...c, sigmoidTolerance: c.sharedSigmoidTolerance, chebyshevDegree: c.sharedChebyshevDegree, hessianSampleRows: c.sharedHessianSampleRows, windowHalfWidth: 1024 };
+  return { ...c, sigmoidTolerance: c.sharedSigmoidTolerance, chebyshevDegree: c.sharedChebyshevDegree, windowHalfWidth: 1024 };
 }
 
 /**
