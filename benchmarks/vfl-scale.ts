@@ -18,6 +18,7 @@ import { applyStandardizer, fitStandardizer } from '../engine/standardize.ts';
 import { fitLogistic, predictLogistic } from '../models/logistic.ts';
 import { auc } from '../models/metrics.ts';
 import { vflConfig } from '../protocols/vfl-lr/protocol.ts';
+import { sharedRoundConfig } from '../protocols/vfl-lr/config.ts';
 import { trainInThreads } from '../protocols/vfl-lr/threads.ts';
 import { generatePair } from './shapes.ts';
 
@@ -64,7 +65,8 @@ export async function vflScaleBench(o: VflScaleOptions): Promise<{ points: Recor
     // The same optimiser in plaintext (BFGS with the gradient-only Wolfe line search and the one
     // Hessian restart), to the same tolerance: Newton's XᵀWX at 300,000 × 305 costs minutes a step.
     const t0 = performance.now();
-    const central = fitLogistic(train, yTrain, { optimizer: 'wolfe', tolerance: config.tolerance, lambda: config.lambda, maxIterations: 200, hessianSampleRows: config.hessianSampleRows, hessianGradient: config.hessianGradient });
+    const run = sharedRoundConfig(config);
+    const central = fitLogistic(train, yTrain, { optimizer: 'wolfe', tolerance: run.tolerance, lambda: run.lambda, maxIterations: 200, hessianSampleRows: run.hessianSampleRows, hessianGradient: run.hessianGradient });
     const centralSeconds = (performance.now() - t0) / 1000;
     const aucGap = auc(predictLogistic(model, test), yTest) - auc(predictLogistic(central, test), yTest);
     const point = {

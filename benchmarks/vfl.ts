@@ -26,7 +26,7 @@ import { trainInMemory, vflConfig } from '../protocols/vfl-lr/protocol.ts';
 import { trainInThreads } from '../protocols/vfl-lr/threads.ts';
 import { trainTwoPartyInMemory } from '../protocols/vfl-lr-2p/protocol.ts';
 import { trainTwoPartyInThreads } from '../protocols/vfl-lr-2p/threads.ts';
-import type { VflConfig } from '../protocols/vfl-lr/config.ts';
+import { sharedRoundConfig, type VflConfig } from '../protocols/vfl-lr/config.ts';
 import { loadSplitPair, preparedSide, splitPair, writeScores, type PairOptions } from './pair.ts';
 import { uciPair } from './uci.ts';
 import { generatePair, type Shape } from './shapes.ts';
@@ -195,7 +195,9 @@ export async function vflBench(o: VflBenchOptions): Promise<Record<string, unkno
   // Centralised reference: the same optimiser (BFGS with the gradient-only Wolfe line search, and
   // the one restart from the weighted sample Hessian) for the same number of gradient rounds,
   // timed the same way (warm).
-  const same = { optimizer: 'wolfe' as const, fixedIterations: iterations, tolerance: config.tolerance, lambda: config.lambda, hessianSampleRows: config.hessianSampleRows, hessianGradient: config.hessianGradient };
+  // The primary run's own settings (three-party: vfl-lr's, sharedRoundConfig; two-party: as configured).
+  const run = three ? sharedRoundConfig(config) : config;
+  const same = { optimizer: 'wolfe' as const, fixedIterations: iterations, tolerance: run.tolerance, lambda: run.lambda, hessianSampleRows: run.hessianSampleRows, hessianGradient: run.hessianGradient };
   // A run of 0.05–0.1 s is moved several-fold by one preemption on a loaded machine: the median
   // of five warm runs (the federated run, minutes long, averages such stalls out itself).
   fitLogistic(joinedTrain, yTrain, same);
