@@ -19,8 +19,9 @@
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { launchChromium } from '../console/harness.ts';
 import chromium from '@sparticuz/chromium';
-import { chromium as pw, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { usccFromNumber } from '../../server/lab/generate.ts';
@@ -100,7 +101,7 @@ describe('the console in Chromium: hostile values are text, CSP, framing, cross-
     ins.run('hostile-3', JSON.stringify({ ...spec, id: 'hostile-3', pipeline: 'lr', coordinator: 'c', host: { node: 'platform', dataset: 'credit' } }), 'awaiting-approval', 'psi', JSON.stringify({}), null, null, now, now);
 
     const args = chromium.args.filter((a) => !['--disable-web-security', '--allow-running-insecure-content', '--single-process'].includes(a));
-    browser = await pw.launch({ executablePath: await chromium.executablePath(), args, headless: true });
+    browser = await launchChromium(args);
     ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
     page = await ctx.newPage();
     // The attacker's pages, served by the test on another port.

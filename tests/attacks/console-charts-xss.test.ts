@@ -10,8 +10,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { launchChromium } from '../console/harness.ts';
 import chromium from '@sparticuz/chromium';
-import { chromium as pw, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNode } from '../../server/main.ts';
 import { NodeStore } from '../../server/store/node-store.ts';
@@ -77,7 +78,7 @@ describe('report charts in Chromium with hostile characteristic names', () => {
     await made.app.listen({ port: port!, host: '127.0.0.1' });
     base = `http://127.0.0.1:${port}`;
     const args = chromium.args.filter((a) => !['--disable-web-security', '--allow-running-insecure-content', '--single-process'].includes(a));
-    browser = await pw.launch({ executablePath: await chromium.executablePath(), args, headless: true });
+    browser = await launchChromium(args);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -72,12 +72,29 @@ export interface Browsers {
   phone: BrowserContext;
 }
 
+/**
+ * Launch Chromium, retrying a spawn that found the binary busy: test files run in parallel
+ * processes, each calls executablePath(), which unpacks the same /tmp/chromium when it is missing,
+ * and a process that execs it while another is still writing it gets ETXTBSY (seen once on a fresh
+ * clone's `npm test`).
+ */
+export async function launchChromium(args: string[]): Promise<Browser> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pw.launch({ executablePath: await chromium.executablePath(), args, headless: true });
+    } catch (e) {
+      if (attempt >= 10 || !/ETXTBSY/.test(e instanceof Error ? e.message : String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 export async function startBrowser(): Promise<Browsers> {
   // The package's flags (made for serverless functions), but with the browser's web security on (the
   // console must work under it) and not as a single process: in one process the two contexts were
   // measured to share their cookies, so a phone context was signed in by the desktop's sign-in.
   const args = chromium.args.filter((a) => !['--disable-web-security', '--allow-running-insecure-content', '--single-process'].includes(a));
-  const browser = await pw.launch({ executablePath: await chromium.executablePath(), args, headless: true });
+  const browser = await launchChromium(args);
   const desktop = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' });
   mkdirSync(SHOTS, { recursive: true });
