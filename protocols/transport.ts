@@ -88,7 +88,7 @@ export class MemoryTransport {
       });
       delivered++;
       queue.push(...(await to.receive(received)));
-      if (to.flush) for (let more = to.flush(); more.length > 0; more = to.flush()) queue.push(...more);
+      queue.push(...flushAll(to));
     }
     return delivered;
   }

@@ -42,9 +42,6 @@ function modInverse(a: bigint, m: bigint): bigint {
   return ((s0 % m) + m) % m;
 }
 
-/** log₂ M, for range checks. */
-export const MODULUS_BITS = Math.log2(PRIMES.reduce((m, p) => m * p, 1));
-
 /**
  * Residues of round(x·2^bits) for each value, minus `pad` when given (one pass: the padded value
  * a party sends). |x·2^bits| must stay below 2^53 (exact integers).
@@ -238,14 +235,4 @@ export function fromBytes(b: Uint8Array, count: number, field: string): Int32Arr
     }
   }
   return v;
-}
-
-/** The rows [lo, hi) of each of `columns` vectors of `count` rows (prime-major, then column-major). */
-export function sliceRows(m: Int32Array, columns: number, count: number, lo: number, hi: number): Int32Array {
-  const len = hi - lo;
-  const out = new Int32Array(RESIDUES * columns * len);
-  for (let k = 0; k < RESIDUES; k++) {
-    for (let j = 0; j < columns; j++) out.set(m.subarray((k * columns + j) * count + lo, (k * columns + j) * count + hi), (k * columns + j) * len);
-  }
-  return out;
 }

@@ -20,7 +20,7 @@ import { logit } from '../../models/logistic.ts';
 import { roundTolerance, sharedRoundConfig, type VflConfig } from './config.ts';
 import { assembleHessian, type HessianShares } from './hessian.ts';
 import { accept, envelope, timed, type Profile } from './common.ts';
-import { ColumnPads, pad, partCount, partRange, RESIDUAL_BITS, ringSeed } from './shares.ts';
+import { ColumnPads, pad, partCount, partRange, RESIDUAL_BITS, ringSeed, stackBlocks } from './shares.ts';
 
 type Stage = 'init' | 'gradients' | 'done';
 const EXPECTS: Record<Stage, readonly string[]> = {
@@ -236,11 +236,7 @@ export class VflArbiter implements Party {
       matVecInto(guestTerms, this.guestPads!.get(c, dg * len), dg, uniform(this.hostSeed!, pad.beta(r, c), len), len);
       matVecInto(hostTerms, this.hostPads!.get(c, dh * len), dh, uniform(this.guestSeed!, pad.alpha(r, c), len), len);
     }
-    const terms = new Int32Array(RESIDUES * (dg + dh));
-    for (let k = 0; k < RESIDUES; k++) {
-      terms.set(guestTerms.subarray(k * dg, (k + 1) * dg), k * (dg + dh));
-      terms.set(hostTerms.subarray(k * dh, (k + 1) * dh), k * (dg + dh) + dg);
-    }
+    const terms = stackBlocks(guestTerms, dg, hostTerms, dh);
     this.ownTerms = { round: r, terms };
     return terms;
   }

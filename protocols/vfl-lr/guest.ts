@@ -20,7 +20,7 @@ import { sharedRoundConfig, type VflConfig } from './config.ts';
 import { accept, envelope, timed, type Profile } from './common.ts';
 import { hessianCoefficients, HessianLeft } from './hessian.ts';
 import { checkOwnSeparation, finishRefusal } from './refusal.ts';
-import { COEF_BITS, ColumnPads, columnBits, pad, partCount, partRange, quantisePart, RESIDUAL_BITS, ringSeed } from './shares.ts';
+import { COEF_BITS, ColumnPads, columnBits, pad, padColumns, partCount, partRange, PeerColumns, RESIDUAL_BITS, ringSeed, stackBlocks } from './shares.ts';
 
 type Stage = 'keys' | 'basis' | 'update' | 'done';
 
@@ -81,10 +81,9 @@ export class VflGuest implements Party {
   private gradientSeed: Uint8Array | undefined;
   /** Fixed-point bits of this party's columns, and the columns per part (residues). */
   private readonly bits: number;
-  private readonly own: Int32Array[] = [];
+  private own: Int32Array[] = [];
   /** The host's padded columns per part, and its column count. */
-  private readonly hostColumns: (Int32Array | undefined)[];
-  private hostDim = 0;
+  private readonly hostColumns: PeerColumns;
   /** The guest's side of this round's Hessian, until the host's padded side arrives; whether the run's one Hessian was asked. */
   private hessian: HessianLeft | undefined;
   private hessianAsked = false;
@@ -121,7 +120,7 @@ export class VflGuest implements Party {
     this.weights[0] = logit(Math.min(1 - 1e-6, Math.max(1e-6, rate)));
     this.bits = columnBits(this.x, this.rows);
     this.parts = partCount(this.rows, config.partRows);
-    this.hostColumns = new Array<Int32Array | undefined>(this.parts);
+    this.hostColumns = new PeerColumns(this.rows, this.config.partRows, 'host');
   }
 
   /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them). */
@@ -153,15 +152,9 @@ export class VflGuest implements Party {
         this.gradientSeed = deriveSeed(sample.maskSeed, 'indomain/vfl-lr/gradient-mask');
         const out = [envelope(this.config.job, 'GuestPaddedSample', 0, this.name, 'host', sample)];
         // The columns once, padded, for the host's side of every round's cross product.
-        timed(this.profile, 'columns', () => {
-          for (let c = 0; c < this.parts; c++) {
-            const [lo, hi] = partRange(c, this.rows, this.config.partRows);
-            const q = quantisePart(this.x, lo, hi, this.bits, 'guest column');
-            this.own.push(q);
-            const padded = sub(q, pads.get(c, this.x.length * (hi - lo)));
-            out.push(envelope(this.config.job, 'GuestColumns', 0, this.name, 'host', { chunk: c, columns: toBytes(padded) }));
-          }
-        });
+        const { own, padded } = timed(this.profile, 'columns', () => padColumns(this.x, this.rows, this.config.partRows, this.bits, pads, 'guest column'));
+        this.own = own;
+        padded.forEach((p, c) => out.push(envelope(this.config.job, 'GuestColumns', 0, this.name, 'host', { chunk: c, columns: toBytes(p) })));
         return this.hostPadded ? [...out, this.init()] : out;
       }
       case 'HostPaddedSample':
@@ -169,7 +162,7 @@ export class VflGuest implements Party {
         this.hostPadded = b.padded;
         return this.cross ? [this.init()] : [];
       case 'HostColumns':
-        this.onHostColumns(b.chunk, b.columns);
+        this.hostColumns.add(b.chunk, b.columns);
         return [];
       case 'HostBasis':
         return timed(this.profile, 'residual (coefficients, shares)', () => this.onBasis(b.sigmoidTolerance, b.hessian, b.centres, b.halfWidths, b.chunk, b.basis));
@@ -225,18 +218,6 @@ export class VflGuest implements Party {
     });
   }
 
-  private onHostColumns(chunk: number, bytes: Uint8Array): void {
-    if (!(Number.isInteger(chunk) && chunk >= 0 && chunk < this.parts) || this.hostColumns[chunk]) throw new IndomainError('VFL_BAD_MESSAGE', `host columns part ${chunk} (of ${this.parts}) unexpected`, { field: 'chunk' });
-    const [lo, hi] = partRange(chunk, this.rows, this.config.partRows);
-    const len = hi - lo;
-    const dim = bytes.length / (4 * RESIDUES * len);
-    if (!(Number.isInteger(dim) && dim >= 1 && (this.hostDim === 0 || dim === this.hostDim))) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `host columns part ${chunk}: ${bytes.length} bytes for ${len} rows`, { field: 'columns' });
-    }
-    this.hostDim = dim;
-    this.hostColumns[chunk] = fromBytes(bytes, dim * len, 'columns');
-  }
-
   /**
    * One part of the round: the per-row coefficients C of σ(u_G + c_j + R_j τ) − y in every window,
    * padded (E = C − A) for the host, and this party's share of the residual,
@@ -272,7 +253,7 @@ export class VflGuest implements Party {
     }
     const p = this.current;
     if (chunk !== p.next || chunk >= this.parts) throw new IndomainError('VFL_BAD_MESSAGE', `basis part ${chunk}; expected ${p.next} of ${this.parts}`, { field: 'chunk' });
-    const hostCols = this.hostColumns[chunk];
+    const hostCols = this.hostColumns.parts[chunk];
     if (!hostCols) throw new IndomainError('VFL_WRONG_STAGE', `basis part ${chunk} before the host's columns of those rows`);
     p.next++;
     const [lo, hi] = partRange(chunk, this.rows, this.config.partRows);
@@ -301,7 +282,7 @@ export class VflGuest implements Party {
       timed(this.profile, 'gradient products', () => {
         // Q_Gᵀ r_G (guest block), (Q_H − P_H)ᵀ r_G (host block).
         matVecInto(p.guestSum, this.own[chunk]!, this.x.length, rG, len);
-        matVecInto((p.hostSum ??= new Int32Array(RESIDUES * this.hostDim)), hostCols, this.hostDim, rG, len);
+        matVecInto((p.hostSum ??= new Int32Array(RESIDUES * this.hostColumns.dim)), hostCols, this.hostColumns.dim, rG, len);
       }),
     );
     // The Hessian's side after the residual has gone out (flush), so the host starts on it first.
@@ -365,14 +346,10 @@ export class VflGuest implements Party {
     if (p.shares < this.parts) return [];
     this.current = undefined;
     this.stage = 'update';
+    // [guest block; host block], as the arbiter reads it.
     const dg = this.x.length;
-    const dh = this.hostDim;
-    const share = new Int32Array(RESIDUES * (dg + dh));
-    for (let k = 0; k < RESIDUES; k++) {
-      share.set(p.guestSum.subarray(k * dg, (k + 1) * dg), k * (dg + dh));
-      share.set(p.hostSum!.subarray(k * dh, (k + 1) * dh), k * (dg + dh) + dg);
-    }
-    const masked = add(share, uniform(this.gradientSeed!, pad.gradient(this.round), dg + dh));
+    const dh = this.hostColumns.dim;
+    const masked = add(stackBlocks(p.guestSum, dg, p.hostSum!, dh), uniform(this.gradientSeed!, pad.gradient(this.round), dg + dh));
     return [envelope(this.config.job, 'GuestGradient', this.round, this.name, 'arbiter', { share: toBytes(masked) })];
   }
 }

@@ -19,7 +19,7 @@ import { finishRefusal } from './refusal.ts';
 import { sharedRoundConfig, type VflConfig } from './config.ts';
 import { accept, envelope, timed, type Profile } from './common.ts';
 import { hessianBasis, HessianRight } from './hessian.ts';
-import { BASIS_BITS, ColumnPads, columnBits, pad, partCount, partRange, quantisePart, ringSeed } from './shares.ts';
+import { BASIS_BITS, ColumnPads, columnBits, pad, padColumns, partCount, partRange, PeerColumns, ringSeed, stackBlocks } from './shares.ts';
 
 /** HostBasis parts sent ahead of the residual parts that came back (the guest works on one while the host builds the next). */
 const BASIS_AHEAD = 2;
@@ -82,10 +82,9 @@ export class VflHost implements Party {
   private gradientSeed: Uint8Array | undefined;
   /** Fixed-point bits of this party's columns, and the columns themselves per part (residues). */
   private readonly bits: number;
-  private readonly own: Int32Array[] = [];
+  private own: Int32Array[] = [];
   /** The guest's padded columns per part, and its column count (intercept included). */
-  private readonly guestColumns: (Int32Array | undefined)[];
-  private guestDim = 0;
+  private readonly guestColumns: PeerColumns;
   /** The host's side of this round's Hessian, until the guest's padded side arrives; whether the run's one Hessian was asked. */
   private hessian: HessianRight | undefined;
   private hessianAsked = false;
@@ -114,7 +113,7 @@ export class VflHost implements Party {
     this.weights = new Float64Array(x.length);
     this.bits = columnBits(x, this.rows);
     this.parts = partCount(this.rows, config.partRows);
-    this.guestColumns = new Array<Int32Array | undefined>(this.parts);
+    this.guestColumns = new PeerColumns(this.rows, this.config.partRows, 'guest');
   }
 
   /** The arbiter's public and Galois keys, after HeSetup (the scorecard stage encrypts under them). */
@@ -139,7 +138,7 @@ export class VflHost implements Party {
       case 'GuestPaddedSample':
         return this.onGuestSample(b.padded, b.maskSeed);
       case 'GuestColumns':
-        this.onGuestColumns(b.chunk, b.columns);
+        this.guestColumns.add(b.chunk, b.columns);
         return this.ready();
       case 'RoundStart':
         return this.onRound(b.sigmoidTolerance, b.hessian);
@@ -196,15 +195,9 @@ export class VflHost implements Party {
     if (this.initDone) this.stage = 'round';
     const out = [envelope(this.config.job, 'HostPaddedSample', 0, this.name, 'guest', { padded: this.crossSide().padded(tripleSeed) })];
     // The columns once, padded, for the guest's side of every round's cross product.
-    timed(this.profile, 'columns', () => {
-      for (let c = 0; c < this.parts; c++) {
-        const [lo, hi] = partRange(c, this.rows, this.config.partRows);
-        const q = quantisePart(this.x, lo, hi, this.bits, 'host column');
-        this.own.push(q);
-        const padded = sub(q, pads.get(c, this.x.length * (hi - lo)));
-        out.push(envelope(this.config.job, 'HostColumns', 0, this.name, 'guest', { chunk: c, columns: toBytes(padded) }));
-      }
-    });
+    const { own, padded } = timed(this.profile, 'columns', () => padColumns(this.x, this.rows, this.config.partRows, this.bits, pads, 'host column'));
+    this.own = own;
+    padded.forEach((p, c) => out.push(envelope(this.config.job, 'HostColumns', 0, this.name, 'guest', { chunk: c, columns: toBytes(p) })));
     return out;
   }
 
@@ -225,18 +218,6 @@ export class VflHost implements Party {
     return [
       envelope(this.config.job, 'HostInit', 0, this.name, 'arbiter', { rows: this.rows, sampleRows: m, gram: crossGram(sample, sample), crossShare, crossBits: cross.q.bits, ringBits: this.bits }),
     ];
-  }
-
-  private onGuestColumns(chunk: number, bytes: Uint8Array): void {
-    if (!(chunk >= 0 && chunk < this.parts) || this.guestColumns[chunk]) throw new IndomainError('VFL_BAD_MESSAGE', `guest columns part ${chunk} (of ${this.parts}) unexpected`, { field: 'chunk' });
-    const [lo, hi] = partRange(chunk, this.rows, this.config.partRows);
-    const len = hi - lo;
-    const dim = bytes.length / (4 * RESIDUES * len);
-    if (!(Number.isInteger(dim) && dim >= 1 && (this.guestDim === 0 || dim === this.guestDim))) {
-      throw new IndomainError('VFL_BAD_MESSAGE', `guest columns part ${chunk}: ${bytes.length} bytes for ${len} rows`, { field: 'columns' });
-    }
-    this.guestDim = dim;
-    this.guestColumns[chunk] = fromBytes(bytes, dim * len, 'columns');
   }
 
   /** The round's part `chunk`, checked. */
@@ -350,7 +331,7 @@ export class VflHost implements Party {
       const c = b.done;
       const res = b.residuals.get(c);
       const corr = b.corrections.get(c);
-      const guestCols = this.guestColumns[c];
+      const guestCols = this.guestColumns.parts[c];
       if (c >= b.sent || !res || !corr || !guestCols) break;
       b.residuals.delete(c);
       b.corrections.delete(c);
@@ -372,7 +353,7 @@ export class VflHost implements Party {
           // Q_Hᵀ r_H + P_Hᵀ f_G (host block), (Q_G − P_G)ᵀ r_H (guest block).
           matVecInto(b.hostSum, this.own[c]!, this.x.length, rH, len);
           matVecInto(b.hostSum, this.columnPads!.get(c, this.x.length * len), this.x.length, fG, len);
-          matVecInto((b.guestSum ??= new Int32Array(RESIDUES * this.guestDim)), guestCols, this.guestDim, rH, len);
+          matVecInto((b.guestSum ??= new Int32Array(RESIDUES * this.guestColumns.dim)), guestCols, this.guestColumns.dim, rH, len);
         }),
       );
       if (b.sent < this.parts) out.push(this.basisPart());
@@ -395,15 +376,10 @@ export class VflHost implements Party {
     if (b.done < this.parts) return [];
     this.basis = undefined;
     this.stage = 'update';
-    // Prime-major over [guest block; host block], as the arbiter reads it.
-    const dg = this.guestDim;
+    // [guest block; host block], as the arbiter reads it.
+    const dg = this.guestColumns.dim;
     const dh = this.x.length;
-    const share = new Int32Array(RESIDUES * (dg + dh));
-    for (let k = 0; k < RESIDUES; k++) {
-      share.set(b.guestSum!.subarray(k * dg, (k + 1) * dg), k * (dg + dh));
-      share.set(b.hostSum.subarray(k * dh, (k + 1) * dh), k * (dg + dh) + dg);
-    }
-    const masked = sub(share, uniform(this.gradientSeed!, pad.gradient(this.round), dg + dh));
+    const masked = sub(stackBlocks(b.guestSum!, dg, b.hostSum, dh), uniform(this.gradientSeed!, pad.gradient(this.round), dg + dh));
     return [envelope(this.config.job, 'HostGradient', this.round, this.name, 'arbiter', { share: toBytes(masked) })];
   }
 }

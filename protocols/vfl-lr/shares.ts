@@ -21,7 +21,7 @@
  */
 import { IndomainError } from '../../engine/errors.ts';
 import { deriveSeed } from '../mpc/cross-gram.ts';
-import { encodeFixed, RESIDUES, uniform } from '../mpc/rns.ts';
+import { encodeFixed, fromBytes, RESIDUES, sub, uniform } from '../mpc/rns.ts';
 
 /** Fixed-point bits of the guest's coefficients and of the host's basis; the residual is at their sum. */
 export const COEF_BITS = 26;
@@ -110,4 +110,59 @@ export class ColumnPads {
     }
     return p;
   }
+}
+
+/**
+ * A party's columns once, per part: in fixed point at 2^bits (kept, its own operand of every
+ * round's products) and padded by its column pads (sent, the other party's operand).
+ */
+export function padColumns(cols: readonly Float64Array[], rows: number, partRows: number, bits: number, pads: ColumnPads, field: string): { own: Int32Array[]; padded: Int32Array[] } {
+  const own: Int32Array[] = [];
+  const padded: Int32Array[] = [];
+  for (let c = 0; c < partCount(rows, partRows); c++) {
+    const [lo, hi] = partRange(c, rows, partRows);
+    const q = quantisePart(cols, lo, hi, bits, field);
+    own.push(q);
+    padded.push(sub(q, pads.get(c, cols.length * (hi - lo))));
+  }
+  return { own, padded };
+}
+
+/** The other party's padded columns as their parts arrive (GuestColumns, HostColumns), each checked. */
+export class PeerColumns {
+  readonly parts: (Int32Array | undefined)[];
+  /** Its column count, from the first part (0 until then). */
+  dim = 0;
+
+  constructor(
+    private readonly rows: number,
+    private readonly partRows: number,
+    private readonly who: string,
+  ) {
+    this.parts = new Array<Int32Array | undefined>(partCount(rows, partRows));
+  }
+
+  add(chunk: number, bytes: Uint8Array): void {
+    if (!(Number.isInteger(chunk) && chunk >= 0 && chunk < this.parts.length) || this.parts[chunk]) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `${this.who} columns part ${chunk} (of ${this.parts.length}) unexpected`, { field: 'chunk' });
+    }
+    const [lo, hi] = partRange(chunk, this.rows, this.partRows);
+    const len = hi - lo;
+    const dim = bytes.length / (4 * RESIDUES * len);
+    if (!(Number.isInteger(dim) && dim >= 1 && (this.dim === 0 || dim === this.dim))) {
+      throw new IndomainError('VFL_BAD_MESSAGE', `${this.who} columns part ${chunk}: ${bytes.length} bytes for ${len} rows`, { field: 'columns' });
+    }
+    this.dim = dim;
+    this.parts[chunk] = fromBytes(bytes, dim * len, 'columns');
+  }
+}
+
+/** Two blocks of residues side by side, prime-major ([a; b] per prime), as the gradient shares go. */
+export function stackBlocks(a: Int32Array, da: number, b: Int32Array, db: number): Int32Array {
+  const out = new Int32Array(RESIDUES * (da + db));
+  for (let k = 0; k < RESIDUES; k++) {
+    out.set(a.subarray(k * da, (k + 1) * da), k * (da + db));
+    out.set(b.subarray(k * db, (k + 1) * db), k * (da + db) + da);
+  }
+  return out;
 }
